@@ -1,0 +1,90 @@
+"""Rate functions ρ with their derivatives, shared by the rate model and the references.
+
+Two kinds: the hard sigmoid of Eq 7 and a tabulated ρ (the measured f–I curve of the LIF neuron,
+``ρ_LIF``), represented by one smoothing spline so that value and derivatives are consistent.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.interpolate import UnivariateSpline
+
+
+@dataclass(frozen=True)
+class HardSigmoid:
+    """Eq 7: ρ(s) = clip(s, β1, β2), with the inclusive derivative ρ'(β1) = ρ'(β2) = 1.
+
+    The inclusive derivative keeps a unit sitting exactly at a bound responsive to its input (with
+    ρ'(0) = 0 a unit at 0 would have zero drive R = ρ'(s)(b + Wρ) and freeze there). ``β1 = 0,
+    β2 = 1`` is the convention of the equilibrium-propagation code and the default here.
+    """
+
+    beta1: float = 0.0
+    beta2: float = 1.0
+
+    def __post_init__(self) -> None:
+        if not self.beta1 < self.beta2:
+            raise ValueError(f"hard sigmoid needs beta1 < beta2, got {self.beta1}, {self.beta2}")
+
+    @property
+    def bounds(self) -> tuple[float, float]:
+        return self.beta1, self.beta2
+
+    def __call__(self, s: np.ndarray) -> np.ndarray:
+        return np.clip(s, self.beta1, self.beta2)
+
+    def prime(self, s: np.ndarray) -> np.ndarray:
+        return ((s >= self.beta1) & (s <= self.beta2)).astype(float)
+
+    def second(self, s: np.ndarray) -> np.ndarray:
+        return np.zeros_like(s, dtype=float)
+
+
+@dataclass(frozen=True)
+class TabulatedRho:
+    """ρ given as a table (s_k, ρ_k), e.g. a measured f–I curve normalised by r_max.
+
+    A cubic smoothing spline (``smoothing`` is scipy's ``s`` per point) fits the table; ρ, ρ' and ρ''
+    all come from that one spline. Outside the tabulated range ρ is held at its end values with
+    ρ' = ρ'' = 0, and states are meant to stay within ``bounds`` (the tabulated range).
+    """
+
+    s: np.ndarray
+    rho: np.ndarray
+    smoothing: float = 0.0
+    _spline: UnivariateSpline = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        s = np.asarray(self.s, float)
+        rho = np.asarray(self.rho, float)
+        if s.ndim != 1 or s.shape != rho.shape or s.size < 5 or np.any(np.diff(s) <= 0):
+            raise ValueError("tabulated rho needs >= 5 points with strictly increasing s")
+        spline = UnivariateSpline(s, rho, k=3, s=self.smoothing * s.size)
+        object.__setattr__(self, "s", s)
+        object.__setattr__(self, "rho", rho)
+        object.__setattr__(self, "_spline", spline)
+
+    @property
+    def bounds(self) -> tuple[float, float]:
+        return float(self.s[0]), float(self.s[-1])
+
+    def _inside(self, s: np.ndarray) -> np.ndarray:
+        lo, hi = self.bounds
+        return (s >= lo) & (s <= hi)
+
+    def __call__(self, s: np.ndarray) -> np.ndarray:
+        lo, hi = self.bounds
+        return self._spline(np.clip(s, lo, hi))
+
+    def prime(self, s: np.ndarray) -> np.ndarray:
+        lo, hi = self.bounds
+        return np.where(self._inside(s), self._spline.derivative(1)(np.clip(s, lo, hi)), 0.0)
+
+    def second(self, s: np.ndarray) -> np.ndarray:
+        lo, hi = self.bounds
+        return np.where(self._inside(s), self._spline.derivative(2)(np.clip(s, lo, hi)), 0.0)
+
+
+Rho = HardSigmoid | TabulatedRho

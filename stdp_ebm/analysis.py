@@ -1,0 +1,52 @@
+"""Alignment metrics between an update ΔW and a reference (e.g. −∂C/∂W), per layer and overall."""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+METRICS = ("cos", "angle_deg", "norm_ratio", "nrmse", "sign_agree")
+
+
+def alignment(update: np.ndarray, reference: np.ndarray) -> dict[str, float]:
+    """Compare two arrays of the same shape.
+
+    * ``cos``: cosine similarity ⟨u, r⟩ / (‖u‖‖r‖)
+    * ``angle_deg``: arccos of ``cos`` in degrees
+    * ``norm_ratio``: ‖u‖ / ‖r‖
+    * ``nrmse``: ‖u − r‖ / ‖r‖ (root-mean-square error normalised by the reference's RMS)
+    * ``sign_agree``: fraction of entries with the same sign, among entries where |r| exceeds
+      1e-9 of max|r| (entries that are zero in the reference have no sign to match)
+    """
+    u = np.ravel(np.asarray(update, float))
+    r = np.ravel(np.asarray(reference, float))
+    if u.shape != r.shape:
+        raise ValueError(f"shape mismatch: {np.shape(update)} vs {np.shape(reference)}")
+    nu, nr = np.linalg.norm(u), np.linalg.norm(r)
+    cos = float(u @ r / (nu * nr)) if nu > 0 and nr > 0 else float("nan")
+    significant = np.abs(r) > 1e-9 * np.max(np.abs(r)) if nr > 0 else np.zeros_like(r, bool)
+    sign = float(np.mean(np.sign(u[significant]) == np.sign(r[significant]))) \
+        if significant.any() else float("nan")
+    return {
+        "cos": cos,
+        "angle_deg": float(np.degrees(np.arccos(np.clip(cos, -1.0, 1.0)))),
+        "norm_ratio": float(nu / nr) if nr > 0 else float("nan"),
+        "nrmse": float(np.linalg.norm(u - r) / nr) if nr > 0 else float("nan"),
+        "sign_agree": sign,
+    }
+
+
+def layer_alignment(updates: Sequence[np.ndarray],
+                    references: Sequence[np.ndarray]) -> dict[str, list[float] | dict[str, float]]:
+    """Per-layer metrics (lists indexed by W_k) plus ``overall`` on all weights concatenated."""
+    per = [alignment(u, r) for u, r in zip(updates, references, strict=True)]
+    out: dict[str, list[float] | dict[str, float]] = {m: [p[m] for p in per] for m in METRICS}
+    out["overall"] = alignment(np.concatenate([np.ravel(u) for u in updates]),
+                               np.concatenate([np.ravel(r) for r in references]))
+    return out
+
+
+def loglog_slope(x: np.ndarray, y: np.ndarray) -> float:
+    """Least-squares slope of log|y| against log x."""
+    return float(np.polyfit(np.log(np.asarray(x, float)), np.log(np.abs(np.asarray(y, float))), 1)[0])

@@ -1,0 +1,102 @@
+"""Command line: ``stdp-ebm run CONFIG``, ``stdp-ebm list``, ``stdp-ebm plot RUN_DIR``.
+
+Bad input (config, network file, flag) and failed runs print one line on stderr and exit with 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from . import experiments
+from .errors import UserError
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a usage error in one line (exit status 2)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        self.exit(2, f"stdp-ebm: error: {message} (see stdp-ebm {self.prog.split()[-1]} --help)\n")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="stdp-ebm", description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    run = sub.add_parser("run", help="run an experiment config into a new run directory")
+    run.add_argument("config", help="experiment config (TOML), e.g. experiments/alignment.toml")
+    run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                     help="override a config key, e.g. --set dynamics.epsilon=0.2 (repeatable)")
+    run.add_argument("--out", help="run directory to create (default runs/<config>-<time>)")
+    run.add_argument("--network", help="network file (.npz) to use instead of a random network")
+    run.add_argument("--workers", type=_positive_int, default=None,
+                     help="worker processes for sweeps (default: number of cores)")
+    run.add_argument("--scheduler", help="Dask scheduler address tcp://HOST:PORT for sweeps")
+    run.add_argument("--quiet", action="store_true", help="no progress output")
+    sub.add_parser("list", help="list the experiments and the configs in ./experiments")
+    plot = sub.add_parser("plot", help="redraw the figures of a finished run")
+    plot.add_argument("run_dir")
+    return parser
+
+
+def _cmd_list() -> int:
+    for name in sorted(experiments.REGISTRY):
+        doc = experiments.get(name).doc.strip().splitlines()[0]
+        print(f"{name:18s} {doc}")
+    configs = sorted(Path("experiments").glob("*.toml"))
+    if configs:
+        print("\nconfigs in ./experiments:")
+        for path in configs:
+            print(f"  {path}")
+    return 0
+
+
+def _cmd_run(args: argparse.Namespace) -> int:
+    from . import runner
+    from .seeds import Seeds
+
+    if args.network is not None and not Path(args.network).is_file():
+        raise UserError(f"--network {args.network}: no such file")
+    cfg, exp = runner.resolve(args.config, args.overrides)
+    out = Path(args.out) if args.out else runner.default_out(args.config)
+    progress = not args.quiet and sys.stderr.isatty()
+    ctx = experiments.RunContext(seeds=Seeds(cfg["seed"]), network_path=args.network,
+                                 progress=progress, workers=args.workers or 1,
+                                 options={"scheduler": args.scheduler})
+    runner.execute(cfg, exp, out, ctx)
+    if not args.quiet:
+        print(f"{exp.name}: wrote {out}")
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        if args.command == "list":
+            return _cmd_list()
+        if args.command == "plot":
+            from .runner import replot
+            names = replot(args.run_dir)
+            print(f"redrew {len(names)} figures in {Path(args.run_dir) / 'figures'}")
+            return 0
+        return _cmd_run(args)
+    except UserError as exc:
+        print(f"stdp-ebm: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("stdp-ebm: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

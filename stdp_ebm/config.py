@@ -1,0 +1,214 @@
+"""Experiment configs: TOML files validated at the boundary against a declarative schema.
+
+A config is a TOML file with top-level keys ``experiment`` (which experiment runs it), ``seed`` (the
+master seed) and ``description``, and one table per section of the experiment's schema. Every key has
+a type, a default, a documented range; anything else is rejected with one line that names the file,
+the key and what is allowed (with a "did you mean" for misspelt keys). Configs are data only: nothing
+is eval'd.
+"""
+
+from __future__ import annotations
+
+import difflib
+import math
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+from .errors import ConfigError
+
+KINDS = ("float", "int", "bool", "str", "floats", "ints")
+
+
+@dataclass(frozen=True)
+class Key:
+    """One config key: its kind, default, documentation and allowed range.
+
+    ``kind`` is one of ``float``, ``int``, ``bool``, ``str``, ``floats`` (list of float) or ``ints``.
+    ``low``/``high`` bound numbers (and every item of a list); ``open_low``/``open_high`` make the bound
+    strict. ``choices`` restricts strings. ``min_len`` is the least length of a list.
+    """
+
+    kind: str
+    default: Any
+    doc: str
+    low: float | None = None
+    high: float | None = None
+    open_low: bool = False
+    open_high: bool = False
+    choices: tuple[str, ...] = ()
+    min_len: int = 1
+
+    def allowed(self) -> str:
+        """A human-readable statement of the allowed values."""
+        if self.choices:
+            return "one of " + ", ".join(repr(c) for c in self.choices)
+        what = {"floats": "a list of numbers", "ints": "a list of integers", "float": "a number",
+                "int": "an integer", "bool": "true or false", "str": "a string"}[self.kind]
+        lo = None if self.low is None else f"{'>' if self.open_low else '>='} {self.low:g}"
+        hi = None if self.high is None else f"{'<' if self.open_high else '<='} {self.high:g}"
+        rng = " and ".join(r for r in (lo, hi) if r)
+        if self.kind in ("floats", "ints"):
+            what += f" (at least {self.min_len})" + (f", each {rng}" if rng else "")
+        elif rng:
+            what += f" {rng}"
+        return what
+
+
+Section = Mapping[str, Key]
+Schema = Mapping[str, Section]
+
+TOP_LEVEL: dict[str, Key] = {
+    "experiment": Key("str", "", "which experiment this config runs"),
+    "seed": Key("int", 1234, "master seed; every random stream is derived from it", low=0),
+    "description": Key("str", "", "free text, copied to the manifest"),
+}
+
+
+def _suggest(name: str, options: list[str]) -> str:
+    match = difflib.get_close_matches(name, options, n=1, cutoff=0.5)
+    if match:
+        return f"; did you mean '{match[0]}'?"
+    return "; allowed: " + ", ".join(sorted(options)) if options else ""
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _check_number(value: Any, key: Key, integer: bool) -> str | None:
+    if integer and not (isinstance(value, int) and not isinstance(value, bool)):
+        return "must be " + key.allowed()
+    if not _is_number(value) or not math.isfinite(value):
+        return "must be " + key.allowed()
+    if key.low is not None and (value <= key.low if key.open_low else value < key.low):
+        return "must be " + key.allowed()
+    if key.high is not None and (value >= key.high if key.open_high else value > key.high):
+        return "must be " + key.allowed()
+    return None
+
+
+def _coerce(value: Any, key: Key) -> tuple[Any, str | None]:
+    """Check ``value`` against ``key``; return the normalised value and an error text or None."""
+    if key.kind in ("float", "int"):
+        problem = _check_number(value, key, key.kind == "int")
+        return (float(value) if key.kind == "float" and problem is None else value), problem
+    if key.kind == "bool":
+        return value, None if isinstance(value, bool) else "must be true or false"
+    if key.kind == "str":
+        if not isinstance(value, str):
+            return value, "must be " + key.allowed()
+        if key.choices and value not in key.choices:
+            return value, "must be " + key.allowed() + _suggest(value, list(key.choices))
+        return value, None
+    if not isinstance(value, list) or len(value) < key.min_len:
+        return value, "must be " + key.allowed()
+    integer = key.kind == "ints"
+    for item in value:
+        if _check_number(item, key, integer) is not None:
+            return value, "must be " + key.allowed()
+    return ([float(v) for v in value] if not integer else list(value)), None
+
+
+def _fail(source: str, where: str, value: Any, problem: str) -> ConfigError:
+    shown = repr(value)
+    if len(shown) > 60:
+        shown = shown[:57] + "..."
+    return ConfigError(f"{source}: {where} = {shown}: {problem}")
+
+
+def validate(raw: Mapping[str, Any], schema: Schema, source: str) -> dict[str, Any]:
+    """Validate a parsed config against ``schema`` and fill in defaults.
+
+    Returns a new nested dict with every key of the schema present. Raises :class:`ConfigError`
+    naming ``source``, the key and the allowed values on the first problem found.
+    """
+    out: dict[str, Any] = {}
+    sections = [s for s in schema]
+    for name, value in raw.items():
+        if isinstance(value, dict):
+            if name not in schema:
+                raise ConfigError(f"{source}: unknown section [{name}]{_suggest(name, sections)}")
+            continue
+        if name not in TOP_LEVEL:
+            raise ConfigError(
+                f"{source}: unknown top-level key '{name}'"
+                f"{_suggest(name, list(TOP_LEVEL) + sections)}")
+        coerced, problem = _coerce(value, TOP_LEVEL[name])
+        if problem:
+            raise _fail(source, name, value, problem)
+        out[name] = coerced
+    for name, key in TOP_LEVEL.items():
+        out.setdefault(name, key.default)
+    for section, keys in schema.items():
+        given = raw.get(section, {})
+        for name in given:
+            if name not in keys:
+                raise ConfigError(
+                    f"{source}: unknown key [{section}] {name}{_suggest(name, list(keys))}")
+        resolved = {}
+        for name, key in keys.items():
+            value = given.get(name, key.default)
+            coerced, problem = _coerce(value, key)
+            if problem:
+                raise _fail(source, f"[{section}] {name}", value, problem)
+            resolved[name] = coerced
+        out[section] = resolved
+    return out
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """Parse ``section.key=value`` (value in TOML syntax; bare words are strings)."""
+    if "=" not in text:
+        raise ConfigError(f"--set {text!r}: expected section.key=value")
+    path, _, value_text = text.partition("=")
+    parts = [p.strip() for p in path.strip().split(".")]
+    if not all(parts):
+        raise ConfigError(f"--set {text!r}: expected section.key=value")
+    try:
+        value = tomllib.loads(f"v = {value_text.strip()}")["v"]
+    except tomllib.TOMLDecodeError:
+        value = value_text.strip()
+    return parts, value
+
+
+def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
+    """Return a copy of ``raw`` with each ``section.key=value`` override applied."""
+    out = {k: (dict(v) if isinstance(v, dict) else v) for k, v in raw.items()}
+    for text in overrides:
+        parts, value = parse_override(text)
+        if len(parts) == 1:
+            out[parts[0]] = value
+        elif len(parts) == 2:
+            section = out.setdefault(parts[0], {})
+            if not isinstance(section, dict):
+                raise ConfigError(f"--set {text!r}: '{parts[0]}' is not a section")
+            section[parts[1]] = value
+        else:
+            raise ConfigError(f"--set {text!r}: expected section.key=value (one dot)")
+    return out
+
+
+def read_toml(path: str | Path) -> dict[str, Any]:
+    """Read a TOML file; a missing file or a syntax error is a :class:`ConfigError`."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ConfigError(f"{path}: no such config file") from None
+    except (IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read config ({exc.__class__.__name__})") from None
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: TOML syntax error: {exc}") from None
+
+
+def require(condition: bool, source: str, where: str, value: Any, problem: str) -> None:
+    """Cross-key check helper: raise a :class:`ConfigError` unless ``condition`` holds."""
+    if not condition:
+        raise _fail(source, where, value, problem)
+
+
+CrossCheck = Callable[[dict[str, Any], str], None]

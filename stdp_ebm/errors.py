@@ -1,0 +1,32 @@
+"""Exceptions that the CLI turns into one line on stderr and exit status 2.
+
+Everything a user can get wrong (a config key, a network file, a CLI flag) and every numerical
+failure of a run (no convergence, NaN states, runaway rates) raises a subclass of :class:`UserError`.
+Anything else is a bug and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+
+class UserError(Exception):
+    """Bad input or a failed run that the user can act on; reported in one line, exit status 2."""
+
+
+class ConfigError(UserError):
+    """An invalid experiment config (TOML syntax, unknown key, wrong type, out-of-range value)."""
+
+
+class NetworkFileError(UserError):
+    """An invalid network file (missing or extra arrays, shapes, non-finite values)."""
+
+
+class ModelFileError(UserError):
+    """An invalid Brian2 model file in ``models/`` (unknown keys, missing parameters, units)."""
+
+
+class ConvergenceError(UserError):
+    """A relaxation did not reach its fixed point within the allowed number of steps."""
+
+
+class DivergenceError(UserError):
+    """A simulation produced NaN/Inf states or runaway rates."""

@@ -1,0 +1,63 @@
+"""The experiment registry: each experiment is a schema, a ``run`` and a ``figures`` function.
+
+``run(cfg, ctx) -> Result`` computes arrays (``data.npz``) and headline numbers (``summary.json``);
+``figures(data, summary, cfg) -> {name: Figure}`` draws from those alone, so ``stdp-ebm plot RUN_DIR``
+can redraw a finished run. Modules are imported lazily (rate-only experiments never import Brian2).
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+
+from ..config import CrossCheck, Schema
+from ..errors import ConfigError
+from ..seeds import Seeds
+
+#: experiment name -> module defining ``EXPERIMENT``
+REGISTRY: dict[str, str] = {
+    "alignment": "stdp_ebm.experiments.alignment",
+    "early_inference": "stdp_ebm.experiments.early_inference",
+}
+
+
+@dataclass
+class RunContext:
+    """What a run gets besides its config: seeds, CLI options, a progress flag."""
+
+    seeds: Seeds
+    network_path: str | None = None
+    progress: bool = False
+    workers: int = 1
+    options: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass
+class Result:
+    """``data``: arrays for data.npz; ``summary``: JSON-able headline numbers."""
+
+    data: dict[str, np.ndarray]
+    summary: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Experiment:
+    name: str
+    doc: str
+    schema: Schema
+    run: Callable[[dict, RunContext], Result]
+    figures: Callable[[dict[str, np.ndarray], dict, dict], dict]
+    check: CrossCheck | None = None
+
+
+def get(name: str, source: str = "config") -> Experiment:
+    """The experiment called ``name``; an unknown name is a :class:`ConfigError`."""
+    if name not in REGISTRY:
+        import difflib
+        hint = difflib.get_close_matches(name, list(REGISTRY), n=1)
+        extra = f"; did you mean '{hint[0]}'?" if hint else f"; known: {', '.join(sorted(REGISTRY))}"
+        raise ConfigError(f"{source}: experiment = {name!r} is not a known experiment{extra}")
+    return importlib.import_module(REGISTRY[name]).EXPERIMENT

@@ -1,0 +1,150 @@
+"""Rule ΔW (Eq 26, integrated over the nudged phase) vs backprop gradients, over β and phase length.
+
+For each β the free phase relaxes to its fixed point, the nudged phase (F = E + βC, Eq 13) runs to
+its fixed point with the rule accumulated online, and the three forms of the rule (``sym``, ``up``,
+``down``; see :mod:`stdp_ebm.rule`) are compared with (a) the implicit gradient and (b) feed-forward
+backprop at the free fixed point (:mod:`stdp_ebm.references`). A second sweep stops the nudged phase
+after a given number of steps at β = ``length_beta``.
+
+data.npz names (k indexes W_k; metric axis ordered as ``metrics``):
+
+* ``betas``, ``nudged_steps``, ``metrics``, ``layers`` (layer labels, last = "all")
+* ``dW_{sym,up,down}_W{k}`` — rule ΔW at each β, shape (n_betas, n_k, n_{k+1})
+* ``ref_implicit_W{k}``, ``ref_backprop_W{k}`` — −∂C/∂W_k, shape (n_k, n_{k+1})
+* ``align_{form}_vs_{ref}`` — shape (n_betas, n_W + 1, n_metrics); row n_W is all weights together
+* ``length_{form}_vs_{ref}`` — shape (n_steps, n_W + 1, n_metrics) for the phase-length sweep
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..analysis import METRICS, layer_alignment
+from ..config import Key
+from ..network import NETWORK_SCHEMA, network_from_config
+from ..plotting import figure, layer_colors, panel_label
+from ..rate import DYNAMICS_SCHEMA, RateModel, check_dynamics, model_from_config
+from ..references import feedforward_backprop, implicit_neg_grad
+from ..rule import FORMS, RuleAccumulator
+from . import Experiment, Result, RunContext
+
+REFS = ("implicit", "backprop")
+
+SCHEMA = {
+    "network": NETWORK_SCHEMA,
+    "dynamics": DYNAMICS_SCHEMA,
+    "alignment": {
+        "model": Key("str", "rate", "which model produces the rule's ΔW", choices=("rate",)),
+        "betas": Key("floats", [1.0, 0.3, 0.1, 0.03, 0.01, 0.003, 0.001],
+                     "nudge strengths β (Eq 13)", low=0.0, open_low=True),
+        "nudged_steps": Key("ints", [1, 2, 5, 10, 20, 50, 100, 200, 500],
+                            "nudged-phase lengths (steps) of the length sweep", low=1),
+        "length_beta": Key("float", 0.01, "β of the phase-length sweep", low=0.0, open_low=True),
+    },
+}
+
+
+def _align(dw: dict[str, list[np.ndarray]], refs: dict[str, list[np.ndarray]]) -> dict[str, dict]:
+    return {f"{f}_vs_{r}": layer_alignment(dw[f], refs[r]) for f in FORMS for r in REFS}
+
+
+def _as_table(al: dict) -> np.ndarray:
+    """Metrics dict → array (n_W + 1, n_metrics), last row overall."""
+    per = np.array([al[m] for m in METRICS]).T
+    return np.vstack([per, [al["overall"][m] for m in METRICS]])
+
+
+def _rule(model: RateModel, s_free, target, beta: float, steps: int | None, tol: float,
+          max_steps: int) -> dict[str, list[np.ndarray]]:
+    acc = RuleAccumulator(model.rho, model.net.sizes)
+    model.nudged_phase(s_free, target, beta, steps=steps, tol=tol, max_steps=max_steps, on_step=acc)
+    return {f: acc.delta_w(beta, f) for f in FORMS}
+
+
+def run(cfg: dict, ctx: RunContext) -> Result:
+    net = network_from_config(cfg, ctx.seeds.rng("network"), ctx.network_path)
+    model = model_from_config(net, cfg)
+    d, a = cfg["dynamics"], cfg["alignment"]
+    free = model.free_phase(net.x, tol=d["tol"], max_steps=d["max_steps"])
+    refs = {"implicit": implicit_neg_grad(net, model.rho, free.s, net.target, model.projected),
+            "backprop": feedforward_backprop(net, model.rho, free.s, net.target, model.projected)[0]}
+    data: dict[str, np.ndarray] = {"betas": np.array(a["betas"]), "metrics": np.array(METRICS),
+                                   "nudged_steps": np.array(a["nudged_steps"]),
+                                   "layers": np.array([f"W_{k}" for k in range(len(net.W))] + ["all"])}
+    for r, g in refs.items():
+        data.update({f"ref_{r}_W{k}": gk for k, gk in enumerate(g)})
+    by_beta, dws = [], {f: [] for f in FORMS}
+    for beta in _progress(a["betas"], ctx, "β sweep"):
+        dw = _rule(model, free.s, net.target, beta, None, d["tol"], d["max_steps"])
+        for f in FORMS:
+            dws[f].append(dw[f])
+        by_beta.append({"beta": beta, **_align(dw, refs)})
+    for f in FORMS:
+        data.update({f"dW_{f}_W{k}": np.stack([dw[k] for dw in dws[f]]) for k in range(len(net.W))})
+    for key in by_beta[0]:
+        if key != "beta":
+            data[f"align_{key}"] = np.stack([_as_table(row[key]) for row in by_beta])
+    by_len = [_align(_rule(model, free.s, net.target, a["length_beta"], n, d["tol"], d["max_steps"]),
+                     refs) for n in _progress(a["nudged_steps"], ctx, "length sweep")]
+    for key in by_len[0]:
+        data[f"length_{key}"] = np.stack([_as_table(row[key]) for row in by_len])
+    summary = {"sizes": net.sizes, "free_phase_steps": free.steps, "by_beta": by_beta,
+               "by_nudged_steps": [{"steps": n, **row} for n, row in zip(a["nudged_steps"], by_len)],
+               "headline": _headline(by_beta)}
+    return Result(data, summary)
+
+
+def _headline(by_beta: list[dict]) -> dict:
+    """Symmetrised rule vs implicit gradient at the β closest to 0.01 (the issue's acceptance point)."""
+    row = min(by_beta, key=lambda r: abs(np.log(r["beta"] / 0.01)))
+    al = row["sym_vs_implicit"]
+    return {"beta": row["beta"], "min_cos": min(al["cos"]),
+            "max_norm_ratio_error": max(abs(v - 1) for v in al["norm_ratio"])}
+
+
+def _progress(items, ctx: RunContext, desc: str):
+    if not ctx.progress:
+        return items
+    from tqdm import tqdm
+    return tqdm(items, desc=desc, leave=False)
+
+
+def figures(data: dict, summary: dict, cfg: dict) -> dict:
+    metrics = list(data["metrics"])
+    layers = list(data["layers"])
+    n_w = len(layers) - 1
+    colors = layer_colors(n_w) + ["k"]
+    out = {}
+    for sweep, xkey, xlabel, xlog in (("align", "betas", "nudge strength β", True),
+                                      ("length", "nudged_steps", "nudged-phase length (steps)", True)):
+        for form, title in (("sym", "symmetrised rule"), ("up", "one-way rule, ρ(pre)·ṡ(post) up")):
+            fig, axes = figure(3, 1, width=2.9, height=2.5)
+            x = data[xkey]
+            for ax, m, lab in zip(axes, ("cos", "angle_deg", "norm_ratio"), "abc"):
+                for ref, ls in (("implicit", "-"), ("backprop", "--")):
+                    table = data[f"{sweep}_{form}_vs_{ref}"]
+                    for i, layer in enumerate(layers):
+                        ax.plot(x, table[:, i, metrics.index(m)], ls, marker="o" if ls == "-" else None,
+                                color=colors[i], lw=2.0 if layer == "all" else 1.2,
+                                label=f"{layer} vs {ref}" if ref == "implicit" or i == n_w else None)
+                if xlog:
+                    ax.set_xscale("log")
+                ax.set_xlabel(xlabel)
+                ax.set_ylabel({"cos": "cosine similarity", "angle_deg": "angle (deg)",
+                               "norm_ratio": "‖ΔW‖ / ‖−∂C/∂W‖"}[m])
+                if m == "norm_ratio":
+                    ax.axhline(1.0, color="0.6", lw=0.8, ls=":")
+                panel_label(ax, lab)
+            axes[0].legend(loc="lower left", ncol=1)
+            fig.suptitle(f"{title} vs −∂C/∂W: implicit gradient (solid), feed-forward BP (dashed)",
+                         fontsize=9)
+            out[f"{sweep.replace('align', 'beta')}_{form}"] = fig
+    return out
+
+
+EXPERIMENT = Experiment(
+    name="alignment",
+    doc="Rule ΔW (Eq 26) vs implicit and feed-forward backprop gradients over β and phase length.",
+    schema=SCHEMA, run=run, figures=figures,
+    check=lambda cfg, source: check_dynamics(cfg, source),
+)

@@ -1,0 +1,176 @@
+"""The layered network: parameters, the ``.npz`` file contract, validation and random generation.
+
+Layers are ordered bottom-up, layer 0 is the clamped input x, layer L+1 the output y. ``W_k`` has
+shape (n_k, n_{k+1}) and couples layers k and k+1 *symmetrically* (used bottom-up as ρ(s_k) W_k and
+top-down as ρ(s_{k+1}) W_k^T), as the energy of Eq 6 requires. ``b_k`` has shape (n_k,). Optional
+arrays: ``x`` (input, shape (n_0,) or (batch, n_0)) and ``target`` (shape (n_{L+1},) or
+(batch, n_{L+1})). Files are read with ``allow_pickle=False``; any other array is rejected.
+"""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .config import Key
+from .errors import NetworkFileError
+
+NETWORK_SCHEMA: dict[str, Key] = {
+    "sizes": Key("ints", [20, 30, 20, 10], "units per layer, input first, output last",
+                 low=1, min_len=2),
+    "init_scale": Key("float", 0.3, "gain of the Glorot-uniform weight init", low=0.0),
+    "bias_low": Key("float", 0.2, "biases are drawn uniformly from [bias_low, bias_high]"),
+    "bias_high": Key("float", 0.6, "upper end of the bias range"),
+    "batch": Key("int", 8, "number of random (x, target) examples when the file has none", low=1),
+}
+
+
+@dataclass
+class Network:
+    """Weights ``W[k]`` (n_k, n_{k+1}), biases ``b[k]`` (n_k,), optional ``x`` and ``target``."""
+
+    W: list[np.ndarray]
+    b: list[np.ndarray]
+    x: np.ndarray | None = None
+    target: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        validate_arrays(self.W, self.b, self.x, self.target, source="network")
+
+    @property
+    def sizes(self) -> list[int]:
+        return [len(b) for b in self.b]
+
+    @property
+    def n_hidden(self) -> int:
+        return len(self.b) - 2
+
+    def copy(self) -> "Network":
+        return Network([w.copy() for w in self.W], [b.copy() for b in self.b],
+                       None if self.x is None else self.x.copy(),
+                       None if self.target is None else self.target.copy())
+
+
+def _as_batch(a: np.ndarray | None) -> np.ndarray | None:
+    return None if a is None else np.atleast_2d(np.asarray(a, float))
+
+
+def validate_arrays(W: list[np.ndarray], b: list[np.ndarray], x: np.ndarray | None,
+                    target: np.ndarray | None, source: str) -> None:
+    """Check shapes and finiteness; raise :class:`NetworkFileError` naming ``source``."""
+    if len(b) < 2:
+        raise NetworkFileError(f"{source}: needs at least b_0 and b_1 (an input and an output layer)")
+    if len(W) != len(b) - 1:
+        raise NetworkFileError(f"{source}: {len(b)} bias vectors need {len(b) - 1} weight matrices "
+                               f"W_0..W_{len(b) - 2}, found {len(W)}")
+    for k, bk in enumerate(b):
+        if np.ndim(bk) != 1 or len(bk) == 0:
+            raise NetworkFileError(f"{source}: b_{k} must be a non-empty vector, has shape {np.shape(bk)}")
+    for k, wk in enumerate(W):
+        want = (len(b[k]), len(b[k + 1]))
+        if np.shape(wk) != want:
+            raise NetworkFileError(f"{source}: W_{k} has shape {np.shape(wk)}, expected {want} "
+                                   f"(n_{k}, n_{k + 1}) from b_{k} and b_{k + 1}")
+    named = [(f"W_{k}", w) for k, w in enumerate(W)] + [(f"b_{k}", v) for k, v in enumerate(b)]
+    named += [(n, a) for n, a in (("x", x), ("target", target)) if a is not None]
+    for name, arr in named:
+        arr = np.asarray(arr)
+        if not np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.complexfloating):
+            raise NetworkFileError(f"{source}: {name} must be a real numeric array, has dtype {arr.dtype}")
+        if not np.all(np.isfinite(arr)):
+            raise NetworkFileError(f"{source}: {name} contains NaN or Inf")
+    for name, arr, n in (("x", x, len(b[0])), ("target", target, len(b[-1]))):
+        if arr is not None and (np.ndim(arr) not in (1, 2) or np.shape(arr)[-1] != n):
+            raise NetworkFileError(f"{source}: {name} has shape {np.shape(arr)}, expected ({n},) "
+                                   f"or (batch, {n})")
+    if x is not None and target is not None and len(_as_batch(x)) != len(_as_batch(target)) \
+            and 1 not in (len(_as_batch(x)), len(_as_batch(target))):
+        raise NetworkFileError(f"{source}: x has {len(_as_batch(x))} examples but target has "
+                               f"{len(_as_batch(target))}")
+
+
+_KEY = re.compile(r"^(W|b)_(\d+)$")
+
+
+def load_network(path: str | Path) -> Network:
+    """Load and validate a network file (see the module docstring for the contract)."""
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as f:
+            arrays = {k: f[k] for k in f.files}
+    except FileNotFoundError:
+        raise NetworkFileError(f"{path}: no such network file") from None
+    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
+        raise NetworkFileError(f"{path}: not a readable .npz network file ({exc})") from None
+    W: dict[int, np.ndarray] = {}
+    b: dict[int, np.ndarray] = {}
+    for name, arr in arrays.items():
+        m = _KEY.match(name)
+        if m:
+            (W if m.group(1) == "W" else b)[int(m.group(2))] = arr
+        elif name not in ("x", "target"):
+            raise NetworkFileError(
+                f"{path}: unexpected array '{name}'; allowed: W_0..W_L, b_0..b_(L+1), x, target "
+                "(the coupling W_k is symmetric: no separate feedback matrices)")
+    for what, d in (("W", W), ("b", b)):
+        if sorted(d) != list(range(len(d))):
+            raise NetworkFileError(f"{path}: {what}_k must be numbered 0..{len(d) - 1} without gaps, "
+                                   f"found {sorted(d)}")
+    if not b:
+        raise NetworkFileError(f"{path}: no bias vectors b_k found")
+    Ws = [np.asarray(W[k], float) for k in range(len(W))]
+    bs = [np.asarray(b[k], float) for k in range(len(b))]
+    validate_arrays(Ws, bs, arrays.get("x"), arrays.get("target"), source=str(path))
+    x = arrays.get("x")
+    t = arrays.get("target")
+    return Network(Ws, bs, None if x is None else np.asarray(x, float),
+                   None if t is None else np.asarray(t, float))
+
+
+def save_network(net: Network, path: str | Path) -> None:
+    """Write ``net`` to ``path`` in the network-file format."""
+    arrays = {f"W_{k}": w for k, w in enumerate(net.W)}
+    arrays.update({f"b_{k}": v for k, v in enumerate(net.b)})
+    if net.x is not None:
+        arrays["x"] = net.x
+    if net.target is not None:
+        arrays["target"] = net.target
+    np.savez(path, **arrays)
+
+
+def random_network(sizes: list[int], rng: np.random.Generator, init_scale: float = 1.0,
+                   bias_low: float = 0.0, bias_high: float = 0.5) -> Network:
+    """Glorot-uniform weights times ``init_scale``; uniform biases in [bias_low, bias_high]."""
+    W = []
+    for n_in, n_out in zip(sizes[:-1], sizes[1:]):
+        a = init_scale * np.sqrt(6.0 / (n_in + n_out))
+        W.append(rng.uniform(-a, a, size=(n_in, n_out)))
+    b = [rng.uniform(bias_low, bias_high, size=n) for n in sizes]
+    return Network(W, b)
+
+
+def network_from_config(cfg: dict, rng: np.random.Generator, path: str | None = None) -> Network:
+    """The network of a run: ``path`` when given, else a random one from ``cfg['network']``.
+
+    Missing ``x``/``target`` are drawn uniformly in [0, 1] (``cfg['network']['batch']`` examples).
+    """
+    sec = cfg["network"]
+    if path:
+        net = load_network(path)
+    else:
+        net = random_network(sec["sizes"], rng, sec["init_scale"], sec["bias_low"], sec["bias_high"])
+    if net.x is None:
+        net.x = rng.uniform(0.0, 1.0, size=(sec["batch"], net.sizes[0]))
+    if net.target is None:
+        net.target = rng.uniform(0.0, 1.0, size=(len(np.atleast_2d(net.x)), net.sizes[-1]))
+    net.x = _as_batch(net.x)
+    net.target = _as_batch(net.target)
+    if len(net.x) != len(net.target):
+        n = max(len(net.x), len(net.target))
+        net.x = np.broadcast_to(net.x, (n, net.x.shape[1])).copy()
+        net.target = np.broadcast_to(net.target, (n, net.target.shape[1])).copy()
+    return net

@@ -1,0 +1,46 @@
+"""Figure style shared by all experiments: one place for fonts, colours and axes conventions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+
+STYLE: dict[str, Any] = {
+    "font.size": 9,
+    "axes.titlesize": 9,
+    "axes.labelsize": 9,
+    "legend.fontsize": 7.5,
+    "xtick.labelsize": 8,
+    "ytick.labelsize": 8,
+    "axes.spines.top": False,
+    "axes.spines.right": False,
+    "lines.linewidth": 1.4,
+    "lines.markersize": 4,
+    "legend.frameon": False,
+    "svg.hashsalt": "stdp-ebm",
+}
+
+
+def figure(ncols: int = 1, nrows: int = 1, width: float = 3.2, height: float = 2.6,
+           **kwargs: Any) -> tuple[plt.Figure, np.ndarray]:
+    """A figure of ``nrows × ncols`` panels (inches per panel), axes always as a flat array."""
+    plt.rcParams.update(STYLE)
+    fig, axes = plt.subplots(nrows, ncols, figsize=(width * ncols, height * nrows),
+                             squeeze=False, constrained_layout=True, **kwargs)
+    return fig, axes.ravel()
+
+
+def layer_colors(n: int) -> list:
+    """``n`` distinguishable colours ordered from input side to output side (viridis)."""
+    cmap = plt.get_cmap("viridis")
+    return [cmap(v) for v in np.linspace(0.05, 0.85, max(n, 1))]
+
+
+def panel_label(ax: plt.Axes, text: str) -> None:
+    """Bold panel letter in the top-left corner, as in a journal figure."""
+    ax.text(-0.18, 1.04, text, transform=ax.transAxes, fontweight="bold", fontsize=10, va="bottom")

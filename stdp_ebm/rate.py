@@ -1,0 +1,183 @@
+"""The rate model: energy (Eq 6), drive (Eq 8), leaky-integrator dynamics (Eq 1–2), phases (Eq 13).
+
+A state is a list of arrays ``s[k]`` of shape (batch, n_k), k = 0 … L+1; ``s[0]`` is the clamped
+input x. One update step of every free layer at once (Eq 1–2, η the Langevin noise):
+
+    s ← s + ε (R(s + η) − s) − ε β ∂C/∂s,        C = ½ ‖y − d‖²   (F = E + β C, Eq 13)
+
+With η = 0 and β = 0 this is gradient descent on E (Eq 4) since ∂E/∂s = s − R(s). The projected
+variant clips states to [β1, β2] after each step (the default, as in the EP code). The output y is
+the state of the last layer.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+import numpy as np
+
+from .activation import HardSigmoid, Rho
+from .config import Key
+from .errors import ConvergenceError, DivergenceError
+from .network import Network
+
+State = list[np.ndarray]
+StepCallback = Callable[[State, State], None]
+
+DYNAMICS_SCHEMA: dict[str, Key] = {
+    "epsilon": Key("float", 0.5, "step ε of Eq 1–2 in units of the time constant", low=0.0,
+                   open_low=True, high=1.0),
+    "beta1": Key("float", 0.0, "lower bound β1 of the hard sigmoid / state box (Eq 7)"),
+    "beta2": Key("float", 1.0, "upper bound β2 of the hard sigmoid / state box (Eq 7)"),
+    "projected": Key("bool", True, "clip states to [β1, β2] after each step"),
+    "noise": Key("float", 0.0, "standard deviation of the Langevin noise η (Eq 2)", low=0.0),
+    "tol": Key("float", 1e-10, "free phase stops when max |s_{t+1} − s_t|/ε < tol", low=0.0,
+               open_low=True),
+    "max_steps": Key("int", 200_000, "free phase fails after this many steps", low=1),
+}
+
+
+def check_dynamics(cfg: dict, source: str) -> None:
+    """Cross-key checks of the [dynamics] section."""
+    from .config import require
+    d = cfg["dynamics"]
+    require(d["beta1"] < d["beta2"], source, "[dynamics] beta1", d["beta1"],
+            f"must be < beta2 = {d['beta2']:g}")
+
+
+def model_from_config(net: Network, cfg: dict, rho: Rho | None = None) -> "RateModel":
+    """A :class:`RateModel` from the [dynamics] section (hard sigmoid unless ``rho`` is given)."""
+    d = cfg["dynamics"]
+    rho = rho if rho is not None else HardSigmoid(d["beta1"], d["beta2"])
+    return RateModel(net, rho, epsilon=d["epsilon"], projected=d["projected"], noise=d["noise"])
+
+
+@dataclass
+class Phase:
+    """Result of a relaxation: final state, steps taken, optional trajectory per layer (T+1, B, n)."""
+
+    s: State
+    steps: int
+    trajectory: list[np.ndarray] | None = None
+
+
+@dataclass
+class RateModel:
+    """Layered continuous Hopfield/EBM network of Bengio et al. (2017), batched over examples."""
+
+    net: Network
+    rho: Rho = field(default_factory=HardSigmoid)
+    epsilon: float = 0.5
+    projected: bool = True
+    noise: float = 0.0
+
+    # --- the maths -----------------------------------------------------------------------------
+    def energy(self, s: State) -> np.ndarray:
+        """Eq 6: E = Σ s²/2 − Σ_k ρ(s_k)ᵀ W_k ρ(s_{k+1}) − Σ b·ρ(s), one value per example."""
+        r = [self.rho(sk) for sk in s]
+        e = sum(0.5 * np.sum(sk**2, axis=1) for sk in s)
+        e -= sum(np.einsum("bi,ij,bj->b", r[k], w, r[k + 1]) for k, w in enumerate(self.net.W))
+        e -= sum(rk @ bk for rk, bk in zip(r, self.net.b))
+        return e
+
+    @staticmethod
+    def cost(s: State, target: np.ndarray) -> np.ndarray:
+        """C = ½ ‖y − d‖² per example (Eq 13)."""
+        return 0.5 * np.sum((s[-1] - target) ** 2, axis=1)
+
+    def input_drive(self, x: np.ndarray) -> np.ndarray:
+        """ρ(x) W_0: constant while x is clamped, so computed once per phase."""
+        return self.rho(x) @ self.net.W[0]
+
+    def drive(self, s: State, input_drive: np.ndarray | None = None) -> list[np.ndarray]:
+        """Eq 8: R_k = ρ'(s_k) (b_k + ρ(s_{k−1}) W_{k−1} + ρ(s_{k+1}) W_kᵀ) for k = 1 … L+1.
+
+        Returns a list aligned with ``s`` whose entry 0 (the clamped input) is ``s[0]`` itself.
+        """
+        W, b = self.net.W, self.net.b
+        r = [None] + [self.rho(sk) for sk in s[1:]]
+        bottom_up = self.input_drive(s[0]) if input_drive is None else input_drive
+        out = [s[0]]
+        for k in range(1, len(s)):
+            a = b[k] + bottom_up
+            if k + 1 < len(s):
+                a = a + r[k + 1] @ W[k].T
+                bottom_up = r[k] @ W[k]
+            out.append(self.rho.prime(s[k]) * a)
+        return out
+
+    def step(self, s: State, beta: float = 0.0, target: np.ndarray | None = None,
+             rng: np.random.Generator | None = None, input_drive: np.ndarray | None = None) -> State:
+        """One step of Eq 1–2 (plus −εβ ∂C/∂y on the output); projected if ``self.projected``."""
+        noisy = s
+        if self.noise > 0.0:
+            if rng is None:
+                raise ValueError("a noisy step needs an rng")
+            noisy = [s[0]] + [sk + self.noise * rng.standard_normal(sk.shape) for sk in s[1:]]
+        R = self.drive(noisy, input_drive)
+        new = [s[0]] + [sk + self.epsilon * (Rk - sk) for sk, Rk in zip(s[1:], R[1:])]
+        if beta != 0.0:
+            new[-1] = new[-1] - self.epsilon * beta * (s[-1] - target)
+        if self.projected:
+            lo, hi = self.rho.bounds
+            new = [new[0]] + [np.clip(sk, lo, hi) for sk in new[1:]]
+        return new
+
+    # --- phases --------------------------------------------------------------------------------
+    def initial_state(self, x: np.ndarray) -> State:
+        """Input clamped to x, every free unit at the lower end of ρ's range."""
+        x = np.atleast_2d(np.asarray(x, float))
+        lo = self.rho.bounds[0]
+        return [x] + [np.full((len(x), n), lo) for n in self.net.sizes[1:]]
+
+    def relax(self, s: State, beta: float = 0.0, target: np.ndarray | None = None, *,
+              steps: int | None = None, tol: float = 1e-10, max_steps: int = 200_000,
+              rng: np.random.Generator | None = None, record: bool = False,
+              on_step: StepCallback | None = None, phase: str = "free") -> Phase:
+        """Run the dynamics from ``s``: exactly ``steps`` steps, or (``steps=None``) until the
+        fixed-point residual max|s_{t+1} − s_t|/ε falls below ``tol``.
+
+        ``on_step(s_prev, s_next)`` is called after each step (the online rule hooks in here).
+        Raises :class:`ConvergenceError` after ``max_steps`` and :class:`DivergenceError` on NaN/Inf.
+        """
+        if steps is None and self.noise > 0.0:
+            raise ValueError("with noise the relaxation needs a fixed number of steps")
+        if beta != 0.0 and target is None:
+            raise ValueError("a nudged phase (beta != 0) needs a target")
+        drive0 = self.input_drive(s[0])
+        traj = [[sk] for sk in s] if record else None
+        limit = steps if steps is not None else max_steps
+        residual = np.inf
+        for t in range(limit):
+            new = self.step(s, beta, target, rng, drive0)
+            residual = max(float(np.max(np.abs(n - o))) for n, o in zip(new[1:], s[1:])) / self.epsilon
+            if not np.isfinite(residual):
+                raise DivergenceError(f"{phase} phase: non-finite state after {t + 1} steps "
+                                      "(check weights and dynamics.epsilon)")
+            if on_step is not None:
+                on_step(s, new)
+            if traj is not None:
+                for lst, sk in zip(traj, new):
+                    lst.append(sk)
+            s = new
+            if steps is None and residual < tol:
+                return Phase(s, t + 1, self._stack(traj))
+        if steps is None:
+            raise ConvergenceError(
+                f"{phase} phase did not converge in {max_steps} steps (residual {residual:.3g} > "
+                f"tol {tol:g}); raise dynamics.max_steps or dynamics.epsilon, or use a network "
+                "with smaller weights")
+        return Phase(s, limit, self._stack(traj))
+
+    @staticmethod
+    def _stack(traj: list[list[np.ndarray]] | None) -> list[np.ndarray] | None:
+        return None if traj is None else [np.stack(lst) for lst in traj]
+
+    def free_phase(self, x: np.ndarray, **kwargs) -> Phase:
+        """Relax with the input clamped and β = 0 (to a fixed point unless ``steps`` is given)."""
+        return self.relax(self.initial_state(x), 0.0, None, phase="free", **kwargs)
+
+    def nudged_phase(self, s_free: State, target: np.ndarray, beta: float, **kwargs) -> Phase:
+        """Relax from the free fixed point under F = E + β C (Eq 13)."""
+        return self.relax(s_free, beta, np.atleast_2d(target), phase="nudged", **kwargs)

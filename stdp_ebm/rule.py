@@ -1,0 +1,65 @@
+"""The learning rule in rate form (Eq 26): dW_ij/dt ∝ ρ(s_j) · ṡ_i, pre rate × post state derivative.
+
+W_k couples layers k and k+1, so each synapse has two directions:
+
+* ``up``   — pre = layer k, post = layer k+1: ΔW_k = (1/β) ∫ ρ(s_k)ᵀ ṡ_{k+1} dt  (Eq 26 one way)
+* ``down`` — pre = layer k+1, post = layer k: ΔW_k = (1/β) ∫ ṡ_kᵀ ρ(s_{k+1}) dt
+* ``sym``  — tied weights sum both directions with dρ/dt for the post side:
+  ∫ ρ(s_j) dρ(s_i)/dt + ρ(s_i) dρ(s_j)/dt dt = Δ[ρ(s_i) ρ(s_j)], the EP update
+  (1/β)(ρ_i^β ρ_j^β − ρ_i^0 ρ_j^0), which tends to −∂C/∂W as β → 0.
+
+Discrete time: the post change over a step, s_{t+1} − s_t, multiplies the trapezoidal pre rate
+½(ρ_t + ρ_{t+1}). With this choice the symmetrised sum telescopes *exactly* to the EP difference, so
+the online integral and the closed form agree to rounding. Increments are averaged over the batch.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .activation import Rho
+from .rate import State
+
+FORMS = ("up", "down", "sym")
+
+
+class RuleAccumulator:
+    """Integrates Eq 26 online; call it with (s_prev, s_next) after every step of a phase.
+
+    Pass it as ``on_step`` to :meth:`stdp_ebm.rate.RateModel.relax`; read :meth:`delta_w` after.
+    """
+
+    def __init__(self, rho: Rho, sizes: list[int]) -> None:
+        self.rho = rho
+        pairs = list(zip(sizes[:-1], sizes[1:]))
+        self.acc = {form: [np.zeros(p) for p in pairs] for form in FORMS}
+
+    def __call__(self, s_prev: State, s_next: State) -> None:
+        r0 = [self.rho(s) for s in s_prev]
+        r1 = [self.rho(s) for s in s_next]
+        batch = len(s_prev[0])
+        for k in range(len(s_prev) - 1):
+            pre_lo = 0.5 * (r0[k] + r1[k])
+            pre_hi = 0.5 * (r0[k + 1] + r1[k + 1])
+            self.acc["up"][k] += pre_lo.T @ (s_next[k + 1] - s_prev[k + 1]) / batch
+            self.acc["down"][k] += (s_next[k] - s_prev[k]).T @ pre_hi / batch
+            self.acc["sym"][k] += (pre_lo.T @ (r1[k + 1] - r0[k + 1])
+                                   + (r1[k] - r0[k]).T @ pre_hi) / batch
+
+    def delta_w(self, beta: float, form: str = "sym") -> list[np.ndarray]:
+        """(1/β) × the accumulated integral, one array per W_k (shape (n_k, n_{k+1}))."""
+        if form not in FORMS:
+            raise ValueError(f"form must be one of {FORMS}, got {form!r}")
+        return [a / beta for a in self.acc[form]]
+
+
+def ep_delta_w(rho: Rho, s_free: State, s_nudged: State, beta: float) -> list[np.ndarray]:
+    """Closed form of the symmetrised rule: (1/β)(ρ^β_k ᵀ ρ^β_{k+1} − ρ^0_k ᵀ ρ^0_{k+1}) / batch.
+
+    Identical to the integrated ``sym`` form (the trapezoidal sum telescopes); used for training,
+    where only the end points are needed.
+    """
+    r0 = [rho(s) for s in s_free]
+    r1 = [rho(s) for s in s_nudged]
+    batch = len(s_free[0])
+    return [(r1[k].T @ r1[k + 1] - r0[k].T @ r0[k + 1]) / (beta * batch) for k in range(len(r0) - 1)]

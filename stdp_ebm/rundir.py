@@ -1,0 +1,138 @@
+"""Run directories, written atomically: a temporary sibling directory renamed into place at the end.
+
+Layout: ``config.toml`` (fully resolved), ``manifest.json`` (versions, Python, Brian2 codegen target,
+git commit and dirty flag, master and derived seeds, wall time, command line), ``data.npz``,
+``summary.json``, ``figures/*.png`` and ``figures/*.svg``. ``data.npz`` is written with fixed zip
+timestamps so that the same seed gives a bit-identical file.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import tempfile
+import zipfile
+from contextlib import contextmanager
+from importlib import metadata
+from pathlib import Path
+from typing import Any, Iterator
+
+import numpy as np
+import tomli_w
+
+from .errors import UserError
+
+PACKAGES = ("numpy", "scipy", "matplotlib", "brian2", "cython", "stdp-ebm")
+
+
+def save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Like ``np.savez`` (loadable with ``np.load``) but byte-for-byte reproducible."""
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as zf:
+        for name in sorted(arrays):
+            buf = io.BytesIO()
+            np.lib.format.write_array(buf, np.asarray(arrays[name]), allow_pickle=False)
+            info = zipfile.ZipInfo(f"{name}.npy", date_time=(1980, 1, 1, 0, 0, 0))
+            zf.writestr(info, buf.getvalue())
+
+
+def _jsonable(obj: Any) -> Any:
+    if isinstance(obj, dict):
+        return {str(k): _jsonable(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_jsonable(v) for v in obj]
+    if isinstance(obj, np.ndarray):
+        return _jsonable(obj.tolist())
+    if isinstance(obj, np.generic):
+        return _jsonable(obj.item())
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None if math.isnan(obj) else ("inf" if obj > 0 else "-inf")
+    return obj
+
+
+def write_json(path: Path, obj: Any) -> None:
+    path.write_text(json.dumps(_jsonable(obj), indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def git_state() -> dict[str, Any]:
+    """Commit and dirty flag of the source tree the package is imported from (None outside git)."""
+    root = Path(__file__).resolve().parent.parent
+    try:
+        commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
+                                text=True, timeout=10)
+        if commit.returncode != 0:
+            return {"commit": None, "dirty": None}
+        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
+                               capture_output=True, text=True, timeout=10)
+        return {"commit": commit.stdout.strip(), "dirty": bool(dirty.stdout.strip())}
+    except (OSError, subprocess.SubprocessError):
+        return {"commit": None, "dirty": None}
+
+
+def versions() -> dict[str, str | None]:
+    out: dict[str, str | None] = {}
+    for name in PACKAGES:
+        try:
+            out[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            out[name] = None
+    return out
+
+
+def codegen_target() -> str | None:
+    """Brian2's codegen target if Brian2 was used in this process, else None."""
+    if "brian2" not in sys.modules:
+        return None
+    return str(sys.modules["brian2"].prefs.codegen.target)
+
+
+def manifest(seeds: dict[str, Any], wall_time_s: float, argv: list[str] | None = None,
+             extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The manifest of a run (see module docstring)."""
+    return {
+        "command_line": list(sys.argv if argv is None else argv),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "versions": versions(),
+        "brian2_codegen_target": codegen_target(),
+        "git": git_state(),
+        "seeds": seeds,
+        "wall_time_s": wall_time_s,
+        **(extra or {}),
+    }
+
+
+def save_figure(fig: Any, figures_dir: Path, name: str) -> None:
+    """Save a matplotlib figure as PNG (200 dpi) and SVG (no timestamp metadata)."""
+    fig.savefig(figures_dir / f"{name}.png", dpi=200, bbox_inches="tight")
+    fig.savefig(figures_dir / f"{name}.svg", bbox_inches="tight", metadata={"Date": None})
+
+
+@contextmanager
+def atomic_directory(final: Path) -> Iterator[Path]:
+    """Yield a temporary directory next to ``final``; rename it to ``final`` on success.
+
+    On any exception the temporary directory is removed, so no half-written run remains.
+    """
+    final = Path(final)
+    if final.exists() and (not final.is_dir() or any(final.iterdir())):
+        raise UserError(f"--out {final}: already exists and is not empty; choose another directory")
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
+    try:
+        yield tmp
+        if final.exists():
+            final.rmdir()
+        os.replace(tmp, final)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def write_config(path: Path, cfg: dict[str, Any]) -> None:
+    path.write_text(tomli_w.dumps(cfg), encoding="utf-8")
