@@ -145,12 +145,14 @@ class RateModel:
             raise ValueError("with noise the relaxation needs a fixed number of steps")
         if beta != 0.0 and target is None:
             raise ValueError("a nudged phase (beta != 0) needs a target")
-        drive0 = self.input_drive(s[0])
+        with np.errstate(over="ignore", invalid="ignore"):
+            drive0 = self.input_drive(s[0])
         traj = [[sk] for sk in s] if record else None
         limit = steps if steps is not None else max_steps
         residual = np.inf
         for t in range(limit):
-            new = self.step(s, beta, target, rng, drive0)
+            with np.errstate(over="ignore", invalid="ignore"):  # reported as DivergenceError below
+                new = self.step(s, beta, target, rng, drive0)
             residual = max(float(np.max(np.abs(n - o))) for n, o in zip(new[1:], s[1:])) / self.epsilon
             if not np.isfinite(residual):
                 raise DivergenceError(f"{phase} phase: non-finite state after {t + 1} steps "
@@ -166,13 +168,59 @@ class RateModel:
         if steps is None:
             raise ConvergenceError(
                 f"{phase} phase did not converge in {max_steps} steps (residual {residual:.3g} > "
-                f"tol {tol:g}); raise dynamics.max_steps or dynamics.epsilon, or use a network "
-                "with smaller weights")
+                f"tol {tol:g}); raise dynamics.max_steps, lower dynamics.epsilon if the state "
+                "oscillates, or use a network with smaller weights")
         return Phase(s, limit, self._stack(traj))
 
     @staticmethod
     def _stack(traj: list[list[np.ndarray]] | None) -> list[np.ndarray] | None:
         return None if traj is None else [np.stack(lst) for lst in traj]
+
+    def settle(self, s: State, steps: int, input_drive: np.ndarray, beta: float = 0.0,
+               target: np.ndarray | None = None) -> State:
+        """Exactly ``steps`` noiseless steps of Eq 1–2 (Eq 13's nudge if β ≠ 0) from ``s``, given
+        the phase's input drive ρ(x)W_0: the inner loop of training. No residual check, trajectory
+        or callback; ``s`` is left unchanged.
+
+        With the projected hard sigmoid the states stay in the box [β1, β2], where ρ(s) = s and the
+        inclusive ρ'(s) = 1, so the step of layer k is exactly
+
+            s_k ← clip((1 − ε) s_k + ε (b_k + s_{k−1} W_{k−1} + s_{k+1} W_kᵀ))   (− εβ (y − d) for y)
+
+        computed in place with ε folded into the weights once per call (the states are projected
+        onto the box first). Any other ρ, unprojected or noisy dynamics use :meth:`step`.
+        """
+        if not (self.projected and isinstance(self.rho, HardSigmoid) and self.noise == 0.0):
+            for _ in range(steps):
+                s = self.step(s, beta, target, None, input_drive)
+            return s
+        eps, (lo, hi) = self.epsilon, self.rho.bounds
+        up = [eps * w for w in self.net.W[1:]]           # εW couples free layers j and j+1
+        down = [np.ascontiguousarray(w.T) for w in up]
+        const = [eps * b for b in self.net.b[1:]]
+        const[0] = const[0] + eps * input_drive
+        keep = [1.0 - eps] * len(const)
+        if beta != 0.0:
+            const[-1] = const[-1] + eps * beta * target
+            keep[-1] -= eps * beta
+        free = [np.clip(sk, lo, hi) for sk in s[1:]]
+        acc = [np.empty_like(sk) for sk in free]
+        tmp = [np.empty_like(sk) for sk in free]
+        n = len(free)
+        for _ in range(steps):
+            for j in range(n):
+                if j + 1 < n:
+                    np.matmul(free[j + 1], down[j], out=acc[j])
+                    acc[j] += const[j]
+                else:
+                    np.add(const[j], 0.0, out=acc[j])
+                if j > 0:
+                    acc[j] += np.matmul(free[j - 1], up[j - 1], out=tmp[j])
+            for sk, ak, c in zip(free, acc, keep):
+                sk *= c
+                sk += ak
+                np.clip(sk, lo, hi, out=sk)
+        return [s[0]] + free
 
     def free_phase(self, x: np.ndarray, **kwargs) -> Phase:
         """Relax with the input clamped and β = 0 (to a fixed point unless ``steps`` is given)."""

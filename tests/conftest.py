@@ -1,0 +1,24 @@
+"""Shared fixtures: small networks and the standard configs of experiments/."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from stdp_ebm.network import network_from_config
+
+REPO = Path(__file__).resolve().parent.parent
+EXPERIMENTS = REPO / "experiments"
+
+
+def small_config(sizes=(4, 6, 5, 3), batch=3, init_scale=0.6):
+    return {"network": {"sizes": list(sizes), "init_scale": init_scale, "bias_low": 0.2,
+                        "bias_high": 0.6, "batch": batch}}
+
+
+@pytest.fixture
+def small_net():
+    """A 4-6-5-3 network with 3 random (x, target) examples."""
+    return network_from_config(small_config(), np.random.default_rng(7))
