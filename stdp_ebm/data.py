@@ -1,0 +1,128 @@
+"""Data sets for training: scikit-learn's bundled 8×8 digits (no download) and MNIST from IDX files.
+
+Inputs are scaled to [0, 1] (the range of ρ), targets are one-hot vectors of floats. MNIST is read
+from a directory holding the four standard IDX files, gzipped (``*.gz``) or raw. Each file is checked
+against the canonical SHA-256 of its *decompressed* content, so any gzip recompression of the same
+data passes and anything else is refused.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .errors import UserError
+
+
+class DataError(UserError):
+    """A data set that is missing, corrupt or does not match its canonical checksum."""
+
+
+@dataclass
+class Dataset:
+    """A train/test split; ``x`` in [0, 1] of shape (n, n_inputs), ``y`` one-hot (n, n_classes)."""
+
+    name: str
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+
+    @property
+    def n_inputs(self) -> int:
+        return self.x_train.shape[1]
+
+    @property
+    def n_classes(self) -> int:
+        return self.y_train.shape[1]
+
+    def subset(self, n_train: int, n_test: int) -> "Dataset":
+        """The first ``n_train`` training and ``n_test`` test examples (for quick runs and tests)."""
+        return Dataset(f"{self.name}[:{n_train}/{n_test}]", self.x_train[:n_train],
+                       self.y_train[:n_train], self.x_test[:n_test], self.y_test[:n_test])
+
+
+def one_hot(labels: np.ndarray, n_classes: int) -> np.ndarray:
+    """Integer labels (n,) → one-hot float targets (n, n_classes)."""
+    out = np.zeros((len(labels), n_classes))
+    out[np.arange(len(labels)), labels] = 1.0
+    return out
+
+
+def load_digits(rng: np.random.Generator, test_fraction: float = 0.2) -> Dataset:
+    """scikit-learn's bundled 8×8 digits (1797 images, 10 classes), pixels /16 → [0, 1].
+
+    The split is stratified: each class contributes ``round(test_fraction · n_class)`` test
+    examples drawn with ``rng``; both parts are shuffled with ``rng``.
+    """
+    from sklearn.datasets import load_digits as sk_digits
+
+    if not 0.0 < test_fraction < 1.0:
+        raise DataError(f"test_fraction = {test_fraction!r}: must be > 0 and < 1")
+    bunch = sk_digits()
+    x = bunch.data / 16.0
+    labels = bunch.target
+    test = np.zeros(len(labels), bool)
+    for c in np.unique(labels):
+        idx = np.flatnonzero(labels == c)
+        test[rng.choice(idx, int(round(test_fraction * len(idx))), replace=False)] = True
+    tr, te = rng.permutation(np.flatnonzero(~test)), rng.permutation(np.flatnonzero(test))
+    y = one_hot(labels, 10)
+    return Dataset("digits", x[tr], y[tr], x[te], y[te])
+
+
+#: SHA-256 of the decompressed IDX files as distributed by LeCun et al. (and the CVDF mirror).
+MNIST_SHA256 = {
+    "train-images-idx3-ubyte": "ba891046e6505d7aadcbbe25680a0738ad16aec93bde7f9b65e87a2fc25776db",
+    "train-labels-idx1-ubyte": "65a50cbbf4e906d70832878ad85ccda5333a97f0f4c3dd2ef09a8a9eef7101c5",
+    "t10k-images-idx3-ubyte": "0fa7898d509279e482958e8ce81c8e77db3f2f8254e26661ceb7762c4d494ce7",
+    "t10k-labels-idx1-ubyte": "ff7bcfd416de33731a308c3f266cc351222c34898ecbeaf847f06e48f7ec33f2",
+}
+
+
+def read_idx(raw: bytes, source: str) -> np.ndarray:
+    """Parse an IDX file of unsigned bytes (magic 0x0000 08 ndim, big-endian int32 dims)."""
+    if len(raw) < 4 or raw[:2] != b"\x00\x00" or raw[2] != 0x08:
+        raise DataError(f"{source}: not an IDX file of unsigned bytes")
+    ndim = raw[3]
+    dims = np.frombuffer(raw, ">i4", count=ndim, offset=4)
+    body = np.frombuffer(raw, np.uint8, offset=4 + 4 * ndim)
+    if body.size != int(np.prod(dims)):
+        raise DataError(f"{source}: header says {tuple(dims)} but holds {body.size} bytes")
+    return body.reshape(tuple(int(d) for d in dims))
+
+
+def _read_verified(data_dir: Path, stem: str) -> np.ndarray:
+    for path in (data_dir / f"{stem}.gz", data_dir / stem):
+        if path.is_file():
+            break
+    else:
+        raise DataError(f"data_dir {data_dir}: missing {stem}(.gz); MNIST needs the four standard "
+                        f"IDX files {', '.join(MNIST_SHA256)} (gzipped or raw)")
+    try:
+        raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+    except (OSError, EOFError) as exc:
+        raise DataError(f"{path}: cannot read ({exc})") from None
+    digest = hashlib.sha256(raw).hexdigest()
+    if digest != MNIST_SHA256[stem]:
+        raise DataError(f"{path}: SHA-256 of the content is {digest[:16]}…, expected "
+                        f"{MNIST_SHA256[stem][:16]}… (corrupt or not the canonical MNIST file)")
+    return read_idx(raw, str(path))
+
+
+def load_mnist(data_dir: str | Path) -> Dataset:
+    """MNIST (60k train / 10k test, permutation invariant: 784-vectors), pixels /255 → [0, 1]."""
+    data_dir = Path(data_dir)
+    if not data_dir.is_dir():
+        raise DataError(f"data_dir {data_dir}: no such directory (put the four MNIST IDX files "
+                        "there, gzipped or raw)")
+    parts = {}
+    for split, prefix in (("train", "train"), ("test", "t10k")):
+        images = _read_verified(data_dir, f"{prefix}-images-idx3-ubyte")
+        labels = _read_verified(data_dir, f"{prefix}-labels-idx1-ubyte")
+        parts[split] = (images.reshape(len(images), -1) / 255.0, one_hot(labels, 10))
+    return Dataset("mnist", *parts["train"], *parts["test"])

@@ -1,0 +1,299 @@
+"""Two-phase training with the rule (equilibrium-propagation form) and a feed-forward backprop baseline.
+
+Per mini-batch (Scellier & Bengio 2017; Bengio et al. 2017, Eq 13 and 26):
+
+1. free phase: input clamped, ``free_steps`` steps of Eq 1–2 at β = 0 → s⁰ (prediction ŷ = y⁰);
+2. nudged phase: ``nudged_steps`` steps under F = E + βC from s⁰ → s^β;
+3. update with the symmetrised rule integrated over the nudged phase, whose closed form is
+   ΔW_k = (1/β)(ρ(s^β_k)ᵀρ(s^β_{k+1}) − ρ(s⁰_k)ᵀρ(s⁰_{k+1}))/batch (:func:`stdp_ebm.rule.ep_delta_w`)
+   and, for the bias term −b·ρ(s) of Eq 6, Δb_k = (1/β) mean(ρ(s^β_k) − ρ(s⁰_k)); both → −∂C/∂θ as β → 0.
+   W_k and b_{k+1} move by lr_k · decay^epoch times these.
+
+Options: a random sign of β per batch (Scellier & Bengio 2017), the symmetric ±β estimate (two
+nudged phases from s⁰, ΔW = ep_delta_w(s^{−β}, s^{+β}, 2β), which cancels the O(β) bias; Laborieux et
+al. 2021) and persistent free-phase states (each training example's free phase starts from its
+previous free state). The train error of an epoch is that of the free-phase predictions made while
+training; the test error is measured after the epoch from a free phase started at rest.
+
+The backprop baseline trains the same architecture as a feed-forward chain
+h_{k+1} = ρ(h_k W_k + b_{k+1}) (same ρ, C, batches, learning rates and data split).
+
+Both learners checkpoint after every epoch (weights, history, RNG state, persistent states) and
+resume from the checkpoint, so an interrupted run continues exactly where it stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Protocol
+
+import numpy as np
+
+from .activation import Rho
+from .config import Key
+from .data import Dataset
+from .errors import DivergenceError, UserError
+from .network import Network
+from .rate import RateModel, State
+from .rule import ep_delta_w
+
+TRAIN_SCHEMA: dict[str, Key] = {
+    "epochs": Key("int", 20, "passes over the training set", low=1),
+    "batch_size": Key("int", 20, "examples per mini-batch (relaxed together)", low=1),
+    "beta": Key("float", 0.5, "nudge strength β of the nudged phase (Eq 13)", low=0.0,
+                open_low=True),
+    "random_sign": Key("bool", True, "draw the sign of β at random for each mini-batch"),
+    "symmetric": Key("bool", False, "symmetric ±β estimate: two nudged phases, ΔW from their "
+                                    "difference over 2β (overrides random_sign)"),
+    "persistent": Key("bool", False, "start each example's free phase from its last free state"),
+    "lrs": Key("floats", [0.1, 0.05], "learning rate of W_k (and b_{k+1}), one per weight "
+                                      "matrix, input side first", low=0.0),
+    "lr_decay": Key("float", 1.0, "learning rates are multiplied by this after every epoch",
+                    low=0.0, open_low=True, high=1.0),
+    "free_steps": Key("int", 20, "steps of the free phase (also used to evaluate)", low=1),
+    "nudged_steps": Key("int", 4, "steps of the nudged phase", low=1),
+    "eval_batch": Key("int", 1000, "examples relaxed together when measuring errors", low=1),
+}
+
+
+@dataclass
+class History:
+    """Per-epoch learning curve: errors are fractions in [0, 1]; ``wall_s`` is seconds per epoch."""
+
+    train_error: list[float] = field(default_factory=list)
+    test_error: list[float] = field(default_factory=list)
+    train_cost: list[float] = field(default_factory=list)
+    wall_s: list[float] = field(default_factory=list)
+
+    @property
+    def epochs(self) -> int:
+        return len(self.test_error)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {name: np.asarray(getattr(self, name), float) for name in self.__dataclass_fields__}
+
+
+def error_rate(y: np.ndarray, target: np.ndarray) -> float:
+    """Fraction of examples whose largest output is not the target class."""
+    return float(np.mean(np.argmax(y, axis=1) != np.argmax(target, axis=1)))
+
+
+class Learner(Protocol):
+    """What :func:`fit` needs: a mini-batch update, a prediction and checkpointable state."""
+
+    net: Network
+
+    def update(self, idx: np.ndarray, x: np.ndarray, d: np.ndarray, lr_scale: float,
+               rng: np.random.Generator) -> np.ndarray: ...
+
+    def predict(self, x: np.ndarray) -> np.ndarray: ...
+
+    def extra_state(self) -> dict[str, np.ndarray]: ...
+
+    def load_extra_state(self, arrays: dict[str, np.ndarray]) -> None: ...
+
+
+def _apply(net: Network, lrs: list[float], scale: float, dW: list[np.ndarray],
+           db: list[np.ndarray]) -> None:
+    """W_k += lr_k·scale·ΔW_k and b_{k+1} += lr_k·scale·Δb_{k+1}, in place."""
+    for k, lr in enumerate(lrs):
+        net.W[k] += (lr * scale) * dW[k]
+        net.b[k + 1] += (lr * scale) * db[k]
+
+
+class EPLearner:
+    """The rule in a :class:`RateModel`: free phase, nudged phase(s), closed-form update."""
+
+    def __init__(self, model: RateModel, cfg: dict, n_train: int) -> None:
+        self.model, self.cfg, self.net = model, cfg, model.net
+        self.states: list[np.ndarray] | None = None
+        if cfg["persistent"]:
+            lo = model.rho.bounds[0]
+            self.states = [np.full((n_train, n), lo) for n in model.net.sizes[1:]]
+
+    def _free(self, x: np.ndarray, drive: np.ndarray, start: State | None = None) -> State:
+        s = start if start is not None else self.model.initial_state(x)
+        return self.model.settle(s, self.cfg["free_steps"], drive)
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        return self._free(x, self.model.input_drive(x))[-1]
+
+    def update(self, idx: np.ndarray, x: np.ndarray, d: np.ndarray, lr_scale: float,
+               rng: np.random.Generator) -> np.ndarray:
+        c = self.cfg
+        drive = self.model.input_drive(x)            # ρ(x)W_0: shared by every phase of this batch
+        start = None if self.states is None else [x] + [s[idx] for s in self.states]
+        s0 = self._free(x, drive, start)
+        if self.states is not None:
+            for store, sk in zip(self.states, s0[1:]):
+                store[idx] = sk
+        beta, steps = c["beta"], c["nudged_steps"]
+        if c["symmetric"]:
+            ref, beta_eff = self.model.settle(s0, steps, drive, -beta, d), 2 * beta
+            nudged = self.model.settle(s0, steps, drive, beta, d)
+        else:
+            if c["random_sign"] and rng.random() < 0.5:
+                beta = -beta
+            ref, beta_eff = s0, beta
+            nudged = self.model.settle(s0, steps, drive, beta, d)
+        rho = self.model.rho
+        dW = ep_delta_w(rho, ref, nudged, beta_eff)
+        db = [np.mean(rho(a) - rho(b), axis=0) / beta_eff for a, b in zip(nudged[1:], ref[1:])]
+        _apply(self.net, c["lrs"], lr_scale, dW, db)
+        return s0[-1]
+
+    def extra_state(self) -> dict[str, np.ndarray]:
+        return {} if self.states is None else {f"persist_{k}": s for k, s in enumerate(self.states)}
+
+    def load_extra_state(self, arrays: dict[str, np.ndarray]) -> None:
+        if self.states is not None:
+            self.states = [arrays[f"persist_{k}"].copy() for k in range(len(self.states))]
+
+
+class BPLearner:
+    """Baseline: the same layers as a feed-forward chain h_{k+1} = ρ(h_k W_k + b_{k+1}), SGD on C."""
+
+    def __init__(self, net: Network, rho: Rho, cfg: dict) -> None:
+        self.net, self.rho, self.cfg = net, rho, cfg
+
+    def _forward(self, x: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        h, z = [self.rho(x)], []
+        for k, w in enumerate(self.net.W):
+            z.append(h[-1] @ w + self.net.b[k + 1])
+            h.append(self.rho(z[-1]))
+        return h, z
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        return self._forward(x)[0][-1]
+
+    def update(self, idx: np.ndarray, x: np.ndarray, d: np.ndarray, lr_scale: float,
+               rng: np.random.Generator) -> np.ndarray:
+        h, z = self._forward(x)
+        n = len(self.net.W)
+        dW, db = [None] * n, [None] * n
+        delta = (h[-1] - d) * self.rho.prime(z[-1])            # ∂C/∂z of the output
+        for k in range(n - 1, -1, -1):
+            dW[k] = -(h[k].T @ delta) / len(x)
+            db[k] = -delta.mean(axis=0)
+            if k > 0:
+                delta = (delta @ self.net.W[k].T) * self.rho.prime(z[k - 1])
+        _apply(self.net, self.cfg["lrs"], lr_scale, dW, db)
+        return h[-1]
+
+    def extra_state(self) -> dict[str, np.ndarray]:
+        return {}
+
+    def load_extra_state(self, arrays: dict[str, np.ndarray]) -> None:
+        return None
+
+
+def evaluate(predict: Callable[[np.ndarray], np.ndarray], x: np.ndarray, target: np.ndarray,
+             chunk: int) -> float:
+    """Error rate of ``predict`` on (x, target), ``chunk`` examples at a time."""
+    y = np.concatenate([predict(x[i:i + chunk]) for i in range(0, len(x), chunk)])
+    return error_rate(y, target)
+
+
+class Checkpoint:
+    """``<directory>/<tag>.npz``: weights, history, RNG state and learner state after an epoch.
+
+    Written to a temporary file and renamed, so a kill leaves the previous checkpoint intact.
+    """
+
+    def __init__(self, directory: str | Path, tag: str) -> None:
+        self.path = Path(directory) / f"{tag}.npz"
+
+    def save(self, learner: Learner, history: History, rng: np.random.Generator) -> None:
+        net = learner.net
+        arrays = {f"W_{k}": w for k, w in enumerate(net.W)}
+        arrays.update({f"b_{k}": b for k, b in enumerate(net.b)})
+        arrays.update({f"history_{k}": v for k, v in history.arrays().items()})
+        arrays.update(learner.extra_state())
+        arrays["rng_state"] = np.array(json.dumps(rng.bit_generator.state))
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp.npz")
+        np.savez(tmp, **arrays)
+        os.replace(tmp, self.path)
+
+    def restore(self, learner: Learner, history: History, rng: np.random.Generator) -> bool:
+        """Load the checkpoint into ``learner``, ``history`` and ``rng``; False if there is none."""
+        if not self.path.is_file():
+            return False
+        net = learner.net
+        with np.load(self.path, allow_pickle=False) as f:
+            arrays = {k: f[k] for k in f.files}
+        for name, param in [(f"W_{k}", w) for k, w in enumerate(net.W)] + \
+                           [(f"b_{k}", b) for k, b in enumerate(net.b)]:
+            if name not in arrays or arrays[name].shape != param.shape:
+                raise UserError(f"checkpoint {self.path}: {name} does not match the network "
+                                f"(a checkpoint of another configuration?); remove it to restart")
+            param[...] = arrays[name]
+        for name in history.__dataclass_fields__:
+            setattr(history, name, arrays[f"history_{name}"].tolist())
+        learner.load_extra_state(arrays)
+        rng.bit_generator.state = json.loads(str(arrays["rng_state"]))
+        return True
+
+
+def fit(learner: Learner, data: Dataset, cfg: dict, rng: np.random.Generator,
+        checkpoint: Checkpoint | None = None,
+        on_epoch: Callable[[History], None] | None = None) -> History:
+    """Train ``learner`` for ``cfg['epochs']`` epochs of shuffled mini-batches (resuming from
+    ``checkpoint`` if it holds one) and return the learning curve."""
+    history = History()
+    if checkpoint is not None:
+        checkpoint.restore(learner, history, rng)
+    n, bs = len(data.x_train), cfg["batch_size"]
+    for epoch in range(history.epochs, cfg["epochs"]):
+        t0 = time.perf_counter()
+        order = rng.permutation(n)
+        scale = cfg["lr_decay"] ** epoch
+        wrong, cost = 0.0, 0.0
+        for i in range(0, n, bs):
+            idx = order[i:i + bs]
+            x, d = data.x_train[idx], data.y_train[idx]
+            y = learner.update(idx, x, d, scale, rng)
+            if not np.all(np.isfinite(y)):
+                raise DivergenceError(f"training diverged in epoch {epoch + 1} (non-finite "
+                                      "outputs); lower train.lrs or dynamics.epsilon")
+            wrong += error_rate(y, d) * len(idx)
+            cost += float(np.sum((y - d) ** 2)) / 2
+        history.train_error.append(wrong / n)
+        history.train_cost.append(cost / n)
+        history.test_error.append(evaluate(learner.predict, data.x_test, data.y_test,
+                                           cfg["eval_batch"]))
+        history.wall_s.append(time.perf_counter() - t0)
+        if checkpoint is not None:
+            checkpoint.save(learner, history, rng)
+        if on_epoch is not None:
+            on_epoch(history)
+    return history
+
+
+def train_ep(model: RateModel, data: Dataset, cfg: dict, rng: np.random.Generator,
+             checkpoint: Checkpoint | None = None,
+             on_epoch: Callable[[History], None] | None = None) -> History:
+    """Train ``model.net`` in place with the rule (see module docstring); ``cfg`` is the [train]
+    section (missing keys take their :data:`TRAIN_SCHEMA` defaults)."""
+    cfg = {**{k: key.default for k, key in TRAIN_SCHEMA.items()}, **cfg}
+    _check_lrs(cfg, model.net)
+    return fit(EPLearner(model, cfg, len(data.x_train)), data, cfg, rng, checkpoint, on_epoch)
+
+
+def train_bp(net: Network, rho: Rho, data: Dataset, cfg: dict, rng: np.random.Generator,
+             checkpoint: Checkpoint | None = None,
+             on_epoch: Callable[[History], None] | None = None) -> History:
+    """Train ``net`` in place as a feed-forward chain by backprop (the baseline)."""
+    cfg = {**{k: key.default for k, key in TRAIN_SCHEMA.items()}, **cfg}
+    _check_lrs(cfg, net)
+    return fit(BPLearner(net, rho, cfg), data, cfg, rng, checkpoint, on_epoch)
+
+
+def _check_lrs(cfg: dict, net: Network) -> None:
+    if len(cfg["lrs"]) != len(net.W):
+        raise UserError(f"[train] lrs has {len(cfg['lrs'])} entries but the network has "
+                        f"{len(net.W)} weight matrices (one learning rate per W_k)")
