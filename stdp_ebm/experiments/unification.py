@@ -1,0 +1,247 @@
+"""EP, CHL and PC vs backprop at the infinitesimal inference limit (Millidge et al. 2022).
+
+On the standard net and on a digits-trained net, each algorithm of :mod:`stdp_ebm.unification` is run
+(1) to its perturbed fixed point for each perturbation p (β for EP, γ for CHL, λ for PC) and (2) for a
+given number of inference steps at p = ``steps_perturbation``. Its ΔW is compared with the backprop
+gradient of its own energy's limit: the implicit gradient at the free fixed point (EP, CHL) or the
+feed-forward net's backprop (PC). EP and CHL are also compared with feed-forward backprop through the
+fixed point (Eq 24, ``references.feedforward_backprop``), which ignores the feedback loops.
+
+data.npz names (net ∈ {standard, digits}; alg ∈ {EP, CHL, PC}; metric axis ordered as ``metrics``):
+
+* ``perturbations``, ``inference_steps``, ``metrics``, ``algorithms``
+* ``{net}_layers`` — layer labels, last = "all"
+* ``{net}_{alg}_by_perturbation`` — (n_p, n_W + 1, n_metrics); row n_W is all weights together
+* ``{net}_{alg}_by_steps`` — (n_steps, n_W + 1, n_metrics)
+* ``{net}_{alg}_eq24_by_perturbation`` — EP and CHL vs Eq 24 feed-forward backprop
+* ``{net}_chl_gap`` — (n_p, L + 1): per free layer ‖Δs_CHL/γ − Δs_EP/β‖/‖Δs_EP/β‖ at γ = β = p
+* ``{net}_{alg}_shift`` — (n_p,): ‖s* − s⁰‖ over all free units, the size of the perturbed shift
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..analysis import METRICS, layer_alignment
+from ..config import Key, require
+from ..data import load_digits
+from ..network import NETWORK_SCHEMA, Network, network_from_config, random_network
+from ..plotting import figure, layer_colors, panel_label
+from ..rate import DYNAMICS_SCHEMA, check_dynamics, model_from_config
+from ..references import feedforward_backprop
+from ..train import TRAIN_SCHEMA, train_ep
+from ..unification import ALGORITHMS, Comparison, fixed_point_gap
+from . import Experiment, Result, RunContext
+
+#: the distance may rise by this much (absolute) between two perturbations and still count as falling:
+#: the fixed points are solved to tol ≤ 1e-12, so the contrast/p carries errors ≲ tol/p_min = 1e-8.
+NOISE = 1e-6
+
+SCHEMA = {
+    "network": NETWORK_SCHEMA,
+    "dynamics": DYNAMICS_SCHEMA,
+    "unification": {
+        "perturbations": Key("floats", [1.0, 0.3, 0.1, 0.03, 0.01, 0.003, 0.001, 3e-4, 1e-4],
+                             "perturbation strengths: β (EP), γ (CHL clamp), λ (PC)", low=0.0,
+                             open_low=True, high=1.0),
+        "inference_steps": Key("ints", [1, 2, 3, 5, 10, 20, 50, 100, 200, 500],
+                               "perturbed-phase lengths (inference steps) of the step sweep", low=1),
+        "steps_perturbation": Key("float", 1e-3, "perturbation p of the step sweep", low=0.0,
+                                  open_low=True, high=1.0),
+        "pc_epsilon": Key("float", 0.5, "inference step size of PC's gradient descent on F_PC",
+                          low=0.0, open_low=True, high=1.0),
+    },
+    "digits": {
+        "enabled": Key("bool", True, "also compare on a net trained on the 8×8 digits with EP ([train] section)"),
+        "hidden": Key("ints", [32], "hidden layer sizes of the digits net (64 inputs, 10 outputs)",
+                      low=1),
+        "examples": Key("int", 16, "test digits in the comparison batch", low=1),
+        "test_fraction": Key("float", 0.2, "held-out fraction of the digits", low=0.0, open_low=True,
+                             high=1.0, open_high=True),
+    },
+    "train": TRAIN_SCHEMA,
+}
+
+
+def _table(al: dict) -> np.ndarray:
+    """Metrics dict → array (n_W + 1, n_metrics), last row overall."""
+    per = np.array([al[m] for m in METRICS]).T
+    return np.vstack([per, [al["overall"][m] for m in METRICS]])
+
+
+def _shift(s0: list[np.ndarray], s1: list[np.ndarray]) -> float:
+    return float(np.sqrt(sum(np.sum((a - b) ** 2) for a, b in zip(s0[1:], s1[1:]))))
+
+
+def _digits_network(cfg: dict, ctx: RunContext) -> tuple[Network, dict]:
+    """A net trained for a few epochs on the digits with EP; the batch is held-out test digits.
+
+    Also returns its learning curve (errors are fractions)."""
+    dg = cfg["digits"]
+    data = load_digits(ctx.seeds.rng("digits_split"), dg["test_fraction"])
+    sizes = [data.x_train.shape[1], *dg["hidden"], data.y_train.shape[1]]
+    net = random_network(sizes, ctx.seeds.rng("digits_init"), cfg["network"]["init_scale"],
+                         cfg["network"]["bias_low"], cfg["network"]["bias_high"])
+    model = model_from_config(net, cfg)
+    history = train_ep(model, data, cfg["train"], ctx.seeds.rng("digits_train"))
+    n = dg["examples"]
+    curve = {"train_error": history.train_error, "test_error": history.test_error}
+    return Network(net.W, net.b, data.x_test[:n], data.y_test[:n]), curve
+
+
+def _compare(net: Network, cfg: dict) -> tuple[dict[str, np.ndarray], dict]:
+    """Both sweeps on one net: arrays (without the net prefix) and the summary block."""
+    d, u = cfg["dynamics"], cfg["unification"]
+    tol, max_steps = d["tol"], d["max_steps"]
+    cmp = Comparison.build(model_from_config(net, cfg), u["pc_epsilon"], net.x, net.target, tol,
+                           max_steps)
+    eq24 = feedforward_backprop(net, cmp.ebm.rho, cmp.s_free, net.target, cmp.ebm.projected)[0]
+    ps = u["perturbations"]
+    data: dict[str, np.ndarray] = {"layers": np.array([f"W_{k}" for k in range(len(net.W))] + ["all"]),
+                                   "sizes": np.array(net.sizes)}
+    summary: dict = {"sizes": net.sizes, "by_perturbation": {}, "by_steps": {}}
+    fixed: dict[str, list] = {}
+    for alg in ALGORITHMS:
+        ref = cmp.reference(alg)
+        rows, rows24 = [], []
+        fixed[alg] = []
+        for p in ps:
+            phase = cmp.perturbed(alg, p, None, tol, max_steps)
+            fixed[alg].append(phase.s)
+            dw = cmp.update(alg, phase.s, p)
+            rows.append(layer_alignment(dw, ref))
+            rows24.append(layer_alignment(dw, eq24))
+        data[f"{alg}_by_perturbation"] = np.stack([_table(r) for r in rows])
+        if alg != "PC":
+            data[f"{alg}_eq24_by_perturbation"] = np.stack([_table(r) for r in rows24])
+        s0 = cmp.s_ff if alg == "PC" else cmp.s_free
+        data[f"{alg}_shift"] = np.array([_shift(s0, s) for s in fixed[alg]])
+        by_steps = [layer_alignment(cmp.update(alg, cmp.perturbed(alg, u["steps_perturbation"], n).s,
+                                               u["steps_perturbation"]), ref)
+                    for n in u["inference_steps"]]
+        data[f"{alg}_by_steps"] = np.stack([_table(r) for r in by_steps])
+        summary["by_perturbation"][alg] = [
+            {"perturbation": p, **_brief(r), **({"eq24_cos": r24["cos"]} if alg != "PC" else {})}
+            for p, r, r24 in zip(ps, rows, rows24)]
+        summary["by_steps"][alg] = [{"steps": n, **_brief(r)}
+                                    for n, r in zip(u["inference_steps"], by_steps)]
+    data["chl_gap"] = np.array([fixed_point_gap(cmp.s_free, sc, p, se, p)
+                                for p, sc, se in zip(ps, fixed["CHL"], fixed["EP"])])
+    summary["chl_fixed_point_gap"] = [{"perturbation": p, "per_layer": g.tolist()}
+                                      for p, g in zip(ps, data["chl_gap"])]
+    summary["headline"] = {alg: _headline(ps, data[f"{alg}_by_perturbation"]) for alg in ALGORITHMS}
+    return data, summary
+
+
+def _brief(al: dict) -> dict:
+    """The three metrics the issue asks for, per layer and over all weights."""
+    return {"cos": al["cos"], "norm_ratio": al["norm_ratio"], "distance": al["nrmse"],
+            "overall": {m: al["overall"][m] for m in ("cos", "norm_ratio", "nrmse")}}
+
+
+def _headline(ps: list[float], table: np.ndarray) -> dict:
+    """At the smallest perturbation: least per-layer cosine; is the distance falling as p shrinks?"""
+    order = np.argsort(ps)[::-1]
+    dist = table[order, -1, METRICS.index("nrmse")]
+    small = order[-1]
+    return {"perturbation": ps[small], "min_layer_cos": float(np.min(table[small, :-1, 0])),
+            "overall_distance": float(table[small, -1, METRICS.index("nrmse")]),
+            "distance_monotone": bool(np.all(np.diff(dist) <= NOISE)),
+            "distance_largest_rise": float(np.max(np.diff(dist), initial=0.0))}
+
+
+def run(cfg: dict, ctx: RunContext) -> Result:
+    nets = {"standard": network_from_config(cfg, ctx.seeds.rng("network"), ctx.network_path)}
+    training = None
+    if cfg["digits"]["enabled"]:
+        nets["digits"], training = _digits_network(cfg, ctx)
+    u = cfg["unification"]
+    data: dict[str, np.ndarray] = {"perturbations": np.array(u["perturbations"]),
+                                   "inference_steps": np.array(u["inference_steps"]),
+                                   "metrics": np.array(METRICS), "algorithms": np.array(ALGORITHMS),
+                                   "nets": np.array(list(nets))}
+    summary: dict = {}
+    for name, net in nets.items():
+        arrays, summary[name] = _compare(net, cfg)
+        data.update({f"{name}_{k}": v for k, v in arrays.items()})
+    if training is not None:
+        summary["digits"]["training"] = training
+    return Result(data, summary)
+
+
+ALG_COLORS = {"EP": "tab:blue", "CHL": "tab:red", "PC": "tab:green"}
+PANELS = (("cos", "1 − cosine similarity", True), ("norm_ratio", "‖ΔW‖ / ‖−∂C/∂W‖", True),
+          ("nrmse", "‖ΔW + ∂C/∂W‖ / ‖∂C/∂W‖", True))
+
+
+def _sweep_figure(data: dict, sweep: str, xkey: str, xlabel: str, title: str, gap: bool):
+    nets = list(data["nets"])
+    metrics = list(data["metrics"])
+    fig, axes = figure(len(PANELS) + gap, len(nets), width=2.7, height=2.4)
+    axes = axes.reshape(len(nets), -1)
+    x = data[xkey]
+    for row, net in zip(axes, nets):
+        layers = list(data[f"{net}_layers"])
+        styles = [":", "-.", "--", (0, (1, 3)), (0, (5, 1))]
+        for ax, (m, ylabel, logy) in zip(row, PANELS):
+            for alg in data["algorithms"]:
+                table = data[f"{net}_{alg}_{sweep}"][:, :, metrics.index(m)]
+                y = 1.0 - table if m == "cos" else table
+                for i, layer in enumerate(layers[:-1]):
+                    ax.plot(x, y[:, i], ls=styles[i % len(styles)], color=ALG_COLORS[alg], lw=0.9,
+                            alpha=0.7)
+                ax.plot(x, y[:, -1], "-o", color=ALG_COLORS[alg], lw=1.8, label=alg)
+            ax.set_xscale("log")
+            if logy:
+                ax.set_yscale("log")
+            if m == "norm_ratio":
+                ax.axhline(1.0, color="0.6", lw=0.8, ls=":")
+            ax.set_xlabel(xlabel)
+            ax.set_ylabel(ylabel)
+            ax.set_title(f"{net} net {'-'.join(map(str, data[f'{net}_sizes']))}")
+        row[0].legend(loc="best", title="all weights (thick)")
+        layer_handles = [row[1].plot([], [], ls=styles[i % len(styles)], color="0.4", lw=0.9,
+                                     label=lay)[0] for i, lay in enumerate(layers[:-1])]
+        row[1].legend(handles=layer_handles, loc="best", title="per layer (thin)")
+        if gap:
+            colors = layer_colors(data[f"{net}_chl_gap"].shape[1])
+            for i, c in enumerate(colors):
+                label = "output y" if i == len(colors) - 1 else f"h_{i + 1}"
+                row[-1].plot(x, data[f"{net}_chl_gap"][:, i], "-o", color=c, label=label)
+            row[-1].set_xscale("log")
+            row[-1].set_xlabel(xlabel)
+            row[-1].set_ylabel("‖Δs_CHL/γ − Δs_EP/β‖ / ‖Δs_EP/β‖")
+            row[-1].set_title("CHL vs EP fixed-point shift")
+            row[-1].legend(loc="best")
+    for ax, lab in zip(axes.ravel(), "abcdefghijkl"):
+        panel_label(ax, lab)
+    fig.suptitle(title, fontsize=9)
+    return fig
+
+
+def check(cfg: dict, source: str) -> None:
+    """Cross-key checks: the comparison is deterministic (no Langevin noise)."""
+    check_dynamics(cfg, source)
+    require(cfg["dynamics"]["noise"] == 0.0, source, "[dynamics] noise", cfg["dynamics"]["noise"],
+            "must be 0: the three algorithms are compared at their deterministic fixed points")
+
+
+def figures(data: dict, summary: dict, cfg: dict) -> dict:
+    p_steps = cfg["unification"]["steps_perturbation"]
+    return {
+        "perturbation": _sweep_figure(
+            data, "by_perturbation", "perturbations", "perturbation β (EP), γ (CHL), λ (PC)",
+            "EP, CHL and PC updates vs the backprop gradient of their energy's limit "
+            "(implicit gradient for EP/CHL, feed-forward BP for PC)", gap=True),
+        "steps": _sweep_figure(
+            data, "by_steps", "inference_steps", "inference steps after the perturbation",
+            f"Updates after a given number of inference steps at perturbation {p_steps:g}", gap=False),
+    }
+
+
+EXPERIMENT = Experiment(
+    name="unification",
+    doc="EP, CHL and predictive coding vs backprop over perturbation strength and inference steps.",
+    schema=SCHEMA, run=run, figures=figures,
+    check=check,
+)

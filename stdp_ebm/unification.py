@@ -1,0 +1,211 @@
+"""Predictive coding (PC) and contrastive Hebbian learning (CHL) next to the EBM/EP of this project.
+
+Millidge, Song, Salvatori, Lukasiewicz & Bogacz (2022), "Backpropagation at the infinitesimal
+inference limit of energy-based models": PC, EP and CHL all compute backprop in the limit where the
+perturbed equilibrium approaches the free one. Every algorithm here is a free phase, a perturbed
+phase and a contrast, run by the same relaxation loop (:meth:`stdp_ebm.rate.RateModel.relax`):
+
+* **EP** (Eq 13 and the rule of Eq 26, :func:`stdp_ebm.rule.ep_delta_w`): nudge F = E + βC from the
+  free fixed point s⁰ of the Hopfield energy E (Eq 6); ΔW = (1/β)(ρ^βρ^β − ρ⁰ρ⁰) → −∂C/∂W.
+* **CHL** (Movellan 1991): the output *clamped* (the β → ∞ limit of Eq 13) at
+  d_γ = y⁰ + γ (d − y⁰); γ = 1 is classic CHL (clamped to the target). The contrast is the same
+  Hebbian difference, ΔW = (1/γ)(ρ^cρ^c − ρ⁰ρ⁰). It is biased even as γ → 0: the clamp moves the
+  output by γ(d − y⁰), while EP's nudge moves it by β S⁻¹(d − y⁰) with S the Schur complement of
+  the Hessian of E on the output (see :func:`fixed_point_gap`).
+* **PC** (Whittington & Bogacz 2017; Millidge et al. 2022): the same weights as a predictive network,
+  μ_{k+1} = ρ(s_k) W_k + b_{k+1}, energy F_PC = Σ_k ½‖s_k − μ_k‖² + λ C (:class:`PCModel`). The free
+  phase is the feed-forward pass (all prediction errors zero); ΔW_k = −(1/λ) ∂F_PC/∂W_k
+  = (1/λ) ρ(s_k)ᵀ e_{k+1} → −∂C/∂W_k of the feed-forward network (:func:`feedforward_neg_grad`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .activation import Rho
+from .network import Network
+from .rate import Phase, RateModel, State
+from .references import implicit_neg_grad
+from .rule import ep_delta_w
+
+
+def feedforward(net: Network, rho: Rho, x: np.ndarray) -> State:
+    """The feed-forward limit of the PC energy: h_0 = x, h_{k+1} = ρ(h_k) W_k + b_{k+1}, y = h_{L+1}."""
+    h = [np.atleast_2d(np.asarray(x, float))]
+    for w, b in zip(net.W, net.b[1:]):
+        h.append(rho(h[-1]) @ w + b)
+    return h
+
+
+def feedforward_neg_grad(net: Network, rho: Rho, x: np.ndarray,
+                         target: np.ndarray) -> list[np.ndarray]:
+    """−∂C/∂W_k of the feed-forward network :func:`feedforward` with C = ½‖y − d‖², by backprop.
+
+    δ_{L+1} = y − d, δ_k = ρ'(h_k) ⊙ (δ_{k+1} W_kᵀ), ∂C/∂W_k = ρ(h_k)ᵀ δ_{k+1}; batch-averaged.
+    """
+    h = feedforward(net, rho, x)
+    delta = h[-1] - np.atleast_2d(target)
+    grads: list[np.ndarray] = [np.zeros_like(w) for w in net.W]
+    for k in range(len(net.W) - 1, -1, -1):
+        grads[k] = -(rho(h[k]).T @ delta) / len(delta)
+        delta = rho.prime(h[k]) * (delta @ net.W[k].T)
+    return grads
+
+
+@dataclass
+class PCModel(RateModel):
+    """Predictive-coding network on the weights of ``net`` (Whittington & Bogacz 2017).
+
+    Energy F = Σ_{k≥1} ½‖e_k‖² + λ C, prediction errors e_k = s_k − μ_k, μ_k = ρ(s_{k−1}) W_{k−1} + b_k.
+    Inference is gradient descent on F with step ε (``relax``, ``nudged_phase`` with β = λ are those of
+    :class:`RateModel`): ∂F/∂s_k = e_k − ρ'(s_k) ⊙ (e_{k+1} W_kᵀ), plus λ(y − d) on the output.
+    Values are not bounded (``projected`` is False) and there is no Langevin noise.
+    """
+
+    projected: bool = False
+
+    def __post_init__(self) -> None:
+        if self.projected or self.noise != 0.0:
+            raise ValueError("the PC model has unbounded values and no noise")
+
+    def errors(self, s: State, input_drive: np.ndarray | None = None) -> list[np.ndarray]:
+        """Prediction errors e_k = s_k − μ_k for k = 1 … L+1 (entry 0 is None: x is clamped)."""
+        bottom_up = self.input_drive(s[0]) if input_drive is None else input_drive
+        e: list[np.ndarray | None] = [None]
+        for k in range(1, len(s)):
+            e.append(s[k] - self.net.b[k] - bottom_up)
+            if k < len(self.net.W):
+                bottom_up = self.rho(s[k]) @ self.net.W[k]
+        return e
+
+    def energy(self, s: State) -> np.ndarray:
+        """F_PC without the output term: Σ_k ½‖e_k‖², one value per example."""
+        return sum(0.5 * np.sum(e**2, axis=1) for e in self.errors(s)[1:])
+
+    def step(self, s: State, beta: float = 0.0, target: np.ndarray | None = None,
+             rng: np.random.Generator | None = None, input_drive: np.ndarray | None = None) -> State:
+        """s_k ← s_k − ε ∂(F_PC + λC)/∂s_k for every free layer, λ = ``beta``, one-sided at kinks.
+
+        ∂F_PC/∂s_k = e_k − ρ'(s_k) ⊙ (e_{k+1} W_kᵀ) for a hidden layer, e_y + λ(y − d) for the output.
+        """
+        e = self.errors(s, input_drive)
+        new = [s[0]]
+        for k in range(1, len(s) - 1):
+            inside = e[k] - self.rho.prime(s[k]) * (e[k + 1] @ self.net.W[k].T)
+            new.append(self._kinked_step(s[k], inside, e[k]))
+        new.append(s[-1] - self.epsilon * (e[-1] + (beta * (s[-1] - target) if beta != 0.0 else 0.0)))
+        return new
+
+    def _kinked_step(self, h: np.ndarray, g_inside: np.ndarray, g_outside: np.ndarray) -> np.ndarray:
+        """A gradient step on a hidden layer, F_PC being non-differentiable at the bounds of ρ.
+
+        ``g_inside``/``g_outside`` are ∂F_PC/∂h with ρ' from inside / outside [β1, β2]. The minimum
+        often sits exactly on a bound (a unit pushed below 0 by the top-down error while its
+        prediction holds it above), where plain gradient descent would chatter for ever. So a step
+        stops at the first bound it reaches, and a unit on a bound leaves it only along a one-sided
+        derivative that points downhill (else 0 is in the subdifferential and it stays).
+        """
+        lo, hi = self.rho.bounds
+        g = np.where((h > lo) & (h < hi), g_inside, g_outside)
+        g = np.where(h == lo, np.where(g_inside < 0, g_inside, np.maximum(g_outside, 0.0)), g)
+        g = np.where(h == hi, np.where(g_outside < 0, g_outside, np.maximum(g_inside, 0.0)), g)
+        up_to = np.where(h < lo, lo, np.where(h < hi, hi, np.inf))
+        down_to = np.where(h > hi, hi, np.where(h > lo, lo, -np.inf))
+        return np.clip(h - self.epsilon * g, down_to, up_to)
+
+    def initial_state(self, x: np.ndarray) -> State:
+        """The feed-forward pass, the free-phase equilibrium of F_PC (every e_k = 0)."""
+        return feedforward(self.net, self.rho, x)
+
+
+def pc_delta_w(model: PCModel, s: State, lam: float) -> list[np.ndarray]:
+    """PC weight update −(1/λ) ∂F_PC/∂W_k = (1/λ) ρ(s_k)ᵀ e_{k+1}, batch-averaged."""
+    e = model.errors(s)
+    r = [model.rho(sk) for sk in s[:-1]]
+    return [r[k].T @ e[k + 1] / (lam * len(s[0])) for k in range(len(r))]
+
+
+@dataclass
+class ClampedOutputModel(RateModel):
+    """The EBM of Eq 6 with the output held where it starts (CHL's clamped phase, β → ∞ in Eq 13)."""
+
+    def step(self, s: State, beta: float = 0.0, target: np.ndarray | None = None,
+             rng: np.random.Generator | None = None, input_drive: np.ndarray | None = None) -> State:
+        new = super().step(s, 0.0, None, rng, input_drive)
+        return new[:-1] + [s[-1]]
+
+
+def clamped_phase(model: RateModel, s_free: State, y_clamp: np.ndarray, **kwargs) -> Phase:
+    """Relax the hidden layers of ``model`` from ``s_free`` with the output clamped to ``y_clamp``."""
+    clamped = ClampedOutputModel(model.net, model.rho, model.epsilon, model.projected, model.noise)
+    return clamped.relax(s_free[:-1] + [np.atleast_2d(y_clamp)], phase="clamped", **kwargs)
+
+
+def chl_target(y_free: np.ndarray, target: np.ndarray, gamma: float) -> np.ndarray:
+    """The CHL clamp d_γ = y⁰ + γ (d − y⁰): γ = 1 clamps to the target, γ → 0 to the free output."""
+    return y_free + gamma * (np.atleast_2d(target) - y_free)
+
+
+def fixed_point_gap(s_free: State, s_chl: State, gamma: float, s_ep: State,
+                    beta: float) -> list[float]:
+    """Per free layer ‖(s^c − s⁰)/γ − (s^β − s⁰)/β‖ / ‖(s^β − s⁰)/β‖: how far CHL's normalised
+    fixed-point shift is from EP's. Zero would make the two updates identical; the output layer's
+    entry is the clamp-vs-nudge mismatch that explains CHL's bias."""
+    out = []
+    for s0, sc, sb in zip(s_free[1:], s_chl[1:], s_ep[1:]):
+        ep = (sb - s0) / beta
+        scale = np.linalg.norm(ep)
+        out.append(float(np.linalg.norm((sc - s0) / gamma - ep) / scale) if scale > 0 else float("nan"))
+    return out
+
+
+ALGORITHMS = ("EP", "CHL", "PC")
+
+
+@dataclass
+class Comparison:
+    """EP, CHL and PC on one network and batch: their free phases, perturbed phases and updates.
+
+    ``perturbation`` p is β for EP, γ for CHL and λ for PC; ``steps=None`` relaxes the perturbed phase
+    to its fixed point, an integer stops it after that many inference steps.
+    """
+
+    ebm: RateModel
+    pc: PCModel
+    target: np.ndarray
+    s_free: State
+    s_ff: State
+
+    @classmethod
+    def build(cls, ebm: RateModel, pc_epsilon: float, x: np.ndarray, target: np.ndarray,
+              tol: float, max_steps: int) -> "Comparison":
+        pc = PCModel(ebm.net, ebm.rho, epsilon=pc_epsilon)
+        s_free = ebm.free_phase(x, tol=tol, max_steps=max_steps).s
+        return cls(ebm, pc, np.atleast_2d(target), s_free, pc.initial_state(x))
+
+    def perturbed(self, alg: str, p: float, steps: int | None = None, tol: float = 1e-12,
+                  max_steps: int = 200_000) -> Phase:
+        """The perturbed phase of ``alg`` from its free-phase equilibrium."""
+        kw = {"steps": steps, "tol": tol, "max_steps": max_steps}
+        if alg == "EP":
+            return self.ebm.nudged_phase(self.s_free, self.target, p, **kw)
+        if alg == "CHL":
+            return clamped_phase(self.ebm, self.s_free, chl_target(self.s_free[-1], self.target, p), **kw)
+        if alg == "PC":
+            return self.pc.nudged_phase(self.s_ff, self.target, p, **kw)
+        raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {alg!r}")
+
+    def update(self, alg: str, s: State, p: float) -> list[np.ndarray]:
+        """ΔW_k of ``alg`` from its perturbed state ``s`` (see the module docstring)."""
+        if alg == "PC":
+            return pc_delta_w(self.pc, s, p)
+        return ep_delta_w(self.ebm.rho, self.s_free, s, p)
+
+    def reference(self, alg: str) -> list[np.ndarray]:
+        """−∂C/∂W of the energy's own limit: implicit gradient at s⁰ (EP, CHL); FF backprop (PC)."""
+        if alg == "PC":
+            return feedforward_neg_grad(self.pc.net, self.pc.rho, self.s_ff[0], self.target)
+        return implicit_neg_grad(self.ebm.net, self.ebm.rho, self.s_free, self.target,
+                                 self.ebm.projected)
