@@ -6,6 +6,7 @@ Bad input (config, network file, flag) and failed runs print one line on stderr 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -34,7 +35,9 @@ def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="stdp-ebm", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     run = sub.add_parser("run", help="run an experiment config into a new run directory")
-    run.add_argument("config", help="experiment config (TOML), e.g. experiments/alignment.toml")
+    run.add_argument("config", nargs="?",
+                     help="experiment config (TOML), e.g. experiments/alignment.toml (with --resume: "
+                          "default RUN_DIR/config.toml)")
     run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                      help="override a config key, e.g. --set dynamics.epsilon=0.2 (repeatable)")
     run.add_argument("--out", help="run directory to create (default runs/<config>-<time>)")
@@ -42,6 +45,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--workers", type=_positive_int, default=None,
                      help="worker processes for sweeps (default: number of cores)")
     run.add_argument("--scheduler", help="Dask scheduler address tcp://HOST:PORT for sweeps")
+    run.add_argument("--resume", metavar="RUN_DIR",
+                     help="finish the unfinished sweep in RUN_DIR (finished points are kept)")
     run.add_argument("--quiet", action="store_true", help="no progress output")
     sub.add_parser("list", help="list the experiments and the configs in ./experiments")
     plot = sub.add_parser("plot", help="redraw the figures of a finished run")
@@ -63,16 +68,29 @@ def _cmd_list() -> int:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from . import runner
+    from .network import load_network
     from .seeds import Seeds
+    from .sweep import check_scheduler
 
-    if args.network is not None and not Path(args.network).is_file():
-        raise UserError(f"--network {args.network}: no such file")
-    cfg, exp = runner.resolve(args.config, args.overrides)
-    out = Path(args.out) if args.out else runner.default_out(args.config)
+    if args.resume is not None and args.out is not None and Path(args.out) != Path(args.resume):
+        raise UserError(f"--resume {args.resume} and --out {args.out}: give one run directory")
+    config = args.config or (Path(args.resume) / "config.toml" if args.resume else None)
+    if config is None:
+        raise UserError("run: give a CONFIG file (or --resume RUN_DIR)")
+    if args.scheduler is not None:
+        check_scheduler(args.scheduler)
+    if args.network is not None:
+        load_network(args.network)  # a bad network file fails here, before anything is written
+    cfg, exp = runner.resolve(config, args.overrides)
+    if args.resume is not None and "sweep" not in cfg:
+        raise UserError(f"--resume {args.resume}: only a sweep can be resumed; {config} has no "
+                        "[sweep] table")
+    out = Path(args.resume or args.out or runner.default_out(config))
     progress = not args.quiet and sys.stderr.isatty()
     ctx = experiments.RunContext(seeds=Seeds(cfg["seed"]), network_path=args.network,
-                                 progress=progress, workers=args.workers or 1,
-                                 options={"scheduler": args.scheduler})
+                                 progress=progress, workers=args.workers or os.cpu_count() or 1,
+                                 options={"scheduler": args.scheduler,
+                                          "resume": args.resume is not None})
     runner.execute(cfg, exp, out, ctx)
     if not args.quiet:
         print(f"{exp.name}: wrote {out}")

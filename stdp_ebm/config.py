@@ -9,6 +9,7 @@ is eval'd.
 
 from __future__ import annotations
 
+import copy
 import difflib
 import math
 import tomllib
@@ -66,7 +67,8 @@ TOP_LEVEL: dict[str, Key] = {
 }
 
 
-def _suggest(name: str, options: list[str]) -> str:
+def suggest(name: str, options: list[str]) -> str:
+    """"; did you mean 'x'?" for the closest of ``options``, else the list of allowed names."""
     match = difflib.get_close_matches(name, options, n=1, cutoff=0.5)
     if match:
         return f"; did you mean '{match[0]}'?"
@@ -89,7 +91,7 @@ def _check_number(value: Any, key: Key, integer: bool) -> str | None:
     return None
 
 
-def _coerce(value: Any, key: Key) -> tuple[Any, str | None]:
+def coerce(value: Any, key: Key) -> tuple[Any, str | None]:
     """Check ``value`` against ``key``; return the normalised value and an error text or None."""
     if key.kind in ("float", "int"):
         problem = _check_number(value, key, key.kind == "int")
@@ -100,7 +102,7 @@ def _coerce(value: Any, key: Key) -> tuple[Any, str | None]:
         if not isinstance(value, str):
             return value, "must be " + key.allowed()
         if key.choices and value not in key.choices:
-            return value, "must be " + key.allowed() + _suggest(value, list(key.choices))
+            return value, "must be " + key.allowed() + suggest(value, list(key.choices))
         return value, None
     if not isinstance(value, list) or len(value) < key.min_len:
         return value, "must be " + key.allowed()
@@ -111,7 +113,8 @@ def _coerce(value: Any, key: Key) -> tuple[Any, str | None]:
     return ([float(v) for v in value] if not integer else list(value)), None
 
 
-def _fail(source: str, where: str, value: Any, problem: str) -> ConfigError:
+def fail(source: str, where: str, value: Any, problem: str) -> ConfigError:
+    """The one-line error "SOURCE: WHERE = VALUE: PROBLEM" (long values shortened)."""
     shown = repr(value)
     if len(shown) > 60:
         shown = shown[:57] + "..."
@@ -125,19 +128,21 @@ def validate(raw: Mapping[str, Any], schema: Schema, source: str) -> dict[str, A
     naming ``source``, the key and the allowed values on the first problem found.
     """
     out: dict[str, Any] = {}
-    sections = [s for s in schema]
+    sections = [s for s in schema] + ["sweep"]
     for name, value in raw.items():
         if isinstance(value, dict):
             if name not in schema:
-                raise ConfigError(f"{source}: unknown section [{name}]{_suggest(name, sections)}")
+                raise ConfigError(f"{source}: unknown section [{name}]{suggest(name, sections)}")
             continue
+        if name in schema:
+            raise fail(source, name, value, f"must be a table [{name}] of keys")
         if name not in TOP_LEVEL:
             raise ConfigError(
                 f"{source}: unknown top-level key '{name}'"
-                f"{_suggest(name, list(TOP_LEVEL) + sections)}")
-        coerced, problem = _coerce(value, TOP_LEVEL[name])
+                f"{suggest(name, list(TOP_LEVEL) + sections)}")
+        coerced, problem = coerce(value, TOP_LEVEL[name])
         if problem:
-            raise _fail(source, name, value, problem)
+            raise fail(source, name, value, problem)
         out[name] = coerced
     for name, key in TOP_LEVEL.items():
         out.setdefault(name, key.default)
@@ -146,13 +151,13 @@ def validate(raw: Mapping[str, Any], schema: Schema, source: str) -> dict[str, A
         for name in given:
             if name not in keys:
                 raise ConfigError(
-                    f"{source}: unknown key [{section}] {name}{_suggest(name, list(keys))}")
+                    f"{source}: unknown key [{section}] {name}{suggest(name, list(keys))}")
         resolved = {}
         for name, key in keys.items():
             value = given.get(name, key.default)
-            coerced, problem = _coerce(value, key)
+            coerced, problem = coerce(value, key)
             if problem:
-                raise _fail(source, f"[{section}] {name}", value, problem)
+                raise fail(source, f"[{section}] {name}", value, problem)
             resolved[name] = coerced
         out[section] = resolved
     return out
@@ -174,19 +179,19 @@ def parse_override(text: str) -> tuple[list[str], Any]:
 
 
 def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]:
-    """Return a copy of ``raw`` with each ``section.key=value`` override applied."""
-    out = {k: (dict(v) if isinstance(v, dict) else v) for k, v in raw.items()}
+    """Return a copy of ``raw`` with each ``section.key=value`` override applied.
+
+    Deeper paths address nested tables, e.g. ``sweep.grid.dynamics.epsilon=[0.2, 0.5]``.
+    """
+    out = copy.deepcopy(raw)
     for text in overrides:
         parts, value = parse_override(text)
-        if len(parts) == 1:
-            out[parts[0]] = value
-        elif len(parts) == 2:
-            section = out.setdefault(parts[0], {})
-            if not isinstance(section, dict):
-                raise ConfigError(f"--set {text!r}: '{parts[0]}' is not a section")
-            section[parts[1]] = value
-        else:
-            raise ConfigError(f"--set {text!r}: expected section.key=value (one dot)")
+        table = out
+        for depth, name in enumerate(parts[:-1]):
+            table = table.setdefault(name, {})
+            if not isinstance(table, dict):
+                raise ConfigError(f"--set {text!r}: '{'.'.join(parts[:depth + 1])}' is not a table")
+        table[parts[-1]] = value
     return out
 
 
@@ -208,7 +213,7 @@ def read_toml(path: str | Path) -> dict[str, Any]:
 def require(condition: bool, source: str, where: str, value: Any, problem: str) -> None:
     """Cross-key check helper: raise a :class:`ConfigError` unless ``condition`` holds."""
     if not condition:
-        raise _fail(source, where, value, problem)
+        raise fail(source, where, value, problem)
 
 
 CrossCheck = Callable[[dict[str, Any], str], None]

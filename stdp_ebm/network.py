@@ -29,6 +29,14 @@ NETWORK_SCHEMA: dict[str, Key] = {
 }
 
 
+def check_network(cfg: dict, source: str) -> None:
+    """Cross-key checks of the [network] section."""
+    from .config import require
+    sec = cfg["network"]
+    require(sec["bias_low"] <= sec["bias_high"], source, "[network] bias_low", sec["bias_low"],
+            f"must be <= bias_high = {sec['bias_high']:g}")
+
+
 @dataclass
 class Network:
     """Weights ``W[k]`` (n_k, n_{k+1}), biases ``b[k]`` (n_k,), optional ``x`` and ``target``."""

@@ -122,8 +122,11 @@ def atomic_directory(final: Path) -> Iterator[Path]:
     final = Path(final)
     if final.exists() and (not final.is_dir() or any(final.iterdir())):
         raise UserError(f"--out {final}: already exists and is not empty; choose another directory")
-    final.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
+    except OSError as exc:
+        raise UserError(f"--out {final}: cannot create the run directory ({exc.strerror})") from None
     try:
         yield tmp
         if final.exists():

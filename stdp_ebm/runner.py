@@ -1,4 +1,7 @@
-"""Load a config, validate it, run its experiment and write the run directory atomically."""
+"""Load a config, validate it, run its experiment and write the run directory atomically.
+
+A config with a ``[sweep]`` table runs as a sweep (:mod:`stdp_ebm.sweep`): one task per point.
+"""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ import numpy as np
 
 from . import config as cfgmod
 from . import experiments
+from .network import NETWORK_SCHEMA, check_network
 from .rundir import atomic_directory, manifest, save_figure, save_npz, write_config, write_json
 from .seeds import Seeds
 
@@ -19,17 +23,30 @@ from .seeds import Seeds
 def resolve(path: str | Path, overrides: list[str] | None = None) -> tuple[dict[str, Any],
                                                                              experiments.Experiment]:
     """Read ``path``, apply ``--set`` overrides, validate; return (resolved config, experiment)."""
+    from . import sweep
+
     source = str(path)
     raw = cfgmod.apply_overrides(cfgmod.read_toml(path), overrides or [])
     name = raw.get("experiment")
     if not isinstance(name, str) or not name:
-        raise cfgmod.ConfigError(f"{source}: missing top-level key 'experiment' "
-                                 f"(one of {', '.join(sorted(experiments.REGISTRY))})")
+        raise cfgmod.ConfigError(f"{source}: top-level key 'experiment' must name one of "
+                                 f"{', '.join(sorted(experiments.REGISTRY))}")
     exp = experiments.get(name, source)
-    cfg = cfgmod.validate(raw, exp.schema, source)
+    spec = raw.pop("sweep", None)
+    cfg = check(cfgmod.validate(raw, exp.schema, source), exp, source)
+    if spec is not None:
+        cfg["sweep"] = sweep.parse_spec(spec, exp.schema, cfg["seed"], source)
+        sweep.expand(cfg, exp, source)  # validates every point before anything is written
+    return cfg, exp
+
+
+def check(cfg: dict[str, Any], exp: experiments.Experiment, source: str) -> dict[str, Any]:
+    """Run the cross-key checks of the shared sections and of ``exp`` on a validated config."""
+    if cfg.get("network") is not None and exp.schema.get("network") is NETWORK_SCHEMA:
+        check_network(cfg, source)
     if exp.check is not None:
         exp.check(cfg, source)
-    return cfg, exp
+    return cfg
 
 
 def default_out(config_path: str | Path) -> Path:
@@ -39,20 +56,32 @@ def default_out(config_path: str | Path) -> Path:
 
 def execute(cfg: dict[str, Any], exp: experiments.Experiment, out: Path,
             ctx: experiments.RunContext | None = None) -> Path:
-    """Run ``exp`` with ``cfg`` and write everything into ``out`` (atomically)."""
+    """Run ``exp`` with ``cfg`` and write everything into ``out`` (atomically).
+
+    A config with a ``sweep`` entry runs every point of the sweep (:func:`stdp_ebm.sweep.run_sweep`).
+    """
     ctx = ctx or experiments.RunContext(seeds=Seeds(cfg["seed"]))
+    if "sweep" in cfg:
+        from .sweep import run_sweep
+        return run_sweep(cfg, exp, Path(out), ctx)
     with atomic_directory(Path(out)) as tmp:
         t0 = time.perf_counter()
         result = exp.run(cfg, ctx)
         wall = time.perf_counter() - t0
-        write_config(tmp / "config.toml", cfg)
-        save_npz(tmp / "data.npz", result.data)
-        write_json(tmp / "summary.json", result.summary)
         seeds = {"master": ctx.seeds.master, "derived": dict(ctx.seeds.used)}
-        extra = {"network_file": ctx.network_path, "experiment": exp.name}
-        write_json(tmp / "manifest.json", manifest(seeds, wall, extra=extra))
+        write_result(tmp, cfg, result, seeds, wall,
+                     {"experiment": exp.name, "network_file": ctx.network_path})
         draw(tmp, result.data, result.summary, cfg, exp)
     return Path(out)
+
+
+def write_result(run_dir: Path, cfg: dict[str, Any], result: experiments.Result,
+                 seeds: dict[str, Any], wall: float, extra: dict[str, Any]) -> None:
+    """Write config.toml, data.npz, summary.json and manifest.json of one run into ``run_dir``."""
+    write_config(run_dir / "config.toml", cfg)
+    save_npz(run_dir / "data.npz", result.data)
+    write_json(run_dir / "summary.json", result.summary)
+    write_json(run_dir / "manifest.json", manifest(seeds, wall, extra=extra))
 
 
 def draw(run_dir: Path, data: dict[str, np.ndarray], summary: dict, cfg: dict,
@@ -75,6 +104,9 @@ def draw(run_dir: Path, data: dict[str, np.ndarray], summary: dict, cfg: dict,
 def replot(run_dir: str | Path) -> list[str]:
     """Redraw the figures of a finished run from its config.toml, data.npz and summary.json."""
     run_dir = Path(run_dir)
+    if (run_dir / "sweep.json").is_file():
+        from .sweep import replot_sweep
+        return replot_sweep(run_dir)
     for name in ("config.toml", "data.npz", "summary.json"):
         if not (run_dir / name).is_file():
             raise cfgmod.ConfigError(f"{run_dir}: not a run directory (no {name})")
