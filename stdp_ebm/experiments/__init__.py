@@ -21,6 +21,7 @@ from ..seeds import Seeds
 REGISTRY: dict[str, str] = {
     "alignment": "stdp_ebm.experiments.alignment",
     "early_inference": "stdp_ebm.experiments.early_inference",
+    "unification": "stdp_ebm.experiments.unification",
     "train": "stdp_ebm.experiments.train",
 }
 
