@@ -170,51 +170,62 @@ def run(cfg: dict, ctx: RunContext) -> Result:
 
 
 ALG_COLORS = {"EP": "tab:blue", "CHL": "tab:red", "PC": "tab:green"}
-PANELS = (("cos", "1 − cosine similarity", True), ("norm_ratio", "‖ΔW‖ / ‖−∂C/∂W‖", True),
-          ("nrmse", "‖ΔW + ∂C/∂W‖ / ‖∂C/∂W‖", True))
+LAYER_STYLES = [":", "-.", "--", (0, (1, 3)), (0, (5, 1))]
+PANELS = (("cos", "1 − cosine similarity"), ("norm_ratio", "‖ΔW‖ / ‖∂C/∂W‖"),
+          ("nrmse", "‖ΔW + ∂C/∂W‖ / ‖∂C/∂W‖"))
+#: 1 − cos is drawn no lower than this (double-precision rounding of a cosine of exactly aligned
+#: updates), so that a perfectly aligned point stays on the log axis.
+COS_FLOOR = 1e-16
+
+
+def _metric_panel(ax, data: dict, net: str, sweep: str, metric: str, x: np.ndarray) -> None:
+    """One metric vs ``x``: colour = algorithm, thick = all weights, thin = per layer."""
+    col = list(data["metrics"]).index(metric)
+    for alg in data["algorithms"]:
+        y = data[f"{net}_{alg}_{sweep}"][:, :, col]
+        y = np.maximum(1.0 - y, COS_FLOOR) if metric == "cos" else np.where(y > 0, y, np.nan)
+        for i in range(y.shape[1] - 1):
+            ax.plot(x, y[:, i], ls=LAYER_STYLES[i % len(LAYER_STYLES)], color=ALG_COLORS[alg],
+                    lw=0.9, alpha=0.7)
+        ax.plot(x, y[:, -1], "-o", color=ALG_COLORS[alg], lw=1.8)
+    if metric == "norm_ratio":
+        ax.axhline(1.0, color="0.6", lw=0.8, ls=":")
+    ax.set_yscale("log")
+
+
+def _gap_panel(ax, data: dict, net: str, x: np.ndarray) -> None:
+    """CHL's fixed-point shift relative to EP's at γ = β, per free layer."""
+    gap = data[f"{net}_chl_gap"]
+    for i, c in enumerate(layer_colors(gap.shape[1])):
+        ax.plot(x, gap[:, i], "-o", color=c, label="output y" if i == gap.shape[1] - 1 else f"h_{i + 1}")
+    ax.set_ylabel("CHL vs EP fixed-point shift\n‖Δs_CHL/γ − Δs_EP/β‖ / ‖Δs_EP/β‖", fontsize=8)
+    ax.set_ylim(bottom=0.0)
+    ax.legend(loc="upper left", title="per free layer")
 
 
 def _sweep_figure(data: dict, sweep: str, xkey: str, xlabel: str, title: str, gap: bool):
     nets = list(data["nets"])
-    metrics = list(data["metrics"])
     fig, axes = figure(len(PANELS) + gap, len(nets), width=2.7, height=2.4)
     axes = axes.reshape(len(nets), -1)
     x = data[xkey]
     for row, net in zip(axes, nets):
-        layers = list(data[f"{net}_layers"])
-        styles = [":", "-.", "--", (0, (1, 3)), (0, (5, 1))]
-        for ax, (m, ylabel, logy) in zip(row, PANELS):
-            for alg in data["algorithms"]:
-                table = data[f"{net}_{alg}_{sweep}"][:, :, metrics.index(m)]
-                y = 1.0 - table if m == "cos" else table
-                for i, layer in enumerate(layers[:-1]):
-                    ax.plot(x, y[:, i], ls=styles[i % len(styles)], color=ALG_COLORS[alg], lw=0.9,
-                            alpha=0.7)
-                ax.plot(x, y[:, -1], "-o", color=ALG_COLORS[alg], lw=1.8, label=alg)
-            ax.set_xscale("log")
-            if logy:
-                ax.set_yscale("log")
-            if m == "norm_ratio":
-                ax.axhline(1.0, color="0.6", lw=0.8, ls=":")
-            ax.set_xlabel(xlabel)
+        for ax, (metric, ylabel) in zip(row, PANELS):
+            _metric_panel(ax, data, net, sweep, metric, x)
             ax.set_ylabel(ylabel)
-            ax.set_title(f"{net} net {'-'.join(map(str, data[f'{net}_sizes']))}")
-        row[0].legend(loc="best", title="all weights (thick)")
-        layer_handles = [row[1].plot([], [], ls=styles[i % len(styles)], color="0.4", lw=0.9,
-                                     label=lay)[0] for i, lay in enumerate(layers[:-1])]
-        row[1].legend(handles=layer_handles, loc="best", title="per layer (thin)")
         if gap:
-            colors = layer_colors(data[f"{net}_chl_gap"].shape[1])
-            for i, c in enumerate(colors):
-                label = "output y" if i == len(colors) - 1 else f"h_{i + 1}"
-                row[-1].plot(x, data[f"{net}_chl_gap"][:, i], "-o", color=c, label=label)
-            row[-1].set_xscale("log")
-            row[-1].set_xlabel(xlabel)
-            row[-1].set_ylabel("‖Δs_CHL/γ − Δs_EP/β‖ / ‖Δs_EP/β‖")
-            row[-1].set_title("CHL vs EP fixed-point shift")
-            row[-1].legend(loc="best")
+            _gap_panel(row[-1], data, net, x)
+        for ax in row:
+            ax.set_xscale("log")
+            ax.set_xlabel(xlabel)
+            ax.set_title(f"{net} net {'-'.join(map(str, data[f'{net}_sizes']))}")
     for ax, lab in zip(axes.ravel(), "abcdefghijkl"):
         panel_label(ax, lab)
+    n_layers = max(len(data[f"{net}_layers"]) - 1 for net in nets)
+    handles = [axes[0, 0].plot([], [], "-o", color=c, lw=1.8, label=f"{alg}, all weights")[0]
+               for alg, c in ALG_COLORS.items()]
+    handles += [axes[0, 0].plot([], [], ls=LAYER_STYLES[i % len(LAYER_STYLES)], color="0.4", lw=0.9,
+                                label=f"W_{i}")[0] for i in range(n_layers)]
+    fig.legend(handles=handles, loc="outside lower center", ncol=len(handles))
     fig.suptitle(title, fontsize=9)
     return fig
 
