@@ -1,9 +1,10 @@
 """Predictive coding (PC) and contrastive Hebbian learning (CHL) next to the EBM/EP of this project.
 
 Millidge, Song, Salvatori, Lukasiewicz & Bogacz (2022), "Backpropagation at the infinitesimal
-inference limit of energy-based models": PC, EP and CHL all compute backprop in the limit where the
-perturbed equilibrium approaches the free one. Every algorithm here is a free phase, a perturbed
-phase and a contrast, run by the same relaxation loop (:meth:`stdp_ebm.rate.RateModel.relax`):
+inference limit of energy-based models": PC and EP compute backprop exactly in the limit where the
+perturbed equilibrium approaches the free one, and CHL approximates it only as far as its clamped
+equilibrium is that limit. Every algorithm here is a free phase, a perturbed phase and a contrast,
+run by the same relaxation loop (:meth:`stdp_ebm.rate.RateModel.relax`):
 
 * **EP** (Eq 13 and the rule of Eq 26, :func:`stdp_ebm.rule.ep_delta_w`): nudge F = E + βC from the
   free fixed point s⁰ of the Hopfield energy E (Eq 6); ΔW = (1/β)(ρ^βρ^β − ρ⁰ρ⁰) → −∂C/∂W.
@@ -70,7 +71,7 @@ class PCModel(RateModel):
         if self.projected or self.noise != 0.0:
             raise ValueError("the PC model has unbounded values and no noise")
 
-    def errors(self, s: State, input_drive: np.ndarray | None = None) -> list[np.ndarray]:
+    def errors(self, s: State, input_drive: np.ndarray | None = None) -> list[np.ndarray | None]:
         """Prediction errors e_k = s_k − μ_k for k = 1 … L+1 (entry 0 is None: x is clamped)."""
         bottom_up = self.input_drive(s[0]) if input_drive is None else input_drive
         e: list[np.ndarray | None] = [None]
@@ -192,7 +193,8 @@ class Comparison:
         if alg == "EP":
             return self.ebm.nudged_phase(self.s_free, self.target, p, **kw)
         if alg == "CHL":
-            return clamped_phase(self.ebm, self.s_free, chl_target(self.s_free[-1], self.target, p), **kw)
+            clamp = chl_target(self.s_free[-1], self.target, p)
+            return clamped_phase(self.ebm, self.s_free, clamp, **kw)
         if alg == "PC":
             return self.pc.nudged_phase(self.s_ff, self.target, p, **kw)
         raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {alg!r}")

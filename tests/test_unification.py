@@ -151,8 +151,8 @@ def test_pc_stops_on_a_kink_instead_of_chattering():
     pc = PCModel(net, RHO, epsilon=0.5)
     s = pc.nudged_phase(pc.initial_state(x), d, lam, tol=TOL).s
     assert s[1][0, 0] == 0.0
-    total = lambda h: pc_energy(net.W, net.b, [x, np.array([[h]]), s[2]]) + lam * 0.5 * float(  # noqa: E731
-        (s[2][0, 0] - d[0, 0]) ** 2)
+    cost = lam * 0.5 * float((s[2][0, 0] - d[0, 0]) ** 2)
+    total = lambda h: pc_energy(net.W, net.b, [x, np.array([[h]]), s[2]]) + cost  # noqa: E731
     left = (total(0.0) - total(-H)) / H
     right = (total(H) - total(0.0)) / H
     assert left <= 0.0 <= right
@@ -204,7 +204,8 @@ def test_chl_limit_is_the_linear_response_to_the_clamp(cmp, net):
         dy = net.target[n] - s0[-1][n]
         ds = np.zeros(off[-1])
         ds[out] = dy
-        ds[hid] = np.linalg.solve(np.eye(len(hid)) - full[np.ix_(hid, hid)], full[np.ix_(hid, out)] @ dy)
+        H_hh = np.eye(len(hid)) - full[np.ix_(hid, hid)]
+        ds[hid] = np.linalg.solve(H_hh, full[np.ix_(hid, out)] @ dy)  # −H_hy = W_hy
         r = np.concatenate([rho(sk[n]) for sk in s0])
         for k in range(len(net.W)):
             a, m, b = off[k], off[k + 1], off[k + 2]

@@ -52,7 +52,8 @@ SCHEMA = {
                           low=0.0, open_low=True, high=1.0),
     },
     "digits": {
-        "enabled": Key("bool", True, "also compare on a net trained on the 8×8 digits with EP ([train] section)"),
+        "enabled": Key("bool", True,
+                       "also compare on a net trained on the 8×8 digits with EP ([train] section)"),
         "hidden": Key("ints", [32], "hidden layer sizes of the digits net (64 inputs, 10 outputs)",
                       low=1),
         "examples": Key("int", 16, "test digits in the comparison batch", low=1),
@@ -92,39 +93,33 @@ def _digits_network(cfg: dict, ctx: RunContext) -> tuple[Network, dict]:
 def _compare(net: Network, cfg: dict) -> tuple[dict[str, np.ndarray], dict]:
     """Both sweeps on one net: arrays (without the net prefix) and the summary block."""
     d, u = cfg["dynamics"], cfg["unification"]
-    tol, max_steps = d["tol"], d["max_steps"]
+    tol, max_steps, ps = d["tol"], d["max_steps"], u["perturbations"]
     cmp = Comparison.build(model_from_config(net, cfg), u["pc_epsilon"], net.x, net.target, tol,
                            max_steps)
     eq24 = feedforward_backprop(net, cmp.ebm.rho, cmp.s_free, net.target, cmp.ebm.projected)[0]
-    ps = u["perturbations"]
-    data: dict[str, np.ndarray] = {"layers": np.array([f"W_{k}" for k in range(len(net.W))] + ["all"]),
-                                   "sizes": np.array(net.sizes)}
+    data: dict[str, np.ndarray] = {"sizes": np.array(net.sizes),
+                                   "layers": np.array([f"W_{k}" for k in range(len(net.W))] + ["all"])}
     summary: dict = {"sizes": net.sizes, "by_perturbation": {}, "by_steps": {}}
-    fixed: dict[str, list] = {}
+    fixed = {alg: [cmp.perturbed(alg, p, None, tol, max_steps).s for p in ps] for alg in ALGORITHMS}
     for alg in ALGORITHMS:
         ref = cmp.reference(alg)
-        rows, rows24 = [], []
-        fixed[alg] = []
-        for p in ps:
-            phase = cmp.perturbed(alg, p, None, tol, max_steps)
-            fixed[alg].append(phase.s)
-            dw = cmp.update(alg, phase.s, p)
-            rows.append(layer_alignment(dw, ref))
-            rows24.append(layer_alignment(dw, eq24))
-        data[f"{alg}_by_perturbation"] = np.stack([_table(r) for r in rows])
-        if alg != "PC":
-            data[f"{alg}_eq24_by_perturbation"] = np.stack([_table(r) for r in rows24])
+        rows = [layer_alignment(cmp.update(alg, s, p), ref) for p, s in zip(ps, fixed[alg])]
+        p_n = u["steps_perturbation"]
+        by_steps = [layer_alignment(cmp.update(alg, cmp.perturbed(alg, p_n, n, tol, max_steps).s, p_n),
+                                    ref) for n in u["inference_steps"]]
         s0 = cmp.s_ff if alg == "PC" else cmp.s_free
-        data[f"{alg}_shift"] = np.array([_shift(s0, s) for s in fixed[alg]])
-        by_steps = [layer_alignment(cmp.update(alg, cmp.perturbed(alg, u["steps_perturbation"], n).s,
-                                               u["steps_perturbation"]), ref)
-                    for n in u["inference_steps"]]
+        data[f"{alg}_by_perturbation"] = np.stack([_table(r) for r in rows])
         data[f"{alg}_by_steps"] = np.stack([_table(r) for r in by_steps])
-        summary["by_perturbation"][alg] = [
-            {"perturbation": p, **_brief(r), **({"eq24_cos": r24["cos"]} if alg != "PC" else {})}
-            for p, r, r24 in zip(ps, rows, rows24)]
+        data[f"{alg}_shift"] = np.array([_shift(s0, s) for s in fixed[alg]])
+        summary["by_perturbation"][alg] = [{"perturbation": p, "shift": float(sh), **_brief(r)}
+                                           for p, sh, r in zip(ps, data[f"{alg}_shift"], rows)]
         summary["by_steps"][alg] = [{"steps": n, **_brief(r)}
                                     for n, r in zip(u["inference_steps"], by_steps)]
+        if alg != "PC":
+            rows24 = [layer_alignment(cmp.update(alg, s, p), eq24) for p, s in zip(ps, fixed[alg])]
+            data[f"{alg}_eq24_by_perturbation"] = np.stack([_table(r) for r in rows24])
+            for entry, r in zip(summary["by_perturbation"][alg], rows24):
+                entry["eq24_cos"] = r["cos"]
     data["chl_gap"] = np.array([fixed_point_gap(cmp.s_free, sc, p, se, p)
                                 for p, sc, se in zip(ps, fixed["CHL"], fixed["EP"])])
     summary["chl_fixed_point_gap"] = [{"perturbation": p, "per_layer": g.tolist()}
@@ -197,7 +192,8 @@ def _gap_panel(ax, data: dict, net: str, x: np.ndarray) -> None:
     """CHL's fixed-point shift relative to EP's at γ = β, per free layer."""
     gap = data[f"{net}_chl_gap"]
     for i, c in enumerate(layer_colors(gap.shape[1])):
-        ax.plot(x, gap[:, i], "-o", color=c, label="output y" if i == gap.shape[1] - 1 else f"h_{i + 1}")
+        label = "output y" if i == gap.shape[1] - 1 else f"h_{i + 1}"
+        ax.plot(x, gap[:, i], "-o", color=c, label=label)
     ax.set_ylabel("CHL vs EP fixed-point shift\n‖Δs_CHL/γ − Δs_EP/β‖ / ‖Δs_EP/β‖", fontsize=8)
     ax.set_ylim(bottom=0.0)
     ax.legend(loc="upper left", title="per free layer")
