@@ -155,34 +155,40 @@ class EPLearner:
 
 
 class BPLearner:
-    """Baseline: the same layers as a feed-forward chain h_{k+1} = ρ(h_k W_k + b_{k+1}), SGD on C."""
+    """Baseline: the same layers as a feed-forward chain of projected states, SGD on C.
+
+    s_{k+1} = clip(ρ(s_k) W_k + b_{k+1}, β1, β2) (the projection of the rate model's dynamics),
+    backpropagated with ρ'(s) at the projected state, the inclusive convention of the rate model.
+    (With the derivative of the unprojected pre-activation, units of the hard sigmoid driven past
+    a bound pass no error, and plain BP on the digits stalls at 40–60 % error.)
+    """
 
     def __init__(self, net: Network, rho: Rho, cfg: dict) -> None:
         self.net, self.rho, self.cfg = net, rho, cfg
 
-    def _forward(self, x: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
-        h, z = [self.rho(x)], []
+    def _forward(self, x: np.ndarray) -> list[np.ndarray]:
+        lo, hi = self.rho.bounds
+        s = [x]
         for k, w in enumerate(self.net.W):
-            z.append(h[-1] @ w + self.net.b[k + 1])
-            h.append(self.rho(z[-1]))
-        return h, z
+            s.append(np.clip(self.rho(s[-1]) @ w + self.net.b[k + 1], lo, hi))
+        return s
 
     def predict(self, x: np.ndarray) -> np.ndarray:
-        return self._forward(x)[0][-1]
+        return self._forward(x)[-1]
 
     def update(self, idx: np.ndarray, x: np.ndarray, d: np.ndarray, lr_scale: float,
                rng: np.random.Generator) -> np.ndarray:
-        h, z = self._forward(x)
+        s = self._forward(x)
         n = len(self.net.W)
         dW, db = [None] * n, [None] * n
-        delta = (h[-1] - d) * self.rho.prime(z[-1])            # ∂C/∂z of the output
+        delta = (s[-1] - d) * self.rho.prime(s[-1])             # ∂C/∂(pre-activation of y)
         for k in range(n - 1, -1, -1):
-            dW[k] = -(h[k].T @ delta) / len(x)
+            dW[k] = -(self.rho(s[k]).T @ delta) / len(x)
             db[k] = -delta.mean(axis=0)
             if k > 0:
-                delta = (delta @ self.net.W[k].T) * self.rho.prime(z[k - 1])
+                delta = (delta @ self.net.W[k].T) * self.rho.prime(s[k])
         _apply(self.net, self.cfg["lrs"], lr_scale, dW, db)
-        return h[-1]
+        return s[-1]
 
     def extra_state(self) -> dict[str, np.ndarray]:
         return {}

@@ -1,0 +1,196 @@
+"""Training with the rule: two-phase (free / nudged) learning of the rate model, with a backprop baseline.
+
+The network is trained by :func:`stdp_ebm.train.train_ep` (free phase, nudged phase under
+F = E + βC (Eq 13), update by the closed form of the symmetrised rule (Eq 26)); the same initial
+network is trained as a feed-forward chain by backprop (:func:`stdp_ebm.train.train_bp`) on the same
+split, batches, learning rates and epochs. Both checkpoint after every epoch into
+``[train] checkpoint_dir`` and a rerun of the same config resumes from there.
+
+data.npz names (``m`` is ``ep`` or ``bp``):
+
+* ``epoch`` — 1 … epochs
+* ``{m}_train_error``, ``{m}_test_error`` (fractions), ``{m}_train_cost`` (mean C), ``{m}_wall_s``
+* ``ep_W_{k}``, ``ep_b_{k}`` — the trained rate-model network
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from ..activation import HardSigmoid
+from ..config import Key, require
+from ..data import Dataset, load_digits, load_mnist
+from ..network import NETWORK_SCHEMA, random_network
+from ..plotting import figure, layer_colors, panel_label
+from ..rate import DYNAMICS_SCHEMA, RateModel, check_dynamics
+from ..train import TRAIN_SCHEMA, Checkpoint, History, train_bp, train_ep
+from . import Experiment, Result, RunContext
+
+N_INPUTS = {"digits": 64, "mnist": 784}
+LEARNERS = {"ep": "rule (EP, Eq 26)", "bp": "backprop baseline"}
+
+SCHEMA = {
+    "network": {
+        "sizes": dataclasses.replace(NETWORK_SCHEMA["sizes"], default=[64, 300, 10]),
+        "init_scale": dataclasses.replace(NETWORK_SCHEMA["init_scale"], default=1.0),
+        "bias_low": dataclasses.replace(NETWORK_SCHEMA["bias_low"], default=0.0),
+        "bias_high": dataclasses.replace(NETWORK_SCHEMA["bias_high"], default=0.0),
+    },
+    "dynamics": {k: DYNAMICS_SCHEMA[k] for k in ("epsilon", "beta1", "beta2")},
+    "data": {
+        "dataset": Key("str", "digits", "digits: scikit-learn's bundled 8×8 set; mnist: IDX files "
+                                        "in data_dir", choices=tuple(N_INPUTS)),
+        "data_dir": Key("str", "data/mnist", "directory of the four MNIST IDX files (.gz or raw)"),
+        "test_fraction": Key("float", 0.2, "digits: fraction held out for testing (stratified)",
+                             low=0.0, open_low=True, high=1.0, open_high=True),
+        "n_train": Key("int", 0, "use only the first n training examples (0: all)", low=0),
+        "n_test": Key("int", 0, "use only the first n test examples (0: all)", low=0),
+    },
+    "train": {
+        **TRAIN_SCHEMA,
+        "baseline": Key("bool", True, "also train the same architecture by backprop"),
+        "checkpoint_dir": Key("str", "", "where per-epoch checkpoints go (empty: "
+                                         "runs/checkpoints/<experiment>-<hash of the config>)"),
+    },
+}
+
+
+def check(cfg: dict, source: str) -> None:
+    """Cross-key checks: layer sizes fit the data set, one learning rate per weight matrix."""
+    check_dynamics(cfg, source)
+    sizes = cfg["network"]["sizes"]
+    n_in = N_INPUTS[cfg["data"]["dataset"]]
+    require(len(sizes) >= 2 and sizes[0] == n_in and sizes[-1] == 10, source, "[network] sizes",
+            sizes, f"must start with {n_in} inputs ({cfg['data']['dataset']}) and end with 10 outputs")
+    require(len(cfg["train"]["lrs"]) == len(sizes) - 1, source, "[train] lrs", cfg["train"]["lrs"],
+            f"needs one learning rate per weight matrix ({len(sizes) - 1})")
+
+
+def load_data(sec: dict, rng: np.random.Generator) -> Dataset:
+    """The data set of the [data] section, cut to n_train / n_test when those are non-zero."""
+    data = load_digits(rng, sec["test_fraction"]) if sec["dataset"] == "digits" \
+        else load_mnist(sec["data_dir"])
+    n_train = sec["n_train"] or len(data.x_train)
+    n_test = sec["n_test"] or len(data.x_test)
+    return data.subset(n_train, n_test) if (n_train, n_test) != (len(data.x_train),
+                                                                  len(data.x_test)) else data
+
+
+def checkpoint_dir(cfg: dict) -> Path:
+    """``[train] checkpoint_dir`` or a directory named by a hash of the config (epochs excluded,
+    so that raising ``epochs`` continues a finished run)."""
+    if cfg["train"]["checkpoint_dir"]:
+        return Path(cfg["train"]["checkpoint_dir"])
+    keyed = {**cfg, "train": {k: v for k, v in cfg["train"].items() if k != "epochs"}}
+    keyed.pop("description", None)
+    digest = hashlib.sha256(json.dumps(keyed, sort_keys=True).encode()).hexdigest()[:12]
+    return Path("runs") / "checkpoints" / f"{cfg['experiment']}-{digest}"
+
+
+def _reporter(name: str, ctx: RunContext):
+    if not ctx.progress:
+        return None
+
+    def report(h: History) -> None:
+        print(f"{name} epoch {h.epochs}: train error {100 * h.train_error[-1]:.2f}%, test error "
+              f"{100 * h.test_error[-1]:.2f}% ({h.wall_s[-1]:.1f} s)", file=sys.stderr, flush=True)
+    return report
+
+
+def _summary(h: History) -> dict:
+    return {"test_error": h.test_error[-1], "train_error": h.train_error[-1],
+            "best_test_error": min(h.test_error), "best_epoch": int(np.argmin(h.test_error)) + 1,
+            "wall_s": float(np.sum(h.wall_s)), "epoch_s": float(np.mean(h.wall_s))}
+
+
+def run(cfg: dict, ctx: RunContext) -> Result:
+    n, d, t = cfg["network"], cfg["dynamics"], cfg["train"]
+    data = load_data(cfg["data"], ctx.seeds.rng("data"))
+    net = random_network(n["sizes"], ctx.seeds.rng("network"), n["init_scale"], n["bias_low"],
+                         n["bias_high"])
+    initial = net.copy()
+    rho = HardSigmoid(d["beta1"], d["beta2"])
+    ckpt = checkpoint_dir(cfg)
+    histories = {"ep": train_ep(RateModel(net, rho, epsilon=d["epsilon"]), data, t,
+                                ctx.seeds.rng("train_ep"), Checkpoint(ckpt, "ep"),
+                                _reporter("EP", ctx))}
+    if t["baseline"]:
+        histories["bp"] = train_bp(initial, rho, data, t, ctx.seeds.rng("train_bp"),
+                                   Checkpoint(ckpt, "bp"), _reporter("BP", ctx))
+    out: dict[str, np.ndarray] = {"epoch": np.arange(1, t["epochs"] + 1)}
+    for m, h in histories.items():
+        out.update({f"{m}_{k}": v for k, v in h.arrays().items()})
+    out.update({f"ep_W_{k}": w for k, w in enumerate(net.W)})
+    out.update({f"ep_b_{k}": b for k, b in enumerate(net.b)})
+    summary = {"dataset": data.name, "sizes": net.sizes, "n_train": len(data.x_train),
+               "n_test": len(data.x_test), "epochs": t["epochs"], "checkpoint_dir": str(ckpt),
+               "test_error": histories["ep"].test_error[-1],
+               **{m: _summary(h) for m, h in histories.items()}}
+    return Result(out, summary)
+
+
+def figures(data: dict, summary: dict, cfg: dict) -> dict:
+    out = {"learning_curves": _learning_curves(data, summary)}
+    side = int(round(np.sqrt(data["ep_W_0"].shape[0])))
+    if side * side == data["ep_W_0"].shape[0]:
+        out["receptive_fields"] = _receptive_fields(data["ep_W_0"], side)
+    return out
+
+
+def _learning_curves(data: dict, summary: dict):
+    fig, (ax_err, ax_cost) = figure(2, 1, width=3.3, height=2.7)
+    epoch = data["epoch"]
+    colors = dict(zip(LEARNERS, layer_colors(2)))
+    for m, label in LEARNERS.items():
+        if f"{m}_test_error" not in data:
+            continue
+        ax_err.plot(epoch, 100 * data[f"{m}_test_error"], "-o", color=colors[m],
+                    label=f"{label}, test")
+        ax_err.plot(epoch, 100 * data[f"{m}_train_error"], "--", color=colors[m],
+                    label=f"{label}, train")
+        ax_cost.plot(epoch, data[f"{m}_train_cost"], "-", color=colors[m], label=label)
+    if summary["dataset"] == "mnist":
+        ax_err.axhspan(2.0, 3.0, color="0.85", zorder=0,
+                       label="Scellier & Bengio 2017, test (2–3 %)")
+    ax_err.set_yscale("log")
+    ax_err.set_xlabel("epoch")
+    ax_err.set_ylabel("error (%)")
+    ax_err.legend(loc="upper right")
+    ax_cost.set_yscale("log")
+    ax_cost.set_xlabel("epoch")
+    ax_cost.set_ylabel("training cost C = ½‖y − d‖² (mean)")
+    ax_cost.legend(loc="upper right")
+    panel_label(ax_err, "a")
+    panel_label(ax_cost, "b")
+    fig.suptitle(f"{summary['dataset']} {'-'.join(map(str, summary['sizes']))}: "
+                 f"test error {100 * summary['test_error']:.2f} % after {summary['epochs']} epochs",
+                 fontsize=9)
+    return fig
+
+
+def _receptive_fields(w0: np.ndarray, side: int, n: int = 25):
+    """Incoming weights W_0[:, j] of the first ``n`` hidden units as side×side images."""
+    cols = int(np.ceil(np.sqrt(min(n, w0.shape[1]))))
+    fig, axes = figure(cols, cols, width=0.9, height=0.9)
+    lim = float(np.max(np.abs(w0[:, :n])))
+    for j, ax in enumerate(axes):
+        ax.axis("off")
+        if j < min(n, w0.shape[1]):
+            im = ax.imshow(w0[:, j].reshape(side, side), cmap="RdBu_r", vmin=-lim, vmax=lim)
+    fig.colorbar(im, ax=list(axes), shrink=0.6, label="weight W_0 (input → hidden)")
+    fig.suptitle(f"receptive fields of hidden units 1–{min(n, w0.shape[1])} (rule-trained)",
+                 fontsize=9)
+    return fig
+
+
+EXPERIMENT = Experiment(
+    name="train",
+    doc="Two-phase training with the rule (EP form of Eq 26) vs backprop, on digits or MNIST.",
+    schema=SCHEMA, run=run, figures=figures, check=check,
+)
