@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from . import experiments
-from .errors import UserError
+from .errors import ConvergenceError, DivergenceError, UserError
 
 
 class _Parser(argparse.ArgumentParser):
@@ -91,7 +91,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
                                  progress=progress, workers=args.workers or os.cpu_count() or 1,
                                  options={"scheduler": args.scheduler,
                                           "resume": args.resume is not None})
-    runner.execute(cfg, exp, out, ctx)
+    try:
+        runner.execute(cfg, exp, out, ctx)
+    except (ConvergenceError, DivergenceError) as exc:  # name the inputs that failed numerically
+        inputs = f"{config}" + (f" with --network {args.network}" if args.network else "")
+        raise type(exc)(f"{inputs}: {exc}") from None
     if not args.quiet:
         print(f"{exp.name}: wrote {out}")
     return 0
