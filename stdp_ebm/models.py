@@ -81,10 +81,21 @@ class Model:
         kwargs.update({k: getattr(self, k) for k in names if getattr(self, k) is not None})
         return kwargs
 
-    def initialise(self, group: Any) -> None:
-        """Set the file's ``[initial]`` values on a group built from this model."""
+    def initialise(self, group: Any, **overrides: Any) -> None:
+        """Set the file's ``[initial]`` values on a group built from this model.
+
+        A value that is a number, a quantity or a parameter name is set directly (no code
+        generation); any other expression is handed to Brian2 as a string.
+        """
+        namespace = self.namespace(**overrides)
         for var, expr in self.initial.items():
-            setattr(group, var, expr)
+            if expr.strip() in namespace:
+                setattr(group, var, namespace[expr.strip()])
+                continue
+            try:
+                setattr(group, var, parse_quantity(expr))
+            except ModelFileError:
+                setattr(group, var, expr)
 
 
 def _suggest(name: str, options: list[str]) -> str:
