@@ -264,6 +264,8 @@ def test_same_seed_same_result(result):
         assert np.array_equal(v, again.data[k]), k
 
 
-def test_noise_is_refused():
-    with pytest.raises(ConfigError, match="noise"):
-        runner.resolve(EXPERIMENTS / "unification.toml", ["dynamics.noise=0.1"])
+@pytest.mark.parametrize("override, key", [("dynamics.noise=0.1", "noise"),
+                                           ("train.lrs=[0.1]", "lrs")])
+def test_bad_config_is_refused_before_running(override, key):
+    with pytest.raises(ConfigError, match=key):
+        runner.resolve(EXPERIMENTS / "unification.toml", [override])

@@ -119,7 +119,7 @@ def _compare(net: Network, cfg: dict) -> tuple[dict[str, np.ndarray], dict]:
             rows24 = [layer_alignment(cmp.update(alg, s, p), eq24) for p, s in zip(ps, fixed[alg])]
             data[f"{alg}_eq24_by_perturbation"] = np.stack([_table(r) for r in rows24])
             for entry, r in zip(summary["by_perturbation"][alg], rows24):
-                entry["eq24_cos"] = r["cos"]
+                entry["vs_eq24"] = _brief(r)
     data["chl_gap"] = np.array([fixed_point_gap(cmp.s_free, sc, p, se, p)
                                 for p, sc, se in zip(ps, fixed["CHL"], fixed["EP"])])
     summary["chl_fixed_point_gap"] = [{"perturbation": p, "per_layer": g.tolist()}
@@ -227,10 +227,13 @@ def _sweep_figure(data: dict, sweep: str, xkey: str, xlabel: str, title: str, ga
 
 
 def check(cfg: dict, source: str) -> None:
-    """Cross-key checks: the comparison is deterministic (no Langevin noise)."""
+    """Cross-key checks: no Langevin noise (deterministic fixed points); lrs fit the digits net."""
     check_dynamics(cfg, source)
     require(cfg["dynamics"]["noise"] == 0.0, source, "[dynamics] noise", cfg["dynamics"]["noise"],
             "must be 0: the three algorithms are compared at their deterministic fixed points")
+    dg, lrs = cfg["digits"], cfg["train"]["lrs"]
+    require(not dg["enabled"] or len(lrs) == len(dg["hidden"]) + 1, source, "[train] lrs", lrs,
+            f"needs one learning rate per weight matrix of the digits net ({len(dg['hidden']) + 1})")
 
 
 def figures(data: dict, summary: dict, cfg: dict) -> dict:
