@@ -125,6 +125,10 @@ def _compare(net: Network, cfg: dict) -> tuple[dict[str, np.ndarray], dict]:
     summary["chl_fixed_point_gap"] = [{"perturbation": p, "per_layer": g.tolist()}
                                       for p, g in zip(ps, data["chl_gap"])]
     summary["headline"] = {alg: _headline(ps, data[f"{alg}_by_perturbation"]) for alg in ALGORITHMS}
+    for alg in ("EP", "CHL"):
+        head = _headline(ps, data[f"{alg}_eq24_by_perturbation"])
+        summary["headline"][alg]["vs_eq24"] = {"min_layer_cos": head["min_layer_cos"],
+                                               "overall_distance": head["overall_distance"]}
     return data, summary
 
 
