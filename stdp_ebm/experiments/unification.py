@@ -7,10 +7,15 @@ gradient of its own energy's limit: the implicit gradient at the free fixed poin
 feed-forward net's backprop (PC). EP and CHL are also compared with feed-forward backprop through the
 fixed point (Eq 24, ``references.feedforward_backprop``), which ignores the feedback loops.
 
+summary.json, per net: ``headline`` (per algorithm at the smallest p: least per-layer cosine, overall
+distance, whether the distance fell monotonically within ``NOISE``), ``by_perturbation`` and
+``by_steps`` (per-layer cos, norm ratio, distance; EP/CHL also ``vs_eq24``), ``chl_fixed_point_gap``;
+for the digits net also its learning curve (``training``).
+
 data.npz names (net ∈ {standard, digits}; alg ∈ {EP, CHL, PC}; metric axis ordered as ``metrics``):
 
-* ``perturbations``, ``inference_steps``, ``metrics``, ``algorithms``
-* ``{net}_layers`` — layer labels, last = "all"
+* ``perturbations``, ``inference_steps``, ``metrics``, ``algorithms``, ``nets``
+* ``{net}_sizes`` — units per layer; ``{net}_layers`` — weight labels W_k, last = "all"
 * ``{net}_{alg}_by_perturbation`` — (n_p, n_W + 1, n_metrics); row n_W is all weights together
 * ``{net}_{alg}_by_steps`` — (n_steps, n_W + 1, n_metrics)
 * ``{net}_{alg}_eq24_by_perturbation`` — EP and CHL vs Eq 24 feed-forward backprop
