@@ -143,6 +143,21 @@ def test_pc_and_ep_tend_to_backprop(cmp, net, ff_neg_grad):
     assert al["nrmse"] < 1e-3
 
 
+def test_pc_first_arrival_is_exact_backprop(cmp, ff_neg_grad):
+    """Inference steps from the feed-forward pass: the error reaches e_{k+1} first at step
+    n_k = L + 1 − k, while s_k has not moved yet, so ΔW_k is 0 before n_k and exactly ε^{n_k} times
+    feed-forward backprop at n_k (Song et al. 2020's first-step result). Tolerance: the finite
+    differences of the reference (≈1e-10) relative to a gradient of order 1e-2."""
+    lam, eps, n_w = 1e-3, cmp.pc.epsilon, len(ff_neg_grad)
+    for k, ref in enumerate(ff_neg_grad):
+        first = n_w - k
+        before = cmp.update("PC", cmp.perturbed("PC", lam, steps=first - 1).s, lam)[k] if first > 1 \
+            else np.zeros_like(ref)
+        at = cmp.update("PC", cmp.perturbed("PC", lam, steps=first).s, lam)[k]
+        assert_allclose(before, 0.0, atol=1e-12)  # e_k of the FF pass is 0 up to rounding (1e-16)/λ
+        assert_allclose(at, eps**first * ref, rtol=1e-6, atol=1e-9)
+
+
 def test_pc_stops_on_a_kink_instead_of_chattering():
     """One hidden unit with prediction 0.1 and a strong top-down error: the minimum of F + λC is on
     ρ's kink at 0. The relaxation must converge there, with 0 in the subdifferential."""
