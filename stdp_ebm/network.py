@@ -101,7 +101,7 @@ def validate_arrays(W: list[np.ndarray], b: list[np.ndarray], x: np.ndarray | No
                                f"{len(_as_batch(target))}")
 
 
-_KEY = re.compile(r"^(W|b)_(\d+)$")
+_KEY = re.compile(r"^(W|b)_(0|[1-9]\d*)$")  # canonical numbers: W_01 would alias W_1
 
 
 def load_network(path: str | Path) -> Network:
@@ -130,12 +130,15 @@ def load_network(path: str | Path) -> Network:
                                    f"found {sorted(d)}")
     if not b:
         raise NetworkFileError(f"{path}: no bias vectors b_k found")
-    Ws = [np.asarray(W[k], float) for k in range(len(W))]
-    bs = [np.asarray(b[k], float) for k in range(len(b))]
-    validate_arrays(Ws, bs, arrays.get("x"), arrays.get("target"), source=str(path))
     x = arrays.get("x")
     t = arrays.get("target")
-    return Network(Ws, bs, None if x is None else np.asarray(x, float),
+    # Validate the arrays as stored (dtype included) before casting: a cast would drop imaginary
+    # parts or fail on text.
+    validate_arrays([W[k] for k in range(len(W))], [b[k] for k in range(len(b))], x, t,
+                    source=str(path))
+    return Network([np.asarray(W[k], float) for k in range(len(W))],
+                   [np.asarray(b[k], float) for k in range(len(b))],
+                   None if x is None else np.asarray(x, float),
                    None if t is None else np.asarray(t, float))
 
 
