@@ -144,7 +144,7 @@ def figures(data: dict, summary: dict, cfg: dict) -> dict:
 
 
 def _learning_curves(data: dict, summary: dict):
-    fig, (ax_err, ax_cost) = figure(2, 1, width=3.3, height=2.7)
+    fig, (ax_err, ax_cost) = figure(2, 1, width=3.5, height=2.7)
     epoch = data["epoch"]
     colors = dict(zip(LEARNERS, layer_colors(2)))
     for m, label in LEARNERS.items():
@@ -164,7 +164,7 @@ def _learning_curves(data: dict, summary: dict):
     ax_err.legend(loc="upper right")
     ax_cost.set_yscale("log")
     ax_cost.set_xlabel("epoch")
-    ax_cost.set_ylabel("training cost C = ½‖y − d‖² (mean)")
+    ax_cost.set_ylabel("mean training cost C")
     ax_cost.legend(loc="upper right")
     panel_label(ax_err, "a")
     panel_label(ax_cost, "b")
@@ -175,17 +175,20 @@ def _learning_curves(data: dict, summary: dict):
 
 
 def _receptive_fields(w0: np.ndarray, side: int, n: int = 25):
-    """Incoming weights W_0[:, j] of the first ``n`` hidden units as side×side images."""
-    cols = int(np.ceil(np.sqrt(min(n, w0.shape[1]))))
-    fig, axes = figure(cols, cols, width=0.9, height=0.9)
+    """Incoming weights W_0[:, j] of the first ``n`` hidden units as side×side tiles of one image."""
+    n = min(n, w0.shape[1])
+    cols = int(np.ceil(np.sqrt(n)))
+    mosaic = np.full((cols * (side + 1) - 1, cols * (side + 1) - 1), np.nan)
+    for j in range(n):
+        r, c = divmod(j, cols)
+        mosaic[r * (side + 1):r * (side + 1) + side, c * (side + 1):c * (side + 1) + side] = \
+            w0[:, j].reshape(side, side)
+    fig, (ax,) = figure(1, 1, width=3.6, height=3.2)
     lim = float(np.max(np.abs(w0[:, :n])))
-    for j, ax in enumerate(axes):
-        ax.axis("off")
-        if j < min(n, w0.shape[1]):
-            im = ax.imshow(w0[:, j].reshape(side, side), cmap="RdBu_r", vmin=-lim, vmax=lim)
-    fig.colorbar(im, ax=list(axes), shrink=0.6, label="weight W_0 (input → hidden)")
-    fig.suptitle(f"receptive fields of hidden units 1–{min(n, w0.shape[1])} (rule-trained)",
-                 fontsize=9)
+    im = ax.imshow(mosaic, cmap="RdBu_r", vmin=-lim, vmax=lim)
+    ax.axis("off")
+    fig.colorbar(im, ax=ax, shrink=0.8, label="weight W_0 (input pixel → hidden unit)")
+    ax.set_title(f"receptive fields of hidden units 1–{n} (rule-trained), {side}×{side} pixels")
     return fig
 
 

@@ -1,0 +1,207 @@
+"""Training with the rule: the fast relaxation, the update vs the online rule, backprop baseline,
+learning, checkpoint/resume and the experiment (digits; the MNIST target is a documented slow run)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from stdp_ebm import cli, runner
+from stdp_ebm.activation import HardSigmoid
+from stdp_ebm.data import load_digits
+from stdp_ebm.errors import UserError
+from stdp_ebm.experiments import RunContext
+from stdp_ebm.network import random_network
+from stdp_ebm.rate import RateModel
+from stdp_ebm.rule import RuleAccumulator
+from stdp_ebm.seeds import Seeds
+from stdp_ebm.train import BPLearner, Checkpoint, EPLearner, train_bp, train_ep
+
+REPO = Path(__file__).resolve().parent.parent
+DIGITS = REPO / "experiments" / "train_digits.toml"
+
+
+@pytest.mark.parametrize("sizes", [[6, 7, 5, 3], [5, 3]])
+@pytest.mark.parametrize("beta", [0.0, 0.7, -0.4])
+@pytest.mark.parametrize("epsilon", [0.5, 1.0])
+def test_settle_equals_repeated_general_step(sizes, beta, epsilon):
+    rng = np.random.default_rng(1)
+    model = RateModel(random_network(sizes, rng, 1.5, -0.2, 0.6), epsilon=epsilon)
+    x, d = rng.uniform(size=(4, sizes[0])), rng.uniform(size=(4, sizes[-1]))
+    s = model.initial_state(x)
+    ref = s
+    for _ in range(9):
+        ref = model.step(ref, beta, d, None, model.input_drive(x))
+    fast = model.settle(s, 9, model.input_drive(x), beta, d)
+    # same arithmetic up to where ε is multiplied in: differences are rounding (~1e-16 per step)
+    for a, b in zip(fast, ref):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)
+    np.testing.assert_array_equal(s[1], model.initial_state(x)[1])   # the input state is untouched
+
+
+def _online_reference(net, x, d, beta, cfg):
+    """Mean over examples of the online integral of the symmetrised rule (RuleAccumulator) along
+    the general step-by-step relaxation, one example at a time; bias terms from the end points."""
+    model = RateModel(net.copy(), epsilon=cfg["epsilon"])
+    dW = [np.zeros_like(w) for w in net.W]
+    db = [np.zeros_like(b) for b in net.b[1:]]
+    for xi, di in zip(x, d):
+        free = model.free_phase(xi[None], steps=cfg["free_steps"]).s
+        acc = RuleAccumulator(model.rho, net.sizes)
+        nudged = model.nudged_phase(free, di[None], beta, steps=cfg["nudged_steps"], on_step=acc).s
+        dW = [a + w / len(x) for a, w in zip(dW, acc.delta_w(beta, "sym"))]
+        db = [a + (model.rho(n) - model.rho(f))[0] / (beta * len(x))
+              for a, n, f in zip(db, nudged[1:], free[1:])]
+    return dW, db
+
+
+@pytest.mark.parametrize("symmetric", [False, True])
+def test_ep_update_is_the_online_rule(symmetric):
+    rng = np.random.default_rng(2)
+    net = random_network([6, 8, 5, 4], rng, 1.0, 0.0, 0.5)
+    x, d = rng.uniform(size=(5, 6)), np.eye(4)[rng.integers(0, 4, 5)]
+    cfg = {"epsilon": 0.5, "free_steps": 30, "nudged_steps": 10, "beta": 0.3,
+           "symmetric": symmetric, "random_sign": False, "persistent": False, "lrs": [1.0] * 3}
+    before = net.copy()
+    EPLearner(RateModel(net, epsilon=0.5), cfg, 5).update(np.arange(5), x, d, 1.0, rng)
+    if symmetric:   # (1/2β)(ρ⁺ρ⁺ − ρ⁻ρ⁻) is the mean of the +β and −β one-sided estimates
+        plus, minus = _online_reference(before, x, d, 0.3, cfg), _online_reference(before, x, d,
+                                                                                    -0.3, cfg)
+        ref_w = [(a + b) / 2 for a, b in zip(plus[0], minus[0])]
+        ref_b = [(a + b) / 2 for a, b in zip(plus[1], minus[1])]
+    else:
+        ref_w, ref_b = _online_reference(before, x, d, 0.3, cfg)
+    # the trapezoidal online sum telescopes exactly to the closed form: rounding only
+    for k in range(3):
+        np.testing.assert_allclose(net.W[k] - before.W[k], ref_w[k], rtol=1e-9, atol=1e-12)
+        np.testing.assert_allclose(net.b[k + 1] - before.b[k + 1], ref_b[k], rtol=1e-9, atol=1e-12)
+    assert max(np.abs(w).max() for w in ref_w) > 1e-3                  # a non-trivial update
+
+
+def test_backprop_baseline_is_the_gradient():
+    rng = np.random.default_rng(3)
+    net = random_network([5, 6, 3], rng, 0.1, 0.5, 0.5)   # small weights: no unit reaches a bound
+    x, d = rng.uniform(size=(4, 5)), np.eye(3)[[0, 1, 2, 0]]
+
+    def cost(n):
+        h = np.clip(x @ n.W[0] + n.b[1], 0, 1)
+        return np.mean(0.5 * np.sum((np.clip(h @ n.W[1] + n.b[2], 0, 1) - d) ** 2, axis=1))
+
+    before = net.copy()
+    BPLearner(net, HardSigmoid(), {"lrs": [1.0, 1.0]}).update(np.arange(4), x, d, 1.0, rng)
+    h = 1e-6
+    for k, w in enumerate(before.W):
+        fd = np.zeros_like(w)
+        for i in np.ndindex(w.shape):
+            up, dn = before.copy(), before.copy()
+            up.W[k][i] += h
+            dn.W[k][i] -= h
+            fd[i] = -(cost(up) - cost(dn)) / (2 * h)
+        # C is quadratic in each weight inside the box: central differences are exact up to
+        # rounding, ~1e-16 · C / h ≈ 1e-10
+        np.testing.assert_allclose(net.W[k] - w, fd, rtol=0, atol=1e-8)
+
+
+TINY = {"epochs": 3, "batch_size": 20, "beta": 0.5, "symmetric": True, "random_sign": False,
+        "persistent": True, "lrs": [0.1, 0.05], "lr_decay": 0.9, "free_steps": 10,
+        "nudged_steps": 4, "eval_batch": 64}
+
+
+@pytest.fixture(scope="module")
+def tiny_digits():
+    return load_digits(np.random.default_rng(0)).subset(300, 100)
+
+
+def _ep(seed: int = 5):
+    return RateModel(random_network([64, 40, 10], np.random.default_rng(seed), 1.0, 0.0, 0.0),
+                     epsilon=1.0)
+
+
+def test_training_lowers_the_cost_and_resumes_exactly(tiny_digits, tmp_path):
+    straight = _ep()
+    full = train_ep(straight, tiny_digits, TINY, np.random.default_rng(9),
+                    Checkpoint(tmp_path / "a", "ep"))
+    assert full.train_cost[-1] < 0.6 * full.train_cost[0]
+    assert full.test_error[-1] < 0.5                                     # chance is 0.9
+
+    class Killed(Exception):
+        pass
+
+    def kill_after_two(h):
+        if h.epochs == 2:
+            raise Killed
+
+    with pytest.raises(Killed):
+        train_ep(_ep(), tiny_digits, TINY, np.random.default_rng(9),
+                 Checkpoint(tmp_path / "b", "ep"), on_epoch=kill_after_two)
+    resumed_model = _ep(seed=77)             # fresh weights: all state must come from the checkpoint
+    resumed = train_ep(resumed_model, tiny_digits, TINY, np.random.default_rng(123),
+                       Checkpoint(tmp_path / "b", "ep"))
+    for a, b in zip(resumed_model.net.W + resumed_model.net.b, straight.net.W + straight.net.b):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(resumed.test_error, full.test_error)
+    np.testing.assert_array_equal(resumed.train_cost, full.train_cost)
+
+
+def test_backprop_baseline_learns(tiny_digits):
+    net = random_network([64, 40, 10], np.random.default_rng(5), 1.0, 0.0, 0.0)
+    h = train_bp(net, HardSigmoid(), tiny_digits, TINY, np.random.default_rng(9))
+    assert h.train_cost[-1] < 0.8 * h.train_cost[0]
+
+
+def test_checkpoint_of_another_network_is_refused(tiny_digits, tmp_path):
+    train_ep(_ep(), tiny_digits, {**TINY, "epochs": 1}, np.random.default_rng(0),
+             Checkpoint(tmp_path, "ep"))
+    other = RateModel(random_network([64, 30, 10], np.random.default_rng(0)), epsilon=1.0)
+    with pytest.raises(UserError, match="does not match"):
+        train_ep(other, tiny_digits, TINY, np.random.default_rng(0), Checkpoint(tmp_path, "ep"))
+
+
+def _quick(tmp_path: Path, tag: str) -> list[str]:
+    return ["data.n_train=200", "data.n_test=100", "train.epochs=2", "network.sizes=[64,30,10]",
+            f"train.checkpoint_dir='{tmp_path / ('ck-' + tag)}'"]
+
+
+def test_experiment_writes_run_and_is_reproducible(tmp_path):
+    cfg, exp = runner.resolve(DIGITS, _quick(tmp_path, "a"))
+    out = runner.execute(cfg, exp, tmp_path / "run")
+    for name in ("learning_curves", "receptive_fields"):
+        for ext in ("png", "svg"):
+            assert (out / "figures" / f"{name}.{ext}").is_file()
+    assert (tmp_path / "ck-a" / "ep.npz").is_file() and (tmp_path / "ck-a" / "bp.npz").is_file()
+    with np.load(out / "data.npz") as f:
+        first = {k: f[k] for k in f.files if not k.endswith("wall_s")}
+    cfg_b, _ = runner.resolve(DIGITS, _quick(tmp_path, "b"))     # same seed, fresh checkpoints
+    again = exp.run(cfg_b, RunContext(seeds=Seeds(cfg_b["seed"]))).data
+    assert "bp_test_error" in first and first.keys() <= again.keys()
+    for k in first:
+        np.testing.assert_array_equal(first[k], again[k])
+
+
+@pytest.mark.parametrize("override, message", [
+    (["train.lrs=[0.1]"], "one learning rate per weight matrix"),
+    (["network.sizes=[60,30,10]"], "must start with 64 inputs"),
+    (["data.dataset='mnist'", "network.sizes=[784,30,10]", "data.data_dir='/nonexistent'"],
+     "no such directory"),
+])
+def test_bad_training_input_is_one_line_exit_2(override, message, tmp_path, capsys):
+    args = ["run", str(DIGITS), "--out", str(tmp_path / "run"), "--quiet"]
+    for o in override + [f"train.checkpoint_dir='{tmp_path / 'ck'}'"]:
+        args += ["--set", o]
+    assert cli.main(args) == 2
+    err = capsys.readouterr().err
+    assert message in err and len(err.strip().splitlines()) == 1
+    assert not (tmp_path / "run").exists()
+
+
+@pytest.mark.slow
+def test_digits_config_reaches_3_percent(tmp_path):
+    cfg, exp = runner.resolve(DIGITS, [f"train.checkpoint_dir='{tmp_path / 'ck'}'"])
+    out = runner.execute(cfg, exp, tmp_path / "run")
+    import json
+    summary = json.loads((out / "summary.json").read_text())
+    print(f"digits: EP test error {summary['ep']['test_error']:.4f}, "
+          f"BP {summary['bp']['test_error']:.4f}")
+    assert summary["ep"]["test_error"] <= 0.03
