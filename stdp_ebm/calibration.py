@@ -1,0 +1,73 @@
+"""The f–I curve of the LIF neuron under its noise, tabulated as the rate function ρ_LIF.
+
+The rate model's unit has state s and rate ρ(s) (Eq 7 for the hard sigmoid). In the spiking model a
+unit is a population of LIF neurons (``models/lif_neuron.toml``) whose input current is
+``I = I_unit · s``: the bias b_i and the synaptic input Σ_j W_ij ρ_j of Eq 8 in units of ``I_unit``.
+The population's mean rate at a constant s is ``r_max · ρ_LIF(s)``. :func:`measure_fi` measures it
+in Brian2 (one neuron group: every grid point × ``neurons_per_point`` independent neurons, one run)
+and :func:`tabulate` turns it into :class:`~stdp_ebm.activation.TabulatedRho`, a smoothing spline
+whose smoothing is set by the measured standard error, so that ρ_LIF and ρ'_LIF come from one
+smooth curve (the rate model's EP estimate needs a derivative consistent with ρ, DESIGN.md).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .activation import TabulatedRho
+from .config import Key
+
+CALIBRATION_SCHEMA: dict[str, Key] = {
+    "s_min": Key("float", -0.5, "lowest state s (input current / I_unit) of the f–I table"),
+    "s_max": Key("float", 1.5, "highest state s of the f–I table"),
+    "points": Key("int", 41, "grid points of the f–I table", low=5),
+    "neurons_per_point": Key("int", 100, "independent neurons averaged per grid point", low=2),
+    "duration_ms": Key("float", 1000.0, "counting window per grid point (ms)", low=0.0,
+                       open_low=True),
+    "warmup_ms": Key("float", 100.0, "transient discarded before counting (ms)", low=0.0),
+}
+
+
+@dataclass
+class FICurve:
+    """Measured f–I curve: state grid ``s``, mean rate ``rate_hz`` and its standard error."""
+
+    s: np.ndarray
+    rate_hz: np.ndarray
+    sem_hz: np.ndarray
+    r_max_hz: float
+
+    def tabulate(self) -> TabulatedRho:
+        """ρ_LIF = rate / r_max as a smoothing spline (smoothing = mean squared standard error)."""
+        rho = self.rate_hz / self.r_max_hz
+        sem = self.sem_hz / self.r_max_hz
+        return TabulatedRho(self.s, rho, smoothing=float(np.mean(sem**2)))
+
+
+def measure_fi(neuron, neuron_params: dict, calib: dict, unit_current, r_max_hz: float,
+               seed: int) -> FICurve:
+    """Mean rate of uncoupled LIF neurons (``neuron``: a loaded model) at constant ``s`` on a grid.
+
+    ``neuron_params``: overrides of the model's parameters (e.g. the noise ``sigma``), as in the
+    network; ``unit_current``: the current of s = 1 (a Brian2 quantity); ``r_max_hz``: the rate of
+    ρ = 1.
+    """
+    import brian2 as b2
+
+    s = np.linspace(calib["s_min"], calib["s_max"], calib["points"])
+    reps = calib["neurons_per_point"]
+    b2.seed(seed)
+    group = b2.NeuronGroup(len(s) * reps, **neuron.group_kwargs(**neuron_params))
+    neuron.initialise(group)
+    group.I_bias = np.repeat(s, reps) * unit_current
+    group.pulse_end = 0 * b2.second
+    counts = b2.SpikeMonitor(group, record=False)
+    net = b2.Network(group, counts)
+    net.run(calib["warmup_ms"] * b2.ms)
+    before = np.array(counts.count)
+    net.run(calib["duration_ms"] * b2.ms)
+    rates = (np.array(counts.count) - before).reshape(len(s), reps) / (calib["duration_ms"] * 1e-3)
+    sem = rates.std(axis=1, ddof=1) / np.sqrt(reps)
+    return FICurve(s, rates.mean(axis=1), np.maximum(sem, 1e-3), r_max_hz)

@@ -1,0 +1,393 @@
+"""The Brian2 spiking model of the layered network, with the rule (Eq 26) as Brian2 synapse equations.
+
+Mapping to the rate model (Bengio et al. 2017; ``stdp_ebm.rate``):
+
+* a rate unit i is a population of ``n`` LIF neurons (``models/lif_neuron.toml``, with membrane
+  noise σ standing in for the Langevin η of Eq 2); its rate ρ_i is the population rate / r_max;
+* its state s_i is the neurons' input current in units of ``I_unit``: ``I_bias = b_i·I_unit`` and a
+  synaptic current whose mean is ``I_unit · Σ_j W_ij ρ_j`` (Eq 8): every neuron of unit j projects to
+  every neuron of unit i with weight ``w = W_ij`` and current jump ``J = I_unit/(n·r_max·τ_s)``
+  (``models/population_synapse.toml``), both ways between adjacent layers (symmetric W, Eq 6);
+* the measured f–I curve (``stdp_ebm.calibration``) is ρ_LIF, so the population's fixed point is the
+  calibrated rate model's;
+* the input layer x is clamped as Poisson generators at rates ρ_LIF(x)·r_max;
+* the nudge (F = E + βC, Eq 13) is a teaching current β(d − ŷ)·I_unit into the output neurons, with
+  ŷ the output state measured at the end of the free phase: the force −β ∂C/∂y at the free fixed
+  point (to first order in β the same fixed point as the rate model's −β(y − d));
+* the rule (Eq 26) runs online in Brian2: per unit, a second-order filter of the population's
+  spikes gives ρ and dρ/dt in closed form (``models/population_rate.toml``), and one synapse per
+  weight integrates ρ_in·dρ_out/dt (``up``), ρ_out·dρ_in/dt (``down``) and their sum (tied, ``sym``)
+  (``models/population_rule.toml``).
+
+One compiled network holds ``batch × trials`` independent copies of the network (examples and noise
+repeats vectorised as neurons). The free phase runs once and is stored; each nudged phase restores it
+*with the random state*, so the +β and the −β (or β = 0) phases see the same noise and input spikes
+(common random numbers). ΔW = (acc(+β) − acc(−β)) / 2β (``symmetric``) or (acc(+β) − acc(0)) / β
+(``one_sided``), averaged over copies; ``raw`` = acc(+β)/β is the rule's own integral without the
+control run.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .activation import Rho
+from .config import Key
+from .errors import DivergenceError, ModelFileError
+from .network import Network
+from .rule import FORMS
+
+SPIKING_SCHEMA: dict[str, Key] = {
+    "neurons_per_unit": Key("int", 20, "LIF neurons per rate unit (population size n)", low=1),
+    "trials": Key("int", 1, "independent noise repeats, vectorised as extra network copies", low=1),
+    "beta": Key("float", 0.2, "nudge strength β of the teaching current (Eq 13)", low=0.0,
+                open_low=True),
+    "estimator": Key("str", "symmetric", "symmetric: ±β runs; one_sided: +β against β = 0 "
+                     "(both with common random numbers)", choices=("symmetric", "one_sided")),
+    "r_max_hz": Key("float", 100.0, "rate of ρ = 1 (Hz)", low=0.0, open_low=True),
+    "unit_current_nA": Key("float", 0.4, "input current I_unit of the state s = 1 (nA)", low=0.0,
+                           open_low=True),
+    "noise_mV": Key("float", 6.0, "membrane noise σ of the LIF neuron (mV)", low=0.0),
+    "dt_ms": Key("float", 0.1, "simulation time step (ms)", low=0.0, open_low=True, high=1.0),
+    "settle_ms": Key("float", 100.0, "free phase: transient before the rates are counted (ms)",
+                     low=0.0),
+    "free_ms": Key("float", 300.0, "free phase: counting window after the transient (ms)", low=0.0,
+                   open_low=True),
+    "nudged_ms": Key("float", 300.0, "nudged phase length (ms)", low=0.0, open_low=True),
+    "tau_r_ms": Key("float", 50.0, "decay of the population-rate filter of the rule (ms)", low=0.0,
+                    open_low=True),
+    "tau_rise_ms": Key("float", 10.0, "rise of the population-rate filter of the rule (ms)",
+                       low=0.0, open_low=True),
+    "record_ms": Key("float", 2.0, "sampling interval of the recorded rate trajectories (ms)",
+                     low=0.0, open_low=True),
+    "learn": Key("bool", False, "learn online (W += eta·ΔW_tied during the nudged phase) instead of "
+                 "keeping W frozen while ΔW accumulates"),
+    "eta": Key("float", 0.0, "online learning rate (used when learn = true)", low=0.0),
+    "codegen": Key("str", "cython", "Brian2 code generation target", choices=("cython", "numpy")),
+}
+
+
+def configure_brian2(codegen: str, dt_ms: float) -> None:
+    """Set Brian2's runtime target (falling back to numpy without a compiler) and time step."""
+    import brian2 as b2
+
+    b2.prefs.codegen.target = codegen
+    if codegen == "cython":
+        try:
+            import Cython  # noqa: F401
+        except ImportError:
+            b2.prefs.codegen.target = "numpy"
+    b2.defaultclock.dt = dt_ms * b2.ms
+
+
+def neuron_overrides(sp: dict) -> dict:
+    """Parameters of ``models/lif_neuron.toml`` set by the [spiking] config (the noise σ)."""
+    import brian2 as b2
+
+    return {"sigma": sp["noise_mV"] * b2.mV}
+
+
+def load_models() -> dict:
+    """The model files the spiking network is made of (see the module docstring)."""
+    from .models import load_model
+
+    return {"neuron": load_model("lif_neuron"), "synapse": load_model("population_synapse"),
+            "rate": load_model("population_rate"), "rule": load_model("population_rule")}
+
+
+@dataclass
+class PhaseRecord:
+    """What one nudged phase left: the rule's accumulators per copy and the rate trajectories."""
+
+    acc: dict[str, list[np.ndarray]]  # form -> per W_k, shape (copies, n_k, n_{k+1})
+    rho: list[np.ndarray]  # per layer, shape (T, copies, n_k)
+
+
+@dataclass
+class SpikingRun:
+    """Results of :func:`simulate`, averaged over copies unless named ``*_copies``."""
+
+    rates_free_copies: list[np.ndarray]  # per layer, ρ (population rate / r_max), (copies, n_k)
+    y_free_copies: np.ndarray  # output state ŷ (current / I_unit), (copies, n_out)
+    dW_copies: dict[str, list[np.ndarray]]  # estimator ΔW per copy, (copies, n_k, n_{k+1})
+    raw_copies: dict[str, list[np.ndarray]]  # acc(+β)/β per copy
+    times_ms: np.ndarray  # sample times of the nudged-phase trajectories (from the nudge onset)
+    drho: list[np.ndarray]  # per layer, (ρ(+β) − ρ(ref))/(β·scale) averaged over copies, (T, n_k)
+    batch: int
+    cost: dict[str, float] = field(default_factory=dict)
+
+    def delta_w(self, form: str = "sym", trials: int | None = None,
+                raw: bool = False) -> list[np.ndarray]:
+        """ΔW per W_k averaged over the batch and the first ``trials`` noise repeats."""
+        src = (self.raw_copies if raw else self.dW_copies)[form]
+        stop = None if trials is None else trials * self.batch
+        return [a[:stop].mean(axis=0) for a in src]
+
+    def rates_free(self) -> list[np.ndarray]:
+        """Free-phase population rates ρ per layer, trial-averaged, shape (batch, n_k)."""
+        return [r.reshape(-1, self.batch, r.shape[1]).mean(axis=0) for r in self.rates_free_copies]
+
+
+class SpikingNetwork:
+    """Brian2 objects of ``copies`` = batch × trials copies of ``net`` (see the module docstring).
+
+    To keep the number of compiled code objects small (each is compiled once, ~10–30 s), all LIF
+    layers share one ``NeuronGroup``, all transmission synapses one ``Synapses`` (plus one from the
+    Poisson input), all population-rate filters one group and all rule synapses one ``Synapses``.
+    Layer k occupies a contiguous block; inside it neuron ``(copy·n_k + unit)·n + m``.
+    """
+
+    def __init__(self, net: Network, rho: Rho, sp: dict, models: dict, seed: int) -> None:
+        import brian2 as b2
+
+        configure_brian2(sp["codegen"], sp["dt_ms"])
+        b2.seed(seed)
+        self.net_params, self.sp, self.models = net, sp, models
+        self.sizes = net.sizes
+        self.n = sp["neurons_per_unit"]
+        self.batch = len(net.x)
+        self.copies = self.batch * sp["trials"]
+        self.unit_current = sp["unit_current_nA"] * b2.nA
+        self.r_max = sp["r_max_hz"] * b2.Hz
+        blocks = [0] + [self.copies * s * self.n for s in self.sizes[1:]]
+        self.offset = [0] + list(np.cumsum(blocks)[:-1])  # neuron offset of layer k >= 1
+        self.pop_offset = list(np.concatenate([[0], np.cumsum(self.sizes) * self.copies]))
+        self._objects: list = []
+        self.source = self._input_group(rho(net.x))
+        self.neurons = self._neuron_group()
+        self.conns = self._connections()
+        self.pops, self.rules = self._rule_layer()
+        self.counts = [self._add(b2.SpikeMonitor(g, record=False))
+                       for g in (self.source, self.neurons)]
+        self.rate_mon = self._add(b2.StateMonitor(self.pops, "r", record=True,
+                                                  dt=sp["record_ms"] * b2.ms))
+        last = len(self.sizes) - 1
+        self.out_mon = self._add(b2.StateMonitor(self.neurons, "I_syn", dt=1 * b2.ms,
+                                                 record=self._neuron(last, np.arange(
+                                                     self.copies * self.sizes[last]), 0)))
+        self.network = b2.Network(*self._objects)
+        if sp["learn"]:
+            self.network.add(b2.NetworkOperation(self._learn_step, dt=1 * b2.ms))
+        self.spikes = self.events = 0.0
+
+    # --- construction ----------------------------------------------------------------------------
+    def _add(self, obj):
+        self._objects.append(obj)
+        return obj
+
+    def _neuron(self, k: int, cu, m) -> np.ndarray:
+        """Index of neuron m of (copy·n_k + unit) ``cu`` of layer k (in its group)."""
+        return self.offset[k] + np.asarray(cu) * self.n + np.asarray(m)
+
+    def _units(self, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """(copy, unit) of every neuron of layer k, in index order."""
+        cu = np.repeat(np.arange(self.copies * self.sizes[k]), self.n)
+        return cu // self.sizes[k], cu % self.sizes[k]
+
+    def _input_group(self, rho_x: np.ndarray):
+        import brian2 as b2
+
+        copy, unit = self._units(0)
+        rates = rho_x[copy % self.batch, unit] * self.sp["r_max_hz"]
+        return self._add(b2.PoissonGroup(len(copy), rates=rates * b2.Hz, name="input"))
+
+    def _neuron_group(self):
+        import brian2 as b2
+
+        model = self.models["neuron"]
+        bias = np.concatenate([self.net_params.b[k][self._units(k)[1]]
+                               for k in range(1, len(self.sizes))])
+        group = self._add(b2.NeuronGroup(len(bias), name="neurons",
+                                         **model.group_kwargs(**neuron_overrides(self.sp))))
+        model.initialise(group)
+        group.I_bias = bias * self.unit_current
+        group.pulse_end = 0 * b2.second
+        return group
+
+    def _pairs(self, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """All unit pairs (copy, i in layer k, j in layer k+1), flattened in (copy, i, j) order."""
+        c, i, j = np.meshgrid(np.arange(self.copies), np.arange(self.sizes[k]),
+                              np.arange(self.sizes[k + 1]), indexing="ij")
+        return c.ravel(), i.ravel(), j.ravel()
+
+    def _connections(self) -> list:
+        """Spiking synapses W_k, both ways between free layers, only upward from the input.
+
+        Returns ``[(synapses, weight_index, rule_index)]``: per synapse, the index of its weight in
+        the concatenation of all W_k and of the rule synapse of the same weight and copy.
+        """
+        import brian2 as b2
+
+        model = self.models["synapse"]
+        J = self.unit_current / (self.n * self.r_max * self.models["neuron"].params["tau_s"])
+        m_pre, m_post = (a.ravel() for a in np.meshgrid(np.arange(self.n), np.arange(self.n),
+                                                        indexing="ij"))
+        w_offset = np.concatenate([[0], np.cumsum([w.size for w in self.net_params.W])])
+        parts: dict[str, list] = {"input": [], "neurons": []}
+        for k in range(len(self.net_params.W)):
+            c, i, j = self._pairs(k)
+            widx = np.repeat(w_offset[k] + i * self.sizes[k + 1] + j, self.n**2)
+            ridx = np.repeat(self.copies * w_offset[k] + np.arange(len(c)), self.n**2)
+            lo_cu = np.repeat(c * self.sizes[k] + i, self.n**2)
+            hi_cu = np.repeat(c * self.sizes[k + 1] + j, self.n**2)
+            reps = len(c)
+            lo_m, hi_m = np.tile(m_pre, reps), np.tile(m_post, reps)
+            hi = self._neuron(k + 1, hi_cu, hi_m)
+            if k == 0:
+                parts["input"].append((lo_cu * self.n + lo_m, hi, widx, ridx))
+                continue
+            lo = self._neuron(k, lo_cu, lo_m)
+            parts["neurons"] += [(lo, hi, widx, ridx), (hi, lo, widx, ridx)]
+        self.w_flat = np.concatenate([w.ravel() for w in self.net_params.W])
+        out = []
+        for name, source in (("input", self.source), ("neurons", self.neurons)):
+            if not parts[name]:
+                continue
+            pre, post, widx, ridx = (np.concatenate(a) for a in zip(*parts[name]))
+            syn = self._add(b2.Synapses(source, self.neurons, name=f"transmission_{name}",
+                                        **model.group_kwargs(J=J)))
+            syn.connect(i=pre, j=post)
+            syn.w = self.w_flat[widx]
+            out.append((syn, widx, ridx))
+        return out
+
+    def _rule_layer(self) -> tuple:
+        """Population-rate filters of all units and one Eq 26 rule synapse per weight and copy."""
+        import brian2 as b2
+
+        ms = b2.ms
+        tau_r, tau_rise = self.sp["tau_r_ms"] * ms, self.sp["tau_rise_ms"] * ms
+        pops = self._add(b2.NeuronGroup(self.pop_offset[-1], name="population_rates",
+                                        **self.models["rate"].group_kwargs(tau_r=tau_r,
+                                                                           tau_rise=tau_rise)))
+        for name, group in (("input", self.source), ("neurons", self.neurons)):
+            count = self._add(b2.Synapses(group, pops, on_pre="u_post += dU", name=f"count_{name}",
+                                          namespace={"dU": 1 / (self.n * tau_r)}))
+            count.connect(i=np.arange(len(group)), j=self._pop_of_neuron(name))
+        pre, post = [], []
+        for k in range(len(self.sizes) - 1):
+            c, i, j = self._pairs(k)
+            pre.append(self.pop_offset[k] + c * self.sizes[k] + i)
+            post.append(self.pop_offset[k + 1] + c * self.sizes[k + 1] + j)
+        rules = self._add(b2.Synapses(pops, pops, name="rule",
+                                      **self.models["rule"].group_kwargs(r_max=self.r_max,
+                                                                         tau_rise=tau_rise)))
+        rules.connect(i=np.concatenate(pre), j=np.concatenate(post))
+        rules.active = False
+        return pops, rules
+
+    def _pop_of_neuron(self, name: str) -> np.ndarray:
+        """Population-rate unit of every neuron of the input group or of the LIF group."""
+        layers = [0] if name == "input" else range(1, len(self.sizes))
+        return np.concatenate([self.pop_offset[k] + np.arange(self.copies * self.sizes[k] * self.n)
+                               // self.n for k in layers])
+
+    def _learn_step(self) -> None:
+        """Online learning: transmission weights W + eta·ΔW_tied of the same weight and copy."""
+        tied = np.asarray(self.rules.delta_w_tied[:])
+        for syn, widx, ridx in self.conns:
+            syn.w = self.w_flat[widx] + self.sp["eta"] * tied[ridx]
+
+    # --- phases ----------------------------------------------------------------------------------
+    def _counts(self) -> list[np.ndarray]:
+        return [np.array(m.count, dtype=float) for m in self.counts]
+
+    def _run(self, duration_ms: float) -> None:
+        """Run and tally spikes and synaptic events (spikes × out-degree, transmission synapses)."""
+        import brian2 as b2
+
+        before = self._counts()
+        self.network.run(duration_ms * b2.ms)
+        spikes = [float(np.sum(a - b)) for a, b in zip(self._counts(), before)]
+        fan_out = [sum(len(s) for s, _, _ in self.conns if s.source is g) / len(g)
+                   for g in (self.source, self.neurons)]
+        self.spikes += sum(spikes)
+        self.events += sum(s * f for s, f in zip(spikes, fan_out))
+
+    def _layer_counts(self, counts: list[np.ndarray]) -> list[np.ndarray]:
+        """Spike counts per layer, summed over each unit's n neurons: (copies, n_k)."""
+        src, hid = counts
+        blocks = [src] + [hid[self.offset[k]:self.offset[k] + self.copies * s * self.n]
+                          for k, s in enumerate(self.sizes) if k > 0]
+        return [b.reshape(self.copies, -1, self.n).sum(axis=2) for b in blocks]
+
+    def free_phase(self) -> tuple[list[np.ndarray], np.ndarray]:
+        """Settle, then count: population rates ρ (copies, n_k) and output state ŷ (copies, n_out)."""
+        sp = self.sp
+        self._run(sp["settle_ms"])
+        before = self._layer_counts(self._counts())
+        t0 = self.out_mon.t[:].size
+        self._run(sp["free_ms"])
+        window = sp["free_ms"] * 1e-3
+        rates = [(a - b) / (self.n * window * sp["r_max_hz"])
+                 for a, b in zip(self._layer_counts(self._counts()), before)]
+        current = np.array(self.out_mon.I_syn[:, t0:] / self.unit_current).mean(axis=1)
+        y = current.reshape(self.copies, -1) + self.net_params.b[-1][None, :]
+        if not all(np.all(np.isfinite(r)) for r in rates) or max(r.max() for r in rates) > 5:
+            raise DivergenceError("spiking free phase: runaway rates (> 5 r_max); lower the weights "
+                                  "or spiking.unit_current_nA")
+        return rates, y
+
+    def nudged_phase(self, force: np.ndarray) -> PhaseRecord:
+        """Run with the teaching current ``force``·I_unit (copies, n_out) added to the output bias."""
+        last = len(self.sizes) - 1
+        copy, unit = self._units(last)
+        idx = self.offset[last] + np.arange(len(copy))
+        self.neurons.I_bias[idx] = (self.net_params.b[-1][unit] + force[copy, unit]) \
+            * self.unit_current
+        self.rules.delta_w_up = 0
+        self.rules.delta_w_down = 0
+        self.rules.active = True
+        t_start = self.rate_mon.t[:].size
+        self._run(self.sp["nudged_ms"])
+        up, down = np.array(self.rules.delta_w_up[:]), np.array(self.rules.delta_w_down[:])
+        acc = {"up": [], "down": [], "sym": []}
+        start = 0
+        for k in range(len(self.sizes) - 1):
+            shape = (self.copies, self.sizes[k], self.sizes[k + 1])
+            stop = start + int(np.prod(shape))
+            acc["up"].append(up[start:stop].reshape(shape))
+            acc["down"].append(down[start:stop].reshape(shape))
+            acc["sym"].append(acc["up"][-1] + acc["down"][-1])
+            start = stop
+        r = np.array(self.rate_mon.r[:, t_start:]).T / self.sp["r_max_hz"]
+        rho = [r[:, self.pop_offset[k]:self.pop_offset[k + 1]].reshape(len(r), self.copies, s)
+               for k, s in enumerate(self.sizes)]
+        return PhaseRecord(acc, rho)
+
+
+def simulate(net: Network, rho: Rho, sp: dict, seed: int, models: dict | None = None) -> SpikingRun:
+    """Free phase, then the nudged phases with common random numbers (see the module docstring)."""
+    import brian2 as b2
+    from brian2.units.fundamentalunits import DimensionMismatchError
+
+    t0 = time.perf_counter()
+    try:
+        sn = SpikingNetwork(net, rho, sp, models or load_models(), seed)
+        t_build = time.perf_counter() - t0
+        rates, y = sn.free_phase()
+        sn.network.store("free")
+        target = np.tile(net.target, (sp["trials"], 1))
+        beta = sp["beta"]
+        plus = sn.nudged_phase(beta * (target - y))
+        sn.network.restore("free", restore_random_state=True)
+        ref_sign, scale = (-1.0, 2.0) if sp["estimator"] == "symmetric" else (0.0, 1.0)
+        ref = sn.nudged_phase(ref_sign * beta * (target - y))
+    except (DimensionMismatchError, KeyError) as exc:
+        raise ModelFileError(f"spiking network: the model files do not fit together: {exc}") from None
+    wall = time.perf_counter() - t0
+    dW = {f: [(p - r) / (scale * beta) for p, r in zip(plus.acc[f], ref.acc[f])] for f in FORMS}
+    raw = {f: [p / beta for p in plus.acc[f]] for f in FORMS}
+    drho = [((p - r) / (scale * beta)).mean(axis=1) for p, r in zip(plus.rho, ref.rho)]
+    times = np.arange(plus.rho[0].shape[0]) * sp["record_ms"]
+    sim_ms = sp["settle_ms"] + sp["free_ms"] + 2 * sp["nudged_ms"]
+    cost = {"wall_s": wall, "build_s": t_build, "simulated_ms": sim_ms,
+            "neurons": len(sn.neurons) + len(sn.source),
+            "synapses": int(sum(len(s) for s, _, _ in sn.conns)),
+            "neuron_ms": float(len(sn.neurons) * sim_ms),
+            "spikes": float(sn.spikes), "synaptic_events": float(sn.events),
+            "codegen": str(b2.prefs.codegen.target)}
+    return SpikingRun(rates, y, dW, raw, times, drho, len(net.x), cost)
