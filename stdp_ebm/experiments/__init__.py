@@ -23,6 +23,7 @@ REGISTRY: dict[str, str] = {
     "early_inference": "stdp_ebm.experiments.early_inference",
     "unification": "stdp_ebm.experiments.unification",
     "train": "stdp_ebm.experiments.train",
+    "stdp_window": "stdp_ebm.experiments.stdp_window",
 }
 
 
