@@ -388,7 +388,12 @@ def sessions(run_dir: Path) -> list[dict[str, Any]]:
     path = run_dir / "sweep.log"
     if not path.is_file():
         return []
-    entries = [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line]
+    entries = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            entries.append(json.loads(line))
+        except json.JSONDecodeError:  # a line torn by a kill; the point directories are the truth
+            continue
     return [e for e in entries if "session" in e and "point" not in e]
 
 
@@ -413,12 +418,19 @@ def _open(out: Path, cfg: dict[str, Any], plan: dict[str, Any], resume: bool) ->
         return
     if (out / "summary.json").is_file():
         raise UserError(f"{out}: this sweep is already complete; choose another --out")
-    stored = json.loads((out / "sweep.json").read_text(encoding="utf-8"))
+    try:
+        stored = json.loads((out / "sweep.json").read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UserError(f"{out}/sweep.json: unreadable ({exc}); cannot resume this sweep") from None
     if stored != plan:
         raise UserError(f"{out}: holds a sweep of another config ({_difference(stored, plan)}); "
                         "resume with the same config and --set options")
     for stale in (out / "points").glob(".*.tmp-*"):  # points being written when the sweep died
         shutil.rmtree(stale, ignore_errors=True)
+    log = out / "sweep.log"
+    if log.is_file() and log.stat().st_size and not log.read_bytes().endswith(b"\n"):
+        with open(log, "a", encoding="utf-8") as f:  # end the line torn by the kill
+            f.write("\n")
 
 
 def _write_point(run_dir: Path, point: Point, outcome: Outcome, experiment: str,
