@@ -216,10 +216,13 @@ class RateModel:
                     np.add(const[j], 0.0, out=acc[j])
                 if j > 0:
                     acc[j] += np.matmul(free[j - 1], up[j - 1], out=tmp[j])
-            for sk, ak, c in zip(free, acc, keep):
-                sk *= c
-                sk += ak
-                np.clip(sk, lo, hi, out=sk)
+            for j, c in enumerate(keep):
+                if c == 0.0:                             # ε = 1: the new state is the drive
+                    free[j], acc[j] = acc[j], free[j]
+                else:
+                    free[j] *= c
+                    free[j] += acc[j]
+                np.clip(free[j], lo, hi, out=free[j])
         return [s[0]] + free
 
     def free_phase(self, x: np.ndarray, **kwargs) -> Phase:

@@ -97,7 +97,7 @@ class Learner(Protocol):
     def load_extra_state(self, arrays: dict[str, np.ndarray]) -> None: ...
 
 
-def _apply(net: Network, lrs: list[float], scale: float, dW: list[np.ndarray],
+def apply_update(net: Network, lrs: list[float], scale: float, dW: list[np.ndarray],
            db: list[np.ndarray]) -> None:
     """W_k += lr_k·scale·ΔW_k and b_{k+1} += lr_k·scale·Δb_{k+1}, in place."""
     for k, lr in enumerate(lrs):
@@ -122,28 +122,33 @@ class EPLearner:
     def predict(self, x: np.ndarray) -> np.ndarray:
         return self._free(x, self.model.input_drive(x))[-1]
 
-    def update(self, idx: np.ndarray, x: np.ndarray, d: np.ndarray, lr_scale: float,
-               rng: np.random.Generator) -> np.ndarray:
+    def delta(self, x: np.ndarray, d: np.ndarray, rng: np.random.Generator,
+              start: State | None = None) -> tuple[list[np.ndarray], list[np.ndarray], State]:
+        """ΔW_k and Δb_{k+1} of the rule for one mini-batch (not applied) and its free state s⁰."""
         c = self.cfg
         drive = self.model.input_drive(x)            # ρ(x)W_0: shared by every phase of this batch
-        start = None if self.states is None else [x] + [s[idx] for s in self.states]
         s0 = self._free(x, drive, start)
-        if self.states is not None:
-            for store, sk in zip(self.states, s0[1:]):
-                store[idx] = sk
         beta, steps = c["beta"], c["nudged_steps"]
         if c["symmetric"]:
             ref, beta_eff = self.model.settle(s0, steps, drive, -beta, d), 2 * beta
-            nudged = self.model.settle(s0, steps, drive, beta, d)
         else:
             if c["random_sign"] and rng.random() < 0.5:
                 beta = -beta
             ref, beta_eff = s0, beta
-            nudged = self.model.settle(s0, steps, drive, beta, d)
+        nudged = self.model.settle(s0, steps, drive, beta, d)
         rho = self.model.rho
         dW = ep_delta_w(rho, ref, nudged, beta_eff)
         db = [np.mean(rho(a) - rho(b), axis=0) / beta_eff for a, b in zip(nudged[1:], ref[1:])]
-        _apply(self.net, c["lrs"], lr_scale, dW, db)
+        return dW, db, s0
+
+    def update(self, idx: np.ndarray, x: np.ndarray, d: np.ndarray, lr_scale: float,
+               rng: np.random.Generator) -> np.ndarray:
+        start = None if self.states is None else [x] + [s[idx] for s in self.states]
+        dW, db, s0 = self.delta(x, d, rng, start)
+        if self.states is not None:
+            for store, sk in zip(self.states, s0[1:]):
+                store[idx] = sk
+        apply_update(self.net, self.cfg["lrs"], lr_scale, dW, db)
         return s0[-1]
 
     def extra_state(self) -> dict[str, np.ndarray]:
@@ -187,7 +192,7 @@ class BPLearner:
             db[k] = -delta.mean(axis=0)
             if k > 0:
                 delta = (delta @ self.net.W[k].T) * self.rho.prime(s[k])
-        _apply(self.net, self.cfg["lrs"], lr_scale, dW, db)
+        apply_update(self.net, self.cfg["lrs"], lr_scale, dW, db)
         return s[-1]
 
     def extra_state(self) -> dict[str, np.ndarray]:
