@@ -82,7 +82,8 @@ def test_ep_update_is_the_online_rule(symmetric):
 
 def test_backprop_baseline_is_the_gradient():
     rng = np.random.default_rng(3)
-    net = random_network([5, 6, 3], rng, 0.1, 0.5, 0.5)   # small weights: no unit reaches a bound
+    net = random_network([5, 6, 3], rng, 0.1, 0.5, 0.5)   # small weights: outputs inside (0, 1)
+    net.b[1] = np.array([-0.4, 0.3, 1.4, 0.5, -0.5, 0.7])  # hidden units 0, 2, 4 clipped
     x, d = rng.uniform(size=(4, 5)), np.eye(3)[[0, 1, 2, 0]]
 
     def cost(n):
@@ -102,6 +103,7 @@ def test_backprop_baseline_is_the_gradient():
         # C is quadratic in each weight inside the box: central differences are exact up to
         # rounding, ~1e-16 · C / h ≈ 1e-10
         np.testing.assert_allclose(net.W[k] - w, fd, rtol=0, atol=1e-8)
+    assert np.all(net.W[0][:, [0, 2, 4]] == before.W[0][:, [0, 2, 4]])  # clipped units pass nothing
 
 
 TINY = {"epochs": 3, "batch_size": 20, "beta": 0.5, "symmetric": True, "random_sign": False,
