@@ -145,7 +145,8 @@ class WindowFit:
     """Double exponential ΔW = A+ e^(−Δt/τ+) (Δt > 0), −A− e^(Δt/τ−) (Δt < 0); times in ms.
 
     ``*_ci`` are 95% confidence intervals (t distribution, n − 2 degrees of freedom, from the
-    covariance of the least-squares fit, weighted by the s.e.m. when every point has one).
+    covariance of the least-squares fit, weighted by 1/s.e.m.² when every point has an s.e.m.,
+    and scaled by the residual χ²/dof).
     """
 
     a_plus: float
@@ -180,11 +181,12 @@ def _fit_side(x: np.ndarray, y: np.ndarray, sem: np.ndarray, tau0: float
     """Fit y = A e^(−x/τ) (x > 0); return (A, τ) and their 95% half-widths (NaN if it fails)."""
     if x.size < 3:
         return np.full(2, np.nan), np.full(2, np.nan)
-    weighted = bool(np.all(sem > 0))
     a0 = y[np.argmin(x)] * math.exp(np.min(x) / tau0)
     try:
+        # s.e.m. as relative weights, covariance scaled by the residual χ²/dof: the CI also
+        # reflects misfit of the exponential, not only the scatter over repeats
         p, cov = optimize.curve_fit(lambda t, a, tau: a * np.exp(-t / tau), x, y, p0=(a0, tau0),
-                                    sigma=sem if weighted else None, absolute_sigma=weighted,
+                                    sigma=sem if np.all(sem > 0) else None, absolute_sigma=False,
                                     maxfev=20000)
     except (RuntimeError, optimize.OptimizeWarning):
         return np.full(2, np.nan), np.full(2, np.nan)

@@ -199,3 +199,20 @@ def test_bad_configs_exit_2(tmp_path, capsys):
     assert main(base + ["--set", "spiking.synapse=rule_synaps"]) == 2
     err = capsys.readouterr().err
     assert "did you mean 'rule_synapse'" in err
+
+
+@pytest.mark.brian2
+def test_stdp_frequency_experiment_end_to_end(tmp_path):
+    from stdp_ebm.cli import main
+    out = tmp_path / "freq"
+    code = main(["run", "experiments/stdp_frequency.toml", "--out", str(out), "--quiet",
+                 "--set", "protocol.frequencies_hz=[5, 50]", "--set", "protocol.n_pairings=3",
+                 "--set", "protocol.repeats=2", "--set", "spiking.noise=false"])
+    assert code == 0
+    summary = json.loads((out / "summary.json").read_text())
+    # noise off: the simulation is the bilinear sum of K over all spike pairs (cross-pairing terms
+    # at 50 Hz included); same 1e-3 bar as the window (rk4 at 0.1 ms vs the 10 µs theory grid)
+    assert summary["theory_rmse_fraction_of_max"] < 1e-3
+    cells = {(c["delta_t_ms"], c["frequency_hz"]): c for c in summary["cells"]}
+    assert cells[(10.0, 5.0)]["mean"] > 0 > cells[(-10.0, 5.0)]["mean"]
+    assert (out / "figures" / "frequency.png").is_file()
