@@ -13,7 +13,7 @@ from stdp_ebm.activation import HardSigmoid
 from stdp_ebm.data import load_digits
 from stdp_ebm.errors import UserError
 from stdp_ebm.experiments import RunContext
-from stdp_ebm.network import random_network
+from stdp_ebm.network import load_network, random_network
 from stdp_ebm.rate import RateModel
 from stdp_ebm.rule import RuleAccumulator
 from stdp_ebm.seeds import Seeds
@@ -173,6 +173,7 @@ def test_experiment_writes_run_and_is_reproducible(tmp_path):
         for ext in ("png", "svg"):
             assert (out / "figures" / f"{name}.{ext}").is_file()
     assert (tmp_path / "ck-a" / "ep.npz").is_file() and (tmp_path / "ck-a" / "bp.npz").is_file()
+    trained = load_network(tmp_path / "ck-a" / "ep_network.npz")
     with np.load(out / "data.npz") as f:
         first = {k: f[k] for k in f.files if not k.endswith("wall_s")}
     cfg_b, _ = runner.resolve(DIGITS, _quick(tmp_path, "b"))     # same seed, fresh checkpoints
@@ -180,6 +181,7 @@ def test_experiment_writes_run_and_is_reproducible(tmp_path):
     assert "bp_test_error" in first and first.keys() <= again.keys()
     for k in first:
         np.testing.assert_array_equal(first[k], again[k])
+    np.testing.assert_array_equal(trained.W[1], first["ep_W_1"])
 
 
 @pytest.mark.parametrize("override, message", [

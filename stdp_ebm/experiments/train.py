@@ -4,7 +4,9 @@ The network is trained by :func:`stdp_ebm.train.train_ep` (free phase, nudged ph
 F = E + βC (Eq 13), update by the closed form of the symmetrised rule (Eq 26)); the same initial
 network is trained as a feed-forward chain by backprop (:func:`stdp_ebm.train.train_bp`) on the same
 split, batches, learning rates and epochs. Both checkpoint after every epoch into
-``[train] checkpoint_dir`` and a rerun of the same config resumes from there.
+``[train] checkpoint_dir`` and a rerun of the same config resumes from there (the run directory
+itself is written atomically at the end, so it cannot hold them). The trained rate-model network is
+also saved there as ``ep_network.npz`` (network-file format, usable with ``--network``).
 
 data.npz names (``m`` is ``ep`` or ``bp``):
 
@@ -26,7 +28,7 @@ import numpy as np
 from ..activation import HardSigmoid
 from ..config import Key, require
 from ..data import Dataset, load_digits, load_mnist
-from ..network import NETWORK_SCHEMA, random_network
+from ..network import NETWORK_SCHEMA, random_network, save_network
 from ..plotting import figure, layer_colors, panel_label
 from ..rate import DYNAMICS_SCHEMA, RateModel, check_dynamics
 from ..train import TRAIN_SCHEMA, Checkpoint, History, train_bp, train_ep
@@ -120,6 +122,7 @@ def run(cfg: dict, ctx: RunContext) -> Result:
     histories = {"ep": train_ep(RateModel(net, rho, epsilon=d["epsilon"]), data, t,
                                 ctx.seeds.rng("train_ep"), Checkpoint(ckpt, "ep"),
                                 _reporter("EP", ctx))}
+    save_network(net, ckpt / "ep_network.npz")
     if t["baseline"]:
         histories["bp"] = train_bp(initial, rho, data, t, ctx.seeds.rng("train_bp"),
                                    Checkpoint(ckpt, "bp"), _reporter("BP", ctx))
@@ -130,6 +133,7 @@ def run(cfg: dict, ctx: RunContext) -> Result:
     out.update({f"ep_b_{k}": b for k, b in enumerate(net.b)})
     summary = {"dataset": data.name, "sizes": net.sizes, "n_train": len(data.x_train),
                "n_test": len(data.x_test), "epochs": t["epochs"], "checkpoint_dir": str(ckpt),
+               "trained_network": str(ckpt / "ep_network.npz"),
                "test_error": histories["ep"].test_error[-1],
                **{m: _summary(h) for m, h in histories.items()}}
     return Result(out, summary)
