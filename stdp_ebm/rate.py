@@ -188,7 +188,8 @@ class RateModel:
             s_k ← clip((1 − ε) s_k + ε (b_k + s_{k−1} W_{k−1} + s_{k+1} W_kᵀ))   (− εβ (y − d) for y)
 
         computed in place with ε folded into the weights once per call (the states are projected
-        onto the box first). Any other ρ, unprojected or noisy dynamics use :meth:`step`.
+        onto the box first). Any other ρ or unprojected dynamics loop over :meth:`step`; noisy
+        dynamics need an rng, i.e. :meth:`relax`.
         """
         if not (self.projected and isinstance(self.rho, HardSigmoid) and self.noise == 0.0):
             for _ in range(steps):
