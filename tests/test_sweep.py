@@ -3,6 +3,8 @@ timed-out points, SIGKILL and resume, numerical failures as exit status 2."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import os
 import signal
@@ -135,8 +137,11 @@ def small_runs(tmp_path_factory):
 
     root = tmp_path_factory.mktemp("sweeps")
     cfg = write(root / "small.toml", SMALL)
-    codes = {n: run_cli([str(cfg), "--out", str(root / f"w{n}"), "--workers", str(n)])
-             for n in (1, 2)}
+    codes = {1: run_cli([str(cfg), "--out", str(root / "w1"), "--workers", "1"])}
+    stderr = io.StringIO()  # not a TTY: no progress bar even without --quiet
+    with contextlib.redirect_stderr(stderr), contextlib.redirect_stdout(io.StringIO()):
+        codes[2] = cli.main(["run", str(cfg), "--out", str(root / "w2"), "--workers", "2"])
+    (root / "w2.stderr").write_text(stderr.getvalue())
     with LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1",
                       dashboard_address=None, processes=True) as cluster:
         codes["dask"] = run_cli([str(cfg), "--out", str(root / "dask"),
@@ -155,6 +160,9 @@ def test_failed_points_are_recorded_and_the_sweep_goes_on(small_runs, capsys):
     summary = json.loads((root / "w2" / "summary.json").read_text())
     assert (summary["n_points"], summary["n_ok"], summary["n_failed"]) == (8, 4, 4)
     assert (root / "w2" / "figures" / "sweep_summary.png").is_file()
+    lines = (root / "w2.stderr").read_text().splitlines()  # the one error line, no progress bar
+    assert lines == [f"stdp-ebm: error: 4 of 8 sweep points failed (first: points/0000: "
+                     f"{t['error'][0]}); all results are in {root / 'w2'}/table.csv"]
     error = json.loads((root / "w2" / "points" / "0000" / "error.json").read_text())
     assert error["type"] == "ConvergenceError" and "traceback" not in error
 
