@@ -2,7 +2,8 @@
 
 The rate model's unit has state s and rate ρ(s) (Eq 7 for the hard sigmoid). In the spiking model a
 unit is a population of LIF neurons (``models/lif_neuron.toml``) whose input current is
-``I = I_unit · s``: the bias b_i and the synaptic input Σ_j W_ij ρ_j of Eq 8 in units of ``I_unit``.
+``I = I_unit · (s + s0)``: the bias b_i and the synaptic input Σ_j W_ij ρ_j of Eq 8 in units of
+``I_unit``, shifted by s0 (``[spiking] offset``).
 The population's mean rate at a constant s is ``r_max · ρ_LIF(s)``. :func:`measure_fi` measures it
 in Brian2 (one neuron group: every grid point × ``neurons_per_point`` independent neurons, one run)
 and :func:`tabulate` turns it into :class:`~stdp_ebm.activation.TabulatedRho`, a smoothing spline
@@ -47,12 +48,12 @@ class FICurve:
 
 
 def measure_fi(neuron, neuron_params: dict, calib: dict, unit_current, r_max_hz: float,
-               seed: int) -> FICurve:
+               seed: int, offset: float = 0.0) -> FICurve:
     """Mean rate of uncoupled LIF neurons (``neuron``: a loaded model) at constant ``s`` on a grid.
 
     ``neuron_params``: overrides of the model's parameters (e.g. the noise ``sigma``), as in the
     network; ``unit_current``: the current of s = 1 (a Brian2 quantity); ``r_max_hz``: the rate of
-    ρ = 1.
+    ρ = 1; ``offset``: the shift s0 of the state-to-current map I = (s + s0)·I_unit.
     """
     import brian2 as b2
 
@@ -61,7 +62,7 @@ def measure_fi(neuron, neuron_params: dict, calib: dict, unit_current, r_max_hz:
     b2.seed(seed)
     group = b2.NeuronGroup(len(s) * reps, **neuron.group_kwargs(**neuron_params))
     neuron.initialise(group)
-    group.I_bias = np.repeat(s, reps) * unit_current
+    group.I_bias = (np.repeat(s, reps) + offset) * unit_current
     group.pulse_end = 0 * b2.second
     counts = b2.SpikeMonitor(group, record=False)
     net = b2.Network(group, counts)
@@ -71,3 +72,15 @@ def measure_fi(neuron, neuron_params: dict, calib: dict, unit_current, r_max_hz:
     rates = (np.array(counts.count) - before).reshape(len(s), reps) / (calib["duration_ms"] * 1e-3)
     sem = rates.std(axis=1, ddof=1) / np.sqrt(reps)
     return FICurve(s, rates.mean(axis=1), np.maximum(sem, 1e-3), r_max_hz)
+
+
+def calibrate(cfg: dict, models: dict, seed: int) -> FICurve:
+    """The f–I curve of the configured neuron (``[spiking]`` and ``[calibration]`` sections)."""
+    import brian2 as b2
+
+    from .spiking import configure_brian2, neuron_overrides
+
+    sp = cfg["spiking"]
+    configure_brian2(sp["codegen"], sp["dt_ms"])
+    return measure_fi(models["neuron"], neuron_overrides(sp), cfg["calibration"],
+                      sp["unit_current_nA"] * b2.nA, sp["r_max_hz"], seed, sp["offset"])

@@ -4,8 +4,9 @@ Mapping to the rate model (Bengio et al. 2017; ``stdp_ebm.rate``):
 
 * a rate unit i is a population of ``n`` LIF neurons (``models/lif_neuron.toml``, with membrane
   noise σ standing in for the Langevin η of Eq 2); its rate ρ_i is the population rate / r_max;
-* its state s_i is the neurons' input current in units of ``I_unit``: ``I_bias = b_i·I_unit`` and a
-  synaptic current whose mean is ``I_unit · Σ_j W_ij ρ_j`` (Eq 8): every neuron of unit j projects to
+* its state s_i is the neurons' input current in units of ``I_unit`` (shifted by ``offset`` s0):
+  ``I_bias = (b_i + s0)·I_unit`` and a synaptic current whose mean is ``I_unit · Σ_j W_ij ρ_j``
+  (Eq 8), so I = (s_i + s0)·I_unit with s_i = b_i + Σ_j W_ij ρ_j; every neuron of unit j projects to
   every neuron of unit i with weight ``w = W_ij`` and current jump ``J = I_unit/(n·r_max·τ_s)``
   (``models/population_synapse.toml``), both ways between adjacent layers (symmetric W, Eq 6);
 * the measured f–I curve (``stdp_ebm.calibration``) is ρ_LIF, so the population's fixed point is the
@@ -50,6 +51,8 @@ SPIKING_SCHEMA: dict[str, Key] = {
     "r_max_hz": Key("float", 100.0, "rate of ρ = 1 (Hz)", low=0.0, open_low=True),
     "unit_current_nA": Key("float", 0.4, "input current I_unit of the state s = 1 (nA)", low=0.0,
                            open_low=True),
+    "offset": Key("float", 0.3, "state-to-current shift s0: a neuron gets (s + s0)·I_unit, which "
+                  "puts the f–I curve's knee below the states' range (ρ'_LIF ≈ 1 there)"),
     "noise_mV": Key("float", 6.0, "membrane noise σ of the LIF neuron (mV)", low=0.0),
     "dt_ms": Key("float", 0.1, "simulation time step (ms)", low=0.0, open_low=True, high=1.0),
     "settle_ms": Key("float", 100.0, "free phase: transient before the rates are counted (ms)",
@@ -115,20 +118,87 @@ class SpikingRun:
     dW_copies: dict[str, list[np.ndarray]]  # estimator ΔW per copy, (copies, n_k, n_{k+1})
     raw_copies: dict[str, list[np.ndarray]]  # acc(+β)/β per copy
     times_ms: np.ndarray  # sample times of the nudged-phase trajectories (from the nudge onset)
-    drho: list[np.ndarray]  # per layer, (ρ(+β) − ρ(ref))/(β·scale) averaged over copies, (T, n_k)
+    drho_copies: list[np.ndarray]  # per layer, (ρ(+β) − ρ(ref))/(scale·β), (T, copies, n_k)
     batch: int
     cost: dict[str, float] = field(default_factory=dict)
+
+    def _mean(self, a: np.ndarray, trials: int | None, axis: int = 0) -> np.ndarray:
+        """Average the copies axis of ``a`` over the first ``trials`` trials → a batch axis."""
+        a = np.moveaxis(a, axis, 0)
+        stop = None if trials is None else trials * self.batch
+        a = a[:stop]
+        out = a.reshape(-1, self.batch, *a.shape[1:]).mean(axis=0)
+        return np.moveaxis(out, 0, axis)
 
     def delta_w(self, form: str = "sym", trials: int | None = None,
                 raw: bool = False) -> list[np.ndarray]:
         """ΔW per W_k averaged over the batch and the first ``trials`` noise repeats."""
         src = (self.raw_copies if raw else self.dW_copies)[form]
-        stop = None if trials is None else trials * self.batch
-        return [a[:stop].mean(axis=0) for a in src]
+        return [self._mean(a, trials).mean(axis=0) for a in src]
 
-    def rates_free(self) -> list[np.ndarray]:
-        """Free-phase population rates ρ per layer, trial-averaged, shape (batch, n_k)."""
-        return [r.reshape(-1, self.batch, r.shape[1]).mean(axis=0) for r in self.rates_free_copies]
+    def rates_free(self, trials: int | None = None) -> list[np.ndarray]:
+        """Free-phase population rates ρ per layer, averaged over trials, shape (batch, n_k)."""
+        return [self._mean(r, trials) for r in self.rates_free_copies]
+
+    def example_drho(self, example: int, trials: int | None = None) -> list[np.ndarray]:
+        """Nudged-phase Δρ/β trajectories of one example per layer, trial-averaged, (T, n_k)."""
+        return [self._mean(d, trials, axis=1)[:, example] for d in self.drho_copies]
+
+
+def population_rates(sources: list, n_units: int, n: int, sp: dict, models: dict) -> tuple:
+    """``n_units`` population-rate filters (``models/population_rate.toml``) and the synapses that
+    feed them: every spike of a neuron in ``sources`` [(group, unit index of each neuron)] adds
+    1/(n·τ_r) to its unit's ``u``, so r is the unit's mean rate per neuron (Hz)."""
+    import brian2 as b2
+
+    tau_r, tau_rise = sp["tau_r_ms"] * b2.ms, sp["tau_rise_ms"] * b2.ms
+    pops = b2.NeuronGroup(n_units, name="population_rates",
+                          **models["rate"].group_kwargs(tau_r=tau_r, tau_rise=tau_rise))
+    counts = []
+    for group, unit in sources:
+        count = b2.Synapses(group, pops, on_pre="u_post += dU", name=f"count_{group.name}",
+                            namespace={"dU": 1 / (n * tau_r)})
+        count.connect(i=np.arange(len(group)), j=unit)
+        counts.append(count)
+    return pops, counts
+
+
+def rule_synapses(pops, pre: np.ndarray, post: np.ndarray, sp: dict, models: dict):
+    """Eq 26 rule synapses (``models/population_rule.toml``) from units ``pre`` to units ``post``."""
+    import brian2 as b2
+
+    rules = b2.Synapses(pops, pops, name="rule",
+                        **models["rule"].group_kwargs(r_max=sp["r_max_hz"] * b2.Hz,
+                                                      tau_rise=sp["tau_rise_ms"] * b2.ms))
+    rules.connect(i=pre, j=post)
+    return rules
+
+
+def rule_on_spike_trains(trains: list[tuple[np.ndarray, np.ndarray]], n: int, duration_ms: float,
+                         sp: dict, models: dict | None = None,
+                         warmup_ms: float = 0.0) -> tuple[float, float]:
+    """The Brian2 rule between two populations driven by given spike trains.
+
+    ``trains`` = [(neuron indices, spike times in ms)] of the pre (lower-layer) and the post
+    (upper-layer) population of ``n`` neurons each. The rate filters run alone for ``warmup_ms``
+    (as in the free phase), then the rule accumulates for ``duration_ms``; returns (ΔW_up, ΔW_down)
+    = (∫ρ_in dρ_out/dt dt, ∫ρ_out dρ_in/dt dt). Uses the network's own wiring.
+    """
+    import brian2 as b2
+
+    models = models or load_models()
+    configure_brian2(sp["codegen"], sp["dt_ms"])
+    groups = [b2.SpikeGeneratorGroup(n, i, t * b2.ms, name=name)
+              for (i, t), name in zip(trains, ("pre", "post"))]
+    pops, counts = population_rates([(g, np.full(n, u)) for u, g in enumerate(groups)], 2, n, sp,
+                                    models)
+    rules = rule_synapses(pops, np.array([0]), np.array([1]), sp, models)
+    network = b2.Network(*groups, pops, *counts, rules)
+    rules.active = False
+    network.run(warmup_ms * b2.ms)
+    rules.active = True
+    network.run(duration_ms * b2.ms)
+    return float(rules.delta_w_up[0]), float(rules.delta_w_down[0])
 
 
 class SpikingNetwork:
@@ -203,7 +273,7 @@ class SpikingNetwork:
         group = self._add(b2.NeuronGroup(len(bias), name="neurons",
                                          **model.group_kwargs(**neuron_overrides(self.sp))))
         model.initialise(group)
-        group.I_bias = bias * self.unit_current
+        group.I_bias = (bias + self.sp["offset"]) * self.unit_current
         group.pulse_end = 0 * b2.second
         return group
 
@@ -256,26 +326,17 @@ class SpikingNetwork:
 
     def _rule_layer(self) -> tuple:
         """Population-rate filters of all units and one Eq 26 rule synapse per weight and copy."""
-        import brian2 as b2
-
-        ms = b2.ms
-        tau_r, tau_rise = self.sp["tau_r_ms"] * ms, self.sp["tau_rise_ms"] * ms
-        pops = self._add(b2.NeuronGroup(self.pop_offset[-1], name="population_rates",
-                                        **self.models["rate"].group_kwargs(tau_r=tau_r,
-                                                                           tau_rise=tau_rise)))
-        for name, group in (("input", self.source), ("neurons", self.neurons)):
-            count = self._add(b2.Synapses(group, pops, on_pre="u_post += dU", name=f"count_{name}",
-                                          namespace={"dU": 1 / (self.n * tau_r)}))
-            count.connect(i=np.arange(len(group)), j=self._pop_of_neuron(name))
+        sources = [(self.source, self._pop_of_neuron("input")),
+                   (self.neurons, self._pop_of_neuron("neurons"))]
+        pops, counts = population_rates(sources, self.pop_offset[-1], self.n, self.sp, self.models)
+        self._objects += [pops, *counts]
         pre, post = [], []
         for k in range(len(self.sizes) - 1):
             c, i, j = self._pairs(k)
             pre.append(self.pop_offset[k] + c * self.sizes[k] + i)
             post.append(self.pop_offset[k + 1] + c * self.sizes[k + 1] + j)
-        rules = self._add(b2.Synapses(pops, pops, name="rule",
-                                      **self.models["rule"].group_kwargs(r_max=self.r_max,
-                                                                         tau_rise=tau_rise)))
-        rules.connect(i=np.concatenate(pre), j=np.concatenate(post))
+        rules = self._add(rule_synapses(pops, np.concatenate(pre), np.concatenate(post), self.sp,
+                                        self.models))
         rules.active = False
         return pops, rules
 
@@ -336,8 +397,8 @@ class SpikingNetwork:
         last = len(self.sizes) - 1
         copy, unit = self._units(last)
         idx = self.offset[last] + np.arange(len(copy))
-        self.neurons.I_bias[idx] = (self.net_params.b[-1][unit] + force[copy, unit]) \
-            * self.unit_current
+        self.neurons.I_bias[idx] = (self.net_params.b[-1][unit] + self.sp["offset"]
+                                    + force[copy, unit]) * self.unit_current
         self.rules.delta_w_up = 0
         self.rules.delta_w_down = 0
         self.rules.active = True
@@ -381,7 +442,7 @@ def simulate(net: Network, rho: Rho, sp: dict, seed: int, models: dict | None = 
     wall = time.perf_counter() - t0
     dW = {f: [(p - r) / (scale * beta) for p, r in zip(plus.acc[f], ref.acc[f])] for f in FORMS}
     raw = {f: [p / beta for p in plus.acc[f]] for f in FORMS}
-    drho = [((p - r) / (scale * beta)).mean(axis=1) for p, r in zip(plus.rho, ref.rho)]
+    drho = [(p - r) / (scale * beta) for p, r in zip(plus.rho, ref.rho)]
     times = np.arange(plus.rho[0].shape[0]) * sp["record_ms"]
     sim_ms = sp["settle_ms"] + sp["free_ms"] + 2 * sp["nudged_ms"]
     cost = {"wall_s": wall, "build_s": t_build, "simulated_ms": sim_ms,

@@ -1,0 +1,151 @@
+"""The Brian2 spiking network and its rule synapses (issue 3).
+
+Default tests use Brian2's numpy target on tiny populations (no compilation, a few seconds); the
+acceptance numbers on the standard network are under ``-m slow`` (Cython).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+
+from stdp_ebm.activation import TabulatedRho
+from stdp_ebm.config import validate
+from stdp_ebm.network import network_from_config
+from stdp_ebm.spiking import SPIKING_SCHEMA, load_models, rule_on_spike_trains, simulate
+
+from conftest import small_config
+
+pytestmark = pytest.mark.brian2
+
+DT_MS = 0.05
+
+
+@pytest.fixture(scope="module")
+def models():
+    return load_models()
+
+
+def _sp(**kw) -> dict:
+    sp = validate({"spiking": kw}, {"spiking": SPIKING_SCHEMA}, "test")["spiking"]
+    return {**sp, "codegen": "numpy"}
+
+
+def _poisson_train(rate_hz, n: int, duration_ms: float, rng: np.random.Generator):
+    """Inhomogeneous Poisson trains (rate_hz: function of t in ms) on the DT_MS grid, by thinning."""
+    t = np.arange(0.0, duration_ms, DT_MS)
+    fire = rng.random((n, t.size)) < rate_hz(t)[None, :] * DT_MS * 1e-3
+    idx, step = np.nonzero(fire)
+    return idx, np.round(t[step] / DT_MS) * DT_MS
+
+
+def _reference_rule(trains, n: int, duration_ms: float, sp: dict,
+                    warmup_ms: float = 0.0) -> tuple[float, float, list[float]]:
+    """Independent numpy computation of ∫ρ_in dρ_out/dt dt and ∫ρ_out dρ_in/dt dt.
+
+    Each spike at t_s contributes u(t) = e^{−(t−t_s)/τ}/(nτ) and r(t) = k(t − t_s)/n with the
+    closed-form second-order kernel k(t) = (e^{−t/τ} − e^{−t/τ_rise})/(τ − τ_rise); then
+    ρ = r/r_max and dρ/dt = (u − r)/(τ_rise r_max). Integrated by the trapezoid rule on a grid 10×
+    finer than the simulation's, from ``warmup_ms`` to the end. Also returns max ρ of each side.
+    """
+    tau, rise, r_max = sp["tau_r_ms"], sp["tau_rise_ms"], sp["r_max_hz"] * 1e-3  # per ms
+    t = np.arange(warmup_ms, warmup_ms + duration_ms + 1e-9, DT_MS / 10)
+    rho, drho = [], []
+    for _, times in trains:
+        lag = t[:, None] - times[None, :]
+        on = lag >= 0
+        lag = np.where(on, lag, 0.0)
+        u = np.sum(on * np.exp(-lag / tau), axis=1) / (n * tau)
+        r = np.sum(on * (np.exp(-lag / tau) - np.exp(-lag / rise)), axis=1) / (n * (tau - rise))
+        rho.append(r / r_max)
+        drho.append((u - r) / (rise * r_max))
+    return (float(np.trapezoid(rho[0] * drho[1], t)), float(np.trapezoid(rho[1] * drho[0], t)),
+            [float(r.max()) for r in rho])
+
+
+def test_rule_synapse_matches_independent_numpy_integral(models):
+    sp = _sp(dt_ms=DT_MS)
+    rng = np.random.default_rng(3)
+    n, warmup, duration = 10, 100.0, 400.0
+    trains = [_poisson_train(lambda t: 40.0 + 0 * t, n, warmup + duration, rng),
+              _poisson_train(lambda t: 20.0 + 0.15 * t, n, warmup + duration, rng)]
+    got = rule_on_spike_trains(trains, n, duration, sp, models, warmup_ms=warmup)
+    want = _reference_rule(trains, n, duration, sp, warmup_ms=warmup)
+    # Brian2 integrates the rule with forward Euler (left Riemann sum at dt). The integrand
+    # ρ_a·dρ_b/dt is smooth except that each spike of population b makes dρ_b/dt jump by
+    # 1/(n τ_r τ_rise r_max); the Euler sum misses at most dt/2 of each jump, so the error is below
+    # (dt/2) · (spikes of b) · jump · max ρ_a. That bound (× 1.5) is the tolerance.
+    jump = 1.0 / (n * sp["tau_r_ms"] * sp["tau_rise_ms"] * sp["r_max_hz"] * 1e-3)
+    spikes = [np.sum(times >= warmup) for _, times in trains]
+    bound = [DT_MS / 2 * jump * spikes[1] * want[2][0], DT_MS / 2 * jump * spikes[0] * want[2][1]]
+    assert_allclose(got, want[:2], rtol=0, atol=1.5 * max(bound))
+
+
+@pytest.mark.parametrize("post, expected", [("rising", 1), ("falling", -1), ("constant", 0)])
+def test_rule_sign(models, post, expected):
+    """Pre rate constant: post rising → ΔW > 0, falling → ΔW < 0, constant → |ΔW| ≈ 0.
+
+    The rate filters first settle for 200 ms at constant rates (as in the free phase); the post
+    rate then ramps by ±72 Hz over 600 ms (or stays).
+    """
+    sp = _sp(dt_ms=DT_MS)
+    rng = np.random.default_rng(11)
+    n, warmup, duration = 40, 200.0, 600.0
+    slope = {"rising": 0.12, "falling": -0.12, "constant": 0.0}[post]
+
+    def post_rate(t):
+        return 46.0 + slope * (np.clip(t - warmup, 0, None) - duration / 2)
+
+    trains = [_poisson_train(lambda t: 50.0 + 0 * t, n, warmup + duration, rng),
+              _poisson_train(post_rate, n, warmup + duration, rng)]
+    up, _ = rule_on_spike_trains(trains, n, duration, sp, models, warmup_ms=warmup)
+    # Scale of a ramp's ΔW: ρ_in · Δρ_out ≈ 0.5 · 0.72 (rates in units of r_max = 100 Hz), less the
+    # filter's lag. For a constant post rate ΔW is ρ_in times the change of the filtered rate, whose
+    # s.d. is about sqrt(r/(2 τ_r n)) / r_max ≈ 0.024 here: 0.1 is > 4 s.d. of ρ_in · Δρ.
+    if expected == 0:
+        assert abs(up) < 0.1
+    else:
+        assert np.sign(up) == expected and abs(up) > 0.2
+
+
+@pytest.fixture(scope="module")
+def tiny_run(models):
+    """A 3-4-2 network, 2 examples, 2 trials, 3 neurons per unit: two identical runs."""
+    net = network_from_config(small_config(sizes=(3, 4, 2), batch=2, init_scale=0.5),
+                              np.random.default_rng(5))
+    s = np.linspace(-0.5, 1.5, 21)
+    rho = TabulatedRho(s, np.clip(s + 0.3, 0, None) ** 1.5 / 1.7)
+    sp = _sp(neurons_per_unit=3, trials=2, settle_ms=20.0, free_ms=40.0, nudged_ms=40.0,
+             beta=0.5, dt_ms=0.1)
+    return net, [simulate(net, rho, sp, seed=42, models=models) for _ in range(2)]
+
+
+def test_same_seed_same_result(tiny_run):
+    _, (a, b) = tiny_run
+    for form in ("sym", "up", "down"):
+        for x, y in zip(a.delta_w(form), b.delta_w(form)):
+            assert_allclose(x, y, rtol=0, atol=0)  # bit-identical: same seed, same program
+    assert_allclose(a.y_free_copies, b.y_free_copies, rtol=0, atol=0)
+
+
+def test_shapes_and_bookkeeping(tiny_run):
+    net, (run, _) = tiny_run
+    assert [d.shape for d in run.delta_w("sym")] == [w.shape for w in net.W]
+    assert [r.shape for r in run.rates_free()] == [(2, n) for n in net.sizes]
+    assert run.dW_copies["sym"][0].shape == (4,) + net.W[0].shape  # 2 examples × 2 trials
+    for up, down, sym in zip(run.delta_w("up"), run.delta_w("down"), run.delta_w("sym")):
+        assert_allclose(sym, up + down, rtol=1e-12, atol=1e-12)  # tied = up + down by definition
+    assert run.cost["synapses"] == 4 * 3 * 3 * (3 * 4 + 2 * 4 * 2)  # copies·n²·(W_0 + 2·W_1)
+    assert run.cost["spikes"] > 0 and run.cost["synaptic_events"] > run.cost["spikes"]
+    assert all(np.all(np.isfinite(d)) for d in run.delta_w("sym"))
+
+
+def test_input_layer_rates_follow_rho_of_x(tiny_run):
+    """The clamped input fires at ρ(x)·r_max: free-phase input rates ≈ ρ(x) within Poisson error."""
+    net, (run, _) = tiny_run
+    s = np.linspace(-0.5, 1.5, 21)
+    rho = TabulatedRho(s, np.clip(s + 0.3, 0, None) ** 1.5 / 1.7)
+    measured = run.rates_free()[0]
+    # 3 neurons × 2 trials × 40 ms at ≤ 100 Hz: ≤ 24 spikes per unit; Poisson s.d. ≤ 0.2 in ρ.
+    assert_allclose(measured, rho(net.x), atol=0.6)
