@@ -47,6 +47,7 @@ import re
 import shutil
 import signal
 import socket
+import string
 import sys
 import threading
 import time
@@ -246,22 +247,22 @@ def worker_cache_dir() -> Path:
     home = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     root = home / "stdp-ebm" / "cython" / f"{platform.machine()}-{sys.implementation.cache_tag}"
     root.mkdir(parents=True, exist_ok=True)
-    for slot in itertools.count():
+    slot = 0
+    while True:
         lock = open(root / f"worker-{slot}.lock", "w")
         try:
             fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            break
         except BlockingIOError:
             lock.close()
-            continue
-        path = root / f"worker-{slot}"
-        path.mkdir(exist_ok=True)
-        os.environ["CYTHON_CACHE_DIR"] = str(path)  # read by Cython when Brian2 first compiles
-        if "brian2" in sys.modules:
-            sys.modules["brian2"].prefs.codegen.runtime.cython.cache_dir = str(
-                path / "brian_extensions")
-        _CACHE.append((lock, path))
-        return path
-    raise AssertionError("unreachable")
+            slot += 1
+    path = root / f"worker-{slot}"
+    path.mkdir(exist_ok=True)
+    os.environ["CYTHON_CACHE_DIR"] = str(path)  # read by Cython when Brian2 first compiles
+    if "brian2" in sys.modules:
+        sys.modules["brian2"].prefs.codegen.runtime.cython.cache_dir = str(path / "brian_extensions")
+    _CACHE.append((lock, path))
+    return path
 
 
 @contextmanager
@@ -606,7 +607,7 @@ def summary_figure(table: dict[str, np.ndarray], spec: dict[str, Any]) -> Any:
     groups = sorted({tuple(str(table[p][i]) for p in others) for i in range(len(table["index"]))})
     ok = table["status"] == "ok"
     fig, axes = figure(min(3, len(metrics)), -(-len(metrics) // 3), width=3.0, height=2.4)
-    for ax, metric, letter in zip(axes, metrics, "abcdefghijklmnopqrstuvwxyz" * 9):
+    for i, (ax, metric) in enumerate(zip(axes, metrics)):
         for group, color in zip(groups, layer_colors(len(groups))):
             rows = ok.copy()
             for p, g in zip(others, group):
@@ -621,7 +622,7 @@ def summary_figure(table: dict[str, np.ndarray], spec: dict[str, Any]) -> Any:
             ax.set_xscale("log")
         ax.set_xlabel(xkey)
         ax.set_ylabel("wall time per point (s)" if metric == "wall_s" else metric)
-        panel_label(ax, letter)
+        panel_label(ax, string.ascii_lowercase[i % 26])
     for ax in axes[len(metrics):]:
         ax.set_visible(False)
     if others:

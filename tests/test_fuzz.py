@@ -15,7 +15,6 @@ import copy
 import dataclasses
 import io
 import math
-import re
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -218,9 +217,6 @@ def valid_arrays() -> dict[str, np.ndarray]:
     net = random_network([6, 8, 4], np.random.default_rng(0))
     arrays = {f"W_{k}": w for k, w in enumerate(net.W)} | {f"b_{k}": b for k, b in enumerate(net.b)}
     return arrays | {"x": np.full((2, 6), 0.5), "target": np.full((2, 4), 0.2)}
-
-
-ALLOWED = re.compile(r"^((W|b)_\d+|x|target)$")
 
 
 @st.composite
