@@ -86,7 +86,7 @@ def test_user_network_file_with_x_and_target(tmp_path, capsys):
     (["--set", "dynamics.beta1=2"], "must be < beta2"),
     (["--set", "network.sizes=[3]"], "[network] sizes"),
     (["--set", "seed=true"], "seed"),
-    (["--network", "/nonexistent.npz"], "no such file"),
+    (["--network", "/nonexistent.npz"], "nonexistent.npz: no such"),
 ])
 def test_bad_input_is_one_line_and_exit_2(argv, fragment, tmp_path, capsys):
     out = tmp_path / "never"
