@@ -1,10 +1,10 @@
 """Fuzzing the boundary: generated bad configs, network files and CLI flags, fed to ``cli.main``.
 
-Every input is bad by construction (from the schema's documented kinds and ranges and from the
-network-file contract, not from the validator's code). Each must give exit status 2 with exactly
+Every input is bad by construction (from the schemas' documented kinds and ranges, for every
+registered experiment, and from the network-file contract, not from the validator's code). Each must give exit status 2 with exactly
 one line on stderr, no traceback, and leave no directory behind (neither the run directory nor a
 temporary sibling). The experiment's ``run`` is replaced by one that fails the test, so an input
-that slips through validation is caught instead of being run. Counts: 260 + 210 + 60 distinct
+that slips through validation is caught instead of being run. Counts: 350 + 210 + 60 distinct
 inputs (>= 500 together), derandomized so that CI is deterministic.
 """
 
@@ -27,15 +27,20 @@ from hypothesis import strategies as st
 
 from stdp_ebm import cli, experiments
 from stdp_ebm.config import TOP_LEVEL, Key
-from stdp_ebm.experiments.alignment import SCHEMA
 from stdp_ebm.network import random_network
 
 SETTINGS = dict(deadline=None, database=None, derandomize=True,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
-BASE: dict[str, Any] = {"experiment": "alignment", "seed": 3,
-                        **{s: {k: key.default for k, key in keys.items()} for s, keys in SCHEMA.items()}}
-BASE["network"].update(sizes=[6, 8, 4], batch=2)
-KEYS = [(s, k, key) for s, keys in SCHEMA.items() for k, key in keys.items()]
+NAMES = sorted(experiments.REGISTRY)
+SCHEMAS = {name: experiments.get(name).schema for name in NAMES}
+BASES: dict[str, dict[str, Any]] = {
+    name: {"experiment": name, "seed": 3,
+           **{s: {k: key.default for k, key in keys.items()} for s, keys in schema.items()}}
+    for name, schema in SCHEMAS.items()}
+BASES["alignment"]["network"].update(sizes=[6, 8, 4], batch=2)
+BASE = BASES["alignment"]  # the valid config beside bad network files and flags
+KEYS = {name: [(s, k, key) for s, keys in schema.items() for k, key in keys.items()]
+        for name, schema in SCHEMAS.items()}
 NAME = st.from_regex(r"[a-z][a-z_]{0,10}", fullmatch=True)
 INT = st.integers(-(2**62), 2**62)
 FLOAT = st.floats(-1e12, 1e12, allow_nan=False)
@@ -92,8 +97,8 @@ def good_scalar(key: Key) -> st.SearchStrategy:
     lo = key.low if key.low is not None else -10.0
     hi = key.high if key.high is not None else lo + 10.0
     if key.kind == "ints":
-        return st.integers(math.ceil(lo) + 1, math.floor(hi) + 1)
-    return st.floats(lo, hi, exclude_min=True, exclude_max=key.open_high)
+        return st.integers(math.floor(lo) + 1, math.ceil(hi) - 1)  # strictly inside the range
+    return st.floats(lo, hi, exclude_min=True, exclude_max=True)
 
 
 def bad_value(key: Key) -> st.SearchStrategy:
@@ -102,8 +107,10 @@ def bad_value(key: Key) -> st.SearchStrategy:
     item = dataclasses.replace(key, kind=key.kind[:-1])
     with_bad_item = st.tuples(st.lists(good_scalar(key), max_size=2), bad_scalar(item),
                               st.lists(good_scalar(key), max_size=2)).map(lambda t: t[0] + [t[1]] + t[2])
-    short = st.lists(good_scalar(key), max_size=key.min_len - 1)
-    return st.one_of(WRONG_TYPE, INT, FLOAT, short, with_bad_item)
+    out = [WRONG_TYPE, INT, FLOAT, with_bad_item]
+    if key.min_len > 0:
+        out.append(st.lists(good_scalar(key), max_size=key.min_len - 1))  # too short
+    return st.one_of(out)
 
 
 # --- bad configs ------------------------------------------------------------------------------------
@@ -113,23 +120,24 @@ def _set(cfg: dict, section: str | None, key: str, value: Any) -> dict:
 
 
 @st.composite
-def bad_key_value(draw) -> dict:
-    section, name, key = draw(st.sampled_from(KEYS))
-    return _set(copy.deepcopy(BASE), section, name, draw(bad_value(key)))
+def bad_key_value(draw, exp: str) -> dict:
+    section, name, key = draw(st.sampled_from(KEYS[exp]))
+    return _set(copy.deepcopy(BASES[exp]), section, name, draw(bad_value(key)))
 
 
 @st.composite
-def unknown_name(draw) -> dict:
-    section = draw(st.sampled_from([None, *SCHEMA]))
-    known = set(TOP_LEVEL) | set(SCHEMA) | {"sweep"} if section is None else set(SCHEMA[section])
+def unknown_name(draw, exp: str) -> dict:
+    schema = SCHEMAS[exp]
+    section = draw(st.sampled_from([None, *schema]))
+    known = set(TOP_LEVEL) | set(schema) | {"sweep"} if section is None else set(schema[section])
     name = draw(NAME.filter(lambda n: n not in known))
     value = draw(st.one_of(INT, TEXT, st.dictionaries(NAME, INT, max_size=2)))
-    return _set(copy.deepcopy(BASE), section, name, value)
+    return _set(copy.deepcopy(BASES[exp]), section, name, value)
 
 
 @st.composite
-def bad_top_level(draw) -> dict:
-    cfg = copy.deepcopy(BASE)
+def bad_top_level(draw, exp: str) -> dict:
+    cfg = copy.deepcopy(BASES[exp])
     what = draw(st.sampled_from(["experiment", "no_experiment", "seed", "section"]))
     if what == "experiment":
         cfg["experiment"] = draw(st.one_of(TEXT.filter(lambda t: t not in experiments.REGISTRY),
@@ -139,12 +147,14 @@ def bad_top_level(draw) -> dict:
     elif what == "seed":
         cfg["seed"] = draw(bad_scalar(TOP_LEVEL["seed"]))
     else:
-        cfg[draw(st.sampled_from(list(SCHEMA)))] = draw(st.one_of(INT, TEXT, st.lists(INT, max_size=2)))
+        cfg[draw(st.sampled_from(list(SCHEMAS[exp])))] = draw(st.one_of(INT, TEXT,
+                                                                        st.lists(INT, max_size=2)))
     return cfg
 
 
 @st.composite
 def bad_cross_key(draw) -> dict:
+    """The cross-key checks of the shared [dynamics] and [network] sections (alignment's)."""
     cfg = copy.deepcopy(BASE)
     low = draw(st.floats(-5, 5))
     high = low - draw(st.floats(0, 5))
@@ -156,9 +166,10 @@ def bad_cross_key(draw) -> dict:
 
 
 @st.composite
-def bad_sweep(draw) -> dict:
-    cfg = copy.deepcopy(BASE)
-    section, name, key = draw(st.sampled_from(KEYS))
+def bad_sweep(draw, exp: str) -> dict:
+    cfg = copy.deepcopy(BASES[exp])
+    schema, keys = SCHEMAS[exp], KEYS[exp]
+    section, name, key = draw(st.sampled_from(keys))
     path = f"{section}.{name}"
     table = draw(st.sampled_from(["grid", "zip"]))
     what = draw(st.sampled_from(["empty", "unknown_key", "unknown_path", "not_list", "empty_list",
@@ -170,7 +181,7 @@ def bad_sweep(draw) -> dict:
     elif what == "unknown_key":
         sweep[draw(NAME.filter(lambda n: n not in ("grid", "zip", "seeds", "timeout")))] = 1
     elif what == "unknown_path":
-        sweep[table] = {draw(NAME.filter(lambda n: n not in SCHEMA)) + "." + name: good}
+        sweep[table] = {draw(NAME.filter(lambda n: n not in schema)) + "." + name: good}
     elif what == "not_list":
         sweep[table] = {path: draw(st.one_of(INT, TEXT, st.booleans()))}
     elif what == "empty_list":
@@ -178,7 +189,7 @@ def bad_sweep(draw) -> dict:
     elif what == "bad_item":
         sweep[table] = {path: good + [draw(bad_value(key))]}
     elif what == "zip_lengths":
-        other = draw(st.sampled_from([k for k in KEYS if k[:2] != (section, name)]))
+        other = draw(st.sampled_from([k for k in keys if k[:2] != (section, name)]))
         sweep["zip"] = {path: good, f"{other[0]}.{other[1]}": good + [other[2].default]}
     elif what == "seeds":
         sweep["seeds"] = draw(st.one_of(st.integers(-5, 0), FLOAT.filter(lambda f: f != int(f)),
@@ -206,10 +217,13 @@ def syntax_error(draw) -> str:
     return "\n".join(lines[:at] + [junk] + lines[at:]) + "\n"
 
 
-CONFIGS = st.one_of(
-    bad_key_value().map(toml_text), unknown_name().map(toml_text), bad_top_level().map(toml_text),
-    bad_cross_key().map(toml_text), bad_sweep().map(toml_text), syntax_error(),
-    st.binary(max_size=64), TEXT)
+def bad_config(exp: str) -> st.SearchStrategy:
+    return st.one_of(bad_key_value(exp), unknown_name(exp), bad_top_level(exp),
+                     bad_sweep(exp)).map(toml_text)
+
+
+CONFIGS = st.one_of(st.sampled_from(NAMES).flatmap(bad_config), bad_cross_key().map(toml_text),
+                    syntax_error(), st.binary(max_size=64), TEXT)
 
 
 # --- bad network files ------------------------------------------------------------------------------
@@ -293,11 +307,11 @@ def bad_flags(draw) -> list[str]:
         return ["--workers", draw(st.one_of(st.integers(-5, 0).map(str),
                                             TEXT.filter(lambda t: not _positive(t))))]
     if what == "set":
-        section, name, key = draw(st.sampled_from(KEYS))
+        section, name, key = draw(st.sampled_from(KEYS["alignment"]))
         value = draw(bad_value(key).filter(lambda v: not isinstance(v, dict)))
         return ["--set", f"{section}.{name}={_toml_value(value)}"]
     if what == "set_unknown":
-        return ["--set", f"{draw(st.sampled_from(list(SCHEMA)))}.{draw(NAME)}x=1"]
+        return ["--set", f"{draw(st.sampled_from(list(SCHEMAS['alignment'])))}.{draw(NAME)}x=1"]
     if what == "set_syntax":
         return ["--set", draw(st.sampled_from(["novalue", "=3", "network.=1", ".sizes=1",
                                                "network..sizes=1", "seed.x=1"]))]
@@ -330,7 +344,7 @@ def check_rejected(argv: list[str], workdir: Path, before: set[str]) -> None:
 def test_bad_configs_are_rejected_cleanly():
     seen: set[bytes] = set()
 
-    @settings(max_examples=300, **SETTINGS)
+    @settings(max_examples=400, **SETTINGS)
     @given(CONFIGS)
     def check(content: str | bytes) -> None:
         data = content.encode("utf-8") if isinstance(content, str) else content
@@ -342,7 +356,7 @@ def test_bad_configs_are_rejected_cleanly():
 
     check()
     print(f"{len(seen)} distinct bad configs: exit 2, one line, no traceback, no directory")
-    assert len(seen) >= 260
+    assert len(seen) >= 350
 
 
 def test_bad_network_files_are_rejected_cleanly():
