@@ -51,7 +51,8 @@ class Key:
         hi = None if self.high is None else f"{'<' if self.open_high else '<='} {self.high:g}"
         rng = " and ".join(r for r in (lo, hi) if r)
         if self.kind in ("floats", "ints"):
-            what += f" (at least {self.min_len})" + (f", each {rng}" if rng else "")
+            what += (f" (at least {self.min_len})" if self.min_len else "") + \
+                (f", each {rng}" if rng else "")
         elif rng:
             what += f" {rng}"
         return what
