@@ -71,7 +71,8 @@ def measure_fi(neuron, neuron_params: dict, calib: dict, unit_current, r_max_hz:
     net.run(calib["duration_ms"] * b2.ms)
     rates = (np.array(counts.count) - before).reshape(len(s), reps) / (calib["duration_ms"] * 1e-3)
     sem = rates.std(axis=1, ddof=1) / np.sqrt(reps)
-    return FICurve(s, rates.mean(axis=1), np.maximum(sem, 1e-3), r_max_hz)
+    resolution = 1.0 / (reps * calib["duration_ms"] * 1e-3)  # one spike among all neurons
+    return FICurve(s, rates.mean(axis=1), np.maximum(sem, resolution), r_max_hz)
 
 
 def calibrate(cfg: dict, models: dict, seed: int) -> FICurve:

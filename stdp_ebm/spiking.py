@@ -64,6 +64,9 @@ SPIKING_SCHEMA: dict[str, Key] = {
                     open_low=True),
     "tau_rise_ms": Key("float", 10.0, "rise of the population-rate filter of the rule (ms)",
                        low=0.0, open_low=True),
+    "rate_tau_ms": Key("float", 20.0, "time constant τ of the rate model in spiking time: a rate "
+                       "step ε lasts ε·τ (to compare trajectories and phase lengths)", low=0.0,
+                       open_low=True),
     "record_ms": Key("float", 2.0, "sampling interval of the recorded rate trajectories (ms)",
                      low=0.0, open_low=True),
     "learn": Key("bool", False, "learn online (W += eta·ΔW_tied during the nudged phase) instead of "
@@ -105,7 +108,7 @@ def load_models() -> dict:
 class PhaseRecord:
     """What one nudged phase left: the rule's accumulators per copy and the rate trajectories."""
 
-    acc: dict[str, list[np.ndarray]]  # form -> per W_k, shape (copies, n_k, n_{k+1})
+    acc: list[dict[str, list[np.ndarray]]]  # per checkpoint: form -> per W_k, (copies, n_k, n_{k+1})
     rho: list[np.ndarray]  # per layer, shape (T, copies, n_k)
 
 
@@ -121,6 +124,7 @@ class SpikingRun:
     drho_copies: list[np.ndarray]  # per layer, (ρ(+β) − ρ(ref))/(scale·β), (T, copies, n_k)
     batch: int
     cost: dict[str, float] = field(default_factory=dict)
+    checkpoints: dict[float, dict] = field(default_factory=dict)  # time (ms) -> dW_copies then
 
     def _mean(self, a: np.ndarray, trials: int | None, axis: int = 0) -> np.ndarray:
         """Average the copies axis of ``a`` over the first ``trials`` trials → a batch axis."""
@@ -130,11 +134,18 @@ class SpikingRun:
         out = a.reshape(-1, self.batch, *a.shape[1:]).mean(axis=0)
         return np.moveaxis(out, 0, axis)
 
-    def delta_w(self, form: str = "sym", trials: int | None = None,
-                raw: bool = False) -> list[np.ndarray]:
-        """ΔW per W_k averaged over the batch and the first ``trials`` noise repeats."""
-        src = (self.raw_copies if raw else self.dW_copies)[form]
+    def delta_w(self, form: str = "sym", trials: int | None = None, raw: bool = False,
+                checkpoint: float | None = None) -> list[np.ndarray]:
+        """ΔW per W_k averaged over the batch and the first ``trials`` noise repeats (at the end of
+        the nudged phase, or at ``checkpoint`` ms into it)."""
+        src = (self.raw_copies if raw else self.checkpoints[checkpoint] if checkpoint is not None
+               else self.dW_copies)[form]
         return [self._mean(a, trials).mean(axis=0) for a in src]
+
+    def trial_sd(self, form: str = "sym") -> list[np.ndarray]:
+        """Standard deviation over noise trials of the batch-averaged ΔW, per W_k (needs ≥ 2)."""
+        return [a.reshape(-1, self.batch, *a.shape[1:]).mean(axis=1).std(axis=0, ddof=1)
+                for a in self.dW_copies[form]]
 
     def rates_free(self, trials: int | None = None) -> list[np.ndarray]:
         """Free-phase population rates ρ per layer, averaged over trials, shape (batch, n_k)."""
@@ -362,11 +373,20 @@ class SpikingNetwork:
 
         before = self._counts()
         self.network.run(duration_ms * b2.ms)
-        spikes = [float(np.sum(a - b)) for a, b in zip(self._counts(), before)]
-        fan_out = [sum(len(s) for s, _, _ in self.conns if s.source is g) / len(g)
-                   for g in (self.source, self.neurons)]
-        self.spikes += sum(spikes)
-        self.events += sum(s * f for s, f in zip(spikes, fan_out))
+        new = [a - b for a, b in zip(self._counts(), before)]
+        self.spikes += float(sum(np.sum(c) for c in new))
+        self.events += self.synaptic_events(new)
+
+    def synaptic_events(self, counts: list[np.ndarray]) -> float:
+        """Σ spikes × out-degree over the transmission synapses (all-to-all between populations);
+        ``counts``: spikes per neuron of the input group and of the LIF group."""
+        last = len(self.sizes) - 1
+        degree = [np.full(len(counts[0]), self.n * self.sizes[1])]
+        for k in range(1, last + 1):
+            below = self.sizes[k - 1] if k >= 2 else 0
+            above = self.sizes[k + 1] if k < last else 0
+            degree.append(np.full(self.copies * self.sizes[k] * self.n, self.n * (below + above)))
+        return float(counts[0] @ degree[0] + counts[1] @ np.concatenate(degree[1:]))
 
     def _layer_counts(self, counts: list[np.ndarray]) -> list[np.ndarray]:
         """Spike counts per layer, summed over each unit's n neurons: (copies, n_k)."""
@@ -392,20 +412,10 @@ class SpikingNetwork:
                                   "or spiking.unit_current_nA")
         return rates, y
 
-    def nudged_phase(self, force: np.ndarray) -> PhaseRecord:
-        """Run with the teaching current ``force``·I_unit (copies, n_out) added to the output bias."""
-        last = len(self.sizes) - 1
-        copy, unit = self._units(last)
-        idx = self.offset[last] + np.arange(len(copy))
-        self.neurons.I_bias[idx] = (self.net_params.b[-1][unit] + self.sp["offset"]
-                                    + force[copy, unit]) * self.unit_current
-        self.rules.delta_w_up = 0
-        self.rules.delta_w_down = 0
-        self.rules.active = True
-        t_start = self.rate_mon.t[:].size
-        self._run(self.sp["nudged_ms"])
+    def _accumulators(self) -> dict[str, list[np.ndarray]]:
+        """The rule's ΔW integrals now, per form and W_k, shape (copies, n_k, n_{k+1})."""
         up, down = np.array(self.rules.delta_w_up[:]), np.array(self.rules.delta_w_down[:])
-        acc = {"up": [], "down": [], "sym": []}
+        acc: dict[str, list[np.ndarray]] = {"up": [], "down": [], "sym": []}
         start = 0
         for k in range(len(self.sizes) - 1):
             shape = (self.copies, self.sizes[k], self.sizes[k + 1])
@@ -414,17 +424,47 @@ class SpikingNetwork:
             acc["down"].append(down[start:stop].reshape(shape))
             acc["sym"].append(acc["up"][-1] + acc["down"][-1])
             start = stop
+        return acc
+
+    def set_teaching(self, force: np.ndarray) -> None:
+        """Output neurons get the teaching current ``force``·I_unit (copies, n_out) on their bias."""
+        last = len(self.sizes) - 1
+        copy, unit = self._units(last)
+        idx = self.offset[last] + np.arange(len(copy))
+        self.neurons.I_bias[idx] = (self.net_params.b[-1][unit] + self.sp["offset"]
+                                    + force[copy, unit]) * self.unit_current
+
+    def nudged_phase(self, force: np.ndarray, checkpoints_ms: list[float]) -> PhaseRecord:
+        """Run with the teaching current ``force``·I_unit (copies, n_out) added to the output bias,
+        reading the rule's integrals at each of ``checkpoints_ms`` (sorted, the last = the end)."""
+        self.set_teaching(force)
+        self.rules.delta_w_up = 0
+        self.rules.delta_w_down = 0
+        self.rules.active = True
+        t_start = self.rate_mon.t[:].size
+        accs, elapsed = [], 0.0
+        for stop in checkpoints_ms:
+            if stop > elapsed:
+                self._run(stop - elapsed)
+                elapsed = stop
+            accs.append(self._accumulators())
         r = np.array(self.rate_mon.r[:, t_start:]).T / self.sp["r_max_hz"]
         rho = [r[:, self.pop_offset[k]:self.pop_offset[k + 1]].reshape(len(r), self.copies, s)
                for k, s in enumerate(self.sizes)]
-        return PhaseRecord(acc, rho)
+        return PhaseRecord(accs, rho)
 
 
-def simulate(net: Network, rho: Rho, sp: dict, seed: int, models: dict | None = None) -> SpikingRun:
-    """Free phase, then the nudged phases with common random numbers (see the module docstring)."""
+def simulate(net: Network, rho: Rho, sp: dict, seed: int, models: dict | None = None,
+             checkpoints_ms: list[float] | None = None) -> SpikingRun:
+    """Free phase, then the nudged phases with common random numbers (see the module docstring).
+
+    ``checkpoints_ms``: times into the nudged phase (≤ ``nudged_ms``) at which the rule's ΔW is also
+    read (:meth:`SpikingRun.delta_w` with ``checkpoint``).
+    """
     import brian2 as b2
     from brian2.units.fundamentalunits import DimensionMismatchError
 
+    stops = sorted({min(c, sp["nudged_ms"]) for c in checkpoints_ms or []} | {sp["nudged_ms"]})
     t0 = time.perf_counter()
     try:
         sn = SpikingNetwork(net, rho, sp, models or load_models(), seed)
@@ -433,15 +473,16 @@ def simulate(net: Network, rho: Rho, sp: dict, seed: int, models: dict | None = 
         sn.network.store("free")
         target = np.tile(net.target, (sp["trials"], 1))
         beta = sp["beta"]
-        plus = sn.nudged_phase(beta * (target - y))
+        plus = sn.nudged_phase(beta * (target - y), stops)
         sn.network.restore("free", restore_random_state=True)
         ref_sign, scale = (-1.0, 2.0) if sp["estimator"] == "symmetric" else (0.0, 1.0)
-        ref = sn.nudged_phase(ref_sign * beta * (target - y))
+        ref = sn.nudged_phase(ref_sign * beta * (target - y), stops)
     except (DimensionMismatchError, KeyError) as exc:
         raise ModelFileError(f"spiking network: the model files do not fit together: {exc}") from None
     wall = time.perf_counter() - t0
-    dW = {f: [(p - r) / (scale * beta) for p, r in zip(plus.acc[f], ref.acc[f])] for f in FORMS}
-    raw = {f: [p / beta for p in plus.acc[f]] for f in FORMS}
+    dW = [{f: [(p - r) / (scale * beta) for p, r in zip(pa[f], ra[f])] for f in FORMS}
+          for pa, ra in zip(plus.acc, ref.acc)]
+    raw = {f: [p / beta for p in plus.acc[-1][f]] for f in FORMS}
     drho = [(p - r) / (scale * beta) for p, r in zip(plus.rho, ref.rho)]
     times = np.arange(plus.rho[0].shape[0]) * sp["record_ms"]
     sim_ms = sp["settle_ms"] + sp["free_ms"] + 2 * sp["nudged_ms"]
@@ -451,4 +492,5 @@ def simulate(net: Network, rho: Rho, sp: dict, seed: int, models: dict | None = 
             "neuron_ms": float(len(sn.neurons) * sim_ms),
             "spikes": float(sn.spikes), "synaptic_events": float(sn.events),
             "codegen": str(b2.prefs.codegen.target)}
-    return SpikingRun(rates, y, dW, raw, times, drho, len(net.x), cost)
+    return SpikingRun(rates, y, dW[-1], raw, times, drho, len(net.x), cost,
+                      dict(zip(stops, dW)))

@@ -149,3 +149,28 @@ def test_input_layer_rates_follow_rho_of_x(tiny_run):
     measured = run.rates_free()[0]
     # 3 neurons × 2 trials × 40 ms at ≤ 100 Hz: ≤ 24 spikes per unit; Poisson s.d. ≤ 0.2 in ρ.
     assert_allclose(measured, rho(net.x), atol=0.6)
+
+
+@pytest.mark.slow
+def test_standard_net_acceptance():
+    """Issue 3's numbers on the standard net at the defaults of experiments/rate_vs_spike.toml:
+    free-phase population rates vs ρ_LIF(ŝ) correlation ≥ 0.98, and the tied Brian2 rule's ΔW vs
+    the implicit gradient of the calibrated rate model, cosine ≥ 0.9 per layer (Cython)."""
+    from conftest import EXPERIMENTS
+
+    from stdp_ebm import runner
+    from stdp_ebm.analysis import layer_alignment
+    from stdp_ebm.experiments import RunContext
+    from stdp_ebm.experiments.rate_vs_spike import calibrated_setup
+    from stdp_ebm.references import implicit_neg_grad
+    from stdp_ebm.seeds import Seeds
+
+    cfg, _ = runner.resolve(EXPERIMENTS / "rate_vs_spike.toml")
+    ctx = RunContext(seeds=Seeds(cfg["seed"]))
+    net, models, _, model, free = calibrated_setup(cfg, ctx)
+    run = simulate(net, model.rho, cfg["spiking"], ctx.seeds.int("brian2"), models)
+    spk = np.concatenate([r.ravel() for r in run.rates_free()[1:]])
+    rate = np.concatenate([model.rho(s).ravel() for s in free.s[1:]])
+    assert np.corrcoef(spk, rate)[0, 1] >= 0.98
+    ref = implicit_neg_grad(net, model.rho, free.s, net.target, model.projected)
+    assert min(layer_alignment(run.delta_w("sym"), ref)["cos"]) >= 0.9

@@ -24,6 +24,7 @@ REGISTRY: dict[str, str] = {
     "unification": "stdp_ebm.experiments.unification",
     "train": "stdp_ebm.experiments.train",
     "stdp_window": "stdp_ebm.experiments.stdp_window",
+    "rate_vs_spike": "stdp_ebm.experiments.rate_vs_spike",
     "stdp_frequency": "stdp_ebm.experiments.stdp_frequency",
 }
 

@@ -26,6 +26,8 @@ from ..plotting import figure, layer_colors, panel_label
 from ..rate import DYNAMICS_SCHEMA, RateModel, check_dynamics, model_from_config
 from ..references import feedforward_backprop, implicit_neg_grad
 from ..rule import FORMS, RuleAccumulator
+from ..calibration import CALIBRATION_SCHEMA
+from ..spiking import SPIKING_SCHEMA
 from . import Experiment, Result, RunContext
 
 REFS = ("implicit", "backprop")
@@ -33,8 +35,11 @@ REFS = ("implicit", "backprop")
 SCHEMA = {
     "network": NETWORK_SCHEMA,
     "dynamics": DYNAMICS_SCHEMA,
+    "spiking": SPIKING_SCHEMA,  # used with model = "spiking"
+    "calibration": CALIBRATION_SCHEMA,  # used with model = "spiking"
     "alignment": {
-        "model": Key("str", "rate", "which model produces the rule's ΔW", choices=("rate",)),
+        "model": Key("str", "rate", "which model produces the rule's ΔW",
+                     choices=("rate", "spiking")),
         "betas": Key("floats", [1.0, 0.3, 0.1, 0.03, 0.01, 0.003, 0.001],
                      "nudge strengths β (Eq 13)", low=0.0, open_low=True),
         "nudged_steps": Key("ints", [1, 2, 5, 10, 20, 50, 100, 200, 500],
@@ -62,6 +67,9 @@ def _rule(model: RateModel, s_free, target, beta: float, steps: int | None, tol:
 
 
 def run(cfg: dict, ctx: RunContext) -> Result:
+    if cfg["alignment"]["model"] == "spiking":
+        from .rate_vs_spike import alignment_spiking
+        return alignment_spiking(cfg, ctx)
     net = network_from_config(cfg, ctx.seeds.rng("network"), ctx.network_path)
     model = model_from_config(net, cfg)
     d, a = cfg["dynamics"], cfg["alignment"]

@@ -1,0 +1,333 @@
+"""Rate model vs Brian2 spiking model of one network: fixed points, nudged trajectories, rule ΔW.
+
+The LIF neuron's f–I curve under its noise is measured and tabulated as ρ_LIF
+(:mod:`stdp_ebm.calibration`); the rate model runs with that ρ (the "calibrated rate model"). Then:
+
+(a) free-phase fixed points: spiking population rates vs ρ_LIF(ŝ) of the calibrated rate model;
+(b) nudged phase: per layer, (ρ^{+β}(t) − ρ^{ref}(t)) / (scale·β) of the spiking run (common random
+    numbers, :mod:`stdp_ebm.spiking`) vs the same difference in the rate model, time = steps·ε·τ;
+(c) ΔW of the Brian2 rule (Eq 26, ``sym`` = tied and ``up`` = one-way) vs the rate rule
+    (:class:`stdp_ebm.rule.RuleAccumulator` on the calibrated rate model, same β and estimator) and
+    vs the implicit gradient −∂C/∂W of the calibrated rate model, over the population size n and the
+    number of averaged noise trials (one Brian2 run per n with the largest trial count; fewer trials
+    are the first copies of that run).
+
+data.npz: ``calib_s``, ``calib_rate_hz``, ``calib_sem_hz``; ``free_spk_L{k}``/``free_rate_L{k}``
+(batch, n_k) population rates ρ and ρ_LIF(ŝ); ``traj_spk_time_ms``, ``traj_spk_L{k}`` (T, n_k),
+``traj_rate_time_ms``, ``traj_rate_L{k}`` (T, n_k) for example 0; ``dW_spk_{sym,up}_W{k}`` at the
+default n and trials, ``dW_rate_W{k}``, ``ref_implicit_W{k}``; ``populations``, ``trials``,
+``metrics``, ``layers`` and ``sweep_{sym,up}_vs_{implicit,rate}`` of shape
+(n_populations, n_trials, n_W + 1, n_metrics) (last layer row: all weights together); ``sweep_wall_s``;
+``sweep_noise_nrmse`` (n_populations, n_trials, n_W + 1): the statistical part of the error,
+‖s.d. over trials / √t‖ / ‖−∂C/∂W‖ (present when more than one trial is run).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..analysis import METRICS, layer_alignment
+from ..calibration import CALIBRATION_SCHEMA, calibrate
+from ..config import Key
+from ..network import NETWORK_SCHEMA, network_from_config
+from ..plotting import figure, layer_colors, panel_label
+from ..rate import DYNAMICS_SCHEMA, RateModel, model_from_config
+from ..references import implicit_neg_grad
+from ..rule import RuleAccumulator
+from ..spiking import SPIKING_SCHEMA, load_models, simulate
+from . import Experiment, Result, RunContext
+
+FORMS = ("sym", "up")
+REFS = ("implicit", "rate")
+
+SCHEMA = {
+    "network": NETWORK_SCHEMA,
+    "dynamics": DYNAMICS_SCHEMA,
+    "spiking": SPIKING_SCHEMA,
+    "calibration": CALIBRATION_SCHEMA,
+    "rate_vs_spike": {
+        "populations": Key("ints", [5, 10, 20], "neurons per unit n of the sweep", low=1),
+        "trials": Key("ints", [1, 2, 4], "numbers of averaged noise trials of the sweep", low=1),
+        "traj_units": Key("int", 3, "units per layer drawn in the trajectory figure", low=1),
+    },
+}
+
+
+def _rate_rule(model: RateModel, s_free, target, sp: dict, d: dict) -> list[np.ndarray]:
+    """Rate rule ΔW (tied, Eq 26) with the spiking run's β and estimator."""
+    sign, scale = (-1.0, 2.0) if sp["estimator"] == "symmetric" else (0.0, 1.0)
+    accs = []
+    for b in (sp["beta"], sign * sp["beta"]):
+        acc = RuleAccumulator(model.rho, model.net.sizes)
+        if b != 0.0:
+            model.nudged_phase(s_free, target, b, tol=d["tol"], max_steps=d["max_steps"],
+                               on_step=acc)
+        accs.append(acc.acc["sym"])
+    return [(p - r) / (scale * sp["beta"]) for p, r in zip(*accs)]
+
+
+def _rate_trajectory(model: RateModel, s_free, target, sp: dict, tau_ms: float) -> tuple:
+    """(ρ^{+β}(t) − ρ^{ref}(t)) / (scale·β) of example 0 over the nudged phase, and the times."""
+    sign, scale = (-1.0, 2.0) if sp["estimator"] == "symmetric" else (0.0, 1.0)
+    dt = model.epsilon * tau_ms
+    steps = max(1, int(round(sp["nudged_ms"] / dt)))
+    s0 = [s[:1] for s in s_free]
+    runs = [model.relax(s0, b, target[:1], steps=steps, record=True).trajectory
+            for b in (sp["beta"], sign * sp["beta"])]
+    diff = [(model.rho(p) - model.rho(r))[:, 0] / (scale * sp["beta"]) for p, r in zip(*runs)]
+    return np.arange(steps + 1) * dt, diff
+
+
+def _sweep_table(run, t: int, refs: dict, form: str, ref: str) -> np.ndarray:
+    al = layer_alignment(run.delta_w(form, trials=t), refs[ref])
+    return np.vstack([np.array([al[m] for m in METRICS]).T, [al["overall"][m] for m in METRICS]])
+
+
+def _noise_nrmse(run, t: int, ref: list[np.ndarray]) -> np.ndarray:
+    """Statistical error of the tied ΔW averaged over t trials, ‖sd/√t‖ / ‖ref‖, per W_k and all."""
+    sd = run.trial_sd("sym")
+    per = [np.linalg.norm(s) / np.sqrt(t) / np.linalg.norm(r) for s, r in zip(sd, ref)]
+    total = np.sqrt(sum(np.sum(s**2) for s in sd) / t) / np.sqrt(sum(np.sum(r**2) for r in ref))
+    return np.array(per + [total])
+
+
+def calibrated_setup(cfg: dict, ctx: RunContext) -> tuple:
+    """Network, model files, f–I curve, calibrated rate model (ρ = ρ_LIF) and its free phase."""
+    net = network_from_config(cfg, ctx.seeds.rng("network"), ctx.network_path)
+    models = load_models()
+    fi = calibrate(cfg, models, ctx.seeds.int("calibration"))
+    model = model_from_config(net, cfg, rho=fi.tabulate())
+    d = cfg["dynamics"]
+    free = model.free_phase(net.x, tol=d["tol"], max_steps=d["max_steps"])
+    return net, models, fi, model, free
+
+
+def run(cfg: dict, ctx: RunContext) -> Result:
+    sp, d, rv = cfg["spiking"], cfg["dynamics"], cfg["rate_vs_spike"]
+    net, models, fi, model, free = calibrated_setup(cfg, ctx)
+    rho = model.rho
+    refs = {"implicit": implicit_neg_grad(net, rho, free.s, net.target, model.projected),
+            "rate": _rate_rule(model, free.s, net.target, sp, d)}
+    pops = sorted(set(rv["populations"]) | {sp["neurons_per_unit"]})
+    trials = sorted(set(rv["trials"]) | {sp["trials"]})
+    runs = {}
+    for n in _progress(pops, ctx):
+        runs[n] = simulate(net, rho, {**sp, "neurons_per_unit": n, "trials": trials[-1]},
+                           ctx.seeds.int("brian2"), models)
+    main = runs[sp["neurons_per_unit"]]
+    data = {"calib_s": fi.s, "calib_rate_hz": fi.rate_hz, "calib_sem_hz": fi.sem_hz,
+            "populations": np.array(pops), "trials": np.array(trials), "metrics": np.array(METRICS),
+            "layers": np.array([f"W_{k}" for k in range(len(net.W))] + ["all"]),
+            "sweep_wall_s": np.array([runs[n].cost["wall_s"] for n in pops])}
+    spk_rates = main.rates_free(sp["trials"])
+    for k in range(1, len(net.sizes)):
+        data[f"free_spk_L{k}"] = spk_rates[k]
+        data[f"free_rate_L{k}"] = rho(free.s[k])
+    t_rate, traj_rate = _rate_trajectory(model, free.s, net.target, sp, sp["rate_tau_ms"])
+    data["traj_rate_time_ms"], data["traj_spk_time_ms"] = t_rate, main.times_ms
+    traj_spk = main.example_drho(0, sp["trials"])
+    for k in range(1, len(net.sizes)):
+        data[f"traj_rate_L{k}"], data[f"traj_spk_L{k}"] = traj_rate[k], traj_spk[k]
+    for k in range(len(net.W)):
+        data[f"ref_implicit_W{k}"], data[f"dW_rate_W{k}"] = refs["implicit"][k], refs["rate"][k]
+        for f in FORMS:
+            data[f"dW_spk_{f}_W{k}"] = main.delta_w(f, sp["trials"])[k]
+    for f in FORMS:
+        for r in REFS:
+            data[f"sweep_{f}_vs_{r}"] = np.array([[_sweep_table(runs[n], t, refs, f, r)
+                                                   for t in trials] for n in pops])
+    if trials[-1] > 1:
+        data["sweep_noise_nrmse"] = np.array([[_noise_nrmse(runs[n], t, refs["implicit"])
+                                               for t in trials] for n in pops])
+    return Result(data, _summary(data, main, sp, net.sizes))
+
+
+def _summary(data: dict, main, sp: dict, sizes: list[int]) -> dict:
+    spk = np.concatenate([data[f"free_spk_L{k}"].ravel() for k in range(1, len(sizes))])
+    rate = np.concatenate([data[f"free_rate_L{k}"].ravel() for k in range(1, len(sizes))])
+    pops, trials = list(data["populations"]), list(data["trials"])
+    at = (pops.index(sp["neurons_per_unit"]), trials.index(sp["trials"]))
+    metrics = list(data["metrics"])
+    headline = {f"{f}_vs_{r}": {m: data[f"sweep_{f}_vs_{r}"][at][:, metrics.index(m)].tolist()
+                                for m in METRICS} for f in FORMS for r in REFS}
+    return {
+        "sizes": sizes,
+        "fixed_point_corr": float(np.corrcoef(spk, rate)[0, 1]),
+        "fixed_point_corr_per_layer": [float(np.corrcoef(data[f"free_spk_L{k}"].ravel(),
+                                                         data[f"free_rate_L{k}"].ravel())[0, 1])
+                                       for k in range(1, len(sizes))],
+        "default": {"neurons_per_unit": sp["neurons_per_unit"], "trials": sp["trials"],
+                    "beta": sp["beta"], "estimator": sp["estimator"],
+                    "min_cos_sym_vs_implicit": min(headline["sym_vs_implicit"]["cos"][:-1]),
+                    "alignment": headline, "cost": main.cost},
+        "sweep_wall_s": data["sweep_wall_s"].tolist(),
+    }
+
+
+def _progress(items, ctx: RunContext):
+    if not ctx.progress:
+        return items
+    from tqdm import tqdm
+    return tqdm(items, desc="population sizes", leave=False)
+
+
+# --- figures -------------------------------------------------------------------------------------
+def _fig_calibration(data: dict, cfg: dict):
+    from ..activation import HardSigmoid
+    from ..calibration import FICurve
+
+    sp = cfg["spiking"]
+    fi = FICurve(data["calib_s"], data["calib_rate_hz"], data["calib_sem_hz"], sp["r_max_hz"])
+    rho = fi.tabulate()
+    hard = HardSigmoid(cfg["dynamics"]["beta1"], cfg["dynamics"]["beta2"])
+    s = np.linspace(fi.s[0], fi.s[-1], 400)
+    fig, (a, b) = figure(2, 1, width=3.0, height=2.5)
+    a.errorbar(fi.s, fi.rate_hz / sp["r_max_hz"], yerr=fi.sem_hz / sp["r_max_hz"], fmt="o",
+               ms=3, color="k", label="LIF f–I / r_max (measured)")
+    a.plot(s, rho(s), color="C3", label="ρ_LIF (smoothing spline)")
+    a.plot(s, hard(s), "--", color="0.5", label="hard sigmoid (Eq 7)")
+    a.set_xlabel("state s (input current / I_unit)")
+    a.set_ylabel("rate ρ (rate / r_max)")
+    a.legend(loc="upper left")
+    b.plot(s, rho.prime(s), color="C3", label="ρ'_LIF")
+    b.plot(s, hard.prime(s), "--", color="0.5", label="hard sigmoid ρ'")
+    b.set_xlabel("state s (input current / I_unit)")
+    b.set_ylabel("slope dρ/ds")
+    b.legend(loc="upper left")
+    for ax, lab in ((a, "a"), (b, "b")):
+        panel_label(ax, lab)
+    return fig
+
+
+def _fig_fixed_points(data: dict, summary: dict):
+    n_layers = len(summary["sizes"]) - 1
+    colors = layer_colors(n_layers)
+    fig, (ax,) = figure(1, 1, width=3.4, height=3.2)
+    for k in range(1, n_layers + 1):
+        ax.plot(data[f"free_rate_L{k}"].ravel(), data[f"free_spk_L{k}"].ravel(), "o", ms=2.5,
+                alpha=0.7, color=colors[k - 1],
+                label=f"layer {k} (r = {summary['fixed_point_corr_per_layer'][k - 1]:.3f})")
+    lim = [0, max(1.0, max(data[f"free_spk_L{k}"].max() for k in range(1, n_layers + 1)))]
+    ax.plot(lim, lim, ":", color="0.5", label="identity")
+    ax.set_xlabel("calibrated rate model ρ_LIF(ŝ)")
+    ax.set_ylabel("spiking population rate / r_max")
+    ax.set_title(f"free-phase fixed points, r = {summary['fixed_point_corr']:.4f}")
+    ax.legend(loc="upper left")
+    return fig
+
+
+def _fig_trajectories(data: dict, summary: dict, cfg: dict):
+    n_layers = len(summary["sizes"]) - 1
+    n_units = cfg["rate_vs_spike"]["traj_units"]
+    fig, axes = figure(n_layers, 1, width=2.6, height=2.4)
+    for k, ax in enumerate(axes, start=1):
+        spk, rate = data[f"traj_spk_L{k}"], data[f"traj_rate_L{k}"]
+        for u in range(min(n_units, spk.shape[1])):
+            ax.plot(data["traj_spk_time_ms"], spk[:, u], color=f"C{u}", lw=1.0,
+                    label="spiking" if u == 0 else None)
+            ax.plot(data["traj_rate_time_ms"], rate[:, u], "--", color=f"C{u}", lw=1.6,
+                    label="rate model" if u == 0 else None)
+        ax.set_xlabel("time since nudge onset (ms)")
+        ax.set_ylabel("Δρ / β")
+        ax.set_title("output layer" if k == n_layers else f"hidden layer {k}")
+        panel_label(ax, "abcdefgh"[k - 1])
+    axes[0].legend(loc="best")
+    return fig
+
+
+def _fig_alignment(data: dict, summary: dict):
+    metrics = list(data["metrics"])
+    layers = list(data["layers"])
+    pops, trials = data["populations"], data["trials"]
+    N = (pops[:, None] * trials[None, :]).ravel()
+    order = np.argsort(N)
+    colors = layer_colors(len(layers) - 1) + ["k"]
+    fig, (a, b) = figure(2, 1, width=3.2, height=2.7)
+    for i, layer in enumerate(layers):
+        for ref, ls in (("implicit", "-"), ("rate", "--")):
+            table = data[f"sweep_sym_vs_{ref}"]
+            cos = table[:, :, i, metrics.index("cos")].ravel()[order]
+            err = table[:, :, i, metrics.index("nrmse")].ravel()[order]
+            label = f"{layer} vs {'implicit grad.' if ref == 'implicit' else 'rate rule'}" \
+                if ref == "implicit" or layer == "all" else None
+            a.plot(N[order], cos, ls, marker="o" if ref == "implicit" else None,
+                   color=colors[i], label=label)
+            b.plot(N[order], err, ls, marker="o" if ref == "implicit" else None, color=colors[i])
+    if "sweep_noise_nrmse" in data:
+        noise = data["sweep_noise_nrmse"][:, :, -1].ravel()[order]
+        b.plot(N[order], noise, "s-", color="C3", ms=3, label="statistical error (trial s.d.)")
+        b.plot(N[order], noise[0] * np.sqrt(N[order][0] / N[order]), ":", color="0.4",
+               label="∝ 1/√N")
+    a.axhline(0.9, color="0.6", lw=0.8, ls=":")
+    for ax, lab in ((a, "a"), (b, "b")):
+        ax.set_xscale("log")
+        ax.set_xlabel("N = neurons per unit × trials")
+        panel_label(ax, lab)
+    a.set_ylabel("cosine(ΔW_spiking, reference)")
+    b.set_yscale("log")
+    b.set_ylabel("NRMSE ‖ΔW − ref‖ / ‖ref‖")
+    a.legend(loc="lower right", fontsize=6.5)
+    b.legend(loc="upper right")
+    fig.suptitle("tied Brian2 rule vs implicit gradient (solid) and rate rule (dashed)", fontsize=9)
+    return fig
+
+
+def figures(data: dict, summary: dict, cfg: dict) -> dict:
+    return {"calibration": _fig_calibration(data, cfg),
+            "fixed_points": _fig_fixed_points(data, summary),
+            "trajectories": _fig_trajectories(data, summary, cfg),
+            "alignment_vs_population": _fig_alignment(data, summary)}
+
+
+def alignment_spiking(cfg: dict, ctx: RunContext) -> Result:
+    """``alignment`` with ``model = "spiking"``: the Brian2 rule's ΔW for each β, and for
+    ``length_beta`` read at nudged-phase lengths steps·ε·τ (``spiking.rate_tau_ms``; capped at
+    ``spiking.nudged_ms``), vs the references of the calibrated rate model. Same data and figures
+    as the rate model's alignment (``stdp_ebm.experiments.alignment``)."""
+    from .alignment import _align, _as_table, _headline
+    from ..references import feedforward_backprop
+    from ..rule import FORMS as ALL_FORMS
+
+    sp, a, d = cfg["spiking"], cfg["alignment"], cfg["dynamics"]
+    net, models, _, model, free = calibrated_setup(cfg, ctx)
+    refs = {"implicit": implicit_neg_grad(net, model.rho, free.s, net.target, model.projected),
+            "backprop": feedforward_backprop(net, model.rho, free.s, net.target,
+                                             model.projected)[0]}
+    step_ms = d["epsilon"] * sp["rate_tau_ms"]
+    lengths = [n * step_ms for n in a["nudged_steps"]]
+    runs = {b: simulate(net, model.rho, {**sp, "beta": b}, ctx.seeds.int("brian2"), models,
+                        checkpoints_ms=lengths if b == a["length_beta"] else None)
+            for b in _progress(sorted(set(a["betas"]) | {a["length_beta"]}, reverse=True), ctx)}
+    data = {"betas": np.array(a["betas"]), "metrics": np.array(METRICS),
+            "nudged_steps": np.array(a["nudged_steps"]),
+            "layers": np.array([f"W_{k}" for k in range(len(net.W))] + ["all"])}
+    for r, g in refs.items():
+        data.update({f"ref_{r}_W{k}": gk for k, gk in enumerate(g)})
+    by_beta = []
+    for b in a["betas"]:
+        dw = {f: runs[b].delta_w(f) for f in ALL_FORMS}
+        by_beta.append({"beta": b, **_align(dw, refs)})
+    for f in ALL_FORMS:
+        data.update({f"dW_{f}_W{k}": np.stack([runs[b].delta_w(f)[k] for b in a["betas"]])
+                     for k in range(len(net.W))})
+    for key in by_beta[0]:
+        if key != "beta":
+            data[f"align_{key}"] = np.stack([_as_table(row[key]) for row in by_beta])
+    length_run = runs[a["length_beta"]]
+    by_len = [_align({f: length_run.delta_w(f, checkpoint=min(t, sp["nudged_ms"]))
+                      for f in ALL_FORMS}, refs) for t in lengths]
+    for key in by_len[0]:
+        data[f"length_{key}"] = np.stack([_as_table(row[key]) for row in by_len])
+    summary = {"model": "spiking", "sizes": net.sizes, "free_phase_steps": free.steps,
+               "by_beta": by_beta, "nudged_ms": lengths,
+               "by_nudged_steps": [{"steps": n, **row} for n, row in zip(a["nudged_steps"], by_len)],
+               "headline": _headline(by_beta),
+               "cost": {str(b): r.cost for b, r in runs.items()}}
+    return Result(data, summary)
+
+
+EXPERIMENT = Experiment(
+    name="rate_vs_spike",
+    doc="Brian2 spiking vs calibrated rate model: fixed points, nudged trajectories, rule ΔW vs n.",
+    schema=SCHEMA, run=run, figures=figures,
+)
