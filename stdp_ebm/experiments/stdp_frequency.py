@@ -114,8 +114,8 @@ def figures(data: dict, summary: dict, cfg: dict) -> dict:
         ax.axhline(0, color="0.4", lw=0.7, ls="--")
         panel_label(ax, lab)
     a.set_ylabel(f"ΔW/W₀ after {summary['n_pairings']} pairings")
-    b.set_ylabel("sign of ΔW (+1 LTP, 0 none, −1 LTD)")
-    b.set_yticks([-1, 0, 1])
+    b.set_ylabel("sign of ΔW")
+    b.set_yticks([-1, 0, 1], ["LTD", "none", "LTP"])
     a.legend(loc="best", fontsize=6.3)
     b.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, fontsize=6.3)
     return {"frequency": fig}

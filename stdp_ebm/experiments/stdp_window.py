@@ -249,7 +249,7 @@ def _window_figure(data: dict, summary: dict):
     fig, (a, b) = figure(2, 1, width=4.6, height=3.4)
     _draw_window(a, data, summary, 1.0, 1.0)
     a.set_ylabel("relative weight change ΔW/W₀")
-    a.legend(loc="upper left", fontsize=6.3)
+    fig.legend(*a.get_legend_handles_labels(), loc="outside lower center", ncol=3, fontsize=7)
     peak = summary["fit"]["a_plus"]
     _draw_window(b, data, summary, peak, stdp.bi_poo()["fit"]["a_plus"])
     b.set_ylabel("ΔW / A+ (shape: peak LTP = 1)")
