@@ -40,20 +40,22 @@ def test_parse_quantity_rejects_anything_else(text):
         parse_quantity(text)
 
 
-@pytest.mark.parametrize("source, old, new, message", [
-    (LIF, 'tau_m = "20*ms"', 'tau_m = "20*mV"', "unit mismatch"),
-    (LIF, 'v > v_th', 'v > tau_m', "unit mismatch"),
-    (SYN, "I_syn_post += w*J", "I_syn_post += w*tau_pre_rise", "unit mismatch"),
-    (LIF, 'tau_s = "5*ms"', "", "tau_s"),
-    (LIF, 'method = "euler"', 'methd = "euler"', "did you mean 'method'"),
-    (LIF, 'tau_s = "5*ms"', 'tau_s = "5*ms"\ntau_sx = "1*ms"', "tau_sx not used"),
-    (LIF, '"20*ms"', '"20*msec"', "not a Brian2 unit"),
-    (LIF, "-I_syn/tau_s : amp", "-I_syn/tau_s amp", "invalid model"),
-    (LIF, 'kind = "neuron"', 'kind = "neurone"', "kind"),
-    (LIF, 'threshold = "v > v_th"', "", "missing key 'threshold'"),
-    (LIF, 'kind = "neuron"', 'kind = "neuron', "TOML syntax error"),
-])
-def test_mistakes_are_model_file_errors(tmp_path: Path, source, old, new, message):
+@pytest.mark.parametrize("which, old, new, message", [
+    ("lif", 'tau_m = "20*ms"', 'tau_m = "20*mV"', "unit mismatch"),
+    ("lif", 'v > v_th', 'v > tau_m', "unit mismatch"),
+    ("syn", "I_syn_post += w*J", "I_syn_post += w*tau_pre_rise", "unit mismatch"),
+    ("lif", 'tau_s = "5*ms"', "", "tau_s"),
+    ("lif", 'method = "euler"', 'methd = "euler"', "did you mean 'method'"),
+    ("lif", 'tau_s = "5*ms"', 'tau_s = "5*ms"\ntau_sx = "1*ms"', "tau_sx not used"),
+    ("lif", '"20*ms"', '"20*msec"', "not a Brian2 unit"),
+    ("lif", "-I_syn/tau_s : amp", "-I_syn/tau_s amp", "invalid model"),
+    ("lif", 'kind = "neuron"', 'kind = "neurone"', "kind"),
+    ("lif", 'threshold = "v > v_th"', "", "missing key 'threshold'"),
+    ("lif", 'kind = "neuron"', 'kind = "neuron', "TOML syntax error"),
+], ids=["param-units", "threshold-units", "pathway-units", "missing-param", "unknown-key",
+        "unused-param", "bad-unit", "eq-syntax", "bad-kind", "missing-threshold", "toml-syntax"])
+def test_mistakes_are_model_file_errors(tmp_path: Path, which, old, new, message):
+    source = {"lif": LIF, "syn": SYN}[which]
     assert old in source
     path = tmp_path / "broken.toml"
     path.write_text(source.replace(old, new, 1))
