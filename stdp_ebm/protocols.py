@@ -195,10 +195,9 @@ def measured_delta_t(result: PairingResult, n: int) -> np.ndarray:
     """Per pair, the mean over its pre spikes of (nearest post spike − pre spike), in ms."""
     out = np.full(n, np.nan)
     for k in range(n):
-        pre, post = result.pre_t[result.pre_i == k], np.sort(result.post_t[result.post_i == k])
+        pre, post = result.pre_t[result.pre_i == k], result.post_t[result.post_i == k]
         if pre.size and post.size:
-            j = np.clip(np.searchsorted(post, pre), 1, post.size) - 1
-            nearer = np.where((j + 1 < post.size) & (np.abs(post[np.minimum(j + 1, post.size - 1)] - pre)
-                                                      < np.abs(post[j] - pre)), j + 1, j)
-            out[k] = 1e3 * float(np.mean(post[nearer] - pre))
+            diff = post[None, :] - pre[:, None]
+            nearest = diff[np.arange(pre.size), np.argmin(np.abs(diff), axis=1)]
+            out[k] = 1e3 * float(np.mean(nearest))
     return out
