@@ -21,9 +21,9 @@ Mapping to the rate model (Bengio et al. 2017; ``stdp_ebm.rate``):
   (``models/population_rule.toml``).
 
 One compiled network holds ``batch × trials`` independent copies of the network (examples and noise
-repeats vectorised as neurons). The free phase runs once and is stored; each nudged phase restores it
-*with the random state*, so the +β and the −β (or β = 0) phases see the same noise and input spikes
-(common random numbers). ΔW = (acc(+β) − acc(−β)) / 2β (``symmetric``) or (acc(+β) − acc(0)) / β
+repeats vectorised as neurons). The free phase runs once and its end state is kept; each nudged phase
+starts from it *with the random number generator's state*, so the +β and the −β (or β = 0) phases see
+the same noise and input spikes (common random numbers). ΔW = (acc(+β) − acc(−β)) / 2β (``symmetric``) or (acc(+β) − acc(0)) / β
 (``one_sided``), averaged over copies; ``raw`` = acc(+β)/β is the rule's own integral without the
 control run.
 """
@@ -426,6 +426,30 @@ class SpikingNetwork:
             start = stop
         return acc
 
+    def checkpoint(self) -> dict:
+        """The state a nudged phase starts from: neuron and rate-filter variables and the random
+        number generator (Brian2's own store/restore is not used: restoring a network of this
+        size intermittently corrupted the heap with the Cython target)."""
+        import brian2 as b2
+
+        return {"t": float(self.network.t / b2.second),
+                "random": b2.get_device().get_random_state(),
+                "groups": [{k: np.array(v, copy=True) for k, v in
+                            g.get_states(read_only_variables=False, units=False).items()}
+                           for g in (self.neurons, self.pops)]}
+
+    def resume(self, state: dict) -> None:
+        """Return to ``state`` (see :meth:`checkpoint`); time runs on, so refractory clocks
+        (``lastspike``) are shifted by the time elapsed since the checkpoint."""
+        import brian2 as b2
+
+        elapsed = float(self.network.t / b2.second) - state["t"]
+        for group, values in zip((self.neurons, self.pops), state["groups"]):
+            if "lastspike" in values:
+                values = {**values, "lastspike": values["lastspike"] + elapsed}
+            group.set_states(values, units=False)
+        b2.get_device().set_random_state(state["random"])
+
     def set_teaching(self, force: np.ndarray) -> None:
         """Output neurons get the teaching current ``force``·I_unit (copies, n_out) on their bias."""
         last = len(self.sizes) - 1
@@ -470,11 +494,11 @@ def simulate(net: Network, rho: Rho, sp: dict, seed: int, models: dict | None = 
         sn = SpikingNetwork(net, rho, sp, models or load_models(), seed)
         t_build = time.perf_counter() - t0
         rates, y = sn.free_phase()
-        sn.network.store("free")
+        start = sn.checkpoint()
         target = np.tile(net.target, (sp["trials"], 1))
         beta = sp["beta"]
         plus = sn.nudged_phase(beta * (target - y), stops)
-        sn.network.restore("free", restore_random_state=True)
+        sn.resume(start)
         ref_sign, scale = (-1.0, 2.0) if sp["estimator"] == "symmetric" else (0.0, 1.0)
         ref = sn.nudged_phase(ref_sign * beta * (target - y), stops)
     except (DimensionMismatchError, KeyError) as exc:
