@@ -568,8 +568,8 @@ def _finish(out: Path, cfg: dict[str, Any], exp: experiments.Experiment, points:
     seeds = {"master": cfg["seed"], "points": {str(p.index): p.seed for p in points}}
     extra = {"experiment": exp.name, "sessions": sessions(out), "n_points": len(points),
              "workers": sorted({f"{w['host']}:{w['pid']}" for w in workers}),
-             "worker_brian2_codegen_targets": sorted({str(w["brian2_codegen_target"])
-                                                      for w in workers})}
+             "worker_brian2_codegen_targets": sorted({w["brian2_codegen_target"] for w in workers
+                                                      if w["brian2_codegen_target"]})}
     write_json(out / "manifest.json", manifest(seeds, wall, extra=extra))
     write_json(out / "summary.json", {
         "n_points": len(points), "n_ok": len(points) - len(failed), "n_failed": len(failed),
