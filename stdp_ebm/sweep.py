@@ -374,7 +374,10 @@ def _point_dir(run_dir: Path, index: int) -> Path:
 
 def finished(run_dir: Path) -> set[int]:
     """Indices of the points whose directory exists (each was renamed into place complete)."""
-    return {int(d.name) for d in (run_dir / "points").iterdir() if d.is_dir() and d.name.isdigit()}
+    points = run_dir / "points"
+    if not points.is_dir():
+        return set()
+    return {int(d.name) for d in points.iterdir() if d.is_dir() and d.name.isdigit()}
 
 
 def _log(run_dir: Path, entry: dict[str, Any]) -> None:
@@ -399,7 +402,7 @@ def sessions(run_dir: Path) -> list[dict[str, Any]]:
 
 
 def _difference(a: Any, b: Any, path: str = "") -> str:
-    """The first place where two JSON values differ, as "path: A here, B now"."""
+    """The first place where two JSON values differ, as "path: A there, B now"."""
     if isinstance(a, dict) and isinstance(b, dict):
         for key in list(a) + [k for k in b if k not in a]:
             if a.get(key) != b.get(key):

@@ -259,17 +259,17 @@ def test_sigkill_then_resume_loses_and_reruns_nothing(tmp_path):
            "--workers", "1", "--quiet"]
     proc = subprocess.Popen(cmd, start_new_session=True, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and len(_finished(out)) < 2:
+    while time.monotonic() < deadline and len(sweep.finished(out)) < 2:
         time.sleep(0.05)
     os.killpg(proc.pid, signal.SIGKILL)  # the sweep and its worker process, mid-run
     proc.wait()
-    before = {i: _stamp(out, i) for i in _finished(out)}
+    before = {i: _stamp(out, i) for i in sweep.finished(out)}
     assert 2 <= len(before) < 8, before
     assert not (out / "summary.json").exists()
 
     done = subprocess.run(cmd, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, done.stderr
-    assert _finished(out) == set(range(8))  # nothing lost
+    assert sweep.finished(out) == set(range(8))  # nothing lost
     assert {i: _stamp(out, i) for i in before} == before  # finished points untouched: not re-run
     sessions = sweep.sessions(out)
     assert [s["session"] for s in sessions] == [1, 2]
@@ -279,10 +279,6 @@ def test_sigkill_then_resume_loses_and_reruns_nothing(tmp_path):
         set(range(8)) - set(before)
     assert not list((out / "points").glob(".*"))  # the point being written when killed is gone
     assert json.loads((out / "summary.json").read_text())["n_ok"] == 8
-
-
-def _finished(out: Path) -> set[int]:
-    return sweep.finished(out) if (out / "points").is_dir() else set()
 
 
 def _stamp(out: Path, index: int) -> tuple:
