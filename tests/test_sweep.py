@@ -132,9 +132,7 @@ def run_cli(args: list[str]) -> int:
 
 @pytest.fixture(scope="module")
 def small_runs(tmp_path_factory):
-    """The SMALL sweep with 1 and 2 pool workers and through a Dask LocalCluster on loopback."""
-    from dask.distributed import LocalCluster
-
+    """The SMALL sweep with 1 and 2 process-pool workers."""
     root = tmp_path_factory.mktemp("sweeps")
     cfg = write(root / "small.toml", SMALL)
     codes = {1: run_cli([str(cfg), "--out", str(root / "w1"), "--workers", "1"])}
@@ -142,16 +140,24 @@ def small_runs(tmp_path_factory):
     with contextlib.redirect_stderr(stderr), contextlib.redirect_stdout(io.StringIO()):
         codes[2] = cli.main(["run", str(cfg), "--out", str(root / "w2"), "--workers", "2"])
     (root / "w2.stderr").write_text(stderr.getvalue())
-    with LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1",
-                      dashboard_address=None, processes=True) as cluster:
-        codes["dask"] = run_cli([str(cfg), "--out", str(root / "dask"),
-                                 "--scheduler", cluster.scheduler_address])
     return root, codes
+
+
+@pytest.fixture(scope="module")
+def dask_run(small_runs):
+    """The same sweep through a real Dask LocalCluster on loopback (the optional extra)."""
+    distributed = pytest.importorskip("dask.distributed")
+    root, _ = small_runs
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, host="127.0.0.1",
+                                  dashboard_address=None, processes=True) as cluster:
+        code = run_cli([str(root / "small.toml"), "--out", str(root / "dask"),
+                        "--scheduler", cluster.scheduler_address])
+    return root / "dask", code
 
 
 def test_failed_points_are_recorded_and_the_sweep_goes_on(small_runs, capsys):
     root, codes = small_runs
-    assert codes == {1: 2, 2: 2, "dask": 2}  # exit status 2: some points failed
+    assert codes == {1: 2, 2: 2}  # exit status 2: some points failed
     t = table(root / "w2")
     failed = t["status"] == "error"
     np.testing.assert_array_equal(failed, t["dynamics.max_steps"] == 3)
@@ -167,21 +173,34 @@ def test_failed_points_are_recorded_and_the_sweep_goes_on(small_runs, capsys):
     assert error["type"] == "ConvergenceError" and "traceback" not in error
 
 
-def test_same_results_with_one_two_workers_and_dask(small_runs):
+def assert_same_results(run_a: Path, run_b: Path) -> None:
+    """Same table (wall times aside) and byte-identical data.npz for every finished point."""
+    ta, tb = table(run_a), table(run_b)
+    for column, values in ta.items():
+        if column != "wall_s":
+            # Same seeds, one BLAS thread per worker: bit-identical, whatever the executor.
+            np.testing.assert_array_equal(tb[column], values, err_msg=column)
+    for i in np.flatnonzero(ta["status"] == "ok"):
+        data = [(run / "points" / f"{i:04d}" / "data.npz").read_bytes() for run in (run_a, run_b)]
+        assert data[0] == data[1]
+
+
+def test_same_results_with_one_and_two_workers(small_runs):
     root, _ = small_runs
-    tables = {name: table(root / name) for name in ("w1", "w2", "dask")}
-    for name in ("w2", "dask"):
-        for column, values in tables["w1"].items():
-            if column != "wall_s":
-                # Same seeds, one BLAS thread per worker: bit-identical, whatever the executor.
-                np.testing.assert_array_equal(tables[name][column], values, err_msg=column)
-        for i in np.flatnonzero(tables["w1"]["status"] == "ok"):
-            data = [(root / n / "points" / f"{i:04d}" / "data.npz").read_bytes() for n in ("w1", name)]
-            assert data[0] == data[1]
+    assert_same_results(root / "w1", root / "w2")
     workers = {(m["worker"]["pid"], m["worker"]["cache_dir"])
                for m in (point_manifest(root / "w2", i) for i in range(8))}
     pids = {pid for pid, _ in workers}
     assert len(pids) == 2 and len({d for _, d in workers}) == 2  # one cache directory per worker
+
+
+def test_same_results_with_the_dask_executor(small_runs, dask_run):
+    root, _ = small_runs
+    run, code = dask_run
+    assert code == 2  # the same two unconvergeable grid values fail
+    assert_same_results(root / "w1", run)
+    assert json.loads((run / "manifest.json").read_text())["sessions"][0]["executor"] \
+        .startswith("tcp://127.0.0.1:")
 
 
 def test_a_point_equals_the_single_run_with_its_values(small_runs, tmp_path):
