@@ -188,12 +188,12 @@ def _fig_calibration(data: dict, cfg: dict):
     a.plot(s, hard(s), "--", color="0.5", label="hard sigmoid (Eq 7)")
     a.set_xlabel("state s (input current / I_unit)")
     a.set_ylabel("rate ρ (rate / r_max)")
-    a.legend(loc="upper left")
+    a.legend(loc="lower right")
     b.plot(s, rho.prime(s), color="C3", label="ρ'_LIF")
     b.plot(s, hard.prime(s), "--", color="0.5", label="hard sigmoid ρ'")
     b.set_xlabel("state s (input current / I_unit)")
     b.set_ylabel("slope dρ/ds")
-    b.legend(loc="upper left")
+    b.legend(loc="lower center")
     for ax, lab in ((a, "a"), (b, "b")):
         panel_label(ax, lab)
     return fig
@@ -236,39 +236,52 @@ def _fig_trajectories(data: dict, summary: dict, cfg: dict):
 
 
 def _fig_alignment(data: dict, summary: dict):
+    """cos and NRMSE of the tied rule vs N = n × trials: one line per population size n (marker)
+    over the trial counts, colours by layer; the statistical part of the error with a 1/√N line."""
     metrics = list(data["metrics"])
     layers = list(data["layers"])
     pops, trials = data["populations"], data["trials"]
-    N = (pops[:, None] * trials[None, :]).ravel()
-    order = np.argsort(N)
     colors = layer_colors(len(layers) - 1) + ["k"]
-    fig, (a, b) = figure(2, 1, width=3.2, height=2.7)
-    for i, layer in enumerate(layers):
-        for ref, ls in (("implicit", "-"), ("rate", "--")):
-            table = data[f"sweep_sym_vs_{ref}"]
-            cos = table[:, :, i, metrics.index("cos")].ravel()[order]
-            err = table[:, :, i, metrics.index("nrmse")].ravel()[order]
-            label = f"{layer} vs {'implicit grad.' if ref == 'implicit' else 'rate rule'}" \
-                if ref == "implicit" or layer == "all" else None
-            a.plot(N[order], cos, ls, marker="o" if ref == "implicit" else None,
-                   color=colors[i], label=label)
-            b.plot(N[order], err, ls, marker="o" if ref == "implicit" else None, color=colors[i])
+    markers = "os^vDP*X"
+    fig, (a, b) = figure(2, 1, width=3.3, height=2.8)
+    for p, n in enumerate(pops):
+        N = n * trials
+        for i, layer in enumerate(layers):
+            for ref, ls in (("implicit", "-"), ("rate", "--")):
+                table = data[f"sweep_sym_vs_{ref}"][p, :, i]
+                label = (f"{layer}" if ref == "implicit" else None) if p == 0 else None
+                a.plot(N, table[:, metrics.index("cos")], ls, marker=markers[p % len(markers)],
+                       color=colors[i], lw=1.8 if layer == "all" else 1.0,
+                       mfc="none" if ref == "rate" else colors[i], label=label)
+                b.plot(N, table[:, metrics.index("nrmse")], ls, marker=markers[p % len(markers)],
+                       color=colors[i], lw=1.8 if layer == "all" else 1.0,
+                       mfc="none" if ref == "rate" else colors[i])
+        if "sweep_noise_nrmse" in data:
+            b.plot(N, data["sweep_noise_nrmse"][p, :, -1], ":", marker=markers[p % len(markers)],
+                   color="C3", label="statistical error (all)" if p == 0 else None)
+        a.plot([], [], marker=markers[p % len(markers)], color="0.4", ls="none",
+               label=f"n = {n}")
     if "sweep_noise_nrmse" in data:
-        noise = data["sweep_noise_nrmse"][:, :, -1].ravel()[order]
-        b.plot(N[order], noise, "s-", color="C3", ms=3, label="statistical error (trial s.d.)")
-        b.plot(N[order], noise[0] * np.sqrt(N[order][0] / N[order]), ":", color="0.4",
+        N = (pops[:, None] * trials[None, :]).ravel()
+        noise = data["sweep_noise_nrmse"][:, :, -1].ravel()
+        grid = np.array([N.min(), N.max()], float)
+        b.plot(grid, noise[np.argmin(N)] * np.sqrt(N.min() / grid), color="0.4", lw=0.8,
                label="∝ 1/√N")
     a.axhline(0.9, color="0.6", lw=0.8, ls=":")
+    ticks = np.unique(pops[:, None] * trials[None, :])
     for ax, lab in ((a, "a"), (b, "b")):
         ax.set_xscale("log")
+        ax.set_xticks(ticks, [str(v) for v in ticks])
+        ax.minorticks_off()
         ax.set_xlabel("N = neurons per unit × trials")
         panel_label(ax, lab)
     a.set_ylabel("cosine(ΔW_spiking, reference)")
     b.set_yscale("log")
     b.set_ylabel("NRMSE ‖ΔW − ref‖ / ‖ref‖")
-    a.legend(loc="lower right", fontsize=6.5)
-    b.legend(loc="upper right")
-    fig.suptitle("tied Brian2 rule vs implicit gradient (solid) and rate rule (dashed)", fontsize=9)
+    a.legend(loc="lower right", fontsize=6.5, ncol=2)
+    b.legend(loc="lower left", fontsize=6.5)
+    fig.suptitle("tied Brian2 rule (Eq 26) vs implicit gradient (solid, filled) and rate rule "
+                 "(dashed, open)", fontsize=9)
     return fig
 
 
