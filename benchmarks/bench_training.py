@@ -12,7 +12,10 @@
 Repeats alternate the contenders so that load changes hit both alike; medians are reported with the
 load average. MNIST images are used when ../shared/data/mnist exists, uniform noise otherwise.
 
-    python benchmarks/bench_training.py [--repeats 5] [--steps 100] [--examples 2560]
+    OPENBLAS_NUM_THREADS=1 python benchmarks/bench_training.py [--repeats 5] [--steps 100]
+        [--examples 2560] [--epsilon 0.5]
+
+(one BLAS thread: on a shared 2-core machine, threaded BLAS on these small products mostly waits.)
 """
 
 from __future__ import annotations
@@ -114,10 +117,11 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--examples", type=int, default=2560)
     parser.add_argument("--config", default=str(REPO / "experiments" / "train_mnist.toml"))
+    parser.add_argument("--epsilon", type=float, help="step ε (default: the config's)")
     args = parser.parse_args()
     raw = tomllib.loads(Path(args.config).read_text())
     cfg = {**{k: key.default for k, key in TRAIN_SCHEMA.items()}, **raw["train"]}
-    epsilon = raw["dynamics"]["epsilon"]
+    epsilon = args.epsilon or raw["dynamics"]["epsilon"]
     rng = np.random.default_rng(0)
     x, d, source = _inputs(args.examples, rng)
     model = RateModel(random_network([784, 500, 10], rng, 1.0, 0.0, 0.0), epsilon=epsilon)
