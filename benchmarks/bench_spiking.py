@@ -3,9 +3,9 @@
 The network is the one of ``experiments/rate_vs_spike.toml`` (20-30-20-10, batch 8, the [spiking]
 defaults there: n neurons per unit, 1 trial). Two measurements:
 
-1. ``simulate`` as the experiments use it (free phase, store, +β and −β nudged phases with common
+1. ``simulate`` as the experiments use it (free phase, checkpoint, +β and −β nudged phases with common
    random numbers; Cython runtime, warm cache: one untimed warm-up run first);
-2. the same network and schedule without store/restore (free phase, then one nudged phase of twice
+2. the same network and schedule without the checkpoint (free phase, then one nudged phase of twice
    the length, so the simulated time is equal), once with the Cython runtime and once under
    ``cpp_standalone`` (a subprocess: the device is global). Standalone cannot read values between
    runs, so the teaching current is fixed at β(d − 0.5) instead of being measured from the free
@@ -104,7 +104,7 @@ def main(argv: list[str] | None = None) -> dict:
     cfg, net, rho, models, seed = _setup(args.neurons_per_unit)
     simulate(net, rho, cfg["spiking"], seed, models)  # warm the Cython cache
     run = simulate(net, rho, cfg["spiking"], seed, models)
-    rows = {"simulate (cython, store/restore, ±β)": _rate({k: run.cost[k] for k in (
+    rows = {"simulate (cython, checkpoint, ±β)": _rate({k: run.cost[k] for k in (
         "wall_s", "simulated_ms", "spikes", "synaptic_events", "neurons")}),
         "fixed schedule (cython)": _rate(_fixed_schedule(cfg, net, rho, models, seed))}
     out = subprocess.run([sys.executable, __file__, "--standalone-worker",

@@ -284,7 +284,8 @@ class SpikingNetwork:
         group = self._add(b2.NeuronGroup(len(bias), name="neurons",
                                          **model.group_kwargs(**neuron_overrides(self.sp))))
         model.initialise(group)
-        group.I_bias = (bias + self.sp["offset"]) * self.unit_current
+        self.bias = bias + self.sp["offset"]  # I_bias / I_unit without teaching
+        group.I_bias = self.bias * self.unit_current
         group.pulse_end = 0 * b2.second
         return group
 
@@ -454,9 +455,9 @@ class SpikingNetwork:
         """Output neurons get the teaching current ``force``·I_unit (copies, n_out) on their bias."""
         last = len(self.sizes) - 1
         copy, unit = self._units(last)
-        idx = self.offset[last] + np.arange(len(copy))
-        self.neurons.I_bias[idx] = (self.net_params.b[-1][unit] + self.sp["offset"]
-                                    + force[copy, unit]) * self.unit_current
+        bias = self.bias.copy()
+        bias[self.offset[last] + np.arange(len(copy))] += force[copy, unit]
+        self.neurons.I_bias = bias * self.unit_current  # whole array: also works in standalone
 
     def nudged_phase(self, force: np.ndarray, checkpoints_ms: list[float]) -> PhaseRecord:
         """Run with the teaching current ``force``·I_unit (copies, n_out) added to the output bias,
