@@ -152,6 +152,26 @@ def test_common_random_numbers_replay_the_free_network_exactly(models):
         assert_allclose(a, b, rtol=0, atol=0)
 
 
+def test_online_learning_moves_transmission_weights_by_eta_dw(models):
+    """learn = true: every 1 ms the transmission weights become W + eta·ΔW_tied of their weight."""
+    from stdp_ebm.spiking import SpikingNetwork
+
+    net = network_from_config(small_config(sizes=(3, 4, 2), batch=1, init_scale=0.5),
+                              np.random.default_rng(5))
+    rho = TabulatedRho(np.linspace(-0.5, 1.5, 21), np.linspace(0.0, 1.2, 21))
+    sn = SpikingNetwork(net, rho, _sp(neurons_per_unit=3, settle_ms=10.0, free_ms=20.0,
+                                      nudged_ms=30.0, learn=True, eta=2.0), models, seed=9)
+    sn.free_phase()
+    syn, widx, ridx = sn.conns[-1]
+    assert_allclose(np.asarray(syn.w[:]), sn.w_flat[widx], rtol=0, atol=0)  # rule off: W itself
+    sn.nudged_phase(np.full((1, 2), 0.5), [30.0])
+    moved = np.asarray(syn.w[:]) - sn.w_flat[widx]
+    tied = np.asarray(sn.rules.delta_w_tied[:])[ridx]
+    assert np.any(moved != 0)
+    # the update lags the accumulator by < 1 ms of its growth: compare with a loose tolerance
+    assert np.corrcoef(moved, 2.0 * tied)[0, 1] > 0.99
+
+
 def test_shapes_and_bookkeeping(tiny_run):
     net, (run, _) = tiny_run
     assert [d.shape for d in run.delta_w("sym")] == [w.shape for w in net.W]
