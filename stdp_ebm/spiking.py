@@ -14,7 +14,8 @@ Mapping to the rate model (Bengio et al. 2017; ``stdp_ebm.rate``):
 * the input layer x is clamped as Poisson generators at rates ρ_LIF(x)·r_max;
 * the nudge (F = E + βC, Eq 13) is a teaching current β(d − ŷ)·I_unit into the output neurons, with
   ŷ the output state measured at the end of the free phase: the force −β ∂C/∂y at the free fixed
-  point (to first order in β the same fixed point as the rate model's −β(y − d));
+  point (to first order in β the same fixed point as the rate model's −β(y − d)); or, with
+  ``teacher = "energy"``, β(d − ŷ)/ρ'(ŷ) (see :func:`teaching_force`);
 * the rule (Eq 26) runs online in Brian2: per unit, a second-order filter of the population's
   spikes gives ρ and dρ/dt in closed form (``models/population_rate.toml``), and one synapse per
   weight integrates ρ_in·dρ_out/dt (``up``), ρ_out·dρ_in/dt (``down``) and their sum (tied, ``sym``)
@@ -48,6 +49,9 @@ SPIKING_SCHEMA: dict[str, Key] = {
                 open_low=True),
     "estimator": Key("str", "symmetric", "symmetric: ±β runs; one_sided: +β against β = 0 "
                      "(both with common random numbers)", choices=("symmetric", "one_sided")),
+    "teacher": Key("str", "current", "teaching current: 'current' = β(d − ŷ); 'energy' = "
+                   "β(d − ŷ)/ρ'_LIF(ŷ), the force of βC on the spiking network's own energy",
+                   choices=("current", "energy")),
     "r_max_hz": Key("float", 100.0, "rate of ρ = 1 (Hz)", low=0.0, open_low=True),
     "unit_current_nA": Key("float", 0.4, "input current I_unit of the state s = 1 (nA)", low=0.0,
                            open_low=True),
@@ -479,6 +483,19 @@ class SpikingNetwork:
         return PhaseRecord(accs, rho)
 
 
+def teaching_force(rho: Rho, y: np.ndarray, target: np.ndarray, teacher: str) -> np.ndarray:
+    """Teaching current per unit of β (in I_unit), from the free-phase output state ŷ.
+
+    ``current``: d − ŷ, the force −∂C/∂y of Eq 13 applied to the output current. ``energy``:
+    (d − ŷ)/ρ'(ŷ). The spiking network relaxes to u = b + Wρ(u), the fixed point of the Hopfield
+    energy E_H = Σ∫ρ⁻¹ − ½ρᵀWρ − bᵀρ whose gradient is taken in ρ; the force of βC(u_y) on it is
+    −β (u_y − d)/ρ'(u_y), so with ``energy`` the symmetrised rule estimates −∂C/∂W of the spiking
+    network itself (with ``current`` the error is weighted by ρ'(ŷ)). ρ' is floored at 0.05.
+    """
+    error = target - y
+    return error if teacher == "current" else error / np.maximum(rho.prime(y), 0.05)
+
+
 def simulate(net: Network, rho: Rho, sp: dict, seed: int, models: dict | None = None,
              checkpoints_ms: list[float] | None = None) -> SpikingRun:
     """Free phase, then the nudged phases with common random numbers (see the module docstring).
@@ -496,12 +513,12 @@ def simulate(net: Network, rho: Rho, sp: dict, seed: int, models: dict | None = 
         t_build = time.perf_counter() - t0
         rates, y = sn.free_phase()
         start = sn.checkpoint()
-        target = np.tile(net.target, (sp["trials"], 1))
-        beta = sp["beta"]
-        plus = sn.nudged_phase(beta * (target - y), stops)
+        beta, force = sp["beta"], teaching_force(rho, y, np.tile(net.target, (sp["trials"], 1)),
+                                                   sp["teacher"])
+        plus = sn.nudged_phase(beta * force, stops)
         sn.resume(start)
         ref_sign, scale = (-1.0, 2.0) if sp["estimator"] == "symmetric" else (0.0, 1.0)
-        ref = sn.nudged_phase(ref_sign * beta * (target - y), stops)
+        ref = sn.nudged_phase(ref_sign * beta * force, stops)
     except (DimensionMismatchError, KeyError) as exc:
         raise ModelFileError(f"spiking network: the model files do not fit together: {exc}") from None
     wall = time.perf_counter() - t0
