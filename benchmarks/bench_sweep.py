@@ -6,6 +6,10 @@ aggregation and the summary figure included). The runs alternate 1, 2, 1, 2, …
 machine load hits both alike; the best of the repeats is reported for each, with the load average.
 The two sweeps must give the same table (wall times aside).
 
+Control: the same ratio for two pure-Python CPU burners (serial vs two processes), measured right
+before. On a shared machine whose cores are busy the control shows how much parallelism the
+machine had to give, which separates the sweep engine's overhead from CPU contention.
+
     python benchmarks/bench_sweep.py [--repeats 2]
 """
 
@@ -40,6 +44,26 @@ def run(config: Path, out: Path, workers: int) -> float:
     return time.perf_counter() - t0
 
 
+def burn(n: int) -> float:
+    t0 = time.perf_counter()
+    total = 0
+    for i in range(n):
+        total += i * i
+    return time.perf_counter() - t0
+
+
+def control_ratio(n: int = 10_000_000) -> float:
+    """Wall time of two CPU-bound tasks in two processes / in one, after process start-up."""
+    from concurrent.futures import ProcessPoolExecutor
+
+    serial = burn(n) + burn(n)
+    with ProcessPoolExecutor(2) as pool:
+        list(pool.map(burn, [1, 1]))  # start both workers first
+        t0 = time.perf_counter()
+        list(pool.map(burn, [n, n]))
+        return (time.perf_counter() - t0) / serial
+
+
 def table(run_dir: Path) -> dict[str, np.ndarray]:
     with np.load(run_dir / "table.npz", allow_pickle=False) as f:
         return {k: f[k] for k in f.files}
@@ -49,6 +73,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeats", type=int, default=2)
     args = parser.parse_args()
+    control = control_ratio()
     with tempfile.TemporaryDirectory() as tmp:
         tmp = Path(tmp)
         config = tmp / "bench.toml"
@@ -69,6 +94,8 @@ def main() -> None:
         print(f"| {w}       | {', '.join(f'{x:.2f}' for x in t):28s} | {best[w]:8.2f} |")
     print(f"\n2 workers / 1 worker (best of {args.repeats}): {best[2] / best[1]:.3f} "
           f"(target <= 0.65); identical tables: {same}")
+    print(f"control, two CPU burners in 2 processes / in 1: {control:.3f} (1.0: no free core, "
+          f"0.5: two free cores)")
 
 
 if __name__ == "__main__":
