@@ -262,7 +262,9 @@ def test_deadline_stops_a_long_point(in_thread):
     assert caught[1] < 2.0  # stopped near 0.2 s, far before the 5 s of work
 
 
-def test_a_timed_out_point_is_recorded(tmp_path):
+def test_a_timed_out_point_is_recorded(tmp_path, monkeypatch):
+    # In this process: keep the worker's cache claim (it sets CYTHON_CACHE_DIR) out of pytest.
+    monkeypatch.setattr(sweep, "worker_cache_dir", lambda: tmp_path)
     cfg, exp = runner.resolve(write(tmp_path / "c.toml", SLOW))
     point = sweep.expand(cfg, exp, "c")[0]
     outcome = sweep.run_point(sweep.Task("alignment", 0, point.cfg, None, 0.05))
