@@ -300,6 +300,8 @@ def test_sigkill_then_resume_loses_and_reruns_nothing(tmp_path):
         set(range(8)) - set(before)
     assert not list((out / "points").glob(".*"))  # the point being written when killed is gone
     assert json.loads((out / "summary.json").read_text())["n_ok"] == 8
+    print(f"SIGKILL after {len(before)} of 8 points; the resume ran {sessions[1]['pending']}: "
+          "0 finished points lost, 0 re-run")
 
 
 def _stamp(out: Path, index: int) -> tuple:
