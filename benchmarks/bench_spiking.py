@@ -1,10 +1,10 @@
-"""Benchmark: the standard spiking alignment run, Brian2 Cython runtime vs cpp_standalone, side by side.
+"""Benchmark: the standard spiking alignment run, Brian2 Cython runtime vs cpp_standalone.
 
 The network is the one of ``experiments/rate_vs_spike.toml`` (20-30-20-10, batch 8, the [spiking]
 defaults there: n neurons per unit, 1 trial). Two measurements:
 
-1. ``simulate`` as the experiments use it (free phase, checkpoint, +β and −β nudged phases with common
-   random numbers; Cython runtime, warm cache: one untimed warm-up run first);
+1. ``simulate`` as the experiments use it (free phase, checkpoint, +β and −β nudged phases with
+   common random numbers; Cython runtime, warm cache: one untimed warm-up run first);
 2. the same network and schedule without the checkpoint (free phase, then one nudged phase of twice
    the length, so the simulated time is equal), once with the Cython runtime and once under
    ``cpp_standalone`` (a subprocess: the device is global). Standalone cannot read values between
@@ -124,8 +124,8 @@ def main(argv: list[str] | None = None) -> dict:
         if "error" in r:
             print(f"{name:40s} failed: {r['error']}")
             continue
-        print(f"{name:40s} {r['wall_s']:8.2f} {r.get('compile_s', 0):9.1f} {r['simulated_ms']:7.0f} "
-              f"{r['synaptic_events']:10.3g} {r['events_per_s']:10.3g}")
+        print(f"{name:40s} {r['wall_s']:8.2f} {r.get('compile_s', 0):9.1f} "
+              f"{r['simulated_ms']:7.0f} {r['synaptic_events']:10.3g} {r['events_per_s']:10.3g}")
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2) + "\n")
     return rows

@@ -1,4 +1,4 @@
-"""The Brian2 spiking model of the layered network, with the rule (Eq 26) as Brian2 synapse equations.
+"""The Brian2 spiking model of the layered network, with the rule (Eq 26) as synapse equations.
 
 Mapping to the rate model (Bengio et al. 2017; ``stdp_ebm.rate``):
 
@@ -22,9 +22,10 @@ Mapping to the rate model (Bengio et al. 2017; ``stdp_ebm.rate``):
   (``models/population_rule.toml``).
 
 One compiled network holds ``batch × trials`` independent copies of the network (examples and noise
-repeats vectorised as neurons). The free phase runs once and its end state is kept; each nudged phase
-starts from it *with the random number generator's state*, so the +β and the −β (or β = 0) phases see
-the same noise and input spikes (common random numbers). ΔW = (acc(+β) − acc(−β)) / 2β (``symmetric``) or (acc(+β) − acc(0)) / β
+repeats vectorised as neurons). The free phase runs once and its end state is kept; each nudged
+phase starts from it *with the random number generator's state*, so the +β and the −β (or β = 0)
+phases see the same noise and input spikes (common random numbers). ΔW = (acc(+β) − acc(−β)) / 2β
+(``symmetric``) or (acc(+β) − acc(0)) / β
 (``one_sided``), averaged over copies; ``raw`` = acc(+β)/β is the rule's own integral without the
 control run.
 """
@@ -73,7 +74,7 @@ SPIKING_SCHEMA: dict[str, Key] = {
                        open_low=True),
     "record_ms": Key("float", 2.0, "sampling interval of the recorded rate trajectories (ms)",
                      low=0.0, open_low=True),
-    "learn": Key("bool", False, "learn online (W += eta·ΔW_tied during the nudged phase) instead of "
+    "learn": Key("bool", False, "learn online (W += eta·ΔW_tied in the nudged phase) instead of "
                  "keeping W frozen while ΔW accumulates"),
     "eta": Key("float", 0.0, "online learning rate (used when learn = true)", low=0.0),
     "codegen": Key("str", "cython", "Brian2 code generation target", choices=("cython", "numpy")),
@@ -112,7 +113,7 @@ def load_models() -> dict:
 class PhaseRecord:
     """What one nudged phase left: the rule's accumulators per copy and the rate trajectories."""
 
-    acc: list[dict[str, list[np.ndarray]]]  # per checkpoint: form -> per W_k, (copies, n_k, n_{k+1})
+    acc: list[dict[str, list[np.ndarray]]]  # per checkpoint: form -> per W_k (copies, n_k, n_k+1)
     rho: list[np.ndarray]  # per layer, shape (T, copies, n_k)
 
 
@@ -179,7 +180,7 @@ def population_rates(sources: list, n_units: int, n: int, sp: dict, models: dict
 
 
 def rule_synapses(pops, pre: np.ndarray, post: np.ndarray, sp: dict, models: dict):
-    """Eq 26 rule synapses (``models/population_rule.toml``) from units ``pre`` to units ``post``."""
+    """Eq 26 rule synapses (``models/population_rule.toml``) from units ``pre`` to ``post``."""
     import brian2 as b2
 
     rules = b2.Synapses(pops, pops, name="rule",
@@ -401,7 +402,7 @@ class SpikingNetwork:
         return [b.reshape(self.copies, -1, self.n).sum(axis=2) for b in blocks]
 
     def free_phase(self) -> tuple[list[np.ndarray], np.ndarray]:
-        """Settle, then count: population rates ρ (copies, n_k) and output state ŷ (copies, n_out)."""
+        """Settle, then count: population rates ρ (copies, n_k), output state ŷ (copies, n_out)."""
         sp = self.sp
         self._run(sp["settle_ms"])
         before = self._layer_counts(self._counts())
@@ -413,8 +414,8 @@ class SpikingNetwork:
         current = np.array(self.out_mon.I_syn[:, t0:] / self.unit_current).mean(axis=1)
         y = current.reshape(self.copies, -1) + self.net_params.b[-1][None, :]
         if not all(np.all(np.isfinite(r)) for r in rates) or max(r.max() for r in rates) > 5:
-            raise DivergenceError("spiking free phase: runaway rates (> 5 r_max); lower the weights "
-                                  "or spiking.unit_current_nA")
+            raise DivergenceError("spiking free phase: runaway rates (> 5 r_max); lower the "
+                                  "weights or spiking.unit_current_nA")
         return rates, y
 
     def _accumulators(self) -> dict[str, list[np.ndarray]]:
@@ -456,7 +457,7 @@ class SpikingNetwork:
         b2.get_device().set_random_state(state["random"])
 
     def set_teaching(self, force: np.ndarray) -> None:
-        """Output neurons get the teaching current ``force``·I_unit (copies, n_out) on their bias."""
+        """Output neurons get the teaching current ``force``·I_unit (copies, n_out) on the bias."""
         last = len(self.sizes) - 1
         copy, unit = self._units(last)
         bias = self.bias.copy()
@@ -520,7 +521,8 @@ def simulate(net: Network, rho: Rho, sp: dict, seed: int, models: dict | None = 
         ref_sign, scale = (-1.0, 2.0) if sp["estimator"] == "symmetric" else (0.0, 1.0)
         ref = sn.nudged_phase(ref_sign * beta * force, stops)
     except (DimensionMismatchError, KeyError) as exc:
-        raise ModelFileError(f"spiking network: the model files do not fit together: {exc}") from None
+        raise ModelFileError(f"spiking network: the model files do not fit together: {exc}") \
+            from None
     wall = time.perf_counter() - t0
     dW = [{f: [(p - r) / (scale * beta) for p, r in zip(pa[f], ra[f])] for f in FORMS}
           for pa, ra in zip(plus.acc, ref.acc)]

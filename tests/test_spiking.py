@@ -33,7 +33,7 @@ def _sp(**kw) -> dict:
 
 
 def _poisson_train(rate_hz, n: int, duration_ms: float, rng: np.random.Generator):
-    """Inhomogeneous Poisson trains (rate_hz: function of t in ms) on the DT_MS grid, by thinning."""
+    """Inhomogeneous Poisson trains (rate_hz: function of t in ms) on the DT_MS grid."""
     t = np.arange(0.0, duration_ms, DT_MS)
     fire = rng.random((n, t.size)) < rate_hz(t)[None, :] * DT_MS * 1e-3
     idx, step = np.nonzero(fire)

@@ -17,7 +17,8 @@ data.npz: ``calib_s``, ``calib_rate_hz``, ``calib_sem_hz``; ``free_spk_L{k}``/``
 ``traj_rate_time_ms``, ``traj_rate_L{k}`` (T, n_k) for example 0; ``dW_spk_{sym,up}_W{k}`` at the
 default n and trials, ``dW_rate_W{k}``, ``ref_implicit_W{k}``; ``populations``, ``trials``,
 ``metrics``, ``layers`` and ``sweep_{sym,up}_vs_{implicit,rate}`` of shape
-(n_populations, n_trials, n_W + 1, n_metrics) (last layer row: all weights together); ``sweep_wall_s``;
+(n_populations, n_trials, n_W + 1, n_metrics) (last layer row: all weights together);
+``sweep_wall_s``;
 ``sweep_noise_nrmse`` (n_populations, n_trials, n_W + 1): the statistical part of the error,
 ‖s.d. over trials / √t‖ / ‖−∂C/∂W‖ (present when more than one trial is run).
 """
@@ -168,7 +169,7 @@ def _progress(items, ctx: RunContext):
     if not ctx.progress:
         return items
     from tqdm import tqdm
-    return tqdm(items, desc="population sizes", leave=False)
+    return tqdm(items, desc="spiking runs", leave=False)
 
 
 # --- figures -------------------------------------------------------------------------------------
@@ -333,7 +334,8 @@ def alignment_spiking(cfg: dict, ctx: RunContext) -> Result:
         data[f"length_{key}"] = np.stack([_as_table(row[key]) for row in by_len])
     summary = {"model": "spiking", "sizes": net.sizes, "free_phase_steps": free.steps,
                "by_beta": by_beta, "nudged_ms": lengths,
-               "by_nudged_steps": [{"steps": n, **row} for n, row in zip(a["nudged_steps"], by_len)],
+               "by_nudged_steps": [{"steps": n, **row}
+                                   for n, row in zip(a["nudged_steps"], by_len)],
                "headline": _headline(by_beta),
                "cost": {str(b): r.cost for b, r in runs.items()}}
     return Result(data, summary)
