@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from numpy.testing import assert_allclose
 
 from stdp_ebm.activation import HardSigmoid, TabulatedRho
@@ -18,31 +19,26 @@ def _relaxer(rho, projected):
     return relax
 
 
-def test_implicit_gradient_matches_finite_differences(small_net):
+_GRID = np.linspace(0.0, 1.0, 41)
+
+
+@pytest.mark.parametrize("rho", [
+    HardSigmoid(),
+    # a curved ρ: the ρ'' term of the Hessian matters
+    TabulatedRho(_GRID, 1.0 / (1.0 + np.exp(-4 * (_GRID - 0.4)))),
+], ids=["hard_sigmoid", "tabulated_sigmoid"])
+def test_implicit_gradient_matches_finite_differences(small_net, rho):
     """Issue 2: implicit gradient vs central differences of C at the relaxed fixed point, rtol 1e-4.
 
-    h = 1e-6 with fixed points converged to 1e-14: truncation (C is piecewise quadratic in W away
-    from saturation switches) and rounding errors are ~1e-8 relative, well inside rtol 1e-4.
+    h = 1e-6 with fixed points converged to 1e-14: truncation (C is smooth, or piecewise quadratic for
+    the hard sigmoid away from saturation switches) and rounding errors are ~1e-8 relative, well inside
+    rtol 1e-4.
     """
-    rho = HardSigmoid()
     relax = _relaxer(rho, True)
     s = relax(small_net)
     implicit = implicit_neg_grad(small_net, rho, s, small_net.target, projected=True)
     fd = finite_difference_neg_grad(small_net, relax, small_net.target, h=1e-6)
     for g, f in zip(implicit, fd):
-        assert_allclose(g, f, rtol=1e-4, atol=1e-4 * np.max(np.abs(f)))
-
-
-def test_implicit_gradient_with_smooth_tabulated_rho(small_net):
-    """The ρ'' term of the Hessian matters for a curved ρ: check it against finite differences."""
-    grid = np.linspace(0.0, 1.0, 41)
-    rho = TabulatedRho(grid, 1.0 / (1.0 + np.exp(-4 * (grid - 0.4))))
-    relax = _relaxer(rho, True)
-    s = relax(small_net)
-    implicit = implicit_neg_grad(small_net, rho, s, small_net.target, projected=True)
-    fd = finite_difference_neg_grad(small_net, relax, small_net.target, h=1e-6)
-    for g, f in zip(implicit, fd):
-        # C is smooth in W here; central differences are accurate to ~h² = 1e-12 plus rounding.
         assert_allclose(g, f, rtol=1e-4, atol=1e-4 * np.max(np.abs(f)))
 
 
