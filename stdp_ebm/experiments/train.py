@@ -154,7 +154,8 @@ def _learning_curves(data: dict, summary: dict):
     for m, label in LEARNERS.items():
         if f"{m}_test_error" not in data:
             continue
-        ax_err.plot(epoch, 100 * data[f"{m}_test_error"], "-o", color=colors[m],
+        ax_err.plot(epoch, 100 * data[f"{m}_test_error"], "-", marker="o" if len(epoch) <= 30 else None,
+                    color=colors[m],
                     label=f"{label}, test")
         ax_err.plot(epoch, 100 * data[f"{m}_train_error"], "--", color=colors[m],
                     label=f"{label}, train")
@@ -165,11 +166,10 @@ def _learning_curves(data: dict, summary: dict):
     ax_err.set_yscale("log")
     ax_err.set_xlabel("epoch")
     ax_err.set_ylabel("error (%)")
-    ax_err.legend(loc="upper right")
     ax_cost.set_yscale("log")
     ax_cost.set_xlabel("epoch")
     ax_cost.set_ylabel("mean training cost C")
-    ax_cost.legend(loc="upper right")
+    fig.legend(*ax_err.get_legend_handles_labels(), loc="outside lower center", ncol=3)
     panel_label(ax_err, "a")
     panel_label(ax_cost, "b")
     fig.suptitle(f"{summary['dataset']} {'-'.join(map(str, summary['sizes']))}: "
