@@ -151,11 +151,11 @@ def _learning_curves(data: dict, summary: dict):
     fig, (ax_err, ax_cost) = figure(2, 1, width=3.5, height=2.7)
     epoch = data["epoch"]
     colors = dict(zip(LEARNERS, layer_colors(2)))
+    marker = "o" if len(epoch) <= 30 else None
     for m, label in LEARNERS.items():
         if f"{m}_test_error" not in data:
             continue
-        ax_err.plot(epoch, 100 * data[f"{m}_test_error"], "-", marker="o" if len(epoch) <= 30 else None,
-                    color=colors[m],
+        ax_err.plot(epoch, 100 * data[f"{m}_test_error"], "-", marker=marker, color=colors[m],
                     label=f"{label}, test")
         ax_err.plot(epoch, 100 * data[f"{m}_train_error"], "--", color=colors[m],
                     label=f"{label}, train")
