@@ -1,6 +1,6 @@
 """Sweep wall time with 1 vs 2 local workers, side by side (issue 5: 2 workers ≤ 0.65× of 1).
 
-Eight rate-model alignment points (a 40-60-40-10 network, batch 192: ~2 s of work each) run as
+Eight rate-model alignment points (a 40-60-40-10 network, batch 384: ~2 s of work each on an idle core) run as
 ``stdp-ebm run CONFIG --workers N --quiet``, the whole command timed (pool start-up, imports,
 aggregation and the summary figure included). The runs alternate 1, 2, 1, 2, … so that a change of
 machine load hits both alike; the best of the repeats is reported for each, with the load average.
@@ -31,7 +31,7 @@ seed = 2017
 description = "bench_sweep: 8 independent rate-model points of ~2 s each"
 [network]
 sizes = [40, 60, 40, 10]
-batch = 192
+batch = 384
 [sweep]
 seeds = 8
 """
