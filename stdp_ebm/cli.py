@@ -31,6 +31,13 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _cores() -> int:
+    """Cores this process may run on (the affinity mask, not the machine's count, where known)."""
+    if hasattr(os, "sched_getaffinity"):
+        return len(os.sched_getaffinity(0))
+    return os.cpu_count() or 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="stdp-ebm", description=__doc__.splitlines()[0])
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
@@ -88,7 +95,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     out = Path(args.resume or args.out or runner.default_out(config))
     progress = not args.quiet and sys.stderr.isatty()
     ctx = experiments.RunContext(seeds=Seeds(cfg["seed"]), network_path=args.network,
-                                 progress=progress, workers=args.workers or os.cpu_count() or 1,
+                                 progress=progress, workers=args.workers or _cores(),
                                  options={"scheduler": args.scheduler,
                                           "resume": args.resume is not None})
     try:
