@@ -19,6 +19,7 @@ import numpy as np
 
 from .activation import TabulatedRho
 from .config import Key
+from .progress import brian2_report
 
 CALIBRATION_SCHEMA: dict[str, Key] = {
     "s_min": Key("float", -0.5, "lowest state s (input current / I_unit) of the f–I table"),
@@ -68,7 +69,7 @@ def measure_fi(neuron, neuron_params: dict, calib: dict, unit_current, r_max_hz:
     net = b2.Network(group, counts)
     net.run(calib["warmup_ms"] * b2.ms)
     before = np.array(counts.count)
-    net.run(calib["duration_ms"] * b2.ms)
+    net.run(calib["duration_ms"] * b2.ms, report=brian2_report())
     rates = (np.array(counts.count) - before).reshape(len(s), reps) / (calib["duration_ms"] * 1e-3)
     sem = rates.std(axis=1, ddof=1) / np.sqrt(reps)
     resolution = 1.0 / (reps * calib["duration_ms"] * 1e-3)  # one spike among all neurons

@@ -54,6 +54,8 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--scheduler", help="Dask scheduler address tcp://HOST:PORT for sweeps")
     run.add_argument("--resume", metavar="RUN_DIR",
                      help="finish the unfinished sweep in RUN_DIR (finished points are kept)")
+    run.add_argument("--model", help="which model runs the experiment, e.g. rate or spiking "
+                                     "(shorthand for --set SECTION.model=NAME)")
     run.add_argument("--quiet", action="store_true", help="no progress output")
     sub.add_parser("list", help="list the experiments and the configs in ./experiments")
     plot = sub.add_parser("plot", help="redraw the figures of a finished run")
@@ -73,6 +75,18 @@ def _cmd_list() -> int:
     return 0
 
 
+def _model_override(config: str | Path, model: str) -> str:
+    """``--model NAME`` as a ``--set`` override of the experiment's ``model`` key."""
+    from .config import read_toml
+
+    name = read_toml(config).get("experiment")
+    exp = experiments.get(name, str(config)) if isinstance(name, str) else None
+    sections = [s for s, keys in exp.schema.items() if "model" in keys] if exp else []
+    if not sections:
+        raise UserError(f"--model {model}: experiment {name!r} has no choice of model")
+    return f"{sections[0]}.model={model}"
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from . import runner
     from .network import load_network
@@ -88,7 +102,8 @@ def _cmd_run(args: argparse.Namespace) -> int:
         check_scheduler(args.scheduler)
     if args.network is not None:
         load_network(args.network)  # a bad network file fails here, before anything is written
-    cfg, exp = runner.resolve(config, args.overrides)
+    overrides = args.overrides + ([_model_override(config, args.model)] if args.model else [])
+    cfg, exp = runner.resolve(config, overrides)
     if args.resume is not None and "sweep" not in cfg:
         raise UserError(f"--resume {args.resume}: only a sweep can be resumed; {config} has no "
                         "[sweep] table")

@@ -27,6 +27,7 @@ import numpy as np
 
 from .errors import ConfigError
 from .models import Model, load_model
+from .progress import brian2_report
 
 #: silence before the first spike and after the last one (s): the rate traces decay fully (≫ 5τ)
 LEAD_S, TAIL_S = 0.05, 0.5
@@ -184,7 +185,7 @@ def simulate(schedule: Schedule, seed: int, *, noise_mV: float = 0.0, learn: boo
                                                                                    name="post_spikes")
     b2.seed(seed)
     net = b2.Network(pre, trigger, post, kick, rule, pre_mon, post_mon)
-    net.run(schedule.duration * b2.second, namespace={})
+    net.run(schedule.duration * b2.second, namespace={}, report=brian2_report())
     return PairingResult(delta_w=np.array(rule.delta_w[:]), delta_w_tied=np.array(rule.delta_w_tied[:]),
                          pre_i=np.array(pre_mon.i[:]), pre_t=np.array(pre_mon.t / b2.second),
                          post_i=np.array(post_mon.i[:]), post_t=np.array(post_mon.t / b2.second),

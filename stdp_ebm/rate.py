@@ -38,12 +38,14 @@ DYNAMICS_SCHEMA: dict[str, Key] = {
 }
 
 
-def check_dynamics(cfg: dict, source: str) -> None:
-    """Cross-key checks of the [dynamics] section."""
+def check_dynamics(cfg: dict, source: str, noiseless: str | None = None) -> None:
+    """Cross-key checks of the [dynamics] section; ``noiseless`` (the reason) forbids noise."""
     from .config import require
     d = cfg["dynamics"]
     require(d["beta1"] < d["beta2"], source, "[dynamics] beta1", d["beta1"],
             f"must be < beta2 = {d['beta2']:g}")
+    if noiseless is not None:
+        require(d["noise"] == 0.0, source, "[dynamics] noise", d["noise"], f"must be 0: {noiseless}")
 
 
 def model_from_config(net: Network, cfg: dict, rho: Rho | None = None) -> "RateModel":

@@ -14,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from . import config as cfgmod
-from . import experiments
+from . import experiments, progress
 from .network import NETWORK_SCHEMA, check_network
 from .rundir import atomic_directory, manifest, save_figure, save_npz, write_config, write_json
 from .seeds import Seeds
@@ -61,6 +61,7 @@ def execute(cfg: dict[str, Any], exp: experiments.Experiment, out: Path,
     A config with a ``sweep`` entry runs every point of the sweep (:func:`stdp_ebm.sweep.run_sweep`).
     """
     ctx = ctx or experiments.RunContext(seeds=Seeds(cfg["seed"]))
+    progress.configure(ctx.progress)
     if "sweep" in cfg:
         from .sweep import run_sweep
         return run_sweep(cfg, exp, Path(out), ctx)

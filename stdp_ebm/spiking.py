@@ -41,6 +41,7 @@ from .activation import Rho
 from .config import Key
 from .errors import DivergenceError, ModelFileError
 from .network import Network
+from .progress import brian2_report
 from .rule import FORMS
 
 SPIKING_SCHEMA: dict[str, Key] = {
@@ -378,7 +379,7 @@ class SpikingNetwork:
         import brian2 as b2
 
         before = self._counts()
-        self.network.run(duration_ms * b2.ms)
+        self.network.run(duration_ms * b2.ms, report=brian2_report())
         new = [a - b for a, b in zip(self._counts(), before)]
         self.spikes += float(sum(np.sum(c) for c in new))
         self.events += self.synaptic_events(new)

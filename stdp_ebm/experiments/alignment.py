@@ -22,6 +22,7 @@ import numpy as np
 from ..analysis import METRICS, layer_alignment
 from ..config import Key
 from ..network import NETWORK_SCHEMA, network_from_config
+from ..progress import iterate
 from ..plotting import figure, layer_colors, panel_label
 from ..rate import DYNAMICS_SCHEMA, RateModel, check_dynamics, model_from_config
 from ..references import feedforward_backprop, implicit_neg_grad
@@ -82,7 +83,7 @@ def run(cfg: dict, ctx: RunContext) -> Result:
     for r, g in refs.items():
         data.update({f"ref_{r}_W{k}": gk for k, gk in enumerate(g)})
     by_beta, dws = [], {f: [] for f in FORMS}
-    for beta in _progress(a["betas"], ctx, "β sweep"):
+    for beta in iterate(a["betas"], "β sweep"):
         dw = _rule(model, free.s, net.target, beta, None, d["tol"], d["max_steps"])
         for f in FORMS:
             dws[f].append(dw[f])
@@ -93,7 +94,7 @@ def run(cfg: dict, ctx: RunContext) -> Result:
         if key != "beta":
             data[f"align_{key}"] = np.stack([_as_table(row[key]) for row in by_beta])
     by_len = [_align(_rule(model, free.s, net.target, a["length_beta"], n, d["tol"], d["max_steps"]),
-                     refs) for n in _progress(a["nudged_steps"], ctx, "length sweep")]
+                     refs) for n in iterate(a["nudged_steps"], "length sweep")]
     for key in by_len[0]:
         data[f"length_{key}"] = np.stack([_as_table(row[key]) for row in by_len])
     summary = {"sizes": net.sizes, "free_phase_steps": free.steps, "by_beta": by_beta,
@@ -108,13 +109,6 @@ def _headline(by_beta: list[dict]) -> dict:
     al = row["sym_vs_implicit"]
     return {"beta": row["beta"], "min_cos": min(al["cos"]),
             "max_norm_ratio_error": max(abs(v - 1) for v in al["norm_ratio"])}
-
-
-def _progress(items, ctx: RunContext, desc: str):
-    if not ctx.progress:
-        return items
-    from tqdm import tqdm
-    return tqdm(items, desc=desc, leave=False)
 
 
 def figures(data: dict, summary: dict, cfg: dict) -> dict:
@@ -154,5 +148,6 @@ EXPERIMENT = Experiment(
     name="alignment",
     doc="Rule ΔW (Eq 26) vs implicit and feed-forward backprop gradients over β and phase length.",
     schema=SCHEMA, run=run, figures=figures,
-    check=lambda cfg, source: check_dynamics(cfg, source),
+    check=lambda cfg, source: check_dynamics(
+        cfg, source, noiseless="the phases relax to their deterministic fixed points"),
 )

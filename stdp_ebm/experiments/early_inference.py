@@ -46,7 +46,7 @@ SCHEMA = {
 
 
 def check(cfg: dict, source: str) -> None:
-    check_dynamics(cfg, source)
+    check_dynamics(cfg, source, noiseless="the first steps are compared with a deterministic prediction")
     steps, n_layers = cfg["early_inference"]["steps"], len(cfg["network"]["sizes"])
     require(steps >= n_layers, source, "[early_inference] steps", steps,
             f"must be >= the number of layers ({n_layers}) so the nudge reaches the first hidden layer")

@@ -36,6 +36,7 @@ from ..rate import DYNAMICS_SCHEMA, RateModel, model_from_config
 from ..references import implicit_neg_grad
 from ..rule import RuleAccumulator
 from ..spiking import SPIKING_SCHEMA, load_models, simulate
+from ..progress import iterate
 from . import Experiment, Result, RunContext
 
 FORMS = ("sym", "up")
@@ -112,7 +113,7 @@ def run(cfg: dict, ctx: RunContext) -> Result:
     pops = sorted(set(rv["populations"]) | {sp["neurons_per_unit"]})
     trials = sorted(set(rv["trials"]) | {sp["trials"]})
     runs = {}
-    for n in _progress(pops, ctx):
+    for n in iterate(pops, "spiking runs"):
         runs[n] = simulate(net, rho, {**sp, "neurons_per_unit": n, "trials": trials[-1]},
                            ctx.seeds.int("brian2"), models)
     main = runs[sp["neurons_per_unit"]]
@@ -163,13 +164,6 @@ def _summary(data: dict, main, sp: dict, sizes: list[int]) -> dict:
                     "alignment": headline, "cost": main.cost},
         "sweep_wall_s": data["sweep_wall_s"].tolist(),
     }
-
-
-def _progress(items, ctx: RunContext):
-    if not ctx.progress:
-        return items
-    from tqdm import tqdm
-    return tqdm(items, desc="spiking runs", leave=False)
 
 
 # --- figures -------------------------------------------------------------------------------------
@@ -311,7 +305,8 @@ def alignment_spiking(cfg: dict, ctx: RunContext) -> Result:
     lengths = [n * step_ms for n in a["nudged_steps"]]
     runs = {b: simulate(net, model.rho, {**sp, "beta": b}, ctx.seeds.int("brian2"), models,
                         checkpoints_ms=lengths if b == a["length_beta"] else None)
-            for b in _progress(sorted(set(a["betas"]) | {a["length_beta"]}, reverse=True), ctx)}
+            for b in iterate(sorted(set(a["betas"]) | {a["length_beta"]}, reverse=True),
+                             "spiking runs")}
     data = {"betas": np.array(a["betas"]), "metrics": np.array(METRICS),
             "nudged_steps": np.array(a["nudged_steps"]),
             "layers": np.array([f"W_{k}" for k in range(len(net.W))] + ["all"])}
