@@ -277,3 +277,17 @@ def load_model(name_or_path: str | Path, check: bool = True) -> Model:
     if check:
         _check_with_brian2(model)
     return model
+
+
+def set_codegen_target(target: str) -> str:
+    """Set Brian2's runtime code-generation target; "cython" falls back to "numpy" when Cython is
+    not importable. Returns the target in use (the manifest records it)."""
+    from brian2 import prefs
+
+    if target == "cython":
+        try:
+            import Cython  # noqa: F401
+        except ImportError:
+            target = "numpy"
+    prefs.codegen.target = target
+    return target

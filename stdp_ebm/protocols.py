@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 
 from .errors import ConfigError
-from .models import Model, load_model
+from .models import Model, load_model, set_codegen_target
 from .progress import brian2_report
 
 #: silence before the first spike and after the last one (s): the rate traces decay fully (≫ 5τ)
@@ -100,17 +100,6 @@ def concat(*schedules: Schedule) -> tuple[Schedule, list[slice]]:
 
 # ------------------------------------------------------------------------------- Brian2 network
 
-def use_fast_target() -> str:
-    """Brian2's Cython target if Cython is importable, else numpy; returns the target's name."""
-    from brian2 import prefs
-    try:
-        import Cython  # noqa: F401
-        prefs.codegen.target = "cython"
-    except ImportError:
-        prefs.codegen.target = "numpy"
-    return str(prefs.codegen.target)
-
-
 def evoke_latency(params: dict[str, Any], pulse_ms: float) -> float:
     """Time (s) from pulse onset to threshold for a LIF neuron at rest driven by I_pulse:
     v(t) = E_L + R_m I (1 − e^(−t/τ_m)) reaches v_th at t* = τ_m ln(R I / (R I − (v_th − E_L))).
@@ -156,7 +145,7 @@ def simulate(schedule: Schedule, seed: int, *, noise_mV: float = 0.0, learn: boo
     """
     import brian2 as b2
 
-    target = use_fast_target()
+    target = set_codegen_target("cython")
     neuron_m = neuron if isinstance(neuron, Model) else load_model(neuron)
     syn_m = synapse if isinstance(synapse, Model) else load_model(synapse)
     neuron_kw = neuron_m.group_kwargs(sigma=noise_mV * b2.mV)

@@ -86,12 +86,9 @@ def configure_brian2(codegen: str, dt_ms: float) -> None:
     """Set Brian2's runtime target (falling back to numpy without a compiler) and time step."""
     import brian2 as b2
 
-    b2.prefs.codegen.target = codegen
-    if codegen == "cython":
-        try:
-            import Cython  # noqa: F401
-        except ImportError:
-            b2.prefs.codegen.target = "numpy"
+    from .models import set_codegen_target
+
+    set_codegen_target(codegen)
     b2.defaultclock.dt = dt_ms * b2.ms
 
 
