@@ -282,15 +282,19 @@ class SpikingNetwork:
         import brian2 as b2
 
         model = self.models["neuron"]
-        bias = np.concatenate([self.net_params.b[k][self._units(k)[1]]
-                               for k in range(1, len(self.sizes))])
+        bias = self._bias_vector(self.net_params.b)
         group = self._add(b2.NeuronGroup(len(bias), name="neurons",
                                          **model.group_kwargs(**neuron_overrides(self.sp))))
         model.initialise(group)
-        self.bias = bias + self.sp["offset"]  # I_bias / I_unit without teaching
+        self.bias = bias  # I_bias / I_unit without teaching
         group.I_bias = self.bias * self.unit_current
         group.pulse_end = 0 * b2.second
         return group
+
+    def _bias_vector(self, b: list[np.ndarray]) -> np.ndarray:
+        """(b_i + s0) of every LIF neuron, in the group's index order."""
+        return np.concatenate([b[k][self._units(k)[1]] for k in range(1, len(self.sizes))]) \
+            + self.sp["offset"]
 
     def _pairs(self, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """All unit pairs (copy, i in layer k, j in layer k+1), flattened in (copy, i, j) order."""
@@ -366,6 +370,25 @@ class SpikingNetwork:
         tied = np.asarray(self.rules.delta_w_tied[:])
         for syn, widx, ridx in self.conns:
             syn.w = self.w_flat[widx] + self.sp["eta"] * tied[ridx]
+
+    # --- training hooks: change inputs and parameters without rebuilding (recompiling) ---------
+    def set_input(self, rho_x: np.ndarray) -> None:
+        """Clamp new inputs: Poisson rates ρ(x)·r_max, ``rho_x`` of shape (batch, n_0); copy c
+        gets example c mod batch (as in the constructor)."""
+        import brian2 as b2
+
+        copy, unit = self._units(0)
+        self.source.rates = rho_x[copy % self.batch, unit] * self.sp["r_max_hz"] * b2.Hz
+
+    def set_parameters(self, W: list[np.ndarray], b: list[np.ndarray]) -> None:
+        """New weights W_k and biases b_k (same shapes) in every copy: transmission weights and
+        bias currents (any teaching current is removed)."""
+        self.w_flat = np.concatenate([w.ravel() for w in W])
+        for syn, widx, _ in self.conns:
+            syn.w = self.w_flat[widx]
+        self.bias = self._bias_vector(b)
+        self.net_params = Network(W, b, self.net_params.x, self.net_params.target)
+        self.neurons.I_bias = self.bias * self.unit_current
 
     # --- phases ----------------------------------------------------------------------------------
     def _counts(self) -> list[np.ndarray]:

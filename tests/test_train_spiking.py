@@ -1,0 +1,92 @@
+"""Training with the Brian2 rule synapses (experiments/train_spiking.py).
+
+Default tests: one compiled spiking network (module fixture) on a tiny digits task; its first
+mini-batch ΔW is compared with the rate rule's (an independent implementation: closed-form EP of
+the calibrated rate model) and one update is checked to move W by lr·ΔW in place, reusing the
+network. The accuracy comparison of the issue is ``slow``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+
+from stdp_ebm.errors import ConfigError
+from stdp_ebm.experiments import RunContext
+from stdp_ebm.runner import resolve
+from stdp_ebm.seeds import Seeds
+from stdp_ebm.train import apply_update
+from conftest import EXPERIMENTS
+
+CONFIG = EXPERIMENTS / "train_spiking.toml"
+FAST = ["calibration.points=21", "calibration.neurons_per_point=50",
+        "calibration.duration_ms=500.0", "task.n_train=20", "task.n_test=10",
+        "network.init_scale=0.6", "spiking.trials=2"]
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    """Config, task, rate model and spiking learner, plus both learners' first-batch ΔW."""
+    from stdp_ebm.experiments.train_spiking import build, load_task, rate_train_cfg
+    from stdp_ebm.train import EPLearner
+
+    cfg = resolve(CONFIG, FAST)[0]
+    ctx = RunContext(Seeds(cfg["seed"]))
+    data = load_task(cfg["task"], ctx.seeds.rng("data"))
+    net, _, model, spk = build(cfg, ctx, data)
+    t = rate_train_cfg(cfg)
+    x, d = data.x_train[:t["batch_size"]], data.y_train[:t["batch_size"]]
+    rate = EPLearner(model, t, len(x)).delta(x, d, np.random.default_rng(0))
+    return {"cfg": cfg, "t": t, "x": x, "d": d, "net": net, "spk": spk,
+            "dW_spk": spk.delta(x, d)[0], "dW_rate": rate[0]}
+
+
+@pytest.mark.brian2
+def test_first_batch_dw_agrees_with_rate_rule(tiny):
+    spk, rate = tiny["dW_spk"], tiny["dW_rate"]
+    for k, (s, r) in enumerate(zip(spk, rate)):
+        cos = float(np.sum(s * r) / np.linalg.norm(s) / np.linalg.norm(r))
+        big = np.abs(r) > 0.5 * np.abs(r).max()  # entries well above the spiking noise
+        agree = float(np.mean(np.sign(s[big]) == np.sign(r[big])))
+        print(f"W_{k}: cos {cos:.3f}, sign agreement on large entries {agree:.2f}, "
+              f"norm ratio {np.linalg.norm(s) / np.linalg.norm(r):.2f}")
+        # 10 neurons/unit × 2 trials × 10 examples: measured cos 0.89 (W_0), 0.64 (W_1); 0.5 allows
+        # for the Poisson noise but fails for a wrong sign, a wrong layer or a transposed ΔW (cos ≈ 0)
+        assert cos > 0.5
+        assert agree >= 0.8
+        # scale: the Brian2 rule is known to be ~1.6× the rate model's gradient (README,
+        # rate_vs_spike, systematic); measured 1.6–2.1 here; 3 catches a missing or doubled 1/2β
+        assert 0.5 < np.linalg.norm(s) / np.linalg.norm(r) < 3.0
+
+
+@pytest.mark.brian2
+def test_update_applies_lr_times_dw_on_the_same_network(tiny):
+    spk, t = tiny["spk"], tiny["t"]
+    network, before = spk.sn.network, [w.copy() for w in spk.net.W]
+    dW = spk.delta(tiny["x"], tiny["d"])[0]
+    apply_update(spk.net, t["lrs"], 1.0, dW, [np.zeros_like(b) for b in spk.net.b[1:]])
+    for w, w0, g, lr in zip(spk.net.W, before, dW, t["lrs"]):
+        assert_allclose(w, w0 + lr * g, rtol=0, atol=1e-12)  # exact arithmetic, float rounding
+    spk.predict(tiny["x"][:3])  # a short chunk is padded to the compiled batch
+    assert spk.sn.network is network
+    syn, widx, _ = spk.sn.conns[0]
+    # the transmission weights are the learner's W_0 after set_parameters (copied exactly)
+    assert_allclose(np.asarray(syn.w[:]), spk.net.W[0].ravel()[widx], rtol=0, atol=1e-12)
+
+
+def test_batch_must_divide_n_train():
+    with pytest.raises(ConfigError, match="n_train"):
+        resolve(CONFIG, ["task.n_train=25"])
+
+
+@pytest.mark.slow
+@pytest.mark.brian2
+def test_spiking_accuracy_within_3_points_of_rate_model():
+    from stdp_ebm.experiments.train_spiking import run
+
+    cfg = resolve(CONFIG)[0]
+    summary = run(cfg, RunContext(Seeds(cfg["seed"]))).summary
+    acc = summary["test_accuracy_pct"]
+    print(f"test accuracy: spiking {acc['spk']:.1f} %, rate {acc['rate']:.1f} %")
+    assert acc["spk"] >= acc["rate"] - 3.0  # the issue's target
