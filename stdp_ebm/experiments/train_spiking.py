@@ -37,7 +37,7 @@ from ..calibration import CALIBRATION_SCHEMA, calibrate
 from ..config import Key, require
 from ..data import DataError, Dataset, load_digits, one_hot
 from ..network import NETWORK_SCHEMA, random_network
-from ..plotting import figure, layer_colors, panel_label
+from ..plotting import figure, layer_colors
 from ..rate import DYNAMICS_SCHEMA, model_from_config
 from ..spiking import SPIKING_SCHEMA, SpikingNetwork, load_models, teaching_force
 from ..train import TRAIN_SCHEMA, EPLearner, History, apply_update, evaluate, fit, train_ep
@@ -211,7 +211,8 @@ def _summary(data: Dataset, sizes: list[int], histories: dict[str, History], fir
 
 # --- figures -------------------------------------------------------------------------------------
 def figures(data: dict, summary: dict, cfg: dict) -> dict:
-    return {"learning_curves": _fig_curves(data, summary), "first_batch_dW": _fig_dw(data)}
+    return {"learning_curves": _fig_curves(data, summary),
+            "first_batch_dW": _fig_dw(data, summary)}
 
 
 def _fig_curves(data: dict, summary: dict):
@@ -224,14 +225,14 @@ def _fig_curves(data: dict, summary: dict):
                 label=f"{label}, train (during epoch)")
     ax.set_xlabel("epoch")
     ax.set_ylabel("error (%)")
-    ax.legend(loc="upper right", fontsize=7)
+    fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=2, fontsize=7)
     acc = summary["test_accuracy_pct"]
     ax.set_title(f"{summary['dataset']} {'-'.join(map(str, summary['sizes']))}: test accuracy "
                  f"{acc['spk']:.1f} % (spiking) vs {acc['rate']:.1f} % (rate)", fontsize=8)
     return fig
 
 
-def _fig_dw(data: dict):
+def _fig_dw(data: dict, summary: dict):
     layers = sorted(k.rsplit("W", 1)[1] for k in data if k.startswith("first_dW_spk_W"))
     colors = layer_colors(len(layers))
     fig, (ax,) = figure(1, 1, width=3.2, height=3.0)
@@ -242,9 +243,10 @@ def _fig_dw(data: dict):
     ax.plot([-lim, lim], [-lim, lim], ":", color="0.5", label="identity")
     ax.set_xlabel("ΔW rate rule, ρ_LIF (per unit lr)")
     ax.set_ylabel("ΔW Brian2 rule synapses (per unit lr)")
-    ax.set_title("first mini-batch, initial weights", fontsize=8)
+    al = summary["first_batch_dW_spk_vs_rate"]
+    ax.set_title(f"first mini-batch, initial weights: cos {al['cos'][-1]:.3f}, norm ratio "
+                 f"{al['norm_ratio'][-1]:.2f}", fontsize=8)
     ax.legend(loc="upper left", fontsize=7)
-    panel_label(ax, "a")
     return fig
 
 
