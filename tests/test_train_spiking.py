@@ -75,9 +75,12 @@ def test_update_applies_lr_times_dw_on_the_same_network(tiny):
     assert_allclose(np.asarray(syn.w[:]), spk.net.W[0].ravel()[widx], rtol=0, atol=1e-12)
 
 
-def test_batch_must_divide_n_train():
-    with pytest.raises(ConfigError, match="n_train"):
-        resolve(CONFIG, ["task.n_train=25"])
+@pytest.mark.parametrize("override, key", [("task.n_train=25", "n_train"),
+                                           ("spiking.estimator=one_sided", "estimator"),
+                                           ("network.sizes=[16, 8, 3]", "sizes")])
+def test_config_errors(override, key):
+    with pytest.raises(ConfigError, match=key):
+        resolve(CONFIG, [override])
 
 
 @pytest.mark.slow

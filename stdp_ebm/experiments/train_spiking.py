@@ -67,7 +67,7 @@ SCHEMA = {
 
 
 def check(cfg: dict, source: str) -> None:
-    """Sizes fit the task; mini-batches fill the compiled network's copies exactly."""
+    """Sizes fit the task; mini-batches fill the compiled network's copies exactly; ±β."""
     tk, sizes = cfg["task"], cfg["network"]["sizes"]
     require(8 % tk["pool"] == 0, source, "[task] pool", tk["pool"], "must divide 8")
     n_in = (8 // tk["pool"]) ** 2
@@ -78,6 +78,8 @@ def check(cfg: dict, source: str) -> None:
             cfg["train"]["lrs"], f"needs one learning rate per weight matrix ({len(sizes) - 1})")
     require(tk["n_train"] % cfg["train"]["batch_size"] == 0, source, "[task] n_train",
             tk["n_train"], "must be a multiple of [train] batch_size (the network's copies)")
+    require(cfg["spiking"]["estimator"] == "symmetric", source, "[spiking] estimator",
+            cfg["spiking"]["estimator"], "training uses the symmetric ±β estimate")
 
 
 def load_task(sec: dict, rng: np.random.Generator) -> Dataset:
@@ -172,8 +174,6 @@ def rate_train_cfg(cfg: dict) -> dict:
 
 
 def run(cfg: dict, ctx: RunContext) -> Result:
-    require(cfg["spiking"]["estimator"] == "symmetric", "config", "[spiking] estimator",
-            cfg["spiking"]["estimator"], "training uses the symmetric ±β estimate")
     t = rate_train_cfg(cfg)
     data = load_task(cfg["task"], ctx.seeds.rng("data"))
     net, fi, model, spk = build(cfg, ctx, data)
