@@ -55,32 +55,28 @@ def hopfield_energy(W, b, s) -> float:
     return float(np.mean(e))
 
 
-def fd_weights(f, W) -> list[np.ndarray]:
-    """Central differences of the scalar f(W) with respect to every weight."""
-    grads = []
-    for k, w in enumerate(W):
-        g = np.zeros_like(w)
-        for idx in np.ndindex(w.shape):
-            plus, minus = [v.copy() for v in W], [v.copy() for v in W]
+def _central_differences(f, arrays, first: int = 0) -> list[np.ndarray]:
+    """Central differences of the scalar f(arrays) w.r.t. every entry of arrays[first:] (zeros before)."""
+    grads = [np.zeros_like(a) for a in arrays[:first]]
+    for k in range(first, len(arrays)):
+        g = np.zeros_like(arrays[k])
+        for idx in np.ndindex(arrays[k].shape):
+            plus, minus = [v.copy() for v in arrays], [v.copy() for v in arrays]
             plus[k][idx] += H
             minus[k][idx] -= H
             g[idx] = (f(plus) - f(minus)) / (2 * H)
         grads.append(g)
     return grads
+
+
+def fd_weights(f, W) -> list[np.ndarray]:
+    """Central differences of the scalar f(W) with respect to every weight."""
+    return _central_differences(f, W)
 
 
 def fd_states(f, s) -> list[np.ndarray]:
     """Central differences of f(s) with respect to every free state (layers 1 … L+1)."""
-    grads = [np.zeros_like(s[0])]
-    for k in range(1, len(s)):
-        g = np.zeros_like(s[k])
-        for idx in np.ndindex(s[k].shape):
-            plus, minus = [v.copy() for v in s], [v.copy() for v in s]
-            plus[k][idx] += H
-            minus[k][idx] -= H
-            g[idx] = (f(plus) - f(minus)) / (2 * H)
-        grads.append(g)
-    return grads
+    return _central_differences(f, s, first=1)
 
 
 @pytest.fixture(scope="module")
