@@ -41,6 +41,11 @@ class HardSigmoid:
     def second(self, s: np.ndarray) -> np.ndarray:
         return np.zeros_like(s, dtype=float)
 
+    def integral(self, s: np.ndarray) -> np.ndarray:
+        """An antiderivative P of ρ (P' = ρ), continuous, piecewise quadratic."""
+        a, b = self.beta1, self.beta2
+        return a * np.minimum(s, a) + 0.5 * (np.clip(s, a, b) ** 2 - a**2) + b * (np.maximum(s, b) - b)
+
 
 @dataclass(frozen=True)
 class TabulatedRho:
@@ -85,6 +90,12 @@ class TabulatedRho:
     def second(self, s: np.ndarray) -> np.ndarray:
         lo, hi = self.bounds
         return np.where(self._inside(s), self._spline.derivative(2)(np.clip(s, lo, hi)), 0.0)
+
+    def integral(self, s: np.ndarray) -> np.ndarray:
+        """An antiderivative P of ρ (P' = ρ), continued linearly where ρ is held constant."""
+        lo, hi = self.bounds
+        inner = self._spline.antiderivative(1)(np.clip(s, lo, hi))
+        return inner + self(lo) * np.minimum(s - lo, 0.0) + self(hi) * np.maximum(s - hi, 0.0)
 
 
 Rho = HardSigmoid | TabulatedRho

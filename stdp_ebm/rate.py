@@ -8,6 +8,10 @@ input x. One update step of every free layer at once (Eq 1–2, η the Langevin 
 With η = 0 and β = 0 this is gradient descent on E (Eq 4) since ∂E/∂s = s − R(s). The projected
 variant clips states to [β1, β2] after each step (the default, as in the EP code). The output y is
 the state of the last layer.
+
+That is the default energy, ``eq6``. With ``energy = "hopfield"`` (:mod:`stdp_ebm.energy`) the drive
+is the net input without the ρ' factor and the nudge is −εβ(ρ(y) − d): the rate model of a
+current-based spiking population. The two coincide for the projected hard sigmoid.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import numpy as np
 
 from .activation import HardSigmoid, Rho
 from .config import Key
+from .energy import EQ6, ENERGIES, Energy
 from .errors import ConvergenceError, DivergenceError
 from .network import Network
 
@@ -31,6 +36,9 @@ DYNAMICS_SCHEMA: dict[str, Key] = {
     "beta1": Key("float", 0.0, "lower bound β1 of the hard sigmoid / state box (Eq 7)"),
     "beta2": Key("float", 1.0, "upper bound β2 of the hard sigmoid / state box (Eq 7)"),
     "projected": Key("bool", True, "clip states to [β1, β2] after each step"),
+    "energy": Key("str", "eq6", "eq6: Eq 6, drive ρ'(s)(b + Wρ), C = ½‖y − d‖²; hopfield: Hopfield "
+                  "(1984), drive b + Wρ, C = ½‖ρ(y) − d‖² (the spiking populations' rate model; "
+                  "the same as eq6 for the projected hard sigmoid)", choices=tuple(ENERGIES)),
     "noise": Key("float", 0.0, "standard deviation of the Langevin noise η (Eq 2)", low=0.0),
     "tol": Key("float", 1e-10, "free phase stops when max |s_{t+1} − s_t|/ε < tol", low=0.0,
                open_low=True),
@@ -52,7 +60,8 @@ def model_from_config(net: Network, cfg: dict, rho: Rho | None = None) -> "RateM
     """A :class:`RateModel` from the [dynamics] section (hard sigmoid unless ``rho`` is given)."""
     d = cfg["dynamics"]
     rho = rho if rho is not None else HardSigmoid(d["beta1"], d["beta2"])
-    return RateModel(net, rho, epsilon=d["epsilon"], projected=d["projected"], noise=d["noise"])
+    return RateModel(net, rho, epsilon=d["epsilon"], projected=d["projected"], noise=d["noise"],
+                     energy_form=ENERGIES[d["energy"]])
 
 
 @dataclass
@@ -73,27 +82,29 @@ class RateModel:
     epsilon: float = 0.5
     projected: bool = True
     noise: float = 0.0
+    energy_form: Energy = EQ6
 
     # --- the maths -----------------------------------------------------------------------------
     def energy(self, s: State) -> np.ndarray:
-        """Eq 6: E = Σ s²/2 − Σ_k ρ(s_k)ᵀ W_k ρ(s_{k+1}) − Σ b·ρ(s), one value per example."""
+        """Eq 6: E = Σ s²/2 − Σ_k ρ(s_k)ᵀ W_k ρ(s_{k+1}) − Σ b·ρ(s), one value per example (with
+        ``hopfield`` the first term is Σ ∫^{ρ(s)} ρ⁻¹, :meth:`Energy.self_term`)."""
         r = [self.rho(sk) for sk in s]
-        e = sum(0.5 * np.sum(sk**2, axis=1) for sk in s)
+        e = sum(self.energy_form.self_term(self.rho, sk) for sk in s)
         e -= sum(np.einsum("bi,ij,bj->b", r[k], w, r[k + 1]) for k, w in enumerate(self.net.W))
         e -= sum(rk @ bk for rk, bk in zip(r, self.net.b))
         return e
 
-    @staticmethod
-    def cost(s: State, target: np.ndarray) -> np.ndarray:
-        """C = ½ ‖y − d‖² per example (Eq 13)."""
-        return 0.5 * np.sum((s[-1] - target) ** 2, axis=1)
+    def cost(self, s: State, target: np.ndarray) -> np.ndarray:
+        """C = ½ ‖y − d‖² per example (Eq 13; ½ ‖ρ(y) − d‖² with ``hopfield``)."""
+        return self.energy_form.cost(self.rho, s[-1], target)
 
     def input_drive(self, x: np.ndarray) -> np.ndarray:
         """ρ(x) W_0: constant while x is clamped, so computed once per phase."""
         return self.rho(x) @ self.net.W[0]
 
     def drive(self, s: State, input_drive: np.ndarray | None = None) -> list[np.ndarray]:
-        """Eq 8: R_k = ρ'(s_k) (b_k + ρ(s_{k−1}) W_{k−1} + ρ(s_{k+1}) W_kᵀ) for k = 1 … L+1.
+        """Eq 8: R_k = ρ'(s_k) (b_k + ρ(s_{k−1}) W_{k−1} + ρ(s_{k+1}) W_kᵀ) for k = 1 … L+1
+        (without the factor ρ'(s_k) with ``hopfield``: :meth:`Energy.gain`).
 
         Returns a list aligned with ``s`` whose entry 0 (the clamped input) is ``s[0]`` itself.
         """
@@ -106,12 +117,13 @@ class RateModel:
             if k + 1 < len(s):
                 a = a + r[k + 1] @ W[k].T
                 bottom_up = r[k] @ W[k]
-            out.append(self.rho.prime(s[k]) * a)
+            out.append(self.energy_form.gain(self.rho, s[k]) * a)
         return out
 
     def step(self, s: State, beta: float = 0.0, target: np.ndarray | None = None,
              rng: np.random.Generator | None = None, input_drive: np.ndarray | None = None) -> State:
-        """One step of Eq 1–2 (plus −εβ ∂C/∂y on the output); projected if ``self.projected``."""
+        """One step of Eq 1–2 plus the nudge εβ·(d − y) on the output (εβ·(d − ρ(y)) with
+        ``hopfield``: :meth:`Energy.force`); projected if ``self.projected``."""
         noisy = s
         if self.noise > 0.0:
             if rng is None:
@@ -120,7 +132,7 @@ class RateModel:
         R = self.drive(noisy, input_drive)
         new = [s[0]] + [sk + self.epsilon * (Rk - sk) for sk, Rk in zip(s[1:], R[1:])]
         if beta != 0.0:
-            new[-1] = new[-1] - self.epsilon * beta * (s[-1] - target)
+            new[-1] = new[-1] + self.epsilon * beta * self.energy_form.force(self.rho, s[-1], target)
         if self.projected:
             lo, hi = self.rho.bounds
             new = [new[0]] + [np.clip(sk, lo, hi) for sk in new[1:]]
@@ -185,7 +197,7 @@ class RateModel:
         or callback; ``s`` is left unchanged.
 
         With the projected hard sigmoid the states stay in the box [β1, β2], where ρ(s) = s and the
-        inclusive ρ'(s) = 1, so the step of layer k is exactly
+        inclusive ρ'(s) = 1 (so both energies give the same step), and the step of layer k is exactly
 
             s_k ← clip((1 − ε) s_k + ε (b_k + s_{k−1} W_{k−1} + s_{k+1} W_kᵀ))   (− εβ (y − d) for y)
 

@@ -3,9 +3,11 @@
 All functions return the *descent direction* −∂C/∂W_k (shape (n_k, n_{k+1}), averaged over the
 batch), the quantity the rule's ΔW should match.
 
-(a) :func:`implicit_neg_grad` — implicit differentiation of the fixed point ∂E/∂s = 0 (Eq 6): with
-    H = ∂²E/∂s² over the free, unsaturated units, λ = H⁻¹ ∂C/∂s, and
-    ∂C/∂W_pq = λ_p ρ'(s_p) ρ(s_q) + λ_q ρ'(s_q) ρ(s_p). Built on the full (N×N) weight matrix.
+(a) :func:`implicit_neg_grad` — implicit differentiation of the fixed point G(s) = s − g(s)·a(s) = 0,
+    a = b + Wρ(s) the net input and g the energy's gain (ρ' for Eq 6, 1 for Hopfield's energy,
+    :mod:`stdp_ebm.energy`): with A = ∂G/∂s = diag(1 − g'a) − diag(g) W diag(ρ') over the free,
+    unsaturated units (for Eq 6 the Hessian ∂²E/∂s²), λ = A⁻ᵀ ∂C/∂s, and
+    ∂C/∂W_pq = λ_p g(s_p) ρ(s_q) + λ_q g(s_q) ρ(s_p). Built on the full (N×N) weight matrix.
 (b) :func:`feedforward_backprop` — back-propagation of C through the chain of local Jacobians
     ∂R_{k+1}/∂s_k at the fixed-point activations (Eq 24), ignoring the feedback loops.
 (c) :func:`finite_difference_neg_grad` — central differences of C(ŝ(W)) with a tight relaxation.
@@ -19,6 +21,7 @@ from __future__ import annotations
 import numpy as np
 
 from .activation import Rho
+from .energy import EQ6, Energy
 from .network import Network
 
 
@@ -39,7 +42,8 @@ def _pre_activation(net: Network, rho: Rho, s: list[np.ndarray]) -> list[np.ndar
     return [a[:, offsets[k]:offsets[k + 1]] for k in range(len(net.sizes))]
 
 
-def free_mask(net: Network, rho: Rho, s: list[np.ndarray], projected: bool) -> list[np.ndarray]:
+def free_mask(net: Network, rho: Rho, s: list[np.ndarray], projected: bool,
+              energy: Energy = EQ6) -> list[np.ndarray]:
     """Boolean mask per layer of units free to move (not pinned at a bound by an outward drive).
 
     The input layer is clamped, so its mask is all False.
@@ -48,7 +52,7 @@ def free_mask(net: Network, rho: Rho, s: list[np.ndarray], projected: bool) -> l
     masks = [np.zeros_like(s[0], dtype=bool)]
     lo, hi = rho.bounds
     for sk, ak in zip(s[1:], a[1:]):
-        R = rho.prime(sk) * ak
+        R = energy.gain(rho, sk) * ak
         pinned = ((sk <= lo) & (R < sk)) | ((sk >= hi) & (R > sk)) if projected \
             else np.zeros_like(sk, dtype=bool)
         masks.append(~pinned)
@@ -56,24 +60,26 @@ def free_mask(net: Network, rho: Rho, s: list[np.ndarray], projected: bool) -> l
 
 
 def implicit_neg_grad(net: Network, rho: Rho, s: list[np.ndarray], target: np.ndarray,
-                      projected: bool = True) -> list[np.ndarray]:
+                      projected: bool = True, energy: Energy = EQ6) -> list[np.ndarray]:
     """(a) −∂C/∂W from implicit differentiation of the free fixed point ``s`` (see module doc)."""
     full, offsets = _full_matrix(net)
     a = np.concatenate(_pre_activation(net, rho, s), axis=1)
     st = np.concatenate(s, axis=1)
-    mask = np.concatenate(free_mask(net, rho, s, projected), axis=1)
+    mask = np.concatenate(free_mask(net, rho, s, projected, energy), axis=1)
     target = np.atleast_2d(target)
     batch = len(st)
     grads = [np.zeros_like(w) for w in net.W]
     for n in range(batch):
         idx = np.flatnonzero(mask[n])
-        sp, s1, s2 = rho.prime(st[n]), rho(st[n]), rho.second(st[n])
-        H = np.diag(1.0 - s2[idx] * a[n, idx]) - sp[idx, None] * full[np.ix_(idx, idx)] * sp[None, idx]
+        sp, s1 = rho.prime(st[n]), rho(st[n])
+        g, g1 = energy.gain(rho, st[n]), energy.gain_prime(rho, st[n])
+        A = np.diag(1.0 - g1[idx] * a[n, idx]) - g[idx, None] * full[np.ix_(idx, idx)] * sp[None, idx]
         dC_ds = np.zeros(offsets[-1])
-        dC_ds[offsets[-2]:] = st[n, offsets[-2]:] - target[min(n, len(target) - 1)]
+        dC_ds[offsets[-2]:] = energy.cost_grad(rho, st[n, offsets[-2]:],
+                                               target[min(n, len(target) - 1)])
         lam = np.zeros(offsets[-1])
-        lam[idx] = np.linalg.solve(H, dC_ds[idx])
-        u = lam * sp  # λ_p ρ'(s_p)
+        lam[idx] = np.linalg.solve(A.T, dC_ds[idx])
+        u = lam * g  # λ_p g(s_p)
         for k in range(len(net.W)):
             lo, mid, hi = offsets[k], offsets[k + 1], offsets[k + 2]
             grads[k] += np.outer(u[lo:mid], s1[mid:hi]) + np.outer(s1[lo:mid], u[mid:hi])
@@ -81,36 +87,40 @@ def implicit_neg_grad(net: Network, rho: Rho, s: list[np.ndarray], target: np.nd
 
 
 def feedforward_backprop(net: Network, rho: Rho, s: list[np.ndarray], target: np.ndarray,
-                         projected: bool = True) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """(b) Back-propagation through the local Jacobians at the fixed point (Eq 24).
+                         projected: bool = True, energy: Energy = EQ6
+                         ) -> tuple[list[np.ndarray], list[np.ndarray]]:
+    """(b) Back-propagation through the local Jacobians ∂R_{k+1}/∂s_k = ρ'(s_k) W_k g(s_{k+1}) at
+    the fixed point (Eq 24; g the energy's gain, ρ' for Eq 6).
 
     Returns ``(neg_grad, dC_dh)``: −∂C/∂W_k per weight matrix and, per layer, the back-propagated
     error ∂C/∂h_k (masked by :func:`free_mask`; the input layer gets zeros), shape (batch, n_k).
     """
-    masks = free_mask(net, rho, s, projected)
+    masks = free_mask(net, rho, s, projected, energy)
     target = np.atleast_2d(target)
     batch = len(s[0])
     e = [np.zeros_like(sk) for sk in s]
-    e[-1] = masks[-1] * (s[-1] - target)
+    e[-1] = masks[-1] * energy.cost_grad(rho, s[-1], target)
     grads: list[np.ndarray] = [np.zeros_like(w) for w in net.W]
     for k in range(len(net.W) - 1, -1, -1):
-        delta = rho.prime(s[k + 1]) * e[k + 1]
+        delta = energy.gain(rho, s[k + 1]) * e[k + 1]
         grads[k] = -(rho(s[k]).T @ delta) / batch
         if k > 0:
             e[k] = masks[k] * rho.prime(s[k]) * (delta @ net.W[k].T)
     return grads, e
 
 
-def finite_difference_neg_grad(net: Network, relax, target: np.ndarray,
-                               h: float = 1e-6) -> list[np.ndarray]:
+def finite_difference_neg_grad(net: Network, relax, target: np.ndarray, h: float = 1e-6,
+                               readout=None) -> list[np.ndarray]:
     """(c) −∂C/∂W by central differences; ``relax(net) -> fixed-point state`` re-solves the free phase.
 
+    C = ½‖o(y) − d‖² with ``readout`` o (the identity by default; ρ for Hopfield's energy).
     Costs two relaxations per weight: meant for small test networks.
     """
     target = np.atleast_2d(target)
+    readout = readout or (lambda y: y)
 
     def cost(n: Network) -> float:
-        y = relax(n)[-1]
+        y = readout(relax(n)[-1])
         return float(np.mean(0.5 * np.sum((y - target) ** 2, axis=1)))
 
     grads = []

@@ -210,4 +210,4 @@ class Comparison:
         if alg == "PC":
             return feedforward_neg_grad(self.pc.net, self.pc.rho, self.s_ff[0], self.target)
         return implicit_neg_grad(self.ebm.net, self.ebm.rho, self.s_free, self.target,
-                                 self.ebm.projected)
+                                 self.ebm.projected, self.ebm.energy_form)

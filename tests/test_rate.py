@@ -7,6 +7,7 @@ import pytest
 from numpy.testing import assert_allclose
 
 from stdp_ebm.activation import HardSigmoid, TabulatedRho
+from stdp_ebm.energy import HOPFIELD
 from stdp_ebm.errors import ConvergenceError, DivergenceError
 from stdp_ebm.rate import RateModel
 
@@ -50,6 +51,35 @@ def test_tabulated_rho_drive_matches_energy_gradient(small_net):
     # Spline values are smooth (C2): FD error ~ h² ρ''' ~ 1e-10; 1e-7 leaves margin for rounding.
     for k, g in enumerate(_energy_gradient_fd(model, s), start=1):
         assert_allclose(s[k] - R[k], g, atol=1e-7)
+
+
+def test_hopfield_energy_gradient_is_gain_times_drive_error(small_net):
+    """Hopfield (1984): ∂E_H/∂s = ρ'(s)(s − a(s)) with the drive a = b + Wρ, i.e. the dynamics
+    ds/dt = a − s descend E_H in the rates. Independent check: central differences of E_H, whose
+    self term uses the spline's antiderivative, not ρ' or the drive."""
+    grid = np.linspace(-0.5, 1.5, 41)
+    rho = TabulatedRho(grid, 1.0 / (1.0 + np.exp(-5 * (grid - 0.5))))
+    model = RateModel(small_net, rho, projected=False, energy_form=HOPFIELD)
+    rng = np.random.default_rng(4)
+    s = [small_net.x] + [rng.uniform(-0.3, 1.3, (3, n)) for n in small_net.sizes[1:]]
+    R = model.drive(s)
+    # as above: a C2 spline, FD error ~1e-10; 1e-7 leaves margin for rounding
+    for k, g in enumerate(_energy_gradient_fd(model, s), start=1):
+        assert_allclose(rho.prime(s[k]) * (s[k] - R[k]), g, atol=1e-7)
+
+
+def test_hopfield_dynamics_descend_their_energy(small_net):
+    """dE_H/dt = −Σ ρ'(s)(s − a)² ≤ 0: with a small step every step lowers E_H."""
+    grid = np.linspace(-0.5, 1.5, 41)
+    rho = TabulatedRho(grid, 1.0 / (1.0 + np.exp(-5 * (grid - 0.5))))
+    model = RateModel(small_net, rho, epsilon=0.05, projected=True, energy_form=HOPFIELD)
+    s = model.initial_state(small_net.x)
+    energies = [model.energy(s)]
+    for _ in range(200):
+        s = model.step(s)
+        energies.append(model.energy(s))
+    # a step of ε = 0.05 is a descent step: decrease up to rounding (1e-12 of |E| ~ 1)
+    assert np.all(np.diff(np.array(energies), axis=0) <= 1e-12)
 
 
 def test_unprojected_dynamics_descend_the_energy(small_net):

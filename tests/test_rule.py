@@ -81,3 +81,26 @@ def test_rule_error_shrinks_linearly_with_beta(standard):
     ratios = np.array(errors[:-1]) / np.array(errors[1:])
     # first-order convergence: each halving of β divides the error by ≈ 2 (within 10%)
     assert_allclose(ratios, 2.0, rtol=0.1)
+
+
+def test_rule_estimates_the_gradient_of_hopfields_energy():
+    """The symmetrised rule on ds/dt = b + Wρ(s) − s nudged by β(d − ρ(y)) (Hopfield's energy,
+    C = ½‖ρ(y) − d‖², stdp_ebm.energy) vs the implicit gradient of that fixed point, with a curved
+    ρ where the two energies differ. ±β cancels the O(β) term: at β = 1e-3 the error is O(β²)
+    ~1e-6 relative; rtol 1e-4 leaves room for the 1e-13 relaxation residual / β."""
+    from conftest import small_config
+    from stdp_ebm.activation import TabulatedRho
+    from stdp_ebm.energy import HOPFIELD
+
+    cfg = small_config()
+    net = network_from_config(cfg, Seeds(7).rng("network"))
+    grid = np.linspace(-0.5, 1.5, 41)
+    rho = TabulatedRho(grid, 1.0 / (1.0 + np.exp(-5 * (grid - 0.4))))
+    model = RateModel(net, rho, epsilon=0.5, energy_form=HOPFIELD)
+    free = model.free_phase(net.x, tol=1e-13)
+    plus, minus = (model.nudged_phase(free.s, net.target, b, tol=1e-13).s for b in (1e-3, -1e-3))
+    reference = implicit_neg_grad(net, rho, free.s, net.target, energy=HOPFIELD)
+    eq6 = implicit_neg_grad(net, rho, free.s, net.target)
+    for dw, g, g6 in zip(ep_delta_w(rho, minus, plus, 2e-3), reference, eq6):
+        assert_allclose(dw, g, rtol=1e-4, atol=1e-4 * np.max(np.abs(g)))
+        assert np.max(np.abs(g - g6)) > 1e-2 * np.max(np.abs(g))  # the energies do differ here

@@ -75,8 +75,10 @@ def run(cfg: dict, ctx: RunContext) -> Result:
     model = model_from_config(net, cfg)
     d, a = cfg["dynamics"], cfg["alignment"]
     free = model.free_phase(net.x, tol=d["tol"], max_steps=d["max_steps"])
-    refs = {"implicit": implicit_neg_grad(net, model.rho, free.s, net.target, model.projected),
-            "backprop": feedforward_backprop(net, model.rho, free.s, net.target, model.projected)[0]}
+    e = model.energy_form
+    refs = {"implicit": implicit_neg_grad(net, model.rho, free.s, net.target, model.projected, e),
+            "backprop": feedforward_backprop(net, model.rho, free.s, net.target, model.projected,
+                                             e)[0]}
     data: dict[str, np.ndarray] = {"betas": np.array(a["betas"]), "metrics": np.array(METRICS),
                                    "nudged_steps": np.array(a["nudged_steps"]),
                                    "layers": np.array([f"W_{k}" for k in range(len(net.W))] + ["all"])}

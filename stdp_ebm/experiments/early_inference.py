@@ -78,7 +78,8 @@ def run(cfg: dict, ctx: RunContext) -> Result:
     model = model_from_config(net, cfg)
     d, e = cfg["dynamics"], cfg["early_inference"]
     free = model.free_phase(net.x, tol=d["tol"], max_steps=d["max_steps"])
-    _, dC_dh = feedforward_backprop(net, model.rho, free.s, net.target, model.projected)
+    _, dC_dh = feedforward_backprop(net, model.rho, free.s, net.target, model.projected,
+                                    model.energy_form)
     dC_dh = dC_dh[:0:-1]  # output first, input layer dropped
     eps_list, nudges = e["epsilons"], e["nudges"]
     grid = np.zeros((len(eps_list), len(nudges), len(dC_dh), 5))
