@@ -12,10 +12,13 @@ Mapping to the rate model (Bengio et al. 2017; ``stdp_ebm.rate``):
 * the measured f–I curve (``stdp_ebm.calibration``) is ρ_LIF, so the population's fixed point is the
   calibrated rate model's;
 * the input layer x is clamped as Poisson generators at rates ρ_LIF(x)·r_max;
-* the nudge (F = E + βC, Eq 13) is a teaching current β(d − ŷ)·I_unit into the output neurons, with
-  ŷ the output state measured at the end of the free phase: the force −β ∂C/∂y at the free fixed
-  point (to first order in β the same fixed point as the rate model's −β(y − d)); or, with
-  ``teacher = "energy"``, β(d − ŷ)/ρ'(ŷ) (see :func:`teaching_force`);
+* the population settles at s = b + Wρ_LIF(s): the fixed point of the rate model with Hopfield's
+  energy (``[dynamics] energy = "hopfield"``, :mod:`stdp_ebm.energy`); with Eq 6's energy the rate
+  model's fixed point s = ρ'(s)(b + Wρ(s)) is close only where ρ'_LIF ≈ 1 (hence ``offset``);
+* the nudge (F = E + βC, Eq 13) is a teaching current β·I_unit·(d − o(ŷ)) into the output neurons,
+  with ŷ the output state measured at the end of the free phase and o the calibrated rate model's
+  readout (ŷ for Eq 6, ρ_LIF(ŷ) for Hopfield's energy): its force −β ∂C/∂o at the free fixed point,
+  to first order in β the same fixed point as the rate model's nudge (:func:`teaching_force`);
 * the rule (Eq 26) runs online in Brian2: per unit, a second-order filter of the population's
   spikes gives ρ and dρ/dt in closed form (``models/population_rate.toml``), and one synapse per
   weight integrates ρ_in·dρ_out/dt (``up``), ρ_out·dρ_in/dt (``down``) and their sum (tied, ``sym``)
@@ -39,6 +42,7 @@ import numpy as np
 
 from .activation import Rho
 from .config import Key
+from .energy import EQ6, Energy
 from .errors import DivergenceError, ModelFileError
 from .network import Network
 from .progress import brian2_report
@@ -51,9 +55,6 @@ SPIKING_SCHEMA: dict[str, Key] = {
                 open_low=True),
     "estimator": Key("str", "symmetric", "symmetric: ±β runs; one_sided: +β against β = 0 "
                      "(both with common random numbers)", choices=("symmetric", "one_sided")),
-    "teacher": Key("str", "current", "teaching current: 'current' = β(d − ŷ); 'energy' = "
-                   "β(d − ŷ)/ρ'_LIF(ŷ), the force of βC on the spiking network's own energy",
-                   choices=("current", "energy")),
     "r_max_hz": Key("float", 100.0, "rate of ρ = 1 (Hz)", low=0.0, open_low=True),
     "unit_current_nA": Key("float", 0.4, "input current I_unit of the state s = 1 (nA)", low=0.0,
                            open_low=True),
@@ -157,6 +158,51 @@ class SpikingRun:
     def example_drho(self, example: int, trials: int | None = None) -> list[np.ndarray]:
         """Nudged-phase Δρ/β trajectories of one example per layer, trial-averaged, (T, n_k)."""
         return [self._mean(d, trials, axis=1)[:, example] for d in self.drho_copies]
+
+
+def random_state() -> dict:
+    """Brian2's random-number state, safe to restore after any amount of simulation.
+
+    Brian2's Cython target (2.9) draws ``rand``/``randn`` from C buffers of 20000 numbers that it
+    frees and reallocates whenever one runs out, and ``Device.get_random_state`` records the
+    buffers' *addresses*. Restoring that after a refill points Brian2 at freed memory: the replay
+    reads other numbers (no common random numbers) and the next refill frees the block a second
+    time ("munmap_chunk(): invalid pointer", "corrupted size vs. prev_size"); Brian2's
+    ``store``/``restore`` do the same. This keeps numpy's state, each buffer's read position and a
+    copy of its *contents*; :func:`set_random_state` writes them into the buffers Brian2 holds then.
+    """
+    import brian2 as b2
+
+    device = b2.get_device()
+    state = {"numpy": np.random.get_state()}
+    for name in ("rand", "randn"):
+        address, index = int(getattr(device, f"{name}_buffer")[0]), int(
+            getattr(device, f"{name}_buffer_index")[0])
+        state[name] = (index, _buffer(address).copy() if address else None)
+    return state
+
+
+def set_random_state(state: dict) -> None:
+    """Return Brian2's random numbers to ``state`` (from :func:`random_state`)."""
+    import brian2 as b2
+
+    device = b2.get_device()
+    np.random.set_state(state["numpy"])
+    for name in ("rand", "randn"):
+        index, contents = state[name]
+        if contents is not None:
+            address = int(getattr(device, f"{name}_buffer")[0])
+            _buffer(address)[:] = contents  # a buffer, once allocated, is only ever replaced
+        getattr(device, f"{name}_buffer_index")[:] = index
+
+
+def _buffer(address: int) -> np.ndarray:
+    """The Cython target's random buffer at ``address`` as a numpy view."""
+    import ctypes
+
+    from brian2.codegen.generators.cython_generator import _BUFFER_SIZE
+
+    return np.ctypeslib.as_array((ctypes.c_double * _BUFFER_SIZE).from_address(address))
 
 
 def population_rates(sources: list, n_units: int, n: int, sp: dict, models: dict) -> tuple:
@@ -455,12 +501,10 @@ class SpikingNetwork:
 
     def checkpoint(self) -> dict:
         """The state a nudged phase starts from: neuron and rate-filter variables and the random
-        number generator (Brian2's own store/restore is not used: restoring a network of this
-        size intermittently corrupted the heap with the Cython target)."""
+        number generator (:func:`random_state`; Brian2's own store/restore replays freed memory)."""
         import brian2 as b2
 
-        return {"t": float(self.network.t / b2.second),
-                "random": b2.get_device().get_random_state(),
+        return {"t": float(self.network.t / b2.second), "random": random_state(),
                 "groups": [{k: np.array(v, copy=True) for k, v in
                             g.get_states(read_only_variables=False, units=False).items()}
                            for g in (self.neurons, self.pops)]}
@@ -475,7 +519,7 @@ class SpikingNetwork:
             if "lastspike" in values:
                 values = {**values, "lastspike": values["lastspike"] + elapsed}
             group.set_states(values, units=False)
-        b2.get_device().set_random_state(state["random"])
+        set_random_state(state["random"])
 
     def set_teaching(self, force: np.ndarray) -> None:
         """Output neurons get the teaching current ``force``·I_unit (copies, n_out) on the bias."""
@@ -505,25 +549,24 @@ class SpikingNetwork:
         return PhaseRecord(accs, rho)
 
 
-def teaching_force(rho: Rho, y: np.ndarray, target: np.ndarray, teacher: str) -> np.ndarray:
-    """Teaching current per unit of β (in I_unit), from the free-phase output state ŷ.
+def teaching_force(energy: Energy, rho: Rho, y: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Teaching current per unit of β (in I_unit) from the free-phase output state ŷ: the calibrated
+    rate model's nudge d − o(ŷ) (:meth:`stdp_ebm.energy.Energy.force`), held during the phase.
 
-    ``current``: d − ŷ, the force −∂C/∂y of Eq 13 applied to the output current. ``energy``:
-    (d − ŷ)/ρ'(ŷ). The spiking network relaxes to u = b + Wρ(u), the fixed point of the Hopfield
-    energy E_H = Σ∫ρ⁻¹ − ½ρᵀWρ − bᵀρ whose gradient is taken in ρ; the force of βC(u_y) on it is
-    −β (u_y − d)/ρ'(u_y), so with ``energy`` the symmetrised rule estimates −∂C/∂W of the spiking
-    network itself (with ``current`` the error is weighted by ρ'(ŷ)). ρ' is floored at 0.05.
+    With Hopfield's energy it is d − ρ_LIF(ŷ), the force of βC = β½‖ρ(y) − d‖² on the energy the
+    populations descend, so the symmetrised rule estimates −∂C/∂W of the spiking network itself;
+    with Eq 6's, d − ŷ.
     """
-    error = target - y
-    return error if teacher == "current" else error / np.maximum(rho.prime(y), 0.05)
+    return energy.force(rho, y, target)
 
 
 def simulate(net: Network, rho: Rho, sp: dict, seed: int, models: dict | None = None,
-             checkpoints_ms: list[float] | None = None) -> SpikingRun:
+             checkpoints_ms: list[float] | None = None, energy: Energy = EQ6) -> SpikingRun:
     """Free phase, then the nudged phases with common random numbers (see the module docstring).
 
     ``checkpoints_ms``: times into the nudged phase (≤ ``nudged_ms``) at which the rule's ΔW is also
-    read (:meth:`SpikingRun.delta_w` with ``checkpoint``).
+    read (:meth:`SpikingRun.delta_w` with ``checkpoint``); ``energy``: that of the calibrated rate
+    model, which sets the teaching current (:func:`teaching_force`).
     """
     import brian2 as b2
     from brian2.units.fundamentalunits import DimensionMismatchError
@@ -535,8 +578,8 @@ def simulate(net: Network, rho: Rho, sp: dict, seed: int, models: dict | None = 
         t_build = time.perf_counter() - t0
         rates, y = sn.free_phase()
         start = sn.checkpoint()
-        beta, force = sp["beta"], teaching_force(rho, y, np.tile(net.target, (sp["trials"], 1)),
-                                                   sp["teacher"])
+        beta, force = sp["beta"], teaching_force(energy, rho, y,
+                                                   np.tile(net.target, (sp["trials"], 1)))
         plus = sn.nudged_phase(beta * force, stops)
         sn.resume(start)
         ref_sign, scale = (-1.0, 2.0) if sp["estimator"] == "symmetric" else (0.0, 1.0)

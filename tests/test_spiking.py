@@ -131,25 +131,55 @@ def test_same_seed_same_result(tiny_run):
 
 def test_common_random_numbers_replay_the_free_network_exactly(models):
     """Two nudged phases from the same checkpoint with the same (zero) teaching current give
-    bit-identical spikes and ΔW integrals: the noise and input spikes are common to both."""
+    bit-identical spikes and ΔW integrals: the noise and input spikes are common to both.
+
+    The phase is long enough for Brian2's Cython random buffer (20000 numbers; 18 noisy neurons
+    draw one each per 0.1 ms step) to be refilled during the first phase: restoring Brian2's own
+    random state (buffer pointers) would then replay other numbers or free a block twice."""
     from stdp_ebm.spiking import SpikingNetwork
 
     net = network_from_config(small_config(sizes=(3, 4, 2), batch=1, init_scale=0.5),
                               np.random.default_rng(5))
     rho = TabulatedRho(np.linspace(-0.5, 1.5, 21), np.linspace(0.0, 1.2, 21))
     sn = SpikingNetwork(net, rho, _sp(neurons_per_unit=3, settle_ms=10.0, free_ms=20.0,
-                                      nudged_ms=30.0), models, seed=9)
+                                      nudged_ms=250.0), models, seed=9)
     sn.free_phase()
     start = sn.checkpoint()
     zero = np.zeros((1, 2))
-    first = sn.nudged_phase(zero, [30.0])
+    first = sn.nudged_phase(zero, [250.0])
     sn.resume(start)
-    second = sn.nudged_phase(zero, [30.0])
+    second = sn.nudged_phase(zero, [250.0])
     for a, b in zip(first.acc[-1]["sym"], second.acc[-1]["sym"]):
         assert np.any(a != 0)
         assert_allclose(a, b, rtol=0, atol=0)
     for a, b in zip(first.rho, second.rho):
         assert_allclose(a, b, rtol=0, atol=0)
+
+
+def test_random_state_survives_cython_buffer_refills():
+    """Cython target: a noisy group run from a checkpoint twice, each run drawing 5× Brian2's
+    random buffer, gives bit-identical states, and the process survives a further run (Brian2's own
+    get/set_random_state restores a freed buffer address here: other numbers or a heap abort)."""
+    import brian2 as b2
+
+    from stdp_ebm.models import set_codegen_target
+    from stdp_ebm.spiking import random_state, set_random_state
+
+    set_codegen_target("cython")
+    b2.seed(3)
+    group = b2.NeuronGroup(100, "dv/dt = -v/(10*ms) + xi/sqrt(ms) : 1", method="euler")
+    net = b2.Network(group)
+    net.run(1 * b2.ms)  # 1000 of the buffer's 20000 numbers used
+    state, v0 = random_state(), np.array(group.v)
+    runs = []
+    for _ in range(2):
+        set_random_state(state)
+        group.v = v0
+        net.run(10 * b2.ms)  # 100 000 draws: five refills
+        runs.append(np.array(group.v))
+    assert_allclose(runs[0], runs[1], rtol=0, atol=0)  # same numbers, same order: bit-identical
+    net.run(10 * b2.ms)
+    assert np.all(np.isfinite(group.v))
 
 
 def test_online_learning_moves_transmission_weights_by_eta_dw(models):
@@ -211,9 +241,10 @@ def test_standard_net_acceptance():
     cfg, _ = runner.resolve(EXPERIMENTS / "rate_vs_spike.toml")
     ctx = RunContext(seeds=Seeds(cfg["seed"]))
     net, models, _, model, free = calibrated_setup(cfg, ctx)
-    run = simulate(net, model.rho, cfg["spiking"], ctx.seeds.int("brian2"), models)
+    run = simulate(net, model.rho, cfg["spiking"], ctx.seeds.int("brian2"), models,
+                   energy=model.energy_form)
     spk = np.concatenate([r.ravel() for r in run.rates_free()[1:]])
     rate = np.concatenate([model.rho(s).ravel() for s in free.s[1:]])
     assert np.corrcoef(spk, rate)[0, 1] >= 0.98
-    ref = implicit_neg_grad(net, model.rho, free.s, net.target, model.projected)
+    ref = implicit_neg_grad(net, model.rho, free.s, net.target, model.projected, model.energy_form)
     assert min(layer_alignment(run.delta_w("sym"), ref)["cos"]) >= 0.9

@@ -108,14 +108,15 @@ def run(cfg: dict, ctx: RunContext) -> Result:
     sp, d, rv = cfg["spiking"], cfg["dynamics"], cfg["rate_vs_spike"]
     net, models, fi, model, free = calibrated_setup(cfg, ctx)
     rho = model.rho
-    refs = {"implicit": implicit_neg_grad(net, rho, free.s, net.target, model.projected),
+    refs = {"implicit": implicit_neg_grad(net, rho, free.s, net.target, model.projected,
+                                          model.energy_form),
             "rate": _rate_rule(model, free.s, net.target, sp, d)}
     pops = sorted(set(rv["populations"]) | {sp["neurons_per_unit"]})
     trials = sorted(set(rv["trials"]) | {sp["trials"]})
     runs = {}
     for n in iterate(pops, "spiking runs"):
         runs[n] = simulate(net, rho, {**sp, "neurons_per_unit": n, "trials": trials[-1]},
-                           ctx.seeds.int("brian2"), models)
+                           ctx.seeds.int("brian2"), models, energy=model.energy_form)
     main = runs[sp["neurons_per_unit"]]
     data = {"calib_s": fi.s, "calib_rate_hz": fi.rate_hz, "calib_sem_hz": fi.sem_hz,
             "populations": np.array(pops), "trials": np.array(trials), "metrics": np.array(METRICS),
@@ -298,13 +299,15 @@ def alignment_spiking(cfg: dict, ctx: RunContext) -> Result:
 
     sp, a, d = cfg["spiking"], cfg["alignment"], cfg["dynamics"]
     net, models, _, model, free = calibrated_setup(cfg, ctx)
-    refs = {"implicit": implicit_neg_grad(net, model.rho, free.s, net.target, model.projected),
+    refs = {"implicit": implicit_neg_grad(net, model.rho, free.s, net.target, model.projected,
+                                          model.energy_form),
             "backprop": feedforward_backprop(net, model.rho, free.s, net.target,
-                                             model.projected)[0]}
+                                             model.projected, model.energy_form)[0]}
     step_ms = d["epsilon"] * sp["rate_tau_ms"]
     lengths = [n * step_ms for n in a["nudged_steps"]]
     runs = {b: simulate(net, model.rho, {**sp, "beta": b}, ctx.seeds.int("brian2"), models,
-                        checkpoints_ms=lengths if b == a["length_beta"] else None)
+                        checkpoints_ms=lengths if b == a["length_beta"] else None,
+                        energy=model.energy_form)
             for b in iterate(sorted(set(a["betas"]) | {a["length_beta"]}, reverse=True),
                              "spiking runs")}
     data = {"betas": np.array(a["betas"]), "metrics": np.array(METRICS),

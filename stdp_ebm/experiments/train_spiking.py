@@ -36,6 +36,7 @@ from ..analysis import METRICS, layer_alignment
 from ..calibration import CALIBRATION_SCHEMA, calibrate
 from ..config import Key, require
 from ..data import DataError, Dataset, load_digits, one_hot
+from ..energy import Energy
 from ..network import NETWORK_SCHEMA, random_network
 from ..plotting import figure, layer_colors
 from ..rate import DYNAMICS_SCHEMA, model_from_config
@@ -105,8 +106,9 @@ class SpikingLearner:
     """The rule synapses of one compiled :class:`SpikingNetwork` as a :class:`~stdp_ebm.train.
     Learner` (see the module docstring); ``net`` is the learner's own parameters."""
 
-    def __init__(self, sn: SpikingNetwork, rho, lrs: list[float]) -> None:
+    def __init__(self, sn: SpikingNetwork, rho, lrs: list[float], energy: Energy) -> None:
         self.sn, self.rho, self.lrs, self.net = sn, rho, lrs, sn.net_params.copy()
+        self.energy = energy
 
     def _free(self, x: np.ndarray) -> np.ndarray:
         """Free phase of the current parameters on ``x`` (≤ batch rows, padded): ŷ per example."""
@@ -123,8 +125,8 @@ class SpikingLearner:
         sn, sp = self.sn, self.sn.sp
         y = self._free(x)
         trials = sn.copies // sn.batch
-        force = teaching_force(self.rho, np.tile(y, (trials, 1)), np.tile(d, (trials, 1)),
-                               sp["teacher"])
+        force = teaching_force(self.energy, self.rho, np.tile(y, (trials, 1)),
+                               np.tile(d, (trials, 1)))
         start = sn.checkpoint()
         plus = sn.nudged_phase(sp["beta"] * force, [sp["nudged_ms"]])
         sn.resume(start)
@@ -163,7 +165,8 @@ def build(cfg: dict, ctx: RunContext, data: Dataset) -> tuple:
     shell = net.copy()
     shell.x, shell.target = batch, data.y_train[:t["batch_size"]]
     sn = SpikingNetwork(shell, rho, {**sp, "learn": False}, models, ctx.seeds.int("brian2"))
-    return net, fi, model_from_config(net, cfg, rho=rho), SpikingLearner(sn, rho, t["lrs"])
+    model = model_from_config(net, cfg, rho=rho)
+    return net, fi, model, SpikingLearner(sn, rho, t["lrs"], model.energy_form)
 
 
 def rate_train_cfg(cfg: dict) -> dict:
