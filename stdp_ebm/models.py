@@ -19,7 +19,9 @@ API (stable; the spiking network builds on it)::
 
 File format (TOML): ``kind`` ("neuron" or "synapse"), ``description``, ``equations`` (a Brian2
 equation string), ``method``; neurons add ``threshold``, ``reset``, ``refractory``; synapses add
-``on_pre``, ``on_post`` and ``neuron`` (the neuron model file it connects, used for the check);
+``on_pre``, ``on_post``, ``on_step`` (code run on every time step after the groups' updates, Brian2's
+``run_regularly``: discrete integrals; :meth:`Model.attach`) and ``neuron`` (the neuron model file
+it connects, used for the check);
 tables ``[parameters]`` (name → ``"number*unit"``) and ``[initial]`` (variable → Brian2 expression).
 """
 
@@ -39,7 +41,7 @@ MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 
 _COMMON = {"kind", "description", "equations", "method", "parameters", "initial"}
 _KEYS = {"neuron": _COMMON | {"threshold", "reset", "refractory"},
-         "synapse": _COMMON | {"on_pre", "on_post", "neuron"}}
+         "synapse": _COMMON | {"on_pre", "on_post", "on_step", "neuron"}}
 _REQUIRED = {"neuron": ("equations", "threshold"), "synapse": ("equations", "on_pre", "neuron")}
 
 
@@ -60,6 +62,7 @@ class Model:
     refractory: str | None = None
     on_pre: str | None = None
     on_post: str | None = None
+    on_step: str | None = None
     neuron: str | None = None
 
     def namespace(self, **overrides: Any) -> dict[str, Any]:
@@ -80,6 +83,14 @@ class Model:
         names = ("threshold", "reset", "refractory") if self.kind == "neuron" else ("on_pre", "on_post")
         kwargs.update({k: getattr(self, k) for k in names if getattr(self, k) is not None})
         return kwargs
+
+    def attach(self, group: Any) -> Any:
+        """Add the file's ``on_step`` code to ``group`` (built from this model) as a
+        ``run_regularly`` operation on every time step after the groups' state updates; it is
+        switched on and off with the group. Returns ``group``."""
+        if self.on_step:
+            group.run_regularly(self.on_step, when="after_groups", name=f"{group.name}_on_step")
+        return group
 
     def initialise(self, group: Any, **overrides: Any) -> None:
         """Set the file's ``[initial]`` values on a group built from this model.
@@ -204,6 +215,8 @@ def _build(model: Model) -> list[Any]:
     post = b2.NeuronGroup(1, codeobj_class=NumpyCodeObject, **neuron.group_kwargs())
     syn = b2.Synapses(pre, post, codeobj_class=NumpyCodeObject, **model.group_kwargs())
     syn.connect()
+    if model.on_step:
+        syn.run_regularly(model.on_step, when="after_groups", codeobj_class=NumpyCodeObject)
     return [pre, post, syn]
 
 
@@ -259,7 +272,7 @@ def _identifiers(model: Model) -> set[str]:
     from brian2.utils.stringtools import get_identifiers
 
     texts = [model.equations, model.threshold, model.reset, model.refractory, model.on_pre,
-             model.on_post, *model.initial.values()]
+             model.on_post, model.on_step, *model.initial.values()]
     return set().union(*(get_identifiers(t) for t in texts if t))
 
 

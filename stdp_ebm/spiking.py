@@ -20,8 +20,9 @@ Mapping to the rate model (Bengio et al. 2017; ``stdp_ebm.rate``):
   readout (ŷ for Eq 6, ρ_LIF(ŷ) for Hopfield's energy): its force −β ∂C/∂o at the free fixed point,
   to first order in β the same fixed point as the rate model's nudge (:func:`teaching_force`);
 * the rule (Eq 26) runs online in Brian2: per unit, a second-order filter of the population's
-  spikes gives ρ and dρ/dt in closed form (``models/population_rate.toml``), and one synapse per
-  weight integrates ρ_in·dρ_out/dt (``up``), ρ_out·dρ_in/dt (``down``) and their sum (tied, ``sym``)
+  spikes gives a smooth rate ρ (``models/population_rate.toml``), and one synapse per weight
+  integrates ∫ρ_in dρ_out (``up``), ∫ρ_out dρ_in (``down``) and their sum (tied, ``sym``), step by
+  step with the trapezoidal pre rate so that the tied form telescopes exactly
   (``models/population_rule.toml``).
 
 One compiled network holds ``batch × trials`` independent copies of the network (examples and noise
@@ -228,10 +229,19 @@ def rule_synapses(pops, pre: np.ndarray, post: np.ndarray, sp: dict, models: dic
     import brian2 as b2
 
     rules = b2.Synapses(pops, pops, name="rule",
-                        **models["rule"].group_kwargs(r_max=sp["r_max_hz"] * b2.Hz,
-                                                      tau_rise=sp["tau_rise_ms"] * b2.ms))
+                        **models["rule"].group_kwargs(r_max=sp["r_max_hz"] * b2.Hz))
     rules.connect(i=pre, j=post)
-    return rules
+    return models["rule"].attach(rules)
+
+
+def start_rule(rules, pops, r_max_hz: float) -> None:
+    """Zero the rule's integrals and start them from the populations' current rates."""
+    rho = np.asarray(pops.r_[:]) / r_max_hz
+    rules.delta_w_up = 0
+    rules.delta_w_down = 0
+    rules.rho_in_last = rho[np.asarray(rules.i[:])]
+    rules.rho_out_last = rho[np.asarray(rules.j[:])]
+    rules.active = True
 
 
 def rule_on_spike_trains(trains: list[tuple[np.ndarray, np.ndarray]], n: int, duration_ms: float,
@@ -256,7 +266,7 @@ def rule_on_spike_trains(trains: list[tuple[np.ndarray, np.ndarray]], n: int, du
     network = b2.Network(*groups, pops, *counts, rules)
     rules.active = False
     network.run(warmup_ms * b2.ms)
-    rules.active = True
+    start_rule(rules, pops, sp["r_max_hz"])
     network.run(duration_ms * b2.ms)
     return float(rules.delta_w_up[0]), float(rules.delta_w_down[0])
 
@@ -533,9 +543,7 @@ class SpikingNetwork:
         """Run with the teaching current ``force``·I_unit (copies, n_out) added to the output bias,
         reading the rule's integrals at each of ``checkpoints_ms`` (sorted, the last = the end)."""
         self.set_teaching(force)
-        self.rules.delta_w_up = 0
-        self.rules.delta_w_down = 0
-        self.rules.active = True
+        start_rule(self.rules, self.pops, self.sp["r_max_hz"])
         t_start = self.rate_mon.t[:].size
         accs, elapsed = [], 0.0
         for stop in checkpoints_ms:

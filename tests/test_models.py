@@ -13,6 +13,8 @@ from stdp_ebm.models import MODELS_DIR, load_model, parse_quantity  # noqa: E402
 
 LIF = (MODELS_DIR / "lif_neuron.toml").read_text()
 SYN = (MODELS_DIR / "rule_synapse.toml").read_text()
+POP_RULE = (MODELS_DIR / "population_rule.toml").read_text()
+POP_RATE = (MODELS_DIR / "population_rate.toml").read_text()
 
 
 def test_shipped_models_load_with_units():
@@ -52,15 +54,20 @@ def test_parse_quantity_rejects_anything_else(text):
     ("lif", 'kind = "neuron"', 'kind = "neurone"', "kind"),
     ("lif", 'threshold = "v > v_th"', "", "missing key 'threshold'"),
     ("lif", 'kind = "neuron"', 'kind = "neuron', "TOML syntax error"),
+    ("pop", "rho_in_last = rho_in\n", "rho_in_last = r_pre\n", "unit mismatch"),
+    ("pop", "(rho_in + rho_in_last)", "(rho_in + rho_in_lst)", "rho_in_lst"),
 ], ids=["param-units", "threshold-units", "pathway-units", "missing-param", "unknown-key",
-        "unused-param", "bad-unit", "eq-syntax", "bad-kind", "missing-threshold", "toml-syntax"])
+        "unused-param", "bad-unit", "eq-syntax", "bad-kind", "missing-threshold", "toml-syntax",
+        "on-step-units", "on-step-unknown-variable"])
 def test_mistakes_are_model_file_errors(tmp_path: Path, which, old, new, message):
-    source = {"lif": LIF, "syn": SYN}[which]
+    source = {"lif": LIF, "syn": SYN, "pop": POP_RULE}[which]
     assert old in source
     path = tmp_path / "broken.toml"
     path.write_text(source.replace(old, new, 1))
     if source is SYN:
         (tmp_path / "lif_neuron.toml").write_text(LIF)
+    if source is POP_RULE:
+        (tmp_path / "population_rate.toml").write_text(POP_RATE)
     with pytest.raises(ModelFileError, match=message) as info:
         load_model(path)
     assert "\n" not in str(info.value)
