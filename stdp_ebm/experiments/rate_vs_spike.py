@@ -1,7 +1,9 @@
 """Rate model vs Brian2 spiking model of one network: fixed points, nudged trajectories, rule ΔW.
 
 The LIF neuron's f–I curve under its noise is measured and tabulated as ρ_LIF
-(:mod:`stdp_ebm.calibration`); the rate model runs with that ρ (the "calibrated rate model"). Then:
+(:mod:`stdp_ebm.calibration`); the rate model runs with that ρ and the energy of ``[dynamics]`` (the
+"calibrated rate model"; the shipped config uses Hopfield's energy, whose fixed point
+s = b + Wρ_LIF(s) is the populations' own, :mod:`stdp_ebm.energy`). Then:
 
 (a) free-phase fixed points: spiking population rates vs ρ_LIF(ŝ) of the calibrated rate model;
 (b) nudged phase: per layer, (ρ^{+β}(t) − ρ^{ref}(t)) / (scale·β) of the spiking run (common random
