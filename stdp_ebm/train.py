@@ -12,8 +12,12 @@ Per mini-batch (Scellier & Bengio 2017; Bengio et al. 2017, Eq 13 and 26):
 Options: a random sign of β per batch (Scellier & Bengio 2017), the symmetric ±β estimate (two
 nudged phases from s⁰, ΔW = ep_delta_w(s^{−β}, s^{+β}, 2β), which cancels the O(β) bias; Laborieux et
 al. 2021) and persistent free-phase states (each training example's free phase starts from its
-previous free state). The train error of an epoch is that of the free-phase predictions made while
-training; the test error is measured after the epoch from a free phase started at rest.
+previous free state). Two permutation-invariant regularisers, off by default and shared by both
+learners: input dropout (each training pixel is zeroed with probability p, afresh for every
+presentation; predictions use the mean input (1 − p)·x, as the hard sigmoid's clipping rules out
+rescaling the kept pixels by 1/(1 − p)) and L2 weight decay of the weights W_k. The train error of an
+epoch is that of the free-phase predictions made while training (on the dropped-out inputs); the
+test error is measured after the epoch from a free phase started at rest.
 
 The backprop baseline trains the same architecture as a feed-forward chain of projected states
 s_{k+1} = clip(ρ(s_k) W_k + b_{k+1}, β1, β2) (same ρ, C, batches, learning rates and data split).
@@ -57,6 +61,12 @@ TRAIN_SCHEMA: dict[str, Key] = {
     "free_steps": Key("int", 20, "steps of the free phase (also used to evaluate)", low=1),
     "nudged_steps": Key("int", 4, "steps of the nudged phase", low=1),
     "eval_batch": Key("int", 1000, "examples relaxed together when measuring errors", low=1),
+    "input_dropout": Key("float", 0.0, "fraction p of training input pixels set to 0, drawn afresh "
+                                       "for every presentation; predictions see (1 − p)·x, the "
+                                       "mean input (permutation invariant)", low=0.0, high=1.0,
+                         open_high=True),
+    "weight_decay": Key("float", 0.0, "L2 decay λ: each update also moves W_k by −lr_k·decay^"
+                                      "epoch·λ·W_k (biases are not decayed)", low=0.0),
 }
 
 
@@ -98,9 +108,11 @@ class Learner(Protocol):
 
 
 def apply_update(net: Network, lrs: list[float], scale: float, dW: list[np.ndarray],
-           db: list[np.ndarray]) -> None:
-    """W_k += lr_k·scale·ΔW_k and b_{k+1} += lr_k·scale·Δb_{k+1}, in place."""
+                 db: list[np.ndarray], weight_decay: float = 0.0) -> None:
+    """W_k += lr_k·scale·(ΔW_k − λ W_k) and b_{k+1} += lr_k·scale·Δb_{k+1}, in place."""
     for k, lr in enumerate(lrs):
+        if weight_decay:
+            net.W[k] *= 1.0 - lr * scale * weight_decay
         net.W[k] += (lr * scale) * dW[k]
         net.b[k + 1] += (lr * scale) * db[k]
 
@@ -148,7 +160,8 @@ class EPLearner:
         if self.states is not None:
             for store, sk in zip(self.states, s0[1:]):
                 store[idx] = sk
-        apply_update(self.net, self.cfg["lrs"], lr_scale, dW, db)
+        apply_update(self.net, self.cfg["lrs"], lr_scale, dW, db,
+                     self.cfg.get("weight_decay", 0.0))
         return s0[-1]
 
     def extra_state(self) -> dict[str, np.ndarray]:
@@ -196,7 +209,8 @@ class BPLearner:
             if k > 0:
                 inside = (z[k - 1] >= lo) & (z[k - 1] <= hi)
                 delta = (delta @ self.net.W[k].T) * self.rho.prime(s[k]) * inside
-        apply_update(self.net, self.cfg["lrs"], lr_scale, dW, db)
+        apply_update(self.net, self.cfg["lrs"], lr_scale, dW, db,
+                     self.cfg.get("weight_decay", 0.0))
         return s[-1]
 
     def extra_state(self) -> dict[str, np.ndarray]:
@@ -263,6 +277,8 @@ def fit(learner: Learner, data: Dataset, cfg: dict, rng: np.random.Generator,
     if checkpoint is not None:
         checkpoint.restore(learner, history, rng)
     n, bs = len(data.x_train), cfg["batch_size"]
+    p_drop = cfg.get("input_dropout", 0.0)
+    predict = learner.predict if not p_drop else lambda x: learner.predict((1.0 - p_drop) * x)
     for epoch in range(history.epochs, cfg["epochs"]):
         t0 = time.perf_counter()
         order = rng.permutation(n)
@@ -271,6 +287,8 @@ def fit(learner: Learner, data: Dataset, cfg: dict, rng: np.random.Generator,
         for i in range(0, n, bs):
             idx = order[i:i + bs]
             x, d = data.x_train[idx], data.y_train[idx]
+            if p_drop:
+                x = x * (rng.random(x.shape) >= p_drop)
             y = learner.update(idx, x, d, scale, rng)
             if not np.all(np.isfinite(y)):
                 raise DivergenceError(f"training diverged in epoch {epoch + 1} (non-finite "
@@ -279,7 +297,7 @@ def fit(learner: Learner, data: Dataset, cfg: dict, rng: np.random.Generator,
             cost += float(np.sum((y - d) ** 2)) / 2
         history.train_error.append(wrong / n)
         history.train_cost.append(cost / n)
-        history.test_error.append(evaluate(learner.predict, data.x_test, data.y_test,
+        history.test_error.append(evaluate(predict, data.x_test, data.y_test,
                                            cfg["eval_batch"]))
         history.wall_s.append(time.perf_counter() - t0)
         if checkpoint is not None:

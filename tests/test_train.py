@@ -13,12 +13,14 @@ from stdp_ebm.activation import HardSigmoid
 from stdp_ebm.data import load_digits
 from stdp_ebm.errors import UserError
 from stdp_ebm.experiments import RunContext
+from stdp_ebm.experiments.train import inference_network
 from stdp_ebm.network import load_network, random_network
 from stdp_ebm.rate import RateModel
 from stdp_ebm.references import finite_difference_neg_grad
 from stdp_ebm.rule import RuleAccumulator
 from stdp_ebm.seeds import Seeds
-from stdp_ebm.train import BPLearner, Checkpoint, EPLearner, train_bp, train_ep
+from stdp_ebm.train import (TRAIN_SCHEMA, BPLearner, Checkpoint, EPLearner, fit, train_bp,
+                            train_ep)
 
 REPO = Path(__file__).resolve().parent.parent
 DIGITS = REPO / "experiments" / "train_digits.toml"
@@ -116,12 +118,15 @@ def _ep(seed: int = 5):
                      epsilon=1.0)
 
 
-def test_training_lowers_the_cost_and_resumes_exactly(tiny_digits, tmp_path):
+@pytest.mark.parametrize("extra", [{}, {"input_dropout": 0.2, "weight_decay": 1e-3}])
+def test_training_lowers_the_cost_and_resumes_exactly(tiny_digits, tmp_path, extra):
+    cfg = {**TINY, **extra}
     straight = _ep()
-    full = train_ep(straight, tiny_digits, TINY, np.random.default_rng(9),
+    full = train_ep(straight, tiny_digits, cfg, np.random.default_rng(9),
                     Checkpoint(tmp_path / "a", "ep"))
     assert full.train_cost[-1] < 0.6 * full.train_cost[0]
-    assert full.test_error[-1] < 0.5                                     # chance is 0.9
+    if not extra:                   # dropout learns slower: 0.65 after these 3 tiny epochs
+        assert full.test_error[-1] < 0.5                                 # chance is 0.9
 
     class Killed(Exception):
         pass
@@ -131,10 +136,10 @@ def test_training_lowers_the_cost_and_resumes_exactly(tiny_digits, tmp_path):
             raise Killed
 
     with pytest.raises(Killed):
-        train_ep(_ep(), tiny_digits, TINY, np.random.default_rng(9),
+        train_ep(_ep(), tiny_digits, cfg, np.random.default_rng(9),
                  Checkpoint(tmp_path / "b", "ep"), on_epoch=kill_after_two)
     resumed_model = _ep(seed=77)             # fresh weights: all state must come from the checkpoint
-    resumed = train_ep(resumed_model, tiny_digits, TINY, np.random.default_rng(123),
+    resumed = train_ep(resumed_model, tiny_digits, cfg, np.random.default_rng(123),
                        Checkpoint(tmp_path / "b", "ep"))
     for a, b in zip(resumed_model.net.W + resumed_model.net.b, straight.net.W + straight.net.b):
         np.testing.assert_array_equal(a, b)
@@ -154,6 +159,91 @@ def test_checkpoint_of_another_network_is_refused(tiny_digits, tmp_path):
     other = RateModel(random_network([64, 30, 10], np.random.default_rng(0)), epsilon=1.0)
     with pytest.raises(UserError, match="does not match"):
         train_ep(other, tiny_digits, TINY, np.random.default_rng(0), Checkpoint(tmp_path, "ep"))
+
+
+DEFAULTS = {k: key.default for k, key in TRAIN_SCHEMA.items()}
+
+
+@pytest.mark.parametrize("learner", ["ep", "bp"])
+def test_weight_decay_adds_minus_lr_lambda_w_to_weights_only(learner):
+    rng = np.random.default_rng(4)
+    net = random_network([6, 8, 4], rng, 1.0, 0.0, 0.5)
+    x, d = rng.uniform(size=(5, 6)), np.eye(4)[rng.integers(0, 4, 5)]
+    lrs, scale, lam = [0.3, 0.2], 0.5, 0.1
+
+    def step(n, wd):
+        c = {**DEFAULTS, "lrs": lrs, "symmetric": True, "weight_decay": wd}
+        learn = EPLearner(RateModel(n, epsilon=0.5), c, 5) if learner == "ep" else \
+            BPLearner(n, HardSigmoid(), c)
+        learn.update(np.arange(5), x, d, scale, np.random.default_rng(0))
+
+    plain, decayed = net.copy(), net.copy()
+    step(plain, 0.0)
+    step(decayed, lam)
+    for k, lr in enumerate(lrs):
+        np.testing.assert_allclose(decayed.W[k], plain.W[k] - lr * scale * lam * net.W[k],
+                                   rtol=0, atol=1e-12)
+        np.testing.assert_array_equal(decayed.b[k + 1], plain.b[k + 1])
+
+
+class _Recorder:
+    """A learner that records the inputs fit() hands it (and predicts nothing useful)."""
+
+    def __init__(self) -> None:
+        self.net = random_network([64, 5, 10], np.random.default_rng(0))
+        self.seen: list[tuple[np.ndarray, np.ndarray]] = []
+        self.predicted: list[np.ndarray] = []
+
+    def update(self, idx, x, d, lr_scale, rng):
+        self.seen.append((idx, x.copy()))
+        return d
+
+    def predict(self, x):
+        self.predicted.append(x.copy())
+        return np.zeros((len(x), 10))
+
+    def extra_state(self):
+        return {}
+
+    def load_extra_state(self, arrays):
+        return None
+
+
+@pytest.mark.parametrize("p", [0.0, 0.3])
+def test_input_dropout_masks_training_pixels_afresh_and_predicts_from_the_mean(tiny_digits, p):
+    rec = _Recorder()
+    fit(rec, tiny_digits, {**DEFAULTS, "epochs": 2, "input_dropout": p}, np.random.default_rng(1))
+    per_epoch = len(rec.seen) // 2
+    masks = [np.zeros(tiny_digits.x_train.shape, bool) for _ in range(2)]
+    for i, (idx, x) in enumerate(rec.seen):
+        clean = tiny_digits.x_train[idx]
+        assert np.all((x == clean) | (x == 0))                     # a pixel is kept or dropped
+        masks[i // per_epoch][idx] = x != 0
+    lit = tiny_digits.x_train != 0
+    dropped = [1 - m[lit].mean() for m in masks]
+    if p == 0.0:
+        assert dropped == [0.0, 0.0]
+    else:
+        assert all(abs(f - p) < 0.02 for f in dropped)              # ~26k lit pixels per epoch
+        assert not np.array_equal(masks[0], masks[1])               # fresh for every presentation
+    # predictions (after each epoch, test set in one chunk) see the mean input (1 − p)·x
+    assert len(rec.predicted) == 2
+    for x in rec.predicted:
+        np.testing.assert_array_equal(x, (1 - p) * tiny_digits.x_test if p else tiny_digits.x_test)
+
+
+def test_saved_network_with_input_dropout_predicts_from_the_mean_input():
+    rng = np.random.default_rng(6)
+    net = random_network([6, 8, 4], rng, 1.0, 0.0, 0.5)
+    x = rng.uniform(size=(5, 6))
+    w0 = net.W[0].copy()
+    saved = inference_network(net, 0.3)
+    np.testing.assert_array_equal(net.W[0], w0)                    # the trained weights are kept
+    mean_input = RateModel(net, epsilon=1.0).free_phase(0.7 * x, steps=20).s
+    clean = RateModel(saved, epsilon=1.0).free_phase(x, steps=20).s
+    for a, b in zip(mean_input[1:], clean[1:]):
+        np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)
+    assert inference_network(net, 0.0) is net
 
 
 def _quick(tmp_path: Path, tag: str) -> list[str]:

@@ -6,7 +6,8 @@ network is trained as a feed-forward chain by backprop (:func:`stdp_ebm.train.tr
 split, batches, learning rates and epochs. Both checkpoint after every epoch into
 ``[train] checkpoint_dir`` and a rerun of the same config resumes from there (the run directory
 itself is written atomically at the end, so it cannot hold them). The trained rate-model network is
-also saved there as ``ep_network.npz`` (network-file format, usable with ``--network``).
+also saved there as ``ep_network.npz`` (network-file format, usable with ``--network``; with
+``input_dropout`` p its W_0 is scaled by 1 − p, the mean input that predictions use).
 
 data.npz names (``m`` is ``ep`` or ``bp``):
 
@@ -28,7 +29,7 @@ import numpy as np
 from ..activation import HardSigmoid
 from ..config import Key, require
 from ..data import Dataset, load_digits, load_mnist
-from ..network import NETWORK_SCHEMA, random_network, save_network
+from ..network import NETWORK_SCHEMA, Network, random_network, save_network
 from ..plotting import figure, layer_colors, panel_label
 from ..rate import DYNAMICS_SCHEMA, RateModel, check_dynamics
 from ..train import TRAIN_SCHEMA, Checkpoint, History, train_bp, train_ep
@@ -95,6 +96,16 @@ def checkpoint_dir(cfg: dict) -> Path:
     return Path("runs") / "checkpoints" / f"{cfg['experiment']}-{digest}"
 
 
+def inference_network(net: Network, input_dropout: float) -> Network:
+    """``net`` as predictions use it: with input dropout p they see (1 − p)·x, and since ρ(x) = x on
+    the pixels' range [0, 1] that is W_0 scaled by (1 − p) (so the saved file needs no option)."""
+    if not input_dropout:
+        return net
+    out = net.copy()
+    out.W[0] *= 1.0 - input_dropout
+    return out
+
+
 def _reporter(name: str, ctx: RunContext):
     if not ctx.progress:
         return None
@@ -122,7 +133,7 @@ def run(cfg: dict, ctx: RunContext) -> Result:
     histories = {"ep": train_ep(RateModel(net, rho, epsilon=d["epsilon"]), data, t,
                                 ctx.seeds.rng("train_ep"), Checkpoint(ckpt, "ep"),
                                 _reporter("EP", ctx))}
-    save_network(net, ckpt / "ep_network.npz")
+    save_network(inference_network(net, t["input_dropout"]), ckpt / "ep_network.npz")
     if t["baseline"]:
         histories["bp"] = train_bp(initial, rho, data, t, ctx.seeds.rng("train_bp"),
                                    Checkpoint(ckpt, "bp"), _reporter("BP", ctx))
