@@ -1,9 +1,10 @@
 """Training with the Brian2 rule synapses (experiments/train_spiking.py).
 
 Default tests: one compiled spiking network (module fixture) on a tiny digits task; its first
-mini-batch ΔW is compared with the rate rule's (an independent implementation: closed-form EP of
-the calibrated rate model) and one update is checked to move W by lr·ΔW in place, reusing the
-network. The accuracy comparison of the issue is ``slow``.
+mini-batch ΔW is compared with the implicit gradient of the calibrated rate model (implicit
+differentiation of the free fixed point: no rule code) and with the rate learner's ΔW, and one
+update is checked to move W by lr·ΔW in place, reusing the network. The accuracy comparison of the
+issue is ``slow``.
 """
 
 from __future__ import annotations
@@ -28,7 +29,8 @@ FAST = ["calibration.points=21", "calibration.neurons_per_point=50",
 @pytest.fixture(scope="module")
 def tiny():
     """Config, task, rate model and spiking learner, plus both learners' first-batch ΔW."""
-    from stdp_ebm.experiments.train_spiking import build, load_task, rate_train_cfg
+    from stdp_ebm.experiments.train_spiking import (build, first_batch_gradient, load_task,
+                                                    rate_train_cfg)
     from stdp_ebm.train import EPLearner
 
     cfg = resolve(CONFIG, FAST)[0]
@@ -39,25 +41,28 @@ def tiny():
     x, d = data.x_train[:t["batch_size"]], data.y_train[:t["batch_size"]]
     rate = EPLearner(model, t, len(x)).delta(x, d, np.random.default_rng(0))
     return {"cfg": cfg, "t": t, "x": x, "d": d, "net": net, "spk": spk,
-            "dW_spk": spk.delta(x, d)[0], "dW_rate": rate[0]}
+            "dW_spk": spk.delta(x, d)[0], "dW_rate": rate[0],
+            "implicit": first_batch_gradient(model, x, d, cfg["dynamics"])}
 
 
 @pytest.mark.brian2
-def test_first_batch_dw_agrees_with_rate_rule(tiny):
-    spk, rate = tiny["dW_spk"], tiny["dW_rate"]
-    for k, (s, r) in enumerate(zip(spk, rate)):
+@pytest.mark.parametrize("learner", ["dW_spk", "dW_rate"])
+def test_first_batch_dw_follows_the_implicit_gradient(tiny, learner):
+    for k, (s, r) in enumerate(zip(tiny[learner], tiny["implicit"])):
         cos = float(np.sum(s * r) / np.linalg.norm(s) / np.linalg.norm(r))
         big = np.abs(r) > 0.5 * np.abs(r).max()  # entries well above the spiking noise
         agree = float(np.mean(np.sign(s[big]) == np.sign(r[big])))
-        print(f"W_{k}: cos {cos:.3f}, sign agreement on large entries {agree:.2f}, "
-              f"norm ratio {np.linalg.norm(s) / np.linalg.norm(r):.2f}")
-        # 10 neurons/unit × 2 trials × 10 examples: measured cos 0.89 (W_0), 0.64 (W_1); 0.5 allows
-        # for the Poisson noise but fails for a wrong sign, a wrong layer or a transposed ΔW (cos ≈ 0)
-        assert cos > 0.5
+        ratio = np.linalg.norm(s) / np.linalg.norm(r)
+        print(f"{learner} W_{k}: cos {cos:.3f}, sign agreement on large entries {agree:.2f}, "
+              f"norm ratio {ratio:.2f}")
+        # 10 neurons/unit × 2 trials × 10 examples, β = 0.2: measured cos 0.97/0.97 (Brian2) and
+        # 0.993/0.995 (rate, whose ±β estimate has only the O(β²) bias); 0.8 leaves room for the
+        # Poisson noise and fails for a wrong sign, a wrong layer or a transposed ΔW (cos ≈ 0)
+        assert cos > 0.8
         assert agree >= 0.8
-        # scale: the Brian2 rule is known to be ~1.6× the rate model's gradient (README,
-        # rate_vs_spike, systematic); measured 1.6–2.1 here; 3 catches a missing or doubled 1/2β
-        assert 0.5 < np.linalg.norm(s) / np.linalg.norm(r) < 3.0
+        # scale: measured 0.89/0.71 (Brian2), 0.81/0.90 (rate); (0.5, 2) catches a missing or
+        # doubled 1/2β
+        assert 0.5 < ratio < 2.0
 
 
 @pytest.mark.brian2

@@ -23,7 +23,8 @@ spiking neuron (:mod:`stdp_ebm.calibration`).
 
 data.npz: ``epoch``; ``{spk,rate}_{train_error,test_error,train_cost,wall_s}``;
 ``first_dW_{spk,rate}_W{k}``: ΔW of both learners on the first training mini-batch at the initial
-weights; ``{spk,rate}_W{k}`` the trained weights; ``calib_s``, ``calib_rate_hz``.
+weights, ``first_dW_implicit_W{k}`` the implicit gradient of the calibrated rate model there;
+``{spk,rate}_W{k}`` the trained weights; ``calib_s``, ``calib_rate_hz``.
 """
 
 from __future__ import annotations
@@ -39,7 +40,8 @@ from ..data import DataError, Dataset, load_digits, one_hot
 from ..energy import Energy
 from ..network import NETWORK_SCHEMA, random_network
 from ..plotting import figure, layer_colors
-from ..rate import DYNAMICS_SCHEMA, model_from_config
+from ..rate import DYNAMICS_SCHEMA, RateModel, model_from_config
+from ..references import implicit_neg_grad
 from ..spiking import SPIKING_SCHEMA, SpikingNetwork, load_models, teaching_force
 from ..train import TRAIN_SCHEMA, EPLearner, History, apply_update, evaluate, fit, train_ep
 from . import Experiment, Result, RunContext
@@ -182,7 +184,8 @@ def run(cfg: dict, ctx: RunContext) -> Result:
     net, fi, model, spk = build(cfg, ctx, data)
     x0, d0 = data.x_train[:t["batch_size"]], data.y_train[:t["batch_size"]]
     first = {"spk": spk.delta(x0, d0)[0],
-             "rate": EPLearner(model, t, len(x0)).delta(x0, d0, ctx.seeds.rng("first"))[0]}
+             "rate": EPLearner(model, t, len(x0)).delta(x0, d0, ctx.seeds.rng("first"))[0],
+             "implicit": first_batch_gradient(model, x0, d0, cfg["dynamics"])}
     histories = {"spk": fit(spk, data, t, ctx.seeds.rng("order")),
                  "rate": train_ep(model, data, t, ctx.seeds.rng("order"))}
     out: dict[str, np.ndarray] = {"epoch": np.arange(1, t["epochs"] + 1),
@@ -197,16 +200,30 @@ def run(cfg: dict, ctx: RunContext) -> Result:
     return Result(out, _summary(data, net.sizes, histories, first, cross))
 
 
+def first_batch_gradient(model: RateModel, x: np.ndarray, d: np.ndarray, dyn: dict
+                         ) -> list[np.ndarray]:
+    """−∂C/∂W of the calibrated rate model on one mini-batch (implicit differentiation of its free
+    fixed point): the reference both learners' ΔW estimate."""
+    net = model.net.copy()
+    net.x, net.target = x, d
+    free = model.free_phase(x, tol=dyn["tol"], max_steps=dyn["max_steps"])
+    return implicit_neg_grad(net, model.rho, free.s, d, model.projected, model.energy_form)
+
+
+def _metrics(al: dict) -> dict:
+    return {m: [float(v) for v in al[m]] + [float(al["overall"][m])] for m in METRICS}
+
+
 def _summary(data: Dataset, sizes: list[int], histories: dict[str, History], first: dict,
              cross: float) -> dict:
     acc = {m: 100 * (1 - h.test_error[-1]) for m, h in histories.items()}
-    al = layer_alignment(first["spk"], first["rate"])
     return {"dataset": data.name, "sizes": sizes, "n_train": len(data.x_train),
             "n_test": len(data.x_test), "epochs": histories["spk"].epochs,
             "test_accuracy_pct": acc, "gap_pct_points": acc["rate"] - acc["spk"],
             "spk_weights_in_rate_model_test_accuracy_pct": 100 * (1 - cross),
-            "first_batch_dW_spk_vs_rate": {m: [float(v) for v in al[m]] + [float(al["overall"][m])]
-                                           for m in METRICS},
+            "first_batch_dW_spk_vs_rate": _metrics(layer_alignment(first["spk"], first["rate"])),
+            "first_batch_dW_vs_implicit": {m: _metrics(layer_alignment(first[m], first["implicit"]))
+                                           for m in LEARNERS},
             **{m: {"test_error": h.test_error[-1], "best_test_error": min(h.test_error),
                    "train_error": h.train_error[-1], "wall_s": float(np.sum(h.wall_s))}
                for m, h in histories.items()}}
@@ -236,20 +253,25 @@ def _fig_curves(data: dict, summary: dict):
 
 
 def _fig_dw(data: dict, summary: dict):
+    """Both learners' ΔW on the first mini-batch against the implicit gradient (filled: Brian2,
+    open: rate model), colours by layer."""
     layers = sorted(k.rsplit("W", 1)[1] for k in data if k.startswith("first_dW_spk_W"))
     colors = layer_colors(len(layers))
     fig, (ax,) = figure(1, 1, width=3.2, height=3.0)
     for k, c in zip(layers, colors):
-        ax.plot(data[f"first_dW_rate_W{k}"].ravel(), data[f"first_dW_spk_W{k}"].ravel(), "o",
-                ms=2.5, alpha=0.7, color=c, label=f"W_{k}")
-    lim = max(float(np.max(np.abs(data[f"first_dW_{m}_W{k}"]))) for m in LEARNERS for k in layers)
+        for m, fill in (("spk", c), ("rate", "none")):
+            ax.plot(data[f"first_dW_implicit_W{k}"].ravel(), data[f"first_dW_{m}_W{k}"].ravel(),
+                    "o", ms=3, alpha=0.7, color=c, mfc=fill,
+                    label=f"W_{k}, {LEARNERS[m]}")
+    lim = max(float(np.max(np.abs(data[f"first_dW_{m}_W{k}"]))) for m in (*LEARNERS, "implicit")
+              for k in layers)
     ax.plot([-lim, lim], [-lim, lim], ":", color="0.5", label="identity")
-    ax.set_xlabel("ΔW rate rule, ρ_LIF (per unit lr)")
-    ax.set_ylabel("ΔW Brian2 rule synapses (per unit lr)")
-    al = summary["first_batch_dW_spk_vs_rate"]
-    ax.set_title(f"first mini-batch, initial weights: cos {al['cos'][-1]:.3f}, norm ratio "
-                 f"{al['norm_ratio'][-1]:.2f}", fontsize=8)
-    ax.legend(loc="upper left", fontsize=7)
+    ax.set_xlabel("−∂C/∂W, implicit gradient of the calibrated rate model")
+    ax.set_ylabel("ΔW per unit learning rate")
+    al = summary["first_batch_dW_vs_implicit"]
+    ax.set_title(f"first mini-batch, initial weights: cos {al['spk']['cos'][-1]:.3f} (Brian2), "
+                 f"{al['rate']['cos'][-1]:.3f} (rate)", fontsize=8)
+    ax.legend(loc="upper left", fontsize=6)
     return fig
 
 
