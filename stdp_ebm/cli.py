@@ -44,7 +44,7 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser("run", help="run an experiment config into a new run directory")
     run.add_argument("config", nargs="?",
                      help="experiment config (TOML), e.g. experiments/alignment.toml (with --resume: "
-                          "default RUN_DIR/config.toml)")
+                          "default the config of the run being resumed)")
     run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                      help="override a config key, e.g. --set dynamics.epsilon=0.2 (repeatable)")
     run.add_argument("--out", help="run directory to create (default runs/<config>-<time>)")
@@ -53,7 +53,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="worker processes for sweeps (default: number of cores)")
     run.add_argument("--scheduler", help="Dask scheduler address tcp://HOST:PORT for sweeps")
     run.add_argument("--resume", metavar="RUN_DIR",
-                     help="finish the unfinished sweep in RUN_DIR (finished points are kept)")
+                     help="finish the unfinished sweep in RUN_DIR (finished points are kept) or "
+                          "continue the interrupted training run into RUN_DIR from its last epoch")
     run.add_argument("--model", help="which model runs the experiment, e.g. rate or spiking "
                                      "(shorthand for --set SECTION.model=NAME)")
     run.add_argument("--quiet", action="store_true", help="no progress output")
@@ -87,6 +88,17 @@ def _model_override(config: str | Path, model: str) -> str:
     return f"{sections[0]}.model={model}"
 
 
+def _resume_config(run_dir: Path) -> Path:
+    """The config of the run to resume: an unfinished sweep's, or an interrupted training run's."""
+    from .rundir import partial_directory
+
+    for config in (run_dir / "config.toml", partial_directory(run_dir) / "config.toml"):
+        if config.is_file():
+            return config
+    raise UserError(f"--resume {run_dir}: nothing to resume (no {run_dir}/config.toml and no "
+                    f"interrupted run in {partial_directory(run_dir)})")
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from . import runner
     from .network import load_network
@@ -95,7 +107,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
     if args.resume is not None and args.out is not None and Path(args.out) != Path(args.resume):
         raise UserError(f"--resume {args.resume} and --out {args.out}: give one run directory")
-    config = args.config or (Path(args.resume) / "config.toml" if args.resume else None)
+    config = args.config or (_resume_config(Path(args.resume)) if args.resume else None)
     if config is None:
         raise UserError("run: give a CONFIG file (or --resume RUN_DIR)")
     if args.scheduler is not None:
@@ -104,9 +116,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
         load_network(args.network)  # a bad network file fails here, before anything is written
     overrides = args.overrides + ([_model_override(config, args.model)] if args.model else [])
     cfg, exp = runner.resolve(config, overrides)
-    if args.resume is not None and "sweep" not in cfg:
-        raise UserError(f"--resume {args.resume}: only a sweep can be resumed; {config} has no "
-                        "[sweep] table")
+    if args.resume is not None and "sweep" not in cfg and not exp.resumable:
+        raise UserError(f"--resume {args.resume}: only sweeps and training runs can be resumed; "
+                        f"{config} is neither")
     out = Path(args.resume or args.out or runner.default_out(config))
     progress = not args.quiet and sys.stderr.isatty()
     ctx = experiments.RunContext(seeds=Seeds(cfg["seed"]), network_path=args.network,
@@ -118,6 +130,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
     except (ConvergenceError, DivergenceError) as exc:  # name the inputs that failed numerically
         inputs = f"{config}" + (f" with --network {args.network}" if args.network else "")
         raise type(exc)(f"{inputs}: {exc}") from None
+    except KeyboardInterrupt:
+        if exp.resumable and runner.partial_directory(out).is_dir():
+            print(f"stdp-ebm: {out} is unfinished; the same command (or --resume {out}) continues "
+                  "from its last finished epoch", file=sys.stderr)
+        raise
     if not args.quiet:
         print(f"{exp.name}: wrote {out}")
     return 0

@@ -2,8 +2,12 @@
 
 Layout: ``config.toml`` (fully resolved), ``manifest.json`` (versions, Python, Brian2 codegen target,
 git commit and dirty flag, master and derived seeds, wall time, command line), ``data.npz``,
-``summary.json``, ``figures/*.png`` and ``figures/*.svg``. ``data.npz`` is written with fixed zip
-timestamps so that the same seed gives a bit-identical file.
+``summary.json``, ``figures/*.png`` and ``figures/*.svg``, and for training runs ``checkpoints/``.
+``data.npz`` is written with fixed zip timestamps so that the same seed gives a bit-identical file.
+
+A resumable run (training) is written in ``.<name>.partial`` next to the run directory: an
+interruption (Ctrl-C, kill) leaves it there with the last epoch's checkpoints and the same command
+continues from them; an error removes it.
 """
 
 from __future__ import annotations
@@ -113,18 +117,30 @@ def save_figure(fig: Any, figures_dir: Path, name: str) -> None:
     fig.savefig(figures_dir / f"{name}.svg", bbox_inches="tight", metadata={"Date": None})
 
 
+def partial_directory(final: Path) -> Path:
+    """Where a resumable run into ``final`` is written until it finishes."""
+    final = Path(final)
+    return final.parent / f".{final.name}.partial"
+
+
 @contextmanager
-def atomic_directory(final: Path) -> Iterator[Path]:
+def atomic_directory(final: Path, resumable: bool = False) -> Iterator[Path]:
     """Yield a temporary directory next to ``final``; rename it to ``final`` on success.
 
-    On any exception the temporary directory is removed, so no half-written run remains.
+    On an exception the temporary directory is removed, so no half-written run remains. With
+    ``resumable`` it is :func:`partial_directory` (reused if it exists) and an interruption that is
+    not an error (KeyboardInterrupt, SystemExit; a kill never reaches this code) keeps it.
     """
     final = Path(final)
     if final.exists() and (not final.is_dir() or any(final.iterdir())):
         raise UserError(f"--out {final}: already exists and is not empty; choose another directory")
     try:
         final.parent.mkdir(parents=True, exist_ok=True)
-        tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
+        if resumable:
+            tmp = partial_directory(final)
+            tmp.mkdir(exist_ok=True)
+        else:
+            tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
     except OSError as exc:
         raise UserError(f"--out {final}: cannot create the run directory ({exc.strerror})") from None
     try:
@@ -132,8 +148,9 @@ def atomic_directory(final: Path) -> Iterator[Path]:
         if final.exists():
             final.rmdir()
         os.replace(tmp, final)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
+    except BaseException as exc:
+        if not (resumable and not isinstance(exc, Exception)):
+            shutil.rmtree(tmp, ignore_errors=True)
         raise
 
 

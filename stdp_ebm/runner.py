@@ -5,6 +5,7 @@ A config with a ``[sweep]`` table runs as a sweep (:mod:`stdp_ebm.sweep`): one t
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import json
 import time
@@ -12,11 +13,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import tomli_w
 
 from . import config as cfgmod
 from . import experiments, progress
 from .network import NETWORK_SCHEMA, check_network
-from .rundir import atomic_directory, manifest, save_figure, save_npz, write_config, write_json
+from .errors import UserError
+from .rundir import (atomic_directory, manifest, partial_directory, save_figure, save_npz,
+                     write_config, write_json)
 from .seeds import Seeds
 
 
@@ -65,7 +69,12 @@ def execute(cfg: dict[str, Any], exp: experiments.Experiment, out: Path,
     if "sweep" in cfg:
         from .sweep import run_sweep
         return run_sweep(cfg, exp, Path(out), ctx)
-    with atomic_directory(Path(out)) as tmp:
+    if exp.resumable:
+        check_partial(Path(out), cfg)
+    with atomic_directory(Path(out), resumable=exp.resumable) as tmp:
+        if exp.resumable:
+            write_config(tmp / "config.toml", cfg)
+            ctx = dataclasses.replace(ctx, work_dir=tmp)
         t0 = time.perf_counter()
         result = exp.run(cfg, ctx)
         wall = time.perf_counter() - t0
@@ -74,6 +83,14 @@ def execute(cfg: dict[str, Any], exp: experiments.Experiment, out: Path,
                      {"experiment": exp.name, "network_file": ctx.network_path})
         draw(tmp, result.data, result.summary, cfg, exp)
     return Path(out)
+
+
+def check_partial(out: Path, cfg: dict[str, Any]) -> None:
+    """An interrupted run left in ``.<out>.partial`` is continued only with the same config."""
+    previous = partial_directory(out) / "config.toml"
+    if previous.is_file() and previous.read_text(encoding="utf-8") != tomli_w.dumps(cfg):
+        raise UserError(f"--out {out}: {previous.parent} holds an interrupted run of another "
+                        "config; rerun with its config (--resume) or remove it")
 
 
 def write_result(run_dir: Path, cfg: dict[str, Any], result: experiments.Result,

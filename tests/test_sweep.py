@@ -320,7 +320,7 @@ def test_resume_needs_the_same_config(tmp_path, capsys):
     assert "holds a sweep of another config (config.dynamics.tol: 1e-08 there, 1e-09 now)" \
         in capsys.readouterr().err
     assert run_cli(["--resume", str(tmp_path)]) == 2
-    assert "no such config file" in capsys.readouterr().err
+    assert "nothing to resume" in capsys.readouterr().err
     assert run_cli(["--resume", str(out), "--workers", "1"]) == 2  # config from out/config.toml
     assert "4 of 8 sweep points failed" in capsys.readouterr().err
     assert sweep.finished(out) == set(range(8)) and (out / "summary.json").is_file()

@@ -246,27 +246,68 @@ def test_saved_network_with_input_dropout_predicts_from_the_mean_input():
     assert inference_network(net, 0.0) is net
 
 
-def _quick(tmp_path: Path, tag: str) -> list[str]:
-    return ["data.n_train=200", "data.n_test=100", "train.epochs=2", "network.sizes=[64,30,10]",
-            f"train.checkpoint_dir='{tmp_path / ('ck-' + tag)}'"]
+QUICK = ["data.n_train=200", "data.n_test=100", "train.epochs=2", "network.sizes=[64,30,10]"]
+
+
+def _data(run_dir: Path) -> dict[str, np.ndarray]:
+    with np.load(run_dir / "data.npz") as f:
+        return {k: f[k] for k in f.files if not k.endswith("wall_s")}
 
 
 def test_experiment_writes_run_and_is_reproducible(tmp_path):
-    cfg, exp = runner.resolve(DIGITS, _quick(tmp_path, "a"))
+    cfg, exp = runner.resolve(DIGITS, QUICK)
     out = runner.execute(cfg, exp, tmp_path / "run")
     for name in ("learning_curves", "receptive_fields"):
         for ext in ("png", "svg"):
             assert (out / "figures" / f"{name}.{ext}").is_file()
-    assert (tmp_path / "ck-a" / "ep.npz").is_file() and (tmp_path / "ck-a" / "bp.npz").is_file()
-    trained = load_network(tmp_path / "ck-a" / "ep_network.npz")
-    with np.load(out / "data.npz") as f:
-        first = {k: f[k] for k in f.files if not k.endswith("wall_s")}
-    cfg_b, _ = runner.resolve(DIGITS, _quick(tmp_path, "b"))     # same seed, fresh checkpoints
-    again = exp.run(cfg_b, RunContext(seeds=Seeds(cfg_b["seed"]))).data
+    assert (out / "checkpoints" / "ep.npz").is_file() and (out / "checkpoints" / "bp.npz").is_file()
+    trained = load_network(out / "trained_network.npz")
+    first = _data(out)
+    again = exp.run(cfg, RunContext(seeds=Seeds(cfg["seed"]))).data  # same seed, no checkpoints
     assert "bp_test_error" in first and first.keys() <= again.keys()
     for k in first:
         np.testing.assert_array_equal(first[k], again[k])
     np.testing.assert_array_equal(trained.W[1], first["ep_W_1"])
+
+
+def test_interrupted_run_continues_from_its_checkpoints(tmp_path, monkeypatch):
+    """Ctrl-C during the backprop baseline leaves .run.partial with the rule's checkpoint; the same
+    command finishes the run (the rule is not trained again) with the data of an uninterrupted run,
+    and a different config is refused while the partial run is there."""
+    from stdp_ebm.experiments import train as train_exp
+
+    args = ["run", str(DIGITS), "--out", str(tmp_path / "run"), "--quiet"]
+    args += [a for o in QUICK for a in ("--set", o)]
+    real_bp = train_exp.train_bp
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(train_exp, "train_bp", interrupted)
+    assert cli.main(args) == 130
+    partial = tmp_path / ".run.partial"
+    assert (partial / "checkpoints" / "ep.npz").is_file() and not (tmp_path / "run").exists()
+    assert cli.main(args + ["--set", "train.beta=0.3"]) == 2        # another config: refused
+    monkeypatch.setattr(train_exp, "train_bp", real_bp)
+    monkeypatch.setattr(train_exp, "train_ep", _resumed_only(train_exp.train_ep))
+    assert cli.main(["run", "--resume", str(tmp_path / "run"), "--quiet"]) == 0
+    assert not partial.exists() and (tmp_path / "run" / "checkpoints" / "bp.npz").is_file()
+    monkeypatch.undo()
+    cfg, exp = runner.resolve(DIGITS, QUICK)
+    straight = runner.execute(cfg, exp, tmp_path / "straight")
+    finished, reference = _data(tmp_path / "run"), _data(straight)
+    assert finished.keys() == reference.keys()
+    for k in reference:
+        np.testing.assert_array_equal(finished[k], reference[k])
+
+
+def _resumed_only(train_ep):
+    """train_ep that fails if it would train an epoch: the checkpoint must hold all of them."""
+    def wrapped(model, data, cfg, rng, checkpoint=None, on_epoch=None):
+        def no_epoch(history):
+            raise AssertionError("the resumed run trained the rule again")
+        return train_ep(model, data, cfg, rng, checkpoint, no_epoch)
+    return wrapped
 
 
 @pytest.mark.parametrize("override, message", [
@@ -277,7 +318,7 @@ def test_experiment_writes_run_and_is_reproducible(tmp_path):
 ])
 def test_bad_training_input_is_one_line_exit_2(override, message, tmp_path, capsys):
     args = ["run", str(DIGITS), "--out", str(tmp_path / "run"), "--quiet"]
-    for o in override + [f"train.checkpoint_dir='{tmp_path / 'ck'}'"]:
+    for o in override:
         args += ["--set", o]
     assert cli.main(args) == 2
     err = capsys.readouterr().err
@@ -287,7 +328,7 @@ def test_bad_training_input_is_one_line_exit_2(override, message, tmp_path, caps
 
 @pytest.mark.slow
 def test_digits_config_reaches_3_percent(tmp_path):
-    cfg, exp = runner.resolve(DIGITS, [f"train.checkpoint_dir='{tmp_path / 'ck'}'"])
+    cfg, exp = runner.resolve(DIGITS)
     out = runner.execute(cfg, exp, tmp_path / "run")
     import json
     summary = json.loads((out / "summary.json").read_text())

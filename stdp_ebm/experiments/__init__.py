@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import importlib
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Callable
 
 import numpy as np
@@ -39,6 +40,9 @@ class RunContext:
     progress: bool = False
     workers: int = 1
     options: dict[str, Any] = field(default_factory=dict)
+    #: the directory the run is being written into (None for a sweep point or a direct call):
+    #: resumable experiments keep their per-epoch checkpoints in ``work_dir / "checkpoints"``
+    work_dir: Path | None = None
 
 
 @dataclass
@@ -57,6 +61,8 @@ class Experiment:
     run: Callable[[dict, RunContext], Result]
     figures: Callable[[dict[str, np.ndarray], dict, dict], dict]
     check: CrossCheck | None = None
+    #: checkpoints into ``RunContext.work_dir`` and continues from them (see ``stdp_ebm.rundir``)
+    resumable: bool = False
 
 
 def get(name: str, source: str = "config") -> Experiment:

@@ -3,11 +3,12 @@
 The network is trained by :func:`stdp_ebm.train.train_ep` (free phase, nudged phase under
 F = E + βC (Eq 13), update by the closed form of the symmetrised rule (Eq 26)); the same initial
 network is trained as a feed-forward chain by backprop (:func:`stdp_ebm.train.train_bp`) on the same
-split, batches, learning rates and epochs. Both checkpoint after every epoch into
-``[train] checkpoint_dir`` and a rerun of the same config resumes from there (the run directory
-itself is written atomically at the end, so it cannot hold them). The trained rate-model network is
-also saved there as ``ep_network.npz`` (network-file format, usable with ``--network``; with
-``input_dropout`` p its W_0 is scaled by 1 − p, the mean input that predictions use).
+split, batches, learning rates and epochs. Both checkpoint after every epoch into the run
+directory's ``checkpoints/`` (``ep.npz``, ``bp.npz``); an interrupted run is left in
+``.<run dir>.partial`` and the same command (or ``--resume RUN_DIR``) continues it from its last epoch
+(:mod:`stdp_ebm.rundir`). The trained rate-model network is saved as ``trained_network.npz``
+(network-file format, usable with ``--network``; with ``input_dropout`` p its W_0 is scaled by
+1 − p, the mean input that predictions use).
 
 data.npz names (``m`` is ``ep`` or ``bp``):
 
@@ -19,8 +20,6 @@ data.npz names (``m`` is ``ep`` or ``bp``):
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import json
 import sys
 from pathlib import Path
 
@@ -58,8 +57,6 @@ SCHEMA = {
     "train": {
         **TRAIN_SCHEMA,
         "baseline": Key("bool", True, "also train the same architecture by backprop"),
-        "checkpoint_dir": Key("str", "", "where per-epoch checkpoints go (empty: "
-                                         "runs/checkpoints/<experiment>-<hash of the config>)"),
     },
 }
 
@@ -85,15 +82,9 @@ def load_data(sec: dict, rng: np.random.Generator) -> Dataset:
                                                                   len(data.x_test)) else data
 
 
-def checkpoint_dir(cfg: dict) -> Path:
-    """``[train] checkpoint_dir`` or a directory named by a hash of the config (epochs excluded,
-    so that raising ``epochs`` continues a finished run)."""
-    if cfg["train"]["checkpoint_dir"]:
-        return Path(cfg["train"]["checkpoint_dir"])
-    keyed = {**cfg, "train": {k: v for k, v in cfg["train"].items() if k != "epochs"}}
-    keyed.pop("description", None)
-    digest = hashlib.sha256(json.dumps(keyed, sort_keys=True).encode()).hexdigest()[:12]
-    return Path("runs") / "checkpoints" / f"{cfg['experiment']}-{digest}"
+def _checkpoint(ctx: RunContext, tag: str) -> Checkpoint | None:
+    """``checkpoints/<tag>.npz`` in the run directory being written (none for a sweep point)."""
+    return None if ctx.work_dir is None else Checkpoint(Path(ctx.work_dir) / "checkpoints", tag)
 
 
 def inference_network(net: Network, input_dropout: float) -> Network:
@@ -129,22 +120,22 @@ def run(cfg: dict, ctx: RunContext) -> Result:
                          n["bias_high"])
     initial = net.copy()
     rho = HardSigmoid(d["beta1"], d["beta2"])
-    ckpt = checkpoint_dir(cfg)
     histories = {"ep": train_ep(RateModel(net, rho, epsilon=d["epsilon"]), data, t,
-                                ctx.seeds.rng("train_ep"), Checkpoint(ckpt, "ep"),
+                                ctx.seeds.rng("train_ep"), _checkpoint(ctx, "ep"),
                                 _reporter("EP", ctx))}
-    save_network(inference_network(net, t["input_dropout"]), ckpt / "ep_network.npz")
+    if ctx.work_dir is not None:
+        save_network(inference_network(net, t["input_dropout"]),
+                     Path(ctx.work_dir) / "trained_network.npz")
     if t["baseline"]:
         histories["bp"] = train_bp(initial, rho, data, t, ctx.seeds.rng("train_bp"),
-                                   Checkpoint(ckpt, "bp"), _reporter("BP", ctx))
+                                   _checkpoint(ctx, "bp"), _reporter("BP", ctx))
     out: dict[str, np.ndarray] = {"epoch": np.arange(1, t["epochs"] + 1)}
     for m, h in histories.items():
         out.update({f"{m}_{k}": v for k, v in h.arrays().items()})
     out.update({f"ep_W_{k}": w for k, w in enumerate(net.W)})
     out.update({f"ep_b_{k}": b for k, b in enumerate(net.b)})
     summary = {"dataset": data.name, "sizes": net.sizes, "n_train": len(data.x_train),
-               "n_test": len(data.x_test), "epochs": t["epochs"], "checkpoint_dir": str(ckpt),
-               "trained_network": str(ckpt / "ep_network.npz"),
+               "n_test": len(data.x_test), "epochs": t["epochs"],
                "test_error": histories["ep"].test_error[-1],
                **{m: _summary(h) for m, h in histories.items()}}
     return Result(out, summary)
@@ -210,5 +201,5 @@ def _receptive_fields(w0: np.ndarray, side: int, n: int = 25):
 EXPERIMENT = Experiment(
     name="train",
     doc="Two-phase training with the rule (EP form of Eq 26) vs backprop, on digits or MNIST.",
-    schema=SCHEMA, run=run, figures=figures, check=check,
+    schema=SCHEMA, run=run, figures=figures, check=check, resumable=True,
 )
