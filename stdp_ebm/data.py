@@ -40,6 +40,15 @@ class Dataset:
     def n_classes(self) -> int:
         return self.y_train.shape[1]
 
+    def validation(self, n: int) -> "Dataset":
+        """The last ``n`` training examples as the test set and the rest as the training set: for
+        choosing hyper-parameters without looking at the test set."""
+        if not 0 < n < len(self.x_train):
+            raise DataError(f"[data] validation = {n}: must be between 0 and the "
+                            f"{len(self.x_train)} training examples of {self.name}")
+        return Dataset(f"{self.name} validation[-{n}:]", self.x_train[:-n], self.y_train[:-n],
+                       self.x_train[-n:], self.y_train[-n:])
+
     def subset(self, n_train: int, n_test: int) -> "Dataset":
         """The first ``n_train`` training and ``n_test`` test examples (for quick runs and tests)."""
         return Dataset(f"{self.name}[:{n_train}/{n_test}]", self.x_train[:n_train],

@@ -83,3 +83,13 @@ def test_mnist_raw_files_read_the_same(tmp_path, mnist):
     raw = load_mnist(tmp_path)
     np.testing.assert_array_equal(raw.x_test, mnist.x_test)
     np.testing.assert_array_equal(raw.y_train, mnist.y_train)
+
+
+def test_validation_split_holds_out_the_last_training_examples():
+    data = load_digits(np.random.default_rng(0), 0.2)
+    val = data.validation(300)
+    np.testing.assert_array_equal(val.x_test, data.x_train[-300:])
+    np.testing.assert_array_equal(val.y_train, data.y_train[:-300])
+    assert len(val.x_train) + len(val.x_test) == len(data.x_train)
+    with pytest.raises(DataError, match="between 0 and the 1438"):
+        data.validation(1438)

@@ -313,6 +313,7 @@ def _resumed_only(train_ep):
 @pytest.mark.parametrize("override, message", [
     (["train.lrs=[0.1]"], "one learning rate per weight matrix"),
     (["network.sizes=[60,30,10]"], "must start with 64 inputs"),
+    (["data.validation=5000"], "must be between 0 and the 1438 training examples"),
     (["data.dataset='mnist'", "network.sizes=[784,30,10]", "data.data_dir='/nonexistent'"],
      "no such directory"),
 ])

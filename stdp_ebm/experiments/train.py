@@ -53,6 +53,9 @@ SCHEMA = {
                              low=0.0, open_low=True, high=1.0, open_high=True),
         "n_train": Key("int", 0, "use only the first n training examples (0: all)", low=0),
         "n_test": Key("int", 0, "use only the first n test examples (0: all)", low=0),
+        "validation": Key("int", 0, "if > 0: hold out the last n training examples and report "
+                                    "them as the 'test' set, for choosing hyper-parameters without "
+                                    "the test set", low=0),
     },
     "train": {
         **TRAIN_SCHEMA,
@@ -73,9 +76,12 @@ def check(cfg: dict, source: str) -> None:
 
 
 def load_data(sec: dict, rng: np.random.Generator) -> Dataset:
-    """The data set of the [data] section, cut to n_train / n_test when those are non-zero."""
+    """The data set of the [data] section (its validation split if ``validation`` > 0), cut to
+    n_train / n_test when those are non-zero."""
     data = load_digits(rng, sec["test_fraction"]) if sec["dataset"] == "digits" \
         else load_mnist(sec["data_dir"])
+    if sec["validation"]:
+        data = data.validation(sec["validation"])
     n_train = sec["n_train"] or len(data.x_train)
     n_test = sec["n_test"] or len(data.x_test)
     return data.subset(n_train, n_test) if (n_train, n_test) != (len(data.x_train),
