@@ -53,12 +53,24 @@ def test_tabulated_rho_drive_matches_energy_gradient(small_net):
         assert_allclose(s[k] - R[k], g, atol=1e-7)
 
 
+_GRID = np.linspace(-0.5, 1.5, 41)
+_SIGMOID = TabulatedRho(_GRID, 1.0 / (1.0 + np.exp(-5 * (_GRID - 0.5))))  # curved: ρ' ≠ 1
+
+
+def _energies_along(model: RateModel, s, steps: int = 200) -> np.ndarray:
+    """E after each of ``steps`` noiseless free-phase steps from ``s`` (steps + 1, batch)."""
+    energies = [model.energy(s)]
+    for _ in range(steps):
+        s = model.step(s)
+        energies.append(model.energy(s))
+    return np.array(energies)
+
+
 def test_hopfield_energy_gradient_is_gain_times_drive_error(small_net):
     """Hopfield (1984): ∂E_H/∂s = ρ'(s)(s − a(s)) with the drive a = b + Wρ, i.e. the dynamics
     ds/dt = a − s descend E_H in the rates. Independent check: central differences of E_H, whose
     self term uses the spline's antiderivative, not ρ' or the drive."""
-    grid = np.linspace(-0.5, 1.5, 41)
-    rho = TabulatedRho(grid, 1.0 / (1.0 + np.exp(-5 * (grid - 0.5))))
+    rho = _SIGMOID
     model = RateModel(small_net, rho, projected=False, energy_form=HOPFIELD)
     rng = np.random.default_rng(4)
     s = [small_net.x] + [rng.uniform(-0.3, 1.3, (3, n)) for n in small_net.sizes[1:]]
@@ -70,27 +82,17 @@ def test_hopfield_energy_gradient_is_gain_times_drive_error(small_net):
 
 def test_hopfield_dynamics_descend_their_energy(small_net):
     """dE_H/dt = −Σ ρ'(s)(s − a)² ≤ 0: with a small step every step lowers E_H."""
-    grid = np.linspace(-0.5, 1.5, 41)
-    rho = TabulatedRho(grid, 1.0 / (1.0 + np.exp(-5 * (grid - 0.5))))
-    model = RateModel(small_net, rho, epsilon=0.05, projected=True, energy_form=HOPFIELD)
-    s = model.initial_state(small_net.x)
-    energies = [model.energy(s)]
-    for _ in range(200):
-        s = model.step(s)
-        energies.append(model.energy(s))
+    model = RateModel(small_net, _SIGMOID, epsilon=0.05, projected=True, energy_form=HOPFIELD)
+    energies = _energies_along(model, model.initial_state(small_net.x))
     # a step of ε = 0.05 is a descent step: decrease up to rounding (1e-12 of |E| ~ 1)
-    assert np.all(np.diff(np.array(energies), axis=0) <= 1e-12)
+    assert np.all(np.diff(energies, axis=0) <= 1e-12)
 
 
 def test_unprojected_dynamics_descend_the_energy(small_net):
     """Eq 4: with η = 0, β = 0 and a small step, every step lowers E (gradient descent)."""
     model = RateModel(small_net, HardSigmoid(-10, 10), epsilon=0.05, projected=False)
-    s = model.initial_state(small_net.x)
-    energies = [model.energy(s)]
-    for _ in range(200):
-        s = model.step(s)
-        energies.append(model.energy(s))
-    assert np.all(np.diff(np.array(energies), axis=0) <= 1e-12)
+    energies = _energies_along(model, model.initial_state(small_net.x))
+    assert np.all(np.diff(energies, axis=0) <= 1e-12)
 
 
 def test_free_phase_reaches_a_fixed_point(small_net):
