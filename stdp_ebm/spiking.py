@@ -539,6 +539,18 @@ class SpikingNetwork:
         bias[self.offset[last] + np.arange(len(copy))] += force[copy, unit]
         self.neurons.I_bias = bias * self.unit_current  # whole array: also works in standalone
 
+    def nudged_pair(self, force: np.ndarray, checkpoints_ms: list[float]
+                    ) -> tuple[PhaseRecord, PhaseRecord, float]:
+        """From the current state: the +β phase, then (resumed, common random numbers) the
+        estimator's reference phase (−β or β = 0), both with teaching current ±β·``force``, and the
+        divisor scale·β of their difference (:func:`estimator_reference`)."""
+        beta = self.sp["beta"]
+        sign, scale = estimator_reference(self.sp["estimator"])
+        start = self.checkpoint()
+        plus = self.nudged_phase(beta * force, checkpoints_ms)
+        self.resume(start)
+        return plus, self.nudged_phase(sign * beta * force, checkpoints_ms), scale * beta
+
     def nudged_phase(self, force: np.ndarray, checkpoints_ms: list[float]) -> PhaseRecord:
         """Run with the teaching current ``force``·I_unit (copies, n_out) added to the output bias,
         reading the rule's integrals at each of ``checkpoints_ms`` (sorted, the last = the end)."""
@@ -555,6 +567,12 @@ class SpikingNetwork:
         rho = [r[:, self.pop_offset[k]:self.pop_offset[k + 1]].reshape(len(r), self.copies, s)
                for k, s in enumerate(self.sizes)]
         return PhaseRecord(accs, rho)
+
+
+def estimator_reference(estimator: str) -> tuple[float, float]:
+    """(β sign of the reference phase, divisor of the difference in units of β): ``symmetric``
+    compares +β with −β (−1, 2), ``one_sided`` +β with β = 0 (0, 1)."""
+    return (-1.0, 2.0) if estimator == "symmetric" else (0.0, 1.0)
 
 
 def teaching_force(energy: Energy, rho: Rho, y: np.ndarray, target: np.ndarray) -> np.ndarray:
@@ -585,21 +603,16 @@ def simulate(net: Network, rho: Rho, sp: dict, seed: int, models: dict | None = 
         sn = SpikingNetwork(net, rho, sp, models or load_models(), seed)
         t_build = time.perf_counter() - t0
         rates, y = sn.free_phase()
-        start = sn.checkpoint()
-        beta, force = sp["beta"], teaching_force(energy, rho, y,
-                                                   np.tile(net.target, (sp["trials"], 1)))
-        plus = sn.nudged_phase(beta * force, stops)
-        sn.resume(start)
-        ref_sign, scale = (-1.0, 2.0) if sp["estimator"] == "symmetric" else (0.0, 1.0)
-        ref = sn.nudged_phase(ref_sign * beta * force, stops)
+        force = teaching_force(energy, rho, y, np.tile(net.target, (sp["trials"], 1)))
+        plus, ref, denom = sn.nudged_pair(force, stops)
     except (DimensionMismatchError, KeyError) as exc:
         raise ModelFileError(f"spiking network: the model files do not fit together: {exc}") \
             from None
     wall = time.perf_counter() - t0
-    dW = [{f: [(p - r) / (scale * beta) for p, r in zip(pa[f], ra[f])] for f in FORMS}
+    dW = [{f: [(p - r) / denom for p, r in zip(pa[f], ra[f])] for f in FORMS}
           for pa, ra in zip(plus.acc, ref.acc)]
-    raw = {f: [p / beta for p in plus.acc[-1][f]] for f in FORMS}
-    drho = [(p - r) / (scale * beta) for p, r in zip(plus.rho, ref.rho)]
+    raw = {f: [p / sp["beta"] for p in plus.acc[-1][f]] for f in FORMS}
+    drho = [(p - r) / denom for p, r in zip(plus.rho, ref.rho)]
     times = np.arange(plus.rho[0].shape[0]) * sp["record_ms"]
     sim_ms = sp["settle_ms"] + sp["free_ms"] + 2 * sp["nudged_ms"]
     cost = {"wall_s": wall, "build_s": t_build, "simulated_ms": sim_ms,

@@ -37,7 +37,7 @@ from ..plotting import figure, layer_colors, panel_label
 from ..rate import DYNAMICS_SCHEMA, RateModel, model_from_config
 from ..references import implicit_neg_grad
 from ..rule import RuleAccumulator
-from ..spiking import SPIKING_SCHEMA, load_models, simulate
+from ..spiking import SPIKING_SCHEMA, estimator_reference, load_models, simulate
 from ..progress import iterate
 from . import Experiment, Result, RunContext
 
@@ -59,7 +59,7 @@ SCHEMA = {
 
 def _rate_rule(model: RateModel, s_free, target, sp: dict, d: dict) -> list[np.ndarray]:
     """Rate rule ΔW (tied, Eq 26) with the spiking run's β and estimator."""
-    sign, scale = (-1.0, 2.0) if sp["estimator"] == "symmetric" else (0.0, 1.0)
+    sign, scale = estimator_reference(sp["estimator"])
     accs = []
     for b in (sp["beta"], sign * sp["beta"]):
         acc = RuleAccumulator(model.rho, model.net.sizes)
@@ -72,7 +72,7 @@ def _rate_rule(model: RateModel, s_free, target, sp: dict, d: dict) -> list[np.n
 
 def _rate_trajectory(model: RateModel, s_free, target, sp: dict, tau_ms: float) -> tuple:
     """(ρ^{+β}(t) − ρ^{ref}(t)) / (scale·β) of example 0 over the nudged phase, and the times."""
-    sign, scale = (-1.0, 2.0) if sp["estimator"] == "symmetric" else (0.0, 1.0)
+    sign, scale = estimator_reference(sp["estimator"])
     dt = model.epsilon * tau_ms
     steps = max(1, int(round(sp["nudged_ms"] / dt)))
     s0 = [s[:1] for s in s_free]

@@ -129,11 +129,7 @@ class SpikingLearner:
         trials = sn.copies // sn.batch
         force = teaching_force(self.energy, self.rho, np.tile(y, (trials, 1)),
                                np.tile(d, (trials, 1)))
-        start = sn.checkpoint()
-        plus = sn.nudged_phase(sp["beta"] * force, [sp["nudged_ms"]])
-        sn.resume(start)
-        minus = sn.nudged_phase(-sp["beta"] * force, [sp["nudged_ms"]])
-        two_beta = 2 * sp["beta"]
+        plus, minus, two_beta = sn.nudged_pair(force, [sp["nudged_ms"]])  # symmetric (checked)
         dW = [(p - m).mean(axis=0) / two_beta
               for p, m in zip(plus.acc[-1]["sym"], minus.acc[-1]["sym"])]
         db = [(p[-1] - m[-1]).mean(axis=0) / two_beta for p, m in zip(plus.rho[1:], minus.rho[1:])]
