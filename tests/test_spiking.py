@@ -231,13 +231,15 @@ def test_input_layer_rates_follow_rho_of_x(tiny_run):
 
 
 @pytest.mark.slow
-def test_standard_net_acceptance(tmp_path):
-    """Issue 3's numbers from ``stdp-ebm run experiments/rate_vs_spike.toml`` (Cython, ~70 s warm):
-    free-phase population rates vs ρ_LIF(ŝ) correlation ≥ 0.98; the tied Brian2 rule's ΔW vs the
-    implicit gradient of the calibrated rate model, cosine ≥ 0.9 per layer at the default n and
-    trials; and the error falls with N = n × trials: the total NRMSE at the largest N is below
-    that at the smallest for every layer, and the statistical part (trial s.d./√t) falls as 1/√N
-    (log-log slope within ±0.2 of −1/2: N spans 16×, so ±0.2 is ±1.7× at the ends)."""
+@pytest.mark.parametrize("noise_source", ["membrane", "poisson"])
+def test_standard_net_acceptance(tmp_path, noise_source):
+    """``stdp-ebm run experiments/rate_vs_spike.toml`` (Cython, population transmission, ~1 min warm
+    per noise source): free-phase population rates vs ρ_LIF(ŝ) correlation ≥ 0.98; the tied Brian2
+    rule's ΔW vs the implicit gradient of the calibrated rate model, cosine ≥ 0.95 per layer at the
+    default n and trials (N = 40; measured 0.982 for W_0, the lowest); and the error falls with
+    N = n × trials: the total NRMSE at the largest N is below that at the smallest for every layer,
+    and the statistical part (trial s.d./√t) falls as 1/√N (log-log slope within ±0.2 of −1/2: N
+    spans 64×, so ±0.2 is ±2.3× at the ends)."""
     import json
 
     from conftest import EXPERIMENTS
@@ -245,11 +247,12 @@ def test_standard_net_acceptance(tmp_path):
     from stdp_ebm.cli import main
 
     out = tmp_path / "rvs"
-    assert main(["run", str(EXPERIMENTS / "rate_vs_spike.toml"), "--out", str(out), "--quiet"]) == 0
+    assert main(["run", str(EXPERIMENTS / "rate_vs_spike.toml"), "--out", str(out), "--quiet",
+                 "--set", f"spiking.noise_source={noise_source}"]) == 0
     summary = json.loads((out / "summary.json").read_text())
     assert summary["fixed_point_corr"] >= 0.98
     cos = summary["default"]["alignment"]["sym_vs_implicit"]["cos"][:-1]
-    assert min(cos) >= 0.9
+    assert min(cos) >= 0.95
     data = np.load(out / "data.npz")
     nrmse = data["sweep_sym_vs_implicit"][..., list(data["metrics"]).index("nrmse")]
     assert np.all(nrmse[-1, -1] < nrmse[0, 0])  # per layer and all: largest N vs smallest N
