@@ -36,15 +36,15 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_spiking import SIMULATED_S, _network, _row  # noqa: E402
 
 
-def nest_row(n: int, batch: int) -> dict:
-    """Build the network in NEST, run 10 ms (untimed), then time 1 s."""
+def build(sp: dict, net, rho, models: dict, seed: int) -> tuple[list, object]:
+    """The spiking network of ``net`` in NEST (see the module docstring): per layer the list of
+    its units' node collections (copy-major), and a spike recorder of every neuron."""
     import nest
 
-    sp, net, rho, models, seed = _network(n, batch, "neuron")
     p = models["neuron"].params
+    n, dt = sp["neurons_per_unit"], sp["dt_ms"]
     nest.ResetKernel()
     nest.verbosity = nest.VerbosityLevel.ERROR
-    dt = sp["dt_ms"]
     nest.SetKernelStatus({"resolution": dt, "rng_seed": seed % 2**31 or 1,
                           "local_num_threads": 1})
     ms, mV, pA = 1e-3, 1e-3, 1e-12
@@ -58,7 +58,7 @@ def nest_row(n: int, batch: int) -> dict:
     sigma_I = sp["noise_mV"] * mV / R_m * np.sqrt(2 * tau_m / (dt * ms)) / pA
     noise = nest.Create("noise_generator", params={"std": sigma_I, "dt": dt})
     copies, x = len(net.x), rho(net.x)
-    layers, inputs = [], []
+    layers = []
     for k, size in enumerate(net.sizes):
         units = []
         for c in range(copies):
@@ -68,7 +68,6 @@ def nest_row(n: int, batch: int) -> dict:
                                       params={"rate": float(x[c, u] * sp["r_max_hz"])})
                     pop = nest.Create("parrot_neuron", n)
                     nest.Connect(gen, pop)
-                    inputs.append(pop)
                 else:
                     pop = nest.Create("iaf_psc_exp", n, params={
                         **params, "I_e": (net.b[k][u] + sp["offset"]) * I_unit / pA})
@@ -88,15 +87,34 @@ def nest_row(n: int, batch: int) -> dict:
     for units in layers:
         for pop in units:
             nest.Connect(pop, recorder)
+    return layers, recorder
+
+
+def unit_rates(layers: list, recorder, start_ms: float, stop_ms: float) -> list[np.ndarray]:
+    """Population rate (Hz per neuron) of every unit in [start, stop), per layer (copies·units)."""
+    events = recorder.get("events")
+    senders, times = np.asarray(events["senders"]), np.asarray(events["times"])
+    keep = (times >= start_ms) & (times < stop_ms)
+    counts = np.bincount(senders[keep], minlength=max(max(p.tolist()) for u in layers for p in u) + 1)
+    return [np.array([counts[p.tolist()].sum() / (len(p) * (stop_ms - start_ms) * 1e-3)
+                      for p in units]) for units in layers]
+
+
+def nest_row(n: int, batch: int) -> dict:
+    """Build the network in NEST, run 10 ms (untimed), then time 1 s."""
+    import nest
+
+    sp, net, rho, models, seed = _network(n, batch, "neuron")
+    layers, recorder = build(sp, net, rho, models, seed)
     nest.Simulate(10.0)
     before = recorder.n_events
     w0, c0 = time.perf_counter(), time.process_time()
     nest.Simulate(SIMULATED_S * 1000.0)
     wall, cpu = time.perf_counter() - w0, time.process_time() - c0
-    synapses = nest.GetKernelStatus("num_connections")
     return {"n": n, "transmission": "neuron", "target": f"NEST {nest.__version__}",
             "wall_s": wall, "cpu_s": cpu, "compile_s": 0.0, "spikes": recorder.n_events - before,
-            "synapses": int(synapses), "neurons": sum(len(p) for u in layers for p in u)}
+            "synapses": int(nest.GetKernelStatus("num_connections")),
+            "neurons": sum(len(p) for u in layers for p in u)}
 
 
 def main(argv: list[str] | None = None) -> list[dict]:
