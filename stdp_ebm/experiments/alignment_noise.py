@@ -160,7 +160,7 @@ def figures_noisy(data: dict) -> dict:
     axes[1].axhline(1.0, color="0.6", ls=":", lw=0.8)
     axes[0].set_ylabel("cosine with −∂C/∂W (noise-free)")
     axes[1].set_ylabel("‖⟨ΔW⟩‖ / ‖−∂C/∂W‖")
-    axes[0].set_title(f"σ = {float(data['noise']):g}, β = {float(data['beta']):g}: "
+    axes[0].set_title(f"σ = {float(data['noise']):g}, β = {float(data['beta']):g}:\n"
                       "paired (solid), online (dashed)")
     axes[0].legend(fontsize=6)
     for ax in axes:
@@ -182,13 +182,15 @@ def figures_noisy(data: dict) -> dict:
         axes2[2].loglog(sigmas, data["stationary_sd"][:, k], ":", color=fcolors[k])
     axes2[0].axhline(0.99, color="0.6", ls=":", lw=0.8)
     axes2[0].set_ylabel("cosine with −∂C/∂W (noise-free)")
-    axes2[0].set_title(f"all {int(K[-1])} trials: paired (solid), online (dashed)")
+    axes2[0].set_title(f"{int(K[-1])} trials: paired (solid),\nonline (dashed)")
     axes2[0].legend(fontsize=6)
-    axes2[1].set_ylabel("‖⟨ΔW⟩ − ΔW_noise-free‖ / ‖ΔW_noise-free‖")
-    axes2[1].set_title("bias of the paired estimator\n(points > 3 standard errors)")
+    axes2[1].set_ylabel("‖⟨ΔW⟩ − ΔW₀‖ / ‖ΔW₀‖")
+    axes2[1].set_title("bias vs the noise-free rule ΔW₀ (paired;\npoints > 3 standard errors)")
+    axes2[1].loglog(sigmas, data["bias"][0, 0] * (sigmas / sigmas[0]) ** 2, ":", color="0.5",
+                    lw=0.8, label="∝ σ²")
     axes2[1].legend(fontsize=6)
     axes2[2].set_ylabel("RMS over units")
-    axes2[2].set_title("stationary ‖⟨s⟩ − s*‖ (squares), s.d. (dotted)")
+    axes2[2].set_title("stationary offset ‖⟨s⟩ − s*‖ (squares),\ns.d. (dotted)")
     axes2[2].legend(fontsize=6)
     for ax in axes2:
         ax.set_xlabel("noise σ (per step, Eq 2)")
