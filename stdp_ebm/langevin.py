@@ -16,6 +16,7 @@ from __future__ import annotations
 from typing import Iterator
 
 import numpy as np
+from scipy.special import ndtr
 
 from .rate import RateModel, State
 
@@ -68,3 +69,13 @@ def stationary_stats(s: State, s_fixed: State, trials: int) -> tuple[np.ndarray,
         sd.append(float(np.sqrt(np.mean(a.var(axis=0)))))
         offset.append(float(np.sqrt(np.mean((a.mean(axis=0) - fk) ** 2))))
     return np.array(sd), np.array(offset)
+
+
+def gate_probability(model: RateModel, s: State, sigma: float) -> list[np.ndarray]:
+    """P(β1 < s + η < β2) per unit, η ~ N(0, σ²): the chance that the noisy rate ρ(s + η) of the
+    hard sigmoid passes a small change of s on (outside the box ρ is flat). The first changes of
+    early inference are products of such gates, one per layer they cross, with independent η."""
+    lo, hi = model.rho.bounds
+    if sigma == 0.0:
+        return [np.ones_like(sk) for sk in s]
+    return [ndtr((hi - sk) / sigma) - ndtr((lo - sk) / sigma) for sk in s]

@@ -16,6 +16,20 @@ data.npz: ``epsilons``, ``nudges``, ``k`` (distance from output per layer, outpu
 (same shape, ‖β ε^(k+1) ∂C/∂h_k‖), ``slope`` (n_nudges, n_layers), ``course`` (steps+1, n_layers): ‖Δh_k(t)‖
 for the smallest ε and nudge. ``ratio`` = ⟨Δh, ref⟩/⟨ref, ref⟩ with ref = −βε^(k+1)∂C/∂h_k;
 ``relerr`` = ‖Δh − ref‖/‖ref‖.
+
+Under Langevin noise ([dynamics] noise = σ > 0, Eq 1–2; Bengio & Fischer's own setting, where the
+result holds in expectation): ``trials`` × ``repeats`` noise trials per example are burnt in from the
+fixed point to stationary samples (at [dynamics] epsilon), and the nudged and un-nudged
+continuations from each sample share their random numbers (:mod:`stdp_ebm.langevin`). The grid
+above then holds the trial means against the noise-free fixed point's reference. At the smallest ε
+and β, further arrays: ``noise``, ``trials``, ``repeats``; ``noise_ratio_by_trials``
+(n_K, 2, repeats, n_layers): the ratio of the mean over K trials of each independent group to the
+reference at the fixed point (index 0) or averaged over the same samples' states (index 1);
+``noise_stat_error`` (n_K, n_layers), its s.d. over the groups, and ``noise_stat_slope`` against K;
+``noises`` and ``noise_sweep`` (n_σ, ``noise_sweep_rows``, n_layers) with all trials: the ratio
+(fixed point, samples, and *gated*: back-propagated with each unit's error passed on with the
+probability that its noisy rate lies inside the box), its standard error, the stationary s.d. and
+the offset ‖⟨s⟩ − s*‖; ``noise_bias_exponent``: log-log slope of |ratio − 1| against σ.
 """
 
 from __future__ import annotations
@@ -26,7 +40,7 @@ import numpy as np
 
 from ..analysis import loglog_slope
 from ..config import Key, require
-from ..langevin import burn_in, paired_steps, per_trial, stationary_stats
+from ..langevin import burn_in, gate_probability, paired_steps, per_trial, stationary_stats
 from ..network import NETWORK_SCHEMA, network_from_config
 from ..plotting import figure, layer_colors, panel_label
 from ..rate import DYNAMICS_SCHEMA, RateModel, State, check_dynamics, model_from_config
@@ -111,10 +125,11 @@ def _measure(delta: list[np.ndarray], moved: np.ndarray, dC_dh: list[np.ndarray]
     return np.array(rows)
 
 
-def _backprop_error(model: RateModel, s: State, target: np.ndarray) -> list[np.ndarray]:
+def _backprop_error(model: RateModel, s: State, target: np.ndarray,
+                    gate: list[np.ndarray] | None = None) -> list[np.ndarray]:
     """∂C/∂h_k per layer, output first (Eq 24, :func:`feedforward_backprop`), at the states ``s``."""
     _, dC_dh = feedforward_backprop(model.net, model.rho, s, target, model.projected,
-                                    model.energy_form)
+                                    model.energy_form, gate)
     return dC_dh[:0:-1]
 
 
@@ -132,7 +147,7 @@ def _grid(model: RateModel, s: State, target: np.ndarray, dC_dh: list[np.ndarray
     return grid, np.array([[np.linalg.norm(c[t]) for c in course] for t in range(e["steps"] + 1)])
 
 
-SWEEP_ROWS = ("ratio", "ratio_sampled", "se", "sd", "offset")
+SWEEP_ROWS = ("ratio", "ratio_sampled", "ratio_gated", "se", "sd", "offset")
 
 
 def _trial_sweep(arrival: list[np.ndarray], sampled: list[np.ndarray], dC_dh: list[np.ndarray],
@@ -169,9 +184,14 @@ def _noise_sweeps(model: RateModel, s_fixed: State, target: np.ndarray, dC_dh: l
         arrival = _first_steps(dataclasses.replace(m, epsilon=eps), s, rows_target, beta,
                                len(dC_dh), n, seed)[2]
         sampled = [per_trial(g, n) for g in _backprop_error(m, s, rows_target)]
+        gated = [per_trial(g, n).mean(axis=0) for g in
+                 _backprop_error(m, s, rows_target, gate_probability(m, s, sigma))]
         by_trials = _trial_sweep(arrival, sampled, dC_dh, trials, repeats, beta, eps)
         sd, offset = stationary_stats(s, s_fixed, n)
+        mean = [a.mean(axis=0) for a in arrival]
         sweep[i] = np.vstack([by_trials[-1, 0].mean(axis=0), by_trials[-1, 1].mean(axis=0),
+                              [_ratio(a, -beta * eps ** (k + 1) * g)
+                               for k, (a, g) in enumerate(zip(mean, gated))],
                               by_trials[-1, 0].std(axis=0, ddof=1) / np.sqrt(repeats),
                               sd[::-1], offset[::-1]])
         if sigma == model.noise:
@@ -190,7 +210,7 @@ def _noise_sweeps(model: RateModel, s_fixed: State, target: np.ndarray, dC_dh: l
 def _bias_exponent(sigmas: np.ndarray, sweep: np.ndarray) -> np.ndarray:
     """Per layer, the log-log slope of |ratio − 1| (fixed-point reference) against σ over the σ
     where the bias exceeds 3 standard errors; NaN where fewer than 3 such σ."""
-    bias, se = np.abs(sweep[:, 0] - 1.0), sweep[:, 2]
+    bias, se = np.abs(sweep[:, 0] - 1.0), sweep[:, 3]
     out = []
     for k in range(bias.shape[1]):
         ok = bias[:, k] > 3 * se[:, k]
@@ -248,14 +268,15 @@ def _noise_summary(data: dict) -> dict:
     layers = [{
         "k": int(k), "name": layer_name(int(k), len(data["k"])),
         "ratio_fixed_point": float(sweep[i, 0, k]), "ratio_sampled": float(sweep[i, 1, k]),
-        "ratio_standard_error": float(sweep[i, 2, k]),
+        "ratio_gated": float(sweep[i, 2, k]), "ratio_standard_error": float(sweep[i, 3, k]),
         "ratio_fixed_point_per_repeat_at_most_trials": [float(r) for r in by_trials[-1, 0, :, k]],
         "stat_error_vs_trials": [float(v) for v in data["noise_stat_error"][:, k]],
         "stat_error_slope": float(data["noise_stat_slope"][k]),
         "ratio_fixed_point_vs_noise": [float(v) for v in sweep[:, 0, k]],
         "ratio_sampled_vs_noise": [float(v) for v in sweep[:, 1, k]],
-        "stationary_sd_vs_noise": [float(v) for v in sweep[:, 3, k]],
-        "stationary_offset_vs_noise": [float(v) for v in sweep[:, 4, k]],
+        "ratio_gated_vs_noise": [float(v) for v in sweep[:, 2, k]],
+        "stationary_sd_vs_noise": [float(v) for v in sweep[:, 4, k]],
+        "stationary_offset_vs_noise": [float(v) for v in sweep[:, 5, k]],
         "bias_exponent": float(data["noise_bias_exponent"][k]),
     } for k in data["k"]]
     return {"noise": float(data["noise"]), "trials": data["trials"], "repeats": int(data["repeats"]),
@@ -279,7 +300,7 @@ def figures(data: dict, summary: dict, cfg: dict) -> dict:
     ax.set_xlabel("step size ε")
     ax.set_ylabel("‖Δh_k‖ at step k+1")
     ax.set_title(f"first change vs ε (β = {data['nudges'][j]:g}); lines: β ε^(k+1) ‖∂C/∂h_k‖")
-    ax.legend(loc="lower right")
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22))
     fig2, axes = figure(2, 1, width=3.3, height=2.8)
     for k in ks:
         for i, e in enumerate(eps):
@@ -298,7 +319,7 @@ def figures(data: dict, summary: dict, cfg: dict) -> dict:
     axes[1].set_xlabel("step t after the nudge")
     axes[1].set_ylabel("‖Δh_k(t)‖")
     axes[1].set_title(f"staircase: layer k moves at step k+1 (ε = {eps.min():g})")
-    axes[1].legend(loc="lower right")
+    axes[1].legend(loc="lower left")
     for ax, lab in zip(axes, "ab"):
         panel_label(ax, lab)
     out = {"early_inference_loglog": fig1, "early_inference_ratio_course": fig2}
@@ -311,7 +332,7 @@ def _noise_figures(data: dict, name: list[str], colors: list) -> dict:
     """Ratio and statistical error vs K; ratio, bias and stationary spread vs σ."""
     K, sigmas, sweep = data["trials"], data["noises"], data["noise_sweep"]
     by_trials, err = data["noise_ratio_by_trials"], data["noise_stat_error"]
-    fig1, axes = figure(2, 1, width=3.3, height=2.8)
+    fig1, axes = figure(2, 1, width=3.7, height=2.8)
     for k in data["k"]:
         axes[0].errorbar(K * (1 + 0.04 * (k - 1)), by_trials[:, 0, :, k].mean(axis=1),
                          yerr=err[:, k], fmt="-o", color=colors[k], capsize=2, label=name[k])
@@ -322,9 +343,9 @@ def _noise_figures(data: dict, name: list[str], colors: list) -> dict:
     axes[0].axhline(1.0, color="0.5", ls=":", lw=0.8)
     axes[0].set_xscale("log")
     axes[0].set_xlabel("noise trials K")
-    axes[0].set_ylabel("mean Δh_k(k+1) / (−β ε^(k+1) ∂C/∂h_k)")
-    axes[0].set_title(f"ratio to backprop at the fixed point (σ = {float(data['noise']):g});\n"
-                      f"bars: s.d. over {int(data['repeats'])} groups, grey: ±5 %")
+    axes[0].set_ylabel("mean Δh_k(k+1) / reference")
+    axes[0].set_title(f"σ = {float(data['noise']):g}; reference −β ε^(k+1) ∂C/∂h_k at the\n"
+                      f"fixed point; bars: s.d. over {int(data['repeats'])} groups; grey ±5 %")
     axes[0].legend()
     axes[1].set_xlabel("noise trials K")
     axes[1].set_ylabel("statistical error of the ratio (s.d.)")
@@ -332,24 +353,23 @@ def _noise_figures(data: dict, name: list[str], colors: list) -> dict:
     axes[1].legend(loc="lower left")
     fig2, axes2 = figure(3, 1, width=3.0, height=2.8)
     for k in data["k"]:
-        axes2[0].errorbar(sigmas, sweep[:, 0, k], yerr=sweep[:, 2, k], fmt="-o", color=colors[k],
+        axes2[0].errorbar(sigmas, sweep[:, 0, k], yerr=sweep[:, 3, k], fmt="-o", color=colors[k],
                           capsize=2, label=f"{name[k]}, fixed point")
         axes2[0].plot(sigmas, sweep[:, 1, k], "--", color=colors[k], label=f"{name[k]}, samples")
+        axes2[0].plot(sigmas, sweep[:, 2, k], ":s", color=colors[k], label=f"{name[k]}, gated")
         bias = np.abs(sweep[:, 0, k] - 1)
-        ok = bias > 3 * sweep[:, 2, k]
+        ok = bias > 3 * sweep[:, 3, k]
         axes2[1].loglog(sigmas[ok], bias[ok], "-o", color=colors[k],
                         label=name[k])
-        axes2[2].loglog(sigmas, sweep[:, 3, k], "-o", color=colors[k], label=f"{name[k]}: s.d.")
-        axes2[2].loglog(sigmas, sweep[:, 4, k], "--s", color=colors[k], label=f"{name[k]}: offset")
+        axes2[2].loglog(sigmas, sweep[:, 4, k], "-o", color=colors[k], label=f"{name[k]}: s.d.")
+        axes2[2].loglog(sigmas, sweep[:, 5, k], "--s", color=colors[k], label=f"{name[k]}: offset")
     axes2[0].axhline(1.0, color="0.5", ls=":", lw=0.8)
     axes2[0].set_xscale("log")
     axes2[0].set_ylabel("mean first change / reference")
-    axes2[0].set_title("ratio vs σ; reference at the fixed point\n(solid) or over the samples (dashed)")
+    axes2[0].set_title("reference: fixed point (solid), samples\n(dashed), noise-gated (dotted)")
     axes2[0].legend(fontsize=6)
     axes2[1].set_ylabel("|ratio − 1| (fixed-point reference)")
     axes2[1].set_title("bias vs σ (points > 3 standard errors)")
-    axes2[1].loglog(sigmas, sigmas / sigmas[-1] * np.max(np.abs(sweep[-1, 0] - 1)), ":",
-                    color="0.5", lw=0.8, label="∝ σ")
     axes2[1].legend(loc="upper left")
     axes2[2].set_ylabel("RMS over units")
     axes2[2].set_title("stationary s.d. and offset ‖⟨s⟩ − s*‖")
