@@ -350,7 +350,7 @@ def _noise_figures(data: dict, name: list[str], colors: list) -> dict:
     axes[1].set_xlabel("noise trials K")
     axes[1].set_ylabel("statistical error of the ratio (s.d.)")
     axes[1].set_title("error vs K; lines: slope −½")
-    axes[1].legend(loc="lower left")
+    axes[1].legend(loc="center right")
     fig2, axes2 = figure(3, 1, width=3.0, height=2.8)
     for k in data["k"]:
         axes2[0].errorbar(sigmas, sweep[:, 0, k], yerr=sweep[:, 3, k], fmt="-o", color=colors[k],
