@@ -108,7 +108,7 @@ def _first_steps(model: RateModel, s: State, target: np.ndarray, beta: float, st
 
 def _ratio(got: np.ndarray, ref: np.ndarray) -> float:
     """⟨got, ref⟩ / ⟨ref, ref⟩ over examples and units."""
-    return float(np.sum(got * ref) / np.sum(ref * ref))
+    return float(np.sum(got * ref) / np.linalg.norm(ref) ** 2)
 
 
 def _measure(delta: list[np.ndarray], moved: np.ndarray, dC_dh: list[np.ndarray], beta: float,
