@@ -87,7 +87,8 @@ def test_user_network_file_with_x_and_target(tmp_path, capsys):
     (["--set", "network.sizes=[3]"], "[network] sizes"),
     (["--set", "seed=true"], "seed"),
     (["--network", "/nonexistent.npz"], "nonexistent.npz: no such"),
-    (["--set", "dynamics.noise=0.1"], "[dynamics] noise"),
+    (["--set", "dynamics.noise=-0.1"], "[dynamics] noise"),
+    (["--model", "spiking", "--set", "dynamics.noise=0.1"], "[dynamics] noise"),
     (["--model", "spiky"], "alignment] model"),
 ])
 def test_bad_input_is_one_line_and_exit_2(argv, fragment, tmp_path, capsys):

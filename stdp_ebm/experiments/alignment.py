@@ -17,6 +17,8 @@ data.npz names (k indexes W_k; metric axis ordered as ``metrics``):
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
 from ..analysis import METRICS, layer_alignment
@@ -30,6 +32,7 @@ from ..rule import FORMS, RuleAccumulator
 from ..calibration import CALIBRATION_SCHEMA
 from ..spiking import SPIKING_SCHEMA
 from . import Experiment, Result, RunContext
+from .alignment_noise import figures_noisy, run_noisy
 
 REFS = ("implicit", "backprop")
 
@@ -46,6 +49,16 @@ SCHEMA = {
         "nudged_steps": Key("ints", [1, 2, 5, 10, 20, 50, 100, 200, 500],
                             "nudged-phase lengths (steps) of the length sweep", low=1),
         "length_beta": Key("float", 0.01, "β of the phase-length sweep", low=0.0, open_low=True),
+        # used only with [dynamics] noise > 0 (stdp_ebm.experiments.alignment_noise)
+        "trials": Key("ints", [10, 30, 100, 300, 1000], "numbers K of noise trials averaged",
+                      low=1),
+        "noises": Key("floats", [], "further noise levels σ of the bias sweep", low=0.0,
+                      open_low=True, min_len=0),
+        "burn_in": Key("int", 100, "noisy steps from the fixed point to the stationary samples",
+                       low=1),
+        "noise_beta": Key("float", 0.01, "β of the nudged phase under noise", low=0.0,
+                          open_low=True),
+        "noise_steps": Key("int", 60, "length (steps) of the nudged phase under noise", low=1),
     },
 }
 
@@ -74,7 +87,10 @@ def run(cfg: dict, ctx: RunContext) -> Result:
     net = network_from_config(cfg, ctx.seeds.rng("network"), ctx.network_path)
     model = model_from_config(net, cfg)
     d, a = cfg["dynamics"], cfg["alignment"]
-    free = model.free_phase(net.x, tol=d["tol"], max_steps=d["max_steps"])
+    free = dataclasses.replace(model, noise=0.0).free_phase(net.x, tol=d["tol"],
+                                                            max_steps=d["max_steps"])
+    if model.noise > 0.0:
+        return run_noisy(net, model, free.s, cfg, ctx.seeds)
     e = model.energy_form
     refs = {"implicit": implicit_neg_grad(net, model.rho, free.s, net.target, model.projected, e),
             "backprop": feedforward_backprop(net, model.rho, free.s, net.target, model.projected,
@@ -114,6 +130,8 @@ def _headline(by_beta: list[dict]) -> dict:
 
 
 def figures(data: dict, summary: dict, cfg: dict) -> dict:
+    if "noises" in data:
+        return figures_noisy(data)
     metrics = list(data["metrics"])
     layers = list(data["layers"])
     n_w = len(layers) - 1
@@ -146,10 +164,15 @@ def figures(data: dict, summary: dict, cfg: dict) -> dict:
     return out
 
 
+def _check(cfg: dict, source: str) -> None:
+    noiseless = "the spiking model brings its own noise" \
+        if cfg["alignment"]["model"] == "spiking" else None
+    check_dynamics(cfg, source, noiseless)
+
+
 EXPERIMENT = Experiment(
     name="alignment",
     doc="Rule ΔW (Eq 26) vs implicit and feed-forward backprop gradients over β and phase length.",
     schema=SCHEMA, run=run, figures=figures,
-    check=lambda cfg, source: check_dynamics(
-        cfg, source, noiseless="the phases relax to their deterministic fixed points"),
+    check=_check,
 )
