@@ -14,6 +14,7 @@ import difflib
 import math
 import tomllib
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
@@ -194,6 +195,30 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
                 raise ConfigError(f"--set {text!r}: '{'.'.join(parts[:depth + 1])}' is not a table")
         table[parts[-1]] = value
     return out
+
+
+#: the configs that ship with the package (the repository's ``experiments/`` links here); pip installs
+#: packages unzipped, so this is a real folder
+CONFIGS_DIR = Path(str(resources.files("stdp_ebm").joinpath("configs")))
+
+
+def shipped_configs() -> dict[str, Path]:
+    """The shipped experiment configs by name (``"stdp_window"`` → its TOML file)."""
+    return {p.stem: p for p in sorted(CONFIGS_DIR.glob("*.toml"))}
+
+
+def find_config(name_or_path: str | Path) -> Path:
+    """An existing config file, or a shipped config by bare name (``stdp_window`` or
+    ``stdp_window.toml``, no folder): ``stdp-ebm run stdp_window`` works from any directory."""
+    path = Path(name_or_path)
+    if path.exists() or path.parent != Path("."):
+        return path
+    shipped = shipped_configs()
+    name = path.stem if path.suffix == ".toml" else path.name
+    if name in shipped:
+        return shipped[name]
+    raise ConfigError(f"{name_or_path}: no such config file and no shipped config of that name"
+                      f"{suggest(name, list(shipped))} (shipped: {', '.join(shipped)})")
 
 
 def read_toml(path: str | Path) -> dict[str, Any]:

@@ -21,7 +21,7 @@ class NetworkFileError(UserError):
 
 
 class ModelFileError(UserError):
-    """An invalid Brian2 model file in ``models/`` (unknown keys, missing parameters, units)."""
+    """An invalid Brian2 model file, shipped or the user's (unknown keys, missing parameters, units)."""
 
 
 class ConvergenceError(UserError):

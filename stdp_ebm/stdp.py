@@ -1,6 +1,6 @@
 """The STDP window of the rule: theory kernel (numpy/scipy, no Brian2), fits, statistics, Bi & Poo.
 
-Theory. The rule synapse (``models/rule_synapse.toml``) estimates rates with a second-order filter
+Theory. The rule synapse (``stdp_ebm/models/rule_synapse.toml``) estimates rates with a second-order filter
 whose impulse response is :func:`filter_kernel`, and accumulates (Eq 26 of Bengio et al. 2017)
 
     ΔW = η ∫ ρ_j(t) dρ_i/dt dt,   ρ = r / r_max,   r_j = Σ_a k_j(t − t_a),  r_i = Σ_b k_i(t − t_b).

@@ -124,3 +124,22 @@ def test_failed_run_leaves_no_directory(tmp_path, capsys):
 def test_list_names_the_experiments(capsys):
     code, out, _ = run_cli(["list"], capsys)
     assert code == 0 and "alignment" in out and "early_inference" in out
+
+
+def test_shipped_configs_by_name_from_any_directory(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)  # no experiments/ here: the list comes from the package
+    code, out, _ = run_cli(["list"], capsys)
+    assert code == 0
+    assert {p.stem for p in EXPERIMENTS.glob("*.toml")} <= {line.split()[0] for line in
+                                                           out.splitlines() if line.startswith("  ")}
+    code, _, err = run_cli(["run", "alignmen", "--quiet"], capsys)
+    assert code == 2 and "did you mean 'alignment'" in err and not (tmp_path / "runs").exists()
+    assert main(["run", "alignment", "--out", "a", *FAST]) == 0
+    assert (tmp_path / "a" / "summary.json").is_file()
+
+
+def test_no_arguments_names_the_commands(capsys):
+    with pytest.raises(SystemExit) as stop:
+        main([])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and "{run,list,plot}" in err and "see stdp-ebm --help" in err

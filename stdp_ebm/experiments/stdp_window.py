@@ -35,8 +35,8 @@ DEFAULT_GRID = [-100.0, -80.0, -60.0, -50.0, -40.0, -30.0, -25.0, -20.0, -15.0, 
 
 #: the [spiking] section, shared with the frequency experiment
 SPIKING = {
-    "neuron": Key("str", "lif_neuron", "neuron model file (name in models/ or path)"),
-    "synapse": Key("str", "rule_synapse", "rule-synapse model file (name in models/ or path)"),
+    "neuron": Key("str", "lif_neuron", "neuron model file (a shipped name, see stdp_ebm.models.shipped_models, or a path)"),
+    "synapse": Key("str", "rule_synapse", "rule-synapse model file (a shipped name, see stdp_ebm.models.shipped_models, or a path)"),
     "noise": Key("bool", True, "membrane noise on (sigma = noise_mV) or off"),
     "noise_mV": Key("float", 2.0, "s.d. of the membrane-potential noise when noise is on",
                     low=0.0),
