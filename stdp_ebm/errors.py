@@ -30,3 +30,7 @@ class ConvergenceError(UserError):
 
 class DivergenceError(UserError):
     """A simulation produced NaN/Inf states or runaway rates."""
+
+
+class PointTimeout(UserError):
+    """A sweep point ran past ``[sweep] timeout``."""
