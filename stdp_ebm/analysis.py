@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
+
+__all__ = ["METRICS", "alignment", "layer_alignment", "cross_alignment", "metrics_table",
+           "headline_near_beta", "loglog_slope"]
 
 METRICS = ("cos", "angle_deg", "norm_ratio", "nrmse", "sign_agree")
 
@@ -45,6 +48,29 @@ def layer_alignment(updates: Sequence[np.ndarray],
     out["overall"] = alignment(np.concatenate([np.ravel(u) for u in updates]),
                                np.concatenate([np.ravel(r) for r in references]))
     return out
+
+
+def cross_alignment(updates: Mapping[str, Sequence[np.ndarray]],
+                    references: Mapping[str, Sequence[np.ndarray]]) -> dict[str, dict]:
+    """:func:`layer_alignment` of every update against every reference, keyed
+    ``"<update>_vs_<reference>"`` (e.g. ``"sym_vs_implicit"``)."""
+    return {f"{u}_vs_{r}": layer_alignment(updates[u], references[r])
+            for u in updates for r in references}
+
+
+def metrics_table(al: dict) -> np.ndarray:
+    """A :func:`layer_alignment` result as an array (n_W + 1, len(METRICS)), the last row overall."""
+    per = np.array([al[m] for m in METRICS]).T
+    return np.vstack([per, [al["overall"][m] for m in METRICS]])
+
+
+def headline_near_beta(by_beta: list[dict], beta: float = 0.01) -> dict:
+    """The symmetrised rule vs the implicit gradient at the swept β closest (in log) to ``beta``:
+    the least per-layer cosine and the largest per-layer |‖ΔW‖/‖−∂C/∂W‖ − 1|."""
+    row = min(by_beta, key=lambda r: abs(np.log(r["beta"] / beta)))
+    al = row["sym_vs_implicit"]
+    return {"beta": row["beta"], "min_cos": min(al["cos"]),
+            "max_norm_ratio_error": max(abs(v - 1) for v in al["norm_ratio"])}
 
 
 def loglog_slope(x: np.ndarray, y: np.ndarray) -> float:

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..analysis import METRICS, layer_alignment
+from ..analysis import METRICS, cross_alignment, headline_near_beta, metrics_table
 from ..config import Key
 from ..network import NETWORK_SCHEMA, network_from_config
 from ..progress import iterate
@@ -30,8 +30,7 @@ from ..rule import FORMS, RuleAccumulator
 from ..calibration import CALIBRATION_SCHEMA
 from ..spiking import SPIKING_SCHEMA
 from . import Experiment, Result, RunContext
-
-REFS = ("implicit", "backprop")
+from .rate_vs_spike import alignment_spiking
 
 SCHEMA = {
     "network": NETWORK_SCHEMA,
@@ -50,16 +49,6 @@ SCHEMA = {
 }
 
 
-def _align(dw: dict[str, list[np.ndarray]], refs: dict[str, list[np.ndarray]]) -> dict[str, dict]:
-    return {f"{f}_vs_{r}": layer_alignment(dw[f], refs[r]) for f in FORMS for r in REFS}
-
-
-def _as_table(al: dict) -> np.ndarray:
-    """Metrics dict → array (n_W + 1, n_metrics), last row overall."""
-    per = np.array([al[m] for m in METRICS]).T
-    return np.vstack([per, [al["overall"][m] for m in METRICS]])
-
-
 def _rule(model: RateModel, s_free, target, beta: float, steps: int | None, tol: float,
           max_steps: int) -> dict[str, list[np.ndarray]]:
     acc = RuleAccumulator(model.rho, model.net.sizes)
@@ -69,7 +58,6 @@ def _rule(model: RateModel, s_free, target, beta: float, steps: int | None, tol:
 
 def run(cfg: dict, ctx: RunContext) -> Result:
     if cfg["alignment"]["model"] == "spiking":
-        from .rate_vs_spike import alignment_spiking
         return alignment_spiking(cfg, ctx)
     net = network_from_config(cfg, ctx.seeds.rng("network"), ctx.network_path)
     model = model_from_config(net, cfg)
@@ -89,28 +77,20 @@ def run(cfg: dict, ctx: RunContext) -> Result:
         dw = _rule(model, free.s, net.target, beta, None, d["tol"], d["max_steps"])
         for f in FORMS:
             dws[f].append(dw[f])
-        by_beta.append({"beta": beta, **_align(dw, refs)})
+        by_beta.append({"beta": beta, **cross_alignment(dw, refs)})
     for f in FORMS:
         data.update({f"dW_{f}_W{k}": np.stack([dw[k] for dw in dws[f]]) for k in range(len(net.W))})
     for key in by_beta[0]:
         if key != "beta":
-            data[f"align_{key}"] = np.stack([_as_table(row[key]) for row in by_beta])
-    by_len = [_align(_rule(model, free.s, net.target, a["length_beta"], n, d["tol"], d["max_steps"]),
+            data[f"align_{key}"] = np.stack([metrics_table(row[key]) for row in by_beta])
+    by_len = [cross_alignment(_rule(model, free.s, net.target, a["length_beta"], n, d["tol"], d["max_steps"]),
                      refs) for n in iterate(a["nudged_steps"], "length sweep")]
     for key in by_len[0]:
-        data[f"length_{key}"] = np.stack([_as_table(row[key]) for row in by_len])
+        data[f"length_{key}"] = np.stack([metrics_table(row[key]) for row in by_len])
     summary = {"sizes": net.sizes, "free_phase_steps": free.steps, "by_beta": by_beta,
                "by_nudged_steps": [{"steps": n, **row} for n, row in zip(a["nudged_steps"], by_len)],
-               "headline": _headline(by_beta)}
+               "headline": headline_near_beta(by_beta)}
     return Result(data, summary)
-
-
-def _headline(by_beta: list[dict]) -> dict:
-    """Symmetrised rule vs implicit gradient at the β closest to 0.01 (the issue's acceptance point)."""
-    row = min(by_beta, key=lambda r: abs(np.log(r["beta"] / 0.01)))
-    al = row["sym_vs_implicit"]
-    return {"beta": row["beta"], "min_cos": min(al["cos"]),
-            "max_norm_ratio_error": max(abs(v - 1) for v in al["norm_ratio"])}
 
 
 def figures(data: dict, summary: dict, cfg: dict) -> dict:
