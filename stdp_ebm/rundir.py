@@ -139,6 +139,13 @@ def write_result(run_dir: Path, cfg: dict[str, Any], data: dict[str, np.ndarray]
     write_json(run_dir / "manifest.json", manifest(seeds, wall, extra=extra))
 
 
+def _directory_mode() -> int:
+    """The mode ``mkdir`` gives a new directory under the current umask (e.g. 0755 under 022)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o777 & ~umask
+
+
 def partial_directory(final: Path) -> Path:
     """Where a resumable run into ``final`` is written until it finishes."""
     final = Path(final)
@@ -163,6 +170,7 @@ def atomic_directory(final: Path, resumable: bool = False) -> Iterator[Path]:
             tmp.mkdir(exist_ok=True)
         else:
             tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
+            tmp.chmod(_directory_mode())  # mkdtemp's private 0700, made what mkdir would give
     except OSError as exc:
         raise UserError(f"--out {final}: cannot create the run directory ({exc.strerror})") from None
     try:

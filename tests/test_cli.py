@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import stat
 
 import numpy as np
 import pytest
@@ -29,6 +30,9 @@ def alignment_run(tmp_path_factory):
 
 
 def test_run_directory_contract(alignment_run):
+    probe = alignment_run.parent / "made_by_mkdir"
+    probe.mkdir()  # a run directory gets the permissions of any new directory (not mkdtemp's 0700)
+    assert stat.S_IMODE(alignment_run.stat().st_mode) == stat.S_IMODE(probe.stat().st_mode)
     names = {p.name for p in alignment_run.iterdir()}
     assert {"config.toml", "manifest.json", "data.npz", "summary.json", "figures"} <= names
     figs = {p.name for p in (alignment_run / "figures").iterdir()}

@@ -15,6 +15,10 @@ data.npz names (``m`` is ``ep`` or ``bp``):
 * ``epoch`` — 1 … epochs
 * ``{m}_train_error``, ``{m}_test_error`` (fractions), ``{m}_train_cost`` (mean C), ``{m}_wall_s``
 * ``ep_W_{k}``, ``ep_b_{k}`` — the trained rate-model network
+
+summary.json: ``test_error_fraction`` (the rule's final test error) and per learner
+``test_error_fraction``, ``train_error_fraction``, ``best_test_error_fraction``, ``best_epoch``,
+``wall_s``, ``epoch_s``. Errors are fractions in [0, 1] everywhere, named ``_fraction``.
 """
 
 from __future__ import annotations
@@ -114,8 +118,8 @@ def _reporter(name: str, ctx: RunContext):
 
 
 def _summary(h: History) -> dict:
-    return {"test_error": h.test_error[-1], "train_error": h.train_error[-1],
-            "best_test_error": min(h.test_error), "best_epoch": int(np.argmin(h.test_error)) + 1,
+    return {"test_error_fraction": h.test_error[-1], "train_error_fraction": h.train_error[-1],
+            "best_test_error_fraction": min(h.test_error), "best_epoch": int(np.argmin(h.test_error)) + 1,
             "wall_s": float(np.sum(h.wall_s)), "epoch_s": float(np.mean(h.wall_s))}
 
 
@@ -142,7 +146,7 @@ def run(cfg: dict, ctx: RunContext) -> Result:
     out.update({f"ep_b_{k}": b for k, b in enumerate(net.b)})
     summary = {"dataset": data.name, "sizes": net.sizes, "n_train": len(data.x_train),
                "n_test": len(data.x_test), "epochs": t["epochs"],
-               "test_error": histories["ep"].test_error[-1],
+               "test_error_fraction": histories["ep"].test_error[-1],
                **{m: _summary(h) for m, h in histories.items()}}
     return Result(out, summary)
 
@@ -181,7 +185,7 @@ def _learning_curves(data: dict, summary: dict):
     panel_label(ax_err, "a")
     panel_label(ax_cost, "b")
     fig.suptitle(f"{summary['dataset']} {'-'.join(map(str, summary['sizes']))}: "
-                 f"test error {100 * summary['test_error']:.2f} % after {summary['epochs']} epochs",
+                 f"test error {100 * summary['test_error_fraction']:.2f} % after {summary['epochs']} epochs",
                  fontsize=9)
     return fig
 

@@ -82,7 +82,7 @@ def _shift(s0: list[np.ndarray], s1: list[np.ndarray]) -> float:
 def _digits_network(cfg: dict, ctx: RunContext) -> tuple[Network, dict]:
     """A net trained for a few epochs on the digits with EP; the batch is held-out test digits.
 
-    Also returns its learning curve (errors are fractions)."""
+    Also returns its learning curve."""
     dg = cfg["digits"]
     data = load_digits(ctx.seeds.rng("digits_split"), dg["test_fraction"])
     sizes = [data.x_train.shape[1], *dg["hidden"], data.y_train.shape[1]]
@@ -91,7 +91,7 @@ def _digits_network(cfg: dict, ctx: RunContext) -> tuple[Network, dict]:
     model = model_from_config(net, cfg)
     history = train_ep(model, data, cfg["train"], ctx.seeds.rng("digits_train"))
     n = dg["examples"]
-    curve = {"train_error": history.train_error, "test_error": history.test_error}
+    curve = {"train_error_fraction": history.train_error, "test_error_fraction": history.test_error}
     return Network(net.W, net.b, data.x_test[:n], data.y_test[:n]), curve
 
 
@@ -139,7 +139,7 @@ def _compare(net: Network, cfg: dict) -> tuple[dict[str, np.ndarray], dict]:
 
 
 def _brief(al: dict) -> dict:
-    """The three metrics the issue asks for, per layer and over all weights."""
+    """Cosine, norm ratio and distance (NRMSE) to backprop, per layer and over all weights."""
     return {"cos": al["cos"], "norm_ratio": al["norm_ratio"], "distance": al["nrmse"],
             "overall": {m: al["overall"][m] for m in ("cos", "norm_ratio", "nrmse")}}
 
