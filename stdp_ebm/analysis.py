@@ -19,8 +19,8 @@ def alignment(update: np.ndarray, reference: np.ndarray) -> dict[str, float]:
     * ``angle_deg``: arccos of ``cos`` in degrees
     * ``norm_ratio``: ‖u‖ / ‖r‖
     * ``nrmse``: ‖u − r‖ / ‖r‖ (root-mean-square error normalised by the reference's RMS)
-    * ``sign_agree``: fraction of entries with the same sign, among entries where |r| exceeds
-      1e-9 of max|r| (entries that are zero in the reference have no sign to match)
+    * ``sign_agree``: fraction of entries with the same sign, among entries where ``|r|`` exceeds
+      1e-9 of ``max|r|`` (entries that are zero in the reference have no sign to match)
     """
     u = np.ravel(np.asarray(update, float))
     r = np.ravel(np.asarray(reference, float))
@@ -66,7 +66,7 @@ def metrics_table(al: dict) -> np.ndarray:
 
 def headline_near_beta(by_beta: list[dict], beta: float = 0.01) -> dict:
     """The symmetrised rule vs the implicit gradient at the swept β closest (in log) to ``beta``:
-    the least per-layer cosine and the largest per-layer |‖ΔW‖/‖−∂C/∂W‖ − 1|."""
+    the least per-layer cosine and the largest per-layer ``|‖ΔW‖ / ‖−∂C/∂W‖ − 1|``."""
     row = min(by_beta, key=lambda r: abs(np.log(r["beta"] / beta)))
     al = row["sym_vs_implicit"]
     return {"beta": row["beta"], "min_cos": min(al["cos"]),

@@ -59,7 +59,9 @@ def build_parser() -> argparse.ArgumentParser:
                           "continue the interrupted training run into RUN_DIR from its last epoch")
     run.add_argument("--model", help="which model runs the experiment, e.g. rate or spiking "
                                      "(shorthand for --set SECTION.model=NAME)")
-    run.add_argument("--quiet", action="store_true", help="no progress output")
+    run.add_argument("--quiet", action="store_true",
+                     help="no progress output (default: bars on a terminal, otherwise one status "
+                          "line every 30 s)")
     sub.add_parser("list", help="list the experiments and the shipped configs")
     plot = sub.add_parser("plot", help="redraw the figures of a finished run")
     plot.add_argument("run_dir")
@@ -126,7 +128,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         raise UserError(f"--resume {args.resume}: only sweeps and training runs can be resumed; "
                         f"{config} is neither")
     out = Path(args.resume or args.out or runner.default_out(config))
-    progress = not args.quiet and sys.stderr.isatty()
+    progress = not args.quiet  # a bar on a terminal, a status line every 30 s elsewhere
     ctx = experiments.RunContext(seeds=Seeds(cfg["seed"]), network_path=args.network,
                                  progress=progress, workers=args.workers or _cores(),
                                  options={"scheduler": args.scheduler,

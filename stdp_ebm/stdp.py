@@ -12,7 +12,7 @@ whose impulse response is :func:`filter_kernel`, and accumulates (Eq 26 of Bengi
 computed here by direct numerical integration (midpoint rule on a 10 µs grid, FFT correlation).
 Its shape follows from the kernels: for Δt > 0 only the tail of k_j enters, K ∝ e^(−Δt/τ_pre,decay)
 (τ+ is set by the presynaptic filter); for Δt < 0 the post-rate derivative k_i' (negative on the
-decay, ∝ e^(−|Δt|/τ_post,decay)) dominates (τ− is set by the postsynaptic filter). ∫ K dΔt = 0
+decay, ∝ ``e^(−|Δt|/τ_post,decay)``) dominates (τ− is set by the postsynaptic filter). ∫ K dΔt = 0
 because k_i' integrates to zero: uncorrelated spike trains at constant rates give no net change.
 """
 
@@ -196,7 +196,7 @@ def _fit_side(x: np.ndarray, y: np.ndarray, sem: np.ndarray, tau0: float
 
 def fit_window(delta_t_ms: np.ndarray, mean: np.ndarray, sem: np.ndarray,
                exclude_ms: float = 0.0) -> WindowFit:
-    """Fit each side of the window separately on |Δt| > ``exclude_ms`` (see :class:`WindowFit`)."""
+    """Fit each side of the window separately on ``|Δt|`` > ``exclude_ms`` (see :class:`WindowFit`)."""
     x, y, s = (np.asarray(v, float) for v in (delta_t_ms, mean, sem))
     ltp, ltd = x > exclude_ms, x < -exclude_ms
     (a_p, t_p), h_p = _fit_side(x[ltp], y[ltp], s[ltp], 17.0)

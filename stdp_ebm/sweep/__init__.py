@@ -44,7 +44,7 @@ from typing import Any
 
 import numpy as np
 
-from .. import experiments
+from .. import experiments, progress
 from ..errors import UserError
 from ..rundir import manifest, save_npz, write_json
 from .executors import check_scheduler, executor
@@ -56,12 +56,6 @@ from .worker import Task, run_point
 
 __all__ = ["parse_spec", "expand", "check_scheduler", "run_sweep", "replot_sweep", "finished",
            "sessions"]
-
-
-def _progress(total: int, initial: int, enabled: bool, desc: str):
-    from tqdm import tqdm
-    return tqdm(total=total, initial=initial, disable=not enabled, desc=desc, unit="point",
-                dynamic_ncols=True)
 
 
 def run_sweep(cfg: dict[str, Any], exp: experiments.Experiment, out: Path,
@@ -86,7 +80,7 @@ def run_sweep(cfg: dict[str, Any], exp: experiments.Experiment, out: Path,
                    "finished_before": sorted(done), "pending": [p.index for p in todo]})
         futures = {ex.submit(run_point, Task(exp.name, p.index, p.cfg, ctx.network_path,
                                              cfg["sweep"].get("timeout"))): p for p in todo}
-        with _progress(len(points), len(done), ctx.progress, f"{exp.name} sweep") as bar:
+        with progress.bar(len(points), f"{exp.name} sweep", "point", len(done)) as bar:
             for future in as_completed(futures):
                 try:
                     outcome = future.result()
