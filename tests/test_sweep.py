@@ -172,9 +172,12 @@ def test_failed_points_are_recorded_and_the_sweep_goes_on(small_runs, capsys):
     summary = json.loads((root / "w2" / "summary.json").read_text())
     assert (summary["n_points"], summary["n_ok"], summary["n_failed"]) == (8, 4, 4)
     assert (root / "w2" / "figures" / "sweep_summary.png").is_file()
-    lines = (root / "w2.stderr").read_text().splitlines()  # the one error line, no progress bar
-    assert lines == [f"stdp-ebm: error: 4 of 8 sweep points failed (first: points/0000: "
-                     f"{t['error'][0]}); all results are in {root / 'w2'}/table.csv"]
+    # stderr is a file: status lines (no bar), then the one error line
+    *status, last = (root / "w2.stderr").read_text().splitlines()
+    assert last == (f"stdp-ebm: error: 4 of 8 sweep points failed (first: points/0000: "
+                    f"{t['error'][0]}); all results are in {root / 'w2'}/table.csv")
+    assert status and all(line.startswith("alignment sweep:") for line in status)
+    assert "8/8" in status[-1]
     error = json.loads((root / "w2" / "points" / "0000" / "error.json").read_text())
     assert error["type"] == "ConvergenceError" and "traceback" not in error
 
