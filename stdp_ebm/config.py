@@ -20,6 +20,8 @@ from typing import Any, Callable, Mapping
 
 from .errors import ConfigError
 
+__all__ = ["Key", "validate", "read_toml", "find_config", "shipped_configs", "CONFIGS_DIR"]
+
 KINDS = ("float", "int", "bool", "str", "floats", "ints")
 
 

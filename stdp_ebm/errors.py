@@ -7,6 +7,9 @@ Anything else is a bug and keeps its traceback.
 
 from __future__ import annotations
 
+__all__ = ["UserError", "ConfigError", "NetworkFileError", "ModelFileError", "ConvergenceError",
+           "DivergenceError", "PointTimeout"]
+
 
 class UserError(Exception):
     """Bad input or a failed run that the user can act on; reported in one line, exit status 2."""

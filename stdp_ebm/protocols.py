@@ -29,6 +29,9 @@ from .errors import ConfigError
 from .models import Model, load_model, set_codegen_target
 from .progress import brian2_report
 
+__all__ = ["Schedule", "pairing", "poisson", "concat", "PairingResult", "simulate",
+           "measured_delta_t", "evoke_latency"]
+
 #: silence before the first spike and after the last one (s): the rate traces decay fully (≫ 5τ)
 LEAD_S, TAIL_S = 0.05, 0.5
 

@@ -22,7 +22,7 @@ from .errors import UserError
 from .rundir import atomic_directory, partial_directory, save_figures, write_config, write_result
 from .seeds import Seeds
 
-__all__ = ["resolve", "execute", "replot", "default_out"]
+__all__ = ["run_config", "resolve", "execute", "replot", "default_out"]
 
 
 def resolve(path: str | Path, overrides: list[str] | None = None) -> tuple[dict[str, Any],
@@ -43,6 +43,22 @@ def resolve(path: str | Path, overrides: list[str] | None = None) -> tuple[dict[
         cfg["sweep"] = sweep.parse_spec(spec, exp.schema, cfg["seed"], source)
         sweep.expand(cfg, exp, source)  # validates every point before anything is written
     return cfg, exp
+
+
+def run_config(config: str | Path, out: str | Path, overrides: list[str] | None = None,
+               progress: bool = False) -> Path:
+    """Run a config (a shipped name such as ``"alignment"`` or a TOML file) into the new run
+    directory ``out``, as ``stdp-ebm run CONFIG --out OUT --set …`` does; returns ``out``.
+
+    Examples
+    --------
+    >>> import json, stdp_ebm as se                                        # doctest: +SKIP
+    >>> run = se.run_config("alignment", "runs/a", ["alignment.betas=[0.1, 0.01]"])
+    >>> json.loads((run / "summary.json").read_text())["headline"]["min_cos"]
+    """
+    cfg, exp = resolve(config, overrides)
+    return execute(cfg, exp, Path(out),
+                   experiments.RunContext(seeds=Seeds(cfg["seed"]), progress=progress))
 
 
 def default_out(config_path: str | Path) -> Path:

@@ -27,6 +27,10 @@ from typing import Any, Mapping
 import numpy as np
 from scipy import optimize, signal, stats
 
+__all__ = ["RuleKernels", "PairKernel", "filter_kernel", "filter_kernel_derivative", "WindowFit",
+           "fit_window", "double_exponential", "bi_poo", "bi_poo_curve", "zero_crossing",
+           "rmse_fraction"]
+
 #: grid step (s) of the numerical integration of the pair kernel
 THEORY_STEP_S = 1e-5
 

@@ -37,6 +37,9 @@ from typing import Any
 
 from ..errors import ModelFileError
 
+__all__ = ["Model", "load_model", "shipped_models", "parse_quantity", "resolve_path",
+           "set_codegen_target", "MODELS_DIR"]
+
 #: the shipped model files (package data next to this module; pip installs packages unzipped, so
 #: this is a real folder: a synapse file finds its neuron file beside it)
 MODELS_DIR = Path(str(resources.files(__name__)))
