@@ -6,10 +6,19 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-__all__ = ["METRICS", "alignment", "layer_alignment", "cross_alignment", "metrics_table",
+__all__ = ["METRICS", "NOISE_FLOOR", "direction_where_defined", "alignment", "layer_alignment", "cross_alignment", "metrics_table",
            "headline_near_beta", "loglog_slope"]
 
 METRICS = ("cos", "angle_deg", "norm_ratio", "nrmse", "sign_agree")
+#: an update whose norm is below this fraction of its reference's is rounding noise (e.g. a layer
+#: the nudge has not reached yet, ‖ΔW‖/‖−∂C/∂W‖ ~ 1e-10): its direction is not defined
+NOISE_FLOOR = 1e-6
+
+
+def direction_where_defined(values: np.ndarray, norm_ratio: np.ndarray) -> np.ndarray:
+    """``values`` (a cosine or an angle) with NaN where ``norm_ratio`` < :data:`NOISE_FLOOR`, so that
+    figures do not draw the direction of rounding noise."""
+    return np.where(np.asarray(norm_ratio) >= NOISE_FLOOR, values, np.nan)
 
 
 def alignment(update: np.ndarray, reference: np.ndarray) -> dict[str, float]:

@@ -213,7 +213,7 @@ def find_config(name_or_path: str | Path) -> Path:
     """An existing config file, or a shipped config by bare name (``stdp_window`` or
     ``stdp_window.toml``, no folder): ``stdp-ebm run stdp_window`` works from any directory."""
     path = Path(name_or_path)
-    if path.exists() or path.parent != Path("."):
+    if path.is_file() or path.parent != Path("."):  # a run directory named "alignment" is no config
         return path
     shipped = shipped_configs()
     name = path.stem if path.suffix == ".toml" else path.name

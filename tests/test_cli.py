@@ -138,8 +138,9 @@ def test_shipped_configs_by_name_from_any_directory(tmp_path, monkeypatch, capsy
                                                            out.splitlines() if line.startswith("  ")}
     code, _, err = run_cli(["run", "alignmen", "--quiet"], capsys)
     assert code == 2 and "did you mean 'alignment'" in err and not (tmp_path / "runs").exists()
-    assert main(["run", "alignment", "--out", "a", *FAST]) == 0
-    assert (tmp_path / "a" / "summary.json").is_file()
+    assert main(["run", "alignment", "--out", "alignment", *FAST]) == 0
+    assert main(["run", "alignment", "--out", "again", *FAST]) == 0  # not the run directory "alignment"
+    assert (tmp_path / "again" / "summary.json").is_file()
 
 
 def test_no_arguments_names_the_commands(capsys):

@@ -19,11 +19,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..analysis import METRICS, cross_alignment, headline_near_beta, metrics_table
+from ..analysis import (METRICS, NOISE_FLOOR, cross_alignment, direction_where_defined,
+                        headline_near_beta, metrics_table)
 from ..config import Key
 from ..network import NETWORK_SCHEMA, network_from_config
 from ..progress import iterate
-from ..plotting import figure, layer_colors, panel_label
+from ..plotting import figure, layer_colors, legend_below, panel_label
 from ..rate import DYNAMICS_SCHEMA, RateModel, check_dynamics, model_from_config
 from ..references import feedforward_backprop, implicit_neg_grad
 from ..rule import FORMS, RuleAccumulator
@@ -108,7 +109,10 @@ def figures(data: dict, summary: dict, cfg: dict) -> dict:
                 for ref, ls in (("implicit", "-"), ("backprop", "--")):
                     table = data[f"{sweep}_{form}_vs_{ref}"]
                     for i, layer in enumerate(layers):
-                        ax.plot(x, table[:, i, metrics.index(m)], ls, marker="o" if ls == "-" else None,
+                        y = table[:, i, metrics.index(m)]
+                        if m != "norm_ratio":
+                            y = direction_where_defined(y, table[:, i, metrics.index("norm_ratio")])
+                        ax.plot(x, y, ls, marker="o" if ls == "-" else None,
                                 color=colors[i], lw=2.0 if layer == "all" else 1.2,
                                 label=f"{layer} vs {ref}" if ref == "implicit" or i == n_w else None)
                 if xlog:
@@ -119,9 +123,10 @@ def figures(data: dict, summary: dict, cfg: dict) -> dict:
                 if m == "norm_ratio":
                     ax.axhline(1.0, color="0.6", lw=0.8, ls=":")
                 panel_label(ax, lab)
-            axes[0].legend(loc="lower left", ncol=1)
-            fig.suptitle(f"{title} vs −∂C/∂W: implicit gradient (solid), feed-forward BP (dashed)",
-                         fontsize=9)
+            legend_below(fig, axes[0], ncol=n_w + 2)
+            fig.suptitle(f"{title} vs −∂C/∂W: implicit gradient (solid), feed-forward BP (dashed)\n"
+                         f"cos and angle not drawn where ‖ΔW‖ < {NOISE_FLOOR:g}·‖−∂C/∂W‖ "
+                         "(ΔW is rounding noise: the nudge has not reached W_k)", fontsize=8)
             out[f"{sweep.replace('align', 'beta')}_{form}"] = fig
     return out
 

@@ -25,7 +25,7 @@ import numpy as np
 from .. import stdp
 from ..config import Key, require
 from ..models import load_model
-from ..plotting import figure, panel_label
+from ..plotting import figure, legend_below, panel_label
 from ..protocols import PairingResult, Schedule, concat, measured_delta_t, pairing, poisson, simulate
 from . import Experiment, Result, RunContext
 
@@ -294,7 +294,7 @@ def _control_figure(data: dict, summary: dict):
                label=f"mean ± 2 s.e.m. = {c['mean']:.2g} ± {2 * c['sem']:.2g}")
     ax.set_xlabel("weight change ΔW/W₀ (independent pre/post Poisson trains)")
     ax.set_ylabel("pairs")
-    ax.legend(loc="upper left")
+    legend_below(fig, ax, ncol=1)
     return fig
 
 

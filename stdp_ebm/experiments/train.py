@@ -14,7 +14,7 @@ data.npz names (``m`` is ``ep`` or ``bp``):
 
 * ``epoch`` — 1 … epochs
 * ``{m}_train_error``, ``{m}_test_error`` (fractions), ``{m}_train_cost`` (mean C), ``{m}_wall_s``
-* ``ep_W_{k}``, ``ep_b_{k}`` — the trained rate-model network
+* ``ep_W_{k}``, ``ep_b_{k}`` — the trained rate-model network; ``init_W_0`` its initial W_0
 
 summary.json: ``test_error_fraction`` (the rule's final test error) and per learner
 ``test_error_fraction``, ``train_error_fraction``, ``best_test_error_fraction``, ``best_epoch``,
@@ -143,6 +143,7 @@ def run(cfg: dict, ctx: RunContext) -> Result:
     for m, h in histories.items():
         out.update({f"{m}_{k}": v for k, v in h.arrays().items()})
     out.update({f"ep_W_{k}": w for k, w in enumerate(net.W)})
+    out["init_W_0"] = initial.W[0]  # what the rule started from: receptive fields show the change
     out.update({f"ep_b_{k}": b for k, b in enumerate(net.b)})
     summary = {"dataset": data.name, "sizes": net.sizes, "n_train": len(data.x_train),
                "n_test": len(data.x_test), "epochs": t["epochs"],
@@ -154,8 +155,8 @@ def run(cfg: dict, ctx: RunContext) -> Result:
 def figures(data: dict, summary: dict, cfg: dict) -> dict:
     out = {"learning_curves": _learning_curves(data, summary)}
     side = int(round(np.sqrt(data["ep_W_0"].shape[0])))
-    if side * side == data["ep_W_0"].shape[0]:
-        out["receptive_fields"] = _receptive_fields(data["ep_W_0"], side)
+    if side * side == data["ep_W_0"].shape[0] and "init_W_0" in data:
+        out["receptive_fields"] = _receptive_fields(data["ep_W_0"] - data["init_W_0"], side)
     return out
 
 
@@ -190,21 +191,24 @@ def _learning_curves(data: dict, summary: dict):
     return fig
 
 
-def _receptive_fields(w0: np.ndarray, side: int, n: int = 25):
-    """Incoming weights W_0[:, j] of the first ``n`` hidden units as side×side tiles of one image."""
-    n = min(n, w0.shape[1])
+def _receptive_fields(dw0: np.ndarray, side: int, n: int = 25):
+    """What the rule learned: W_0(final) − W_0(initial) of the ``n`` hidden units whose incoming
+    weights changed most, as side×side tiles of one image."""
+    n = min(n, dw0.shape[1])
+    units = np.argsort(-np.linalg.norm(dw0, axis=0))[:n]
     cols = int(np.ceil(np.sqrt(n)))
     mosaic = np.full((cols * (side + 1) - 1, cols * (side + 1) - 1), np.nan)
-    for j in range(n):
-        r, c = divmod(j, cols)
+    for t, j in enumerate(units):
+        r, c = divmod(t, cols)
         mosaic[r * (side + 1):r * (side + 1) + side, c * (side + 1):c * (side + 1) + side] = \
-            w0[:, j].reshape(side, side)
+            dw0[:, j].reshape(side, side)
     fig, (ax,) = figure(1, 1, width=3.6, height=3.2)
-    lim = float(np.max(np.abs(w0[:, :n])))
+    lim = float(np.max(np.abs(dw0[:, units])))
     im = ax.imshow(mosaic, cmap="RdBu_r", vmin=-lim, vmax=lim)
     ax.axis("off")
-    fig.colorbar(im, ax=ax, shrink=0.8, label="weight W_0 (input pixel → hidden unit)")
-    ax.set_title(f"receptive fields of hidden units 1–{n} (rule-trained), {side}×{side} pixels")
+    fig.colorbar(im, ax=ax, shrink=0.8, label="learned change of W_0 (input pixel → h_1 unit)")
+    ax.set_title(f"W_0 final − initial: the {n} h_1 units that changed most\n"
+                 f"(rule-trained, {side}×{side} pixels)")
     return fig
 
 
