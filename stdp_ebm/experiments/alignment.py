@@ -124,9 +124,12 @@ def figures(data: dict, summary: dict, cfg: dict) -> dict:
                     ax.axhline(1.0, color="0.6", lw=0.8, ls=":")
                 panel_label(ax, lab)
             legend_below(fig, axes[0], ncol=n_w + 2)
-            fig.suptitle(f"{title} vs −∂C/∂W: implicit gradient (solid), feed-forward BP (dashed)\n"
-                         f"cos and angle not drawn where ‖ΔW‖ < {NOISE_FLOOR:g}·‖−∂C/∂W‖ "
-                         "(ΔW is rounding noise: the nudge has not reached W_k)", fontsize=8)
+            masked = any(np.any(data[f"{sweep}_{form}_vs_{ref}"][..., metrics.index("norm_ratio")]
+                                < NOISE_FLOOR) for ref in ("implicit", "backprop"))
+            note = (f"\ncos and angle not drawn where ‖ΔW‖ < {NOISE_FLOOR:g}·‖−∂C/∂W‖ (ΔW is "
+                    "rounding noise: the nudge has not reached W_k)") if masked else ""
+            fig.suptitle(f"{title} vs −∂C/∂W: implicit gradient (solid), feed-forward BP "
+                         f"(dashed){note}", fontsize=8)
             out[f"{sweep.replace('align', 'beta')}_{form}"] = fig
     return out
 
