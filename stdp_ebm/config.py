@@ -10,7 +10,6 @@ is eval'd.
 from __future__ import annotations
 
 import copy
-import difflib
 import math
 import tomllib
 from dataclasses import dataclass
@@ -18,7 +17,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from .errors import ConfigError
+from .errors import ConfigError, did_you_mean
 
 __all__ = ["Key", "validate", "read_toml", "find_config", "shipped_configs", "CONFIGS_DIR"]
 
@@ -73,9 +72,9 @@ TOP_LEVEL: dict[str, Key] = {
 
 def suggest(name: str, options: list[str]) -> str:
     """"; did you mean 'x'?" for the closest of ``options``, else the list of allowed names."""
-    match = difflib.get_close_matches(name, options, n=1, cutoff=0.5)
-    if match:
-        return f"; did you mean '{match[0]}'?"
+    hint = did_you_mean(name, options)
+    if hint:
+        return hint
     return "; allowed: " + ", ".join(sorted(options)) if options else ""
 
 

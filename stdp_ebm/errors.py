@@ -7,8 +7,8 @@ Anything else is a bug and keeps its traceback.
 
 from __future__ import annotations
 
-__all__ = ["UserError", "ConfigError", "NetworkFileError", "ModelFileError", "ConvergenceError",
-           "DivergenceError", "PointTimeout"]
+__all__ = ["UserError", "ConfigError", "NetworkFileError", "ModelFileError", "DataError",
+           "ConvergenceError", "DivergenceError", "PointTimeout", "did_you_mean"]
 
 
 class UserError(Exception):
@@ -27,6 +27,10 @@ class ModelFileError(UserError):
     """An invalid Brian2 model file, shipped or the user's (unknown keys, missing parameters, units)."""
 
 
+class DataError(UserError):
+    """A data set that is missing, corrupt or does not match its canonical checksum."""
+
+
 class ConvergenceError(UserError):
     """A relaxation did not reach its fixed point within the allowed number of steps."""
 
@@ -37,3 +41,12 @@ class DivergenceError(UserError):
 
 class PointTimeout(UserError):
     """A sweep point ran past ``[sweep] timeout``."""
+
+
+def did_you_mean(name: str, options: list[str]) -> str:
+    """``"; did you mean 'x'?"`` for the closest of ``options`` to a misspelt ``name``, else ``""``:
+    the one hint every error about an unknown name (config key, model file, experiment) gives."""
+    import difflib
+
+    match = difflib.get_close_matches(name, options, n=1, cutoff=0.5)
+    return f"; did you mean '{match[0]}'?" if match else ""

@@ -15,7 +15,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..config import CrossCheck, Schema, validate
-from ..errors import ConfigError
+from ..errors import ConfigError, did_you_mean
 from ..network import NETWORK_SCHEMA, check_network
 from ..seeds import Seeds
 
@@ -83,8 +83,6 @@ class Experiment:
 def get(name: str, source: str = "config") -> Experiment:
     """The experiment called ``name``; an unknown name is a :class:`ConfigError`."""
     if name not in REGISTRY:
-        import difflib
-        hint = difflib.get_close_matches(name, list(REGISTRY), n=1)
-        extra = f"; did you mean '{hint[0]}'?" if hint else f"; known: {', '.join(sorted(REGISTRY))}"
+        extra = did_you_mean(name, list(REGISTRY)) or f"; known: {', '.join(sorted(REGISTRY))}"
         raise ConfigError(f"{source}: experiment = {name!r} is not a known experiment{extra}")
     return importlib.import_module(REGISTRY[name]).EXPERIMENT

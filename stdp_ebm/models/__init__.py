@@ -28,14 +28,13 @@ tables ``[parameters]`` (name → ``"number*unit"``) and ``[initial]`` (variable
 from __future__ import annotations
 
 import ast
-import difflib
 import tomllib
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from ..errors import ModelFileError
+from ..errors import ModelFileError, did_you_mean
 
 __all__ = ["Model", "load_model", "shipped_models", "parse_quantity", "resolve_path",
            "set_codegen_target", "MODELS_DIR"]
@@ -76,7 +75,7 @@ class Model:
         for name, value in overrides.items():
             if name not in self.params:
                 raise ModelFileError(f"{self.path}: no parameter '{name}' to override"
-                                     f"{_suggest(name, list(self.params))}")
+                                     f"{did_you_mean(name, list(self.params))}")
             _check_same_units(self.path, name, self.params[name], value)
             out[name] = value
         return out
@@ -112,11 +111,6 @@ class Model:
                 setattr(group, var, parse_quantity(expr))
             except ModelFileError:
                 setattr(group, var, expr)
-
-
-def _suggest(name: str, options: list[str]) -> str:
-    match = difflib.get_close_matches(name, options, n=1, cutoff=0.5)
-    return f"; did you mean '{match[0]}'?" if match else ""
 
 
 def parse_quantity(text: str, where: str = "value") -> Any:
@@ -175,7 +169,7 @@ def resolve_path(name_or_path: str | Path) -> Path:
     if not path.is_file():
         known = shipped_models()
         raise ModelFileError(f"{name_or_path}: no such model file"
-                             f"{_suggest(str(name_or_path), known)}"
+                             f"{did_you_mean(str(name_or_path), known)}"
                              f" (models in {MODELS_DIR}: {', '.join(known)})")
     return path
 
@@ -201,7 +195,7 @@ def _check_keys(path: Path, raw: dict[str, Any]) -> str:
     for key, value in raw.items():
         if key not in _KEYS[kind]:
             raise ModelFileError(f"{path}: unknown key '{key}' for a {kind} model"
-                                 f"{_suggest(key, sorted(_KEYS[kind]))}")
+                                 f"{did_you_mean(key, sorted(_KEYS[kind]))}")
         if key in ("parameters", "initial"):
             if not isinstance(value, dict):
                 raise ModelFileError(f"{path}: [{key}] must be a table")
