@@ -17,11 +17,14 @@ API (stable; the spiking network builds on it)::
     syn.params["tau_pre"]                        # Brian2 quantities
     syn.namespace(eta=0.2)                       # params with checked overrides
 
-File format (TOML): ``kind`` ("neuron" or "synapse"), ``description``, ``equations`` (a Brian2
+File format (TOML): ``kind`` ("neuron", "synapse" or "poisson_input"), ``description``, ``equations`` (a Brian2
 equation string), ``method``; neurons add ``threshold``, ``reset``, ``refractory``; synapses add
 ``on_pre``, ``on_post``, ``on_step`` (code run on every time step after the groups' updates, Brian2's
 ``run_regularly``: discrete integrals; :meth:`Model.attach`) and ``neuron`` (the neuron model file
-it connects, used for the check);
+it connects, used for the check); a ``poisson_input`` (Brian2's ``PoissonInput``: background
+spike trains drawn per step, no synapses) has ``target_var``, ``weight`` (an expression in the
+target neuron's variables and the file's parameters) and ``neuron``, and its parameters ``N_bg``
+(inputs per neuron) and ``rate_bg`` (rate of each);
 tables ``[parameters]`` (name → ``"number*unit"``) and ``[initial]`` (variable → Brian2 expression).
 """
 
@@ -45,8 +48,10 @@ MODELS_DIR = Path(str(resources.files(__name__)))
 
 _COMMON = {"kind", "description", "equations", "method", "parameters", "initial"}
 _KEYS = {"neuron": _COMMON | {"threshold", "reset", "refractory"},
-         "synapse": _COMMON | {"on_pre", "on_post", "on_step", "neuron"}}
-_REQUIRED = {"neuron": ("equations", "threshold"), "synapse": ("equations", "on_pre", "neuron")}
+         "synapse": _COMMON | {"on_pre", "on_post", "on_step", "neuron"},
+         "poisson_input": (_COMMON - {"equations", "initial"}) | {"target_var", "weight", "neuron"}}
+_REQUIRED = {"neuron": ("equations", "threshold"), "synapse": ("equations", "on_pre", "neuron"),
+             "poisson_input": ("target_var", "weight", "neuron")}
 
 
 @dataclass(frozen=True)
@@ -68,6 +73,8 @@ class Model:
     on_post: str | None = None
     on_step: str | None = None
     neuron: str | None = None
+    target_var: str | None = None
+    weight: str | None = None
 
     def namespace(self, **overrides: Any) -> dict[str, Any]:
         """The parameters with ``overrides`` applied; an override must have the file's units."""
@@ -87,6 +94,23 @@ class Model:
         names = ("threshold", "reset", "refractory") if self.kind == "neuron" else ("on_pre", "on_post")
         kwargs.update({k: getattr(self, k) for k in names if getattr(self, k) is not None})
         return kwargs
+
+    def linked(self, variable: str) -> "Model":
+        """This neuron model with ``variable``'s equation replaced by a Brian2 linked variable of
+        the same unit: the variable is then held by another group (e.g. one synaptic current per
+        population, ``models/population_current.toml``) and read through ``linked_var``."""
+        import dataclasses
+        import re
+
+        pattern = re.compile(rf"^\s*(d{variable}/dt|{variable})\s*[=:]")
+        lines = self.equations.splitlines()
+        found = [ln for ln in lines if pattern.match(ln)]
+        if len(found) != 1:
+            raise ModelFileError(f"{self.path}: no single equation of '{variable}' to link")
+        unit = found[0].rsplit(":", 1)[1].split("(")[0].strip()
+        kept = [ln for ln in lines if ln is not found[0]]
+        return dataclasses.replace(self, equations="\n".join(kept + [
+            f"{variable} : {unit} (linked)"]) + "\n")
 
     def attach(self, group: Any) -> Any:
         """Add the file's ``on_step`` code to ``group`` (built from this model) as a
@@ -215,6 +239,11 @@ def _build(model: Model) -> list[Any]:
     if model.kind == "neuron":
         return [b2.NeuronGroup(1, codeobj_class=NumpyCodeObject, **model.group_kwargs())]
     neuron = _neuron_for(model)
+    if model.kind == "poisson_input":
+        group = b2.NeuronGroup(1, codeobj_class=NumpyCodeObject, **neuron.group_kwargs())
+        group.namespace.update(model.params)
+        return [group, b2.PoissonInput(group, model.target_var, N=int(model.params["N_bg"]),
+                                       rate=model.params["rate_bg"], weight=model.weight)]
     pre = b2.NeuronGroup(1, codeobj_class=NumpyCodeObject, **neuron.group_kwargs())
     post = b2.NeuronGroup(1, codeobj_class=NumpyCodeObject, **neuron.group_kwargs())
     syn = b2.Synapses(pre, post, codeobj_class=NumpyCodeObject, **model.group_kwargs())
@@ -276,7 +305,9 @@ def _identifiers(model: Model) -> set[str]:
     from brian2.utils.stringtools import get_identifiers
 
     texts = [model.equations, model.threshold, model.reset, model.refractory, model.on_pre,
-             model.on_post, model.on_step, *model.initial.values()]
+             model.on_post, model.on_step, model.weight, *model.initial.values()]
+    if model.kind == "poisson_input":
+        texts += ["N_bg rate_bg"]  # PoissonInput's own arguments
     return set().union(*(get_identifiers(t) for t in texts if t))
 
 
@@ -289,7 +320,7 @@ def load_model(name_or_path: str | Path, check: bool = True) -> Model:
               for name, text in raw.get("parameters", {}).items()}
     initial = {var: str(expr) for var, expr in raw.get("initial", {}).items()}
     model = Model(name=path.stem, kind=kind, path=path, description=raw.get("description", ""),
-                  equations=raw["equations"], params=params, method=raw.get("method", "euler"),
+                  equations=raw.get("equations", ""), params=params, method=raw.get("method", "euler"),
                   initial=initial, **{k: raw.get(k) for k in _KEYS[kind] - _COMMON})
     if check:
         _check_with_brian2(model)
