@@ -1,7 +1,7 @@
 """The f–I curve of the LIF neuron under its noise, tabulated as the rate function ρ_LIF.
 
 The rate model's unit has state s and rate ρ(s) (Eq 7 for the hard sigmoid). In the spiking model a
-unit is a population of LIF neurons (``models/lif_neuron.toml``) whose input current is
+unit is a population of LIF neurons (``stdp_ebm/models/lif_neuron.toml``) whose input current is
 ``I = I_unit · (s + s0)``: the bias b_i and the synaptic input Σ_j W_ij ρ_j of Eq 8 in units of
 ``I_unit``, shifted by s0 (``[spiking] offset``).
 The population's mean rate at a constant s is ``r_max · ρ_LIF(s)``. :func:`measure_fi` measures it

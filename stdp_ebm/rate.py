@@ -38,6 +38,8 @@ from .energy import EQ6, ENERGIES, Energy
 from .errors import ConvergenceError, DivergenceError
 from .network import Network
 
+__all__ = ["RateModel", "Phase", "model_from_config", "DYNAMICS_SCHEMA"]
+
 State = list[np.ndarray]
 StepCallback = Callable[[State, State], None]
 

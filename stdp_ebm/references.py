@@ -24,6 +24,8 @@ from .activation import Rho
 from .energy import EQ6, Energy
 from .network import Network
 
+__all__ = ["implicit_neg_grad", "feedforward_backprop", "finite_difference_neg_grad", "free_mask"]
+
 
 def _full_matrix(net: Network) -> tuple[np.ndarray, np.ndarray]:
     """The symmetric (N×N) coupling matrix of all layers and the layer offsets into it."""

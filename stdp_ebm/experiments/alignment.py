@@ -21,11 +21,12 @@ import dataclasses
 
 import numpy as np
 
-from ..analysis import METRICS, layer_alignment
+from ..analysis import (METRICS, NOISE_FLOOR, cross_alignment, direction_where_defined,
+                        headline_near_beta, metrics_table)
 from ..config import Key
 from ..network import NETWORK_SCHEMA, network_from_config
 from ..progress import iterate
-from ..plotting import figure, layer_colors, panel_label
+from ..plotting import figure, layer_colors, legend_below, panel_label
 from ..rate import DYNAMICS_SCHEMA, RateModel, check_dynamics, model_from_config
 from ..references import feedforward_backprop, implicit_neg_grad
 from ..rule import FORMS, RuleAccumulator
@@ -33,6 +34,7 @@ from ..calibration import CALIBRATION_SCHEMA
 from ..spiking import SPIKING_SCHEMA
 from . import Experiment, Result, RunContext
 from .alignment_noise import figures_noisy, run_noisy
+from .rate_vs_spike import alignment_spiking
 
 REFS = ("implicit", "backprop")
 
@@ -63,16 +65,6 @@ SCHEMA = {
 }
 
 
-def _align(dw: dict[str, list[np.ndarray]], refs: dict[str, list[np.ndarray]]) -> dict[str, dict]:
-    return {f"{f}_vs_{r}": layer_alignment(dw[f], refs[r]) for f in FORMS for r in REFS}
-
-
-def _as_table(al: dict) -> np.ndarray:
-    """Metrics dict → array (n_W + 1, n_metrics), last row overall."""
-    per = np.array([al[m] for m in METRICS]).T
-    return np.vstack([per, [al["overall"][m] for m in METRICS]])
-
-
 def _rule(model: RateModel, s_free, target, beta: float, steps: int | None, tol: float,
           max_steps: int) -> dict[str, list[np.ndarray]]:
     acc = RuleAccumulator(model.rho, model.net.sizes)
@@ -82,7 +74,6 @@ def _rule(model: RateModel, s_free, target, beta: float, steps: int | None, tol:
 
 def run(cfg: dict, ctx: RunContext) -> Result:
     if cfg["alignment"]["model"] == "spiking":
-        from .rate_vs_spike import alignment_spiking
         return alignment_spiking(cfg, ctx)
     net = network_from_config(cfg, ctx.seeds.rng("network"), ctx.network_path)
     model = model_from_config(net, cfg)
@@ -105,28 +96,20 @@ def run(cfg: dict, ctx: RunContext) -> Result:
         dw = _rule(model, free.s, net.target, beta, None, d["tol"], d["max_steps"])
         for f in FORMS:
             dws[f].append(dw[f])
-        by_beta.append({"beta": beta, **_align(dw, refs)})
+        by_beta.append({"beta": beta, **cross_alignment(dw, refs)})
     for f in FORMS:
         data.update({f"dW_{f}_W{k}": np.stack([dw[k] for dw in dws[f]]) for k in range(len(net.W))})
     for key in by_beta[0]:
         if key != "beta":
-            data[f"align_{key}"] = np.stack([_as_table(row[key]) for row in by_beta])
-    by_len = [_align(_rule(model, free.s, net.target, a["length_beta"], n, d["tol"], d["max_steps"]),
+            data[f"align_{key}"] = np.stack([metrics_table(row[key]) for row in by_beta])
+    by_len = [cross_alignment(_rule(model, free.s, net.target, a["length_beta"], n, d["tol"], d["max_steps"]),
                      refs) for n in iterate(a["nudged_steps"], "length sweep")]
     for key in by_len[0]:
-        data[f"length_{key}"] = np.stack([_as_table(row[key]) for row in by_len])
+        data[f"length_{key}"] = np.stack([metrics_table(row[key]) for row in by_len])
     summary = {"sizes": net.sizes, "free_phase_steps": free.steps, "by_beta": by_beta,
                "by_nudged_steps": [{"steps": n, **row} for n, row in zip(a["nudged_steps"], by_len)],
-               "headline": _headline(by_beta)}
+               "headline": headline_near_beta(by_beta)}
     return Result(data, summary)
-
-
-def _headline(by_beta: list[dict]) -> dict:
-    """Symmetrised rule vs implicit gradient at the β closest to 0.01 (the issue's acceptance point)."""
-    row = min(by_beta, key=lambda r: abs(np.log(r["beta"] / 0.01)))
-    al = row["sym_vs_implicit"]
-    return {"beta": row["beta"], "min_cos": min(al["cos"]),
-            "max_norm_ratio_error": max(abs(v - 1) for v in al["norm_ratio"])}
 
 
 def figures(data: dict, summary: dict, cfg: dict) -> dict:
@@ -146,7 +129,10 @@ def figures(data: dict, summary: dict, cfg: dict) -> dict:
                 for ref, ls in (("implicit", "-"), ("backprop", "--")):
                     table = data[f"{sweep}_{form}_vs_{ref}"]
                     for i, layer in enumerate(layers):
-                        ax.plot(x, table[:, i, metrics.index(m)], ls, marker="o" if ls == "-" else None,
+                        y = table[:, i, metrics.index(m)]
+                        if m != "norm_ratio":
+                            y = direction_where_defined(y, table[:, i, metrics.index("norm_ratio")])
+                        ax.plot(x, y, ls, marker="o" if ls == "-" else None,
                                 color=colors[i], lw=2.0 if layer == "all" else 1.2,
                                 label=f"{layer} vs {ref}" if ref == "implicit" or i == n_w else None)
                 if xlog:
@@ -157,9 +143,13 @@ def figures(data: dict, summary: dict, cfg: dict) -> dict:
                 if m == "norm_ratio":
                     ax.axhline(1.0, color="0.6", lw=0.8, ls=":")
                 panel_label(ax, lab)
-            axes[0].legend(loc="lower left", ncol=1)
-            fig.suptitle(f"{title} vs −∂C/∂W: implicit gradient (solid), feed-forward BP (dashed)",
-                         fontsize=9)
+            legend_below(fig, axes[0], ncol=n_w + 2)
+            masked = any(np.any(data[f"{sweep}_{form}_vs_{ref}"][..., metrics.index("norm_ratio")]
+                                < NOISE_FLOOR) for ref in ("implicit", "backprop"))
+            note = (f"\ncos and angle not drawn where ‖ΔW‖ < {NOISE_FLOOR:g}·‖−∂C/∂W‖ (ΔW is "
+                    "rounding noise: the nudge has not reached W_k)") if masked else ""
+            fig.suptitle(f"{title} vs −∂C/∂W: implicit gradient (solid), feed-forward BP "
+                         f"(dashed){note}", fontsize=8)
             out[f"{sweep.replace('align', 'beta')}_{form}"] = fig
     return out
 

@@ -1,8 +1,9 @@
 """Early inference approximates backprop (Bengio & Fischer 2015; Bengio et al. 2017, Eq 19, 24, 25).
 
 Start at the free fixed point, nudge the output (β C added to the energy) and watch the first steps of
-the discrete dynamics s ← s + ε(R(s) − s) − εβ ∂C/∂s. Count layers from the output: k = 0 is y,
-k = 1 the hidden layer next to it, … The change first reaches layer k at step k+1 and equals
+the discrete dynamics s ← s + ε(R(s) − s) − εβ ∂C/∂s. Here k is the distance from the output: k = 0
+is y, k = 1 the hidden layer next to it (h_L in the bottom-up names x, h_1 … h_L, y that figures
+use), … The change first reaches the layer k below y at step k+1 and equals
 
     Δh_k(k+1) = −β ε^(k+1) ∂C/∂h_k + o(β),
 
@@ -42,7 +43,7 @@ from ..analysis import loglog_slope
 from ..config import Key, require
 from ..langevin import burn_in, gate_probability, paired_steps, per_trial, stationary_stats
 from ..network import NETWORK_SCHEMA, network_from_config
-from ..plotting import figure, layer_colors, panel_label
+from ..plotting import figure, layer_colors, legend_below, panel_label
 from ..rate import DYNAMICS_SCHEMA, RateModel, State, check_dynamics, model_from_config
 from ..references import feedforward_backprop
 from ..seeds import Seeds
@@ -288,8 +289,8 @@ def _noise_summary(data: dict) -> dict:
 
 def figures(data: dict, summary: dict, cfg: dict) -> dict:
     ks = data["k"]
-    colors = layer_colors(len(ks))[::-1]
-    name = [f"{layer_name(k, len(ks))} (k={k})" for k in ks]
+    colors = layer_colors(len(ks))[::-1]  # input side to output side, indexed by k
+    name = [f"{layer_name(k, len(ks))} (k = {k})" for k in ks]
     j = int(np.argmin(data["nudges"]))
     eps = data["epsilons"]
     fig1, (ax,) = figure(1, 1, width=3.6, height=3.0)
@@ -298,9 +299,10 @@ def figures(data: dict, summary: dict, cfg: dict) -> dict:
                   label=f"{name[k]}: slope {data['slope'][j, k]:.3f} (theory {k + 1})")
         ax.loglog(eps, data["predicted"][:, j, k], "-", color=colors[k], lw=1.0)
     ax.set_xlabel("step size ε")
-    ax.set_ylabel("‖Δh_k‖ at step k+1")
-    ax.set_title(f"first change vs ε (β = {data['nudges'][j]:g}); lines: β ε^(k+1) ‖∂C/∂h_k‖")
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22))
+    ax.set_ylabel("‖Δs‖ at step k+1 (layer k below y)")
+    ax.set_title(f"first change vs ε (β = {data['nudges'][j]:g})\n"
+                 "markers: simulation; lines: β ε^(k+1) ‖∂C/∂s‖ (backprop)")
+    legend_below(fig1, ax, ncol=1)
     fig2, axes = figure(2, 1, width=3.3, height=2.8)
     for k in ks:
         for i, e in enumerate(eps):
@@ -308,18 +310,17 @@ def figures(data: dict, summary: dict, cfg: dict) -> dict:
                              alpha=0.35 + 0.65 * (i == 0), label=name[k] if i == 0 else None)
     axes[0].axhline(1.0, color="0.5", ls=":", lw=0.8)
     axes[0].set_xlabel("nudge strength β")
-    axes[0].set_ylabel("Δh_k / (−β ε^(k+1) ∂C/∂h_k)")
-    axes[0].set_title("ratio to backprop (dark: smallest ε)")
-    axes[0].legend()
+    axes[0].set_ylabel("Δs / (−β ε^(k+1) ∂C/∂s)")
+    axes[0].set_title(f"ratio to backprop\n(opaque: ε = {eps.min():g}; faint: larger ε)")
     t = np.arange(len(data["course"]))
     for k in ks:
         c = data["course"][:, k]
         axes[1].semilogy(t[c > 0], c[c > 0], "-o", color=colors[k], label=name[k])
         axes[1].axvline(k + 1, color=colors[k], ls=":", lw=0.8)
     axes[1].set_xlabel("step t after the nudge")
-    axes[1].set_ylabel("‖Δh_k(t)‖")
-    axes[1].set_title(f"staircase: layer k moves at step k+1 (ε = {eps.min():g})")
-    axes[1].legend(loc="lower left")
+    axes[1].set_ylabel("‖Δs(t)‖ of the layer")
+    axes[1].set_title(f"the layer k below y first moves\nat step k+1 (ε = {eps.min():g})")
+    legend_below(fig2, axes[0], ncol=len(ks))
     for ax, lab in zip(axes, "ab"):
         panel_label(ax, lab)
     out = {"early_inference_loglog": fig1, "early_inference_ratio_course": fig2}

@@ -1,4 +1,4 @@
-"""Brian2 model files (``models/*.toml``): equations as Brian2 strings, parameters with units.
+"""Brian2 model files (``stdp_ebm/models/*.toml``): equations as Brian2 strings, parameters with units.
 
 A model file is data that a neuroscientist reads and edits. This module loads it, parses every
 parameter safely (``"20*ms"`` → ``20*ms`` by walking the expression's syntax tree over numbers and
@@ -9,7 +9,7 @@ errors all raise :class:`~stdp_ebm.errors.ModelFileError` naming the file.
 API (stable; the spiking network builds on it)::
 
     from stdp_ebm.models import load_model
-    neuron = load_model("lif_neuron")            # a name in models/ or a path to a .toml file
+    neuron = load_model("lif_neuron")            # a shipped model name or a path to a .toml file
     syn = load_model("rule_synapse")
     G = NeuronGroup(n, **neuron.group_kwargs(sigma=2*mV))   # model, threshold, reset, … namespace
     neuron.initialise(G)                         # the file's [initial] values
@@ -31,16 +31,20 @@ tables ``[parameters]`` (name → ``"number*unit"``) and ``[initial]`` (variable
 from __future__ import annotations
 
 import ast
-import difflib
 import tomllib
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from .errors import ModelFileError
+from ..errors import ModelFileError, did_you_mean
 
-#: the ``models/`` directory of the source tree
-MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+__all__ = ["Model", "load_model", "shipped_models", "parse_quantity", "resolve_path",
+           "set_codegen_target", "MODELS_DIR"]
+
+#: the shipped model files (package data next to this module; pip installs packages unzipped, so
+#: this is a real folder: a synapse file finds its neuron file beside it)
+MODELS_DIR = Path(str(resources.files(__name__)))
 
 _COMMON = {"kind", "description", "equations", "method", "parameters", "initial"}
 _KEYS = {"neuron": _COMMON | {"threshold", "reset", "refractory"},
@@ -78,7 +82,7 @@ class Model:
         for name, value in overrides.items():
             if name not in self.params:
                 raise ModelFileError(f"{self.path}: no parameter '{name}' to override"
-                                     f"{_suggest(name, list(self.params))}")
+                                     f"{did_you_mean(name, list(self.params))}")
             _check_same_units(self.path, name, self.params[name], value)
             out[name] = value
         return out
@@ -133,11 +137,6 @@ class Model:
                 setattr(group, var, expr)
 
 
-def _suggest(name: str, options: list[str]) -> str:
-    match = difflib.get_close_matches(name, options, n=1, cutoff=0.5)
-    return f"; did you mean '{match[0]}'?" if match else ""
-
-
 def parse_quantity(text: str, where: str = "value") -> Any:
     """Parse ``"20*ms"``, ``"-70*mV"``, ``"1e-3"``, ``"0.5*nA/ms**2"`` without eval.
 
@@ -187,16 +186,21 @@ def _check_same_units(path: Path, name: str, reference: Any, value: Any) -> None
 
 
 def resolve_path(name_or_path: str | Path) -> Path:
-    """A model name (``"lif_neuron"``, looked up in ``models/``) or a path to a TOML file."""
+    """A shipped model name (``"lif_neuron"``, see :func:`shipped_models`) or a path to a TOML file."""
     path = Path(name_or_path)
     if path.suffix != ".toml" and not path.exists():
         path = MODELS_DIR / f"{path.name}.toml"
     if not path.is_file():
-        known = sorted(p.stem for p in MODELS_DIR.glob("*.toml"))
+        known = shipped_models()
         raise ModelFileError(f"{name_or_path}: no such model file"
-                             f"{_suggest(str(name_or_path), known)}"
+                             f"{did_you_mean(str(name_or_path), known)}"
                              f" (models in {MODELS_DIR}: {', '.join(known)})")
     return path
+
+
+def shipped_models() -> list[str]:
+    """The names of the model files that ship with the package."""
+    return sorted(p.stem for p in MODELS_DIR.glob("*.toml"))
 
 
 def _read(path: Path) -> dict[str, Any]:
@@ -215,7 +219,7 @@ def _check_keys(path: Path, raw: dict[str, Any]) -> str:
     for key, value in raw.items():
         if key not in _KEYS[kind]:
             raise ModelFileError(f"{path}: unknown key '{key}' for a {kind} model"
-                                 f"{_suggest(key, sorted(_KEYS[kind]))}")
+                                 f"{did_you_mean(key, sorted(_KEYS[kind]))}")
         if key in ("parameters", "initial"):
             if not isinstance(value, dict):
                 raise ModelFileError(f"{path}: [{key}] must be a table")
