@@ -2,17 +2,17 @@
 
 Mapping to the rate model (Bengio et al. 2017; ``stdp_ebm.rate``):
 
-* a rate unit i is a population of ``n`` LIF neurons (``models/lif_neuron.toml``, with noise of
+* a rate unit i is a population of ``n`` LIF neurons (``stdp_ebm/models/lif_neuron.toml``, with noise of
   s.d. σ on v standing in for the Langevin η of Eq 2: white membrane noise, or a balanced Poisson
-  background of the same mean and variance, ``models/poisson_background.toml``); its rate ρ_i is
+  background of the same mean and variance, ``stdp_ebm/models/poisson_background.toml``); its rate ρ_i is
   the population rate / r_max;
 * its state s_i is the neurons' input current in units of ``I_unit`` (shifted by ``offset`` s0):
   ``I_bias = (b_i + s0)·I_unit`` and a synaptic current whose mean is ``I_unit · Σ_j W_ij ρ_j``
   (Eq 8), so I = (s_i + s0)·I_unit with s_i = b_i + Σ_j W_ij ρ_j: a spike of any neuron of unit j
-  adds ``w·J`` with ``w = W_ij`` and ``J = I_unit/(n·r_max·τ_s)`` (``models/population_synapse.toml``)
+  adds ``w·J`` with ``w = W_ij`` and ``J = I_unit/(n·r_max·τ_s)`` (``stdp_ebm/models/population_synapse.toml``)
   to unit i's synaptic current, both ways between adjacent layers (symmetric W, Eq 6). With
   ``transmission = "population"`` (default) that current is held once per unit
-  (``models/population_current.toml``) and read by the unit's n neurons as a linked variable; with
+  (``stdp_ebm/models/population_current.toml``) and read by the unit's n neurons as a linked variable; with
   ``"neuron"`` every neuron of j projects to every neuron of i (n² synapses per weight, the same
   dynamics; the wiring for per-neuron weights). Index layout: :mod:`stdp_ebm.spiking.layout`;
 * the measured f–I curve (``stdp_ebm.calibration``) is ρ_LIF, so the population's fixed point is the
@@ -26,10 +26,10 @@ Mapping to the rate model (Bengio et al. 2017; ``stdp_ebm.rate``):
   readout (ŷ for Eq 6, ρ_LIF(ŷ) for Hopfield's energy): its force −β ∂C/∂o at the free fixed point,
   to first order in β the same fixed point as the rate model's nudge (:func:`teaching_force`);
 * the rule (Eq 26) runs online in Brian2: per unit, a second-order filter of the population's
-  spikes gives a smooth rate ρ (``models/population_rate.toml``), and one synapse per weight
+  spikes gives a smooth rate ρ (``stdp_ebm/models/population_rate.toml``), and one synapse per weight
   integrates ∫ρ_in dρ_out (``up``), ∫ρ_out dρ_in (``down``) and their sum (tied, ``sym``), step by
   step with the trapezoidal pre rate so that the tied form telescopes exactly
-  (``models/population_rule.toml``).
+  (``stdp_ebm/models/population_rule.toml``).
 
 One compiled network holds ``batch × trials`` independent copies of the network (examples and noise
 repeats vectorised as neurons). The free phase runs once and its end state is kept; each nudged

@@ -113,7 +113,7 @@ class SpikingNetwork:
 
     def _connections(self) -> list:
         """Transmission synapses W_k (:meth:`Layout.transmission_synapses`) with the current jump
-        J = I_unit/(n·r_max·τ_s) (``models/population_synapse.toml``).
+        J = I_unit/(n·r_max·τ_s) (``stdp_ebm/models/population_synapse.toml``).
 
         Returns ``[(synapses, weight_index, rule_index)]``: per synapse, the index of its weight in
         the concatenation of all W_k and of the rule synapse of the same weight and copy.

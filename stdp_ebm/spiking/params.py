@@ -17,7 +17,7 @@ SPIKING_SCHEMA: dict[str, Key] = {
                         "weight; the wiring for per-neuron weights)", choices=("population", "neuron")),
     "noise_source": Key("str", "membrane", "membrane: white noise σ on v; poisson: balanced "
                         "excitatory and inhibitory Poisson background of the same mean and variance "
-                        "(models/poisson_background.toml)", choices=("membrane", "poisson")),
+                        "(stdp_ebm/models/poisson_background.toml)", choices=("membrane", "poisson")),
     "beta": Key("float", 0.2, "nudge strength β of the teaching current (Eq 13)", low=0.0,
                 open_low=True),
     "estimator": Key("str", "symmetric", "symmetric: ±β runs; one_sided: +β against β = 0 "
@@ -62,7 +62,7 @@ def configure_brian2(codegen: str, dt_ms: float) -> None:
 
 
 def neuron_overrides(sp: dict) -> dict:
-    """Parameters of ``models/lif_neuron.toml`` set by the [spiking] config: the membrane noise σ,
+    """Parameters of ``stdp_ebm/models/lif_neuron.toml`` set by the [spiking] config: the membrane noise σ,
     zero when the noise comes from the Poisson background instead."""
     import brian2 as b2
 
@@ -83,7 +83,7 @@ def load_models() -> dict:
 def background(group: Any, sp: dict, models: dict) -> list:
     """The Poisson background of ``group`` (``noise_source = "poisson"``; none for membrane noise):
     an excitatory and an inhibitory :class:`brian2.PoissonInput` into ``v`` whose jump size is the
-    formula of ``models/poisson_background.toml`` at σ = ``noise_mV``, so that the input's mean is
+    formula of ``stdp_ebm/models/poisson_background.toml`` at σ = ``noise_mV``, so that the input's mean is
     zero and its variance that of the membrane noise. Add the returned objects to the network."""
     if sp.get("noise_source", "membrane") != "poisson":
         return []

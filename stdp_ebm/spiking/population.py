@@ -1,4 +1,4 @@
-"""Population-rate filters and the Eq 26 rule synapses between them (``models/population_*.toml``)."""
+"""Population-rate filters and the Eq 26 rule synapses between them (``stdp_ebm/models/population_*.toml``)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from .params import configure_brian2, load_models
 
 
 def population_rates(sources: list, n_units: int, n: int, sp: dict, models: dict) -> tuple:
-    """``n_units`` population-rate filters (``models/population_rate.toml``) and the synapses that
+    """``n_units`` population-rate filters (``stdp_ebm/models/population_rate.toml``) and the synapses that
     feed them: every spike of a neuron in ``sources`` [(group, unit index of each neuron)] adds
     1/(n·τ_r) to its unit's ``u``, so r is the unit's mean rate per neuron (Hz)."""
     import brian2 as b2
@@ -26,7 +26,7 @@ def population_rates(sources: list, n_units: int, n: int, sp: dict, models: dict
 
 
 def rule_synapses(pops, pre: np.ndarray, post: np.ndarray, sp: dict, models: dict):
-    """Eq 26 rule synapses (``models/population_rule.toml``) from units ``pre`` to ``post``."""
+    """Eq 26 rule synapses (``stdp_ebm/models/population_rule.toml``) from units ``pre`` to ``post``."""
     import brian2 as b2
 
     rules = b2.Synapses(pops, pops, name="rule",
