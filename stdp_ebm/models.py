@@ -21,7 +21,9 @@ File format (TOML): ``kind`` ("neuron" or "synapse"), ``description``, ``equatio
 equation string), ``method``; neurons add ``threshold``, ``reset``, ``refractory``; synapses add
 ``on_pre``, ``on_post``, ``on_step`` (code run on every time step after the groups' updates, Brian2's
 ``run_regularly``: discrete integrals; :meth:`Model.attach`) and ``neuron`` (the neuron model file
-it connects, used for the check);
+it connects, used for the check); a plasticity rule run by the STDP protocols also names
+``weight_change`` (the variable holding its accumulated ΔW; checked to exist) and may name
+``window`` (a theory pair kernel in :data:`stdp_ebm.stdp.WINDOWS`, for rules that have one);
 tables ``[parameters]`` (name → ``"number*unit"``) and ``[initial]`` (variable → Brian2 expression).
 """
 
@@ -41,7 +43,7 @@ MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
 
 _COMMON = {"kind", "description", "equations", "method", "parameters", "initial"}
 _KEYS = {"neuron": _COMMON | {"threshold", "reset", "refractory"},
-         "synapse": _COMMON | {"on_pre", "on_post", "on_step", "neuron"}}
+         "synapse": _COMMON | {"on_pre", "on_post", "on_step", "neuron", "weight_change", "window"}}
 _REQUIRED = {"neuron": ("equations", "threshold"), "synapse": ("equations", "on_pre", "neuron")}
 
 
@@ -64,6 +66,8 @@ class Model:
     on_post: str | None = None
     on_step: str | None = None
     neuron: str | None = None
+    weight_change: str | None = None
+    window: str | None = None
 
     def namespace(self, **overrides: Any) -> dict[str, Any]:
         """The parameters with ``overrides`` applied; an override must have the file's units."""
@@ -245,6 +249,14 @@ def _check_with_brian2(model: Model) -> None:
         gc.collect()
     if problem:
         raise ModelFileError(f"{model.path}: {problem}")
+    if model.weight_change and model.weight_change not in _variables(model):
+        names = sorted(_variables(model))
+        raise ModelFileError(f"{model.path}: weight_change = {model.weight_change!r} is not a "
+                             f"variable of the equations{_suggest(model.weight_change, names)}")
+    from .stdp import WINDOWS
+    if model.window and model.window not in WINDOWS:
+        raise ModelFileError(f"{model.path}: window = {model.window!r} is not a known theory "
+                             f"kernel{_suggest(model.window, sorted(WINDOWS))}")
     unused = sorted(set(model.params) - _identifiers(model))
     if unused:
         raise ModelFileError(f"{model.path}: parameter(s) {', '.join(unused)} not used by the "
@@ -265,6 +277,13 @@ def _explain(exc: BaseException) -> str:
     if isinstance(exc, KeyError):
         return f"{first} (a missing parameter?)"
     return f"invalid model: {first}"
+
+
+def _variables(model: Model) -> set[str]:
+    """The names the model's equations define (state variables and subexpressions)."""
+    from brian2 import Equations
+
+    return set(Equations(model.equations).names)
 
 
 def _identifiers(model: Model) -> set[str]:
