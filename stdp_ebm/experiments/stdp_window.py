@@ -49,8 +49,8 @@ SCHEMA = {
     "spiking": SPIKING,
     "data": DATA,
     "fit": {
-        "exclude_ms": Key("float", 2.0, "fit only |Δt| > this (the rate filters' rise shapes the "
-                          "window near 0)", low=0.0),
+        "exclude_ms": Key("float", 4.0, "fit only |Δt| > this (the rate filters' rise shapes the "
+                          "window near 0, where spike jitter biases the mean)", low=0.0),
         "data_exclude_ms": Key("float", 3.0, "the same cut-off for Bi & Poo's points", low=0.0),
         "n_boot": Key("int", N_BOOT, "bootstrap resamples for the 95 % intervals", low=50),
     },
