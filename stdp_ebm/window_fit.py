@@ -12,7 +12,7 @@ when more than 10 % of the bootstrap refits fail, or when the 95 % interval reac
 identified).
 
 Intervals come from the spread of independent repeats: the points are resampled with replacement
-within their ``groups`` (the repeats of one protocol condition, or the points of one side of a
+within their stratum (the repeats of one protocol condition, or the points of one side of a
 measured scatter) and refitted; the 2.5 and 97.5 percentiles of the refits are the 95 % interval.
 Each point keeps its regressor ``x`` (the *measured* Δt of its condition), so the spread of ΔW over
 the repeats, not an assumed per-point error, sets the width.
@@ -175,17 +175,20 @@ class WindowFit:
         return out
 
 
-def fit_window(delta_t_ms: np.ndarray, delta_w: np.ndarray, groups: np.ndarray | None = None,
+def fit_window(delta_t_ms: np.ndarray, delta_w: np.ndarray, nominal_ms: np.ndarray | None = None,
                exclude_ms: float = 0.0, seed: int = 0, n_boot: int = N_BOOT) -> WindowFit:
     """Fit the double exponential to points (Δt_k, ΔW_k), each side on |Δt| > ``exclude_ms``.
 
-    ``delta_t_ms`` is each point's measured Δt; ``groups`` labels the independent repeats of one
-    condition (resampled together in the bootstrap); None: every point is its own repeat, resampled
-    within its side (a measured scatter such as Bi & Poo's).
+    ``delta_t_ms`` is each point's measured Δt. ``nominal_ms`` is the nominal Δt of each point's
+    condition: the points of one condition are the independent repeats the bootstrap resamples,
+    and the side and the cut-off are decided on it (a condition at 4 ms whose spikes landed at
+    4.05 ms stays out with a 4 ms cut-off). None: every point is its own repeat, resampled within
+    its side (a measured scatter such as Bi & Poo's).
     """
     x, y = np.asarray(delta_t_ms, float), np.asarray(delta_w, float)
-    g = np.sign(x) if groups is None else np.asarray(groups, float)
+    g = x if nominal_ms is None else np.asarray(nominal_ms, float)
+    strata = np.sign(x) if nominal_ms is None else g
     rng = np.random.default_rng(seed)
-    ltp, ltd = x > exclude_ms, x < -exclude_ms
-    return WindowFit(fit_side(x[ltp], y[ltp], g[ltp], rng, n_boot),
-                     fit_side(-x[ltd], -y[ltd], g[ltd], rng, n_boot), exclude_ms, n_boot)
+    ltp, ltd = g > exclude_ms, g < -exclude_ms
+    return WindowFit(fit_side(x[ltp], y[ltp], strata[ltp], rng, n_boot),
+                     fit_side(-x[ltd], -y[ltd], strata[ltd], rng, n_boot), exclude_ms, n_boot)

@@ -26,7 +26,7 @@ def _repeats(seed: int, n: int = 8, noise: float = 0.03):
 @pytest.mark.slow
 def test_recovers_known_window_and_intervals_cover_it():
     covered = {name: 0 for name in TRUTH}
-    fits = [fit_window(*_repeats(seed), groups=np.repeat(GRID, 8), seed=seed, n_boot=200)
+    fits = [fit_window(*_repeats(seed), nominal_ms=np.repeat(GRID, 8), seed=seed, n_boot=200)
             for seed in range(40)]
     for f in fits:
         d = f.as_dict()
@@ -44,7 +44,7 @@ def test_recovers_known_window_and_intervals_cover_it():
 def test_no_signal_is_a_failure_not_a_number():
     x = np.repeat(GRID, 4)
     y = np.random.default_rng(1).normal(0, 0.1, x.size)  # pure noise: no window
-    d = fit_window(x, y, groups=x, n_boot=100).as_dict()
+    d = fit_window(x, y, nominal_ms=x, n_boot=100).as_dict()
     assert not d["ok"]
     assert d["problems"]  # a reason per failed side
     for side in ("plus", "minus"):

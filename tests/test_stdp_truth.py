@@ -45,7 +45,7 @@ def test_pair_stdp_window_recovered_with_calibrated_intervals():
              "a_minus": -PAIRINGS * params["Apost"], "tau_minus": float(params["taupost"]) * 1e3}
     covered = dict.fromkeys(truth, 0)
     for s, (d, x, dw) in enumerate(_blocks("pair_stdp", SEEDS)):
-        fit = fit_window(x, dw, groups=d, seed=s, n_boot=300).as_dict()
+        fit = fit_window(x, dw, nominal_ms=d, seed=s, n_boot=300).as_dict()
         assert fit["ok"], fit["problems"]
         for name, true in truth.items():
             # the bar: every seed's fit within 1 % of the known window
@@ -67,7 +67,7 @@ def test_eq26_tau_intervals_contain_noise_free_theory():
     ref = fit_window(GRID, theory, exclude_ms=4.0, n_boot=0).as_dict()  # noise-free theory values
     inside = []
     for s, (d, x, dw) in enumerate(_blocks("rule_synapse", 4)):
-        fit = fit_window(x, dw, groups=d, exclude_ms=4.0, seed=s, n_boot=300).as_dict()
+        fit = fit_window(x, dw, nominal_ms=d, exclude_ms=4.0, seed=s, n_boot=300).as_dict()
         assert fit["ok"], fit["problems"]
         inside += [fit[f"{k}_ci"][0] <= ref[k] <= fit[f"{k}_ci"][1] for k in ("tau_plus", "tau_minus")]
     assert all(inside), inside
