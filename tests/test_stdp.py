@@ -209,3 +209,38 @@ def test_stdp_frequency_experiment_end_to_end(tmp_path):
     data = np.load(out / "data.npz")
     assert data["rule_synapse_mean"][0, 0] > 0 > data["rule_synapse_mean"][1, 0]  # +10 / −10 ms at 5 Hz
     assert (out / "figures" / "frequency.png").is_file()
+
+
+def test_lag_attribution_recovers_a_known_pair_kernel():
+    # independent reference: ΔW built directly as a sum of a known kernel over all spike pairs
+    from stdp_ebm.experiments.stdp_random_trains import attribute, lag_counts
+    rng = np.random.default_rng(3)
+    kernel = stdp.ExponentialKernel(0.01, 0.02, -0.0105, 0.02)
+    pre = [np.sort(rng.uniform(0, 10, 100)) for _ in range(300)]
+    post = [np.sort(rng.uniform(0, 10, 100)) for _ in range(300)]
+    dw = np.array([kernel.from_spikes(a, b) for a, b in zip(pre, post)])
+    edges = np.arange(-0.1, 0.1 + 1e-9, 0.01)
+    c, lo, hi = attribute(lag_counts(pre, post, edges), dw, rng, 50)
+    centres = 0.5 * (edges[1:] + edges[:-1])
+    fine = np.linspace(-0.1, 0.1, 20001)
+    bin_mean = np.array([kernel(fine[(fine > a) & (fine < b)]).mean()
+                         for a, b in zip(edges[:-1], edges[1:])])
+    # the only error is K's variation within a bin, averaged over ~100 pairs per bin and synapse:
+    # 10 % of the peak bounds it (measured 3.4 % with this seed)
+    assert_allclose(c, bin_mean, rtol=0, atol=0.1 * np.max(np.abs(bin_mean)))
+    assert np.sign(c[centres > 0.01]).min() > 0 and np.sign(c[centres < -0.01]).max() < 0
+
+
+@pytest.mark.brian2
+def test_stdp_random_trains_experiment_end_to_end(tmp_path):
+    from stdp_ebm.cli import main
+    out = tmp_path / "rt"
+    code = main(["run", "experiments/stdp_random_trains.toml", "--out", str(out), "--quiet",
+                 "--set", "protocol.pairs=60", "--set", "protocol.duration_s=3",
+                 "--set", "protocol.bin_ms=20", "--set", "protocol.n_boot=20",
+                 "--set", "paired.n_pairings=2", "--set", "spiking.compare=''"])
+    assert code == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["rules"] == ["rule_synapse"]
+    assert summary["per_rule"]["rule_synapse"]["corr_with_paired"] > 0.5  # same-signed windows
+    assert (out / "figures" / "random_trains.png").is_file()
