@@ -138,6 +138,9 @@ def _control_figure(data: dict, summary: dict):
     ax.axvline(0, color="0.4", lw=0.7, ls="--")
     ax.axvspan(c["mean"] - 2 * c["sem"], c["mean"] + 2 * c["sem"], color="k", alpha=0.15,
                label=f"mean ± 2 s.e.m. = {c['mean']:.2g} ± {2 * c['sem']:.2g}")
+    if "theory_mean" in c:  # rate² T ∫K: 0 for Eq 26, negative for pair-based STDP
+        ax.axvline(c["theory_mean"], color="k", lw=1.0, ls=":",
+                   label=f"theory mean Σ K over the recorded spikes = {c['theory_mean']:.2g}")
     ax.set_xlabel(f"ΔW of {label(summary['rule'])} (units of W₀)")
     ax.set_ylabel("pairs")
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.22), fontsize=6.5)
