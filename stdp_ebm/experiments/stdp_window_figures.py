@@ -16,6 +16,14 @@ def label(name: str) -> str:
     return RULE_LABELS.get(name, name)
 
 
+def _digits(value: float, lo: float, hi: float) -> int:
+    """Significant digits that resolve the interval [lo, hi] around ``value`` (at least 3)."""
+    width = abs(hi - lo)
+    if not np.isfinite(width) or width == 0 or value == 0:
+        return 3
+    return int(max(3, np.ceil(np.log10(abs(value) / width)) + 2))
+
+
 def fit_text(fit: dict, unit: str = "") -> str:
     """Fitted parameters with their 95 % intervals, or why a side failed."""
     parts = []
@@ -25,8 +33,9 @@ def fit_text(fit: dict, unit: str = "") -> str:
             continue
         a, t = fit[f"a_{side}"], fit[f"tau_{side}"]
         (alo, ahi), (tlo, thi) = fit[f"a_{side}_ci"], fit[f"tau_{side}_ci"]
-        parts.append(f"A{sym} = {a:.3g}{unit} [{alo:.3g}, {ahi:.3g}], "
-                     f"τ{sym} = {t:.3g} ms [{tlo:.3g}, {thi:.3g}]")
+        da, dt = _digits(a, alo, ahi), _digits(t, tlo, thi)
+        parts.append(f"A{sym} = {a:#.{da}g}{unit} [{alo:#.{da}g}, {ahi:#.{da}g}], "
+                     f"τ{sym} = {t:#.{dt}g} ms [{tlo:#.{dt}g}, {thi:#.{dt}g}]")
     return "\n".join(parts)
 
 
