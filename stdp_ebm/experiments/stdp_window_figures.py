@@ -34,8 +34,11 @@ def fit_text(fit: dict, unit: str = "") -> str:
         a, t = fit[f"a_{side}"], fit[f"tau_{side}"]
         (alo, ahi), (tlo, thi) = fit[f"a_{side}_ci"], fit[f"tau_{side}_ci"]
         da, dt = _digits(a, alo, ahi), _digits(t, tlo, thi)
-        parts.append(f"A{sym} = {a:#.{da}g}{unit} [{alo:#.{da}g}, {ahi:#.{da}g}], "
-                     f"τ{sym} = {t:#.{dt}g} ms [{tlo:#.{dt}g}, {thi:#.{dt}g}]")
+
+        def g(v: float, d: int) -> str:
+            return f"{v:#.{d}g}".rstrip(".")
+        parts.append(f"A{sym} = {g(a, da)}{unit} [{g(alo, da)}, {g(ahi, da)}], "
+                     f"τ{sym} = {g(t, dt)} ms [{g(tlo, dt)}, {g(thi, dt)}]")
     return "\n".join(parts)
 
 
