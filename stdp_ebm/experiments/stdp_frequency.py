@@ -132,13 +132,15 @@ def figures(data: dict, summary: dict, cfg: dict) -> dict:
         ax.set_xscale("log")
         ax.set_xlabel("pairing frequency (Hz)")
         ax.axhline(0, color="0.4", lw=0.7, ls="--")
-        ax.set_title(f"Δt = {d:+g} ms", fontsize=8.5)
+        ax.set_title(f"Δt = {d:+g} ms".replace("-", "−"), fontsize=8.5)
         ax.set_ylabel("change of the EPSP (%)" if ref["present"] else "ΔW / max |ΔW| of each rule")
         ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), fontsize=6.3)
     note = "" if ref["present"] else "; Sjöström et al.'s points absent (see [data] dir)"
+    sem = max(float(np.max(data[f"{n}_sem"] / np.max(np.abs(data[f"{n}_mean"]))))
+              for n in summary["rules"])
     fig.suptitle(f"{summary['n_pairings']} pairings per frequency, {summary['repeats']} repeats, "
-                 f"membrane noise {summary['noise_mV']:g} mV; rule error bars: s.e.m.{note}",
-                 fontsize=8)
+                 f"membrane noise {summary['noise_mV']:g} mV; rule error bars: s.e.m. (at most "
+                 f"{100 * sem:.2g} % of each rule's largest change){note}", fontsize=8)
     return {"frequency": fig}
 
 
