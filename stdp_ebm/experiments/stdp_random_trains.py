@@ -155,7 +155,7 @@ def figures(data: dict, summary: dict, cfg: dict) -> dict:
         ax.axhline(0, color="0.4", lw=0.7, ls="--")
         ax.axvline(0, color="0.4", lw=0.7, ls="--")
         ax.set_xlabel("Δt = t_post − t_pre (ms)")
-        ax.set_ylabel("weight change per spike pair (units of W₀)")
+        ax.set_ylabel("ΔW per spike pair (units of W₀)")
         ax.set_title(label(name), fontsize=8.5)
         panel_label(ax, lab)
     axes[0].legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), fontsize=6.5)
