@@ -180,7 +180,8 @@ def simulate(schedule: Schedule, seed: int, *, noise_mV: float = 0.0, learn: boo
     net = b2.Network(pre, trigger, post, kick, rule, pre_mon, post_mon)
     net.run(schedule.duration * b2.second, namespace={}, report=brian2_report())
     tied_w = np.array(rule.delta_w_tied[:]) if "delta_w_tied" in rule.variables else None
-    return PairingResult(delta_w=np.array(getattr(rule, syn_m.weight_change)[:]), delta_w_tied=tied_w,
+    dw = np.array(getattr(rule, syn_m.weight_change)[:])
+    return PairingResult(delta_w=dw, delta_w_tied=tied_w,
                          pre_i=np.array(pre_mon.i[:]), pre_t=np.array(pre_mon.t / b2.second),
                          post_i=np.array(post_mon.i[:]), post_t=np.array(post_mon.t / b2.second),
                          target=target)

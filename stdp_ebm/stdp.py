@@ -1,4 +1,4 @@
-"""The STDP window of the rule: theory kernel (numpy/scipy, no Brian2), fits, statistics, Bi & Poo.
+"""The STDP window of a rule: theory pair kernels (numpy/scipy, no Brian2) and statistics.
 
 Theory. The rule synapse (``models/rule_synapse.toml``) estimates rates with a second-order filter
 whose impulse response is :func:`filter_kernel`, and accumulates (Eq 26 of Bengio et al. 2017)
@@ -14,20 +14,19 @@ Its shape follows from the kernels: for Δt > 0 only the tail of k_j enters, K �
 (τ+ is set by the presynaptic filter); for Δt < 0 the post-rate derivative k_i' (negative on the
 decay, ∝ e^(−|Δt|/τ_post,decay)) dominates (τ− is set by the postsynaptic filter). ∫ K dΔt = 0
 because k_i' integrates to zero: uncorrelated spike trains at constant rates give no net change.
+
+Pair-based STDP (``models/pair_stdp.toml``) has a closed-form kernel (:class:`ExponentialKernel`).
+A synapse model file names its kernel with ``window = NAME``, a key of :data:`WINDOWS`.
 """
 
 from __future__ import annotations
 
 import math
-import tomllib
 from dataclasses import dataclass
-from importlib import resources
 from typing import Any, Callable, Mapping
 
 import numpy as np
 from scipy import signal
-
-from . import window_fit
 
 #: grid step (s) of the numerical integration of the pair kernel
 THEORY_STEP_S = 1e-5
@@ -73,7 +72,7 @@ def filter_kernel_derivative(t: np.ndarray, tau_decay: float, tau_rise: float) -
     return np.where(t >= 0, d, 0.0)
 
 
-class _SpikeSum:
+class SpikeSum:
     """ΔW of a rule that is a sum of a pair kernel over all spike pairs (``self(Δt)``, ``span``)."""
 
     span: float
@@ -91,7 +90,7 @@ class _SpikeSum:
         return total
 
 
-class PairKernel(_SpikeSum):
+class PairKernel(SpikeSum):
     """K(Δt) of the module docstring, tabulated once and interpolated (Δt in seconds)."""
 
     def __init__(self, kern: RuleKernels, step: float = THEORY_STEP_S) -> None:
@@ -112,9 +111,9 @@ class PairKernel(_SpikeSum):
         return np.interp(delta_t, self.lags, self.values, left=0.0, right=0.0)
 
 
-class ExponentialKernel(_SpikeSum):
-    """Pair-based STDP with all-to-all traces (Song, Miller & Abbott 2000): K(Δt) = A_pre e^(−Δt/τ_pre)
-    for Δt > 0, A_post e^(Δt/τ_post) for Δt < 0 (A_post < 0: depression), in closed form."""
+class ExponentialKernel(SpikeSum):
+    """Pair-based STDP with all-to-all traces (Song, Miller & Abbott 2000), in closed form:
+    K(Δt) = A_pre e^(−Δt/τ_pre) for Δt > 0, A_post e^(Δt/τ_post) for Δt < 0 (A_post < 0)."""
 
     def __init__(self, a_pre: float, tau_pre: float, a_post: float, tau_post: float) -> None:
         self.a_pre, self.tau_pre, self.a_post, self.tau_post = a_pre, tau_pre, a_post, tau_post
@@ -131,7 +130,7 @@ class Window:
     """A theory pair kernel a synapse model file can name (``window = NAME``): how to build it from
     the model's parameters, and which parameters set the window's τ+ and τ−."""
 
-    build: Callable[[Mapping[str, Any]], _SpikeSum]
+    build: Callable[[Mapping[str, Any]], SpikeSum]
     tau_plus_param: str
     tau_minus_param: str
 
@@ -181,18 +180,3 @@ def rmse_fraction(simulated: np.ndarray, theory: np.ndarray) -> float:
     """RMSE between simulation and theory as a fraction of max|theory|."""
     simulated, theory = np.asarray(simulated, float), np.asarray(theory, float)
     return float(np.sqrt(np.mean((simulated - theory) ** 2)) / np.max(np.abs(theory)))
-
-
-# ----------------------------------------------------------------------------- reference data
-
-def bi_poo() -> dict[str, Any]:
-    """The Bi & Poo window shipped in ``stdp_ebm/data/bi_poo.toml`` (fitted curve + provenance)."""
-    text = resources.files("stdp_ebm").joinpath("data/bi_poo.toml").read_text(encoding="utf-8")
-    return tomllib.loads(text)
-
-
-def bi_poo_curve(delta_t_ms: np.ndarray) -> np.ndarray:
-    """Bi & Poo's fitted relative change ΔW/W at Δt (ms)."""
-    ref = bi_poo()["fit"]
-    return window_fit.double_exponential(delta_t_ms, ref["a_plus"], ref["tau_plus_ms"],
-                                         ref["a_minus"], ref["tau_minus_ms"])

@@ -111,7 +111,8 @@ def fit_side(x: np.ndarray, y: np.ndarray, groups: np.ndarray, rng: np.random.Ge
     ``n_boot = 0``: no intervals (NaN), for noise-free curves."""
     x, y, groups = (np.asarray(v, float) for v in (x, y, groups))
     if x.size < 3 or np.unique(x).size < 2:
-        return _failed(x.size, f"{x.size} point(s) at {np.unique(x).size} Δt: too few to fit A and τ")
+        return _failed(x.size, f"{x.size} point(s) at {np.unique(x).size} Δt: too few to fit A "
+                       "and τ")
     a, tau, problem = _fit_once(x, y)
     if problem:
         return _failed(x.size, problem)
@@ -139,7 +140,7 @@ def fit_side(x: np.ndarray, y: np.ndarray, groups: np.ndarray, rng: np.random.Ge
 
 @dataclass(frozen=True)
 class WindowFit:
-    """Both sides (see the module docstring); ``excluded_ms``: points with |Δt| ≤ this were left out."""
+    """Both sides (module docstring); ``excluded_ms``: conditions with |Δt| ≤ this left out."""
 
     plus: SideFit
     minus: SideFit

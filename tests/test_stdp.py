@@ -70,13 +70,6 @@ def test_zero_crossing_and_group_stats():
     assert list(n) == [2, 3]
 
 
-def test_bi_poo_reference_has_provenance():
-    ref = stdp.bi_poo()
-    assert ref["fit"]["tau_plus_ms"] == 16.8 and ref["fit"]["tau_minus_ms"] == 33.7
-    assert "10464" in ref["citation"]["measured"] and "24:139" in ref["citation"]["fitted"]
-    assert_allclose(stdp.bi_poo_curve(np.array([16.8])), ref["fit"]["a_plus"] / np.e, rtol=1e-12)
-
-
 def test_pairing_schedule():
     s = pairing(np.array([-10.0, 10.0]), 3, np.array([1.0, 5.0]))
     pre, post = s.pair(1)

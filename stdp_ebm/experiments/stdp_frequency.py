@@ -58,9 +58,10 @@ def run(cfg: dict, ctx: RunContext) -> Result:
     d_pair = np.repeat(np.repeat(delta, freq.size), p["repeats"])
     f_pair = np.repeat(np.tile(freq, delta.size), p["repeats"])
     schedule = pairing(d_pair, p["n_pairings"], f_pair)
-    shape = (delta.size, freq.size, p["repeats"])  # pairs are ordered Δt, then frequency, then repeat
+    shape = (delta.size, freq.size, p["repeats"])  # pairs ordered by Δt, frequency, repeat
     data = {"delta_t_ms": delta, "frequencies_hz": freq, "pair_delta_t_ms": d_pair,
-            "pair_frequency_hz": f_pair, "curve_frequencies_hz": np.geomspace(freq.min(), freq.max(), 60)}
+            "pair_frequency_hz": f_pair,
+            "curve_frequencies_hz": np.geomspace(freq.min(), freq.max(), 60)}
     summary: dict = {"rules": [r.name for r in rule_list], "skipped": notes(rule_list),
                      "n_pairings": p["n_pairings"], "repeats": p["repeats"],
                      "noise_mV": cfg["spiking"]["noise_mV"] if cfg["spiking"]["noise"] else 0.0,
@@ -104,7 +105,8 @@ def _compare(rule_list, data: dict, cfg: dict) -> dict:
     out = {"present": True, "source": pts[use[0]].source, "delta_t_ms": use,
            "frequencies_hz": list(pts[use[0]].x), "rules": {}}
     for r in rule_list:
-        curve = np.concatenate([data[f"{r.name}_mean"][delta.index(d), [freq.index(f) for f in pts[d].x]]
+        curve = np.concatenate([data[f"{r.name}_mean"][delta.index(d),
+                                                       [freq.index(f) for f in pts[d].x]]
                                 for d in use])
         out["rules"][r.name] = stdp_data.compare(curve, y, sd)
     return out

@@ -99,7 +99,8 @@ def run(cfg: dict, ctx: RunContext) -> Result:
     trains = poisson(p["rate_hz"], p["duration_s"], p["pairs"], ctx.seeds.rng("poisson"))
     schedule, (part_p, part_r) = concat(paired, trains)
     edges = np.arange(-p["max_lag_ms"], p["max_lag_ms"] + 1e-9, p["bin_ms"]) * 1e-3
-    data = {"lag_ms": 0.5 * (edges[1:] + edges[:-1]) * 1e3, "paired_delta_t_ms": np.array(q["delta_t_ms"])}
+    data = {"lag_ms": 0.5 * (edges[1:] + edges[:-1]) * 1e3,
+            "paired_delta_t_ms": np.array(q["delta_t_ms"])}
     summary: dict = {"rules": [r.name for r in rule_list], "skipped": notes(rule_list),
                      "protocol": p, "paired": q, "per_rule": {},
                      "noise_mV": cfg["spiking"]["noise_mV"] if cfg["spiking"]["noise"] else 0.0}

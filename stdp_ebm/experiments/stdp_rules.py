@@ -48,13 +48,13 @@ class Rule:
 
     name: str
     model: Model
-    kernel: stdp._SpikeSum | None
+    kernel: stdp.SpikeSum | None
 
     @property
     def window(self) -> stdp.Window | None:
         return stdp.WINDOWS[self.model.window] if self.model.window else None
 
-    def kernel_with(self, **params: Any) -> stdp._SpikeSum:
+    def kernel_with(self, **params: Any) -> stdp.SpikeSum:
         """The theory kernel with parameter overrides (Brian2 quantities)."""
         return self.window.build(self.model.namespace(**params))
 

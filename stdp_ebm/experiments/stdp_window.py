@@ -100,8 +100,9 @@ def run(cfg: dict, ctx: RunContext) -> Result:
     for rule in rule_list:
         res = run_spiking(schedule if rule is main else window, cfg, ctx, rule)
         data.update(_window_data(rule.name, delta, res, slices[0]))
-        fits[rule.name] = fit_window(data[f"{rule.name}_pair_x_ms"], data[f"{rule.name}_pair_delta_w"],
-                                     delta, f["exclude_ms"], ctx.seeds.int("bootstrap"), f["n_boot"])
+        fits[rule.name] = fit_window(data[f"{rule.name}_pair_x_ms"],
+                                     data[f"{rule.name}_pair_delta_w"], delta, f["exclude_ms"],
+                                     ctx.seeds.int("bootstrap"), f["n_boot"])
         if rule is main:
             main_res = res
     data["curve_fit"] = fits[main.name](data["curve_t_ms"])

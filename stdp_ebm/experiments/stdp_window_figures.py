@@ -44,7 +44,8 @@ def fit_text(fit: dict, unit: str = "") -> str:
 
 def _protocol(summary: dict) -> str:
     p = summary["protocol"]
-    return (f"{p['n_pairings']} pairings at {p['frequency_hz']:g} Hz, {p['repeats']} repeats per Δt, "
+    return (f"{p['n_pairings']} pairings at {p['frequency_hz']:g} Hz, "
+            f"{p['repeats']} repeats per Δt, "
             f"membrane noise {summary['noise_mV']:g} mV; {summary['n_pairs']} pairs per rule")
 
 
@@ -54,7 +55,8 @@ def _panel_rule(ax, data: dict, summary: dict) -> None:
     x, mean, sem = data[f"{name}_x_ms"], data[f"{name}_mean"], data[f"{name}_sem"]
     t = data["curve_t_ms"]
     if "curve_theory" in data:
-        ax.plot(t, data["curve_theory"], ":", color="k", lw=1.2, label="theory Σ K(Δt) (noise-free)")
+        ax.plot(t, data["curve_theory"], ":", color="k", lw=1.2,
+                label="theory Σ K(Δt) (noise-free)")
     if fit["ok"]:
         for sgn in (-1, 1):
             part = np.sign(t) == sgn
