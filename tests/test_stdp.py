@@ -156,13 +156,14 @@ def test_stdp_window_experiment_end_to_end(tmp_path):
                  "--set", "protocol.frequency_hz=4", "--set", "protocol.repeats=2",
                  "--set", "control.pairs=5", "--set", "control.duration_s=1",
                  "--set", "tau_sweep.plus_ms=[]", "--set", "tau_sweep.minus_ms=[]",
-                 "--set", "fit.n_boot=50", "--set", "spiking.compare=triplet_stdp"])
+                 "--set", "fit.n_boot=50", "--set", "spiking.compare=triplet_stdp",
+                 "--set", f"data.dir={tmp_path}"])  # no points there: the run says so
     assert code == 0
     summary = json.loads((out / "summary.json").read_text())
     assert summary["signs"]["ltp_positive_for_all_2_to_40_ms"]
     assert summary["rules"] == ["rule_synapse", "triplet_stdp"]
     assert "triplet_stdp" in summary["skipped"] and "rule_synapse" not in summary["skipped"]
-    assert "bi_poo_points" in summary
+    assert summary["bi_poo_points"]["present"] is False and summary["bi_poo_points"]["note"]
     for name in ("window", "control"):
         assert (out / "figures" / f"{name}.png").is_file() and (out / "figures" / f"{name}.svg").is_file()
     manifest = json.loads((out / "manifest.json").read_text())
