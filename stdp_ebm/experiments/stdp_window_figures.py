@@ -61,7 +61,8 @@ def _panel_rule(ax, data: dict, summary: dict) -> None:
         for sgn in (-1, 1):
             part = np.sign(t) == sgn
             ax.plot(t[part], data["curve_fit"][part], color="C0", lw=1.2,
-                    label="fit, 95 % bootstrap intervals:\n" + fit_text(fit) if sgn > 0 else None)
+                    label=f"fit on |Δt| > {fit['excluded_ms']:g} ms, 95 % bootstrap intervals:\n"
+                    + fit_text(fit) if sgn > 0 else None)
     else:
         ax.text(0.02, 0.02, "fit failed:\n" + fit_text(fit), transform=ax.transAxes, fontsize=6.5,
                 color="C3", va="bottom")
