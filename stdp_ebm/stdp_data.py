@@ -90,16 +90,32 @@ def data_scatter(residuals: np.ndarray, n_params: int) -> float:
     return float(math.sqrt(np.sum(r ** 2) / max(r.size - n_params, 1)))
 
 
-def compare(curve: np.ndarray, y: np.ndarray, sigma: np.ndarray | float) -> dict[str, float]:
-    """Scale ``curve`` (the rule at the points' x) to ``y`` by one fitted s ≥ 0; RMSE and the
-    Gaussian log-likelihood with per-point scatter ``sigma`` (module docstring)."""
-    f, y = np.asarray(curve, float), np.asarray(y, float)
-    sigma = np.broadcast_to(np.asarray(sigma, float), y.shape)
+def _scale_fit(f: np.ndarray, y: np.ndarray, sigma: np.ndarray) -> tuple[float, np.ndarray]:
+    """The least-squares scale s ≥ 0 of f to y (weights 1/σ²) and the residuals y − s f."""
     w = 1.0 / sigma ** 2
     denom = float(np.sum(w * f * f))
     scale = max(float(np.sum(w * f * y)) / denom, 0.0) if denom > 0 else 0.0
-    resid = y - scale * f
+    return scale, y - scale * f
+
+
+def compare(curve: np.ndarray, y: np.ndarray, sigma: np.ndarray | float, seed: int = 0,
+            n_boot: int = 400) -> dict[str, float]:
+    """Scale ``curve`` (the rule at the points' x) to ``y`` by one fitted s ≥ 0; RMSE and the
+    Gaussian log-likelihood with per-point scatter ``sigma`` (module docstring). 95 % intervals of
+    s and the RMSE from a bootstrap over the points (the same resamples for every rule with the
+    same ``seed``, so rules can be compared)."""
+    f, y = np.asarray(curve, float), np.asarray(y, float)
+    sigma = np.broadcast_to(np.asarray(sigma, float), y.shape)
+    scale, resid = _scale_fit(f, y, sigma)
     loglik = float(np.sum(-0.5 * (resid / sigma) ** 2 - np.log(sigma * math.sqrt(2 * math.pi))))
-    return {"scale": scale, "rmse": float(math.sqrt(np.mean(resid ** 2))), "log_likelihood": loglik,
-            "n_points": int(y.size), "fitted": "scale (1 parameter)",
+    rng = np.random.default_rng(seed)
+    boots = []
+    for _ in range(n_boot):
+        idx = rng.integers(0, y.size, y.size)
+        s_b, r_b = _scale_fit(f[idx], y[idx], sigma[idx])
+        boots.append((s_b, math.sqrt(np.mean(r_b ** 2))))
+    lo, hi = np.percentile(np.array(boots), [2.5, 97.5], axis=0)
+    return {"scale": scale, "scale_ci": [float(lo[0]), float(hi[0])],
+            "rmse": float(math.sqrt(np.mean(resid ** 2))), "rmse_ci": [float(lo[1]), float(hi[1])],
+            "log_likelihood": loglik, "n_points": int(y.size), "fitted": "scale (1 parameter)",
             "fixed": "every parameter of the rule's model file"}
