@@ -70,3 +70,25 @@ def test_bi_poo_points_with_3_ms_cut_off_stay_bounded():
             assert TAU_BOUNDS_MS[0] < lo < d[f"tau_{side}"] < hi < TAU_BOUNDS_MS[1]
         else:
             assert side in d["problems"] or math.isfinite(d[f"tau_{side}"])
+
+
+def test_compare_recovers_a_known_scale_and_data_absent_is_none(tmp_path):
+    from stdp_ebm import stdp_data
+    f = np.linspace(-1.0, 1.0, 20)
+    c = stdp_data.compare(f, 3.0 * f, 0.5)
+    assert_allclose([c["scale"], c["rmse"]], [3.0, 0.0], atol=1e-12)
+    # log L of a perfect fit: Σ −log(σ√(2π)) over 20 points
+    assert_allclose(c["log_likelihood"], -20 * np.log(0.5 * np.sqrt(2 * np.pi)), rtol=1e-12)
+    assert stdp_data.bi_poo_points(tmp_path) is None and stdp_data.sjostrom_points(tmp_path) is None
+
+
+@pytest.mark.skipif(not BI_POO.is_file(), reason="digitised points not in ../shared")
+def test_digitised_files_read_as_documented():
+    from stdp_ebm import stdp_data
+    pts = stdp_data.bi_poo_points(BI_POO.parent)
+    assert pts.x.size == 45 and np.all(np.diff(pts.x) >= 0)
+    sj = stdp_data.sjostrom_points(BI_POO.parent)
+    # first pair of the +10 ms file: mean 96.89 %, mean + s.d. 100.06 % (100 % = no change)
+    assert_allclose([sj[10.0].y[0], sj[10.0].sd[0]], [96.89163 - 100, 100.06159 - 96.89163],
+                    atol=1e-4)
+    assert sj[-10.0].y[-1] > 0 > sj[-10.0].y[0]  # post-before-pre: LTD at 0.1 Hz, LTP at 50 Hz
