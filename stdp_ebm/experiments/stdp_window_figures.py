@@ -57,15 +57,12 @@ def _panel_rule(ax, data: dict, summary: dict) -> None:
     if "curve_theory" in data:
         ax.plot(t, data["curve_theory"], ":", color="k", lw=1.2,
                 label="theory Σ K(Δt) (noise-free)")
-    if fit["ok"]:
-        for sgn in (-1, 1):
-            part = np.sign(t) == sgn
-            ax.plot(t[part], data["curve_fit"][part], color="C0", lw=1.2,
-                    label=f"fit on |Δt| > {fit['excluded_ms']:g} ms, 95 % bootstrap intervals:\n"
-                    + fit_text(fit) if sgn > 0 else None)
-    else:
-        ax.text(0.02, 0.02, "fit failed:\n" + fit_text(fit), transform=ax.transAxes, fontsize=6.5,
-                color="C3", va="bottom")
+    head = f"fit on |Δt| > {fit['excluded_ms']:g} ms, 95 % bootstrap intervals" + (
+        "" if fit["ok"] else " (a failed side has no curve)")
+    for sgn in (-1, 1):  # a failed side is NaN and draws nothing; its reason is in the legend
+        part = np.sign(t) == sgn
+        ax.plot(t[part], data["curve_fit"][part], color="C0", lw=1.2,
+                label=head + ":\n" + fit_text(fit) if sgn > 0 else None)
     rel = summary["max_sem_fraction_of_max_mean"]
     ax.errorbar(x, mean, yerr=sem, fmt="o", color="C0", ms=3, capsize=1.5,
                 label=f"simulation: mean ± s.e.m. at the measured Δt\n(largest s.e.m. = "
@@ -77,7 +74,8 @@ def _panel_rule(ax, data: dict, summary: dict) -> None:
     ax.axvline(0, color="0.4", lw=0.7, ls="--")
     ax.set_xlabel("Δt = t_post − t_pre (ms)")
     ax.set_ylabel(DW_LABEL)
-    ax.set_title(f"{label(name)}", fontsize=8.5)
+    ax.set_title(label(name) + ("" if fit["ok"] else ": fit failed (see below)"), fontsize=8.5,
+                 color="k" if fit["ok"] else "C3")
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), fontsize=6.5)
 
 
