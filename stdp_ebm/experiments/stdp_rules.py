@@ -24,8 +24,9 @@ SPIKING = {
     "neuron": Key("str", "lif_neuron", "neuron model file (name in models/ or path)"),
     "synapse": Key("str", "rule_synapse", "the rule under test: a synapse model file that names "
                    "its weight_change variable (name in models/ or path)"),
-    "compare": Key("str", "pair_stdp, triplet_stdp", "other rules run with the same protocol, "
-                   "comma-separated model names ('' for none)"),
+    "compare": Key("str", "rule_synapse, pair_stdp, triplet_stdp", "rules run beside it with the "
+                   "same protocol (the rule under test is skipped there), comma-separated model "
+                   "names ('' for none)"),
     "noise": Key("bool", True, "membrane noise on (sigma = noise_mV) or off"),
     "noise_mV": Key("float", 2.0, "s.d. of the membrane-potential noise when noise is on",
                     low=0.0),
