@@ -14,8 +14,9 @@ stays cheap and never imports Brian2)::
 * the references: :func:`implicit_neg_grad`, :func:`feedforward_backprop`,
   :func:`finite_difference_neg_grad`, and the metrics :func:`alignment`, :func:`layer_alignment`
 * Brian2 model files: :func:`load_model`, :func:`shipped_models`
-* STDP: the modules :mod:`stdp_ebm.protocols` (spike-pair schedules and their Brian2 simulation)
-  and :mod:`stdp_ebm.stdp` (kernel theory, window fits, Bi & Poo data)
+* STDP: the modules :mod:`stdp_ebm.protocols` (spike-pair schedules and their Brian2 simulation),
+  :mod:`stdp_ebm.stdp` (kernel theory) and :mod:`stdp_ebm.window_fit` (window fits with bootstrap
+  intervals)
 * the spiking network: :mod:`stdp_ebm.spiking` (``simulate``, ``SpikingNetwork``)
 * experiments: :func:`run_config` (resolve and run a config into a run directory), :class:`Seeds`
 """

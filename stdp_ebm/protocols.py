@@ -8,8 +8,10 @@ spike times. :func:`simulate` turns it into one network:
   the experiments did it, by a brief depolarising current pulse (``I_pulse`` for ``pulse_ms``),
   started :func:`evoke_latency` before the wanted time, so the voltage rises before the spike;
 * ``trigger`` — a ``SpikeGeneratorGroup`` (N) whose spikes open the pulse (``pulse_end = t + d``);
-* ``rule`` — the plastic synapse of ``stdp_ebm/models/rule_synapse.toml`` from pre k to post k (one-to-one):
-  it delivers the EPSP and accumulates ΔW online (Eq 26, one-directional and tied forms).
+* ``rule`` — the plastic synapse from pre k to post k (one-to-one), any synapse model file that
+  names its ``weight_change`` variable (``stdp_ebm/models/rule_synapse.toml``: Eq 26, one-directional and
+  tied forms; ``stdp_ebm/models/pair_stdp.toml``; ``stdp_ebm/models/triplet_stdp.toml``): it delivers the EPSP and
+  accumulates ΔW online.
 
 Protocols: :func:`pairing` (Δt = t_post − t_pre, number of pairings, pairing frequency, all per
 pair, so Δt grids, repeats and frequency sweeps are one schedule) and :func:`poisson` (independent
@@ -25,12 +27,12 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ConfigError
+from .errors import ConfigError, ModelFileError
 from .models import Model, load_model, set_codegen_target
 from .progress import brian2_report
 
 __all__ = ["Schedule", "pairing", "poisson", "concat", "PairingResult", "simulate",
-           "measured_delta_t", "evoke_latency"]
+           "measured_delta_t", "evoke_latency", "plastic_synapse", "switch_params"]
 
 #: silence before the first spike and after the last one (s): the rate traces decay fully (≫ 5τ)
 LEAD_S, TAIL_S = 0.05, 0.5
@@ -125,10 +127,11 @@ def evoke_latency(params: dict[str, Any], pulse_ms: float) -> float:
 
 @dataclass
 class PairingResult:
-    """ΔW per pair (both forms of the rule) and the spikes that produced it (times in s)."""
+    """ΔW per pair (the model's ``weight_change`` variable; ``delta_w_tied`` only for a model that
+    has the tied form of Eq 26, else None) and the spikes that produced it (times in s)."""
 
     delta_w: np.ndarray
-    delta_w_tied: np.ndarray
+    delta_w_tied: np.ndarray | None
     pre_i: np.ndarray
     pre_t: np.ndarray
     post_i: np.ndarray
@@ -143,14 +146,16 @@ def simulate(schedule: Schedule, seed: int, *, noise_mV: float = 0.0, learn: boo
     """Run ``schedule`` as one Brian2 network (module docstring) and return ΔW per pair.
 
     ``noise_mV`` is the s.d. ``sigma`` of the membrane noise; ``learn`` switches on online learning
-    (the EPSP weight follows ΔW) and ``tied`` selects the tied form for it; ``synapse_params``
-    overrides parameters of the rule synapse (Brian2 quantities, units checked).
+    (the EPSP weight follows ΔW) and ``tied`` selects the tied form for it (each only for a model
+    with that parameter); ``synapse_params`` overrides parameters of the rule synapse (Brian2
+    quantities, units checked).
     """
     import brian2 as b2
 
     target = set_codegen_target("cython")
     neuron_m = neuron if isinstance(neuron, Model) else load_model(neuron)
-    syn_m = synapse if isinstance(synapse, Model) else load_model(synapse)
+    syn_m = plastic_synapse(synapse)
+    switches = switch_params(syn_m, learn=learn, tied=tied)
     neuron_kw = neuron_m.group_kwargs(sigma=noise_mV * b2.mV)
     dt = dt_ms * b2.ms
     latency = evoke_latency(neuron_kw["namespace"], pulse_ms)
@@ -169,8 +174,7 @@ def simulate(schedule: Schedule, seed: int, *, noise_mV: float = 0.0, learn: boo
     pairs = np.arange(schedule.n)
     kick.connect(i=pairs, j=pairs)  # arrays, not j="i": no code object to compile
     rule = b2.Synapses(pre, post, dt=dt, name="rule",
-                       **syn_m.group_kwargs(learn=float(learn), tied=float(tied),
-                                            **(synapse_params or {})))
+                       **syn_m.group_kwargs(**switches, **(synapse_params or {})))
     rule.connect(i=pairs, j=pairs)
     syn_m.initialise(rule)
     pre_mon, post_mon = b2.SpikeMonitor(pre, name="pre_spikes"), b2.SpikeMonitor(post,
@@ -178,19 +182,50 @@ def simulate(schedule: Schedule, seed: int, *, noise_mV: float = 0.0, learn: boo
     b2.seed(seed)
     net = b2.Network(pre, trigger, post, kick, rule, pre_mon, post_mon)
     net.run(schedule.duration * b2.second, namespace={}, report=brian2_report())
-    return PairingResult(delta_w=np.array(rule.delta_w[:]), delta_w_tied=np.array(rule.delta_w_tied[:]),
+    tied_w = np.array(rule.delta_w_tied[:]) if "delta_w_tied" in rule.variables else None
+    dw = np.array(getattr(rule, syn_m.weight_change)[:])
+    return PairingResult(delta_w=dw, delta_w_tied=tied_w,
                          pre_i=np.array(pre_mon.i[:]), pre_t=np.array(pre_mon.t / b2.second),
                          post_i=np.array(post_mon.i[:]), post_t=np.array(post_mon.t / b2.second),
                          target=target)
 
 
+def plastic_synapse(synapse: str | Model) -> Model:
+    """The synapse model file of a plasticity rule; it must name its ``weight_change`` variable."""
+    model = synapse if isinstance(synapse, Model) else load_model(synapse)
+    if model.kind != "synapse" or not model.weight_change:
+        raise ModelFileError(f"{model.path}: a plasticity rule for the STDP protocols must be a "
+                             f"synapse model naming its weight_change variable "
+                             f"(e.g. weight_change = \"delta_w\")")
+    return model
+
+
+def switch_params(model: Model, *, learn: bool, tied: bool) -> dict[str, float]:
+    """``learn``/``tied`` as parameter overrides of ``model``; asking for a switch the model does
+    not have is a ConfigError (before anything is compiled)."""
+    out = {}
+    for name, on in (("learn", learn), ("tied", tied)):
+        if name in model.params:
+            out[name] = float(on)
+        elif on:
+            raise ConfigError(f"{model.path}: [spiking] {name} = true needs a '{name}' parameter "
+                              f"in the synapse model")
+    return out
+
+
 def measured_delta_t(result: PairingResult, n: int) -> np.ndarray:
     """Per pair, the mean over its pre spikes of (nearest post spike − pre spike), in ms."""
     out = np.full(n, np.nan)
+    pre, post = _by_pair(result.pre_i, result.pre_t, n), _by_pair(result.post_i, result.post_t, n)
     for k in range(n):
-        pre, post = result.pre_t[result.pre_i == k], result.post_t[result.post_i == k]
-        if pre.size and post.size:
-            diff = post[None, :] - pre[:, None]
-            nearest = diff[np.arange(pre.size), np.argmin(np.abs(diff), axis=1)]
-            out[k] = 1e3 * float(np.mean(nearest))
+        if pre[k].size and post[k].size:
+            diff = post[k][None, :] - pre[k][:, None]
+            out[k] = 1e3 * float(np.mean(diff[np.arange(pre[k].size),
+                                              np.argmin(np.abs(diff), axis=1)]))
     return out
+
+
+def _by_pair(idx: np.ndarray, t: np.ndarray, n: int) -> list[np.ndarray]:
+    """Spike times split by pair index (one sort instead of n boolean masks)."""
+    order = np.argsort(idx, kind="stable")
+    return np.split(np.asarray(t)[order], np.searchsorted(np.asarray(idx)[order], np.arange(1, n)))

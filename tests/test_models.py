@@ -56,9 +56,11 @@ def test_parse_quantity_rejects_anything_else(text):
     ("lif", 'kind = "neuron"', 'kind = "neuron', "TOML syntax error"),
     ("pop", "rho_in_last = rho_in\n", "rho_in_last = r_pre\n", "unit mismatch"),
     ("pop", "(rho_in + rho_in_last)", "(rho_in + rho_in_lst)", "rho_in_lst"),
+    ("syn", 'weight_change = "delta_w"', 'weight_change = "delta_ww"', "did you mean 'delta_w'"),
+    ("syn", 'window = "eq26_filters"', 'window = "eq26"', "not a known theory kernel"),
 ], ids=["param-units", "threshold-units", "pathway-units", "missing-param", "unknown-key",
         "unused-param", "bad-unit", "eq-syntax", "bad-kind", "missing-threshold", "toml-syntax",
-        "on-step-units", "on-step-unknown-variable"])
+        "on-step-units", "on-step-unknown-variable", "weight-change-unknown", "window-unknown"])
 def test_mistakes_are_model_file_errors(tmp_path: Path, which, old, new, message):
     source = {"lif": LIF, "syn": SYN, "pop": POP_RULE}[which]
     assert old in source
@@ -71,6 +73,15 @@ def test_mistakes_are_model_file_errors(tmp_path: Path, which, old, new, message
     with pytest.raises(ModelFileError, match=message) as info:
         load_model(path)
     assert "\n" not in str(info.value)
+
+
+def test_shipped_plasticity_rules_name_their_weight_change():
+    for name, window in (("rule_synapse", "eq26_filters"), ("pair_stdp", "pair_exponential"),
+                         ("triplet_stdp", None)):
+        model = load_model(name)
+        assert model.weight_change == "delta_w" and model.window == window
+    pair = load_model("pair_stdp")  # Brian2's STDP example: Apost = −Apre·taupre/taupost·1.05
+    assert pair.params["Apost"] == pytest.approx(-1.05 * pair.params["Apre"], rel=1e-12)
 
 
 def test_unknown_model_name_and_bad_override():

@@ -61,23 +61,6 @@ def test_pair_kernel_integrates_to_zero_and_tau_plus_follows_pre_filter():
     assert_allclose(ratio_ltd, np.exp(-20e-3 / KERN.tau_post_decay), rtol=1e-3)
 
 
-def test_fit_recovers_known_double_exponential_with_calibrated_cis():
-    x = np.concatenate([-np.geomspace(3, 100, 12)[::-1], np.geomspace(3, 100, 12)])
-    truth = {"a_plus": 0.8, "tau_plus": 17.0, "a_minus": 0.3, "tau_minus": 34.0}
-    sem = np.full(x.size, 0.01)
-    clean = stdp.double_exponential(x, *truth.values())
-    fits = [stdp.fit_window(x, clean + np.random.default_rng(seed).normal(0, 0.01, x.size), sem)
-            for seed in range(300)]
-    for name, true in truth.items():
-        values = np.array([getattr(f, name) for f in fits])
-        assert_allclose(np.median(values), true, rtol=0.02)  # unbiased to 2% (noise 0.01)
-        covered = np.mean([f.as_dict()[f"{name}_ci"][0] < true < f.as_dict()[f"{name}_ci"][1]
-                           for f in fits])
-        # 95% CIs: coverage of 300 fits within ±3 binomial s.d. (±0.038) of 0.95
-        assert 0.91 <= covered <= 0.99, (name, covered)
-    assert_allclose(fits[0].area_ratio, 0.8 * 17 / (0.3 * 34), rtol=0.1)
-
-
 def test_zero_crossing_and_group_stats():
     assert_allclose(stdp.zero_crossing(np.array([-2.0, -1.0, 1.0]), np.array([-1.0, -0.5, 1.5])),
                     -0.5, rtol=1e-12)
@@ -85,13 +68,6 @@ def test_zero_crossing_and_group_stats():
     assert_allclose(mean, [2, 3])
     assert_allclose(sem, [np.std([1, 3], ddof=1) / np.sqrt(2), np.std([2, 2, 5], ddof=1) / np.sqrt(3)])
     assert list(n) == [2, 3]
-
-
-def test_bi_poo_reference_has_provenance():
-    ref = stdp.bi_poo()
-    assert ref["fit"]["tau_plus_ms"] == 16.8 and ref["fit"]["tau_minus_ms"] == 33.7
-    assert "10464" in ref["citation"]["measured"] and "24:139" in ref["citation"]["fitted"]
-    assert_allclose(stdp.bi_poo_curve(np.array([16.8])), ref["fit"]["a_plus"] / np.e, rtol=1e-12)
 
 
 def test_pairing_schedule():
@@ -179,11 +155,15 @@ def test_stdp_window_experiment_end_to_end(tmp_path):
                  "--set", "protocol.delta_t_ms=[-20, -5, 5, 20]", "--set", "protocol.n_pairings=2",
                  "--set", "protocol.frequency_hz=4", "--set", "protocol.repeats=2",
                  "--set", "control.pairs=5", "--set", "control.duration_s=1",
-                 "--set", "tau_sweep.tau_pre_decay_ms=[]", "--set", "tau_sweep.tau_post_decay_ms=[]"])
+                 "--set", "tau_sweep.plus_ms=[]", "--set", "tau_sweep.minus_ms=[]",
+                 "--set", "fit.n_boot=50", "--set", "spiking.compare=triplet_stdp",
+                 "--set", f"data.dir={tmp_path}"])  # no points there: the run says so
     assert code == 0
     summary = json.loads((out / "summary.json").read_text())
     assert summary["signs"]["ltp_positive_for_all_2_to_40_ms"]
-    assert set(summary["tau_ratio_to_bi_poo"]) == {"tau_plus", "tau_minus"}
+    assert summary["rules"] == ["rule_synapse", "triplet_stdp"]
+    assert "triplet_stdp" in summary["skipped"] and "rule_synapse" not in summary["skipped"]
+    assert summary["bi_poo_points"]["present"] is False and summary["bi_poo_points"]["note"]
     for name in ("window", "control"):
         assert (out / "figures" / f"{name}.png").is_file() and (out / "figures" / f"{name}.svg").is_file()
     manifest = json.loads((out / "manifest.json").read_text())
@@ -197,6 +177,10 @@ def test_bad_configs_exit_2(tmp_path, capsys):
     assert main(base + ["--set", "protocol.delta_t_ms=[-10, 10, 10]"]) == 2
     assert main(base + ["--set", "protocol.frequency_hz=20"]) == 2  # |Δt| 100 ms > half period
     assert main(base + ["--set", "spiking.synapse=rule_synaps"]) == 2
+    # not a plasticity rule (no weight_change), and a switch the rule does not have: both refused
+    # before anything is simulated
+    assert main(base + ["--set", "spiking.synapse=population_synapse"]) == 2
+    assert main(base + ["--set", "spiking.synapse=pair_stdp", "--set", "spiking.tied=true"]) == 2
     err = capsys.readouterr().err
     assert "did you mean 'rule_synapse'" in err
 
@@ -207,12 +191,50 @@ def test_stdp_frequency_experiment_end_to_end(tmp_path):
     out = tmp_path / "freq"
     code = main(["run", "stdp_frequency", "--out", str(out), "--quiet",
                  "--set", "protocol.frequencies_hz=[5, 50]", "--set", "protocol.n_pairings=3",
-                 "--set", "protocol.repeats=2", "--set", "spiking.noise=false"])
+                 "--set", "protocol.repeats=2", "--set", "spiking.noise=false",
+                 "--set", "spiking.compare=pair_stdp"])
     assert code == 0
     summary = json.loads((out / "summary.json").read_text())
     # noise off: the simulation is the bilinear sum of K over all spike pairs (cross-pairing terms
-    # at 50 Hz included); same 1e-3 bar as the window (rk4 at 0.1 ms vs the 10 µs theory grid)
-    assert summary["theory_rmse_fraction_of_max"] < 1e-3
-    cells = {(c["delta_t_ms"], c["frequency_hz"]): c for c in summary["cells"]}
-    assert cells[(10.0, 5.0)]["mean"] > 0 > cells[(-10.0, 5.0)]["mean"]
+    # at 50 Hz included); same 1e-3 bar as the window (rk4 at 0.1 ms vs the 10 µs theory grid);
+    # pair-based STDP is event-driven and exact, so its bar is rounding
+    assert summary["theory_rmse_fraction_of_max"]["rule_synapse"] < 1e-3
+    assert summary["theory_rmse_fraction_of_max"]["pair_stdp"] < 1e-9
+    data = np.load(out / "data.npz")
+    assert data["rule_synapse_mean"][0, 0] > 0 > data["rule_synapse_mean"][1, 0]  # +10 / −10 ms at 5 Hz
     assert (out / "figures" / "frequency.png").is_file()
+
+
+def test_lag_attribution_recovers_a_known_pair_kernel():
+    # independent reference: ΔW built directly as a sum of a known kernel over all spike pairs
+    from stdp_ebm.experiments.stdp_random_trains import attribute, lag_counts
+    rng = np.random.default_rng(3)
+    kernel = stdp.ExponentialKernel(0.01, 0.02, -0.0105, 0.02)
+    pre = [np.sort(rng.uniform(0, 10, 100)) for _ in range(300)]
+    post = [np.sort(rng.uniform(0, 10, 100)) for _ in range(300)]
+    dw = np.array([kernel.from_spikes(a, b) for a, b in zip(pre, post)])
+    edges = np.arange(-0.1, 0.1 + 1e-9, 0.01)
+    c, lo, hi = attribute(lag_counts(pre, post, edges), dw, rng, 50)
+    centres = 0.5 * (edges[1:] + edges[:-1])
+    fine = np.linspace(-0.1, 0.1, 20001)
+    bin_mean = np.array([kernel(fine[(fine > a) & (fine < b)]).mean()
+                         for a, b in zip(edges[:-1], edges[1:])])
+    # the only error is K's variation within a bin, averaged over ~100 pairs per bin and synapse:
+    # 10 % of the peak bounds it (measured 3.4 % with this seed)
+    assert_allclose(c, bin_mean, rtol=0, atol=0.1 * np.max(np.abs(bin_mean)))
+    assert np.sign(c[centres > 0.01]).min() > 0 and np.sign(c[centres < -0.01]).max() < 0
+
+
+@pytest.mark.brian2
+def test_stdp_random_trains_experiment_end_to_end(tmp_path):
+    from stdp_ebm.cli import main
+    out = tmp_path / "rt"
+    code = main(["run", "experiments/stdp_random_trains.toml", "--out", str(out), "--quiet",
+                 "--set", "protocol.pairs=60", "--set", "protocol.duration_s=3",
+                 "--set", "protocol.bin_ms=20", "--set", "protocol.n_boot=20",
+                 "--set", "paired.n_pairings=2", "--set", "spiking.compare=''"])
+    assert code == 0
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["rules"] == ["rule_synapse"]
+    assert summary["per_rule"]["rule_synapse"]["corr_with_paired"] > 0.5  # same-signed windows
+    assert (out / "figures" / "random_trains.png").is_file()

@@ -1,31 +1,34 @@
-"""Pairing-frequency dependence of the rule's STDP (Sjöström, Turrigiano & Nelson 2001).
+"""Pairing-frequency dependence of STDP for each rule, against Sjöström et al. (2001).
 
-All (Δt, frequency, repeat) combinations are pairs of one Brian2 run. Because ΔW of the rule is a
-sum of the pair kernel K over ALL pre/post spike pairs (:mod:`stdp_ebm.stdp`), at a pairing period
-T the change per pairing is Σ_m K(Δt + mT): once T is comparable to the filters' time constants the
-neighbouring pairings contribute with the opposite sign, and as T → 0 the sum tends to (1/T)∫K = 0.
-The rule therefore predicts that the timing dependence fades at high frequency; it cannot produce
-the LTP-for-both-orders that Sjöström et al. found at 40-50 Hz (a nonlinearity would be needed).
+All (Δt, frequency, repeat) combinations are pairs of one Brian2 run per rule. For a rule that is a
+sum of a pair kernel K over ALL pre/post spike pairs (Eq 26, pair-based STDP; :mod:`stdp_ebm.stdp`),
+at a pairing period T the change per pairing is Σ_m K(Δt + mT): once T is comparable to the
+kernel's time constants the neighbouring pairings contribute with the opposite sign, and as T → 0
+the sum tends to (1/T)∫K, which is 0 for Eq 26 (∫K = 0) and negative for pair-based STDP
+(A− τ− > A+ τ+). Such rules cannot produce the LTP for both orders that Sjöström et al. found at
+40–50 Hz; the triplet rule (Pfister & Gerstner 2006) can, through its post-pre-post term.
 
-data.npz: ``delta_t_ms``, ``frequencies_hz`` (axes), ``mean``, ``sem``, ``theory`` (shape
-(n_delta_t, n_frequencies), ΔW after ``n_pairings`` pairings), ``sign`` (:func:`rule_sign`),
-``curve_frequencies_hz`` and ``curve_theory`` (n_delta_t, 60): theory on a fine frequency grid,
-``pair_*`` per pair.
+Sjöström et al.'s points (mean ± s.d., % change) are read from ``[data] dir`` when present; each
+rule's ΔW is compared with them after ONE fitted scale factor per rule (all rule parameters fixed,
+:func:`stdp_ebm.stdp_data.compare`), with the reported s.d. as per-point scatter.
+
+data.npz: ``delta_t_ms``, ``frequencies_hz`` (axes); per rule ``RULE_mean``, ``RULE_sem`` (shape
+(n_delta_t, n_frequencies), ΔW after ``n_pairings`` pairings), ``RULE_theory`` and
+``RULE_curve_theory`` (on ``curve_frequencies_hz``) for rules with a kernel; ``data_sjostrom_*``.
 """
 
 from __future__ import annotations
 
-import tomllib
-from importlib import resources
-
 import numpy as np
 
-from .. import stdp
+from .. import stdp, stdp_data
 from ..config import Key, require
 from ..plotting import figure, panel_label
 from ..protocols import pairing
 from . import Experiment, Result, RunContext
-from .stdp_window import SPIKING, kernel_for, run_spiking, schedule_theory
+from .stdp_rules import DATA, SPIKING, data_dir, notes, rules, run_spiking
+from .stdp_window import schedule_theory
+from .stdp_window_figures import label
 
 SCHEMA = {
     "protocol": {
@@ -37,6 +40,7 @@ SCHEMA = {
         "repeats": Key("int", 5, "independent pairs per (Δt, frequency)", low=1),
     },
     "spiking": SPIKING,
+    "data": DATA,
 }
 
 
@@ -47,82 +51,112 @@ def check(cfg: dict, source: str) -> None:
             p["delta_t_ms"], f"|Δt| must not exceed half the shortest pairing period ({half:g} ms)")
 
 
-def sjostrom() -> dict:
-    """The qualitative finding shipped in ``stdp_ebm/data/sjostrom_2001.toml``."""
-    text = resources.files("stdp_ebm").joinpath("data/sjostrom_2001.toml").read_text("utf-8")
-    return tomllib.loads(text)
-
-
 def run(cfg: dict, ctx: RunContext) -> Result:
     p = cfg["protocol"]
+    rule_list = rules(cfg)
     delta, freq = (np.array(v) for v in (p["delta_t_ms"], p["frequencies_hz"]))
     d_pair = np.repeat(np.repeat(delta, freq.size), p["repeats"])
     f_pair = np.repeat(np.tile(freq, delta.size), p["repeats"])
     schedule = pairing(d_pair, p["n_pairings"], f_pair)
-    res = run_spiking(schedule, cfg, ctx)
-    kernel = kernel_for(cfg)
-    theory = schedule_theory(schedule, kernel)
-    shape = (delta.size, freq.size, p["repeats"])  # pairs are ordered Δt, then frequency, then repeat
-    dw = res.delta_w.reshape(shape)
-    sem = dw.std(axis=2, ddof=1) / np.sqrt(p["repeats"]) if p["repeats"] > 1 else 0 * dw[..., 0]
-    data = {"delta_t_ms": delta, "frequencies_hz": freq, "mean": dw.mean(axis=2), "sem": sem,
-            "theory": theory.reshape(shape).mean(axis=2), "pair_delta_t_ms": d_pair,
-            "pair_frequency_hz": f_pair, "pair_delta_w": res.delta_w}
-    data["sign"] = rule_sign(data["mean"], data["sem"])
-    data["curve_frequencies_hz"] = np.geomspace(freq.min(), freq.max(), 60)
-    data["curve_theory"] = np.array([schedule_theory(pairing(
-        np.full(60, d), p["n_pairings"], data["curve_frequencies_hz"]), kernel) for d in delta])
-    return Result(data, _summary(data, res.target, p["n_pairings"]))
+    shape = (delta.size, freq.size, p["repeats"])  # pairs ordered by Δt, frequency, repeat
+    data = {"delta_t_ms": delta, "frequencies_hz": freq, "pair_delta_t_ms": d_pair,
+            "pair_frequency_hz": f_pair,
+            "curve_frequencies_hz": np.geomspace(freq.min(), freq.max(), 60)}
+    summary: dict = {"rules": [r.name for r in rule_list], "skipped": notes(rule_list),
+                     "n_pairings": p["n_pairings"], "repeats": p["repeats"],
+                     "noise_mV": cfg["spiking"]["noise_mV"] if cfg["spiking"]["noise"] else 0.0,
+                     "theory_rmse_fraction_of_max": {}}
+    for rule in rule_list:
+        res = run_spiking(schedule, cfg, ctx, rule)
+        dw = res.delta_w.reshape(shape)
+        data[f"{rule.name}_pair_delta_w"] = res.delta_w
+        data[f"{rule.name}_mean"] = dw.mean(axis=2)
+        data[f"{rule.name}_sem"] = dw.std(axis=2, ddof=1) / np.sqrt(p["repeats"]) \
+            if p["repeats"] > 1 else np.zeros(shape[:2])
+        summary["codegen_target"] = res.target
+        if rule.kernel is not None:
+            theory = schedule_theory(schedule, rule.kernel).reshape(shape).mean(axis=2)
+            data[f"{rule.name}_theory"] = theory
+            data[f"{rule.name}_curve_theory"] = np.array([schedule_theory(pairing(
+                np.full(60, d), p["n_pairings"], data["curve_frequencies_hz"]), rule.kernel)
+                for d in delta])
+            summary["theory_rmse_fraction_of_max"][rule.name] = stdp.rmse_fraction(
+                data[f"{rule.name}_mean"], theory)
+    summary["sjostrom_points"] = _compare(rule_list, data, cfg)
+    return Result(data, summary)
 
 
-def rule_sign(mean: np.ndarray, sem: np.ndarray, floor: float = 0.05) -> np.ndarray:
-    """+1/−1 where |mean| exceeds both 2 s.e.m. and ``floor`` × max|mean|, else 0 (no change)."""
-    small = np.abs(mean) <= np.maximum(2 * sem, floor * np.max(np.abs(mean)))
-    return np.where(small, 0, np.sign(mean)).astype(int)
-
-
-def _summary(data: dict, target: str, n_pairings: int) -> dict:
-    ref = sjostrom()["signs"]
-    rows = []
-    for i, d in enumerate(data["delta_t_ms"]):
-        for j, f in enumerate(data["frequencies_hz"]):
-            rows.append({"delta_t_ms": float(d), "frequency_hz": float(f),
-                         "mean": float(data["mean"][i, j]), "sem": float(data["sem"][i, j]),
-                         "theory": float(data["theory"][i, j]), "sign": int(data["sign"][i, j])})
-    return {"cells": rows, "n_pairings": n_pairings, "codegen_target": target,
-            "theory_rmse_fraction_of_max": stdp.rmse_fraction(data["mean"], data["theory"]),
-            "sjostrom_2001_signs": ref}
+def _compare(rule_list, data: dict, cfg: dict) -> dict:
+    """Each rule (one fitted scale) against Sjöström et al.'s points at the frequencies run."""
+    where = data_dir(cfg)
+    pts = stdp_data.sjostrom_points(where) if where else None
+    if pts is None:
+        return {"present": False, "note": f"Sjöström et al.'s files not in [data] dir = "
+                                          f"{cfg['data']['dir']!r}: points not plotted"}
+    delta, freq = list(data["delta_t_ms"]), list(data["frequencies_hz"])
+    use = [d for d in pts if d in delta and all(f in freq for f in pts[d].x)]
+    if not use:
+        return {"present": False, "note": "the protocol does not contain Δt = ±10 ms at "
+                                          "0.1, 10, 20, 40, 50 Hz: no comparison"}
+    y = np.concatenate([pts[d].y for d in use])
+    sd = np.concatenate([pts[d].sd for d in use])
+    for d in use:
+        data[f"data_sjostrom_{d:+g}_y"], data[f"data_sjostrom_{d:+g}_sd"] = pts[d].y, pts[d].sd
+    out = {"present": True, "source": pts[use[0]].source, "delta_t_ms": use,
+           "frequencies_hz": list(pts[use[0]].x), "rules": {}}
+    for r in rule_list:
+        curve = np.concatenate([data[f"{r.name}_mean"][delta.index(d),
+                                                       [freq.index(f) for f in pts[d].x]]
+                                for d in use])
+        out["rules"][r.name] = stdp_data.compare(curve, y, sd)
+    return out
 
 
 def figures(data: dict, summary: dict, cfg: dict) -> dict:
-    fig, (a, b) = figure(2, 1, width=3.6, height=2.9)
+    delta = list(data["delta_t_ms"])
+    fig, axes = figure_panels(len(delta))
     f = data["frequencies_hz"]
-    for i, d in enumerate(data["delta_t_ms"]):
-        color = "C0" if d > 0 else "C3"
-        a.errorbar(f, data["mean"][i], yerr=data["sem"][i], fmt="o", color=color, capsize=1.5,
-                   label=f"simulation, Δt = {d:+g} ms (mean ± s.e.m.)")
-        a.plot(data["curve_frequencies_hz"], data["curve_theory"][i], ":", color=color, lw=1.2,
-               label=f"theory, Δt = {d:+g} ms")
-        b.plot(f, data["sign"][i], "o-", color=color, label=f"rule, Δt = {d:+g} ms")
-    ref = summary["sjostrom_2001_signs"]
-    for key, d, color in (("plus_10_ms", 10, "C0"), ("minus_10_ms", -10, "C3")):
-        b.plot(ref["frequencies_hz"], ref[key], "s--", mfc="none", color=color, alpha=0.7,
-               label=f"Sjöström et al. 2001, Δt = {d:+d} ms (qualitative)")
-    for ax, lab in ((a, "a"), (b, "b")):
+    ref = summary["sjostrom_points"]
+    for ax, (i, d) in zip(axes, enumerate(delta)):
+        for k, name in enumerate(summary["rules"]):
+            scale = ref["rules"][name]["scale"] if ref["present"] else \
+                1.0 / np.max(np.abs(data[f"{name}_mean"]))
+            extra = (f" × {scale:.3g} (RMSE {ref['rules'][name]['rmse']:.0f} %)"
+                     if ref["present"] else " (÷ its max |ΔW|)")
+            ax.errorbar(f, scale * data[f"{name}_mean"][i], yerr=scale * data[f"{name}_sem"][i],
+                        fmt="o-", ms=3, lw=1.0, capsize=1.5, color=f"C{k}",
+                        label=label(name) + extra)
+        key = f"data_sjostrom_{d:+g}_y"
+        if key in data:
+            ax.errorbar(ref["frequencies_hz"], data[key], yerr=data[f"data_sjostrom_{d:+g}_sd"],
+                        fmt="s", mfc="none", color="k", capsize=2,
+                        label="Sjöström et al. 2001 (mean ± s.d., digitised)")
         ax.set_xscale("log")
         ax.set_xlabel("pairing frequency (Hz)")
         ax.axhline(0, color="0.4", lw=0.7, ls="--")
-        panel_label(ax, lab)
-    a.set_ylabel(f"ΔW/W₀ after {summary['n_pairings']} pairings")
-    b.set_ylabel("sign of ΔW")
-    b.set_yticks([-1, 0, 1], ["LTD", "none", "LTP"])
-    a.legend(loc="best", fontsize=6.3)
-    b.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, fontsize=6.3)
+        ax.set_title(f"Δt = {d:+g} ms".replace("-", "−"), fontsize=8.5)
+        ax.set_ylabel("change of the EPSP (%)" if ref["present"] else "ΔW / max |ΔW| of each rule")
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), fontsize=6.3)
+    note = "" if ref["present"] else "; Sjöström et al.'s points absent (see [data] dir)"
+    sem = max(float(np.max(data[f"{n}_sem"] / np.max(np.abs(data[f"{n}_mean"]))))
+              for n in summary["rules"])
+    fig.suptitle(f"{summary['n_pairings']} pairings per frequency, {summary['repeats']} repeats, "
+                 f"membrane noise {summary['noise_mV']:g} mV; rule error bars: s.e.m. (at most "
+                 f"{100 * sem:.2g} % of each rule's largest change){note}", fontsize=8)
     return {"frequency": fig}
+
+
+def figure_panels(n: int):
+    """One panel per Δt, lettered."""
+    fig, axes = figure(n, 1, width=3.8, height=4.2)
+    for ax, lab in zip(axes, "abcdefgh"):
+        panel_label(ax, lab)
+    return fig, axes
 
 
 EXPERIMENT = Experiment(
     name="stdp_frequency",
-    doc="Pairing-frequency dependence of the rule's STDP vs Sjöström et al. 2001 (one Brian2 run).",
+    doc="Pairing-frequency dependence of STDP for Eq 26, pair-based and triplet rules vs "
+        "Sjöström et al. 2001 (one Brian2 run per rule).",
     schema=SCHEMA, run=run, figures=figures, check=check,
 )

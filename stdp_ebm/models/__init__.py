@@ -21,10 +21,13 @@ File format (TOML): ``kind`` ("neuron", "synapse" or "poisson_input"), ``descrip
 equation string), ``method``; neurons add ``threshold``, ``reset``, ``refractory``; synapses add
 ``on_pre``, ``on_post``, ``on_step`` (code run on every time step after the groups' updates, Brian2's
 ``run_regularly``: discrete integrals; :meth:`Model.attach`) and ``neuron`` (the neuron model file
-it connects, used for the check); a ``poisson_input`` (Brian2's ``PoissonInput``: background
-spike trains drawn per step, no synapses) has ``target_var``, ``weight`` (an expression in the
-target neuron's variables and the file's parameters) and ``neuron``, and its parameters ``N_bg``
-(inputs per neuron) and ``rate_bg`` (rate of each);
+it connects, used for the check); a plasticity rule run by the STDP protocols also names
+``weight_change`` (the variable holding its accumulated ΔW; checked to exist) and may name
+``window`` (a theory pair kernel in :data:`stdp_ebm.stdp.WINDOWS`, for rules that have one); a
+``poisson_input`` (Brian2's ``PoissonInput``: background spike trains drawn per step, no synapses)
+has ``target_var``, ``weight`` (an expression in the target neuron's variables and the file's
+parameters) and ``neuron``, and its parameters ``N_bg`` (inputs per neuron) and ``rate_bg`` (rate
+of each);
 tables ``[parameters]`` (name → ``"number*unit"``) and ``[initial]`` (variable → Brian2 expression).
 """
 
@@ -38,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ModelFileError, did_you_mean
+from ..stdp import WINDOWS
 
 __all__ = ["Model", "load_model", "shipped_models", "parse_quantity", "resolve_path",
            "set_codegen_target", "MODELS_DIR"]
@@ -48,7 +52,7 @@ MODELS_DIR = Path(str(resources.files(__name__)))
 
 _COMMON = {"kind", "description", "equations", "method", "parameters", "initial"}
 _KEYS = {"neuron": _COMMON | {"threshold", "reset", "refractory"},
-         "synapse": _COMMON | {"on_pre", "on_post", "on_step", "neuron"},
+         "synapse": _COMMON | {"on_pre", "on_post", "on_step", "neuron", "weight_change", "window"},
          "poisson_input": (_COMMON - {"equations", "initial"}) | {"target_var", "weight", "neuron"}}
 _REQUIRED = {"neuron": ("equations", "threshold"), "synapse": ("equations", "on_pre", "neuron"),
              "poisson_input": ("target_var", "weight", "neuron")}
@@ -75,6 +79,8 @@ class Model:
     neuron: str | None = None
     target_var: str | None = None
     weight: str | None = None
+    weight_change: str | None = None
+    window: str | None = None
 
     def namespace(self, **overrides: Any) -> dict[str, Any]:
         """The parameters with ``overrides`` applied; an override must have the file's units."""
@@ -278,6 +284,13 @@ def _check_with_brian2(model: Model) -> None:
         gc.collect()
     if problem:
         raise ModelFileError(f"{model.path}: {problem}")
+    if model.weight_change and model.weight_change not in _variables(model):
+        names = sorted(_variables(model))
+        raise ModelFileError(f"{model.path}: weight_change = {model.weight_change!r} is not a "
+                             f"variable of the equations{did_you_mean(model.weight_change, names)}")
+    if model.window and model.window not in WINDOWS:
+        raise ModelFileError(f"{model.path}: window = {model.window!r} is not a known theory "
+                             f"kernel{did_you_mean(model.window, sorted(WINDOWS))}")
     unused = sorted(set(model.params) - _identifiers(model))
     if unused:
         raise ModelFileError(f"{model.path}: parameter(s) {', '.join(unused)} not used by the "
@@ -298,6 +311,13 @@ def _explain(exc: BaseException) -> str:
     if isinstance(exc, KeyError):
         return f"{first} (a missing parameter?)"
     return f"invalid model: {first}"
+
+
+def _variables(model: Model) -> set[str]:
+    """The names the model's equations define (state variables and subexpressions)."""
+    from brian2 import Equations
+
+    return set(Equations(model.equations).names)
 
 
 def _identifiers(model: Model) -> set[str]:

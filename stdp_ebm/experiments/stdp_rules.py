@@ -1,0 +1,103 @@
+"""What the three STDP experiments share: the [spiking]/[data] schema, the rules to run, their
+theory kernels, and one call that simulates a schedule with one rule.
+
+A rule is any synapse model file that names its ``weight_change`` variable
+(:func:`stdp_ebm.protocols.plastic_synapse`). The theory overlay and the τ sweep need a pair kernel,
+which a model file offers with its ``window`` key (:data:`stdp_ebm.stdp.WINDOWS`); rules without one
+(the triplet rule, which is not a sum over spike pairs) are run and plotted, and summary.json says
+what was skipped. All of this is decided by :func:`rules` before any simulation starts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .. import stdp
+from ..config import Key
+from ..models import Model
+from ..protocols import PairingResult, Schedule, plastic_synapse, simulate, switch_params
+from . import RunContext
+
+SPIKING = {
+    "neuron": Key("str", "lif_neuron", "neuron model file (a shipped name, see stdp_ebm.models.shipped_models, or a path)"),
+    "synapse": Key("str", "rule_synapse", "the rule under test: a synapse model file that names "
+                   "its weight_change variable (a shipped name, see stdp_ebm.models.shipped_models, or a path)"),
+    "compare": Key("str", "rule_synapse, pair_stdp, triplet_stdp", "rules run beside it with the "
+                   "same protocol (the rule under test is skipped there), comma-separated model "
+                   "names ('' for none)"),
+    "noise": Key("bool", True, "membrane noise on (sigma = noise_mV) or off"),
+    "noise_mV": Key("float", 2.0, "s.d. of the membrane-potential noise when noise is on",
+                    low=0.0),
+    "learn": Key("bool", False, "online learning (the EPSP weight follows ΔW); false: frozen"),
+    "tied": Key("bool", False, "with learn: the tied/symmetrised form drives the weight"),
+    "dt_ms": Key("float", 0.1, "simulation time step", low=0.0, open_low=True, high=1.0),
+    "pulse_ms": Key("float", 2.0, "duration of the current pulse that evokes a post spike",
+                    low=0.0, open_low=True),
+}
+
+DATA = {
+    "dir": Key("str", "../shared/data/stdp_experiments", "directory holding the digitised "
+               "points (CC BY-NC-ND 4.0, not shipped; see docs/stdp.md); absent: figures say so"),
+}
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A rule to run: its name, model, and theory kernel (None: the model offers none)."""
+
+    name: str
+    model: Model
+    kernel: stdp.SpikeSum | None
+
+    @property
+    def window(self) -> stdp.Window | None:
+        return stdp.WINDOWS[self.model.window] if self.model.window else None
+
+    def kernel_with(self, **params: Any) -> stdp.SpikeSum:
+        """The theory kernel with parameter overrides (Brian2 quantities)."""
+        return self.window.build(self.model.namespace(**params))
+
+
+def rules(cfg: dict) -> list[Rule]:
+    """The rule under test first, then the comparison rules; every file loaded and checked (and
+    ``learn``/``tied`` matched to its parameters) now, before anything is simulated."""
+    s = cfg["spiking"]
+    names = [s["synapse"]] + [n.strip() for n in s["compare"].split(",") if n.strip()]
+    out = []
+    for name in dict.fromkeys(names):
+        model = plastic_synapse(name)
+        switch_params(model, learn=s["learn"], tied=s["tied"])
+        window = stdp.WINDOWS[model.window] if model.window else None
+        out.append(Rule(model.name, model, window.build(model.namespace()) if window else None))
+    return out
+
+
+def notes(rule_list: list[Rule]) -> dict[str, str]:
+    """What is skipped for which rule (for summary.json)."""
+    return {r.name: "no theory kernel in the model file (no 'window' key): theory overlay and "
+            "τ sweep skipped" for r in rule_list if r.kernel is None}
+
+
+def run_spiking(schedule: Schedule, cfg: dict, ctx: RunContext, rule: Rule,
+                **overrides: Any) -> PairingResult:
+    """Simulate ``schedule`` with ``rule`` and the [spiking] settings; brian2 seeded from the
+    master seed (the same seed for every rule: the same noise, so rules differ only by the rule)."""
+    s = cfg["spiking"]
+    kwargs = {"noise_mV": s["noise_mV"] if s["noise"] else 0.0, "learn": s["learn"],
+              "tied": s["tied"], "dt_ms": s["dt_ms"], "pulse_ms": s["pulse_ms"],
+              "neuron": s["neuron"], "synapse": rule.model, **overrides}
+    return simulate(schedule, ctx.seeds.int("brian2"), **kwargs)
+
+
+def data_dir(cfg: dict) -> Path | None:
+    """The [data] directory, or None when not given."""
+    return Path(cfg["data"]["dir"]) if cfg["data"]["dir"] else None
+
+
+def protocol_text(cfg: dict, n_pairs: int) -> str:
+    """The noise setting, for figure titles."""
+    s = cfg["spiking"]
+    noise = f"membrane noise {s['noise_mV']:g} mV" if s["noise"] else "no membrane noise"
+    return f"{n_pairs} pre/post pairs in one Brian2 run per rule, {noise}, dt = {s['dt_ms']:g} ms"
