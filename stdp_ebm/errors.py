@@ -30,3 +30,15 @@ class ConvergenceError(UserError):
 
 class DivergenceError(UserError):
     """A simulation produced NaN/Inf states or runaway rates."""
+
+
+class InputError(UserError):
+    """An input file that changed since the run started, is damaged, or is too large to read."""
+
+
+class RunDirError(UserError):
+    """A run directory that is damaged, locked by another run, or not a run directory."""
+
+
+class ResourceError(UserError):
+    """A config (or worker count) whose estimated memory exceeds the limit (``--max-memory``)."""

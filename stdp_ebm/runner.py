@@ -16,9 +16,9 @@ import numpy as np
 import tomli_w
 
 from . import config as cfgmod
-from . import experiments, progress
+from . import experiments, inputs, progress
 from .network import NETWORK_SCHEMA, check_network
-from .errors import UserError
+from .errors import RunDirError, UserError
 from .rundir import (atomic_directory, manifest, partial_directory, save_figure, save_npz,
                      write_config, write_json)
 from .seeds import Seeds
@@ -69,28 +69,42 @@ def execute(cfg: dict[str, Any], exp: experiments.Experiment, out: Path,
     if "sweep" in cfg:
         from .sweep import run_sweep
         return run_sweep(cfg, exp, Path(out), ctx)
+    recorded = inputs.record(inputs.input_files([cfg], ctx.network_path))
     if exp.resumable:
-        check_partial(Path(out), cfg)
+        check_partial(Path(out), cfg, recorded)
     with atomic_directory(Path(out), resumable=exp.resumable) as tmp:
         if exp.resumable:
             write_config(tmp / "config.toml", cfg)
+            write_json(tmp / "inputs.json", recorded)
             ctx = dataclasses.replace(ctx, work_dir=tmp)
         t0 = time.perf_counter()
         result = exp.run(cfg, ctx)
         wall = time.perf_counter() - t0
         seeds = {"master": ctx.seeds.master, "derived": dict(ctx.seeds.used)}
         write_result(tmp, cfg, result, seeds, wall,
-                     {"experiment": exp.name, "network_file": ctx.network_path})
+                     {"experiment": exp.name, "network_file": ctx.network_path,
+                      "inputs": recorded})
         draw(tmp, result.data, result.summary, cfg, exp)
     return Path(out)
 
 
-def check_partial(out: Path, cfg: dict[str, Any]) -> None:
-    """An interrupted run left in ``.<out>.partial`` is continued only with the same config."""
-    previous = partial_directory(out) / "config.toml"
-    if previous.is_file() and previous.read_text(encoding="utf-8") != tomli_w.dumps(cfg):
-        raise UserError(f"--out {out}: {previous.parent} holds an interrupted run of another "
+def check_partial(out: Path, cfg: dict[str, Any], recorded: inputs.Record) -> None:
+    """An interrupted run left in ``.<out>.partial`` is continued only with the same config and
+    the same input files (``inputs.json``: their SHA-256)."""
+    partial = partial_directory(out)
+    previous = partial / "config.toml"
+    if not previous.is_file():
+        return
+    if previous.read_text(encoding="utf-8") != tomli_w.dumps(cfg):
+        raise UserError(f"--out {out}: {partial} holds an interrupted run of another "
                         "config; rerun with its config (--resume) or remove it")
+    stored = partial / "inputs.json"
+    try:
+        before = json.loads(stored.read_text(encoding="utf-8")) if stored.is_file() else None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise RunDirError(f"{stored}: unreadable ({exc}); cannot check the inputs of the "
+                          "interrupted run") from None
+    inputs.check_same(before, recorded, f"--out {out}: the interrupted run in {partial}")
 
 
 def write_result(run_dir: Path, cfg: dict[str, Any], result: experiments.Result,

@@ -62,7 +62,8 @@ import numpy as np
 
 from . import experiments
 from .config import ConfigError, Key, Schema, coerce, fail, suggest, validate
-from .errors import UserError
+from .errors import InputError, UserError
+from .inputs import check_same, input_files, record, sha256
 from .rundir import (atomic_directory, codegen_target, manifest, save_figure, save_npz,
                      write_config, write_json)
 from .seeds import Seeds
@@ -217,6 +218,7 @@ class Task:
     cfg: dict[str, Any]
     network_path: str | None
     timeout: float | None
+    network_sha256: str | None = None  # the --network file's hash when the sweep started
 
 
 @dataclass
@@ -310,6 +312,10 @@ def run_point(task: Task) -> Outcome:
     from threadpoolctl import threadpool_limits
 
     cache = worker_cache_dir()
+    if task.network_sha256 is not None and sha256(task.network_path) != task.network_sha256:
+        raise InputError(f"--network {task.network_path} changed during the sweep (sha256 "
+                         f"{task.network_sha256[:12]}… at its start); the finished points are "
+                         "kept, restore the file and resume")
     exp = experiments.get(task.experiment)
     ctx = experiments.RunContext(seeds=Seeds(task.cfg["seed"]), network_path=task.network_path)
     t0 = time.perf_counter()
@@ -426,6 +432,10 @@ def _open(out: Path, cfg: dict[str, Any], plan: dict[str, Any], resume: bool) ->
         stored = json.loads((out / "sweep.json").read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise UserError(f"{out}/sweep.json: unreadable ({exc}); cannot resume this sweep") from None
+    if not isinstance(stored, dict):
+        raise UserError(f"{out}/sweep.json: not a sweep plan; cannot resume this sweep")
+    check_same(stored.pop("inputs", None), plan.get("inputs", {}), f"--out {out}: the sweep")
+    plan = {k: v for k, v in plan.items() if k != "inputs"}  # inputs compare by content only
     if stored != plan:
         raise UserError(f"{out}: holds a sweep of another config ({_difference(stored, plan)}); "
                         "resume with the same config and --set options")
@@ -470,7 +480,8 @@ def run_sweep(cfg: dict[str, Any], exp: experiments.Experiment, out: Path,
     and the sweep goes on; if any failed, a :class:`UserError` reports them once all are done.
     """
     points = expand(cfg, exp, str(out / "config.toml"))
-    plan = _plan(cfg, exp, points)
+    recorded = record(input_files([p.cfg for p in points], ctx.network_path))
+    plan = {**_plan(cfg, exp, points), "inputs": recorded}
     scheduler = ctx.options.get("scheduler")
     t0 = time.perf_counter()
     with executor(ctx.workers, scheduler) as ex:
@@ -481,8 +492,10 @@ def run_sweep(cfg: dict[str, Any], exp: experiments.Experiment, out: Path,
         _log(out, {"session": session, "started": _now(), "argv": sys.argv,
                    "executor": scheduler or f"process pool ({ctx.workers} workers)",
                    "finished_before": sorted(done), "pending": [p.index for p in todo]})
+        net_hash = recorded["--network"]["sha256"] if ctx.network_path else None
         futures = {ex.submit(run_point, Task(exp.name, p.index, p.cfg, ctx.network_path,
-                                             cfg["sweep"].get("timeout"))): p for p in todo}
+                                             cfg["sweep"].get("timeout"), net_hash)): p
+                   for p in todo}
         with _progress(len(points), len(done), ctx.progress, f"{exp.name} sweep") as bar:
             for future in as_completed(futures):
                 try:
@@ -494,7 +507,7 @@ def run_sweep(cfg: dict[str, Any], exp: experiments.Experiment, out: Path,
                         f"--resume {out}") from None
                 _write_point(out, futures[future], outcome, exp.name, session)
                 bar.update()
-    return _finish(out, cfg, exp, points, time.perf_counter() - t0)
+    return _finish(out, cfg, exp, points, time.perf_counter() - t0, recorded)
 
 
 def _now() -> str:
@@ -558,7 +571,7 @@ def _cell(value: Any) -> str:
 
 
 def _finish(out: Path, cfg: dict[str, Any], exp: experiments.Experiment, points: list[Point],
-            wall: float) -> Path:
+            wall: float, recorded: dict[str, Any]) -> Path:
     """Aggregate the points into table.csv/npz, figures, manifest.json and summary.json."""
     rows = [_row(out, p) for p in points]
     table = _columns(rows)
@@ -570,6 +583,7 @@ def _finish(out: Path, cfg: dict[str, Any], exp: experiments.Experiment, points:
                for p in points]
     seeds = {"master": cfg["seed"], "points": {str(p.index): p.seed for p in points}}
     extra = {"experiment": exp.name, "sessions": sessions(out), "n_points": len(points),
+             "inputs": recorded,
              "workers": sorted({f"{w['host']}:{w['pid']}" for w in workers}),
              "worker_brian2_codegen_targets": sorted({w["brian2_codegen_target"] for w in workers
                                                       if w["brian2_codegen_target"]})}
