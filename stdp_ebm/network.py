@@ -10,14 +10,15 @@ arrays: ``x`` (input, shape (n_0,) or (batch, n_0)) and ``target`` (shape (n_{L+
 from __future__ import annotations
 
 import re
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from . import npzfile
 from .config import Key
 from .errors import NetworkFileError
+from .resources import memory_limit
 
 NETWORK_SCHEMA: dict[str, Key] = {
     "sizes": Key("ints", [20, 30, 20, 10], "units per layer, input first, output last",
@@ -92,6 +93,8 @@ def validate_arrays(W: list[np.ndarray], b: list[np.ndarray], x: np.ndarray | No
         if not np.all(np.isfinite(arr)):
             raise NetworkFileError(f"{source}: {name} contains NaN or Inf")
     for name, arr, n in (("x", x, len(b[0])), ("target", target, len(b[-1]))):
+        if arr is not None and np.size(arr) == 0:
+            raise NetworkFileError(f"{source}: {name} has shape {np.shape(arr)}: no examples")
         if arr is not None and (np.ndim(arr) not in (1, 2) or np.shape(arr)[-1] != n):
             raise NetworkFileError(f"{source}: {name} has shape {np.shape(arr)}, expected ({n},) "
                                    f"or (batch, {n})")
@@ -105,25 +108,21 @@ _KEY = re.compile(r"^(W|b)_(0|[1-9]\d*)$")  # canonical numbers: W_01 would alia
 
 
 def load_network(path: str | Path) -> Network:
-    """Load and validate a network file (see the module docstring for the contract)."""
+    """Load and validate a network file (see the module docstring for the contract).
+
+    Member names, dtypes and declared shapes are checked before any array is read
+    (:mod:`stdp_ebm.npzfile`), against the memory limit of :mod:`stdp_ebm.resources`.
+    """
     path = Path(path)
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            arrays = {k: f[k] for k in f.files}
-    except FileNotFoundError:
-        raise NetworkFileError(f"{path}: no such network file") from None
-    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
-        raise NetworkFileError(f"{path}: not a readable .npz network file ({exc})") from None
+    if not path.exists():
+        raise NetworkFileError(f"{path}: no such network file")
+    arrays = npzfile.load(path, memory_limit(), NetworkFileError, lambda h: _check_names(path, h))
     W: dict[int, np.ndarray] = {}
     b: dict[int, np.ndarray] = {}
     for name, arr in arrays.items():
         m = _KEY.match(name)
         if m:
             (W if m.group(1) == "W" else b)[int(m.group(2))] = arr
-        elif name not in ("x", "target"):
-            raise NetworkFileError(
-                f"{path}: unexpected array '{name}'; allowed: W_0..W_L, b_0..b_(L+1), x, target "
-                "(the coupling W_k is symmetric: no separate feedback matrices)")
     for what, d in (("W", W), ("b", b)):
         if sorted(d) != list(range(len(d))):
             raise NetworkFileError(f"{path}: {what}_k must be numbered 0..{len(d) - 1} without gaps, "
@@ -140,6 +139,15 @@ def load_network(path: str | Path) -> Network:
                    [np.asarray(b[k], float) for k in range(len(b))],
                    None if x is None else np.asarray(x, float),
                    None if t is None else np.asarray(t, float))
+
+
+def _check_names(path: Path, declared: npzfile.Headers) -> None:
+    """Only the arrays of the contract, before any is read."""
+    for name in declared:
+        if not _KEY.match(name) and name not in ("x", "target"):
+            raise NetworkFileError(
+                f"{path}: unexpected array {name!r}; allowed: W_0..W_L, b_0..b_(L+1), x, target "
+                "(the coupling W_k is symmetric: no separate feedback matrices)")
 
 
 def save_network(net: Network, path: str | Path) -> None:

@@ -16,11 +16,12 @@ import numpy as np
 import tomli_w
 
 from . import config as cfgmod
-from . import experiments, inputs, progress
+from . import experiments, inputs, npzfile, progress
 from .network import NETWORK_SCHEMA, check_network
 from .errors import RunDirError, UserError
-from .rundir import (atomic_directory, manifest, partial_directory, save_figure, save_npz,
-                     write_config, write_json)
+from .rundir import (atomic_directory, manifest, out_lock, partial_directory, read_json,
+                     save_figure, save_npz, write_config, write_json)
+from .resources import memory_limit
 from .seeds import Seeds
 
 
@@ -66,13 +67,21 @@ def execute(cfg: dict[str, Any], exp: experiments.Experiment, out: Path,
     """
     ctx = ctx or experiments.RunContext(seeds=Seeds(cfg["seed"]))
     progress.configure(ctx.progress)
-    if "sweep" in cfg:
-        from .sweep import run_sweep
-        return run_sweep(cfg, exp, Path(out), ctx)
+    with out_lock(Path(out)):
+        if "sweep" in cfg:
+            from .sweep import run_sweep
+            return run_sweep(cfg, exp, Path(out), ctx)
+        _run(cfg, exp, Path(out), ctx)
+    return Path(out)
+
+
+def _run(cfg: dict[str, Any], exp: experiments.Experiment, out: Path,
+         ctx: experiments.RunContext) -> None:
+    """One run (not a sweep) into ``out``; a resumable one continues its partial directory."""
     recorded = inputs.record(inputs.input_files([cfg], ctx.network_path))
     if exp.resumable:
-        check_partial(Path(out), cfg, recorded)
-    with atomic_directory(Path(out), resumable=exp.resumable) as tmp:
+        check_partial(out, cfg, recorded)
+    with atomic_directory(out, resumable=exp.resumable) as tmp:
         if exp.resumable:
             write_config(tmp / "config.toml", cfg)
             write_json(tmp / "inputs.json", recorded)
@@ -85,7 +94,6 @@ def execute(cfg: dict[str, Any], exp: experiments.Experiment, out: Path,
                      {"experiment": exp.name, "network_file": ctx.network_path,
                       "inputs": recorded})
         draw(tmp, result.data, result.summary, cfg, exp)
-    return Path(out)
 
 
 def check_partial(out: Path, cfg: dict[str, Any], recorded: inputs.Record) -> None:
@@ -134,16 +142,29 @@ def draw(run_dir: Path, data: dict[str, np.ndarray], summary: dict, cfg: dict,
 
 
 def replot(run_dir: str | Path) -> list[str]:
-    """Redraw the figures of a finished run from its config.toml, data.npz and summary.json."""
+    """Redraw the figures of a finished run (or sweep) from the files it wrote.
+
+    A damaged run directory (truncated data.npz, unreadable summary.json, a missing array or
+    summary entry, ``figures`` not a directory) is bad input: :class:`RunDirError`, one line.
+    """
     run_dir = Path(run_dir)
-    if (run_dir / "sweep.json").is_file():
-        from .sweep import replot_sweep
-        return replot_sweep(run_dir)
+    if (run_dir / "figures").exists() and not (run_dir / "figures").is_dir():
+        raise RunDirError(f"{run_dir}/figures: not a directory; remove it to redraw")
+    try:
+        if (run_dir / "sweep.json").is_file():
+            from .sweep import replot_sweep
+            return replot_sweep(run_dir)
+        return _replot(run_dir)
+    except (KeyError, IndexError, ValueError, TypeError) as exc:  # data that do not fit figures
+        raise RunDirError(f"{run_dir}: its data do not fit the experiment's figures "
+                          f"({type(exc).__name__}: {exc}); a damaged or edited run "
+                          "directory?") from None
+
+
+def _replot(run_dir: Path) -> list[str]:
     for name in ("config.toml", "data.npz", "summary.json"):
         if not (run_dir / name).is_file():
             raise cfgmod.ConfigError(f"{run_dir}: not a run directory (no {name})")
     cfg, exp = resolve(run_dir / "config.toml")
-    with np.load(run_dir / "data.npz", allow_pickle=False) as f:
-        data = {k: f[k] for k in f.files}
-    summary = json.loads((run_dir / "summary.json").read_text())
-    return draw(run_dir, data, summary, cfg, exp)
+    data = npzfile.load(run_dir / "data.npz", memory_limit(), RunDirError)
+    return draw(run_dir, data, read_json(run_dir / "summary.json"), cfg, exp)

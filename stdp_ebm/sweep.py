@@ -40,6 +40,7 @@ import datetime
 import importlib
 import itertools
 import json
+import math
 import multiprocessing
 import os
 import platform
@@ -60,11 +61,12 @@ from typing import Any, Iterator
 
 import numpy as np
 
-from . import experiments
+from . import experiments, npzfile
 from .config import ConfigError, Key, Schema, coerce, fail, suggest, validate
-from .errors import InputError, UserError
+from .errors import InputError, RunDirError, UserError
 from .inputs import check_same, input_files, record, sha256
-from .rundir import (atomic_directory, codegen_target, manifest, save_figure, save_npz,
+from .resources import memory_limit
+from .rundir import (atomic_directory, codegen_target, manifest, read_json, save_figure, save_npz,
                      write_config, write_json)
 from .seeds import Seeds
 
@@ -74,10 +76,10 @@ SPEC: dict[str, str] = {
     "seeds": "number of replicates (seeds derived from the master seed) or a list of seeds",
     "timeout": "seconds one point may run before it is stopped and recorded as failed",
 }
-SEEDS_N = Key("int", 1, SPEC["seeds"], low=1)
-SEEDS_LIST = Key("ints", [], SPEC["seeds"], low=0)
-TIMEOUT = Key("float", 0.0, SPEC["timeout"], low=0.0, open_low=True)
 MAX_POINTS = 100_000
+SEEDS_N = Key("int", 1, SPEC["seeds"], low=1, high=MAX_POINTS)
+SEEDS_LIST = Key("ints", [], SPEC["seeds"], low=0, high=2**63 - 1)
+TIMEOUT = Key("float", 0.0, SPEC["timeout"], low=0.0, open_low=True, high=1e7)  # 116 days
 BOOKKEEPING = ("index", "replicate", "seed", "status", "error", "wall_s")
 
 
@@ -129,8 +131,9 @@ def _seeds(raw: Any, master: int, source: str) -> list[int]:
     key = SEEDS_LIST if isinstance(raw, list) else SEEDS_N
     value, problem = coerce(raw, key)
     if problem:
-        raise fail(source, "[sweep] seeds", raw, "must be an integer >= 1 (replicates) or a "
-                                                 "non-empty list of integers >= 0")
+        raise fail(source, "[sweep] seeds", raw, f"must be an integer >= 1 (replicates, at most "
+                                                 f"{MAX_POINTS}) or a non-empty list of integers "
+                                                 ">= 0 (below 2**63)")
     if key is SEEDS_N:
         return [Seeds(master).int(f"sweep/replicate-{r}") for r in range(value)]
     if len(set(value)) != len(value):
@@ -158,7 +161,13 @@ def parse_spec(raw: Any, schema: Schema, master: int, source: str) -> dict[str, 
     if len(set(lengths.values())) > 1:
         shown = ", ".join(f"{p} has {n}" for p, n in lengths.items())
         raise ConfigError(f"{source}: [sweep.zip] lists must have equal lengths ({shown})")
-    spec["seeds"] = _seeds(raw.get("seeds"), master, source)
+    seeds = raw.get("seeds")
+    n_seeds = len(seeds) if isinstance(seeds, list) else seeds if type(seeds) is int else 1
+    n_points = max(lengths.values(), default=1) * math.prod(map(len, spec.get("grid", {}).values()))
+    if n_points * n_seeds > MAX_POINTS:  # counted before any list of points or seeds is built
+        raise ConfigError(f"{source}: [sweep] makes {n_points * n_seeds} points; at most "
+                          f"{MAX_POINTS} are allowed")
+    spec["seeds"] = _seeds(seeds, master, source)
     if "timeout" in raw:
         spec["timeout"], problem = coerce(raw["timeout"], TIMEOUT)
         if problem:
@@ -179,9 +188,6 @@ def expand(cfg: dict[str, Any], exp: experiments.Experiment, source: str) -> lis
     base = {k: v for k, v in cfg.items() if k != "sweep"}
     rows = [{**z, **g} for z in _rows(spec.get("zip", {}), True)
             for g in _rows(spec.get("grid", {}), False)]
-    if len(rows) * len(spec["seeds"]) > MAX_POINTS:
-        raise ConfigError(f"{source}: [sweep] makes {len(rows) * len(spec['seeds'])} points; "
-                          f"at most {MAX_POINTS} are allowed")
     points = []
     for values, (replicate, seed) in itertools.product(rows, enumerate(spec["seeds"])):
         raw = json.loads(json.dumps(base))  # a deep copy of plain data
@@ -196,6 +202,19 @@ def expand(cfg: dict[str, Any], exp: experiments.Experiment, source: str) -> lis
         swept = {p: point_cfg[p.split(".")[0]][p.split(".", 1)[1]] for p in values}
         points.append(Point(len(points), replicate, seed, swept, point_cfg))
     return points
+
+
+def variants(cfg: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """The config of each zip × grid row of the sweep in ``cfg`` (its points without their
+    seeds), neither copied deeply nor validated again: cheap, for estimates."""
+    spec = cfg["sweep"]
+    for z in _rows(spec.get("zip", {}), True):
+        for g in _rows(spec.get("grid", {}), False):
+            out = {k: dict(v) if isinstance(v, dict) else v for k, v in cfg.items() if k != "sweep"}
+            for path, value in {**z, **g}.items():
+                section, key = path.split(".", 1)
+                out[section][key] = value
+            yield out
 
 
 def _show(values: dict[str, Any]) -> str:
@@ -339,10 +358,13 @@ SCHEDULER = re.compile(r"^(tcp|tls|ucx|inproc)://\S+$")
 
 
 def check_scheduler(address: str) -> None:
-    """Reject a malformed ``--scheduler`` address before anything runs."""
-    if not SCHEDULER.match(address):
+    """Reject a malformed ``--scheduler`` address (scheme, host, numeric port) before anything
+    runs."""
+    m = SCHEDULER.match(address)
+    port = address.rpartition(":")[2] if m and not address.startswith("inproc") else "1"
+    if not m or not port.isdigit() or not 0 < int(port) < 65536:
         raise UserError(f"--scheduler {address!r}: expected a Dask scheduler address such as "
-                        "tcp://HOST:8786")
+                        "tcp://HOST:8786 (port 1-65535)")
 
 
 @contextmanager
@@ -430,7 +452,7 @@ def _open(out: Path, cfg: dict[str, Any], plan: dict[str, Any], resume: bool) ->
         raise UserError(f"{out}: this sweep is already complete; choose another --out")
     try:
         stored = json.loads((out / "sweep.json").read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise UserError(f"{out}/sweep.json: unreadable ({exc}); cannot resume this sweep") from None
     if not isinstance(stored, dict):
         raise UserError(f"{out}/sweep.json: not a sweep plan; cannot resume this sweep")
@@ -528,14 +550,20 @@ def _scalars(summary: Any, prefix: str = "") -> dict[str, Any]:
 
 def _row(run_dir: Path, point: Point) -> dict[str, Any]:
     pdir = _point_dir(run_dir, point.index)
-    meta = json.loads((pdir / "manifest.json").read_text(encoding="utf-8"))
-    row: dict[str, Any] = {"index": point.index, "replicate": point.replicate, "seed": point.seed,
-                           "status": meta["status"], "error": "", "wall_s": meta["wall_time_s"]}
-    row.update({p: json.dumps(v) if isinstance(v, list) else v for p, v in point.values.items()})
-    if meta["status"] == "ok":
-        row.update(_scalars(json.loads((pdir / "summary.json").read_text(encoding="utf-8"))))
-    else:
-        row["error"] = json.loads((pdir / "error.json").read_text(encoding="utf-8"))["message"]
+    try:
+        meta = read_json(pdir / "manifest.json")
+        row: dict[str, Any] = {"index": point.index, "replicate": point.replicate,
+                               "seed": point.seed, "status": meta["status"], "error": "",
+                               "wall_s": meta["wall_time_s"]}
+        row.update({p: json.dumps(v) if isinstance(v, list) else v
+                    for p, v in point.values.items()})
+        if meta["status"] == "ok":
+            row.update(_scalars(read_json(pdir / "summary.json")))
+        else:
+            row["error"] = read_json(pdir / "error.json")["message"]
+    except (RunDirError, KeyError) as exc:
+        raise RunDirError(f"{pdir} is damaged ({exc}); remove it and resume (--resume "
+                          f"{run_dir}) to run that point again") from None
     return row
 
 
@@ -676,6 +704,5 @@ def replot_sweep(run_dir: Path) -> list[str]:
         raise UserError(f"{run_dir}: the sweep is not finished (no table.npz); resume it with "
                         f"--resume {run_dir}")
     cfg, exp = resolve(run_dir / "config.toml")
-    with np.load(run_dir / "table.npz", allow_pickle=False) as f:
-        table = {k: f[k] for k in f.files}
+    table = npzfile.load(run_dir / "table.npz", memory_limit(), RunDirError)
     return draw_sweep(run_dir, table, cfg, exp)

@@ -119,3 +119,119 @@ def test_a_changed_data_set_file_is_named(tmp_path):
     now = runner.inputs.record(runner.inputs.input_files([cfg], None))
     with pytest.raises(InputError, match=r"\[data\] .*t10k-labels-idx1-ubyte.gz"):
         runner.check_partial(tmp_path / "run", cfg, now)
+
+
+# --- damaged checkpoints never lose finished epochs -------------------------------------------------
+def _data(run_dir: Path) -> dict[str, np.ndarray]:
+    with np.load(run_dir / "data.npz") as f:
+        return {k: f[k] for k in f.files if not k.endswith("wall_s")}
+
+
+def _interrupt_training(tmp_path: Path, monkeypatch) -> tuple[list[str], Path]:
+    """A training run stopped by Ctrl-C in the baseline: the rule's 2 epochs are checkpointed."""
+    from stdp_ebm.experiments import train as train_exp
+
+    args = ["run", str(DIGITS), "--out", str(tmp_path / "run"), "--quiet"]
+    args += [a for o in QUICK for a in ("--set", o)]
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as m:
+        m.setattr(train_exp, "train_bp", interrupted)
+        assert run_cli(args)[0] == 130
+    checkpoints = tmp_path / ".run.partial" / "checkpoints"
+    assert (checkpoints / "ep.npz").is_file() and (checkpoints / "ep.prev.npz").is_file()
+    return args, checkpoints
+
+
+def _truncate(path: Path, keep: float = 0.5) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[:int(len(data) * keep)])
+
+
+def test_a_truncated_checkpoint_falls_back_to_the_previous_epoch(tmp_path, monkeypatch):
+    args, checkpoints = _interrupt_training(tmp_path, monkeypatch)
+    _truncate(checkpoints / "ep.npz")
+    assert run_cli(args)[0] == 0  # epoch 2 runs again from epoch 1's checkpoint
+    cfg, exp = runner.resolve(DIGITS, QUICK)
+    straight = _data(runner.execute(cfg, exp, tmp_path / "straight"))
+    resumed = _data(tmp_path / "run")
+    assert resumed.keys() == straight.keys()
+    for k in straight:  # the same RNG state and weights: bit for bit the uninterrupted run
+        np.testing.assert_array_equal(resumed[k], straight[k])
+    assert (tmp_path / "run" / "checkpoints" / "ep.damaged.npz").is_file()
+
+
+@pytest.mark.parametrize("damage", ["truncate", "missing_array", "bad_rng"])
+def test_all_checkpoints_damaged_stops_in_one_line_and_deletes_nothing(tmp_path, monkeypatch,
+                                                                       damage):
+    args, checkpoints = _interrupt_training(tmp_path, monkeypatch)
+    for path in (checkpoints / "ep.npz", checkpoints / "ep.prev.npz"):
+        if damage == "truncate":
+            _truncate(path, 0.9)
+        else:
+            with np.load(path) as f:
+                arrays = {k: f[k] for k in f.files}
+            if damage == "missing_array":
+                del arrays["W_1"]
+            else:
+                arrays["rng_state"] = np.array('{"bit_generator": "PCG64", "state": 3}')
+            np.savez(path, **arrays)
+    before = sorted(p.name for p in checkpoints.iterdir())
+    code, err = run_cli(args)
+    assert code == 2 and err.count("\n") == 1 and "Traceback" not in err, err
+    assert "no earlier good checkpoint" in err and "finished epochs are kept" in err
+    assert sorted(p.name for p in checkpoints.iterdir()) == before
+
+
+# --- one writer per --out ---------------------------------------------------------------------------
+def test_a_second_run_into_the_same_out_is_refused(tmp_path):
+    from stdp_ebm.rundir import out_lock
+
+    cfg = tmp_path / "s.toml"
+    cfg.write_text(SWEEP.split("[sweep]")[0])
+    out = tmp_path / "run"
+    with out_lock(out):  # another run holds it
+        code, err = run_cli(["run", str(cfg), "--out", str(out), "--quiet"])
+        assert code == 2 and "another stdp-ebm run is writing it" in err, err
+        assert not out.exists()
+    assert run_cli(["run", str(cfg), "--out", str(out), "--quiet"])[0] == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run", "s.toml"]  # no lock file left
+
+
+# --- plot on a damaged run directory ----------------------------------------------------------------
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("plot")
+    (root / "s.toml").write_text(SWEEP.split("[sweep]")[0])
+    assert run_cli(["run", str(root / "s.toml"), "--out", str(root / "run"), "--quiet"])[0] == 0
+    return root / "run"
+
+
+def _drop_array(run: Path) -> None:
+    with np.load(run / "data.npz") as f:
+        arrays = {k: f[k] for k in f.files}
+    first = sorted(arrays)[0]  # the figures need more than one array
+    np.savez(run / "data.npz", **{first: arrays[first]})
+
+
+DAMAGE = {
+    "truncated data.npz": lambda run: _truncate(run / "data.npz"),
+    "bad summary.json": lambda run: (run / "summary.json").write_text("{\"test\": "),
+    "summary.json not an object": lambda run: (run / "summary.json").write_text("[1, 2]"),
+    "missing array": _drop_array,
+    "figures is a file": lambda run: (shutil.rmtree(run / "figures"),
+                                      (run / "figures").write_text("x")),
+    "data.npz a directory": lambda run: ((run / "data.npz").unlink(), (run / "data.npz").mkdir()),
+}
+
+
+@pytest.mark.parametrize("damage", sorted(DAMAGE))
+def test_plot_on_a_damaged_run_directory_is_one_line(finished_run, tmp_path, damage):
+    run = tmp_path / "copy"
+    shutil.copytree(finished_run, run)
+    DAMAGE[damage](run)
+    code, err = run_cli(["plot", str(run)])
+    assert code == 2 and err.startswith("stdp-ebm: error: ") and err.count("\n") == 1, err
+    assert "Traceback" not in err
