@@ -57,8 +57,10 @@ class Key:
             return "one of " + ", ".join(repr(c) for c in self.choices)
         what = {"floats": "a list of numbers", "ints": "a list of integers", "float": "a number",
                 "int": "an integer", "bool": "true or false", "str": "a string"}[self.kind]
-        lo = None if self.low is None else f"{'>' if self.open_low else '>='} {self.low:g}"
-        hi = None if self.upper is None else f"{'<' if self.open_high else '<='} {self.upper:g}"
+        def show(v: float) -> str:
+            return str(int(v)) if self.kind in ("int", "ints") and v == int(v) else f"{v:g}"
+        lo = None if self.low is None else f"{'>' if self.open_low else '>='} {show(self.low)}"
+        hi = None if self.upper is None else f"{'<' if self.open_high else '<='} {show(self.upper)}"
         rng = " and ".join(r for r in (lo, hi) if r)
         if self.kind in ("floats", "ints"):
             what += (f" (at least {self.min_len})" if self.min_len else "") + \
