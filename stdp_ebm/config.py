@@ -12,6 +12,7 @@ from __future__ import annotations
 import copy
 import difflib
 import math
+import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
@@ -232,13 +233,38 @@ def read_toml(path: str | Path) -> dict[str, Any]:
     if len(data) > MAX_CONFIG_BYTES:
         raise ConfigError(f"{path}: larger than {MAX_CONFIG_BYTES} bytes; not a config")
     try:
-        return tomllib.loads(data.decode("utf-8"))
+        text = data.decode("utf-8")
+        if _DOTTED_CHAIN.search(text):  # tomllib's time and memory grow as its square
+            raise ConfigError(f"{path}: a dotted key of more than {MAX_DEPTH} parts")
+        raw = tomllib.loads(text)
     except UnicodeDecodeError as exc:
         raise ConfigError(f"{path}: cannot read config ({exc.__class__.__name__})") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: TOML syntax error: {exc}") from None
     except RecursionError:
         raise ConfigError(f"{path}: tables or arrays nested too deeply") from None
+    if _too_deep(raw):
+        raise ConfigError(f"{path}: tables or arrays nested more than {MAX_DEPTH} deep")
+    return raw
+
+
+MAX_DEPTH = 16  # a config is section.key = [values]; a sweep adds [sweep.grid] section.key
+_SEGMENT = r"""(?:[A-Za-z0-9_-]++|"[^"\n]*+"|'[^'\n]*+')"""  # possessive: linear time
+_DOTTED_CHAIN = re.compile(rf"(?<![A-Za-z0-9_-])(?:{_SEGMENT}[ \t]*+\.[ \t]*+){{{MAX_DEPTH}}}"
+                           rf"{_SEGMENT}")
+
+
+def _too_deep(value: Any) -> bool:
+    """Whether tables/arrays nest deeper than :data:`MAX_DEPTH` (iteratively: no recursion)."""
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return True
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) \
+            else ()
+        stack.extend((child, depth + 1) for child in children)
+    return False
 
 
 def require(condition: bool, source: str, where: str, value: Any, problem: str) -> None:

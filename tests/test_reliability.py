@@ -235,3 +235,38 @@ def test_plot_on_a_damaged_run_directory_is_one_line(finished_run, tmp_path, dam
     code, err = run_cli(["plot", str(run)])
     assert code == 2 and err.startswith("stdp-ebm: error: ") and err.count("\n") == 1, err
     assert "Traceback" not in err
+
+
+# --- the memory estimate ----------------------------------------------------------------------------
+@pytest.mark.parametrize("over", [
+    ["network.sizes=[6,8,4]", "network.batch=20000"],     # dominated by the states of the examples
+    ["network.sizes=[300,400,200]", "network.batch=8"],   # dominated by the weights
+])
+def test_the_memory_estimate_matches_the_traced_peak(over):
+    import tracemalloc
+
+    from stdp_ebm.experiments import RunContext
+    from stdp_ebm.resources import estimate
+    from stdp_ebm.seeds import Seeds
+
+    cfg, exp = runner.resolve(REPO / "experiments" / "alignment.toml",
+                              over + ["alignment.betas=[0.1]", "alignment.nudged_steps=[1,5]"])
+    tracemalloc.start()
+    try:
+        exp.run(cfg, RunContext(seeds=Seeds(cfg["seed"])))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    print(f"{over}: estimate {estimate(cfg) / 2**20:.1f} MB, traced peak {peak / 2**20:.1f} MB")
+    assert peak / 2 < estimate(cfg) < 2 * peak  # an estimate, not a bound: a factor 2 each way
+
+
+def test_memory_over_the_limit_is_refused_before_the_run(tmp_path):
+    cfg = tmp_path / "s.toml"
+    cfg.write_text(SWEEP)
+    args = ["run", str(cfg), "--out", str(tmp_path / "run"), "--quiet", "--workers", "3"]
+    code, err = run_cli(args + ["--set", "network.batch=50000", "--max-memory", "100M"])
+    assert code == 2 and "× 3 running at once" in err and "--max-memory" in err, err
+    code, err = run_cli(args + ["--max-memory", "lots"])
+    assert code == 2 and "expected a size" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.toml"]
