@@ -30,7 +30,7 @@ import tomli_w
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stdp_ebm import cli, experiments
+from stdp_ebm import cli, experiments, runner
 from stdp_ebm.data import MNIST_BYTES, MNIST_SHA256
 from test_fuzz import BASE, SETTINGS, valid_arrays
 
@@ -113,6 +113,7 @@ def check(kind: str, argv: list[str], workdir: Path, ok_allowed: bool = False) -
     before = _names(workdir)
     with bounded(kind):
         code, err = run_cli(argv)
+    MEASURED[kind][f"exit_{code}"] = MEASURED[kind].get(f"exit_{code}", 0) + 1
     if ok_allowed and code == 0:
         assert {"config.toml", "data.npz", "summary.json", "manifest.json"} <= _names(workdir / "out")
         return
@@ -168,7 +169,7 @@ HUGE = st.one_of(
     st.tuples(st.sampled_from(["dynamics.max_steps", "alignment.nudged_steps"]),
               st.integers(10**7 + 1, 2**80)),
     st.tuples(st.just("sweep.seeds"), st.integers(100_001, 2**80)),
-    st.tuples(st.just("sweep.grid"), st.lists(st.integers(40, 120), min_size=3, max_size=4)),
+    st.tuples(st.just("sweep.grid"), st.lists(st.integers(47, 120), min_size=3, max_size=4)),  # > 47³
 )
 
 
@@ -328,8 +329,9 @@ def test_special_files_as_inputs_are_one_line(no_run):
     case()
 
 
-HOSTILE = st.text(st.sampled_from(["\n", "\r", "\x1b[2J", "\x1b]0;x\x07", "\u202e", "\x00", "\t",
-                                   "a", "é", "\udcff", " "]), min_size=1, max_size=6)
+HOSTILE = st.lists(st.sampled_from(["\n", "\r", "\x1b[2J", "\x1b]0;x\x07", "\u202e", "\x00",
+                                    "\t", "a", "é", "\udcff", " "]),
+                   min_size=1, max_size=6).map("".join)
 
 
 def test_hostile_strings_are_escaped_in_one_line(no_run):
@@ -412,6 +414,13 @@ ERRNOS = st.sampled_from([errno.ENOSPC, errno.EACCES, errno.EROFS, errno.EDQUOT,
                           errno.ENAMETOOLONG])
 
 
+def draw_stub(run_dir: Path, *args: Any) -> list[str]:
+    """One small figure file, written like the others (through the patched writes)."""
+    (run_dir / "figures").mkdir()
+    (run_dir / "figures" / "stub.svg").write_text("<svg/>")
+    return ["stub"]
+
+
 def test_os_errors_at_any_write_leave_nothing_half_written(monkeypatch):
     import pathlib
 
@@ -432,6 +441,7 @@ def test_os_errors_at_any_write_leave_nothing_half_written(monkeypatch):
         config = write_config(tmp, base())
         owner = {"replace": os, "write_text": pathlib.Path, "writestr": zipfile.ZipFile}[which]
         with monkeypatch.context() as m:
+            m.setattr(runner, "draw", draw_stub)  # matplotlib under tracemalloc takes minutes
             m.setattr(owner, which, failing)
             check("OS errors", ["run", str(config), "--out", str(tmp / "out"), "--quiet"], tmp,
                   ok_allowed=True)
@@ -460,3 +470,5 @@ def test_zz_print_the_measured_bounds():
     for kind, worst in sorted(MEASURED.items()):
         print(f"{kind:24s} {worst}")
     assert all(w["traced_MB"] < PEAK_MB and w["wall_s"] < WALL_S for w in MEASURED.values())
+    if "OS errors" in MEASURED:  # the class fails some writes, and lets some runs finish
+        assert MEASURED["OS errors"].get("exit_2", 0) >= 3
