@@ -276,3 +276,20 @@ def test_memory_over_the_limit_is_refused_before_the_run(tmp_path):
     code, err = run_cli(args + ["--max-memory", "lots"])
     assert code == 2 and "expected a size" in err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["s.toml"]
+
+
+def test_a_damaged_sweep_point_is_named_and_stale_temporaries_are_cleaned(tmp_path):
+    cfg = tmp_path / "s.toml"
+    cfg.write_text(SWEEP.replace("seeds = 3", "seeds = 2"))
+    out = tmp_path / "run"
+    args = ["run", str(cfg), "--out", str(out), "--workers", "1", "--quiet"]
+    assert run_cli(args)[0] == 0
+    (out / "summary.json").unlink()  # unfinished again, with one point damaged since
+    (out / "points" / "0001" / "manifest.json").write_text('{"status": ')
+    (tmp_path / ".run.tmp-x1y2").mkdir()  # left by a SIGKILLed run into the same --out
+    code, err = run_cli(args)
+    assert code == 2 and err.count("\n") == 1 and "Traceback" not in err, err
+    assert "points/0001 is damaged" in err and "remove it and resume" in err
+    assert not (tmp_path / ".run.tmp-x1y2").exists()
+    shutil.rmtree(out / "points" / "0001")
+    assert run_cli(args)[0] == 0 and sweep.finished(out) == {0, 1}
