@@ -197,7 +197,9 @@ def out_lock(final: Path) -> Iterator[None]:
     that two runs cannot write one directory; a second one fails at once with one line."""
     import fcntl
 
-    final = check_out(final)
+    final = Path(os.path.abspath(final))  # "." (resuming a sweep from inside it) has a name
+    if final.is_symlink():
+        raise UserError(f"--out {final}: is a symbolic link; give the directory itself")
     path = final.parent / f".{final.name}.lock"
     try:
         final.parent.mkdir(parents=True, exist_ok=True)

@@ -18,7 +18,7 @@ import tomli_w
 from . import config as cfgmod
 from . import experiments, inputs, npzfile, progress
 from .network import NETWORK_SCHEMA, check_network
-from .errors import DivergenceError, RunDirError, UserError
+from .errors import RunDirError, UserError
 from .rundir import (atomic_directory, manifest, out_lock, partial_directory, read_json,
                      save_figure, save_npz, write_config, write_json)
 from .resources import memory_limit
@@ -89,31 +89,11 @@ def _run(cfg: dict[str, Any], exp: experiments.Experiment, out: Path,
         t0 = time.perf_counter()
         result = exp.run(cfg, ctx)
         wall = time.perf_counter() - t0
-        check_numbers(result.summary)
         seeds = {"master": ctx.seeds.master, "derived": dict(ctx.seeds.used)}
         write_result(tmp, cfg, result, seeds, wall,
                      {"experiment": exp.name, "network_file": ctx.network_path,
                       "inputs": recorded})
         draw(tmp, result.data, result.summary, cfg, exp)
-
-
-def check_numbers(summary: Any) -> None:
-    """A run whose headline numbers are mostly NaN/Inf failed numerically (e.g. finite but huge
-    weights whose products overflow), even if no state became non-finite: refuse to write it."""
-    numbers = []
-    stack = [summary]
-    while stack:
-        item = stack.pop()
-        if isinstance(item, dict):
-            stack.extend(item.values())
-        elif isinstance(item, (list, tuple)):
-            stack.extend(item)
-        elif isinstance(item, (float, np.floating)):
-            numbers.append(float(item))
-    bad = sum(not np.isfinite(v) for v in numbers)
-    if numbers and bad > len(numbers) / 2:
-        raise DivergenceError(f"{bad} of the {len(numbers)} numbers of the summary are NaN or Inf "
-                              "(overflow: check the weights and dynamics.projected)")
 
 
 def check_partial(out: Path, cfg: dict[str, Any], recorded: inputs.Record) -> None:

@@ -5,7 +5,9 @@ registered experiment, and from the network-file contract, not from the validato
 one line on stderr, no traceback, and leave no directory behind (neither the run directory nor a
 temporary sibling). The experiment's ``run`` is replaced by one that fails the test, so an input
 that slips through validation is caught instead of being run. Counts: 350 + 210 + 60 distinct
-inputs (>= 500 together), derandomized so that CI is deterministic.
+inputs (>= 500 together), derandomized so that CI is deterministic. Hostile, huge and damaged input
+(bombs, deep nesting, OS errors, damaged run directories, a locked --out), each case with its memory
+and time bounded, is fuzzed in test_fuzz_hostile.py (kept apart to keep each file short).
 """
 
 from __future__ import annotations

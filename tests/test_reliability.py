@@ -293,3 +293,16 @@ def test_a_damaged_sweep_point_is_named_and_stale_temporaries_are_cleaned(tmp_pa
     assert not (tmp_path / ".run.tmp-x1y2").exists()
     shutil.rmtree(out / "points" / "0001")
     assert run_cli(args)[0] == 0 and sweep.finished(out) == {0, 1}
+
+
+def test_a_worker_refuses_a_network_file_changed_during_the_sweep(tmp_path):
+    from stdp_ebm.inputs import sha256
+
+    net1, net2 = two_networks(tmp_path)
+    (tmp_path / "s.toml").write_text(SWEEP)
+    cfg, exp = runner.resolve(tmp_path / "s.toml")
+    point = sweep.expand(cfg, exp, "s.toml")[0]
+    at_start = sha256(net1)
+    shutil.copy(net2, net1)  # replaced while the sweep runs
+    with pytest.raises(InputError, match="changed during the sweep"):
+        sweep.run_point(sweep.Task("alignment", 0, point.cfg, str(net1), None, at_start))
