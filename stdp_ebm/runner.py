@@ -1,35 +1,35 @@
 """Load a config, validate it, run its experiment and write the run directory atomically.
 
 A config with a ``[sweep]`` table runs as a sweep (:mod:`stdp_ebm.sweep`): one task per point.
+Imports run one way: config → experiments → sweep → runner → cli.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime
-import json
 import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import tomli_w
 
 from . import config as cfgmod
-from . import experiments, inputs, npzfile, progress
-from .network import NETWORK_SCHEMA, check_network
+from . import experiments, inputs, npzfile, progress, sweep
 from .errors import RunDirError, UserError
-from .rundir import (atomic_directory, manifest, out_lock, partial_directory, read_json,
-                     save_figure, save_npz, write_config, write_json)
 from .resources import memory_limit
+from .rundir import (atomic_directory, out_lock, partial_directory, read_json, save_figures,
+                     write_config, write_json, write_result)
 from .seeds import Seeds
+
+__all__ = ["run_config", "resolve", "execute", "replot", "default_out"]
 
 
 def resolve(path: str | Path, overrides: list[str] | None = None) -> tuple[dict[str, Any],
                                                                              experiments.Experiment]:
-    """Read ``path``, apply ``--set`` overrides, validate; return (resolved config, experiment)."""
-    from . import sweep
-
+    """Read ``path`` (a config file, or a shipped config's name), apply ``--set`` overrides,
+    validate; return (resolved config, experiment)."""
+    path = cfgmod.find_config(path)
     source = str(path)
     raw = cfgmod.apply_overrides(cfgmod.read_toml(path), overrides or [])
     name = raw.get("experiment")
@@ -38,20 +38,27 @@ def resolve(path: str | Path, overrides: list[str] | None = None) -> tuple[dict[
                                  f"{', '.join(sorted(experiments.REGISTRY))}")
     exp = experiments.get(name, source)
     spec = raw.pop("sweep", None)
-    cfg = check(cfgmod.validate(raw, exp.schema, source), exp, source)
+    cfg = exp.validate(raw, source)
     if spec is not None:
         cfg["sweep"] = sweep.parse_spec(spec, exp.schema, cfg["seed"], source)
         sweep.expand(cfg, exp, source)  # validates every point before anything is written
     return cfg, exp
 
 
-def check(cfg: dict[str, Any], exp: experiments.Experiment, source: str) -> dict[str, Any]:
-    """Run the cross-key checks of the shared sections and of ``exp`` on a validated config."""
-    if cfg.get("network") is not None and exp.schema.get("network") is NETWORK_SCHEMA:
-        check_network(cfg, source)
-    if exp.check is not None:
-        exp.check(cfg, source)
-    return cfg
+def run_config(config: str | Path, out: str | Path, overrides: list[str] | None = None,
+               progress: bool = False) -> Path:
+    """Run a config (a shipped name such as ``"alignment"`` or a TOML file) into the new run
+    directory ``out``, as ``stdp-ebm run CONFIG --out OUT --set …`` does; returns ``out``.
+
+    Examples
+    --------
+    >>> import json, stdp_ebm as se                                        # doctest: +SKIP
+    >>> run = se.run_config("alignment", "runs/a", ["alignment.betas=[0.1, 0.01]"])
+    >>> json.loads((run / "summary.json").read_text())["headline"]["min_cos"]
+    """
+    cfg, exp = resolve(config, overrides)
+    return execute(cfg, exp, Path(out),
+                   experiments.RunContext(seeds=Seeds(cfg["seed"]), progress=progress))
 
 
 def default_out(config_path: str | Path) -> Path:
@@ -69,8 +76,7 @@ def execute(cfg: dict[str, Any], exp: experiments.Experiment, out: Path,
     progress.configure(ctx.progress)
     with out_lock(Path(out)):
         if "sweep" in cfg:
-            from .sweep import run_sweep
-            return run_sweep(cfg, exp, Path(out), ctx)
+            return sweep.run_sweep(cfg, exp, Path(out), ctx)
         _run(cfg, exp, Path(out), ctx)
     return Path(out)
 
@@ -90,10 +96,10 @@ def _run(cfg: dict[str, Any], exp: experiments.Experiment, out: Path,
         result = exp.run(cfg, ctx)
         wall = time.perf_counter() - t0
         seeds = {"master": ctx.seeds.master, "derived": dict(ctx.seeds.used)}
-        write_result(tmp, cfg, result, seeds, wall,
+        write_result(tmp, cfg, result.data, result.summary, seeds, wall,
                      {"experiment": exp.name, "network_file": ctx.network_path,
                       "inputs": recorded})
-        draw(tmp, result.data, result.summary, cfg, exp)
+        save_figures(tmp, exp.figures(result.data, result.summary, cfg))
 
 
 def check_partial(out: Path, cfg: dict[str, Any], recorded: inputs.Record) -> None:
@@ -107,38 +113,8 @@ def check_partial(out: Path, cfg: dict[str, Any], recorded: inputs.Record) -> No
         raise UserError(f"--out {out}: {partial} holds an interrupted run of another "
                         "config; rerun with its config (--resume) or remove it")
     stored = partial / "inputs.json"
-    try:
-        before = json.loads(stored.read_text(encoding="utf-8")) if stored.is_file() else None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise RunDirError(f"{stored}: unreadable ({exc}); cannot check the inputs of the "
-                          "interrupted run") from None
+    before = read_json(stored) if stored.is_file() else None
     inputs.check_same(before, recorded, f"--out {out}: the interrupted run in {partial}")
-
-
-def write_result(run_dir: Path, cfg: dict[str, Any], result: experiments.Result,
-                 seeds: dict[str, Any], wall: float, extra: dict[str, Any]) -> None:
-    """Write config.toml, data.npz, summary.json and manifest.json of one run into ``run_dir``."""
-    write_config(run_dir / "config.toml", cfg)
-    save_npz(run_dir / "data.npz", result.data)
-    write_json(run_dir / "summary.json", result.summary)
-    write_json(run_dir / "manifest.json", manifest(seeds, wall, extra=extra))
-
-
-def draw(run_dir: Path, data: dict[str, np.ndarray], summary: dict, cfg: dict,
-         exp: experiments.Experiment) -> list[str]:
-    """Make the experiment's figures from its data into ``run_dir/figures``."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig_dir = Path(run_dir) / "figures"
-    fig_dir.mkdir(exist_ok=True)
-    names = []
-    for name, fig in exp.figures(data, summary, cfg).items():
-        save_figure(fig, fig_dir, name)
-        plt.close(fig)
-        names.append(name)
-    return names
 
 
 def replot(run_dir: str | Path) -> list[str]:
@@ -152,8 +128,7 @@ def replot(run_dir: str | Path) -> list[str]:
         raise RunDirError(f"{run_dir}/figures: not a directory; remove it to redraw")
     try:
         if (run_dir / "sweep.json").is_file():
-            from .sweep import replot_sweep
-            return replot_sweep(run_dir)
+            return sweep.replot_sweep(run_dir, *resolve(run_dir / "config.toml"))
         return _replot(run_dir)
     except (KeyError, IndexError, ValueError, TypeError) as exc:  # data that do not fit figures
         raise RunDirError(f"{run_dir}: its data do not fit the experiment's figures "
@@ -167,4 +142,4 @@ def _replot(run_dir: Path) -> list[str]:
             raise cfgmod.ConfigError(f"{run_dir}: not a run directory (no {name})")
     cfg, exp = resolve(run_dir / "config.toml")
     data = npzfile.load(run_dir / "data.npz", memory_limit(), RunDirError)
-    return draw(run_dir, data, read_json(run_dir / "summary.json"), cfg, exp)
+    return save_figures(run_dir, exp.figures(data, read_json(run_dir / "summary.json"), cfg))
