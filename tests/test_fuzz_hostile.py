@@ -188,7 +188,7 @@ def test_huge_sizes_are_refused_before_allocation(no_run):
             section, key = path.split(".")
             cfg[section][key] = v
         check("huge sizes", ["run", str(write_config(tmp, cfg)), "--out", str(tmp / "out"),
-                             "--quiet", "--workers", "2", "--max-memory", "1G"], tmp)
+                             "--quiet", "--workers", "2", "--max-memory", "512M"], tmp)
 
     case()
 
@@ -374,7 +374,19 @@ DAMAGE = st.tuples(st.sampled_from(["data.npz", "summary.json", "config.toml", "
                    st.floats(0, 1), st.binary(min_size=1, max_size=40))
 
 
-def test_damaged_run_directories_are_one_line_for_plot(finished):
+def closed_figures(run_dir: Path, figures: dict) -> list[str]:
+    """The figures were built from the run's files (what can fail on damage); not saved, as
+    PNG and SVG rendering under tracemalloc takes tens of seconds."""
+    import matplotlib.pyplot as plt
+
+    for fig in figures.values():
+        plt.close(fig)
+    return list(figures)
+
+
+def test_damaged_run_directories_are_one_line_for_plot(finished, monkeypatch):
+    monkeypatch.setattr(runner, "save_figures", closed_figures)
+
     @fuzz(DAMAGE, 30)
     def case(tmp: Path, value: tuple[str, str, float, bytes]) -> None:
         import shutil
@@ -414,7 +426,7 @@ ERRNOS = st.sampled_from([errno.ENOSPC, errno.EACCES, errno.EROFS, errno.EDQUOT,
                           errno.ENAMETOOLONG])
 
 
-def draw_stub(run_dir: Path, *args: Any) -> list[str]:
+def save_figures_stub(run_dir: Path, figures: dict) -> list[str]:
     """One small figure file, written like the others (through the patched writes)."""
     (run_dir / "figures").mkdir()
     (run_dir / "figures" / "stub.svg").write_text("<svg/>")
@@ -441,7 +453,11 @@ def test_os_errors_at_any_write_leave_nothing_half_written(monkeypatch):
         config = write_config(tmp, base())
         owner = {"replace": os, "write_text": pathlib.Path, "writestr": zipfile.ZipFile}[which]
         with monkeypatch.context() as m:
-            m.setattr(runner, "draw", draw_stub)  # matplotlib under tracemalloc takes minutes
+            # matplotlib under tracemalloc takes minutes: no figures, one stub file instead
+            real_get = experiments.get
+            m.setattr(experiments, "get", lambda name, source="config": dataclasses.replace(
+                real_get(name, source), figures=lambda *a: {}))
+            m.setattr(runner, "save_figures", save_figures_stub)
             m.setattr(owner, which, failing)
             check("OS errors", ["run", str(config), "--out", str(tmp / "out"), "--quiet"], tmp,
                   ok_allowed=True)
