@@ -18,16 +18,21 @@ class _Parser(argparse.ArgumentParser):
     """argparse that reports a usage error in one line (exit status 2)."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(2, f"stdp-ebm: error: {message} (see {self.prog} --help)\n")
+        self.exit(2, f"stdp-ebm: error: {printable(message)} (see {self.prog} --help)\n")
 
 
-def _positive_int(text: str) -> int:
+MAX_WORKERS = 1024
+
+
+def _workers(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+        value = 0
     if value < 1:
         raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    if value > MAX_WORKERS:
+        raise argparse.ArgumentTypeError(f"at most {MAX_WORKERS} workers, got {text!r}")
     return value
 
 
@@ -51,7 +56,7 @@ def build_parser() -> argparse.ArgumentParser:
                      help="override a config key, e.g. --set dynamics.epsilon=0.2 (repeatable)")
     run.add_argument("--out", help="run directory to create (default runs/<config>-<time>)")
     run.add_argument("--network", help="network file (.npz) to use instead of a random network")
-    run.add_argument("--workers", type=_positive_int, default=None,
+    run.add_argument("--workers", type=_workers, default=None,
                      help="worker processes for sweeps (default: number of cores)")
     run.add_argument("--scheduler", help="Dask scheduler address tcp://HOST:PORT for sweeps")
     run.add_argument("--resume", metavar="RUN_DIR",
@@ -59,6 +64,9 @@ def build_parser() -> argparse.ArgumentParser:
                           "continue the interrupted training run into RUN_DIR from its last epoch")
     run.add_argument("--model", help="which model runs the experiment, e.g. rate or spiking "
                                      "(shorthand for --set SECTION.model=NAME)")
+    run.add_argument("--max-memory", metavar="SIZE",
+                     help="memory the run may use, e.g. 4G or 512M (default: the memory available "
+                          "now); a config estimated to need more is refused before it runs")
     run.add_argument("--quiet", action="store_true",
                      help="no progress output (default: bars on a terminal, otherwise one status "
                           "line every 30 s)")
@@ -105,12 +113,22 @@ def _resume_config(run_dir: Path) -> Path:
                     f"interrupted run in {partial_directory(run_dir)})")
 
 
+def _kept(exp: experiments.Experiment, out: Path) -> str:
+    """Where the finished epochs of a failed resumable run are kept (nothing for others)."""
+    from .rundir import holds_work, partial_directory
+
+    partial = partial_directory(out)
+    return f"; its finished epochs are kept in {partial}" if exp.resumable and \
+        holds_work(partial) else ""
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from . import runner
     from .config import find_config
     from .network import load_network
+    from .resources import check_memory, parse_size, set_memory_limit
     from .seeds import Seeds
-    from .sweep import check_scheduler
+    from .sweep import check_scheduler, variants
 
     if args.resume is not None and args.out is not None and Path(args.out) != Path(args.resume):
         raise UserError(f"--resume {args.resume} and --out {args.out}: give one run directory")
@@ -120,32 +138,45 @@ def _cmd_run(args: argparse.Namespace) -> int:
     config = find_config(config)
     if args.scheduler is not None:
         check_scheduler(args.scheduler)
-    if args.network is not None:
-        load_network(args.network)  # a bad network file fails here, before anything is written
+    set_memory_limit(parse_size(args.max_memory) if args.max_memory is not None else None)
+    # a bad network file fails here, before anything is written
+    net = load_network(args.network) if args.network is not None else None
     overrides = args.overrides + ([_model_override(config, args.model)] if args.model else [])
     cfg, exp = runner.resolve(config, overrides)
+    workers = args.workers or _cores()
+    points = len(cfg["sweep"]["seeds"]) * sum(1 for _ in variants(cfg)) if "sweep" in cfg else 1
+    check_memory(variants(cfg) if "sweep" in cfg else [cfg], min(workers, points),
+                 net.sizes if net else None, None if net is None or net.x is None else len(net.x))
     if args.resume is not None and "sweep" not in cfg and not exp.resumable:
         raise UserError(f"--resume {args.resume}: only sweeps and training runs can be resumed; "
                         f"{config} is neither")
     out = Path(args.resume or args.out or runner.default_out(config))
     progress = not args.quiet  # a bar on a terminal, a status line every 30 s elsewhere
     ctx = experiments.RunContext(seeds=Seeds(cfg["seed"]), network_path=args.network,
-                                 progress=progress, workers=args.workers or _cores(),
+                                 progress=progress, workers=workers,
                                  options={"scheduler": args.scheduler,
                                           "resume": args.resume is not None})
     try:
         runner.execute(cfg, exp, out, ctx)
     except (ConvergenceError, DivergenceError) as exc:  # name the inputs that failed numerically
         inputs = f"{config}" + (f" with --network {args.network}" if args.network else "")
-        raise type(exc)(f"{inputs}: {exc}") from None
+        raise type(exc)(f"{inputs}: {exc}{_kept(exp, out)}") from None
+    except UserError as exc:
+        raise type(exc)(f"{exc}{_kept(exp, out)}") from None
     except KeyboardInterrupt:
         if exp.resumable and runner.partial_directory(out).is_dir():
             print(f"stdp-ebm: {out} is unfinished; the same command (or --resume {out}) continues "
                   "from its last finished epoch", file=sys.stderr)
         raise
     if not args.quiet:
-        print(f"{exp.name}: wrote {out}")
+        print(f"{exp.name}: wrote {printable(str(out))}")
     return 0
+
+
+def printable(text: str) -> str:
+    """``text`` with control, format and unencodable characters escaped as repr does, so that a
+    name from input (a key, a path) can neither break the line nor send terminal sequences."""
+    return "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in text)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -160,7 +191,12 @@ def main(argv: list[str] | None = None) -> int:
             return 0
         return _cmd_run(args)
     except UserError as exc:
-        print(f"stdp-ebm: error: {exc}", file=sys.stderr)
+        print(f"stdp-ebm: error: {printable(str(exc))}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a full disk, a permission, a path too long: at the file it names
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"stdp-ebm: error: {printable(where + (exc.strerror or str(exc)))}",
+              file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("stdp-ebm: interrupted", file=sys.stderr)

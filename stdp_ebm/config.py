@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import copy
 import math
+import re
 import tomllib
 from dataclasses import dataclass
 from importlib import resources
@@ -22,6 +23,9 @@ from .errors import ConfigError, did_you_mean
 __all__ = ["Key", "validate", "read_toml", "find_config", "shipped_configs", "CONFIGS_DIR"]
 
 KINDS = ("float", "int", "bool", "str", "floats", "ints")
+#: upper bound of an integer key that declares none: no count, size or step number in a
+#: config is sane beyond it (and memory is checked separately, see :mod:`stdp_ebm.resources`)
+INT_CEILING = 10**7
 
 
 @dataclass(frozen=True)
@@ -43,14 +47,23 @@ class Key:
     choices: tuple[str, ...] = ()
     min_len: int = 1
 
+    @property
+    def upper(self) -> float | None:
+        """``high``, or :data:`INT_CEILING` for an integer key that declares no ``high``."""
+        if self.high is None and self.kind in ("int", "ints"):
+            return INT_CEILING
+        return self.high
+
     def allowed(self) -> str:
         """A human-readable statement of the allowed values."""
         if self.choices:
             return "one of " + ", ".join(repr(c) for c in self.choices)
         what = {"floats": "a list of numbers", "ints": "a list of integers", "float": "a number",
                 "int": "an integer", "bool": "true or false", "str": "a string"}[self.kind]
-        lo = None if self.low is None else f"{'>' if self.open_low else '>='} {self.low:g}"
-        hi = None if self.high is None else f"{'<' if self.open_high else '<='} {self.high:g}"
+        def show(v: float) -> str:
+            return str(int(v)) if self.kind in ("int", "ints") and v == int(v) else f"{v:g}"
+        lo = None if self.low is None else f"{'>' if self.open_low else '>='} {show(self.low)}"
+        hi = None if self.upper is None else f"{'<' if self.open_high else '<='} {show(self.upper)}"
         rng = " and ".join(r for r in (lo, hi) if r)
         if self.kind in ("floats", "ints"):
             what += (f" (at least {self.min_len})" if self.min_len else "") + \
@@ -65,7 +78,8 @@ Schema = Mapping[str, Section]
 
 TOP_LEVEL: dict[str, Key] = {
     "experiment": Key("str", "", "which experiment this config runs"),
-    "seed": Key("int", 1234, "master seed; every random stream is derived from it", low=0),
+    "seed": Key("int", 1234, "master seed; every random stream is derived from it", low=0,
+                high=2**63 - 1),
     "description": Key("str", "", "free text, copied to the manifest"),
 }
 
@@ -89,7 +103,7 @@ def _check_number(value: Any, key: Key, integer: bool) -> str | None:
         return "must be " + key.allowed()
     if key.low is not None and (value <= key.low if key.open_low else value < key.low):
         return "must be " + key.allowed()
-    if key.high is not None and (value >= key.high if key.open_high else value > key.high):
+    if key.upper is not None and (value >= key.upper if key.open_high else value > key.upper):
         return "must be " + key.allowed()
     return None
 
@@ -104,6 +118,10 @@ def coerce(value: Any, key: Key) -> tuple[Any, str | None]:
     if key.kind == "str":
         if not isinstance(value, str):
             return value, "must be " + key.allowed()
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:  # lone surrogates, e.g. from non-UTF-8 bytes in --set
+            return value, "must be valid UTF-8 text"
         if key.choices and value not in key.choices:
             return value, "must be " + key.allowed() + suggest(value, list(key.choices))
         return value, None
@@ -222,19 +240,57 @@ def find_config(name_or_path: str | Path) -> Path:
                       f"{suggest(name, list(shipped))} (shipped: {', '.join(shipped)})")
 
 
+MAX_CONFIG_BYTES = 1 << 20
+
+
 def read_toml(path: str | Path) -> dict[str, Any]:
-    """Read a TOML file; a missing file or a syntax error is a :class:`ConfigError`."""
+    """Read a TOML file; a missing, special or over-large file, bad UTF-8, a syntax error or
+    nesting too deep to parse is a :class:`ConfigError`."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        if path.exists() and not path.is_file():
+            raise ConfigError(f"{path}: not a regular file")
+        with open(path, "rb") as f:
+            data = f.read(MAX_CONFIG_BYTES + 1)
     except FileNotFoundError:
         raise ConfigError(f"{path}: no such config file") from None
-    except (IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
+    except OSError as exc:
         raise ConfigError(f"{path}: cannot read config ({exc.__class__.__name__})") from None
+    if len(data) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{path}: larger than {MAX_CONFIG_BYTES} bytes; not a config")
     try:
-        return tomllib.loads(text)
+        text = data.decode("utf-8")
+        if _DOTTED_CHAIN.search(text):  # tomllib's time and memory grow as its square
+            raise ConfigError(f"{path}: a dotted key of more than {MAX_DEPTH} parts")
+        raw = tomllib.loads(text)
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{path}: cannot read config ({exc.__class__.__name__})") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"{path}: TOML syntax error: {exc}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: tables or arrays nested too deeply") from None
+    if _too_deep(raw):
+        raise ConfigError(f"{path}: tables or arrays nested more than {MAX_DEPTH} deep")
+    return raw
+
+
+MAX_DEPTH = 16  # a config is section.key = [values]; a sweep adds [sweep.grid] section.key
+_SEGMENT = r"""(?:[A-Za-z0-9_-]++|"[^"\n]*+"|'[^'\n]*+')"""  # possessive: linear time
+_DOTTED_CHAIN = re.compile(rf"(?<![A-Za-z0-9_-])(?:{_SEGMENT}[ \t]*+\.[ \t]*+){{{MAX_DEPTH}}}"
+                           rf"{_SEGMENT}")
+
+
+def _too_deep(value: Any) -> bool:
+    """Whether tables/arrays nest deeper than :data:`MAX_DEPTH` (iteratively: no recursion)."""
+    stack = [(value, 0)]
+    while stack:
+        item, depth = stack.pop()
+        if depth > MAX_DEPTH:
+            return True
+        children = item.values() if isinstance(item, dict) else item if isinstance(item, list) \
+            else ()
+        stack.extend((child, depth + 1) for child in children)
+    return False
 
 
 def require(condition: bool, source: str, where: str, value: Any, problem: str) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -101,16 +102,61 @@ def read_idx(raw: bytes, source: str) -> np.ndarray:
     return body.reshape(tuple(int(d) for d in dims))
 
 
-def _read_verified(data_dir: Path, stem: str) -> np.ndarray:
-    for path in (data_dir / f"{stem}.gz", data_dir / stem):
+#: Size in bytes of each decompressed MNIST file: the bound checked before anything is inflated.
+MNIST_BYTES = {"train-images-idx3-ubyte": 47_040_016, "train-labels-idx1-ubyte": 60_008,
+               "t10k-images-idx3-ubyte": 7_840_016, "t10k-labels-idx1-ubyte": 10_008}
+
+
+def mnist_file(data_dir: Path, stem: str) -> Path:
+    """The file that holds ``stem`` in ``data_dir``: ``stem.gz`` if it exists, else ``stem``."""
+    for path in (Path(data_dir) / f"{stem}.gz", Path(data_dir) / stem):
         if path.is_file():
-            break
-    else:
-        raise DataError(f"data_dir {data_dir}: missing {stem}(.gz); MNIST needs the four standard "
-                        f"IDX files {', '.join(MNIST_SHA256)} (gzipped or raw)")
+            return path
+    raise DataError(f"data_dir {data_dir}: missing {stem}(.gz); MNIST needs the four standard "
+                    f"IDX files {', '.join(MNIST_SHA256)} (gzipped or raw)")
+
+
+def mnist_files(data_dir: str | Path) -> list[Path]:
+    """The four files :func:`load_mnist` reads from ``data_dir`` (the inputs of a run)."""
+    if not Path(data_dir).is_dir():
+        raise DataError(f"data_dir {data_dir}: no such directory (put the four MNIST IDX files "
+                        "there, gzipped or raw)")
+    return [mnist_file(Path(data_dir), stem) for stem in MNIST_SHA256]
+
+
+def read_bounded(path: Path, limit: int) -> bytes:
+    """The (decompressed) content of ``path``, refused before it is inflated or read past
+    ``limit`` bytes: by the gzip trailer's declared size, by the IDX header's declared shape,
+    and by reading at most ``limit + 1`` bytes (declared sizes can lie)."""
+    gz = path.suffix == ".gz"
+    if gz and path.stat().st_size >= 4:
+        with open(path, "rb") as f:
+            f.seek(-4, 2)
+            declared = int.from_bytes(f.read(4), "little")  # ISIZE: length mod 2**32
+        if declared > limit:
+            raise DataError(f"{path}: declares {declared} bytes once inflated, more than the "
+                            f"{limit} of the file it should be; not inflated")
+    with (gzip.open(path, "rb") if gz else open(path, "rb")) as f:
+        head = f.read(4)
+        if len(head) == 4 and head[:3] == b"\x00\x00\x08":
+            dims = f.read(4 * head[3])
+            body = int(np.prod(np.frombuffer(dims, ">u4"), dtype=object)) if dims else 1
+            if 4 + len(dims) + body > limit:
+                raise DataError(f"{path}: IDX header declares {body} bytes, more than the "
+                                f"{limit} of the file it should be; not read")
+            head += dims
+        raw = head + f.read(limit + 1 - len(head))
+    if len(raw) > limit:
+        raise DataError(f"{path}: holds more than the {limit} bytes of the file it should be "
+                        "(a gzip bomb or not MNIST); read no further")
+    return raw
+
+
+def _read_verified(data_dir: Path, stem: str) -> np.ndarray:
+    path = mnist_file(data_dir, stem)
     try:
-        raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
-    except (OSError, EOFError) as exc:
+        raw = read_bounded(path, MNIST_BYTES[stem])
+    except (OSError, EOFError, zlib.error) as exc:
         raise DataError(f"{path}: cannot read ({exc})") from None
     digest = hashlib.sha256(raw).hexdigest()
     if digest != MNIST_SHA256[stem]:
@@ -122,9 +168,7 @@ def _read_verified(data_dir: Path, stem: str) -> np.ndarray:
 def load_mnist(data_dir: str | Path) -> Dataset:
     """MNIST (60k train / 10k test, permutation invariant: 784-vectors), pixels /255 → [0, 1]."""
     data_dir = Path(data_dir)
-    if not data_dir.is_dir():
-        raise DataError(f"data_dir {data_dir}: no such directory (put the four MNIST IDX files "
-                        "there, gzipped or raw)")
+    mnist_files(data_dir)  # a missing directory or file is reported before anything is read
     parts = {}
     for split, prefix in (("train", "train"), ("test", "t10k")):
         images = _read_verified(data_dir, f"{prefix}-images-idx3-ubyte")

@@ -50,3 +50,15 @@ def did_you_mean(name: str, options: list[str]) -> str:
 
     match = difflib.get_close_matches(name, options, n=1, cutoff=0.5)
     return f"; did you mean '{match[0]}'?" if match else ""
+
+
+class InputError(UserError):
+    """An input file that changed since the run started, is damaged, or is too large to read."""
+
+
+class RunDirError(UserError):
+    """A run directory that is damaged, locked by another run, or not a run directory."""
+
+
+class ResourceError(UserError):
+    """A config (or worker count) whose estimated memory exceeds the limit (``--max-memory``)."""

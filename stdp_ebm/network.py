@@ -10,14 +10,15 @@ arrays: ``x`` (input, shape (n_0,) or (batch, n_0)) and ``target`` (shape (n_{L+
 from __future__ import annotations
 
 import re
-import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from . import npzfile
 from .config import Key
 from .errors import NetworkFileError
+from .resources import memory_limit
 
 __all__ = ["Network", "random_network", "load_network", "save_network", "network_from_config",
            "NETWORK_SCHEMA"]
@@ -71,8 +72,9 @@ def _as_batch(a: np.ndarray | None) -> np.ndarray | None:
 
 
 def validate_arrays(W: list[np.ndarray], b: list[np.ndarray], x: np.ndarray | None,
-                    target: np.ndarray | None, source: str) -> None:
-    """Check shapes and finiteness; raise :class:`NetworkFileError` naming ``source``."""
+                    target: np.ndarray | None, source: str, values: bool = True) -> None:
+    """Check shapes, dtypes and (with ``values``) finiteness; raise :class:`NetworkFileError`
+    naming ``source``."""
     if len(b) < 2:
         raise NetworkFileError(f"{source}: needs at least b_0 and b_1 (an input and an output layer)")
     if len(W) != len(b) - 1:
@@ -92,9 +94,11 @@ def validate_arrays(W: list[np.ndarray], b: list[np.ndarray], x: np.ndarray | No
         arr = np.asarray(arr)
         if not np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.complexfloating):
             raise NetworkFileError(f"{source}: {name} must be a real numeric array, has dtype {arr.dtype}")
-        if not np.all(np.isfinite(arr)):
+        if values and not np.all(np.isfinite(arr)):
             raise NetworkFileError(f"{source}: {name} contains NaN or Inf")
     for name, arr, n in (("x", x, len(b[0])), ("target", target, len(b[-1]))):
+        if arr is not None and np.size(arr) == 0:
+            raise NetworkFileError(f"{source}: {name} has shape {np.shape(arr)}: no examples")
         if arr is not None and (np.ndim(arr) not in (1, 2) or np.shape(arr)[-1] != n):
             raise NetworkFileError(f"{source}: {name} has shape {np.shape(arr)}, expected ({n},) "
                                    f"or (batch, {n})")
@@ -108,41 +112,55 @@ _KEY = re.compile(r"^(W|b)_(0|[1-9]\d*)$")  # canonical numbers: W_01 would alia
 
 
 def load_network(path: str | Path) -> Network:
-    """Load and validate a network file (see the module docstring for the contract)."""
+    """Load and validate a network file (see the module docstring for the contract).
+
+    Member names, dtypes and declared shapes are checked before any array is read
+    (:mod:`stdp_ebm.npzfile`), against the memory limit of :mod:`stdp_ebm.resources`.
+    """
     path = Path(path)
-    try:
-        with np.load(path, allow_pickle=False) as f:
-            arrays = {k: f[k] for k in f.files}
-    except FileNotFoundError:
-        raise NetworkFileError(f"{path}: no such network file") from None
-    except (ValueError, OSError, zipfile.BadZipFile, EOFError) as exc:
-        raise NetworkFileError(f"{path}: not a readable .npz network file ({exc})") from None
+    if not path.exists():
+        raise NetworkFileError(f"{path}: no such network file")
+    arrays = npzfile.load(path, memory_limit(), NetworkFileError,
+                          lambda declared: _check_layout(path, declared))
+    W, b, x, t = _split(path, arrays)
+    # Validate the arrays as stored (dtype included) before casting: a cast would drop imaginary
+    # parts or fail on text.
+    validate_arrays(W, b, x, t, source=str(path))
+    return Network([np.asarray(w, float) for w in W], [np.asarray(v, float) for v in b],
+                   None if x is None else np.asarray(x, float),
+                   None if t is None else np.asarray(t, float))
+
+
+def _split(path: Path, arrays: dict[str, np.ndarray]) -> tuple[list, list, np.ndarray | None,
+                                                               np.ndarray | None]:
+    """``W_k``, ``b_k`` (numbered without gaps), ``x`` and ``target`` of a network file."""
     W: dict[int, np.ndarray] = {}
     b: dict[int, np.ndarray] = {}
     for name, arr in arrays.items():
         m = _KEY.match(name)
         if m:
             (W if m.group(1) == "W" else b)[int(m.group(2))] = arr
-        elif name not in ("x", "target"):
-            raise NetworkFileError(
-                f"{path}: unexpected array '{name}'; allowed: W_0..W_L, b_0..b_(L+1), x, target "
-                "(the coupling W_k is symmetric: no separate feedback matrices)")
     for what, d in (("W", W), ("b", b)):
         if sorted(d) != list(range(len(d))):
             raise NetworkFileError(f"{path}: {what}_k must be numbered 0..{len(d) - 1} without gaps, "
                                    f"found {sorted(d)}")
     if not b:
         raise NetworkFileError(f"{path}: no bias vectors b_k found")
-    x = arrays.get("x")
-    t = arrays.get("target")
-    # Validate the arrays as stored (dtype included) before casting: a cast would drop imaginary
-    # parts or fail on text.
-    validate_arrays([W[k] for k in range(len(W))], [b[k] for k in range(len(b))], x, t,
-                    source=str(path))
-    return Network([np.asarray(W[k], float) for k in range(len(W))],
-                   [np.asarray(b[k], float) for k in range(len(b))],
-                   None if x is None else np.asarray(x, float),
-                   None if t is None else np.asarray(t, float))
+    return [W[k] for k in range(len(W))], [b[k] for k in range(len(b))], arrays.get("x"), \
+        arrays.get("target")
+
+
+def _check_layout(path: Path, declared: npzfile.Headers) -> None:
+    """The contract (names, dtypes, shapes) from the .npy headers alone, before any is read."""
+    for name in declared:
+        if not _KEY.match(name) and name not in ("x", "target"):
+            raise NetworkFileError(
+                f"{path}: unexpected array {name!r}; allowed: W_0..W_L, b_0..b_(L+1), x, target "
+                "(the coupling W_k is symmetric: no separate feedback matrices)")
+    # zero-strided stand-ins: the declared shape and dtype, no memory
+    stand_ins = {n: np.broadcast_to(np.zeros((), dtype), shape)
+                 for n, (shape, dtype) in declared.items()}
+    validate_arrays(*_split(path, stand_ins), source=str(path), values=False)
 
 
 def save_network(net: Network, path: str | Path) -> None:

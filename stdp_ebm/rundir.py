@@ -12,6 +12,7 @@ continues from them; an error removes it.
 
 from __future__ import annotations
 
+import glob
 import io
 import json
 import math
@@ -30,7 +31,7 @@ from typing import Any, Iterator
 import numpy as np
 import tomli_w
 
-from .errors import UserError
+from .errors import RunDirError, UserError
 
 PACKAGES = ("numpy", "scipy", "matplotlib", "brian2", "cython", "stdp-ebm")
 
@@ -61,6 +62,17 @@ def _jsonable(obj: Any) -> Any:
 
 def write_json(path: Path, obj: Any) -> None:
     path.write_text(json.dumps(_jsonable(obj), indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def read_json(path: Path) -> Any:
+    """A JSON object the run wrote; unreadable or not an object: :class:`RunDirError`."""
+    try:
+        value = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
+        raise RunDirError(f"{path}: unreadable ({type(exc).__name__}: {exc})") from None
+    if not isinstance(value, dict):
+        raise RunDirError(f"{path}: not a JSON object")
+    return value
 
 
 def git_state() -> dict[str, Any]:
@@ -157,10 +169,11 @@ def atomic_directory(final: Path, resumable: bool = False) -> Iterator[Path]:
     """Yield a temporary directory next to ``final``; rename it to ``final`` on success.
 
     On an exception the temporary directory is removed, so no half-written run remains. With
-    ``resumable`` it is :func:`partial_directory` (reused if it exists) and an interruption that is
-    not an error (KeyboardInterrupt, SystemExit; a kill never reaches this code) keeps it.
+    ``resumable`` it is :func:`partial_directory` (reused if it exists) and is kept by an
+    interruption that is not an error (KeyboardInterrupt, SystemExit; a kill never reaches this
+    code) and by an error once it holds finished work (a checkpoint): no finished epoch is lost.
     """
-    final = Path(final)
+    final = check_out(final)
     if final.exists() and (not final.is_dir() or any(final.iterdir())):
         raise UserError(f"--out {final}: already exists and is not empty; choose another directory")
     try:
@@ -179,9 +192,72 @@ def atomic_directory(final: Path, resumable: bool = False) -> Iterator[Path]:
             final.rmdir()
         os.replace(tmp, final)
     except BaseException as exc:
-        if not (resumable and not isinstance(exc, Exception)):
+        if not (resumable and (not isinstance(exc, Exception) or holds_work(tmp))):
             shutil.rmtree(tmp, ignore_errors=True)
         raise
+
+
+def check_out(final: Path) -> Path:
+    """Refuse, before anything runs, an ``--out`` that cannot be renamed into place at the end:
+    a symlink, the current directory or one above it, a name too long for the temporary
+    siblings (``.<name>.partial``, ``.<name>.tmp-…``)."""
+    final = Path(final)
+    if final.is_symlink():
+        raise UserError(f"--out {final}: is a symbolic link; give the directory itself")
+    if final.name in ("", ".", "..") or final.resolve() in (Path.cwd(), *Path.cwd().parents):
+        raise UserError(f"--out {final}: is the current directory or above it; give a new "
+                        "directory's name")
+    try:
+        name_max = os.pathconf(final.parent if final.parent.is_dir() else ".", "PC_NAME_MAX")
+    except (OSError, ValueError):
+        name_max = 255
+    if len(os.fsencode(final.name)) + len(".tmp-12345678.partial") > name_max:
+        raise UserError(f"--out: the name {final.name[:40]!r}… is too long (at most "
+                        f"{name_max - 21} bytes leave room for its temporary siblings)")
+    return final
+
+
+def holds_work(partial: Path) -> bool:
+    """Whether a resumable run's directory holds a finished epoch (a checkpoint)."""
+    return any((Path(partial) / "checkpoints").glob("*.npz"))
+
+
+@contextmanager
+def out_lock(final: Path) -> Iterator[None]:
+    """Hold an exclusive lock on ``--out`` (the file ``.<name>.lock`` beside it) for the run, so
+    that two runs cannot write one directory; a second one fails at once with one line."""
+    import fcntl
+
+    final = Path(os.path.abspath(final))  # "." (resuming a sweep from inside it) has a name
+    if final.is_symlink():
+        raise UserError(f"--out {final}: is a symbolic link; give the directory itself")
+    path = final.parent / f".{final.name}.lock"
+    try:
+        final.parent.mkdir(parents=True, exist_ok=True)
+        while True:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                raise UserError(f"--out {final}: another stdp-ebm run is writing it (it holds "
+                                f"{path}); wait for it to finish or choose another --out") from None
+            try:
+                if os.path.samestat(os.fstat(fd), os.stat(path)):
+                    break
+            except FileNotFoundError:
+                pass
+            os.close(fd)  # the holder removed the file while we opened it: lock the new one
+    except OSError as exc:
+        raise UserError(f"--out {final}: cannot create the lock file {path} "
+                        f"({exc.strerror})") from None
+    for stale in final.parent.glob(f".{glob.escape(final.name)}.tmp-*"):
+        shutil.rmtree(stale, ignore_errors=True)  # left by a killed run: no one else writes here
+    try:
+        yield
+    finally:
+        os.unlink(path)  # while still locked, so that no one locks the unlinked file
+        os.close(fd)
 
 
 def write_config(path: Path, cfg: dict[str, Any]) -> None:

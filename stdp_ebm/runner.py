@@ -8,18 +8,18 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-import json
 import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import tomli_w
 
 from . import config as cfgmod
-from . import experiments, progress, sweep
-from .errors import UserError
-from .rundir import atomic_directory, partial_directory, save_figures, write_config, write_result
+from . import experiments, inputs, npzfile, progress, sweep
+from .errors import RunDirError, UserError
+from .resources import memory_limit
+from .rundir import (atomic_directory, out_lock, partial_directory, read_json, save_figures,
+                     write_config, write_json, write_result)
 from .seeds import Seeds
 
 __all__ = ["run_config", "resolve", "execute", "replot", "default_out"]
@@ -74,42 +74,72 @@ def execute(cfg: dict[str, Any], exp: experiments.Experiment, out: Path,
     """
     ctx = ctx or experiments.RunContext(seeds=Seeds(cfg["seed"]))
     progress.configure(ctx.progress)
-    if "sweep" in cfg:
-        return sweep.run_sweep(cfg, exp, Path(out), ctx)
+    with out_lock(Path(out)):
+        if "sweep" in cfg:
+            return sweep.run_sweep(cfg, exp, Path(out), ctx)
+        _run(cfg, exp, Path(out), ctx)
+    return Path(out)
+
+
+def _run(cfg: dict[str, Any], exp: experiments.Experiment, out: Path,
+         ctx: experiments.RunContext) -> None:
+    """One run (not a sweep) into ``out``; a resumable one continues its partial directory."""
+    recorded = inputs.record(inputs.input_files([cfg], ctx.network_path))
     if exp.resumable:
-        check_partial(Path(out), cfg)
-    with atomic_directory(Path(out), resumable=exp.resumable) as tmp:
+        check_partial(out, cfg, recorded)
+    with atomic_directory(out, resumable=exp.resumable) as tmp:
         if exp.resumable:
             write_config(tmp / "config.toml", cfg)
+            write_json(tmp / "inputs.json", recorded)
             ctx = dataclasses.replace(ctx, work_dir=tmp)
         t0 = time.perf_counter()
         result = exp.run(cfg, ctx)
         wall = time.perf_counter() - t0
         seeds = {"master": ctx.seeds.master, "derived": dict(ctx.seeds.used)}
         write_result(tmp, cfg, result.data, result.summary, seeds, wall,
-                     {"experiment": exp.name, "network_file": ctx.network_path})
+                     {"experiment": exp.name, "network_file": ctx.network_path,
+                      "inputs": recorded})
         save_figures(tmp, exp.figures(result.data, result.summary, cfg))
-    return Path(out)
 
 
-def check_partial(out: Path, cfg: dict[str, Any]) -> None:
-    """An interrupted run left in ``.<out>.partial`` is continued only with the same config."""
-    previous = partial_directory(out) / "config.toml"
-    if previous.is_file() and previous.read_text(encoding="utf-8") != tomli_w.dumps(cfg):
-        raise UserError(f"--out {out}: {previous.parent} holds an interrupted run of another "
+def check_partial(out: Path, cfg: dict[str, Any], recorded: inputs.Record) -> None:
+    """An interrupted run left in ``.<out>.partial`` is continued only with the same config and
+    the same input files (``inputs.json``: their SHA-256)."""
+    partial = partial_directory(out)
+    previous = partial / "config.toml"
+    if not previous.is_file():
+        return
+    if previous.read_text(encoding="utf-8") != tomli_w.dumps(cfg):
+        raise UserError(f"--out {out}: {partial} holds an interrupted run of another "
                         "config; rerun with its config (--resume) or remove it")
+    stored = partial / "inputs.json"
+    before = read_json(stored) if stored.is_file() else None
+    inputs.check_same(before, recorded, f"--out {out}: the interrupted run in {partial}")
 
 
 def replot(run_dir: str | Path) -> list[str]:
-    """Redraw the figures of a finished run from its config.toml, data.npz and summary.json."""
+    """Redraw the figures of a finished run (or sweep) from the files it wrote.
+
+    A damaged run directory (truncated data.npz, unreadable summary.json, a missing array or
+    summary entry, ``figures`` not a directory) is bad input: :class:`RunDirError`, one line.
+    """
     run_dir = Path(run_dir)
-    if (run_dir / "sweep.json").is_file():
-        return sweep.replot_sweep(run_dir, *resolve(run_dir / "config.toml"))
+    if (run_dir / "figures").exists() and not (run_dir / "figures").is_dir():
+        raise RunDirError(f"{run_dir}/figures: not a directory; remove it to redraw")
+    try:
+        if (run_dir / "sweep.json").is_file():
+            return sweep.replot_sweep(run_dir, *resolve(run_dir / "config.toml"))
+        return _replot(run_dir)
+    except (KeyError, IndexError, ValueError, TypeError) as exc:  # data that do not fit figures
+        raise RunDirError(f"{run_dir}: its data do not fit the experiment's figures "
+                          f"({type(exc).__name__}: {exc}); a damaged or edited run "
+                          "directory?") from None
+
+
+def _replot(run_dir: Path) -> list[str]:
     for name in ("config.toml", "data.npz", "summary.json"):
         if not (run_dir / name).is_file():
             raise cfgmod.ConfigError(f"{run_dir}: not a run directory (no {name})")
     cfg, exp = resolve(run_dir / "config.toml")
-    with np.load(run_dir / "data.npz", allow_pickle=False) as f:
-        data = {k: f[k] for k in f.files}
-    summary = json.loads((run_dir / "summary.json").read_text())
-    return save_figures(run_dir, exp.figures(data, summary, cfg))
+    data = npzfile.load(run_dir / "data.npz", memory_limit(), RunDirError)
+    return save_figures(run_dir, exp.figures(data, read_json(run_dir / "summary.json"), cfg))

@@ -29,6 +29,7 @@ resume from the checkpoint, so an interrupted run continues exactly where it sto
 from __future__ import annotations
 
 import json
+import logging
 import os
 import time
 from dataclasses import dataclass, field
@@ -40,11 +41,14 @@ import numpy as np
 from .activation import Rho
 from .config import Key
 from .data import Dataset
-from .errors import DivergenceError, UserError
+from . import npzfile
+from .errors import DivergenceError, RunDirError, UserError
 from .network import Network
 from .rate import RateModel, State
+from .resources import memory_limit
 from .rule import ep_delta_w
 
+LOG = logging.getLogger(__name__)
 TRAIN_SCHEMA: dict[str, Key] = {
     "epochs": Key("int", 20, "passes over the training set", low=1),
     "batch_size": Key("int", 20, "examples per mini-batch (relaxed together)", low=1),
@@ -230,11 +234,14 @@ def evaluate(predict: Callable[[np.ndarray], np.ndarray], x: np.ndarray, target:
 class Checkpoint:
     """``<directory>/<tag>.npz``: weights, history, RNG state and learner state after an epoch.
 
-    Written to a temporary file and renamed, so a kill leaves the previous checkpoint intact.
+    Written to a temporary file and renamed; the one it replaces is kept as ``<tag>.prev.npz``.
+    A checkpoint that is damaged (truncated, an array missing or of the wrong shape, a garbled
+    RNG state) is never used: :meth:`restore` falls back to the previous one, or stops.
     """
 
     def __init__(self, directory: str | Path, tag: str) -> None:
         self.path = Path(directory) / f"{tag}.npz"
+        self.previous = Path(directory) / f"{tag}.prev.npz"
 
     def save(self, learner: Learner, history: History, rng: np.random.Generator) -> None:
         net = learner.net
@@ -246,26 +253,64 @@ class Checkpoint:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(".tmp.npz")
         np.savez(tmp, **arrays)
+        if self.path.is_file():
+            os.replace(self.path, self.previous)
         os.replace(tmp, self.path)
 
     def restore(self, learner: Learner, history: History, rng: np.random.Generator) -> bool:
-        """Load the checkpoint into ``learner``, ``history`` and ``rng``; False if there is none."""
-        if not self.path.is_file():
-            return False
+        """Load the newest good checkpoint into ``learner``, ``history`` and ``rng``; False if
+        there is none. Raises :class:`RunDirError` (deleting nothing) if all are damaged."""
+        damaged = []
+        for path in (self.path, self.previous):
+            if not path.is_file():
+                continue
+            try:
+                arrays = npzfile.load(path, memory_limit(), RunDirError)
+                state = self._parse(path, arrays, learner, history, rng)
+            except RunDirError as exc:
+                damaged.append(str(exc))
+                continue
+            if damaged:  # kept for inspection, out of the way of the next save
+                os.replace(self.path, self.path.with_suffix(".damaged.npz"))
+                LOG.warning("%s; continuing from the previous epoch's %s", damaged[0], path.name)
+            for param, value in zip(learner.net.W + learner.net.b, state["params"]):
+                param[...] = value
+            for name, values in state["history"].items():
+                setattr(history, name, values)
+            learner.load_extra_state(arrays)
+            rng.bit_generator.state = state["rng"]
+            return True
+        if damaged:
+            raise RunDirError(f"checkpoint {damaged[0]}; no earlier good checkpoint, nothing "
+                              f"was deleted (remove {self.path.parent} to restart training)")
+        return False
+
+    @staticmethod
+    def _parse(path: Path, arrays: dict[str, np.ndarray], learner: Learner, history: History,
+               rng: np.random.Generator) -> dict:
+        """Everything :meth:`restore` sets, checked before anything is set."""
         net = learner.net
-        with np.load(self.path, allow_pickle=False) as f:
-            arrays = {k: f[k] for k in f.files}
+        params = []
         for name, param in [(f"W_{k}", w) for k, w in enumerate(net.W)] + \
                            [(f"b_{k}", b) for k, b in enumerate(net.b)]:
             if name not in arrays or arrays[name].shape != param.shape:
-                raise UserError(f"checkpoint {self.path}: {name} does not match the network "
-                                f"(a checkpoint of another configuration?); remove it to restart")
-            param[...] = arrays[name]
-        for name in history.__dataclass_fields__:
-            setattr(history, name, arrays[f"history_{name}"].tolist())
-        learner.load_extra_state(arrays)
-        rng.bit_generator.state = json.loads(str(arrays["rng_state"]))
-        return True
+                raise RunDirError(f"{path}: {name} does not match the network (damaged, or a "
+                                  "checkpoint of another configuration?)")
+            params.append(arrays[name])
+        names = [f"history_{n}" for n in history.__dataclass_fields__]
+        if any(n not in arrays or arrays[n].ndim != 1 for n in names) or \
+                len({len(arrays[n]) for n in names}) != 1:
+            raise RunDirError(f"{path}: the learning curve is missing or damaged")
+        for name, value in learner.extra_state().items():
+            if name not in arrays or arrays[name].shape != value.shape:
+                raise RunDirError(f"{path}: {name} is missing or of another shape")
+        try:
+            state = json.loads(str(arrays["rng_state"]))
+            type(rng.bit_generator)().state = state  # fails here, not half-way through restore
+        except (KeyError, ValueError, TypeError) as exc:
+            raise RunDirError(f"{path}: damaged random-generator state ({exc})") from None
+        return {"params": params, "rng": state,
+                "history": {n: arrays[f"history_{n}"].tolist() for n in history.__dataclass_fields__}}
 
 
 def fit(learner: Learner, data: Dataset, cfg: dict, rng: np.random.Generator,

@@ -42,20 +42,20 @@ from concurrent.futures import as_completed
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
-from .. import experiments, progress
-from ..errors import UserError
+from .. import experiments, npzfile, progress
+from ..errors import RunDirError, UserError
+from ..inputs import input_files, record
+from ..resources import memory_limit
 from ..rundir import manifest, save_npz, write_json
 from .executors import check_scheduler, executor
 from .figures import draw_sweep
-from .plan import Point, expand, parse_spec, plan
+from .plan import Point, expand, parse_spec, plan, variants
 from .store import finished, log, open_sweep, point_dir, sessions, write_point
 from .table import BOOKKEEPING, columns, row, write_csv
 from .worker import Task, run_point
 
-__all__ = ["parse_spec", "expand", "check_scheduler", "run_sweep", "replot_sweep", "finished",
-           "sessions"]
+__all__ = ["parse_spec", "expand", "variants", "check_scheduler", "run_sweep", "replot_sweep",
+           "finished", "sessions"]
 
 
 def run_sweep(cfg: dict[str, Any], exp: experiments.Experiment, out: Path,
@@ -67,7 +67,8 @@ def run_sweep(cfg: dict[str, Any], exp: experiments.Experiment, out: Path,
     and the sweep goes on; if any failed, a :class:`UserError` reports them once all are done.
     """
     points = expand(cfg, exp, str(out / "config.toml"))
-    described = plan(cfg, exp, points)
+    recorded = record(input_files([p.cfg for p in points], ctx.network_path))
+    described = {**plan(cfg, exp, points), "inputs": recorded}
     scheduler = ctx.options.get("scheduler")
     t0 = time.perf_counter()
     with executor(ctx.workers, scheduler) as ex:
@@ -78,8 +79,10 @@ def run_sweep(cfg: dict[str, Any], exp: experiments.Experiment, out: Path,
         log(out, {"session": session, "started": _now(), "argv": sys.argv,
                    "executor": scheduler or f"process pool ({ctx.workers} workers)",
                    "finished_before": sorted(done), "pending": [p.index for p in todo]})
+        net_hash = recorded["--network"]["sha256"] if ctx.network_path else None
         futures = {ex.submit(run_point, Task(exp.name, p.index, p.cfg, ctx.network_path,
-                                             cfg["sweep"].get("timeout"))): p for p in todo}
+                                             cfg["sweep"].get("timeout"), net_hash)): p
+                   for p in todo}
         with progress.bar(len(points), f"{exp.name} sweep", "point", len(done)) as bar:
             for future in as_completed(futures):
                 try:
@@ -91,7 +94,7 @@ def run_sweep(cfg: dict[str, Any], exp: experiments.Experiment, out: Path,
                         f"--resume {out}") from None
                 write_point(out, futures[future], outcome, exp.name, session)
                 bar.update()
-    return _finish(out, cfg, exp, points, time.perf_counter() - t0)
+    return _finish(out, cfg, exp, points, time.perf_counter() - t0, recorded)
 
 
 def _now() -> str:
@@ -99,7 +102,7 @@ def _now() -> str:
 
 
 def _finish(out: Path, cfg: dict[str, Any], exp: experiments.Experiment, points: list[Point],
-            wall: float) -> Path:
+            wall: float, recorded: dict[str, Any]) -> Path:
     """Aggregate the points into table.csv/npz, figures, manifest.json and summary.json."""
     rows = [row(out, p) for p in points]
     table = columns(rows)
@@ -111,6 +114,7 @@ def _finish(out: Path, cfg: dict[str, Any], exp: experiments.Experiment, points:
                for p in points]
     seeds = {"master": cfg["seed"], "points": {str(p.index): p.seed for p in points}}
     extra = {"experiment": exp.name, "sessions": sessions(out), "n_points": len(points),
+             "inputs": recorded,
              "workers": sorted({f"{w['host']}:{w['pid']}" for w in workers}),
              "worker_brian2_codegen_targets": sorted({w["brian2_codegen_target"] for w in workers
                                                       if w["brian2_codegen_target"]})}
@@ -132,6 +136,5 @@ def replot_sweep(run_dir: Path, cfg: dict[str, Any], exp: experiments.Experiment
     if not (run_dir / "table.npz").is_file():
         raise UserError(f"{run_dir}: the sweep is not finished (no table.npz); resume it with "
                         f"--resume {run_dir}")
-    with np.load(run_dir / "table.npz", allow_pickle=False) as f:
-        table = {k: f[k] for k in f.files}
+    table = npzfile.load(run_dir / "table.npz", memory_limit(), RunDirError)
     return draw_sweep(run_dir, table, cfg, exp)

@@ -17,10 +17,13 @@ SCHEDULER = re.compile(r"^(tcp|tls|ucx|inproc)://\S+$")
 
 
 def check_scheduler(address: str) -> None:
-    """Reject a malformed ``--scheduler`` address before anything runs."""
-    if not SCHEDULER.match(address):
+    """Reject a malformed ``--scheduler`` address (scheme, host, numeric port) before anything
+    runs."""
+    m = SCHEDULER.match(address)
+    port = address.rpartition(":")[2] if m and not address.startswith("inproc") else "1"
+    if not m or not port.isdigit() or not 0 < int(port) < 65536:
         raise UserError(f"--scheduler {address!r}: expected a Dask scheduler address such as "
-                        "tcp://HOST:8786")
+                        "tcp://HOST:8786 (port 1-65535)")
 
 
 @contextmanager

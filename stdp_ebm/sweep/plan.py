@@ -5,14 +5,15 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Iterator
 
 from ..config import ConfigError, Key, Schema, coerce, fail, suggest
 from ..experiments import Experiment
 from ..seeds import Seeds
 
-__all__ = ["SPEC", "MAX_POINTS", "Point", "parse_spec", "expand", "plan"]
+__all__ = ["SPEC", "MAX_POINTS", "Point", "parse_spec", "expand", "variants", "plan"]
 
 SPEC: dict[str, str] = {
     "grid": "table of section.key = [values]: every combination is a point",
@@ -20,10 +21,10 @@ SPEC: dict[str, str] = {
     "seeds": "number of replicates (seeds derived from the master seed) or a list of seeds",
     "timeout": "seconds one point may run before it is stopped and recorded as failed",
 }
-SEEDS_N = Key("int", 1, SPEC["seeds"], low=1)
-SEEDS_LIST = Key("ints", [], SPEC["seeds"], low=0)
-TIMEOUT = Key("float", 0.0, SPEC["timeout"], low=0.0, open_low=True)
 MAX_POINTS = 100_000
+SEEDS_N = Key("int", 1, SPEC["seeds"], low=1, high=MAX_POINTS)
+SEEDS_LIST = Key("ints", [], SPEC["seeds"], low=0, high=2**63 - 1)
+TIMEOUT = Key("float", 0.0, SPEC["timeout"], low=0.0, open_low=True, high=1e7)  # 116 days
 
 
 @dataclass(frozen=True)
@@ -69,8 +70,9 @@ def _seeds(raw: Any, master: int, source: str) -> list[int]:
     key = SEEDS_LIST if isinstance(raw, list) else SEEDS_N
     value, problem = coerce(raw, key)
     if problem:
-        raise fail(source, "[sweep] seeds", raw, "must be an integer >= 1 (replicates) or a "
-                                                 "non-empty list of integers >= 0")
+        raise fail(source, "[sweep] seeds", raw, f"must be an integer >= 1 (replicates, at most "
+                                                 f"{MAX_POINTS}) or a non-empty list of integers "
+                                                 ">= 0 (below 2**63)")
     if key is SEEDS_N:
         return [Seeds(master).int(f"sweep/replicate-{r}") for r in range(value)]
     if len(set(value)) != len(value):
@@ -98,7 +100,13 @@ def parse_spec(raw: Any, schema: Schema, master: int, source: str) -> dict[str, 
     if len(set(lengths.values())) > 1:
         shown = ", ".join(f"{p} has {n}" for p, n in lengths.items())
         raise ConfigError(f"{source}: [sweep.zip] lists must have equal lengths ({shown})")
-    spec["seeds"] = _seeds(raw.get("seeds"), master, source)
+    seeds = raw.get("seeds")
+    n_seeds = len(seeds) if isinstance(seeds, list) else seeds if type(seeds) is int else 1
+    n_points = max(lengths.values(), default=1) * math.prod(map(len, spec.get("grid", {}).values()))
+    if n_points * n_seeds > MAX_POINTS:  # counted before any list of points or seeds is built
+        raise ConfigError(f"{source}: [sweep] makes {n_points * n_seeds} points; at most "
+                          f"{MAX_POINTS} are allowed")
+    spec["seeds"] = _seeds(seeds, master, source)
     if "timeout" in raw:
         spec["timeout"], problem = coerce(raw["timeout"], TIMEOUT)
         if problem:
@@ -117,9 +125,6 @@ def expand(cfg: dict[str, Any], exp: Experiment, source: str) -> list[Point]:
     base = {k: v for k, v in cfg.items() if k != "sweep"}
     rows = [{**z, **g} for z in _rows(spec.get("zip", {}), True)
             for g in _rows(spec.get("grid", {}), False)]
-    if len(rows) * len(spec["seeds"]) > MAX_POINTS:
-        raise ConfigError(f"{source}: [sweep] makes {len(rows) * len(spec['seeds'])} points; "
-                          f"at most {MAX_POINTS} are allowed")
     points = []
     for values, (replicate, seed) in itertools.product(rows, enumerate(spec["seeds"])):
         raw = json.loads(json.dumps(base))  # a deep copy of plain data
@@ -134,6 +139,19 @@ def expand(cfg: dict[str, Any], exp: Experiment, source: str) -> list[Point]:
         swept = {p: point_cfg[p.split(".")[0]][p.split(".", 1)[1]] for p in values}
         points.append(Point(len(points), replicate, seed, swept, point_cfg))
     return points
+
+
+def variants(cfg: dict[str, Any]) -> Iterator[dict[str, Any]]:
+    """The config of each zip × grid row of the sweep in ``cfg`` (its points without their
+    seeds), neither copied deeply nor validated again: cheap, for estimates."""
+    spec = cfg["sweep"]
+    for z in _rows(spec.get("zip", {}), True):
+        for g in _rows(spec.get("grid", {}), False):
+            out = {k: dict(v) if isinstance(v, dict) else v for k, v in cfg.items() if k != "sweep"}
+            for path, value in {**z, **g}.items():
+                section, key = path.split(".", 1)
+                out[section][key] = value
+            yield out
 
 
 def _show(values: dict[str, Any]) -> str:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import UserError
+from ..inputs import check_same
 from ..rundir import atomic_directory, manifest, write_config, write_json, write_result
 from .plan import Point
 from .worker import Outcome
@@ -73,8 +74,12 @@ def open_sweep(out: Path, cfg: dict[str, Any], plan: dict[str, Any], resume: boo
         raise UserError(f"{out}: this sweep is already complete; choose another --out")
     try:
         stored = json.loads((out / "sweep.json").read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
         raise UserError(f"{out}/sweep.json: unreadable ({exc}); cannot resume this sweep") from None
+    if not isinstance(stored, dict):
+        raise UserError(f"{out}/sweep.json: not a sweep plan; cannot resume this sweep")
+    check_same(stored.pop("inputs", None), plan.get("inputs", {}), f"--out {out}: the sweep")
+    plan = {k: v for k, v in plan.items() if k != "inputs"}  # inputs compare by content only
     if stored != plan:
         raise UserError(f"{out}: holds a sweep of another config ({_difference(stored, plan)}); "
                         "resume with the same config and --set options")

@@ -10,6 +10,8 @@ from typing import Any
 
 import numpy as np
 
+from ..errors import RunDirError
+from ..rundir import read_json
 from .plan import Point
 from .store import point_dir
 
@@ -30,15 +32,23 @@ def _scalars(summary: Any, prefix: str = "") -> dict[str, Any]:
 
 
 def row(run_dir: Path, point: Point) -> dict[str, Any]:
+    """The point's row; a point directory damaged since it was written is a :class:`RunDirError`
+    naming it."""
     pdir = point_dir(run_dir, point.index)
-    meta = json.loads((pdir / "manifest.json").read_text(encoding="utf-8"))
-    row: dict[str, Any] = {"index": point.index, "replicate": point.replicate, "seed": point.seed,
-                           "status": meta["status"], "error": "", "wall_s": meta["wall_time_s"]}
-    row.update({p: json.dumps(v) if isinstance(v, list) else v for p, v in point.values.items()})
-    if meta["status"] == "ok":
-        row.update(_scalars(json.loads((pdir / "summary.json").read_text(encoding="utf-8"))))
-    else:
-        row["error"] = json.loads((pdir / "error.json").read_text(encoding="utf-8"))["message"]
+    try:
+        meta = read_json(pdir / "manifest.json")
+        row: dict[str, Any] = {"index": point.index, "replicate": point.replicate,
+                               "seed": point.seed, "status": meta["status"], "error": "",
+                               "wall_s": meta["wall_time_s"]}
+        row.update({p: json.dumps(v) if isinstance(v, list) else v
+                    for p, v in point.values.items()})
+        if meta["status"] == "ok":
+            row.update(_scalars(read_json(pdir / "summary.json")))
+        else:
+            row["error"] = read_json(pdir / "error.json")["message"]
+    except (RunDirError, KeyError) as exc:
+        raise RunDirError(f"{pdir} is damaged ({exc}); remove it and resume (--resume "
+                          f"{run_dir}) to run that point again") from None
     return row
 
 

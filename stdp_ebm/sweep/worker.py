@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from .. import experiments
-from ..errors import PointTimeout, UserError
+from ..errors import InputError, PointTimeout, UserError
+from ..inputs import sha256
 from ..rundir import codegen_target
 from ..seeds import Seeds
 
@@ -32,6 +33,7 @@ class Task:
     cfg: dict[str, Any]
     network_path: str | None
     timeout: float | None
+    network_sha256: str | None = None  # the --network file's hash when the sweep started
 
 
 @dataclass
@@ -125,6 +127,10 @@ def run_point(task: Task) -> Outcome:
     from threadpoolctl import threadpool_limits
 
     cache = worker_cache_dir()
+    if task.network_sha256 is not None and sha256(task.network_path) != task.network_sha256:
+        raise InputError(f"--network {task.network_path} changed during the sweep (sha256 "
+                         f"{task.network_sha256[:12]}… at its start); the finished points are "
+                         "kept, restore the file and resume")
     exp = experiments.get(task.experiment)
     ctx = experiments.RunContext(seeds=Seeds(task.cfg["seed"]), network_path=task.network_path)
     t0 = time.perf_counter()

@@ -1,0 +1,82 @@
+"""The input files of a run, hashed: what a resume must find unchanged besides the config.
+
+A run's result is determined by its resolved config and by the files it reads: the ``--network``
+file and the data set files of ``[data] data_dir`` (MNIST). :func:`record` gives each one's path,
+size and SHA-256 of its bytes; the record is written into ``manifest.json`` (``inputs``), into a
+sweep's ``sweep.json`` and into the ``inputs.json`` of an interrupted training run, and
+:func:`check_same` refuses a resume whose inputs differ, naming the first input that does.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+from typing import Any, Iterable
+
+from .data import mnist_files
+from .errors import InputError, NetworkFileError
+
+#: label -> {"path", "bytes", "sha256"}
+Record = dict[str, dict[str, Any]]
+
+
+def sha256(path: str | Path) -> str:
+    """SHA-256 of the bytes of ``path``, read in 1 MiB blocks."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def input_files(cfgs: Iterable[dict[str, Any]], network_path: str | None) -> dict[str, Path]:
+    """Label -> path of every file that runs of ``cfgs`` (a run, or a sweep's points) read."""
+    files: dict[str, Path] = {}
+    if network_path:
+        files["--network"] = Path(network_path)
+    for cfg in cfgs:
+        data = cfg.get("data")
+        if isinstance(data, dict) and data.get("dataset") == "mnist":
+            for path in mnist_files(data["data_dir"]):
+                files[f"[data] {path}"] = path
+    return files
+
+
+def record(files: dict[str, Path]) -> Record:
+    """Path, size and SHA-256 of each input file."""
+    out: Record = {}
+    for label, path in files.items():
+        try:
+            out[label] = {"path": str(path), "bytes": path.stat().st_size, "sha256": sha256(path)}
+        except OSError as exc:
+            error = NetworkFileError if label == "--network" else InputError
+            raise error(f"{label} {path}: cannot read ({exc.strerror})") from None
+    return out
+
+
+def check_same(before: Record | None, now: Record, what: str) -> None:
+    """Refuse to continue ``what`` (e.g. "--out runs/x: the sweep") if its inputs changed.
+
+    ``before`` is None for a run started before inputs were recorded: accepted only if it has
+    no input files now either (there is then nothing that could differ).
+    """
+    if before is None:
+        if now:
+            label = sorted(now)[0]
+            raise InputError(f"{what} was started without a record of its input files, so "
+                             f"{label} {now[label]['path']} cannot be checked against it; "
+                             "remove it or choose another --out")
+        return
+    for label in sorted(set(before) | set(now)):
+        a, b = before.get(label), now.get(label)
+        if a is None:
+            raise InputError(f"{what} was started without {label}; give the same inputs to "
+                             "continue it, or choose another --out")
+        if b is None:
+            raise InputError(f"{what} was started with {label} {a['path']}; give it again to "
+                             "continue it, or choose another --out")
+        if a["sha256"] != b["sha256"]:
+            raise InputError(f"{what} was started with {label} {a['path']} (sha256 "
+                             f"{a['sha256'][:12]}…) but {b['path']} now has sha256 "
+                             f"{b['sha256'][:12]}…: another input would mix two results; give "
+                             "the same file, or choose another --out")

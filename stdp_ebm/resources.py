@@ -1,0 +1,110 @@
+"""Memory: the limit a run may use, and an estimate from the config checked before allocating.
+
+The limit is the memory available to this process (``MemAvailable``, or less where a cgroup caps
+it) unless ``--max-memory`` sets it. :func:`estimate` counts the dominant arrays of a rate-model
+run (weights, states of the examples, the data set) and the points a sweep runs at once. It is
+calibrated on the alignment experiment (within a factor 2 of the traced peak, tested); for other
+experiments it is an order of magnitude, and it does not count Brian2's spiking networks.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from pathlib import Path
+from typing import Any, Iterable
+
+from .errors import ResourceError, UserError
+
+_LIMIT: list[int] = []  # the --max-memory of this process, when given
+#: bytes held per weight and per unit state (float64): the parameters with their updates and
+#: references (16 copies), the states of the phases (6 copies); measured for alignment runs by
+#: tests/test_reliability.py::test_the_memory_estimate_matches_the_traced_peak
+PER_WEIGHT, PER_STATE = 8 * 16, 8 * 6
+#: the MNIST arrays (60k + 10k images as float64, one-hot targets, the raw bytes)
+DATASET_BYTES = {"digits": 1797 * 74 * 8, "mnist": 70_000 * (784 + 10) * 8 + 55_000_000}
+UNITS = {"": 1, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}
+
+
+def parse_size(text: str) -> int:
+    """``"4G"``, ``"512MiB"``, ``"1.5g"`` or a number of bytes → bytes."""
+    m = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([kKmMgGtT]?)(?:i?[bB])?\s*", text)
+    if not m:
+        raise UserError(f"--max-memory {text!r}: expected a size such as 4G, 512M or 1000000")
+    value = float(m.group(1)) * UNITS[m.group(2).lower()]
+    if not 1 <= value < 2**63:
+        raise UserError(f"--max-memory {text!r}: must be at least 1 byte and below 8 EiB")
+    return int(value)
+
+
+def set_memory_limit(nbytes: int | None) -> None:
+    """Use ``nbytes`` as the limit of this process (None: the available memory)."""
+    _LIMIT[:] = [] if nbytes is None else [nbytes]
+
+
+def available_memory() -> int:
+    """Bytes this process can still allocate: MemAvailable, capped by a cgroup v2 limit."""
+    found = []
+    try:
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemAvailable:"):
+                found.append(int(line.split()[1]) * 1024)
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        cg = Path("/sys/fs/cgroup")
+        cap = (cg / "memory.max").read_text().strip()
+        if cap != "max":
+            found.append(int(cap) - int((cg / "memory.current").read_text()))
+    except (OSError, ValueError):
+        pass
+    if not found and hasattr(os, "sysconf"):
+        try:
+            found.append(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_AVPHYS_PAGES"))
+        except (ValueError, OSError):
+            pass
+    return max(min(found), 0) if found else 2**34
+
+
+def memory_limit() -> int:
+    """The limit: ``--max-memory`` if given, else :func:`available_memory`."""
+    return _LIMIT[0] if _LIMIT else available_memory()
+
+
+def estimate(cfg: dict[str, Any], sizes: list[int] | None = None,
+             examples: int | None = None) -> int:
+    """Bytes the dominant arrays of one run of ``cfg`` need (see the module docstring).
+
+    ``sizes``/``examples``: those of the --network file, when one is given.
+    """
+    net = cfg.get("network") if isinstance(cfg.get("network"), dict) else {}
+    sizes = sizes or net.get("sizes") or []
+    weights = sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
+    data = cfg.get("data") if isinstance(cfg.get("data"), dict) else {}
+    n = examples or net.get("batch", 1)
+    bytes_ = PER_WEIGHT * weights + PER_STATE * n * sum(sizes)
+    if data.get("dataset") in DATASET_BYTES:
+        bytes_ += DATASET_BYTES[data["dataset"]]
+        train = cfg.get("train", {})
+        chunk = max(train.get("batch_size", 1), train.get("eval_batch", 1))
+        n_train = data.get("n_train") or 70_000
+        bytes_ += PER_STATE * (chunk + (n_train if train.get("persistent") else 0)) * sum(sizes)
+    return int(bytes_)
+
+
+def check_memory(cfgs: Iterable[dict[str, Any]], parallel: int, sizes: list[int] | None = None,
+                 examples: int | None = None) -> None:
+    """Refuse before anything runs if ``parallel`` runs of the largest of ``cfgs`` (the points
+    of a sweep that run at once) would need more than the limit."""
+    one = max(estimate(c, sizes, examples) for c in cfgs)
+    need, limit = one * parallel, memory_limit()
+    if need > limit:
+        at_once = f" × {parallel} running at once" if parallel > 1 else ""
+        raise ResourceError(f"this run needs at least {_gib(one)}{at_once}, more than the memory "
+                            f"limit of {_gib(limit)}; make it smaller, use fewer --workers, or "
+                            "raise the limit with --max-memory")
+
+
+def _gib(nbytes: float) -> str:
+    return f"{nbytes / 2**30:.3g} GiB" if nbytes >= 2**27 else f"{math.ceil(nbytes / 2**20)} MiB"

@@ -1,0 +1,308 @@
+"""Reliability: a resume keyed on the input files' content, damaged checkpoints and run
+directories, one writer per --out, resource bounds checked before allocation."""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import io
+import json
+import shutil
+import zipfile
+from pathlib import Path
+
+import numpy as np
+import pytest
+import tomli_w
+
+from stdp_ebm import cli, runner, sweep
+from stdp_ebm.errors import InputError
+from stdp_ebm.network import random_network, save_network
+
+REPO = Path(__file__).resolve().parent.parent
+DIGITS = REPO / "experiments" / "train_digits.toml"
+QUICK = ["data.n_train=200", "data.n_test=100", "train.epochs=2", "network.sizes=[64,30,10]"]
+SWEEP = """
+experiment = "alignment"
+seed = 11
+[network]
+sizes = [6, 8, 4]
+batch = 2
+[alignment]
+betas = [0.1, 0.01]
+nudged_steps = [1, 5]
+[sweep]
+seeds = 3
+"""
+
+
+def run_cli(argv: list[str]) -> tuple[int, str]:
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        code = cli.main(argv)
+    return code, err.getvalue()
+
+
+def two_networks(tmp_path: Path, sizes=(6, 8, 4)) -> tuple[Path, Path]:
+    paths = []
+    for seed in (1, 2):
+        net = random_network(list(sizes), np.random.default_rng(seed))
+        paths.append(tmp_path / f"net{seed}.npz")
+        save_network(net, paths[-1])
+    return paths[0], paths[1]
+
+
+# --- resume keyed on the inputs ---------------------------------------------------------------------
+def test_sweep_resume_with_another_network_file_is_refused(tmp_path):
+    net1, net2 = two_networks(tmp_path)
+    cfg = tmp_path / "s.toml"
+    cfg.write_text(SWEEP)
+    out = tmp_path / "run"
+    args = ["run", str(cfg), "--out", str(out), "--workers", "1", "--quiet"]
+    assert run_cli(args + ["--network", str(net1)])[0] == 0
+    recorded = json.loads((out / "sweep.json").read_text())["inputs"]["--network"]
+    assert recorded["sha256"] == hashlib.sha256(net1.read_bytes()).hexdigest()
+    assert json.loads((out / "manifest.json").read_text())["inputs"]["--network"] == recorded
+    for name in ("summary.json", "manifest.json", "table.csv", "table.npz", "figures",
+                 "points/0001"):  # as if killed after two of three points
+        shutil.rmtree(out / name) if (out / name).is_dir() else (out / name).unlink()
+    kept = (out / "points" / "0000" / "data.npz").read_bytes()
+
+    code, err = run_cli(args + ["--network", str(net2)])
+    assert code == 2 and err.count("\n") == 1, err
+    assert f"was started with --network {net1}" in err and str(net2) in err
+    assert run_cli(args)[0] == 2  # without --network: refused as well
+    assert not (out / "summary.json").exists() and sweep.finished(out) == {0, 2}
+
+    moved = tmp_path / "elsewhere.npz"  # the same content under another name is the same input
+    shutil.copy(net1, moved)
+    assert run_cli(args + ["--network", str(moved)])[0] == 0
+    assert sweep.finished(out) == {0, 1, 2}
+    assert (out / "points" / "0000" / "data.npz").read_bytes() == kept
+
+
+def test_training_resume_with_another_network_file_is_refused(tmp_path, monkeypatch):
+    from stdp_ebm.experiments import train as train_exp
+
+    net1, net2 = two_networks(tmp_path, (64, 30, 10))
+    args = ["run", str(DIGITS), "--out", str(tmp_path / "run"), "--quiet"]
+    args += [a for o in QUICK for a in ("--set", o)]
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(train_exp, "train_bp", interrupted)
+    assert run_cli(args + ["--network", str(net1)])[0] == 130
+    partial = tmp_path / ".run.partial"
+    assert json.loads((partial / "inputs.json").read_text())["--network"]["path"] == str(net1)
+    code, err = run_cli(args + ["--network", str(net2)])
+    assert code == 2 and "was started with --network" in err and err.count("\n") == 1, err
+    assert (partial / "checkpoints" / "ep.npz").is_file()  # the finished epochs are kept
+    monkeypatch.undo()
+    assert run_cli(args + ["--network", str(net1)])[0] == 0
+    assert not partial.exists()
+
+
+def test_a_changed_data_set_file_is_named(tmp_path):
+    """MNIST files in data_dir are inputs too: one changed byte refuses the resume."""
+    from stdp_ebm.data import MNIST_SHA256
+
+    for stem in MNIST_SHA256:
+        (tmp_path / f"{stem}.gz").write_bytes(stem.encode())
+    cfg = {"data": {"dataset": "mnist", "data_dir": str(tmp_path)}, "seed": 1}
+    partial = tmp_path / ".run.partial"
+    partial.mkdir()
+    (partial / "config.toml").write_text(tomli_w.dumps(cfg))
+    before = runner.inputs.record(runner.inputs.input_files([cfg], None))
+    (partial / "inputs.json").write_text(json.dumps(before))
+    runner.check_partial(tmp_path / "run", cfg, before)  # unchanged: accepted
+    (tmp_path / "t10k-labels-idx1-ubyte.gz").write_bytes(b"other")
+    now = runner.inputs.record(runner.inputs.input_files([cfg], None))
+    with pytest.raises(InputError, match=r"\[data\] .*t10k-labels-idx1-ubyte.gz"):
+        runner.check_partial(tmp_path / "run", cfg, now)
+
+
+# --- damaged checkpoints never lose finished epochs -------------------------------------------------
+def _members(run_dir: Path) -> dict[str, bytes]:
+    """The bytes of each .npy member of data.npz (header included: dtype, shape, values)."""
+    with zipfile.ZipFile(run_dir / "data.npz") as zf:
+        return {name: zf.read(name) for name in zf.namelist()}
+
+
+def _interrupt_training(tmp_path: Path, monkeypatch) -> tuple[list[str], Path]:
+    """A training run stopped by Ctrl-C in the baseline: the rule's 2 epochs are checkpointed."""
+    from stdp_ebm.experiments import train as train_exp
+
+    args = ["run", str(DIGITS), "--out", str(tmp_path / "run"), "--quiet"]
+    args += [a for o in QUICK for a in ("--set", o)]
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as m:
+        m.setattr(train_exp, "train_bp", interrupted)
+        assert run_cli(args)[0] == 130
+    checkpoints = tmp_path / ".run.partial" / "checkpoints"
+    assert (checkpoints / "ep.npz").is_file() and (checkpoints / "ep.prev.npz").is_file()
+    return args, checkpoints
+
+
+def _truncate(path: Path, keep: float = 0.5) -> None:
+    data = path.read_bytes()
+    path.write_bytes(data[:int(len(data) * keep)])
+
+
+@pytest.mark.parametrize("truncated", [False, True])
+def test_a_resumed_run_equals_the_uninterrupted_one_even_from_a_truncated_checkpoint(
+        tmp_path, monkeypatch, truncated):
+    args, checkpoints = _interrupt_training(tmp_path, monkeypatch)
+    if truncated:
+        _truncate(checkpoints / "ep.npz")
+    assert run_cli(args)[0] == 0  # truncated: epoch 2 runs again from epoch 1's checkpoint
+    cfg, exp = runner.resolve(DIGITS, QUICK)
+    straight = _members(runner.execute(cfg, exp, tmp_path / "straight"))
+    resumed = _members(tmp_path / "run")
+    # the same RNG state and weights: byte for byte the uninterrupted run's data.npz, except
+    # the measured seconds per epoch
+    differ = sorted(k for k in straight if resumed.get(k) != straight[k])
+    assert resumed.keys() == straight.keys() and differ == ["bp_wall_s.npy", "ep_wall_s.npy"]
+    assert (tmp_path / "run" / "checkpoints" / "ep.damaged.npz").is_file() == truncated
+
+
+@pytest.mark.parametrize("damage", ["truncate", "missing_array", "bad_rng"])
+def test_all_checkpoints_damaged_stops_in_one_line_and_deletes_nothing(tmp_path, monkeypatch,
+                                                                       damage):
+    args, checkpoints = _interrupt_training(tmp_path, monkeypatch)
+    for path in (checkpoints / "ep.npz", checkpoints / "ep.prev.npz"):
+        if damage == "truncate":
+            _truncate(path, 0.9)
+        else:
+            with np.load(path) as f:
+                arrays = {k: f[k] for k in f.files}
+            if damage == "missing_array":
+                del arrays["W_1"]
+            else:
+                arrays["rng_state"] = np.array('{"bit_generator": "PCG64", "state": 3}')
+            np.savez(path, **arrays)
+    before = sorted(p.name for p in checkpoints.iterdir())
+    code, err = run_cli(args)
+    assert code == 2 and err.count("\n") == 1 and "Traceback" not in err, err
+    assert "no earlier good checkpoint" in err and "finished epochs are kept" in err
+    assert sorted(p.name for p in checkpoints.iterdir()) == before
+
+
+# --- one writer per --out ---------------------------------------------------------------------------
+def test_a_second_run_into_the_same_out_is_refused(tmp_path):
+    from stdp_ebm.rundir import out_lock
+
+    cfg = tmp_path / "s.toml"
+    cfg.write_text(SWEEP.split("[sweep]")[0])
+    out = tmp_path / "run"
+    with out_lock(out):  # another run holds it
+        code, err = run_cli(["run", str(cfg), "--out", str(out), "--quiet"])
+        assert code == 2 and "another stdp-ebm run is writing it" in err, err
+        assert not out.exists()
+    assert run_cli(["run", str(cfg), "--out", str(out), "--quiet"])[0] == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["run", "s.toml"]  # no lock file left
+
+
+# --- plot on a damaged run directory ----------------------------------------------------------------
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory):
+    root = tmp_path_factory.mktemp("plot")
+    (root / "s.toml").write_text(SWEEP.split("[sweep]")[0])
+    assert run_cli(["run", str(root / "s.toml"), "--out", str(root / "run"), "--quiet"])[0] == 0
+    return root / "run"
+
+
+def _drop_array(run: Path) -> None:
+    with np.load(run / "data.npz") as f:
+        arrays = {k: f[k] for k in f.files}
+    first = sorted(arrays)[0]  # the figures need more than one array
+    np.savez(run / "data.npz", **{first: arrays[first]})
+
+
+DAMAGE = {
+    "truncated data.npz": lambda run: _truncate(run / "data.npz"),
+    "bad summary.json": lambda run: (run / "summary.json").write_text("{\"test\": "),
+    "summary.json not an object": lambda run: (run / "summary.json").write_text("[1, 2]"),
+    "missing array": _drop_array,
+    "figures is a file": lambda run: (shutil.rmtree(run / "figures"),
+                                      (run / "figures").write_text("x")),
+    "data.npz a directory": lambda run: ((run / "data.npz").unlink(), (run / "data.npz").mkdir()),
+}
+
+
+@pytest.mark.parametrize("damage", sorted(DAMAGE))
+def test_plot_on_a_damaged_run_directory_is_one_line(finished_run, tmp_path, damage):
+    run = tmp_path / "copy"
+    shutil.copytree(finished_run, run)
+    DAMAGE[damage](run)
+    code, err = run_cli(["plot", str(run)])
+    assert code == 2 and err.startswith("stdp-ebm: error: ") and err.count("\n") == 1, err
+    assert "Traceback" not in err
+
+
+# --- the memory estimate ----------------------------------------------------------------------------
+@pytest.mark.parametrize("over", [
+    ["network.sizes=[6,8,4]", "network.batch=20000"],     # dominated by the states of the examples
+    ["network.sizes=[300,400,200]", "network.batch=8"],   # dominated by the weights
+])
+def test_the_memory_estimate_matches_the_traced_peak(over):
+    import tracemalloc
+
+    from stdp_ebm.experiments import RunContext
+    from stdp_ebm.resources import estimate
+    from stdp_ebm.seeds import Seeds
+
+    cfg, exp = runner.resolve(REPO / "experiments" / "alignment.toml",
+                              over + ["alignment.betas=[0.1]", "alignment.nudged_steps=[1,5]"])
+    tracemalloc.start()
+    try:
+        exp.run(cfg, RunContext(seeds=Seeds(cfg["seed"])))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    print(f"{over}: estimate {estimate(cfg) / 2**20:.1f} MB, traced peak {peak / 2**20:.1f} MB")
+    assert peak / 2 < estimate(cfg) < 2 * peak  # an estimate, not a bound: a factor 2 each way
+
+
+def test_memory_over_the_limit_is_refused_before_the_run(tmp_path):
+    cfg = tmp_path / "s.toml"
+    cfg.write_text(SWEEP)
+    args = ["run", str(cfg), "--out", str(tmp_path / "run"), "--quiet", "--workers", "3"]
+    code, err = run_cli(args + ["--set", "network.batch=50000", "--max-memory", "100M"])
+    assert code == 2 and "× 3 running at once" in err and "--max-memory" in err, err
+    code, err = run_cli(args + ["--max-memory", "lots"])
+    assert code == 2 and "expected a size" in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["s.toml"]
+
+
+def test_a_damaged_sweep_point_is_named_and_stale_temporaries_are_cleaned(tmp_path):
+    cfg = tmp_path / "s.toml"
+    cfg.write_text(SWEEP.replace("seeds = 3", "seeds = 2"))
+    out = tmp_path / "run"
+    args = ["run", str(cfg), "--out", str(out), "--workers", "1", "--quiet"]
+    assert run_cli(args)[0] == 0
+    (out / "summary.json").unlink()  # unfinished again, with one point damaged since
+    (out / "points" / "0001" / "manifest.json").write_text('{"status": ')
+    (tmp_path / ".run.tmp-x1y2").mkdir()  # left by a SIGKILLed run into the same --out
+    code, err = run_cli(args)
+    assert code == 2 and err.count("\n") == 1 and "Traceback" not in err, err
+    assert "points/0001 is damaged" in err and "remove it and resume" in err
+    assert not (tmp_path / ".run.tmp-x1y2").exists()
+    shutil.rmtree(out / "points" / "0001")
+    assert run_cli(args)[0] == 0 and sweep.finished(out) == {0, 1}
+
+
+def test_a_worker_refuses_a_network_file_changed_during_the_sweep(tmp_path):
+    from stdp_ebm.inputs import sha256
+
+    net1, net2 = two_networks(tmp_path)
+    (tmp_path / "s.toml").write_text(SWEEP)
+    cfg, exp = runner.resolve(tmp_path / "s.toml")
+    point = sweep.expand(cfg, exp, "s.toml")[0]
+    at_start = sha256(net1)
+    shutil.copy(net2, net1)  # replaced while the sweep runs
+    with pytest.raises(InputError, match="changed during the sweep"):
+        sweep.run_point(sweep.Task("alignment", 0, point.cfg, str(net1), None, at_start))
