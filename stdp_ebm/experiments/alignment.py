@@ -21,8 +21,7 @@ import dataclasses
 
 import numpy as np
 
-from ..analysis import (METRICS, NOISE_FLOOR, cross_alignment, direction_where_defined,
-                        headline_near_beta, metrics_table)
+from ..analysis import NOISE_FLOOR, direction_where_defined, headline_near_beta
 from ..config import Key
 from ..network import NETWORK_SCHEMA, network_from_config
 from ..progress import iterate
@@ -34,9 +33,8 @@ from ..calibration import CALIBRATION_SCHEMA
 from ..spiking import SPIKING_SCHEMA
 from . import Experiment, Result, RunContext
 from .alignment_noise import figures_noisy, run_noisy
-from .rate_vs_spike import alignment_spiking
-
-REFS = ("implicit", "backprop")
+from .alignment_spiking import run_spiking
+from ._common import alignment_data
 
 SCHEMA = {
     "network": NETWORK_SCHEMA,
@@ -74,7 +72,7 @@ def _rule(model: RateModel, s_free, target, beta: float, steps: int | None, tol:
 
 def run(cfg: dict, ctx: RunContext) -> Result:
     if cfg["alignment"]["model"] == "spiking":
-        return alignment_spiking(cfg, ctx)
+        return run_spiking(cfg, ctx)
     net = network_from_config(cfg, ctx.seeds.rng("network"), ctx.network_path)
     model = model_from_config(net, cfg)
     d, a = cfg["dynamics"], cfg["alignment"]
@@ -86,26 +84,12 @@ def run(cfg: dict, ctx: RunContext) -> Result:
     refs = {"implicit": implicit_neg_grad(net, model.rho, free.s, net.target, model.projected, e),
             "backprop": feedforward_backprop(net, model.rho, free.s, net.target, model.projected,
                                              e)[0]}
-    data: dict[str, np.ndarray] = {"betas": np.array(a["betas"]), "metrics": np.array(METRICS),
-                                   "nudged_steps": np.array(a["nudged_steps"]),
-                                   "layers": np.array([f"W_{k}" for k in range(len(net.W))] + ["all"])}
-    for r, g in refs.items():
-        data.update({f"ref_{r}_W{k}": gk for k, gk in enumerate(g)})
-    by_beta, dws = [], {f: [] for f in FORMS}
-    for beta in iterate(a["betas"], "β sweep"):
-        dw = _rule(model, free.s, net.target, beta, None, d["tol"], d["max_steps"])
-        for f in FORMS:
-            dws[f].append(dw[f])
-        by_beta.append({"beta": beta, **cross_alignment(dw, refs)})
-    for f in FORMS:
-        data.update({f"dW_{f}_W{k}": np.stack([dw[k] for dw in dws[f]]) for k in range(len(net.W))})
-    for key in by_beta[0]:
-        if key != "beta":
-            data[f"align_{key}"] = np.stack([metrics_table(row[key]) for row in by_beta])
-    by_len = [cross_alignment(_rule(model, free.s, net.target, a["length_beta"], n, d["tol"], d["max_steps"]),
-                     refs) for n in iterate(a["nudged_steps"], "length sweep")]
-    for key in by_len[0]:
-        data[f"length_{key}"] = np.stack([metrics_table(row[key]) for row in by_len])
+    dw_by_beta = [_rule(model, free.s, net.target, beta, None, d["tol"], d["max_steps"])
+                  for beta in iterate(a["betas"], "β sweep")]
+    dw_by_length = [_rule(model, free.s, net.target, a["length_beta"], n, d["tol"], d["max_steps"])
+                    for n in iterate(a["nudged_steps"], "length sweep")]
+    data, by_beta, by_len = alignment_data(refs, a["betas"], dw_by_beta, a["nudged_steps"],
+                                           dw_by_length)
     summary = {"sizes": net.sizes, "free_phase_steps": free.steps, "by_beta": by_beta,
                "by_nudged_steps": [{"steps": n, **row} for n, row in zip(a["nudged_steps"], by_len)],
                "headline": headline_near_beta(by_beta)}

@@ -30,16 +30,17 @@ from __future__ import annotations
 import numpy as np
 
 from ..analysis import METRICS, layer_alignment
-from ..calibration import CALIBRATION_SCHEMA, calibrate
+from ..calibration import CALIBRATION_SCHEMA
 from ..config import Key
-from ..network import NETWORK_SCHEMA, network_from_config
-from ..plotting import figure, layer_colors, panel_label
-from ..rate import DYNAMICS_SCHEMA, RateModel, model_from_config
+from ..network import NETWORK_SCHEMA
+from ..plotting import figure, layer_colors, legend_below, panel_label
+from ..rate import DYNAMICS_SCHEMA, RateModel
 from ..references import implicit_neg_grad
 from ..rule import RuleAccumulator
-from ..spiking import SPIKING_SCHEMA, estimator_reference, load_models, simulate
+from ..spiking import SPIKING_SCHEMA, estimator_reference, simulate
 from ..progress import iterate
 from . import Experiment, Result, RunContext
+from ._common import calibrated_setup
 
 FORMS = ("sym", "up")
 REFS = ("implicit", "rate")
@@ -93,17 +94,6 @@ def _noise_nrmse(run, t: int, ref: list[np.ndarray]) -> np.ndarray:
     per = [np.linalg.norm(s) / np.sqrt(t) / np.linalg.norm(r) for s, r in zip(sd, ref)]
     total = np.sqrt(sum(np.sum(s**2) for s in sd) / t) / np.sqrt(sum(np.sum(r**2) for r in ref))
     return np.array(per + [total])
-
-
-def calibrated_setup(cfg: dict, ctx: RunContext) -> tuple:
-    """Network, model files, f–I curve, calibrated rate model (ρ = ρ_LIF) and its free phase."""
-    net = network_from_config(cfg, ctx.seeds.rng("network"), ctx.network_path)
-    models = load_models()
-    fi = calibrate(cfg, models, ctx.seeds.int("calibration"))
-    model = model_from_config(net, cfg, rho=fi.tabulate())
-    d = cfg["dynamics"]
-    free = model.free_phase(net.x, tol=d["tol"], max_steps=d["max_steps"])
-    return net, models, fi, model, free
 
 
 def run(cfg: dict, ctx: RunContext) -> Result:
@@ -179,22 +169,30 @@ def _fig_calibration(data: dict, cfg: dict):
     rho = fi.tabulate()
     hard = HardSigmoid(cfg["dynamics"]["beta1"], cfg["dynamics"]["beta2"])
     s = np.linspace(fi.s[0], fi.s[-1], 400)
-    fig, (a, b) = figure(2, 1, width=3.0, height=2.5)
-    a.errorbar(fi.s, fi.rate_hz / sp["r_max_hz"], yerr=fi.sem_hz / sp["r_max_hz"], fmt="o",
-               ms=3, color="k", label="LIF f–I / r_max (measured)")
-    a.plot(s, rho(s), color="C3", label="ρ_LIF (smoothing spline)")
-    a.plot(s, hard(s), "--", color="0.5", label="hard sigmoid (Eq 7)")
+    r_max = sp["r_max_hz"]
+    fig, (a, b) = figure(2, 1, width=3.0, height=2.7)
+    a.errorbar(fi.s, fi.rate_hz, yerr=fi.sem_hz, fmt="o", ms=3, color="k",
+               label="LIF population rate (measured ± s.e.m.)")
+    a.plot(s, r_max * rho(s), color="C3", label="r_max·ρ_LIF (smoothing spline)")
+    a.plot(s, r_max * hard(s), "--", color="0.5", label="r_max·hard sigmoid (Eq 7)")
     a.set_xlabel("state s (input current / I_unit)")
-    a.set_ylabel("rate ρ (rate / r_max)")
-    a.legend(loc="lower right")
-    b.plot(s, rho.prime(s), color="C3", label="ρ'_LIF")
-    b.plot(s, hard.prime(s), "--", color="0.5", label="hard sigmoid ρ'")
+    a.set_ylabel("firing rate (Hz)")
+    a.set_title(f"ρ = rate / r_max, r_max = {r_max:g} Hz\n(a scale, not a ceiling: ρ_LIF > 1 "
+                "above it)", fontsize=8)
+    b.plot(s, rho.prime(s), color="C3")
+    b.plot(s, hard.prime(s), "--", color="0.5")
     b.set_xlabel("state s (input current / I_unit)")
-    b.set_ylabel("slope dρ/ds")
-    b.legend(loc="lower center")
+    b.set_ylabel("slope dρ/ds (1 / unit of s)")
+    b.set_title("the rate model's gain ρ' (same line styles)", fontsize=8)
+    legend_below(fig, a, ncol=2)
     for ax, lab in ((a, "a"), (b, "b")):
         panel_label(ax, lab)
     return fig
+
+
+def _layer_name(k: int, n_layers: int) -> str:
+    """Free layer k ≥ 1 counted from the input: h_1 … h_L, the last is the output y."""
+    return "y" if k == n_layers else f"h_{k}"
 
 
 def _fig_fixed_points(data: dict, summary: dict):
@@ -204,7 +202,8 @@ def _fig_fixed_points(data: dict, summary: dict):
     for k in range(1, n_layers + 1):
         ax.plot(data[f"free_rate_L{k}"].ravel(), data[f"free_spk_L{k}"].ravel(), "o", ms=2.5,
                 alpha=0.7, color=colors[k - 1],
-                label=f"layer {k} (r = {summary['fixed_point_corr_per_layer'][k - 1]:.3f})")
+                label=f"{_layer_name(k, n_layers)} (r = "
+                      f"{summary['fixed_point_corr_per_layer'][k - 1]:.3f})")
     lim = [0, max(1.0, max(data[f"free_spk_L{k}"].max() for k in range(1, n_layers + 1)))]
     ax.plot(lim, lim, ":", color="0.5", label="identity")
     ax.set_xlabel("calibrated rate model ρ_LIF(ŝ)")
@@ -227,9 +226,9 @@ def _fig_trajectories(data: dict, summary: dict, cfg: dict):
                     label="rate model" if u == 0 else None)
         ax.set_xlabel("time since nudge onset (ms)")
         ax.set_ylabel("Δρ / β")
-        ax.set_title("output layer" if k == n_layers else f"hidden layer {k}")
+        ax.set_title(_layer_name(k, n_layers) + (" (output)" if k == n_layers else ""))
         panel_label(ax, "abcdefgh"[k - 1])
-    axes[0].legend(loc="best")
+    legend_below(fig, axes[0], ncol=2)
     return fig
 
 
@@ -288,58 +287,6 @@ def figures(data: dict, summary: dict, cfg: dict) -> dict:
             "fixed_points": _fig_fixed_points(data, summary),
             "trajectories": _fig_trajectories(data, summary, cfg),
             "alignment_vs_population": _fig_alignment(data, summary)}
-
-
-def alignment_spiking(cfg: dict, ctx: RunContext) -> Result:
-    """``alignment`` with ``model = "spiking"``: the Brian2 rule's ΔW for each β, and for
-    ``length_beta`` read at nudged-phase lengths steps·ε·τ (``spiking.rate_tau_ms``; capped at
-    ``spiking.nudged_ms``), vs the references of the calibrated rate model. Same data and figures
-    as the rate model's alignment (``stdp_ebm.experiments.alignment``)."""
-    from ..analysis import cross_alignment as _align, headline_near_beta as _headline, \
-        metrics_table as _as_table
-    from ..references import feedforward_backprop
-    from ..rule import FORMS as ALL_FORMS
-
-    sp, a, d = cfg["spiking"], cfg["alignment"], cfg["dynamics"]
-    net, models, _, model, free = calibrated_setup(cfg, ctx)
-    refs = {"implicit": implicit_neg_grad(net, model.rho, free.s, net.target, model.projected,
-                                          model.energy_form),
-            "backprop": feedforward_backprop(net, model.rho, free.s, net.target,
-                                             model.projected, model.energy_form)[0]}
-    step_ms = d["epsilon"] * sp["rate_tau_ms"]
-    lengths = [n * step_ms for n in a["nudged_steps"]]
-    runs = {b: simulate(net, model.rho, {**sp, "beta": b}, ctx.seeds.int("brian2"), models,
-                        checkpoints_ms=lengths if b == a["length_beta"] else None,
-                        energy=model.energy_form)
-            for b in iterate(sorted(set(a["betas"]) | {a["length_beta"]}, reverse=True),
-                             "spiking runs")}
-    data = {"betas": np.array(a["betas"]), "metrics": np.array(METRICS),
-            "nudged_steps": np.array(a["nudged_steps"]),
-            "layers": np.array([f"W_{k}" for k in range(len(net.W))] + ["all"])}
-    for r, g in refs.items():
-        data.update({f"ref_{r}_W{k}": gk for k, gk in enumerate(g)})
-    by_beta = []
-    for b in a["betas"]:
-        dw = {f: runs[b].delta_w(f) for f in ALL_FORMS}
-        by_beta.append({"beta": b, **_align(dw, refs)})
-    for f in ALL_FORMS:
-        data.update({f"dW_{f}_W{k}": np.stack([runs[b].delta_w(f)[k] for b in a["betas"]])
-                     for k in range(len(net.W))})
-    for key in by_beta[0]:
-        if key != "beta":
-            data[f"align_{key}"] = np.stack([_as_table(row[key]) for row in by_beta])
-    length_run = runs[a["length_beta"]]
-    by_len = [_align({f: length_run.delta_w(f, checkpoint=min(t, sp["nudged_ms"]))
-                      for f in ALL_FORMS}, refs) for t in lengths]
-    for key in by_len[0]:
-        data[f"length_{key}"] = np.stack([_as_table(row[key]) for row in by_len])
-    summary = {"model": "spiking", "sizes": net.sizes, "free_phase_steps": free.steps,
-               "by_beta": by_beta, "nudged_ms": lengths,
-               "by_nudged_steps": [{"steps": n, **row}
-                                   for n, row in zip(a["nudged_steps"], by_len)],
-               "headline": _headline(by_beta),
-               "cost": {str(b): r.cost for b, r in runs.items()}}
-    return Result(data, summary)
 
 
 EXPERIMENT = Experiment(

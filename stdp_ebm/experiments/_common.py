@@ -1,0 +1,45 @@
+"""Pieces shared by several experiments: the calibrated spiking set-up and the alignment tables."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..analysis import METRICS, cross_alignment, metrics_table
+from ..calibration import calibrate
+from ..network import network_from_config
+from ..rate import model_from_config
+from ..spiking import load_models
+from . import RunContext
+
+
+def calibrated_setup(cfg: dict, ctx: RunContext) -> tuple:
+    """Network, model files, f–I curve, calibrated rate model (ρ = ρ_LIF) and its free phase."""
+    net = network_from_config(cfg, ctx.seeds.rng("network"), ctx.network_path)
+    models = load_models()
+    fi = calibrate(cfg, models, ctx.seeds.int("calibration"))
+    model = model_from_config(net, cfg, rho=fi.tabulate())
+    d = cfg["dynamics"]
+    free = model.free_phase(net.x, tol=d["tol"], max_steps=d["max_steps"])
+    return net, models, fi, model, free
+
+
+def alignment_data(refs: dict[str, list[np.ndarray]], betas: list[float],
+                   dw_by_beta: list[dict[str, list[np.ndarray]]], nudged_steps: list[int],
+                   dw_by_length: list[dict[str, list[np.ndarray]]]) -> tuple[dict, list, list]:
+    """The ``alignment`` experiment's data.npz arrays and its per-β and per-length rows, from the
+    rule's ΔW per form at each β and each phase length (rate or spiking model alike)."""
+    n_w = len(next(iter(refs.values())))
+    data: dict[str, np.ndarray] = {"betas": np.array(betas), "metrics": np.array(METRICS),
+                                   "nudged_steps": np.array(nudged_steps),
+                                   "layers": np.array([f"W_{k}" for k in range(n_w)] + ["all"])}
+    for r, g in refs.items():
+        data.update({f"ref_{r}_W{k}": gk for k, gk in enumerate(g)})
+    for f in dw_by_beta[0]:
+        data.update({f"dW_{f}_W{k}": np.stack([dw[f][k] for dw in dw_by_beta])
+                     for k in range(n_w)})
+    by_beta = [{"beta": b, **cross_alignment(dw, refs)} for b, dw in zip(betas, dw_by_beta)]
+    by_length = [cross_alignment(dw, refs) for dw in dw_by_length]
+    for prefix, rows in (("align", by_beta), ("length", by_length)):
+        for key in (k for k in rows[0] if k != "beta"):
+            data[f"{prefix}_{key}"] = np.stack([metrics_table(row[key]) for row in rows])
+    return data, by_beta, by_length
