@@ -92,5 +92,13 @@ def background(group: Any, sp: dict, models: dict) -> list:
     model = models["background"]
     ns = model.namespace(sigma_bg=sp["noise_mV"] * b2.mV)
     group.namespace.update(ns)  # the weight expression reads them with the neuron's tau_m
-    return [b2.PoissonInput(group, model.target_var, N=int(ns["N_bg"]), rate=ns["rate_bg"],
-                            weight=f"{sign}({model.weight})") for sign in ("", "-")]
+    inputs = [b2.PoissonInput(group, model.target_var, N=int(ns["N_bg"]), rate=ns["rate_bg"],
+                              weight=f"{sign}({model.weight})") for sign in ("", "-")]
+    for poisson_input in inputs:
+        # v is "unless refractory", so Brian2 would wrap the update, binomial draw included, in
+        # `if not_refractory:`: refractory neurons would draw no random numbers, the draws would
+        # depend on the network's state and common random numbers would break (the ±β runs would
+        # read the shared buffer from shifted positions). Draw for every neuron, every step, like
+        # the state updater; the weight's int(not_refractory) switches the jump off instead.
+        poisson_input.override_conditional_write = ["not_refractory"]
+    return inputs
