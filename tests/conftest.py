@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from stdp_ebm import experiments
 from stdp_ebm.config import CONFIGS_DIR
 from stdp_ebm.network import network_from_config
 
@@ -23,3 +25,16 @@ def small_config(sizes=(4, 6, 5, 3), batch=3, init_scale=0.6):
 def small_net():
     """A 4-6-5-3 network with 3 random (x, target) examples."""
     return network_from_config(small_config(), np.random.default_rng(7))
+
+
+@pytest.fixture
+def no_run(monkeypatch):
+    """An input that passes validation must not run: the test fails instead."""
+    real_get = experiments.get
+
+    def run(cfg, ctx):
+        raise AssertionError("a generated bad input passed validation")
+
+    monkeypatch.setattr(experiments, "get",
+                        lambda name, source="config": dataclasses.replace(real_get(name, source),
+                                                                          run=run))

@@ -121,19 +121,6 @@ def check(kind: str, argv: list[str], workdir: Path, ok_allowed: bool = False) -
     assert _names(workdir) == before, (argv, err)
 
 
-@pytest.fixture
-def no_run(monkeypatch):
-    """An input that passes validation must not run: the test fails instead."""
-    real_get = experiments.get
-
-    def run(cfg, ctx):
-        raise AssertionError("a generated bad input passed validation")
-
-    monkeypatch.setattr(experiments, "get",
-                        lambda name, source="config": dataclasses.replace(real_get(name, source),
-                                                                          run=run))
-
-
 def base(**sections: dict) -> dict:
     cfg = {k: dict(v) if isinstance(v, dict) else v for k, v in BASE.items()}
     cfg["alignment"] = {**cfg["alignment"], **FAST}
