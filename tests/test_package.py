@@ -17,9 +17,9 @@ from conftest import REPO
 # what an sdist holds: the package, its metadata and the README it names as long description
 SOURCES = ("stdp_ebm", "setup.cfg", "pyproject.toml", "README.md")
 STDP_FAST = ["--set", "protocol.delta_t_ms=[-20, 20]", "--set", "protocol.n_pairings=2",
-             "--set", "protocol.frequency_hz=4", "--set", "protocol.repeats=1",
+             "--set", "protocol.frequency_hz=4", "--set", "protocol.repeats=2",
              "--set", "control.pairs=5", "--set", "control.duration_s=1",
-             "--set", "tau_sweep.tau_pre_decay_ms=[]", "--set", "tau_sweep.tau_post_decay_ms=[]"]
+             "--set", "tau_sweep.plus_ms=[]", "--set", "tau_sweep.minus_ms=[]"]
 ALIGNMENT_FAST = ["--set", "alignment.betas=[0.1]", "--set", "alignment.nudged_steps=[5]"]
 
 
