@@ -237,7 +237,7 @@ class RateModel:
                     np.matmul(free[j + 1], down[j], out=acc[j])
                     acc[j] += const[j]
                 else:
-                    np.add(const[j], 0.0, out=acc[j])
+                    np.copyto(acc[j], const[j])
                 if j > 0:
                     acc[j] += np.matmul(free[j - 1], up[j - 1], out=tmp[j])
             for j, c in enumerate(keep):
@@ -246,7 +246,8 @@ class RateModel:
                 else:
                     free[j] *= c
                     free[j] += acc[j]
-                np.clip(free[j], lo, hi, out=free[j])
+                np.maximum(free[j], lo, out=free[j])     # the projection (np.clip's wrapper costs
+                np.minimum(free[j], hi, out=free[j])     # more than both passes on these arrays)
         return [s[0]] + free
 
     def free_phase(self, x: np.ndarray, **kwargs) -> Phase:
