@@ -28,6 +28,7 @@ REGISTRY: dict[str, str] = {
     "rate_vs_spike": "stdp_ebm.experiments.rate_vs_spike",
     "stdp_frequency": "stdp_ebm.experiments.stdp_frequency",
     "train_spiking": "stdp_ebm.experiments.train_spiking",
+    "depth": "stdp_ebm.experiments.depth",
 }
 
 
