@@ -55,7 +55,7 @@ SCHEMA = {
                           low=0.0, open_low=True),
         "n_gradient": Key("int", 20, "images for the gradient comparison", low=1),
         "beta": Key("float", 0.5, "β of the training rule (±β)", low=0.0, open_low=True),
-        "free_steps": Key("ints", [20, 50, 150], "training free steps, by number of hidden layers",
+        "free_steps": Key("ints", [20, 50, 100], "training free steps, by number of hidden layers",
                           low=1),
         "nudged_steps": Key("ints", [6, 8, 10], "training nudged steps, by number of hidden layers",
                             low=1),
