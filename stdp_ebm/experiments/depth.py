@@ -8,7 +8,9 @@ images:
    training ε, from rest): after T steps, the fraction of images whose prediction argmax y differs
    from that of a ``reference_steps`` relaxation, and the fraction of free units still moving
    (|s_T − s_{T−1}| > ``moving_tol``; at ε = 1 a unit can alternate between two values forever).
-2. **Per-layer gradient scale** on the first ``n_gradient`` images: ‖ΔW_k‖ of the rule as training
+2. **Per-layer gradient scale** on the first ``n_gradient`` of those images whose cost C is not zero
+   after the reference relaxation (a trained net fits most images exactly, with clipped outputs on
+   their targets, where every gradient vanishes): ‖ΔW_k‖ of the rule as training
    computes it (±β, the training ε and steps, :class:`stdp_ebm.train.EPLearner`), of the rule at
    small β with converged phases (``beta_small``, symmetric, relaxed to ``tol`` at ``epsilon_converged``),
    the implicit gradient −∂C/∂W_k at that converged free fixed point (:func:`implicit_neg_grad`) and
@@ -26,7 +28,7 @@ import numpy as np
 
 from ..activation import HardSigmoid
 from ..config import Key, require
-from ..errors import NetworkFileError
+from ..errors import ConfigError, NetworkFileError
 from ..network import Network, load_network, random_network
 from ..plotting import figure, layer_colors, panel_label
 from ..rate import RateModel
@@ -93,12 +95,13 @@ def nets(cfg: dict, n_inputs: int, rng: np.random.Generator,
 
 
 def convergence(model: RateModel, x: np.ndarray, steps: list[int], reference_steps: int,
-                moving_tol: float) -> tuple[np.ndarray, np.ndarray]:
+                moving_tol: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Per T (increasing): fraction of predictions differing from the reference, fraction of units
-    moving."""
+    moving; and the reference output y."""
     drive = model.input_drive(x)
     state = model.initial_state(x)
-    ref = np.argmax(model.settle(state, reference_steps, drive)[-1], axis=1)
+    y_ref = model.settle(state, reference_steps, drive)[-1]
+    ref = np.argmax(y_ref, axis=1)
     disagree, moving, done = [], [], 0
     for t in steps:
         before = model.settle(state, t - 1 - done, drive)
@@ -108,7 +111,7 @@ def convergence(model: RateModel, x: np.ndarray, steps: list[int], reference_ste
         moved = np.concatenate([np.abs(a - b) > moving_tol for a, b in zip(after[1:], before[1:])],
                                axis=1)
         moving.append(np.mean(moved))
-    return np.array(disagree), np.array(moving)
+    return np.array(disagree), np.array(moving), y_ref
 
 
 def _cos(a: np.ndarray, b: np.ndarray) -> float:
@@ -149,12 +152,16 @@ def run(cfg: dict, ctx: RunContext) -> Result:
     d = cfg["depth"]
     data = load_data(cfg["data"], ctx.seeds.rng("data"))
     x, target = data.x_train[:d["n_images"]], data.y_train[:d["n_images"]]
-    xg, tg = x[:d["n_gradient"]], target[:d["n_gradient"]]
     rows: dict[str, list] = {k: [] for k in ("disagree", "moving", "hidden", "trained", *GRADIENTS,
                                              "cos_rule", "cos_rule_small")}
     for net, trained in nets(cfg, data.n_inputs, ctx.seeds.rng("network"), ctx.network_path):
         model = RateModel(net.astype(np.float32), HardSigmoid(), epsilon=d["epsilon"])  # as trained
-        dis, mov = convergence(model, x, d["steps"], d["reference_steps"], d["moving_tol"])
+        dis, mov, y = convergence(model, x, d["steps"], d["reference_steps"], d["moving_tol"])
+        some_cost = np.flatnonzero(np.sum((y - target) ** 2, axis=1) > 0)[:d["n_gradient"]]
+        if len(some_cost) == 0:
+            raise ConfigError(f"[depth] n_images = {d['n_images']}: the net fits every image exactly "
+                              "(C = 0, no gradient to compare); raise n_images")
+        xg, tg = x[some_cost], target[some_cost]
         rows["disagree"].append(dis)
         rows["moving"].append(mov)
         rows["hidden"].append(net.n_hidden)
