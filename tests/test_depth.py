@@ -44,5 +44,5 @@ def test_convergence_fractions_are_fractions_and_reach_the_reference(result):
 
 def test_steps_must_increase():
     from stdp_ebm.config import ConfigError
-    with pytest.raises(ConfigError, match="must increase"):
+    with pytest.raises(ConfigError, match="must increase from at least 2"):
         runner.resolve(EXPERIMENTS / "depth.toml", ["depth.steps=[5, 3]"])
