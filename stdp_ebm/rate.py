@@ -246,8 +246,7 @@ class RateModel:
                 else:
                     free[j] *= c
                     free[j] += acc[j]
-                np.maximum(free[j], lo, out=free[j])     # the projection (np.clip's wrapper costs
-                np.minimum(free[j], hi, out=free[j])     # more than both passes on these arrays)
+                np.clip(free[j], lo, hi, out=free[j])
         return [s[0]] + free
 
     def free_phase(self, x: np.ndarray, **kwargs) -> Phase:

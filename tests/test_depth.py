@@ -46,3 +46,10 @@ def test_steps_must_increase():
     from stdp_ebm.config import ConfigError
     with pytest.raises(ConfigError, match="must increase from at least 2"):
         runner.resolve(EXPERIMENTS / "depth.toml", ["depth.steps=[5, 3]"])
+
+
+def test_figures_draw_from_the_data_alone(result):
+    cfg, exp = runner.resolve(EXPERIMENTS / "depth.toml", SMALL)
+    figs = exp.figures(result.data, result.summary, cfg)
+    assert set(figs) == {"free_convergence", "layer_gradients"}
+    assert len(figs["layer_gradients"].axes) == len(result.data["hidden"])

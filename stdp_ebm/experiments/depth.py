@@ -199,13 +199,13 @@ def _label(hidden: int, trained: int) -> str:
 
 
 def figures(data: dict, summary: dict, cfg: dict) -> dict:
-    return {"free_convergence": _convergence_figure(data), "layer_gradients": _gradient_figure(data)}
+    return {"free_convergence": _convergence_figure(data, summary, cfg),
+            "layer_gradients": _gradient_figure(data)}
 
 
-def _convergence_figure(data: dict):
+def _convergence_figure(data: dict, summary: dict, cfg: dict):
     fig, (ax_p, ax_m) = figure(2, 1, width=3.3, height=2.7)
     colors = layer_colors(len(data["hidden"]))
-    n = data["disagree"].shape[1]
     for i, (h, t) in enumerate(zip(data["hidden"], data["trained"])):
         style = "--" if t else "-"
         ax_p.plot(data["steps"], 100 * data["disagree"][i], style, marker="o", color=colors[i],
@@ -214,14 +214,16 @@ def _convergence_figure(data: dict):
                   label=_label(h, t))
     ax_p.set_xscale("log")
     ax_p.set_xlabel("free steps T (ε = 1, synchronous)")
-    ax_p.set_ylabel("predictions ≠ long relaxation (%)")
+    ax_p.set_ylabel("predictions ≠ reference (%)")
     ax_m.set_xscale("log")
     ax_m.set_xlabel("free steps T (ε = 1, synchronous)")
-    ax_m.set_ylabel("units moving in step T or T−1 (%)")
+    ax_m.set_ylabel("units moving at T−1 or T (%)")
     ax_p.legend()
     panel_label(ax_p, "a")
     panel_label(ax_m, "b")
-    fig.suptitle(f"free-phase convergence vs depth ({n} values of T)", fontsize=9)
+    fig.suptitle(f"free phase vs depth, {summary['dataset']}: predictions vs a "
+                 f"{cfg['depth']['reference_steps']}-step reference (a), units still moving (b)",
+                 fontsize=9)
     return fig
 
 
