@@ -21,6 +21,11 @@ from typing import Callable
 
 import numpy as np
 
+try:  # the clip ufunc itself: np.clip's Python wrappers cost more than clipping a 20×10 or 20×500 batch
+    from numpy._core.umath import clip as _clip
+except ImportError:  # numpy < 2
+    from numpy.core.umath import clip as _clip
+
 from .activation import HardSigmoid, Rho
 from .config import Key
 from .energy import EQ6, ENERGIES, Energy
@@ -236,17 +241,20 @@ class RateModel:
                 if j + 1 < n:
                     np.matmul(free[j + 1], down[j], out=acc[j])
                     acc[j] += const[j]
-                else:
+                    if j > 0:
+                        acc[j] += np.matmul(free[j - 1], up[j - 1], out=tmp[j])
+                elif j > 0:                              # the output layer: bottom-up input only
+                    np.matmul(free[j - 1], up[j - 1], out=acc[j])
+                    acc[j] += const[j]
+                else:                                    # no hidden layer: the input alone
                     np.copyto(acc[j], const[j])
-                if j > 0:
-                    acc[j] += np.matmul(free[j - 1], up[j - 1], out=tmp[j])
             for j, c in enumerate(keep):
                 if c == 0.0:                             # ε = 1: the new state is the drive
                     free[j], acc[j] = acc[j], free[j]
                 else:
                     free[j] *= c
                     free[j] += acc[j]
-                np.clip(free[j], lo, hi, out=free[j])
+                _clip(free[j], lo, hi, out=free[j])
         return [s[0]] + free
 
     def free_phase(self, x: np.ndarray, **kwargs) -> Phase:
