@@ -1,19 +1,24 @@
-"""Benchmark: the standard spiking alignment run, Brian2 Cython runtime vs cpp_standalone.
+"""Benchmark: the spiking network's cost by transmission wiring and Brian2 target.
 
-The network is the one of ``experiments/rate_vs_spike.toml`` (20-30-20-10, batch 8, the [spiking]
-defaults there: n neurons per unit, 1 trial). Two measurements:
+The network is the one of ``experiments/rate_vs_spike.toml`` (20-30-20-10, its [spiking] defaults,
+``--batch`` copies, default 1) at n neurons per unit. Each row is 1 s of simulated time with every
+part switched on (Poisson input, LIF groups with membrane noise, transmission, population-rate
+filters, the Eq 26 rule synapses accumulating), in a fresh subprocess (the standalone device is
+process-global):
 
-1. ``simulate`` as the experiments use it (free phase, checkpoint, +β and −β nudged phases with
-   common random numbers; Cython runtime, warm cache: one untimed warm-up run first);
-2. the same network and schedule without the checkpoint (free phase, then one nudged phase of twice
-   the length, so the simulated time is equal), once with the Cython runtime and once under
-   ``cpp_standalone`` (a subprocess: the device is global). Standalone cannot read values between
-   runs, so the teaching current is fixed at β(d − 0.5) instead of being measured from the free
-   phase; the work per time step is the same.
+* ``cython``: Brian2's runtime target; one untimed 10 ms run first compiles (or loads from the
+  cache) every code object, then ``network.run(1 s)`` is timed (wall and process CPU time);
+* ``cpp_standalone``: the same network built into a C++ program; ``run`` is the program's own
+  timing of the simulation (single-threaded: its CPU time equals its wall time), ``compile`` the
+  code generation and compilation before it.
 
-Synaptic events = Σ spikes × out-degree over the transmission synapses. Usage::
+Columns: wall and CPU seconds, synaptic events (Σ spikes × out-degree of the transmission
+synapses), events/s, neuron updates/s (LIF neurons × time steps / wall s) and the number of
+transmission synapses. The ratio rows compare the neuron wiring's CPU time with the population
+wiring's at each n (issue: ≥ 5× at n = 20, ≥ 20× at n = 100). Usage::
 
-    python benchmarks/bench_spiking.py [--neurons-per-unit 20] [--json out.json]
+    python benchmarks/bench_spiking.py [--neurons 20 100] [--batch 1] [--targets cython cpp_standalone]
+                                       [--json out.json]
 """
 
 from __future__ import annotations
@@ -30,102 +35,112 @@ import numpy as np
 
 REPO = Path(__file__).resolve().parent.parent
 CONFIG = REPO / "experiments" / "rate_vs_spike.toml"
+SIMULATED_S = 1.0
 
 
-def _setup(n: int):
+def _network(n: int, batch: int, transmission: str):
+    """The benchmark's network, with the hard sigmoid for ρ (the input rates; no calibration)."""
     from stdp_ebm import runner
-    from stdp_ebm.calibration import calibrate
+    from stdp_ebm.activation import HardSigmoid
     from stdp_ebm.network import network_from_config
     from stdp_ebm.seeds import Seeds
     from stdp_ebm.spiking import load_models
 
-    cfg, _ = runner.resolve(CONFIG, [f"spiking.neurons_per_unit={n}", "spiking.trials=1"])
+    cfg, _ = runner.resolve(CONFIG, [f"spiking.neurons_per_unit={n}", "spiking.trials=1",
+                                     f"network.batch={batch}",
+                                     f"spiking.transmission={transmission}"])
     seeds = Seeds(cfg["seed"])
     net = network_from_config(cfg, seeds.rng("network"))
-    models = load_models()
-    rho = calibrate(cfg, models, seeds.int("calibration")).tabulate()
-    return cfg, net, rho, models, seeds.int("brian2")
+    return cfg["spiking"], net, HardSigmoid(), load_models(), seeds.int("brian2")
 
 
-def _fixed_schedule(cfg, net, rho, models, seed) -> dict:
-    """Free phase + one nudged phase (2 × nudged_ms), reading nothing in between."""
+def worker(n: int, batch: int, transmission: str, target: str) -> dict:
+    """One row: build, (warm up), run 1 s, report (runs in its own process)."""
     import brian2 as b2
 
     from stdp_ebm.spiking import SpikingNetwork
 
-    sp = cfg["spiking"]
-    t0 = time.perf_counter()
+    sp, net, rho, models, seed = _network(n, batch, transmission)
+    if target == "cpp_standalone":
+        b2.set_device("cpp_standalone", build_on_run=False)
     sn = SpikingNetwork(net, rho, sp, models, seed)
-    sn.network.run((sp["settle_ms"] + sp["free_ms"]) * b2.ms)
     sn.set_teaching(sp["beta"] * (net.target - 0.5))
     sn.rules.active = True
-    sn.network.run(2 * sp["nudged_ms"] * b2.ms)
-    if b2.get_device().__class__.__name__ == "CPPStandaloneDevice":
-        t_build = time.perf_counter()
-        b2.get_device().build(directory=tempfile.mkdtemp(prefix="stdp_ebm_standalone_"),
-                              compile=True, run=True)
-        run_s = b2.get_device()._last_run_time
-        compile_s = time.perf_counter() - t_build - run_s
+    if target == "cython":
+        sn.network.run(10 * b2.ms)  # compile or load every code object
+        before = [np.array(m.count, dtype=float) for m in sn.counts]
+        w0, c0 = time.perf_counter(), time.process_time()
+        sn.network.run(SIMULATED_S * b2.second)
+        wall, cpu, compile_s = time.perf_counter() - w0, time.process_time() - c0, 0.0
+        counts = [np.array(m.count, dtype=float) - b for m, b in zip(sn.counts, before)]
     else:
-        run_s, compile_s = time.perf_counter() - t0, 0.0
-    counts = [np.array(m.count, dtype=float) for m in sn.counts]
-    simulated = sp["settle_ms"] + sp["free_ms"] + 2 * sp["nudged_ms"]
-    return {"wall_s": run_s, "compile_s": compile_s, "simulated_ms": simulated,
+        sn.network.run(SIMULATED_S * b2.second)
+        t0 = time.perf_counter()
+        b2.get_device().build(directory=tempfile.mkdtemp(prefix="stdp_ebm_bench_"), compile=True,
+                              run=True)
+        wall = cpu = b2.get_device()._last_run_time
+        compile_s = time.perf_counter() - t0 - wall
+        counts = [np.array(m.count, dtype=float) for m in sn.counts]
+    steps = SIMULATED_S / float(b2.defaultclock.dt)
+    events = sn.synaptic_events(counts)
+    return {"n": n, "transmission": transmission, "target": target, "wall_s": wall, "cpu_s": cpu,
+            "compile_s": compile_s, "synaptic_events": events, "events_per_s": events / wall,
+            "neuron_updates_per_s": sn.layout.n_neurons * steps / wall,
             "spikes": float(sum(c.sum() for c in counts)),
-            "synaptic_events": sn.synaptic_events(counts),
-            "neurons": len(sn.neurons) + len(sn.source)}
+            "synapses": int(sum(len(s) for s, _, _ in sn.conns)),
+            "neurons": sn.layout.n_neurons + sn.layout.n_inputs}
 
 
-def _rate(row: dict) -> dict:
-    return {**row, "events_per_s": row["synaptic_events"] / row["wall_s"]}
-
-
-def standalone_worker(n: int) -> None:
-    """Run the fixed schedule under cpp_standalone and print its numbers as JSON (subprocess)."""
-    import brian2 as b2
-
-    cfg, net, rho, models, seed = _setup(n)
-    b2.set_device("cpp_standalone", build_on_run=False)
-    cfg["spiking"] = {**cfg["spiking"], "codegen": "cython"}
-    print(json.dumps(_rate(_fixed_schedule(cfg, net, rho, models, seed))))
-
-
-def main(argv: list[str] | None = None) -> dict:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--neurons-per-unit", type=int, default=20)
-    parser.add_argument("--json", help="write the results here")
-    parser.add_argument("--standalone-worker", action="store_true", help=argparse.SUPPRESS)
-    args = parser.parse_args(argv)
-    if args.standalone_worker:
-        standalone_worker(args.neurons_per_unit)
-        return {}
-    from stdp_ebm.spiking import simulate
-
-    cfg, net, rho, models, seed = _setup(args.neurons_per_unit)
-    simulate(net, rho, cfg["spiking"], seed, models)  # warm the Cython cache
-    run = simulate(net, rho, cfg["spiking"], seed, models)
-    rows = {"simulate (cython, checkpoint, ±β)": _rate({k: run.cost[k] for k in (
-        "wall_s", "simulated_ms", "spikes", "synaptic_events", "neurons")}),
-        "fixed schedule (cython)": _rate(_fixed_schedule(cfg, net, rho, models, seed))}
-    out = subprocess.run([sys.executable, __file__, "--standalone-worker",
-                          "--neurons-per-unit", str(args.neurons_per_unit)],
-                         capture_output=True, text=True, cwd=REPO)
+def _row(n: int, batch: int, transmission: str, target: str) -> dict:
+    out = subprocess.run([sys.executable, __file__, "--worker", str(n), str(batch), transmission,
+                          target], capture_output=True, text=True, cwd=REPO)
     lines = [ln for ln in out.stdout.splitlines() if ln.startswith("{")]
     if out.returncode == 0 and lines:
-        rows["fixed schedule (cpp_standalone)"] = json.loads(lines[-1])
-    else:
-        rows["fixed schedule (cpp_standalone)"] = {"error": out.stderr.strip().splitlines()[-1:]}
-    print(f"standard spiking alignment net {net.sizes}, batch {len(net.x)}, "
-          f"{args.neurons_per_unit} neurons/unit, {rows['fixed schedule (cython)']['neurons']} "
-          "neurons")
-    print(f"{'run':40s} {'wall s':>8s} {'compile s':>9s} {'sim ms':>7s} {'events':>10s} "
-          f"{'events/s':>10s}")
-    for name, r in rows.items():
+        return json.loads(lines[-1])
+    return {"n": n, "transmission": transmission, "target": target,
+            "error": (out.stderr.strip().splitlines() or ["no output"])[-1]}
+
+
+def _print(rows: list[dict], batch: int) -> None:
+    print(f"20-30-20-10 net (experiments/rate_vs_spike.toml), batch {batch}, {SIMULATED_S:g} s "
+          "simulated")
+    print(f"{'n':>4s} {'wiring':>10s} {'target':>14s} {'wall s':>7s} {'CPU s':>7s} "
+          f"{'compile s':>9s} {'synapses':>10s} {'events':>9s} {'events/s':>9s} {'updates/s':>9s}")
+    for r in rows:
         if "error" in r:
-            print(f"{name:40s} failed: {r['error']}")
+            print(f"{r['n']:4d} {r['transmission']:>10s} {r['target']:>14s} failed: {r['error']}")
             continue
-        print(f"{name:40s} {r['wall_s']:8.2f} {r.get('compile_s', 0):9.1f} "
-              f"{r['simulated_ms']:7.0f} {r['synaptic_events']:10.3g} {r['events_per_s']:10.3g}")
+        print(f"{r['n']:4d} {r['transmission']:>10s} {r['target']:>14s} {r['wall_s']:7.2f} "
+              f"{r['cpu_s']:7.2f} {r['compile_s']:9.1f} {r['synapses']:10.3g} "
+              f"{r['synaptic_events']:9.3g} {r['events_per_s']:9.3g} "
+              f"{r['neuron_updates_per_s']:9.3g}")
+    for n in sorted({r["n"] for r in rows}):
+        for target in sorted({r["target"] for r in rows}):
+            pair = {r["transmission"]: r for r in rows
+                    if r["n"] == n and r["target"] == target and "error" not in r}
+            if len(pair) == 2:
+                print(f"n = {n}, {target}: neuron / population CPU time = "
+                      f"{pair['neuron']['cpu_s'] / pair['population']['cpu_s']:.1f}x")
+
+
+def main(argv: list[str] | None = None) -> list[dict]:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--neurons", type=int, nargs="+", default=[20, 100])
+    parser.add_argument("--batch", type=int, default=1)
+    parser.add_argument("--targets", nargs="+", default=["cython", "cpp_standalone"],
+                        choices=["cython", "cpp_standalone"])
+    parser.add_argument("--wirings", nargs="+", default=["population", "neuron"],
+                        choices=["population", "neuron"])
+    parser.add_argument("--json", help="write the rows here")
+    parser.add_argument("--worker", nargs=4, help=argparse.SUPPRESS)
+    args = parser.parse_args(argv)
+    if args.worker:
+        n, batch, transmission, target = args.worker
+        print(json.dumps(worker(int(n), int(batch), transmission, target)))
+        return []
+    rows = [_row(n, args.batch, w, t) for n in args.neurons for t in args.targets
+            for w in args.wirings]
+    _print(rows, args.batch)
     if args.json:
         Path(args.json).write_text(json.dumps(rows, indent=2) + "\n")
     return rows

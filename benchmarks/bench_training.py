@@ -32,6 +32,7 @@ from pathlib import Path
 
 import numpy as np
 
+from stdp_ebm.config import CONFIGS_DIR
 from stdp_ebm.data import Dataset
 from stdp_ebm.network import random_network
 from stdp_ebm.rate import RateModel
@@ -92,7 +93,7 @@ def bench_step(model: RateModel, x: np.ndarray, steps: int, repeats: int) -> dic
 
 
 def _config(hidden: int) -> tuple[list[int], dict, float]:
-    raw = tomllib.loads((REPO / "experiments" / CONFIGS[hidden]).read_text())
+    raw = tomllib.loads((CONFIGS_DIR / CONFIGS[hidden]).read_text())
     cfg = {**{k: key.default for k, key in TRAIN_SCHEMA.items()}, **raw["train"], "epochs": 1}
     return raw["network"]["sizes"], cfg, raw["dynamics"]["epsilon"]
 

@@ -1,3 +1,57 @@
-"""stdp-ebm: the STDP-compatible rule dW ∝ ρ(pre)·d(post)/dt in rate and Brian2 spiking models."""
+"""stdp-ebm: the STDP-compatible rule dW ∝ ρ(pre)·d(post)/dt in rate and Brian2 spiking models.
+
+The public API, importable from here (each name is loaded on first use, so ``import stdp_ebm``
+stays cheap and never imports Brian2)::
+
+    import stdp_ebm as se
+    net = se.random_network([20, 30, 10], se.Seeds(1).rng("network"))   # x, h_1, y
+    model = se.RateModel(net, se.HardSigmoid())
+
+* the network and its files: :class:`Network`, :func:`random_network`, :func:`load_network`,
+  :func:`save_network`
+* the rate model (Eq 1–13): :class:`RateModel`, :class:`HardSigmoid`, :class:`TabulatedRho`
+* the rule (Eq 26): :class:`RuleAccumulator`, :func:`ep_delta_w`
+* the references: :func:`implicit_neg_grad`, :func:`feedforward_backprop`,
+  :func:`finite_difference_neg_grad`, and the metrics :func:`alignment`, :func:`layer_alignment`
+* Brian2 model files: :func:`load_model`, :func:`shipped_models`
+* STDP: the modules :mod:`stdp_ebm.protocols` (spike-pair schedules and their Brian2 simulation)
+  and :mod:`stdp_ebm.stdp` (kernel theory, window fits, Bi & Poo data)
+* the spiking network: :mod:`stdp_ebm.spiking` (``simulate``, ``SpikingNetwork``)
+* experiments: :func:`run_config` (resolve and run a config into a run directory), :class:`Seeds`
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
 
 __version__ = "0.1.0"
+
+#: public name -> the module that defines it
+_WHERE = {
+    "Network": "network", "random_network": "network", "load_network": "network",
+    "save_network": "network",
+    "RateModel": "rate", "HardSigmoid": "activation", "TabulatedRho": "activation",
+    "RuleAccumulator": "rule", "ep_delta_w": "rule",
+    "implicit_neg_grad": "references", "feedforward_backprop": "references",
+    "finite_difference_neg_grad": "references",
+    "alignment": "analysis", "layer_alignment": "analysis",
+    "load_model": "models", "shipped_models": "models",
+    "Seeds": "seeds", "UserError": "errors",
+    "run_config": "runner",
+}
+_MODULES = ("protocols", "stdp", "spiking", "models", "runner")
+
+__all__ = sorted(_WHERE) + list(_MODULES)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _WHERE:
+        return getattr(importlib.import_module(f".{_WHERE[name]}", __name__), name)
+    if name in _MODULES:
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'stdp_ebm' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

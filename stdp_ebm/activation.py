@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.interpolate import UnivariateSpline
 
+__all__ = ["HardSigmoid", "TabulatedRho"]
+
 
 @dataclass(frozen=True)
 class HardSigmoid:

@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from typing import Mapping, Sequence
 
 import numpy as np
 
+__all__ = ["METRICS", "NOISE_FLOOR", "direction_where_defined", "alignment", "layer_alignment", "cross_alignment", "metrics_table",
+           "headline_near_beta", "loglog_slope"]
+
 METRICS = ("cos", "angle_deg", "norm_ratio", "nrmse", "sign_agree")
+#: an update whose norm is below this fraction of its reference's is rounding noise (e.g. a layer
+#: the nudge has not reached yet, ‖ΔW‖/‖−∂C/∂W‖ ~ 1e-10): its direction is not defined
+NOISE_FLOOR = 1e-6
+
+
+def direction_where_defined(values: np.ndarray, norm_ratio: np.ndarray) -> np.ndarray:
+    """``values`` (a cosine or an angle) with NaN where ``norm_ratio`` < :data:`NOISE_FLOOR`, so that
+    figures do not draw the direction of rounding noise."""
+    return np.where(np.asarray(norm_ratio) >= NOISE_FLOOR, values, np.nan)
 
 
 def alignment(update: np.ndarray, reference: np.ndarray) -> dict[str, float]:
@@ -16,8 +28,8 @@ def alignment(update: np.ndarray, reference: np.ndarray) -> dict[str, float]:
     * ``angle_deg``: arccos of ``cos`` in degrees
     * ``norm_ratio``: ‖u‖ / ‖r‖
     * ``nrmse``: ‖u − r‖ / ‖r‖ (root-mean-square error normalised by the reference's RMS)
-    * ``sign_agree``: fraction of entries with the same sign, among entries where |r| exceeds
-      1e-9 of max|r| (entries that are zero in the reference have no sign to match)
+    * ``sign_agree``: fraction of entries with the same sign, among entries where ``|r|`` exceeds
+      1e-9 of ``max|r|`` (entries that are zero in the reference have no sign to match)
     """
     u = np.ravel(np.asarray(update, float))
     r = np.ravel(np.asarray(reference, float))
@@ -45,6 +57,29 @@ def layer_alignment(updates: Sequence[np.ndarray],
     out["overall"] = alignment(np.concatenate([np.ravel(u) for u in updates]),
                                np.concatenate([np.ravel(r) for r in references]))
     return out
+
+
+def cross_alignment(updates: Mapping[str, Sequence[np.ndarray]],
+                    references: Mapping[str, Sequence[np.ndarray]]) -> dict[str, dict]:
+    """:func:`layer_alignment` of every update against every reference, keyed
+    ``"<update>_vs_<reference>"`` (e.g. ``"sym_vs_implicit"``)."""
+    return {f"{u}_vs_{r}": layer_alignment(updates[u], references[r])
+            for u in updates for r in references}
+
+
+def metrics_table(al: dict) -> np.ndarray:
+    """A :func:`layer_alignment` result as an array (n_W + 1, len(METRICS)), the last row overall."""
+    per = np.array([al[m] for m in METRICS]).T
+    return np.vstack([per, [al["overall"][m] for m in METRICS]])
+
+
+def headline_near_beta(by_beta: list[dict], beta: float = 0.01) -> dict:
+    """The symmetrised rule vs the implicit gradient at the swept β closest (in log) to ``beta``:
+    the least per-layer cosine and the largest per-layer ``|‖ΔW‖ / ‖−∂C/∂W‖ − 1|``."""
+    row = min(by_beta, key=lambda r: abs(np.log(r["beta"] / beta)))
+    al = row["sym_vs_implicit"]
+    return {"beta": row["beta"], "min_cos": min(al["cos"]),
+            "max_norm_ratio_error": max(abs(v - 1) for v in al["norm_ratio"])}
 
 
 def loglog_slope(x: np.ndarray, y: np.ndarray) -> float:

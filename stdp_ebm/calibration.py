@@ -1,7 +1,7 @@
 """The f–I curve of the LIF neuron under its noise, tabulated as the rate function ρ_LIF.
 
 The rate model's unit has state s and rate ρ(s) (Eq 7 for the hard sigmoid). In the spiking model a
-unit is a population of LIF neurons (``models/lif_neuron.toml``) whose input current is
+unit is a population of LIF neurons (``stdp_ebm/models/lif_neuron.toml``) whose input current is
 ``I = I_unit · (s + s0)``: the bias b_i and the synaptic input Σ_j W_ij ρ_j of Eq 8 in units of
 ``I_unit``, shifted by s0 (``[spiking] offset``).
 The population's mean rate at a constant s is ``r_max · ρ_LIF(s)``. :func:`measure_fi` measures it
@@ -14,6 +14,7 @@ smooth curve (the rate model's EP estimate needs a derivative consistent with ρ
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any, Callable
 
 import numpy as np
 
@@ -49,12 +50,15 @@ class FICurve:
 
 
 def measure_fi(neuron, neuron_params: dict, calib: dict, unit_current, r_max_hz: float,
-               seed: int, offset: float = 0.0) -> FICurve:
+               seed: int, offset: float = 0.0,
+               inputs: Callable[[Any], list] | None = None) -> FICurve:
     """Mean rate of uncoupled LIF neurons (``neuron``: a loaded model) at constant ``s`` on a grid.
 
     ``neuron_params``: overrides of the model's parameters (e.g. the noise ``sigma``), as in the
     network; ``unit_current``: the current of s = 1 (a Brian2 quantity); ``r_max_hz``: the rate of
-    ρ = 1; ``offset``: the shift s0 of the state-to-current map I = (s + s0)·I_unit.
+    ρ = 1; ``offset``: the shift s0 of the state-to-current map I = (s + s0)·I_unit; ``inputs``:
+    makes the extra objects that drive the group (the Poisson background,
+    :func:`stdp_ebm.spiking.background`), as in the network.
     """
     import brian2 as b2
 
@@ -66,7 +70,7 @@ def measure_fi(neuron, neuron_params: dict, calib: dict, unit_current, r_max_hz:
     group.I_bias = (np.repeat(s, reps) + offset) * unit_current
     group.pulse_end = 0 * b2.second
     counts = b2.SpikeMonitor(group, record=False)
-    net = b2.Network(group, counts)
+    net = b2.Network(group, counts, *(inputs(group) if inputs else []))
     net.run(calib["warmup_ms"] * b2.ms)
     before = np.array(counts.count)
     net.run(calib["duration_ms"] * b2.ms, report=brian2_report())
@@ -77,12 +81,40 @@ def measure_fi(neuron, neuron_params: dict, calib: dict, unit_current, r_max_hz:
 
 
 def calibrate(cfg: dict, models: dict, seed: int) -> FICurve:
-    """The f–I curve of the configured neuron (``[spiking]`` and ``[calibration]`` sections)."""
+    """The f–I curve of the configured neuron under its noise source (``[spiking]`` and
+    ``[calibration]`` sections)."""
     import brian2 as b2
 
-    from .spiking import configure_brian2, neuron_overrides
+    from .spiking import background, configure_brian2, neuron_overrides
 
     sp = cfg["spiking"]
     configure_brian2(sp["codegen"], sp["dt_ms"])
     return measure_fi(models["neuron"], neuron_overrides(sp), cfg["calibration"],
-                      sp["unit_current_nA"] * b2.nA, sp["r_max_hz"], seed, sp["offset"])
+                      sp["unit_current_nA"] * b2.nA, sp["r_max_hz"], seed, sp["offset"],
+                      inputs=lambda group: background(group, sp, models))
+
+
+def siegert_rate(mu_v: np.ndarray, sigma_v: float, tau_m: float, t_ref: float, v_th: float,
+                 v_reset: float, dt: float = 0.0) -> np.ndarray:
+    """Stationary rate (Hz) of a LIF neuron driven by white noise: the Siegert first-passage
+    formula (Brunel 2000, Eq 21; Fourcaud & Brunel 2002) in SI units (V, s),
+
+        1/ν = t_ref + τ_m √π ∫_{(v_r − μ)/σ_B}^{(θ − μ)/σ_B} e^{u²} (1 + erf u) du,
+
+    μ = E_L + R_m I the mean free membrane potential, σ_B = √2·σ with σ the s.d. of the free
+    membrane potential (``models/lif_neuron.toml``'s ``sigma``; Brunel's convention
+    τ dv = (μ − v)dt + σ_B √τ dW). ``dt`` > 0 corrects for a threshold checked once per time step:
+    the Euler walk overshoots θ by −ζ(½)/√(2π) ≈ 0.583 s.d. of one step's increment,
+    σ_B √(dt/τ_m), so θ and v_r act shifted up by that much (a shift that vanishes as dt → 0).
+    """
+    from scipy.integrate import quad
+    from scipy.special import erfcx
+
+    sigma_b = np.sqrt(2.0) * sigma_v
+    shift = 0.5826 * sigma_b * np.sqrt(dt / tau_m)
+    out = []
+    for mu in np.atleast_1d(mu_v):
+        lo, hi = (v_reset + shift - mu) / sigma_b, (v_th + shift - mu) / sigma_b
+        integral = quad(lambda u: erfcx(-u), lo, hi, limit=200)[0]  # e^{u²}(1 + erf u)
+        out.append(1.0 / (t_ref + tau_m * np.sqrt(np.pi) * integral))
+    return np.array(out)

@@ -18,7 +18,7 @@ class _Parser(argparse.ArgumentParser):
     """argparse that reports a usage error in one line (exit status 2)."""
 
     def error(self, message: str) -> None:  # type: ignore[override]
-        self.exit(2, f"stdp-ebm: error: {message} (see stdp-ebm {self.prog.split()[-1]} --help)\n")
+        self.exit(2, f"stdp-ebm: error: {message} (see {self.prog} --help)\n")
 
 
 def _positive_int(text: str) -> int:
@@ -40,11 +40,13 @@ def _cores() -> int:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="stdp-ebm", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser,
+                                metavar="{run,list,plot}")
     run = sub.add_parser("run", help="run an experiment config into a new run directory")
     run.add_argument("config", nargs="?",
-                     help="experiment config (TOML), e.g. experiments/alignment.toml (with --resume: "
-                          "default the config of the run being resumed)")
+                     help="experiment config: a shipped name (see stdp-ebm list), e.g. alignment, "
+                          "or a TOML file (with --resume: default the config of the run being "
+                          "resumed)")
     run.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
                      help="override a config key, e.g. --set dynamics.epsilon=0.2 (repeatable)")
     run.add_argument("--out", help="run directory to create (default runs/<config>-<time>)")
@@ -57,22 +59,26 @@ def build_parser() -> argparse.ArgumentParser:
                           "continue the interrupted training run into RUN_DIR from its last epoch")
     run.add_argument("--model", help="which model runs the experiment, e.g. rate or spiking "
                                      "(shorthand for --set SECTION.model=NAME)")
-    run.add_argument("--quiet", action="store_true", help="no progress output")
-    sub.add_parser("list", help="list the experiments and the configs in ./experiments")
+    run.add_argument("--quiet", action="store_true",
+                     help="no progress output (default: bars on a terminal, otherwise one status "
+                          "line every 30 s)")
+    sub.add_parser("list", help="list the experiments and the shipped configs")
     plot = sub.add_parser("plot", help="redraw the figures of a finished run")
     plot.add_argument("run_dir")
     return parser
 
 
 def _cmd_list() -> int:
+    from .config import read_toml, shipped_configs
+
+    print("experiments:")
     for name in sorted(experiments.REGISTRY):
         doc = experiments.get(name).doc.strip().splitlines()[0]
-        print(f"{name:18s} {doc}")
-    configs = sorted(Path("experiments").glob("*.toml"))
-    if configs:
-        print("\nconfigs in ./experiments:")
-        for path in configs:
-            print(f"  {path}")
+        print(f"  {name:18s} {doc}")
+    print("\nshipped configs (stdp-ebm run NAME):")
+    for name, path in shipped_configs().items():
+        description = str(read_toml(path).get("description", "")).strip().splitlines()
+        print(f"  {name:18s} {description[0] if description else ''}")
     return 0
 
 
@@ -101,6 +107,7 @@ def _resume_config(run_dir: Path) -> Path:
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from . import runner
+    from .config import find_config
     from .network import load_network
     from .seeds import Seeds
     from .sweep import check_scheduler
@@ -110,6 +117,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     config = args.config or (_resume_config(Path(args.resume)) if args.resume else None)
     if config is None:
         raise UserError("run: give a CONFIG file (or --resume RUN_DIR)")
+    config = find_config(config)
     if args.scheduler is not None:
         check_scheduler(args.scheduler)
     if args.network is not None:
@@ -120,7 +128,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         raise UserError(f"--resume {args.resume}: only sweeps and training runs can be resumed; "
                         f"{config} is neither")
     out = Path(args.resume or args.out or runner.default_out(config))
-    progress = not args.quiet and sys.stderr.isatty()
+    progress = not args.quiet  # a bar on a terminal, a status line every 30 s elsewhere
     ctx = experiments.RunContext(seeds=Seeds(cfg["seed"]), network_path=args.network,
                                  progress=progress, workers=args.workers or _cores(),
                                  options={"scheduler": args.scheduler,

@@ -10,14 +10,16 @@ is eval'd.
 from __future__ import annotations
 
 import copy
-import difflib
 import math
 import tomllib
 from dataclasses import dataclass
+from importlib import resources
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from .errors import ConfigError
+from .errors import ConfigError, did_you_mean
+
+__all__ = ["Key", "validate", "read_toml", "find_config", "shipped_configs", "CONFIGS_DIR"]
 
 KINDS = ("float", "int", "bool", "str", "floats", "ints")
 
@@ -70,9 +72,9 @@ TOP_LEVEL: dict[str, Key] = {
 
 def suggest(name: str, options: list[str]) -> str:
     """"; did you mean 'x'?" for the closest of ``options``, else the list of allowed names."""
-    match = difflib.get_close_matches(name, options, n=1, cutoff=0.5)
-    if match:
-        return f"; did you mean '{match[0]}'?"
+    hint = did_you_mean(name, options)
+    if hint:
+        return hint
     return "; allowed: " + ", ".join(sorted(options)) if options else ""
 
 
@@ -194,6 +196,30 @@ def apply_overrides(raw: dict[str, Any], overrides: list[str]) -> dict[str, Any]
                 raise ConfigError(f"--set {text!r}: '{'.'.join(parts[:depth + 1])}' is not a table")
         table[parts[-1]] = value
     return out
+
+
+#: the configs that ship with the package (the repository's ``experiments/`` links here); pip installs
+#: packages unzipped, so this is a real folder
+CONFIGS_DIR = Path(str(resources.files("stdp_ebm").joinpath("configs")))
+
+
+def shipped_configs() -> dict[str, Path]:
+    """The shipped experiment configs by name (``"stdp_window"`` → its TOML file)."""
+    return {p.stem: p for p in sorted(CONFIGS_DIR.glob("*.toml"))}
+
+
+def find_config(name_or_path: str | Path) -> Path:
+    """An existing config file, or a shipped config by bare name (``stdp_window`` or
+    ``stdp_window.toml``, no folder): ``stdp-ebm run stdp_window`` works from any directory."""
+    path = Path(name_or_path)
+    if path.is_file() or path.parent != Path("."):  # a run directory named "alignment" is no config
+        return path
+    shipped = shipped_configs()
+    name = path.stem if path.suffix == ".toml" else path.name
+    if name in shipped:
+        return shipped[name]
+    raise ConfigError(f"{name_or_path}: no such config file and no shipped config of that name"
+                      f"{suggest(name, list(shipped))} (shipped: {', '.join(shipped)})")
 
 
 def read_toml(path: str | Path) -> dict[str, Any]:

@@ -15,11 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .errors import UserError
-
-
-class DataError(UserError):
-    """A data set that is missing, corrupt or does not match its canonical checksum."""
+from .errors import DataError
 
 
 @dataclass

@@ -30,6 +30,8 @@ import numpy as np
 
 from .activation import Rho
 
+__all__ = ["Energy", "ENERGIES"]
+
 
 @dataclass(frozen=True)
 class Energy:

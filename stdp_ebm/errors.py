@@ -7,6 +7,9 @@ Anything else is a bug and keeps its traceback.
 
 from __future__ import annotations
 
+__all__ = ["UserError", "ConfigError", "NetworkFileError", "ModelFileError", "DataError",
+           "ConvergenceError", "DivergenceError", "PointTimeout", "did_you_mean"]
+
 
 class UserError(Exception):
     """Bad input or a failed run that the user can act on; reported in one line, exit status 2."""
@@ -21,7 +24,11 @@ class NetworkFileError(UserError):
 
 
 class ModelFileError(UserError):
-    """An invalid Brian2 model file in ``models/`` (unknown keys, missing parameters, units)."""
+    """An invalid Brian2 model file, shipped or the user's (unknown keys, missing parameters, units)."""
+
+
+class DataError(UserError):
+    """A data set that is missing, corrupt or does not match its canonical checksum."""
 
 
 class ConvergenceError(UserError):
@@ -30,3 +37,16 @@ class ConvergenceError(UserError):
 
 class DivergenceError(UserError):
     """A simulation produced NaN/Inf states or runaway rates."""
+
+
+class PointTimeout(UserError):
+    """A sweep point ran past ``[sweep] timeout``."""
+
+
+def did_you_mean(name: str, options: list[str]) -> str:
+    """``"; did you mean 'x'?"`` for the closest of ``options`` to a misspelt ``name``, else ``""``:
+    the one hint every error about an unknown name (config key, model file, experiment) gives."""
+    import difflib
+
+    match = difflib.get_close_matches(name, options, n=1, cutoff=0.5)
+    return f"; did you mean '{match[0]}'?" if match else ""

@@ -19,6 +19,9 @@ import numpy as np
 from .config import Key
 from .errors import NetworkFileError
 
+__all__ = ["Network", "random_network", "load_network", "save_network", "network_from_config",
+           "NETWORK_SCHEMA"]
+
 NETWORK_SCHEMA: dict[str, Key] = {
     "sizes": Key("ints", [20, 30, 20, 10], "units per layer, input first, output last",
                  low=1, min_len=2),

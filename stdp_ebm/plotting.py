@@ -41,6 +41,11 @@ def layer_colors(n: int) -> list:
     return [cmap(v) for v in np.linspace(0.05, 0.85, max(n, 1))]
 
 
+def legend_below(fig: plt.Figure, ax: plt.Axes, ncol: int = 3) -> None:
+    """The legend of ``ax`` under the panels (constrained layout), where it cannot cover data."""
+    fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=ncol)
+
+
 def panel_label(ax: plt.Axes, text: str) -> None:
     """Bold panel letter in the top-left corner, as in a journal figure."""
     ax.text(-0.18, 1.04, text, transform=ax.transAxes, fontweight="bold", fontsize=10, va="bottom")

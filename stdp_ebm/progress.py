@@ -1,32 +1,112 @@
-"""Progress output: tqdm bars over loops and Brian2's own report for long simulations.
+"""Progress output: tqdm bars on a terminal, one status line at a fixed interval elsewhere.
 
-One switch per process, set by the runner from ``--quiet`` and whether stderr is a terminal, in the
-spirit of Brian2's global ``prefs``: the simulation code deep inside a run asks :func:`brian2_report`
-instead of having a flag threaded through every call.
+One switch per process, set by the runner from ``--quiet``, in the spirit of Brian2's global
+``prefs``: the simulation code deep inside a run asks :func:`iterate`, :func:`bar` or
+:func:`brian2_report` instead of having a flag threaded through every call.
+
+When stderr is a terminal, loops show tqdm bars with ETA. When it is not (CI, ``nohup``, ``| tee``),
+a bar would be one ever-growing line of carriage returns, so each open bar instead prints one plain
+line when it starts, every :data:`INTERVAL_S` seconds while it runs (from a timer thread, so a slow
+step still reports), and when it ends, e.g.::
+
+    alignment sweep:  25%|##5       | 2/8 [01:00<03:00, 30.00s/point]
 """
 
 from __future__ import annotations
 
-from typing import Iterable, TypeVar
+import sys
+import threading
+import time
+from typing import Any, Iterable, Iterator, TypeVar
+
+__all__ = ["INTERVAL_S", "configure", "iterate", "bar", "brian2_report"]
 
 T = TypeVar("T")
-_enabled = False
+#: seconds between two status lines when stderr is not a terminal
+INTERVAL_S = 30.0
+_mode = "off"  # "off", "bar" (tqdm, terminal) or "lines" (status lines, no terminal)
 
 
-def configure(enabled: bool) -> None:
-    """Turn progress output on or off for this process."""
-    global _enabled
-    _enabled = bool(enabled)
+def configure(enabled: bool, terminal: bool | None = None) -> None:
+    """Turn progress output on or off for this process; ``terminal`` (default: whether stderr is a
+    terminal) chooses tqdm bars or status lines."""
+    global _mode
+    if terminal is None:
+        terminal = sys.stderr.isatty()
+    _mode = "off" if not enabled else ("bar" if terminal else "lines")
+
+
+class _StatusLines:
+    """The part of tqdm's interface the package uses (``update``, context manager), printing a
+    status line at start, every ``interval`` seconds and at the end."""
+
+    def __init__(self, total: int | None, desc: str, unit: str, initial: int = 0) -> None:
+        self.total, self.desc, self.unit, self.n = total, desc, unit, initial
+        self._t0 = time.monotonic()
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._print()
+        self._timer = threading.Thread(target=self._tick, args=(INTERVAL_S,), daemon=True)
+        self._timer.start()
+
+    def _print(self) -> None:
+        from tqdm import tqdm
+
+        with self._lock:
+            line = tqdm.format_meter(self.n, self.total, time.monotonic() - self._t0,
+                                     prefix=self.desc, unit=self.unit, ascii=True, ncols=80)
+            print(line, file=sys.stderr, flush=True)
+
+    def _tick(self, interval: float) -> None:
+        while not self._stop.wait(interval):
+            self._print()
+
+    def update(self, n: int = 1) -> None:
+        with self._lock:
+            self.n += n
+
+    def close(self) -> None:
+        if not self._stop.is_set():
+            self._stop.set()
+            self._print()
+
+    def __enter__(self) -> "_StatusLines":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+
+def bar(total: int | None, desc: str, unit: str = "it", initial: int = 0) -> Any:
+    """A progress counter for ``with bar(...) as b: ... b.update()``: a tqdm bar, status lines,
+    or (progress off) a disabled tqdm that prints nothing."""
+    from tqdm import tqdm
+
+    if _mode == "lines":
+        return _StatusLines(total, desc, unit, initial)
+    return tqdm(total=total, initial=initial, desc=desc, unit=unit, dynamic_ncols=True,
+                disable=_mode == "off")
 
 
 def iterate(items: Iterable[T], desc: str) -> Iterable[T]:
-    """``items`` wrapped in a tqdm bar with ETA when progress is on, else unchanged."""
-    if not _enabled:
+    """``items`` with progress (a tqdm bar or status lines) when progress is on, else unchanged."""
+    if _mode == "off":
         return items
-    from tqdm import tqdm
-    return tqdm(items, desc=desc, leave=False)
+    if _mode == "bar":
+        from tqdm import tqdm
+        return tqdm(items, desc=desc, leave=False)
+    return _iterate_lines(items, desc)
+
+
+def _iterate_lines(items: Iterable[T], desc: str) -> Iterator[T]:
+    total = len(items) if hasattr(items, "__len__") else None  # type: ignore[arg-type]
+    with _StatusLines(total, desc, "it") as status:
+        for item in items:
+            yield item
+            status.update()
 
 
 def brian2_report() -> str | None:
-    """The ``report`` argument for ``brian2.Network.run``: Brian2's progress on stderr, or none."""
-    return "stderr" if _enabled else None
+    """The ``report`` argument for ``brian2.Network.run``: Brian2's progress lines on stderr, or
+    none."""
+    return "stderr" if _mode != "off" else None

@@ -4,11 +4,11 @@ A :class:`Schedule` lists, for each pair k, the presynaptic spike times and the 
 spike times. :func:`simulate` turns it into one network:
 
 * ``pre``  — a ``SpikeGeneratorGroup`` (N): the presynaptic spikes;
-* ``post`` — N LIF neurons (``models/lif_neuron.toml``); each wanted post spike is evoked the way
+* ``post`` — N LIF neurons (``stdp_ebm/models/lif_neuron.toml``); each wanted post spike is evoked the way
   the experiments did it, by a brief depolarising current pulse (``I_pulse`` for ``pulse_ms``),
   started :func:`evoke_latency` before the wanted time, so the voltage rises before the spike;
 * ``trigger`` — a ``SpikeGeneratorGroup`` (N) whose spikes open the pulse (``pulse_end = t + d``);
-* ``rule`` — the plastic synapse of ``models/rule_synapse.toml`` from pre k to post k (one-to-one):
+* ``rule`` — the plastic synapse of ``stdp_ebm/models/rule_synapse.toml`` from pre k to post k (one-to-one):
   it delivers the EPSP and accumulates ΔW online (Eq 26, one-directional and tied forms).
 
 Protocols: :func:`pairing` (Δt = t_post − t_pre, number of pairings, pairing frequency, all per
@@ -28,6 +28,9 @@ import numpy as np
 from .errors import ConfigError
 from .models import Model, load_model, set_codegen_target
 from .progress import brian2_report
+
+__all__ = ["Schedule", "pairing", "poisson", "concat", "PairingResult", "simulate",
+           "measured_delta_t", "evoke_latency"]
 
 #: silence before the first spike and after the last one (s): the rate traces decay fully (≫ 5τ)
 LEAD_S, TAIL_S = 0.05, 0.5

@@ -9,6 +9,17 @@ With η = 0 and β = 0 this is gradient descent on E (Eq 4) since ∂E/∂s = s 
 variant clips states to [β1, β2] after each step (the default, as in the EP code). The output y is
 the state of the last layer.
 
+Langevin noise (Eq 1–2), the discrete-time choice: at every step a fresh η ~ N(0, σ² I) is drawn
+for every free unit (the clamped input gets none) and added to the state the drive *sees*, not to
+the state: s ← s + ε(R(s + η) − s). σ = ``noise`` is per step and not scaled with ε. Inside the box,
+where the drive is affine, the state receives ε·(∂R/∂s)·η = ε W η per step (variance ε²σ² W Wᵀ) and
+relaxes at a rate ∝ ε, so its stationary covariance Σ solves Σ = AΣAᵀ + ε²σ² W Wᵀ (A the step's
+linear map, A = I − ε(I − W) in the box); to first order in ε, Σ ≈ εσ² S with
+(I − W)S + S(I − W)ᵀ = W Wᵀ. The equivalent continuous-time noise has intensity εσ² (time in units
+of τ), and ε → 0 at fixed σ is the noise-free limit. Outside the box
+the hard sigmoid is flat, so a unit whose noisy state leaves [β1, β2] passes no perturbation on;
+with ``eq6`` the gate ρ'(s + η) also switches the unit's own drive off (docs/langevin.md).
+
 That is the default energy, ``eq6``. With ``energy = "hopfield"`` (:mod:`stdp_ebm.energy`) the drive
 is the net input without the ρ' factor and the nudge is −εβ(ρ(y) − d): the rate model of a
 current-based spiking population. The two coincide for the projected hard sigmoid.
@@ -32,6 +43,8 @@ from .energy import EQ6, ENERGIES, Energy
 from .errors import ConvergenceError, DivergenceError
 from .network import Network
 
+__all__ = ["RateModel", "Phase", "model_from_config", "DYNAMICS_SCHEMA"]
+
 State = list[np.ndarray]
 StepCallback = Callable[[State, State], None]
 
@@ -44,7 +57,8 @@ DYNAMICS_SCHEMA: dict[str, Key] = {
     "energy": Key("str", "eq6", "eq6: Eq 6, drive ρ'(s)(b + Wρ), C = ½‖y − d‖²; hopfield: Hopfield "
                   "(1984), drive b + Wρ, C = ½‖ρ(y) − d‖² (the spiking populations' rate model; "
                   "the same as eq6 for the projected hard sigmoid)", choices=tuple(ENERGIES)),
-    "noise": Key("float", 0.0, "standard deviation of the Langevin noise η (Eq 2)", low=0.0),
+    "noise": Key("float", 0.0, "standard deviation σ of the Langevin noise η per step (Eq 1–2: "
+                 "s ← s + ε(R(s + η) − s)); 0 is the deterministic model", low=0.0),
     "tol": Key("float", 1e-10, "free phase stops when max |s_{t+1} − s_t|/ε < tol", low=0.0,
                open_low=True),
     "max_steps": Key("int", 200_000, "free phase fails after this many steps", low=1),
@@ -135,7 +149,9 @@ class RateModel:
     def step(self, s: State, beta: float = 0.0, target: np.ndarray | None = None,
              rng: np.random.Generator | None = None, input_drive: np.ndarray | None = None) -> State:
         """One step of Eq 1–2 plus the nudge εβ·(d − y) on the output (εβ·(d − ρ(y)) with
-        ``hopfield``: :meth:`Energy.force`); projected if ``self.projected``."""
+        ``hopfield``: :meth:`Energy.force`); projected if ``self.projected``. With ``noise`` = σ > 0
+        the drive is R(s + η), η ~ N(0, σ²) per free unit drawn from ``rng`` (module doc); the
+        nudge uses the noiseless y."""
         noisy = s
         if self.noise > 0.0:
             if rng is None:

@@ -24,6 +24,8 @@ from .activation import Rho
 from .energy import EQ6, Energy
 from .network import Network
 
+__all__ = ["implicit_neg_grad", "feedforward_backprop", "finite_difference_neg_grad", "free_mask"]
+
 
 def _full_matrix(net: Network) -> tuple[np.ndarray, np.ndarray]:
     """The symmetric (N×N) coupling matrix of all layers and the layer offsets into it."""
@@ -87,13 +89,17 @@ def implicit_neg_grad(net: Network, rho: Rho, s: list[np.ndarray], target: np.nd
 
 
 def feedforward_backprop(net: Network, rho: Rho, s: list[np.ndarray], target: np.ndarray,
-                         projected: bool = True, energy: Energy = EQ6
+                         projected: bool = True, energy: Energy = EQ6,
+                         gate: list[np.ndarray] | None = None
                          ) -> tuple[list[np.ndarray], list[np.ndarray]]:
     """(b) Back-propagation through the local Jacobians ∂R_{k+1}/∂s_k = ρ'(s_k) W_k g(s_{k+1}) at
     the fixed point (Eq 24; g the energy's gain, ρ' for Eq 6).
 
     Returns ``(neg_grad, dC_dh)``: −∂C/∂W_k per weight matrix and, per layer, the back-propagated
     error ∂C/∂h_k (masked by :func:`free_mask`; the input layer gets zeros), shape (batch, n_k).
+    ``gate`` (per layer, shape of ``s``) multiplies the error a layer passes down, for ∂C/∂h_k only:
+    the probability that a unit's noisy rate transmits a perturbation
+    (:func:`stdp_ebm.langevin.gate_probability`); None is a gate of 1.
     """
     masks = free_mask(net, rho, s, projected, energy)
     target = np.atleast_2d(target)
@@ -105,7 +111,8 @@ def feedforward_backprop(net: Network, rho: Rho, s: list[np.ndarray], target: np
         delta = energy.gain(rho, s[k + 1]) * e[k + 1]
         grads[k] = -(rho(s[k]).T @ delta) / batch
         if k > 0:
-            e[k] = masks[k] * rho.prime(s[k]) * (delta @ net.W[k].T)
+            passed = delta if gate is None else delta * gate[k + 1]
+            e[k] = masks[k] * rho.prime(s[k]) * (passed @ net.W[k].T)
     return grads, e
 
 

@@ -20,6 +20,8 @@ import numpy as np
 from .activation import Rho
 from .rate import State
 
+__all__ = ["FORMS", "RuleAccumulator", "ep_delta_w"]
+
 FORMS = ("up", "down", "sym")
 
 

@@ -117,6 +117,35 @@ def save_figure(fig: Any, figures_dir: Path, name: str) -> None:
     fig.savefig(figures_dir / f"{name}.svg", bbox_inches="tight", metadata={"Date": None})
 
 
+def save_figures(run_dir: Path, figures: dict[str, Any]) -> list[str]:
+    """Save ``{name: Figure}`` into ``run_dir/figures`` (PNG and SVG) and close them; the names."""
+    import matplotlib.pyplot as plt
+
+    figures_dir = Path(run_dir) / "figures"
+    figures_dir.mkdir(exist_ok=True)
+    for name, fig in figures.items():
+        save_figure(fig, figures_dir, name)
+        plt.close(fig)
+    return list(figures)
+
+
+def write_result(run_dir: Path, cfg: dict[str, Any], data: dict[str, np.ndarray],
+                 summary: dict[str, Any], seeds: dict[str, Any], wall: float,
+                 extra: dict[str, Any]) -> None:
+    """Write config.toml, data.npz, summary.json and manifest.json of one run into ``run_dir``."""
+    write_config(run_dir / "config.toml", cfg)
+    save_npz(run_dir / "data.npz", data)
+    write_json(run_dir / "summary.json", summary)
+    write_json(run_dir / "manifest.json", manifest(seeds, wall, extra=extra))
+
+
+def _directory_mode() -> int:
+    """The mode ``mkdir`` gives a new directory under the current umask (e.g. 0755 under 022)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o777 & ~umask
+
+
 def partial_directory(final: Path) -> Path:
     """Where a resumable run into ``final`` is written until it finishes."""
     final = Path(final)
@@ -141,6 +170,7 @@ def atomic_directory(final: Path, resumable: bool = False) -> Iterator[Path]:
             tmp.mkdir(exist_ok=True)
         else:
             tmp = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
+            tmp.chmod(_directory_mode())  # mkdtemp's private 0700, made what mkdir would give
     except OSError as exc:
         raise UserError(f"--out {final}: cannot create the run directory ({exc.strerror})") from None
     try:

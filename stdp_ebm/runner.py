@@ -1,6 +1,7 @@
 """Load a config, validate it, run its experiment and write the run directory atomically.
 
 A config with a ``[sweep]`` table runs as a sweep (:mod:`stdp_ebm.sweep`): one task per point.
+Imports run one way: config → experiments → sweep → runner → cli.
 """
 
 from __future__ import annotations
@@ -16,19 +17,19 @@ import numpy as np
 import tomli_w
 
 from . import config as cfgmod
-from . import experiments, progress
-from .network import NETWORK_SCHEMA, check_network
+from . import experiments, progress, sweep
 from .errors import UserError
-from .rundir import (atomic_directory, manifest, partial_directory, save_figure, save_npz,
-                     write_config, write_json)
+from .rundir import atomic_directory, partial_directory, save_figures, write_config, write_result
 from .seeds import Seeds
+
+__all__ = ["run_config", "resolve", "execute", "replot", "default_out"]
 
 
 def resolve(path: str | Path, overrides: list[str] | None = None) -> tuple[dict[str, Any],
                                                                              experiments.Experiment]:
-    """Read ``path``, apply ``--set`` overrides, validate; return (resolved config, experiment)."""
-    from . import sweep
-
+    """Read ``path`` (a config file, or a shipped config's name), apply ``--set`` overrides,
+    validate; return (resolved config, experiment)."""
+    path = cfgmod.find_config(path)
     source = str(path)
     raw = cfgmod.apply_overrides(cfgmod.read_toml(path), overrides or [])
     name = raw.get("experiment")
@@ -37,20 +38,27 @@ def resolve(path: str | Path, overrides: list[str] | None = None) -> tuple[dict[
                                  f"{', '.join(sorted(experiments.REGISTRY))}")
     exp = experiments.get(name, source)
     spec = raw.pop("sweep", None)
-    cfg = check(cfgmod.validate(raw, exp.schema, source), exp, source)
+    cfg = exp.validate(raw, source)
     if spec is not None:
         cfg["sweep"] = sweep.parse_spec(spec, exp.schema, cfg["seed"], source)
         sweep.expand(cfg, exp, source)  # validates every point before anything is written
     return cfg, exp
 
 
-def check(cfg: dict[str, Any], exp: experiments.Experiment, source: str) -> dict[str, Any]:
-    """Run the cross-key checks of the shared sections and of ``exp`` on a validated config."""
-    if cfg.get("network") is not None and exp.schema.get("network") is NETWORK_SCHEMA:
-        check_network(cfg, source)
-    if exp.check is not None:
-        exp.check(cfg, source)
-    return cfg
+def run_config(config: str | Path, out: str | Path, overrides: list[str] | None = None,
+               progress: bool = False) -> Path:
+    """Run a config (a shipped name such as ``"alignment"`` or a TOML file) into the new run
+    directory ``out``, as ``stdp-ebm run CONFIG --out OUT --set …`` does; returns ``out``.
+
+    Examples
+    --------
+    >>> import json, stdp_ebm as se                                        # doctest: +SKIP
+    >>> run = se.run_config("alignment", "runs/a", ["alignment.betas=[0.1, 0.01]"])
+    >>> json.loads((run / "summary.json").read_text())["headline"]["min_cos"]
+    """
+    cfg, exp = resolve(config, overrides)
+    return execute(cfg, exp, Path(out),
+                   experiments.RunContext(seeds=Seeds(cfg["seed"]), progress=progress))
 
 
 def default_out(config_path: str | Path) -> Path:
@@ -67,8 +75,7 @@ def execute(cfg: dict[str, Any], exp: experiments.Experiment, out: Path,
     ctx = ctx or experiments.RunContext(seeds=Seeds(cfg["seed"]))
     progress.configure(ctx.progress)
     if "sweep" in cfg:
-        from .sweep import run_sweep
-        return run_sweep(cfg, exp, Path(out), ctx)
+        return sweep.run_sweep(cfg, exp, Path(out), ctx)
     if exp.resumable:
         check_partial(Path(out), cfg)
     with atomic_directory(Path(out), resumable=exp.resumable) as tmp:
@@ -79,9 +86,9 @@ def execute(cfg: dict[str, Any], exp: experiments.Experiment, out: Path,
         result = exp.run(cfg, ctx)
         wall = time.perf_counter() - t0
         seeds = {"master": ctx.seeds.master, "derived": dict(ctx.seeds.used)}
-        write_result(tmp, cfg, result, seeds, wall,
+        write_result(tmp, cfg, result.data, result.summary, seeds, wall,
                      {"experiment": exp.name, "network_file": ctx.network_path})
-        draw(tmp, result.data, result.summary, cfg, exp)
+        save_figures(tmp, exp.figures(result.data, result.summary, cfg))
     return Path(out)
 
 
@@ -93,38 +100,11 @@ def check_partial(out: Path, cfg: dict[str, Any]) -> None:
                         "config; rerun with its config (--resume) or remove it")
 
 
-def write_result(run_dir: Path, cfg: dict[str, Any], result: experiments.Result,
-                 seeds: dict[str, Any], wall: float, extra: dict[str, Any]) -> None:
-    """Write config.toml, data.npz, summary.json and manifest.json of one run into ``run_dir``."""
-    write_config(run_dir / "config.toml", cfg)
-    save_npz(run_dir / "data.npz", result.data)
-    write_json(run_dir / "summary.json", result.summary)
-    write_json(run_dir / "manifest.json", manifest(seeds, wall, extra=extra))
-
-
-def draw(run_dir: Path, data: dict[str, np.ndarray], summary: dict, cfg: dict,
-         exp: experiments.Experiment) -> list[str]:
-    """Make the experiment's figures from its data into ``run_dir/figures``."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig_dir = Path(run_dir) / "figures"
-    fig_dir.mkdir(exist_ok=True)
-    names = []
-    for name, fig in exp.figures(data, summary, cfg).items():
-        save_figure(fig, fig_dir, name)
-        plt.close(fig)
-        names.append(name)
-    return names
-
-
 def replot(run_dir: str | Path) -> list[str]:
     """Redraw the figures of a finished run from its config.toml, data.npz and summary.json."""
     run_dir = Path(run_dir)
     if (run_dir / "sweep.json").is_file():
-        from .sweep import replot_sweep
-        return replot_sweep(run_dir)
+        return sweep.replot_sweep(run_dir, *resolve(run_dir / "config.toml"))
     for name in ("config.toml", "data.npz", "summary.json"):
         if not (run_dir / name).is_file():
             raise cfgmod.ConfigError(f"{run_dir}: not a run directory (no {name})")
@@ -132,4 +112,4 @@ def replot(run_dir: str | Path) -> list[str]:
     with np.load(run_dir / "data.npz", allow_pickle=False) as f:
         data = {k: f[k] for k in f.files}
     summary = json.loads((run_dir / "summary.json").read_text())
-    return draw(run_dir, data, summary, cfg, exp)
+    return save_figures(run_dir, exp.figures(data, summary, cfg))

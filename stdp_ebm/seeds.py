@@ -10,6 +10,8 @@ import zlib
 
 import numpy as np
 
+__all__ = ["Seeds"]
+
 
 class Seeds:
     """Named child seeds of a master seed (numpy ``SeedSequence`` with the name's CRC32 as key)."""

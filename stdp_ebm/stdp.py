@@ -1,6 +1,6 @@
 """The STDP window of the rule: theory kernel (numpy/scipy, no Brian2), fits, statistics, Bi & Poo.
 
-Theory. The rule synapse (``models/rule_synapse.toml``) estimates rates with a second-order filter
+Theory. The rule synapse (``stdp_ebm/models/rule_synapse.toml``) estimates rates with a second-order filter
 whose impulse response is :func:`filter_kernel`, and accumulates (Eq 26 of Bengio et al. 2017)
 
     ΔW = η ∫ ρ_j(t) dρ_i/dt dt,   ρ = r / r_max,   r_j = Σ_a k_j(t − t_a),  r_i = Σ_b k_i(t − t_b).
@@ -12,7 +12,7 @@ whose impulse response is :func:`filter_kernel`, and accumulates (Eq 26 of Bengi
 computed here by direct numerical integration (midpoint rule on a 10 µs grid, FFT correlation).
 Its shape follows from the kernels: for Δt > 0 only the tail of k_j enters, K ∝ e^(−Δt/τ_pre,decay)
 (τ+ is set by the presynaptic filter); for Δt < 0 the post-rate derivative k_i' (negative on the
-decay, ∝ e^(−|Δt|/τ_post,decay)) dominates (τ− is set by the postsynaptic filter). ∫ K dΔt = 0
+decay, ∝ ``e^(−|Δt|/τ_post,decay)``) dominates (τ− is set by the postsynaptic filter). ∫ K dΔt = 0
 because k_i' integrates to zero: uncorrelated spike trains at constant rates give no net change.
 """
 
@@ -26,6 +26,10 @@ from typing import Any, Mapping
 
 import numpy as np
 from scipy import optimize, signal, stats
+
+__all__ = ["RuleKernels", "PairKernel", "filter_kernel", "filter_kernel_derivative", "WindowFit",
+           "fit_window", "double_exponential", "bi_poo", "bi_poo_curve", "zero_crossing",
+           "rmse_fraction"]
 
 #: grid step (s) of the numerical integration of the pair kernel
 THEORY_STEP_S = 1e-5
@@ -196,7 +200,7 @@ def _fit_side(x: np.ndarray, y: np.ndarray, sem: np.ndarray, tau0: float
 
 def fit_window(delta_t_ms: np.ndarray, mean: np.ndarray, sem: np.ndarray,
                exclude_ms: float = 0.0) -> WindowFit:
-    """Fit each side of the window separately on |Δt| > ``exclude_ms`` (see :class:`WindowFit`)."""
+    """Fit each side of the window separately on ``|Δt|`` > ``exclude_ms`` (see :class:`WindowFit`)."""
     x, y, s = (np.asarray(v, float) for v in (delta_t_ms, mean, sem))
     ltp, ltd = x > exclude_ms, x < -exclude_ms
     (a_p, t_p), h_p = _fit_side(x[ltp], y[ltp], s[ltp], 17.0)

@@ -7,10 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from stdp_ebm.config import CONFIGS_DIR
 from stdp_ebm.network import network_from_config
 
 REPO = Path(__file__).resolve().parent.parent
-EXPERIMENTS = REPO / "experiments"
+EXPERIMENTS = CONFIGS_DIR  # the shipped configs (the repository's experiments/ links here)
 
 
 def small_config(sizes=(4, 6, 5, 3), batch=3, init_scale=0.6):

@@ -67,3 +67,45 @@ def test_tabulate_smoothing_from_standard_error():
     rho = fi.tabulate()
     assert rho.smoothing == pytest.approx(0.02**2)  # mean squared s.e. in units of ρ
     assert_allclose(rho(s), s**2, atol=0.05)  # smoothing allowed within ~2.5 s.e.
+
+
+@pytest.fixture(scope="module")
+def fi_by_source():
+    """f–I curves (Cython, dt = 0.1 ms, σ = 6 mV) under membrane noise and Poisson background,
+    with the Siegert rates of the same neuron without and with the discrete-time correction."""
+    import brian2 as b2
+
+    from stdp_ebm.calibration import siegert_rate
+    from stdp_ebm.spiking import background, load_models
+
+    configure_brian2("cython", 0.1)
+    models = load_models()
+    p = models["neuron"].params
+    calib = _calib(s_min=-0.3, s_max=1.5, points=10, neurons_per_point=200, duration_ms=1000.0)
+    out = {}
+    for source in ("membrane", "poisson"):
+        sp = {"noise_source": source, "noise_mV": 6.0}
+        sigma = 6 * b2.mV if source == "membrane" else 0 * b2.mV
+        fi = measure_fi(models["neuron"], {"sigma": sigma}, calib, 0.4 * b2.nA, 100.0, seed=3,
+                        offset=0.3, inputs=lambda g, sp=sp: background(g, sp, models))
+        mu = np.asarray(p["E_L"] + p["R_m"] * (fi.s + 0.3) * 0.4 * b2.nA)
+        theory = [siegert_rate(mu, 6e-3, float(p["tau_m"]), float(p["tau_ref"]), float(p["v_th"]),
+                               float(p["v_reset"]), dt=dt) for dt in (0.0, 1e-4)]
+        out[source] = (fi, *theory)
+    configure_brian2("numpy", 0.1)
+    return out
+
+
+@pytest.mark.parametrize("source", ["membrane", "poisson"])
+def test_fi_curve_matches_siegert_formula(fi_by_source, source):
+    """Measured f–I vs the Siegert first-passage rate (scipy quadrature, an independent theory).
+
+    Membrane noise is the formula's own white-noise setting; the Poisson background (jumps of
+    0.42 mV, 2.6 % of θ − v_r) is compared in the diffusion approximation. The uncorrected formula
+    is within 1.6 Hz (measured here: 1.4 Hz membrane, 1.5 Hz Poisson at the knee) plus 3 standard
+    errors of the measurement; the gap is the discrete-time threshold: shifting θ and v_r by
+    0.583 σ_B √(dt/τ_m) removes most of it (RMS error at least halved)."""
+    fi, plain, corrected = fi_by_source[source]
+    assert np.all(np.abs(fi.rate_hz - plain) <= 1.6 + 3 * fi.sem_hz)
+    rms = [np.sqrt(np.mean((fi.rate_hz - t) ** 2)) for t in (plain, corrected)]
+    assert rms[1] < 0.5 * rms[0]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import stat
 
 import numpy as np
 import pytest
@@ -29,6 +30,9 @@ def alignment_run(tmp_path_factory):
 
 
 def test_run_directory_contract(alignment_run):
+    probe = alignment_run.parent / "made_by_mkdir"
+    probe.mkdir()  # a run directory gets the permissions of any new directory (not mkdtemp's 0700)
+    assert stat.S_IMODE(alignment_run.stat().st_mode) == stat.S_IMODE(probe.stat().st_mode)
     names = {p.name for p in alignment_run.iterdir()}
     assert {"config.toml", "manifest.json", "data.npz", "summary.json", "figures"} <= names
     figs = {p.name for p in (alignment_run / "figures").iterdir()}
@@ -87,7 +91,8 @@ def test_user_network_file_with_x_and_target(tmp_path, capsys):
     (["--set", "network.sizes=[3]"], "[network] sizes"),
     (["--set", "seed=true"], "seed"),
     (["--network", "/nonexistent.npz"], "nonexistent.npz: no such"),
-    (["--set", "dynamics.noise=0.1"], "[dynamics] noise"),
+    (["--set", "dynamics.noise=-0.1"], "[dynamics] noise"),
+    (["--model", "spiking", "--set", "dynamics.noise=0.1"], "[dynamics] noise"),
     (["--model", "spiky"], "alignment] model"),
 ])
 def test_bad_input_is_one_line_and_exit_2(argv, fragment, tmp_path, capsys):
@@ -124,3 +129,23 @@ def test_failed_run_leaves_no_directory(tmp_path, capsys):
 def test_list_names_the_experiments(capsys):
     code, out, _ = run_cli(["list"], capsys)
     assert code == 0 and "alignment" in out and "early_inference" in out
+
+
+def test_shipped_configs_by_name_from_any_directory(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)  # no experiments/ here: the list comes from the package
+    code, out, _ = run_cli(["list"], capsys)
+    assert code == 0
+    assert {p.stem for p in EXPERIMENTS.glob("*.toml")} <= {line.split()[0] for line in
+                                                           out.splitlines() if line.startswith("  ")}
+    code, _, err = run_cli(["run", "alignmen", "--quiet"], capsys)
+    assert code == 2 and "did you mean 'alignment'" in err and not (tmp_path / "runs").exists()
+    assert main(["run", "alignment", "--out", "alignment", *FAST]) == 0
+    assert main(["run", "alignment", "--out", "again", *FAST]) == 0  # not the run directory "alignment"
+    assert (tmp_path / "again" / "summary.json").is_file()
+
+
+def test_no_arguments_names_the_commands(capsys):
+    with pytest.raises(SystemExit) as stop:
+        main([])
+    err = capsys.readouterr().err
+    assert stop.value.code == 2 and "{run,list,plot}" in err and "see stdp-ebm --help" in err

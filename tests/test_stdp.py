@@ -175,7 +175,7 @@ def test_evoke_latency_rejects_weak_or_long_pulses():
 def test_stdp_window_experiment_end_to_end(tmp_path):
     from stdp_ebm.cli import main
     out = tmp_path / "run"
-    code = main(["run", "experiments/stdp_window.toml", "--out", str(out), "--quiet",
+    code = main(["run", "stdp_window", "--out", str(out), "--quiet",
                  "--set", "protocol.delta_t_ms=[-20, -5, 5, 20]", "--set", "protocol.n_pairings=2",
                  "--set", "protocol.frequency_hz=4", "--set", "protocol.repeats=2",
                  "--set", "control.pairs=5", "--set", "control.duration_s=1",
@@ -192,7 +192,7 @@ def test_stdp_window_experiment_end_to_end(tmp_path):
 
 def test_bad_configs_exit_2(tmp_path, capsys):
     from stdp_ebm.cli import main
-    base = ["run", "experiments/stdp_window.toml", "--out", str(tmp_path / "x"), "--quiet"]
+    base = ["run", "stdp_window", "--out", str(tmp_path / "x"), "--quiet"]
     assert main(base + ["--set", "protocol.delta_t_ms=[600]"]) == 2
     assert main(base + ["--set", "protocol.delta_t_ms=[-10, 10, 10]"]) == 2
     assert main(base + ["--set", "protocol.frequency_hz=20"]) == 2  # |Δt| 100 ms > half period
@@ -205,7 +205,7 @@ def test_bad_configs_exit_2(tmp_path, capsys):
 def test_stdp_frequency_experiment_end_to_end(tmp_path):
     from stdp_ebm.cli import main
     out = tmp_path / "freq"
-    code = main(["run", "experiments/stdp_frequency.toml", "--out", str(out), "--quiet",
+    code = main(["run", "stdp_frequency", "--out", str(out), "--quiet",
                  "--set", "protocol.frequencies_hz=[5, 50]", "--set", "protocol.n_pairings=3",
                  "--set", "protocol.repeats=2", "--set", "spiking.noise=false"])
     assert code == 0

@@ -18,6 +18,12 @@ import numpy as np
 import pytest
 
 from stdp_ebm import cli, runner, sweep
+from stdp_ebm.errors import PointTimeout
+from stdp_ebm.sweep.plan import plan
+from stdp_ebm.sweep.store import open_sweep
+from stdp_ebm.sweep.table import BOOKKEEPING
+from stdp_ebm.sweep import worker
+from stdp_ebm.sweep.worker import Task, deadline, run_point
 from stdp_ebm.config import ConfigError
 from stdp_ebm.experiments import RunContext
 from stdp_ebm.network import random_network, save_network
@@ -166,9 +172,12 @@ def test_failed_points_are_recorded_and_the_sweep_goes_on(small_runs, capsys):
     summary = json.loads((root / "w2" / "summary.json").read_text())
     assert (summary["n_points"], summary["n_ok"], summary["n_failed"]) == (8, 4, 4)
     assert (root / "w2" / "figures" / "sweep_summary.png").is_file()
-    lines = (root / "w2.stderr").read_text().splitlines()  # the one error line, no progress bar
-    assert lines == [f"stdp-ebm: error: 4 of 8 sweep points failed (first: points/0000: "
-                     f"{t['error'][0]}); all results are in {root / 'w2'}/table.csv"]
+    # stderr is a file: status lines (no bar), then the one error line
+    *status, last = (root / "w2.stderr").read_text().splitlines()
+    assert last == (f"stdp-ebm: error: 4 of 8 sweep points failed (first: points/0000: "
+                    f"{t['error'][0]}); all results are in {root / 'w2'}/table.csv")
+    assert status and all(line.startswith("alignment sweep:") for line in status)
+    assert "8/8" in status[-1]
     error = json.loads((root / "w2" / "points" / "0000" / "error.json").read_text())
     assert error["type"] == "ConvergenceError" and "traceback" not in error
 
@@ -222,7 +231,7 @@ def test_sweep_manifest_and_replot(small_runs):
     assert {"commit", "dirty"} <= set(m["git"]) and m["command_line"]
     assert m["sessions"][0]["pending"] == list(range(8))
     header = (root / "w1" / "table.csv").read_text().splitlines()[0].split(",")
-    assert header[:6] == list(sweep.BOOKKEEPING) and "headline.min_cos" in header
+    assert header[:6] == list(BOOKKEEPING) and "headline.min_cos" in header
     assert cli.main(["plot", str(root / "w1")]) == 0
 
 
@@ -246,9 +255,9 @@ def test_deadline_stops_a_long_point(in_thread):
     def target() -> None:
         t0 = time.perf_counter()
         try:
-            with sweep._deadline(0.2):
+            with deadline(0.2):
                 busy(5.0)
-        except sweep.PointTimeout as exc:
+        except PointTimeout as exc:
             caught.append(exc)
         caught.append(time.perf_counter() - t0)
 
@@ -258,16 +267,16 @@ def test_deadline_stops_a_long_point(in_thread):
         thread.join()
     else:
         target()
-    assert isinstance(caught[0], sweep.PointTimeout) and "0.2 s" in str(caught[0])
+    assert isinstance(caught[0], PointTimeout) and "0.2 s" in str(caught[0])
     assert caught[1] < 2.0  # stopped near 0.2 s, far before the 5 s of work
 
 
 def test_a_timed_out_point_is_recorded(tmp_path, monkeypatch):
     # In this process: keep the worker's cache claim (it sets CYTHON_CACHE_DIR) out of pytest.
-    monkeypatch.setattr(sweep, "worker_cache_dir", lambda: tmp_path)
+    monkeypatch.setattr(worker, "worker_cache_dir", lambda: tmp_path)
     cfg, exp = runner.resolve(write(tmp_path / "c.toml", SLOW))
     point = sweep.expand(cfg, exp, "c")[0]
-    outcome = sweep.run_point(sweep.Task("alignment", 0, point.cfg, None, 0.05))
+    outcome = run_point(Task("alignment", 0, point.cfg, None, 0.05))
     assert outcome.result is None and outcome.error["type"] == "PointTimeout"
     assert outcome.wall_s < 0.25  # the point alone takes ~0.3 s
 
@@ -315,7 +324,7 @@ def test_resume_needs_the_same_config(tmp_path, capsys):
     out = tmp_path / "run"
     resolved, exp = runner.resolve(cfg)
     points = sweep.expand(resolved, exp, "c")
-    sweep._open(out, resolved, sweep._plan(resolved, exp, points), resume=False)  # as if killed
+    open_sweep(out, resolved, plan(resolved, exp, points), resume=False)  # as if killed
     assert run_cli([str(cfg), "--resume", str(out), "--set", "dynamics.tol=1e-9"]) == 2
     assert "holds a sweep of another config (config.dynamics.tol: 1e-08 there, 1e-09 now)" \
         in capsys.readouterr().err

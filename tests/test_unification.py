@@ -255,7 +255,7 @@ def test_run_reports_every_algorithm_on_both_nets(result):
             assert res.data[f"{net}_{alg}_by_steps"].shape[:2] == (n_s, n_w + 1)
         assert res.data[f"{net}_chl_gap"].shape == (n_p, n_w)
         assert set(res.summary[net]["headline"]) == set(ALGORITHMS)
-    assert res.summary["digits"]["training"]["test_error"][-1] < 0.5  # learnt something (chance 0.9)
+    assert res.summary["digits"]["training"]["test_error_fraction"][-1] < 0.5  # learnt something (chance 0.9)
 
 
 def test_figures_from_data_alone(result):

@@ -14,8 +14,9 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..config import CrossCheck, Schema
-from ..errors import ConfigError
+from ..config import CrossCheck, Schema, validate
+from ..errors import ConfigError, did_you_mean
+from ..network import NETWORK_SCHEMA, check_network
 from ..seeds import Seeds
 
 #: experiment name -> module defining ``EXPERIMENT``
@@ -56,6 +57,9 @@ class Result:
 
 @dataclass(frozen=True)
 class Experiment:
+    """One experiment: its config ``schema``, ``run(cfg, ctx) -> Result``, ``figures(data, summary,
+    cfg) -> {name: Figure}`` and the cross-key ``check(cfg, source)`` of its own keys."""
+
     name: str
     doc: str
     schema: Schema
@@ -65,12 +69,21 @@ class Experiment:
     #: checkpoints into ``RunContext.work_dir`` and continues from them (see ``stdp_ebm.rundir``)
     resumable: bool = False
 
+    def validate(self, raw: dict[str, Any], source: str) -> dict[str, Any]:
+        """``raw`` (a config without ``[sweep]``) checked against the schema and the cross-key
+        checks of the shared network section and of this experiment; a :class:`ConfigError`
+        names ``source``."""
+        cfg = validate(raw, self.schema, source)
+        if cfg.get("network") is not None and self.schema.get("network") is NETWORK_SCHEMA:
+            check_network(cfg, source)
+        if self.check is not None:
+            self.check(cfg, source)
+        return cfg
+
 
 def get(name: str, source: str = "config") -> Experiment:
     """The experiment called ``name``; an unknown name is a :class:`ConfigError`."""
     if name not in REGISTRY:
-        import difflib
-        hint = difflib.get_close_matches(name, list(REGISTRY), n=1)
-        extra = f"; did you mean '{hint[0]}'?" if hint else f"; known: {', '.join(sorted(REGISTRY))}"
+        extra = did_you_mean(name, list(REGISTRY)) or f"; known: {', '.join(sorted(REGISTRY))}"
         raise ConfigError(f"{source}: experiment = {name!r} is not a known experiment{extra}")
     return importlib.import_module(REGISTRY[name]).EXPERIMENT

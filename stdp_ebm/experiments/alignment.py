@@ -17,19 +17,24 @@ data.npz names (k indexes W_k; metric axis ordered as ``metrics``):
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 
-from ..analysis import METRICS, layer_alignment
+from ..analysis import (METRICS, NOISE_FLOOR, cross_alignment, direction_where_defined,
+                        headline_near_beta, metrics_table)
 from ..config import Key
 from ..network import NETWORK_SCHEMA, network_from_config
 from ..progress import iterate
-from ..plotting import figure, layer_colors, panel_label
+from ..plotting import figure, layer_colors, legend_below, panel_label
 from ..rate import DYNAMICS_SCHEMA, RateModel, check_dynamics, model_from_config
 from ..references import feedforward_backprop, implicit_neg_grad
 from ..rule import FORMS, RuleAccumulator
 from ..calibration import CALIBRATION_SCHEMA
 from ..spiking import SPIKING_SCHEMA
 from . import Experiment, Result, RunContext
+from .alignment_noise import figures_noisy, run_noisy
+from .rate_vs_spike import alignment_spiking
 
 REFS = ("implicit", "backprop")
 
@@ -46,18 +51,18 @@ SCHEMA = {
         "nudged_steps": Key("ints", [1, 2, 5, 10, 20, 50, 100, 200, 500],
                             "nudged-phase lengths (steps) of the length sweep", low=1),
         "length_beta": Key("float", 0.01, "β of the phase-length sweep", low=0.0, open_low=True),
+        # used only with [dynamics] noise > 0 (stdp_ebm.experiments.alignment_noise)
+        "trials": Key("ints", [10, 30, 100, 300, 1000], "numbers K of noise trials averaged",
+                      low=1),
+        "noises": Key("floats", [], "further noise levels σ of the bias sweep", low=0.0,
+                      open_low=True, min_len=0),
+        "burn_in": Key("int", 100, "noisy steps from the fixed point to the stationary samples",
+                       low=1),
+        "noise_beta": Key("float", 0.01, "β of the nudged phase under noise", low=0.0,
+                          open_low=True),
+        "noise_steps": Key("int", 60, "length (steps) of the nudged phase under noise", low=1),
     },
 }
-
-
-def _align(dw: dict[str, list[np.ndarray]], refs: dict[str, list[np.ndarray]]) -> dict[str, dict]:
-    return {f"{f}_vs_{r}": layer_alignment(dw[f], refs[r]) for f in FORMS for r in REFS}
-
-
-def _as_table(al: dict) -> np.ndarray:
-    """Metrics dict → array (n_W + 1, n_metrics), last row overall."""
-    per = np.array([al[m] for m in METRICS]).T
-    return np.vstack([per, [al["overall"][m] for m in METRICS]])
 
 
 def _rule(model: RateModel, s_free, target, beta: float, steps: int | None, tol: float,
@@ -69,12 +74,14 @@ def _rule(model: RateModel, s_free, target, beta: float, steps: int | None, tol:
 
 def run(cfg: dict, ctx: RunContext) -> Result:
     if cfg["alignment"]["model"] == "spiking":
-        from .rate_vs_spike import alignment_spiking
         return alignment_spiking(cfg, ctx)
     net = network_from_config(cfg, ctx.seeds.rng("network"), ctx.network_path)
     model = model_from_config(net, cfg)
     d, a = cfg["dynamics"], cfg["alignment"]
-    free = model.free_phase(net.x, tol=d["tol"], max_steps=d["max_steps"])
+    free = dataclasses.replace(model, noise=0.0).free_phase(net.x, tol=d["tol"],
+                                                            max_steps=d["max_steps"])
+    if model.noise > 0.0:
+        return run_noisy(net, model, free.s, cfg, ctx.seeds)
     e = model.energy_form
     refs = {"implicit": implicit_neg_grad(net, model.rho, free.s, net.target, model.projected, e),
             "backprop": feedforward_backprop(net, model.rho, free.s, net.target, model.projected,
@@ -89,31 +96,25 @@ def run(cfg: dict, ctx: RunContext) -> Result:
         dw = _rule(model, free.s, net.target, beta, None, d["tol"], d["max_steps"])
         for f in FORMS:
             dws[f].append(dw[f])
-        by_beta.append({"beta": beta, **_align(dw, refs)})
+        by_beta.append({"beta": beta, **cross_alignment(dw, refs)})
     for f in FORMS:
         data.update({f"dW_{f}_W{k}": np.stack([dw[k] for dw in dws[f]]) for k in range(len(net.W))})
     for key in by_beta[0]:
         if key != "beta":
-            data[f"align_{key}"] = np.stack([_as_table(row[key]) for row in by_beta])
-    by_len = [_align(_rule(model, free.s, net.target, a["length_beta"], n, d["tol"], d["max_steps"]),
+            data[f"align_{key}"] = np.stack([metrics_table(row[key]) for row in by_beta])
+    by_len = [cross_alignment(_rule(model, free.s, net.target, a["length_beta"], n, d["tol"], d["max_steps"]),
                      refs) for n in iterate(a["nudged_steps"], "length sweep")]
     for key in by_len[0]:
-        data[f"length_{key}"] = np.stack([_as_table(row[key]) for row in by_len])
+        data[f"length_{key}"] = np.stack([metrics_table(row[key]) for row in by_len])
     summary = {"sizes": net.sizes, "free_phase_steps": free.steps, "by_beta": by_beta,
                "by_nudged_steps": [{"steps": n, **row} for n, row in zip(a["nudged_steps"], by_len)],
-               "headline": _headline(by_beta)}
+               "headline": headline_near_beta(by_beta)}
     return Result(data, summary)
 
 
-def _headline(by_beta: list[dict]) -> dict:
-    """Symmetrised rule vs implicit gradient at the β closest to 0.01 (the issue's acceptance point)."""
-    row = min(by_beta, key=lambda r: abs(np.log(r["beta"] / 0.01)))
-    al = row["sym_vs_implicit"]
-    return {"beta": row["beta"], "min_cos": min(al["cos"]),
-            "max_norm_ratio_error": max(abs(v - 1) for v in al["norm_ratio"])}
-
-
 def figures(data: dict, summary: dict, cfg: dict) -> dict:
+    if "noises" in data:
+        return figures_noisy(data)
     metrics = list(data["metrics"])
     layers = list(data["layers"])
     n_w = len(layers) - 1
@@ -128,7 +129,10 @@ def figures(data: dict, summary: dict, cfg: dict) -> dict:
                 for ref, ls in (("implicit", "-"), ("backprop", "--")):
                     table = data[f"{sweep}_{form}_vs_{ref}"]
                     for i, layer in enumerate(layers):
-                        ax.plot(x, table[:, i, metrics.index(m)], ls, marker="o" if ls == "-" else None,
+                        y = table[:, i, metrics.index(m)]
+                        if m != "norm_ratio":
+                            y = direction_where_defined(y, table[:, i, metrics.index("norm_ratio")])
+                        ax.plot(x, y, ls, marker="o" if ls == "-" else None,
                                 color=colors[i], lw=2.0 if layer == "all" else 1.2,
                                 label=f"{layer} vs {ref}" if ref == "implicit" or i == n_w else None)
                 if xlog:
@@ -139,17 +143,26 @@ def figures(data: dict, summary: dict, cfg: dict) -> dict:
                 if m == "norm_ratio":
                     ax.axhline(1.0, color="0.6", lw=0.8, ls=":")
                 panel_label(ax, lab)
-            axes[0].legend(loc="lower left", ncol=1)
-            fig.suptitle(f"{title} vs −∂C/∂W: implicit gradient (solid), feed-forward BP (dashed)",
-                         fontsize=9)
+            legend_below(fig, axes[0], ncol=n_w + 2)
+            masked = any(np.any(data[f"{sweep}_{form}_vs_{ref}"][..., metrics.index("norm_ratio")]
+                                < NOISE_FLOOR) for ref in ("implicit", "backprop"))
+            note = (f"\ncos and angle not drawn where ‖ΔW‖ < {NOISE_FLOOR:g}·‖−∂C/∂W‖ (ΔW is "
+                    "rounding noise: the nudge has not reached W_k)") if masked else ""
+            fig.suptitle(f"{title} vs −∂C/∂W: implicit gradient (solid), feed-forward BP "
+                         f"(dashed){note}", fontsize=8)
             out[f"{sweep.replace('align', 'beta')}_{form}"] = fig
     return out
+
+
+def _check(cfg: dict, source: str) -> None:
+    noiseless = "the spiking model brings its own noise" \
+        if cfg["alignment"]["model"] == "spiking" else None
+    check_dynamics(cfg, source, noiseless)
 
 
 EXPERIMENT = Experiment(
     name="alignment",
     doc="Rule ΔW (Eq 26) vs implicit and feed-forward backprop gradients over β and phase length.",
     schema=SCHEMA, run=run, figures=figures,
-    check=lambda cfg, source: check_dynamics(
-        cfg, source, noiseless="the phases relax to their deterministic fixed points"),
+    check=_check,
 )

@@ -295,7 +295,8 @@ def alignment_spiking(cfg: dict, ctx: RunContext) -> Result:
     ``length_beta`` read at nudged-phase lengths steps·ε·τ (``spiking.rate_tau_ms``; capped at
     ``spiking.nudged_ms``), vs the references of the calibrated rate model. Same data and figures
     as the rate model's alignment (``stdp_ebm.experiments.alignment``)."""
-    from .alignment import _align, _as_table, _headline
+    from ..analysis import cross_alignment as _align, headline_near_beta as _headline, \
+        metrics_table as _as_table
     from ..references import feedforward_backprop
     from ..rule import FORMS as ALL_FORMS
 

@@ -25,7 +25,7 @@ import numpy as np
 from .. import stdp
 from ..config import Key, require
 from ..models import load_model
-from ..plotting import figure, panel_label
+from ..plotting import figure, legend_below, panel_label
 from ..protocols import PairingResult, Schedule, concat, measured_delta_t, pairing, poisson, simulate
 from . import Experiment, Result, RunContext
 
@@ -35,8 +35,8 @@ DEFAULT_GRID = [-100.0, -80.0, -60.0, -50.0, -40.0, -30.0, -25.0, -20.0, -15.0, 
 
 #: the [spiking] section, shared with the frequency experiment
 SPIKING = {
-    "neuron": Key("str", "lif_neuron", "neuron model file (name in models/ or path)"),
-    "synapse": Key("str", "rule_synapse", "rule-synapse model file (name in models/ or path)"),
+    "neuron": Key("str", "lif_neuron", "neuron model file (a shipped name, see stdp_ebm.models.shipped_models, or a path)"),
+    "synapse": Key("str", "rule_synapse", "rule-synapse model file (a shipped name, see stdp_ebm.models.shipped_models, or a path)"),
     "noise": Key("bool", True, "membrane noise on (sigma = noise_mV) or off"),
     "noise_mV": Key("float", 2.0, "s.d. of the membrane-potential noise when noise is on",
                     low=0.0),
@@ -294,7 +294,7 @@ def _control_figure(data: dict, summary: dict):
                label=f"mean ± 2 s.e.m. = {c['mean']:.2g} ± {2 * c['sem']:.2g}")
     ax.set_xlabel("weight change ΔW/W₀ (independent pre/post Poisson trains)")
     ax.set_ylabel("pairs")
-    ax.legend(loc="upper left")
+    legend_below(fig, ax, ncol=1)
     return fig
 
 

@@ -14,7 +14,11 @@ data.npz names (``m`` is ``ep`` or ``bp``):
 
 * ``epoch`` — 1 … epochs
 * ``{m}_train_error``, ``{m}_test_error`` (fractions), ``{m}_train_cost`` (mean C), ``{m}_wall_s``
-* ``ep_W_{k}``, ``ep_b_{k}`` — the trained rate-model network
+* ``ep_W_{k}``, ``ep_b_{k}`` — the trained rate-model network; ``init_W_0`` its initial W_0
+
+summary.json: ``test_error_fraction`` (the rule's final test error) and per learner
+``test_error_fraction``, ``train_error_fraction``, ``best_test_error_fraction``, ``best_epoch``,
+``wall_s``, ``epoch_s``. Errors are fractions in [0, 1] everywhere, named ``_fraction``.
 """
 
 from __future__ import annotations
@@ -115,8 +119,8 @@ def _reporter(name: str, ctx: RunContext):
 
 
 def _summary(h: History) -> dict:
-    return {"test_error": h.test_error[-1], "train_error": h.train_error[-1],
-            "best_test_error": min(h.test_error), "best_epoch": int(np.argmin(h.test_error)) + 1,
+    return {"test_error_fraction": h.test_error[-1], "train_error_fraction": h.train_error[-1],
+            "best_test_error_fraction": min(h.test_error), "best_epoch": int(np.argmin(h.test_error)) + 1,
             "wall_s": float(np.sum(h.wall_s)), "epoch_s": float(np.mean(h.wall_s))}
 
 
@@ -140,10 +144,11 @@ def run(cfg: dict, ctx: RunContext) -> Result:
     for m, h in histories.items():
         out.update({f"{m}_{k}": v for k, v in h.arrays().items()})
     out.update({f"ep_W_{k}": w for k, w in enumerate(net.W)})
+    out["init_W_0"] = initial.W[0]  # what the rule started from: receptive fields show the change
     out.update({f"ep_b_{k}": b for k, b in enumerate(net.b)})
     summary = {"dataset": data.name, "sizes": net.sizes, "n_train": len(data.x_train),
                "n_test": len(data.x_test), "epochs": t["epochs"],
-               "test_error": histories["ep"].test_error[-1],
+               "test_error_fraction": histories["ep"].test_error[-1],
                **{m: _summary(h) for m, h in histories.items()}}
     return Result(out, summary)
 
@@ -151,8 +156,8 @@ def run(cfg: dict, ctx: RunContext) -> Result:
 def figures(data: dict, summary: dict, cfg: dict) -> dict:
     out = {"learning_curves": _learning_curves(data, summary)}
     side = int(round(np.sqrt(data["ep_W_0"].shape[0])))
-    if side * side == data["ep_W_0"].shape[0]:
-        out["receptive_fields"] = _receptive_fields(data["ep_W_0"], side)
+    if side * side == data["ep_W_0"].shape[0] and "init_W_0" in data:
+        out["receptive_fields"] = _receptive_fields(data["ep_W_0"] - data["init_W_0"], side)
     return out
 
 
@@ -182,26 +187,29 @@ def _learning_curves(data: dict, summary: dict):
     panel_label(ax_err, "a")
     panel_label(ax_cost, "b")
     fig.suptitle(f"{summary['dataset']} {'-'.join(map(str, summary['sizes']))}: "
-                 f"test error {100 * summary['test_error']:.2f} % after {summary['epochs']} epochs",
+                 f"test error {100 * summary['test_error_fraction']:.2f} % after {summary['epochs']} epochs",
                  fontsize=9)
     return fig
 
 
-def _receptive_fields(w0: np.ndarray, side: int, n: int = 25):
-    """Incoming weights W_0[:, j] of the first ``n`` hidden units as side×side tiles of one image."""
-    n = min(n, w0.shape[1])
+def _receptive_fields(dw0: np.ndarray, side: int, n: int = 25):
+    """What the rule learned: W_0(final) − W_0(initial) of the ``n`` hidden units whose incoming
+    weights changed most, as side×side tiles of one image."""
+    n = min(n, dw0.shape[1])
+    units = np.argsort(-np.linalg.norm(dw0, axis=0))[:n]
     cols = int(np.ceil(np.sqrt(n)))
     mosaic = np.full((cols * (side + 1) - 1, cols * (side + 1) - 1), np.nan)
-    for j in range(n):
-        r, c = divmod(j, cols)
+    for t, j in enumerate(units):
+        r, c = divmod(t, cols)
         mosaic[r * (side + 1):r * (side + 1) + side, c * (side + 1):c * (side + 1) + side] = \
-            w0[:, j].reshape(side, side)
+            dw0[:, j].reshape(side, side)
     fig, (ax,) = figure(1, 1, width=3.6, height=3.2)
-    lim = float(np.max(np.abs(w0[:, :n])))
+    lim = float(np.max(np.abs(dw0[:, units])))
     im = ax.imshow(mosaic, cmap="RdBu_r", vmin=-lim, vmax=lim)
     ax.axis("off")
-    fig.colorbar(im, ax=ax, shrink=0.8, label="weight W_0 (input pixel → hidden unit)")
-    ax.set_title(f"receptive fields of hidden units 1–{n} (rule-trained), {side}×{side} pixels")
+    fig.colorbar(im, ax=ax, shrink=0.8, label="learned change of W_0 (input pixel → h_1 unit)")
+    ax.set_title(f"W_0 final − initial: the {n} h_1 units that changed most\n"
+                 f"(rule-trained, {side}×{side} pixels)")
     return fig
 
 

@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..analysis import METRICS, layer_alignment
+from ..analysis import METRICS, NOISE_FLOOR, direction_where_defined, layer_alignment
 from ..config import Key, require
 from ..data import load_digits
 from ..network import NETWORK_SCHEMA, Network, network_from_config, random_network
@@ -82,7 +82,7 @@ def _shift(s0: list[np.ndarray], s1: list[np.ndarray]) -> float:
 def _digits_network(cfg: dict, ctx: RunContext) -> tuple[Network, dict]:
     """A net trained for a few epochs on the digits with EP; the batch is held-out test digits.
 
-    Also returns its learning curve (errors are fractions)."""
+    Also returns its learning curve."""
     dg = cfg["digits"]
     data = load_digits(ctx.seeds.rng("digits_split"), dg["test_fraction"])
     sizes = [data.x_train.shape[1], *dg["hidden"], data.y_train.shape[1]]
@@ -91,7 +91,7 @@ def _digits_network(cfg: dict, ctx: RunContext) -> tuple[Network, dict]:
     model = model_from_config(net, cfg)
     history = train_ep(model, data, cfg["train"], ctx.seeds.rng("digits_train"))
     n = dg["examples"]
-    curve = {"train_error": history.train_error, "test_error": history.test_error}
+    curve = {"train_error_fraction": history.train_error, "test_error_fraction": history.test_error}
     return Network(net.W, net.b, data.x_test[:n], data.y_test[:n]), curve
 
 
@@ -139,7 +139,7 @@ def _compare(net: Network, cfg: dict) -> tuple[dict[str, np.ndarray], dict]:
 
 
 def _brief(al: dict) -> dict:
-    """The three metrics the issue asks for, per layer and over all weights."""
+    """Cosine, norm ratio and distance (NRMSE) to backprop, per layer and over all weights."""
     return {"cos": al["cos"], "norm_ratio": al["norm_ratio"], "distance": al["nrmse"],
             "overall": {m: al["overall"][m] for m in ("cos", "norm_ratio", "nrmse")}}
 
@@ -187,8 +187,13 @@ def _metric_panel(ax, data: dict, net: str, sweep: str, metric: str, x: np.ndarr
     """One metric vs ``x``: colour = algorithm, thick = all weights, thin = per layer."""
     col = list(data["metrics"]).index(metric)
     for alg in data["algorithms"]:
-        y = data[f"{net}_{alg}_{sweep}"][:, :, col]
-        y = np.maximum(1.0 - y, COS_FLOOR) if metric == "cos" else np.where(y > 0, y, np.nan)
+        table = data[f"{net}_{alg}_{sweep}"]
+        y = table[:, :, col]
+        if metric == "cos":  # no direction for an update that is rounding noise
+            norm_ratio = table[:, :, list(data["metrics"]).index("norm_ratio")]
+            y = direction_where_defined(np.maximum(1.0 - y, COS_FLOOR), norm_ratio)
+        else:
+            y = np.where(y > 0, y, np.nan)
         for i in range(y.shape[1] - 1):
             ax.plot(x, y[:, i], ls=LAYER_STYLES[i % len(LAYER_STYLES)], color=ALG_COLORS[alg],
                     lw=0.9, alpha=0.7)
@@ -206,7 +211,7 @@ def _gap_panel(ax, data: dict, net: str, x: np.ndarray) -> None:
         ax.plot(x, gap[:, i], "-o", color=c, label=label)
     ax.set_ylabel("CHL vs EP fixed-point shift\n‖Δs_CHL/γ − Δs_EP/β‖ / ‖Δs_EP/β‖", fontsize=8)
     ax.set_ylim(bottom=0.0)
-    ax.legend(loc="upper left", title="per free layer")
+    ax.legend(loc="upper left", bbox_to_anchor=(1.0, 1.0), title="per free\nlayer")
 
 
 def _sweep_figure(data: dict, sweep: str, xkey: str, xlabel: str, title: str, gap: bool):
@@ -232,7 +237,8 @@ def _sweep_figure(data: dict, sweep: str, xkey: str, xlabel: str, title: str, ga
     handles += [axes[0, 0].plot([], [], ls=LAYER_STYLES[i % len(LAYER_STYLES)], color="0.4", lw=0.9,
                                 label=f"W_{i}")[0] for i in range(n_layers)]
     fig.legend(handles=handles, loc="outside lower center", ncol=len(handles))
-    fig.suptitle(title, fontsize=9)
+    fig.suptitle(f"{title}\n1 − cos not drawn where ‖ΔW‖ < {NOISE_FLOOR:g}·‖∂C/∂W‖ (ΔW is rounding "
+                 "noise: the perturbation has not reached W_k)", fontsize=9)
     return fig
 
 

@@ -1,4 +1,4 @@
-"""Brian2 model files (``models/*.toml``): equations as Brian2 strings, parameters with units.
+"""Brian2 model files (``stdp_ebm/models/*.toml``): equations as Brian2 strings, parameters with units.
 
 A model file is data that a neuroscientist reads and edits. This module loads it, parses every
 parameter safely (``"20*ms"`` → ``20*ms`` by walking the expression's syntax tree over numbers and
@@ -9,7 +9,7 @@ errors all raise :class:`~stdp_ebm.errors.ModelFileError` naming the file.
 API (stable; the spiking network builds on it)::
 
     from stdp_ebm.models import load_model
-    neuron = load_model("lif_neuron")            # a name in models/ or a path to a .toml file
+    neuron = load_model("lif_neuron")            # a shipped model name or a path to a .toml file
     syn = load_model("rule_synapse")
     G = NeuronGroup(n, **neuron.group_kwargs(sigma=2*mV))   # model, threshold, reset, … namespace
     neuron.initialise(G)                         # the file's [initial] values
@@ -17,32 +17,41 @@ API (stable; the spiking network builds on it)::
     syn.params["tau_pre"]                        # Brian2 quantities
     syn.namespace(eta=0.2)                       # params with checked overrides
 
-File format (TOML): ``kind`` ("neuron" or "synapse"), ``description``, ``equations`` (a Brian2
+File format (TOML): ``kind`` ("neuron", "synapse" or "poisson_input"), ``description``, ``equations`` (a Brian2
 equation string), ``method``; neurons add ``threshold``, ``reset``, ``refractory``; synapses add
 ``on_pre``, ``on_post``, ``on_step`` (code run on every time step after the groups' updates, Brian2's
 ``run_regularly``: discrete integrals; :meth:`Model.attach`) and ``neuron`` (the neuron model file
-it connects, used for the check);
+it connects, used for the check); a ``poisson_input`` (Brian2's ``PoissonInput``: background
+spike trains drawn per step, no synapses) has ``target_var``, ``weight`` (an expression in the
+target neuron's variables and the file's parameters) and ``neuron``, and its parameters ``N_bg``
+(inputs per neuron) and ``rate_bg`` (rate of each);
 tables ``[parameters]`` (name → ``"number*unit"``) and ``[initial]`` (variable → Brian2 expression).
 """
 
 from __future__ import annotations
 
 import ast
-import difflib
 import tomllib
 from dataclasses import dataclass, field
+from importlib import resources
 from pathlib import Path
 from typing import Any
 
-from .errors import ModelFileError
+from ..errors import ModelFileError, did_you_mean
 
-#: the ``models/`` directory of the source tree
-MODELS_DIR = Path(__file__).resolve().parent.parent / "models"
+__all__ = ["Model", "load_model", "shipped_models", "parse_quantity", "resolve_path",
+           "set_codegen_target", "MODELS_DIR"]
+
+#: the shipped model files (package data next to this module; pip installs packages unzipped, so
+#: this is a real folder: a synapse file finds its neuron file beside it)
+MODELS_DIR = Path(str(resources.files(__name__)))
 
 _COMMON = {"kind", "description", "equations", "method", "parameters", "initial"}
 _KEYS = {"neuron": _COMMON | {"threshold", "reset", "refractory"},
-         "synapse": _COMMON | {"on_pre", "on_post", "on_step", "neuron"}}
-_REQUIRED = {"neuron": ("equations", "threshold"), "synapse": ("equations", "on_pre", "neuron")}
+         "synapse": _COMMON | {"on_pre", "on_post", "on_step", "neuron"},
+         "poisson_input": (_COMMON - {"equations", "initial"}) | {"target_var", "weight", "neuron"}}
+_REQUIRED = {"neuron": ("equations", "threshold"), "synapse": ("equations", "on_pre", "neuron"),
+             "poisson_input": ("target_var", "weight", "neuron")}
 
 
 @dataclass(frozen=True)
@@ -64,6 +73,8 @@ class Model:
     on_post: str | None = None
     on_step: str | None = None
     neuron: str | None = None
+    target_var: str | None = None
+    weight: str | None = None
 
     def namespace(self, **overrides: Any) -> dict[str, Any]:
         """The parameters with ``overrides`` applied; an override must have the file's units."""
@@ -71,7 +82,7 @@ class Model:
         for name, value in overrides.items():
             if name not in self.params:
                 raise ModelFileError(f"{self.path}: no parameter '{name}' to override"
-                                     f"{_suggest(name, list(self.params))}")
+                                     f"{did_you_mean(name, list(self.params))}")
             _check_same_units(self.path, name, self.params[name], value)
             out[name] = value
         return out
@@ -83,6 +94,23 @@ class Model:
         names = ("threshold", "reset", "refractory") if self.kind == "neuron" else ("on_pre", "on_post")
         kwargs.update({k: getattr(self, k) for k in names if getattr(self, k) is not None})
         return kwargs
+
+    def linked(self, variable: str) -> "Model":
+        """This neuron model with ``variable``'s equation replaced by a Brian2 linked variable of
+        the same unit: the variable is then held by another group (e.g. one synaptic current per
+        population, ``models/population_current.toml``) and read through ``linked_var``."""
+        import dataclasses
+        import re
+
+        pattern = re.compile(rf"^\s*(d{variable}/dt|{variable})\s*[=:]")
+        lines = self.equations.splitlines()
+        found = [ln for ln in lines if pattern.match(ln)]
+        if len(found) != 1:
+            raise ModelFileError(f"{self.path}: no single equation of '{variable}' to link")
+        unit = found[0].rsplit(":", 1)[1].split("(")[0].strip()
+        kept = [ln for ln in lines if ln is not found[0]]
+        return dataclasses.replace(self, equations="\n".join(kept + [
+            f"{variable} : {unit} (linked)"]) + "\n")
 
     def attach(self, group: Any) -> Any:
         """Add the file's ``on_step`` code to ``group`` (built from this model) as a
@@ -107,11 +135,6 @@ class Model:
                 setattr(group, var, parse_quantity(expr))
             except ModelFileError:
                 setattr(group, var, expr)
-
-
-def _suggest(name: str, options: list[str]) -> str:
-    match = difflib.get_close_matches(name, options, n=1, cutoff=0.5)
-    return f"; did you mean '{match[0]}'?" if match else ""
 
 
 def parse_quantity(text: str, where: str = "value") -> Any:
@@ -163,16 +186,21 @@ def _check_same_units(path: Path, name: str, reference: Any, value: Any) -> None
 
 
 def resolve_path(name_or_path: str | Path) -> Path:
-    """A model name (``"lif_neuron"``, looked up in ``models/``) or a path to a TOML file."""
+    """A shipped model name (``"lif_neuron"``, see :func:`shipped_models`) or a path to a TOML file."""
     path = Path(name_or_path)
     if path.suffix != ".toml" and not path.exists():
         path = MODELS_DIR / f"{path.name}.toml"
     if not path.is_file():
-        known = sorted(p.stem for p in MODELS_DIR.glob("*.toml"))
+        known = shipped_models()
         raise ModelFileError(f"{name_or_path}: no such model file"
-                             f"{_suggest(str(name_or_path), known)}"
+                             f"{did_you_mean(str(name_or_path), known)}"
                              f" (models in {MODELS_DIR}: {', '.join(known)})")
     return path
+
+
+def shipped_models() -> list[str]:
+    """The names of the model files that ship with the package."""
+    return sorted(p.stem for p in MODELS_DIR.glob("*.toml"))
 
 
 def _read(path: Path) -> dict[str, Any]:
@@ -191,7 +219,7 @@ def _check_keys(path: Path, raw: dict[str, Any]) -> str:
     for key, value in raw.items():
         if key not in _KEYS[kind]:
             raise ModelFileError(f"{path}: unknown key '{key}' for a {kind} model"
-                                 f"{_suggest(key, sorted(_KEYS[kind]))}")
+                                 f"{did_you_mean(key, sorted(_KEYS[kind]))}")
         if key in ("parameters", "initial"):
             if not isinstance(value, dict):
                 raise ModelFileError(f"{path}: [{key}] must be a table")
@@ -211,6 +239,11 @@ def _build(model: Model) -> list[Any]:
     if model.kind == "neuron":
         return [b2.NeuronGroup(1, codeobj_class=NumpyCodeObject, **model.group_kwargs())]
     neuron = _neuron_for(model)
+    if model.kind == "poisson_input":
+        group = b2.NeuronGroup(1, codeobj_class=NumpyCodeObject, **neuron.group_kwargs())
+        group.namespace.update(model.params)
+        return [group, b2.PoissonInput(group, model.target_var, N=int(model.params["N_bg"]),
+                                       rate=model.params["rate_bg"], weight=model.weight)]
     pre = b2.NeuronGroup(1, codeobj_class=NumpyCodeObject, **neuron.group_kwargs())
     post = b2.NeuronGroup(1, codeobj_class=NumpyCodeObject, **neuron.group_kwargs())
     syn = b2.Synapses(pre, post, codeobj_class=NumpyCodeObject, **model.group_kwargs())
@@ -272,7 +305,9 @@ def _identifiers(model: Model) -> set[str]:
     from brian2.utils.stringtools import get_identifiers
 
     texts = [model.equations, model.threshold, model.reset, model.refractory, model.on_pre,
-             model.on_post, model.on_step, *model.initial.values()]
+             model.on_post, model.on_step, model.weight, *model.initial.values()]
+    if model.kind == "poisson_input":
+        texts += ["N_bg rate_bg"]  # PoissonInput's own arguments
     return set().union(*(get_identifiers(t) for t in texts if t))
 
 
@@ -285,7 +320,7 @@ def load_model(name_or_path: str | Path, check: bool = True) -> Model:
               for name, text in raw.get("parameters", {}).items()}
     initial = {var: str(expr) for var, expr in raw.get("initial", {}).items()}
     model = Model(name=path.stem, kind=kind, path=path, description=raw.get("description", ""),
-                  equations=raw["equations"], params=params, method=raw.get("method", "euler"),
+                  equations=raw.get("equations", ""), params=params, method=raw.get("method", "euler"),
                   initial=initial, **{k: raw.get(k) for k in _KEYS[kind] - _COMMON})
     if check:
         _check_with_brian2(model)

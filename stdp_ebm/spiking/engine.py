@@ -1,0 +1,312 @@
+"""The compiled Brian2 network: construction, training hooks, phases and checkpoints."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..activation import Rho
+from ..energy import Energy
+from ..errors import DivergenceError
+from ..network import Network
+from ..progress import brian2_report
+from .layout import Layout
+from .params import background, configure_brian2, neuron_overrides
+from .population import population_rates, rule_synapses, start_rule
+from .randomstate import random_state, set_random_state
+
+
+@dataclass
+class PhaseRecord:
+    """What one nudged phase left: the rule's accumulators per copy and the rate trajectories."""
+
+    acc: list[dict[str, list[np.ndarray]]]  # per checkpoint: form -> per W_k (copies, n_k, n_k+1)
+    rho: list[np.ndarray]  # per layer, shape (T, copies, n_k)
+
+
+class SpikingNetwork:
+    """Brian2 objects of ``copies`` = batch × trials copies of ``net`` (see :mod:`stdp_ebm.spiking`).
+
+    To keep the number of compiled code objects small (each is compiled once, ~10–30 s), all LIF
+    layers share one ``NeuronGroup``, all synaptic currents one group (population transmission),
+    all transmission synapses one ``Synapses`` (plus one from the Poisson input), all
+    population-rate filters one group and all rule synapses one ``Synapses``; the index layout is
+    :class:`~stdp_ebm.spiking.layout.Layout`.
+    """
+
+    def __init__(self, net: Network, rho: Rho, sp: dict, models: dict, seed: int) -> None:
+        import brian2 as b2
+
+        configure_brian2(sp["codegen"], sp["dt_ms"])
+        b2.seed(seed)
+        self.net_params, self.sp, self.models = net, sp, models
+        self.sizes = net.sizes
+        self.batch = len(net.x)
+        self.copies = self.batch * sp["trials"]
+        self.layout = Layout(tuple(self.sizes), self.copies, sp["neurons_per_unit"],
+                             sp.get("transmission", "population"))
+        self.unit_current = sp["unit_current_nA"] * b2.nA
+        self._objects: list = []
+        self.source = self._input_group(rho(net.x))
+        self.neurons, self.currents = self._neuron_groups()
+        self.conns = self._connections()
+        self.pops, self.rules = self._rule_layer()
+        self.counts = [self._add(b2.SpikeMonitor(g, record=False))
+                       for g in (self.source, self.neurons)]
+        self.rate_mon = self._add(b2.StateMonitor(self.pops, "r", record=True,
+                                                  dt=sp["record_ms"] * b2.ms))
+        self.out_mon = self._add(self._output_monitor())
+        self.network = b2.Network(*self._objects)
+        if sp["learn"]:
+            self.network.add(b2.NetworkOperation(self._learn_step, dt=1 * b2.ms))
+        self.spikes = self.events = 0.0
+
+    # --- construction ----------------------------------------------------------------------------
+    def _add(self, obj):
+        self._objects.append(obj)
+        return obj
+
+    def _input_group(self, rho_x: np.ndarray):
+        import brian2 as b2
+
+        return self._add(b2.PoissonGroup(self.layout.n_inputs, rates=self._input_rates(rho_x),
+                                         name="input"))
+
+    def _input_rates(self, rho_x: np.ndarray):
+        """Poisson rates ρ(x)·r_max of the input neurons; copy c gets example c mod batch."""
+        import brian2 as b2
+
+        copy, unit = self.layout.units(0)
+        return rho_x[copy % self.batch, unit] * self.sp["r_max_hz"] * b2.Hz
+
+    def _neuron_groups(self) -> tuple:
+        """The LIF neurons of layers 1 … L and, with population transmission, the synaptic
+        currents they read (updated after the neurons in each step, as the neuron's own I_syn)."""
+        import brian2 as b2
+
+        model, lay = self.models["neuron"], self.layout
+        currents = None
+        if lay.transmission == "population":
+            current = self.models["current"]
+            currents = b2.NeuronGroup(lay.n_neurons // lay.n, name="currents", order=1,
+                                      **current.group_kwargs(tau_s=model.params["tau_s"]))
+            model = model.linked("I_syn")
+        bias = self._bias_vector(self.net_params.b)
+        group = self._add(b2.NeuronGroup(lay.n_neurons, name="neurons",
+                                         **model.group_kwargs(**neuron_overrides(self.sp))))
+        model.initialise(group)
+        if currents is not None:
+            self._add(currents)
+            group.I_syn = b2.linked_var(currents, "I_syn", index=lay.current_of_neuron())
+        for obj in background(group, self.sp, self.models):
+            self._add(obj)
+        self.bias = bias  # I_bias / I_unit without teaching
+        group.I_bias = self.bias * self.unit_current
+        group.pulse_end = 0 * b2.second
+        return group, currents
+
+    def _bias_vector(self, b: list[np.ndarray]) -> np.ndarray:
+        """(b_i + s0) of every LIF neuron, in the group's index order."""
+        return np.concatenate([b[k][self.layout.units(k)[1]] for k in range(1, len(self.sizes))]) \
+            + self.sp["offset"]
+
+    def _connections(self) -> list:
+        """Transmission synapses W_k (:meth:`Layout.transmission_synapses`) with the current jump
+        J = I_unit/(n·r_max·τ_s) (``stdp_ebm/models/population_synapse.toml``).
+
+        Returns ``[(synapses, weight_index, rule_index)]``: per synapse, the index of its weight in
+        the concatenation of all W_k and of the rule synapse of the same weight and copy.
+        """
+        import brian2 as b2
+
+        model, lay = self.models["synapse"], self.layout
+        J = self.unit_current / (lay.n * self.sp["r_max_hz"] * b2.Hz
+                                 * self.models["neuron"].params["tau_s"])
+        self.w_flat = np.concatenate([w.ravel() for w in self.net_params.W])
+        target = self.currents if self.currents is not None else self.neurons
+        out = []
+        for name, (pre, post, widx, ridx) in lay.transmission_synapses(
+                [w.size for w in self.net_params.W]).items():
+            source = self.source if name == "input" else self.neurons
+            syn = self._add(b2.Synapses(source, target, name=f"transmission_{name}",
+                                        **model.group_kwargs(J=J)))
+            syn.connect(i=pre, j=post)
+            syn.w = self.w_flat[widx]
+            out.append((syn, widx, ridx))
+        return out
+
+    def _rule_layer(self) -> tuple:
+        """Population-rate filters of all units and one Eq 26 rule synapse per weight and copy."""
+        lay = self.layout
+        sources = [(self.source, lay.pop_of_neuron("input")),
+                   (self.neurons, lay.pop_of_neuron("neurons"))]
+        pops, counts = population_rates(sources, lay.n_units, lay.n, self.sp, self.models)
+        self._objects += [pops, *counts]
+        rules = self._add(rule_synapses(pops, *lay.rule_pairs(), self.sp, self.models))
+        rules.active = False
+        return pops, rules
+
+    def _output_monitor(self):
+        """Synaptic current of every output unit (of its first neuron, with neuron wiring)."""
+        import brian2 as b2
+
+        last, lay = len(self.sizes) - 1, self.layout
+        cu = np.arange(self.copies * self.sizes[last])
+        if self.currents is not None:
+            return b2.StateMonitor(self.currents, "I_syn", dt=1 * b2.ms,
+                                   record=lay.current_offset(last) + cu)
+        return b2.StateMonitor(self.neurons, "I_syn", dt=1 * b2.ms, record=lay.neuron(last, cu, 0))
+
+    def _learn_step(self) -> None:
+        """Online learning: transmission weights W + eta·ΔW_tied of the same weight and copy."""
+        tied = np.asarray(self.rules.delta_w_tied[:])
+        for syn, widx, ridx in self.conns:
+            syn.w = self.w_flat[widx] + self.sp["eta"] * tied[ridx]
+
+    # --- training hooks: change inputs and parameters without rebuilding (recompiling) ---------
+    def set_input(self, rho_x: np.ndarray) -> None:
+        """Clamp new inputs: Poisson rates ρ(x)·r_max, ``rho_x`` of shape (batch, n_0)."""
+        self.source.rates = self._input_rates(rho_x)
+
+    def set_parameters(self, W: list[np.ndarray], b: list[np.ndarray]) -> None:
+        """New weights W_k and biases b_k (same shapes) in every copy: transmission weights and
+        bias currents (any teaching current is removed)."""
+        self.w_flat = np.concatenate([w.ravel() for w in W])
+        for syn, widx, _ in self.conns:
+            syn.w = self.w_flat[widx]
+        self.bias = self._bias_vector(b)
+        self.net_params = Network(W, b, self.net_params.x, self.net_params.target)
+        self.neurons.I_bias = self.bias * self.unit_current
+
+    # --- phases ----------------------------------------------------------------------------------
+    def _counts(self) -> list[np.ndarray]:
+        return [np.array(m.count, dtype=float) for m in self.counts]
+
+    def _run(self, duration_ms: float) -> None:
+        """Run and tally spikes and synaptic events (spikes × out-degree, transmission synapses)."""
+        import brian2 as b2
+
+        before = self._counts()
+        self.network.run(duration_ms * b2.ms, report=brian2_report())
+        new = [a - b for a, b in zip(self._counts(), before)]
+        self.spikes += float(sum(np.sum(c) for c in new))
+        self.events += self.synaptic_events(new)
+
+    def synaptic_events(self, counts: list[np.ndarray]) -> float:
+        """Σ spikes × out-degree over the transmission synapses; ``counts``: spikes per neuron of
+        the input group and of the LIF group."""
+        return float(sum(c @ d for c, d in zip(counts, self.layout.out_degree())))
+
+    def free_phase(self) -> tuple[list[np.ndarray], np.ndarray]:
+        """Settle, then count: population rates ρ (copies, n_k), output state ŷ (copies, n_out)."""
+        sp = self.sp
+        self._run(sp["settle_ms"])
+        before = self.layout.layer_blocks(self._counts())
+        t0 = self.out_mon.t[:].size
+        self._run(sp["free_ms"])
+        window = sp["free_ms"] * 1e-3
+        rates = [(a - b).sum(axis=2) / (self.layout.n * window * sp["r_max_hz"])
+                 for a, b in zip(self.layout.layer_blocks(self._counts()), before)]
+        current = np.array(self.out_mon.I_syn[:, t0:] / self.unit_current).mean(axis=1)
+        y = current.reshape(self.copies, -1) + self.net_params.b[-1][None, :]
+        if not all(np.all(np.isfinite(r)) for r in rates) or max(r.max() for r in rates) > 5:
+            raise DivergenceError("spiking free phase: runaway rates (> 5 r_max); lower the "
+                                  "weights or spiking.unit_current_nA")
+        return rates, y
+
+    def _accumulators(self) -> dict[str, list[np.ndarray]]:
+        """The rule's ΔW integrals now, per form and W_k, shape (copies, n_k, n_{k+1})."""
+        up, down = np.array(self.rules.delta_w_up[:]), np.array(self.rules.delta_w_down[:])
+        acc: dict[str, list[np.ndarray]] = {"up": [], "down": [], "sym": []}
+        start = 0
+        for k in range(len(self.sizes) - 1):
+            shape = (self.copies, self.sizes[k], self.sizes[k + 1])
+            stop = start + int(np.prod(shape))
+            acc["up"].append(up[start:stop].reshape(shape))
+            acc["down"].append(down[start:stop].reshape(shape))
+            acc["sym"].append(acc["up"][-1] + acc["down"][-1])
+            start = stop
+        return acc
+
+    def _stateful(self) -> list:
+        return [g for g in (self.neurons, self.currents, self.pops) if g is not None]
+
+    def checkpoint(self) -> dict:
+        """The state a nudged phase starts from: neuron, current and rate-filter variables and the
+        random number generator (:func:`~stdp_ebm.spiking.randomstate.random_state`; Brian2's own
+        store/restore replays freed memory)."""
+        import brian2 as b2
+
+        return {"t": float(self.network.t / b2.second), "random": random_state(),
+                "groups": [{k: np.array(v, copy=True) for k, v in
+                            g.get_states(read_only_variables=False, units=False).items()
+                            if g.variables[k].owner.name == g.name}  # not linked ones
+                           for g in self._stateful()]}
+
+    def resume(self, state: dict) -> None:
+        """Return to ``state`` (see :meth:`checkpoint`); time runs on, so refractory clocks
+        (``lastspike``) are shifted by the time elapsed since the checkpoint."""
+        import brian2 as b2
+
+        elapsed = float(self.network.t / b2.second) - state["t"]
+        for group, values in zip(self._stateful(), state["groups"]):
+            if "lastspike" in values:
+                values = {**values, "lastspike": values["lastspike"] + elapsed}
+            group.set_states(values, units=False)
+        set_random_state(state["random"])
+
+    def set_teaching(self, force: np.ndarray) -> None:
+        """Output neurons get the teaching current ``force``·I_unit (copies, n_out) on the bias."""
+        last = len(self.sizes) - 1
+        copy, unit = self.layout.units(last)
+        bias = self.bias.copy()
+        bias[self.layout.neuron_offset(last) + np.arange(len(copy))] += force[copy, unit]
+        self.neurons.I_bias = bias * self.unit_current  # whole array: also works in standalone
+
+    def nudged_pair(self, force: np.ndarray, checkpoints_ms: list[float]
+                    ) -> tuple[PhaseRecord, PhaseRecord, float]:
+        """From the current state: the +β phase, then (resumed, common random numbers) the
+        estimator's reference phase (−β or β = 0), both with teaching current ±β·``force``, and the
+        divisor scale·β of their difference (:func:`estimator_reference`)."""
+        beta = self.sp["beta"]
+        sign, scale = estimator_reference(self.sp["estimator"])
+        start = self.checkpoint()
+        plus = self.nudged_phase(beta * force, checkpoints_ms)
+        self.resume(start)
+        return plus, self.nudged_phase(sign * beta * force, checkpoints_ms), scale * beta
+
+    def nudged_phase(self, force: np.ndarray, checkpoints_ms: list[float]) -> PhaseRecord:
+        """Run with the teaching current ``force``·I_unit (copies, n_out) added to the output bias,
+        reading the rule's integrals at each of ``checkpoints_ms`` (sorted, the last = the end)."""
+        self.set_teaching(force)
+        start_rule(self.rules, self.pops, self.sp["r_max_hz"])
+        t_start = self.rate_mon.t[:].size
+        accs, elapsed = [], 0.0
+        for stop in checkpoints_ms:
+            if stop > elapsed:
+                self._run(stop - elapsed)
+                elapsed = stop
+            accs.append(self._accumulators())
+        r = np.array(self.rate_mon.r[:, t_start:]).T / self.sp["r_max_hz"]
+        lay = self.layout
+        rho = [r[:, lay.unit_offset(k):lay.unit_offset(k) + self.copies * s]
+               .reshape(len(r), self.copies, s) for k, s in enumerate(self.sizes)]
+        return PhaseRecord(accs, rho)
+
+
+def estimator_reference(estimator: str) -> tuple[float, float]:
+    """(β sign of the reference phase, divisor of the difference in units of β): ``symmetric``
+    compares +β with −β (−1, 2), ``one_sided`` +β with β = 0 (0, 1)."""
+    return (-1.0, 2.0) if estimator == "symmetric" else (0.0, 1.0)
+
+
+def teaching_force(energy: Energy, rho: Rho, y: np.ndarray, target: np.ndarray) -> np.ndarray:
+    """Teaching current per unit of β (in I_unit) from the free-phase output state ŷ: the calibrated
+    rate model's nudge d − o(ŷ) (:meth:`stdp_ebm.energy.Energy.force`), held during the phase.
+
+    With Hopfield's energy it is d − ρ_LIF(ŷ), the force of βC = β½‖ρ(y) − d‖² on the energy the
+    populations descend, so the symmetrised rule estimates −∂C/∂W of the spiking network itself;
+    with Eq 6's, d − ŷ.
+    """
+    return energy.force(rho, y, target)

@@ -1,0 +1,137 @@
+"""Parameter sweeps: a ``[sweep]`` table expanded into independent points that run through
+``concurrent.futures`` (a local process pool, or a Dask cluster), resumable after a crash.
+
+A config sweeps any ``section.key`` of its experiment's schema::
+
+    [sweep]
+    seeds = 3                   # replicates (seeds derived from the master seed), or a list of seeds
+    timeout = 600               # seconds one point may run; past it the point is recorded as failed
+    [sweep.grid]                # every combination of these lists
+    dynamics.epsilon = [0.2, 0.5]
+    [sweep.zip]                 # lists of equal length, taken together
+    network.init_scale = [0.1, 0.3]
+    network.bias_high = [0.4, 0.6]
+
+Points are the zip rows × the grid combinations × the seeds, numbered in that order (seed fastest).
+Without ``seeds`` every point runs with the master seed itself; with ``seeds = N`` replicate r runs
+with ``Seeds(master).int("sweep/replicate-r")``, so all grid points of one replicate share their
+random network (common random numbers) and differ only by the swept values.
+
+Run directory of a sweep (the single-run layout, one level up)::
+
+    config.toml     resolved config, [sweep] included (seeds as the explicit list)
+    sweep.json      the plan: resolved config and every point's index, replicate, seed and values
+    sweep.log       JSON lines: one per session (start, resume) and one per finished point
+    points/NNNN/    one run directory per point (no figures; ``stdp-ebm plot`` draws them), or
+                    ``error.json`` for a failed point; each written atomically by the main process
+    table.csv, table.npz   one row per point: index, replicate, seed, status, error, wall_s, the
+                    swept values and every scalar of the point's summary.json (dotted names)
+    summary.json, manifest.json, figures/   written last; summary.json marks the sweep complete
+
+A restarted sweep (same command with the same ``--out``, or ``--resume RUN_DIR``) skips every
+point whose directory exists and runs only the others.
+"""
+
+from __future__ import annotations
+
+import datetime
+import json
+import sys
+import time
+from concurrent.futures import as_completed
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .. import experiments, progress
+from ..errors import UserError
+from ..rundir import manifest, save_npz, write_json
+from .executors import check_scheduler, executor
+from .figures import draw_sweep
+from .plan import Point, expand, parse_spec, plan
+from .store import finished, log, open_sweep, point_dir, sessions, write_point
+from .table import BOOKKEEPING, columns, row, write_csv
+from .worker import Task, run_point
+
+__all__ = ["parse_spec", "expand", "check_scheduler", "run_sweep", "replot_sweep", "finished",
+           "sessions"]
+
+
+def run_sweep(cfg: dict[str, Any], exp: experiments.Experiment, out: Path,
+              ctx: experiments.RunContext) -> Path:
+    """Run every unfinished point of the sweep in ``cfg`` and aggregate them into ``out``.
+
+    ``ctx.workers`` processes (``ctx.options["scheduler"]``: a Dask cluster instead);
+    ``ctx.options["resume"]``: ``out`` must hold the unfinished sweep. Failed points are recorded
+    and the sweep goes on; if any failed, a :class:`UserError` reports them once all are done.
+    """
+    points = expand(cfg, exp, str(out / "config.toml"))
+    described = plan(cfg, exp, points)
+    scheduler = ctx.options.get("scheduler")
+    t0 = time.perf_counter()
+    with executor(ctx.workers, scheduler) as ex:
+        open_sweep(out, cfg, described, bool(ctx.options.get("resume")))
+        done = finished(out)
+        session = len(sessions(out)) + 1
+        todo = [p for p in points if p.index not in done]
+        log(out, {"session": session, "started": _now(), "argv": sys.argv,
+                   "executor": scheduler or f"process pool ({ctx.workers} workers)",
+                   "finished_before": sorted(done), "pending": [p.index for p in todo]})
+        futures = {ex.submit(run_point, Task(exp.name, p.index, p.cfg, ctx.network_path,
+                                             cfg["sweep"].get("timeout"))): p for p in todo}
+        with progress.bar(len(points), f"{exp.name} sweep", "point", len(done)) as bar:
+            for future in as_completed(futures):
+                try:
+                    outcome = future.result()
+                except Exception as exc:  # noqa: BLE001 -- the executor itself failed
+                    raise UserError(
+                        f"sweep stopped: the executor failed ({type(exc).__name__}: {exc}); "
+                        f"the {len(finished(out))} finished points are kept, resume with "
+                        f"--resume {out}") from None
+                write_point(out, futures[future], outcome, exp.name, session)
+                bar.update()
+    return _finish(out, cfg, exp, points, time.perf_counter() - t0)
+
+
+def _now() -> str:
+    return datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")
+
+
+def _finish(out: Path, cfg: dict[str, Any], exp: experiments.Experiment, points: list[Point],
+            wall: float) -> Path:
+    """Aggregate the points into table.csv/npz, figures, manifest.json and summary.json."""
+    rows = [row(out, p) for p in points]
+    table = columns(rows)
+    write_csv(out / "table.csv", table)
+    save_npz(out / "table.npz", table)
+    draw_sweep(out, table, cfg, exp)
+    failed = [r for r in rows if r["status"] != "ok"]
+    workers = [json.loads((point_dir(out, p.index) / "manifest.json").read_text())["worker"]
+               for p in points]
+    seeds = {"master": cfg["seed"], "points": {str(p.index): p.seed for p in points}}
+    extra = {"experiment": exp.name, "sessions": sessions(out), "n_points": len(points),
+             "workers": sorted({f"{w['host']}:{w['pid']}" for w in workers}),
+             "worker_brian2_codegen_targets": sorted({w["brian2_codegen_target"] for w in workers
+                                                      if w["brian2_codegen_target"]})}
+    write_json(out / "manifest.json", manifest(seeds, wall, extra=extra))
+    write_json(out / "summary.json", {
+        "n_points": len(points), "n_ok": len(points) - len(failed), "n_failed": len(failed),
+        "failed": [{"index": r["index"], "error": r["error"]} for r in failed],
+        "columns": [c for c in table if c not in BOOKKEEPING]})
+    if failed:
+        first = failed[0]
+        raise UserError(f"{len(failed)} of {len(points)} sweep points failed (first: "
+                        f"{point_dir(out, first['index']).relative_to(out)}: {first['error']}); "
+                        f"all results are in {out}/table.csv")
+    return out
+
+
+def replot_sweep(run_dir: Path, cfg: dict[str, Any], exp: experiments.Experiment) -> list[str]:
+    """Redraw the figures of a finished sweep from its table.npz (``cfg``: its resolved config)."""
+    if not (run_dir / "table.npz").is_file():
+        raise UserError(f"{run_dir}: the sweep is not finished (no table.npz); resume it with "
+                        f"--resume {run_dir}")
+    with np.load(run_dir / "table.npz", allow_pickle=False) as f:
+        table = {k: f[k] for k in f.files}
+    return draw_sweep(run_dir, table, cfg, exp)

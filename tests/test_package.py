@@ -1,0 +1,62 @@
+"""The installed package, as a new user gets it: a wheel in a fresh virtual environment, outside the
+repository, runs shipped configs by name (one Brian2 experiment, one rate experiment)."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import REPO
+
+# what an sdist holds: the package, its metadata and the README it names as long description
+SOURCES = ("stdp_ebm", "setup.cfg", "pyproject.toml", "README.md")
+STDP_FAST = ["--set", "protocol.delta_t_ms=[-20, 20]", "--set", "protocol.n_pairings=2",
+             "--set", "protocol.frequency_hz=4", "--set", "protocol.repeats=1",
+             "--set", "control.pairs=5", "--set", "control.duration_s=1",
+             "--set", "tau_sweep.tau_pre_decay_ms=[]", "--set", "tau_sweep.tau_post_decay_ms=[]"]
+ALIGNMENT_FAST = ["--set", "alignment.betas=[0.1]", "--set", "alignment.nudged_steps=[5]"]
+
+
+def _run(argv: list[str], cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
+    done = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, text=True, timeout=600)
+    assert done.returncode == 0, f"{' '.join(argv)}\n{done.stdout}\n{done.stderr}"
+    return done
+
+
+@pytest.mark.slow
+@pytest.mark.brian2
+def test_wheel_runs_shipped_configs_in_a_fresh_venv(tmp_path):
+    pytest.importorskip("wheel", reason="building without network needs the wheel package")
+    src = tmp_path / "src"  # build from a copy: no build/ or egg-info left in the repository
+    for name in SOURCES:
+        copy = shutil.copytree if (REPO / name).is_dir() else shutil.copy2
+        copy(REPO / name, src / name, **({"ignore": shutil.ignore_patterns("__pycache__")}
+                                         if (REPO / name).is_dir() else {}))
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+    _run([sys.executable, "-m", "pip", "wheel", str(src), "--no-deps", "--no-build-isolation",
+          "--quiet", "-w", str(tmp_path / "dist")], tmp_path, env)
+    wheel = next((tmp_path / "dist").glob("stdp_ebm-*.whl"))
+    # the venv sees this interpreter's brian2/numpy (no download); the wheel goes into the venv
+    venv = tmp_path / "venv"
+    _run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], tmp_path, env)
+    python = str(venv / "bin" / "python")
+    _run([python, "-m", "pip", "install", "--quiet", "--no-deps", "--force-reinstall",
+          "--disable-pip-version-check", str(wheel)], tmp_path, env)
+    work = tmp_path / "elsewhere"
+    work.mkdir()
+    where = _run([python, "-c", "import stdp_ebm; print(stdp_ebm.__file__)"], work, env).stdout
+    assert Path(where.strip()).is_relative_to(venv), where  # the wheel, not the repository
+    cli = str(venv / "bin" / "stdp-ebm")
+    listing = _run([cli, "list"], work, env).stdout
+    assert "stdp_window" in listing and "alignment" in listing
+    _run([cli, "run", "stdp_window", "--out", "window", "--quiet", *STDP_FAST], work, env)
+    _run([cli, "run", "alignment", "--out", "align", "--quiet", *ALIGNMENT_FAST], work, env)
+    for run in ("window", "align"):
+        assert json.loads((work / run / "summary.json").read_text())
+        assert any((work / run / "figures").glob("*.png"))

@@ -1,0 +1,35 @@
+"""Progress output without a terminal (CI, nohup, tee): plain status lines at a fixed interval."""
+
+from __future__ import annotations
+
+import time
+
+from stdp_ebm import progress
+
+
+def test_status_lines_at_a_fixed_interval(monkeypatch, capsys):
+    monkeypatch.setattr(progress, "INTERVAL_S", 0.1)
+    progress.configure(True, terminal=False)
+    try:
+        for _ in progress.iterate(range(3), "slow loop"):
+            time.sleep(0.25)  # each step spans two intervals: the timer reports during the step
+    finally:
+        progress.configure(False)
+    err = capsys.readouterr().err
+    lines = err.splitlines()
+    assert "\r" not in err and all(line.startswith("slow loop:") for line in lines)
+    assert lines[0].count("0/3") == 1 and "3/3" in lines[-1]
+    assert len(lines) >= 5  # start, end, and at least one line per 0.25 s step at 0.1 s intervals
+
+
+def test_quiet_and_terminal_modes(capsys):
+    progress.configure(False, terminal=False)
+    assert list(progress.iterate(range(2), "x")) == [0, 1] and progress.brian2_report() is None
+    with progress.bar(2, "y") as b:
+        b.update()
+    assert capsys.readouterr().err == ""
+    progress.configure(True, terminal=True)
+    try:
+        assert progress.brian2_report() == "stderr"
+    finally:
+        progress.configure(False)
