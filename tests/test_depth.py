@@ -24,10 +24,10 @@ def result():
 
 def test_converged_rule_matches_the_implicit_gradient_at_every_depth(result):
     """Symmetric β = 0.001 with phases relaxed to 1e-12 vs implicit differentiation (shares no code
-    with the rule); per layer cos ≥ 0.999 for 1, 2 and 3 hidden layers. (At β = 0.01 the 1-hidden
+    with the rule); per layer cos ≥ 0.999 for 1, 2 and 3 hidden layers. At β = 0.01 the 1-hidden
     digit net gives 0.99900: between −β and +β two hidden units cross a clipping bound (one at
-    β = 0.001), while the implicit gradient holds the set of unclipped units fixed; tests/test_rule.py covers β = 0.01 on nets
-    without such crossings.)"""
+    β = 0.001), while the implicit gradient holds the set of unclipped units fixed;
+    tests/test_rule.py covers β = 0.01 on nets without such crossings."""
     cos = result.data["cos_rule_small"]
     for i, h in enumerate(result.data["hidden"]):
         assert np.all(cos[i, :h + 1] >= 0.999)

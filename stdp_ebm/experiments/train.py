@@ -3,10 +3,10 @@
 The network is trained by :func:`stdp_ebm.train.train_ep` (free phase, nudged phase under
 F = E + βC (Eq 13), update by the closed form of the symmetrised rule (Eq 26)); the same initial
 network is trained as a feed-forward chain by backprop (:func:`stdp_ebm.train.train_bp`) on the same
-split, batches, learning rates and epochs, both in the precision ``dynamics.dtype``. Both checkpoint
-after every epoch into the run directory's ``checkpoints/`` (``ep.npz``, ``bp.npz``); an interrupted run is left in
-``.<run dir>.partial`` and the same command (or ``--resume RUN_DIR``) continues it from its last epoch
-(:mod:`stdp_ebm.rundir`). The trained rate-model network is saved as ``trained_network.npz``
+split, batches, learning rates and epochs, both in the precision ``dynamics.dtype``. Both
+checkpoint after every epoch into the run directory's ``checkpoints/`` (``ep.npz``, ``bp.npz``); an
+interrupted run is left in ``.<run dir>.partial`` and the same command (or ``--resume RUN_DIR``)
+continues it from its last epoch (:mod:`stdp_ebm.rundir`). The trained rate-model network is saved as ``trained_network.npz``
 (network-file format, usable with ``--network``; with ``input_dropout`` p its W_0 is scaled by
 1 − p, the mean input that predictions use).
 
