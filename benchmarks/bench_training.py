@@ -1,19 +1,23 @@
-"""Training speed on 784-500-10 at batch 256, side by side in one run (issue 7, item 5).
+"""Training speed, side by side in one run (issue 7, item 5; issue 14: depth and float32).
 
 1. A relaxation step of :meth:`RateModel.settle` (the training inner loop, per step, averaged over
-   a phase of ``--steps`` steps) against the step's unavoidable matrix products measured alone: the
-   top-down ρ(y)W_1ᵀ and bottom-up ρ(h)W_1 products (ρ(x)W_0 is computed once per phase, outside
-   the loop). Target: ≤ 1.5×. The general :meth:`RateModel.step` is timed for reference.
-2. An epoch of two-phase training (batched, :class:`EPLearner`, batch 256) against a per-example
-   loop of the same maths (each example relaxed alone, its ΔW computed alone, the batch's mean
-   applied) over the same ``--examples`` examples. Target: ≥ 5× faster. Full-epoch (60k) times are
-   extrapolated linearly.
+   a phase of ``--steps`` steps, batch 256) against the step's unavoidable matrix products measured
+   alone: for every pair of free layers the top-down ρ(s_{k+1})W_kᵀ and bottom-up ρ(s_k)W_k products
+   (ρ(x)W_0 is computed once per phase, outside the loop). Target: ≤ 1.3×. One row per depth
+   (784-500-10, 784-500-500-10, 784-500-500-500-10) and precision.
+2. A training epoch as the configs run it (:func:`stdp_ebm.train.fit`: batch 20, the config's steps,
+   ±β, input dropout; then the test error on 10 000 images): 784-500-10 (train_mnist.toml) timed on
+   ``--fit-examples`` training images plus a sixth as many test images and scaled to 60k + 10k,
+   per precision. Target: ≤ 3.5 s per epoch at one BLAS thread. With ``--deep`` also the 2- and
+   3-hidden-layer configs (minutes).
+3. An epoch of two-phase training (batched, :class:`EPLearner`, batch 256) against a per-example
+   loop of the same maths over the same ``--examples`` examples. Target: ≥ 5× faster.
 
 Repeats alternate the contenders so that load changes hit both alike; medians are reported with the
 load average. MNIST images are used when ../shared/data/mnist exists, uniform noise otherwise.
 
     OPENBLAS_NUM_THREADS=1 python benchmarks/bench_training.py [--repeats 5] [--steps 100]
-        [--examples 2560] [--epsilon 0.5]
+        [--examples 2560] [--fit-examples 6000] [--deep]
 
 (one BLAS thread: on a shared 2-core machine, threaded BLAS on these small products mostly waits.)
 """
@@ -28,21 +32,26 @@ from pathlib import Path
 
 import numpy as np
 
+from stdp_ebm.config import CONFIGS_DIR
+from stdp_ebm.data import Dataset
 from stdp_ebm.network import random_network
 from stdp_ebm.rate import RateModel
-from stdp_ebm.train import EPLearner, TRAIN_SCHEMA, apply_update
+from stdp_ebm.train import EPLearner, TRAIN_SCHEMA, apply_update, train_ep
 
 REPO = Path(__file__).resolve().parent.parent
 MNIST = REPO.parent / "shared" / "data" / "mnist"
 BATCH = 256
+CONFIGS = {1: "train_mnist.toml", 2: "train_mnist_2h.toml", 3: "train_mnist_3h.toml"}
+DTYPES = ("float64", "float32")
 
 
-def _inputs(n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray, str]:
+def _inputs(n: int, n_test: int, rng: np.random.Generator) -> tuple[Dataset, str]:
     if MNIST.is_dir():
         from stdp_ebm.data import load_mnist
-        data = load_mnist(MNIST)
-        return data.x_train[:n], data.y_train[:n], "MNIST"
-    return rng.uniform(size=(n, 784)), np.eye(10)[rng.integers(0, 10, n)], "uniform noise"
+        return load_mnist(MNIST).subset(n, n_test), "MNIST"
+    x, xt = rng.uniform(size=(n, 784)), rng.uniform(size=(n_test, 784))
+    labels = np.eye(10)[rng.integers(0, 10, n + n_test)]
+    return Dataset("uniform noise", x, labels[:n], xt, labels[n:]), "uniform noise"
 
 
 def _median_time(fn, repeats: int) -> float:
@@ -58,14 +67,15 @@ def bench_step(model: RateModel, x: np.ndarray, steps: int, repeats: int) -> dic
     """Seconds per relaxation step: settle, the general step, and the matrix products alone."""
     drive = model.input_drive(x)
     s = model.settle(model.initial_state(x), 5, drive)
-    h, y, w1 = s[1], s[2], model.net.W[1]
-    w1t = np.ascontiguousarray(w1.T)
-    out_h, out_y = np.empty_like(h), np.empty_like(y)
+    pairs = []                                   # (state, weights, output) of every product
+    for k, w in enumerate(model.net.W[1:], start=1):
+        pairs.append((s[k + 1], np.ascontiguousarray(w.T), np.empty_like(s[k])))
+        pairs.append((s[k], w, np.empty_like(s[k + 1])))
 
     def products():
         for _ in range(steps):
-            np.matmul(y, w1t, out=out_h)
-            np.matmul(h, w1, out=out_y)
+            for a, w, out in pairs:
+                np.matmul(a, w, out=out)
 
     def general():
         state = s
@@ -80,6 +90,32 @@ def bench_step(model: RateModel, x: np.ndarray, steps: int, repeats: int) -> dic
         for name, (fn, n) in contenders.items():
             out[name].append(_median_time(fn, 1) / n)
     return {k: float(np.median(v)) for k, v in out.items()}
+
+
+def _config(hidden: int) -> tuple[list[int], dict, float]:
+    raw = tomllib.loads((CONFIGS_DIR / CONFIGS[hidden]).read_text())
+    cfg = {**{k: key.default for k, key in TRAIN_SCHEMA.items()}, **raw["train"], "epochs": 1}
+    return raw["network"]["sizes"], cfg, raw["dynamics"]["epsilon"]
+
+
+def bench_fit(hidden: int, data: Dataset, repeats: int) -> dict[str, float]:
+    """Seconds per 60k + 10k epoch of :func:`fit` with the config of ``hidden`` layers, per precision
+    (wall clock, and ``cpu_<dtype>`` the process's CPU time: on a shared machine the better guide
+    to the idle wall time at one thread), scaled from ``data`` (training and test images)."""
+    sizes, cfg, epsilon = _config(hidden)
+    scale = 60000 / len(data.x_train)
+    assert abs(10000 / len(data.x_test) - scale) < 1e-9, "test set must be a sixth of the train set"
+    net0 = random_network(sizes, np.random.default_rng(0), 1.0, 0.0, 0.0)
+    times = {f"{kind}{dt}": [] for dt in DTYPES for kind in ("", "cpu_")}
+    for _ in range(repeats):
+        for dt in DTYPES:
+            model = RateModel(net0.astype(dt), epsilon=epsilon)
+            d = data.astype(dt)
+            t0, c0 = time.perf_counter(), time.process_time()
+            train_ep(model, d, cfg, np.random.default_rng(0))
+            times[dt].append((time.perf_counter() - t0) * scale)
+            times[f"cpu_{dt}"].append((time.process_time() - c0) * scale)
+    return {k: float(np.median(v)) for k, v in times.items()}
 
 
 def bench_epoch(model: RateModel, cfg: dict, x: np.ndarray, d: np.ndarray,
@@ -116,32 +152,45 @@ def main() -> None:
     parser.add_argument("--repeats", type=int, default=5)
     parser.add_argument("--steps", type=int, default=100)
     parser.add_argument("--examples", type=int, default=2560)
-    parser.add_argument("--config", default=str(REPO / "experiments" / "train_mnist.toml"))
-    parser.add_argument("--epsilon", type=float, help="step ε (default: the config's)")
+    parser.add_argument("--fit-examples", type=int, default=6000)
+    parser.add_argument("--deep", action="store_true", help="also time the 2- and 3-hidden epochs")
     args = parser.parse_args()
-    raw = tomllib.loads(Path(args.config).read_text())
-    cfg = {**{k: key.default for k, key in TRAIN_SCHEMA.items()}, **raw["train"]}
-    epsilon = args.epsilon or raw["dynamics"]["epsilon"]
     rng = np.random.default_rng(0)
-    x, d, source = _inputs(args.examples, rng)
-    model = RateModel(random_network([784, 500, 10], rng, 1.0, 0.0, 0.0), epsilon=epsilon)
-    print(f"784-500-10, batch {BATCH}, ε = {epsilon}, {source}, load average "
-          f"{os.getloadavg()[0]:.2f}, {os.cpu_count()} cores")
-    st = bench_step(model, x[:BATCH], args.steps, args.repeats)
-    ratio = st["settle"] / st["matmuls"]
-    print(f"relaxation step (settle):         {1e6 * st['settle']:8.1f} µs")
-    print(f"  its matrix products alone:      {1e6 * st['matmuls']:8.1f} µs   ratio {ratio:.2f} "
-          f"(target ≤ 1.5) {'OK' if ratio <= 1.5 else 'MISSED'}")
-    print(f"  general RateModel.step:         {1e6 * st['general_step']:8.1f} µs")
-    ep = bench_epoch(model, cfg, x, d, max(1, args.repeats // 2))
+    n = max(args.examples, args.fit_examples)
+    data, source = _inputs(n, args.fit_examples // 6, rng)
+    print(f"{source}, load average {os.getloadavg()[0]:.2f}, {os.cpu_count()} cores, "
+          f"{os.environ.get('OPENBLAS_NUM_THREADS', 'default')} BLAS thread(s)")
+    print(f"1. relaxation step, batch {BATCH} (target: settle ≤ 1.3× its matrix products)")
+    for hidden in CONFIGS:
+        sizes, _, epsilon = _config(hidden)
+        net = random_network(sizes, np.random.default_rng(0), 1.0, 0.0, 0.0)
+        for dt in DTYPES:
+            model = RateModel(net.astype(dt), epsilon=epsilon)
+            st = bench_step(model, data.x_train[:BATCH].astype(dt), args.steps, args.repeats)
+            ratio = st["settle"] / st["matmuls"]
+            print(f"  {'-'.join(map(str, sizes)):>20} {dt}: settle {1e6 * st['settle']:8.1f} µs, "
+                  f"products {1e6 * st['matmuls']:8.1f} µs, ratio {ratio:.2f} "
+                  f"{'OK' if ratio <= 1.3 else 'MISSED'}; general step "
+                  f"{1e6 * st['general_step']:8.1f} µs")
+    print(f"2. training epoch as configured (60k train + 10k test, scaled from "
+          f"{args.fit_examples} + {args.fit_examples // 6}; target 784-500-10 ≤ 3.5 s)")
+    fit_data = data.subset(args.fit_examples, args.fit_examples // 6)
+    for hidden in (1, 2, 3) if args.deep else (1,):
+        sizes = _config(hidden)[0]
+        t = bench_fit(hidden, fit_data, max(1, args.repeats // 2) if hidden == 1 else 1)
+        mark = (" OK" if t["float32"] <= 3.5 else " MISSED (wall)") if hidden == 1 else ""
+        print(f"  {'-'.join(map(str, sizes)):>20} ({CONFIGS[hidden]}): float64 {t['float64']:7.1f} s "
+              f"({t['cpu_float64']:.1f} CPU-s), float32 {t['float32']:7.1f} s "
+              f"({t['cpu_float32']:.1f} CPU-s){mark}")
+    sizes, cfg, epsilon = _config(1)
+    model = RateModel(random_network(sizes, rng, 1.0, 0.0, 0.0), epsilon=epsilon)
+    ep = bench_epoch(model, cfg, data.x_train[:args.examples], data.y_train[:args.examples],
+                     max(1, args.repeats // 2))
     speed = ep["per_example"] / ep["batched"]
-    scale = 60000 / args.examples
     phases = f"{cfg['free_steps']} free + {(2 if cfg['symmetric'] else 1)}×{cfg['nudged_steps']} nudged"
-    print(f"training pass over {args.examples} examples ({phases} steps):")
-    print(f"  batched (batch {BATCH}):           {ep['batched']:8.2f} s  (60k epoch ≈ "
-          f"{scale * ep['batched']:.0f} s)")
-    print(f"  per-example loop, same maths:   {ep['per_example']:8.2f} s  (60k epoch ≈ "
-          f"{scale * ep['per_example']:.0f} s)   speed-up {speed:.1f}× (target ≥ 5) "
+    print(f"3. training pass over {args.examples} examples, 784-500-10 float64 ({phases} steps):")
+    print(f"  batched (batch {BATCH}): {ep['batched']:8.2f} s; per-example loop, same maths: "
+          f"{ep['per_example']:8.2f} s; speed-up {speed:.1f}× (target ≥ 5) "
           f"{'OK' if speed >= 5 else 'MISSED'}")
 
 

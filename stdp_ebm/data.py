@@ -37,6 +37,11 @@ class Dataset:
     def n_classes(self) -> int:
         return self.y_train.shape[1]
 
+    def astype(self, dtype: np.dtype | str) -> "Dataset":
+        """The same split with images and targets in floating-point ``dtype`` (no copy if already)."""
+        return Dataset(self.name, *(a.astype(dtype, copy=False) for a in
+                                    (self.x_train, self.y_train, self.x_test, self.y_test)))
+
     def validation(self, n: int) -> "Dataset":
         """The last ``n`` training examples as the test set and the rest as the training set: for
         choosing hyper-parameters without looking at the test set."""

@@ -61,6 +61,11 @@ class Network:
     def n_hidden(self) -> int:
         return len(self.b) - 2
 
+    def astype(self, dtype: np.dtype | str) -> "Network":
+        """A copy with weights, biases, x and target in floating-point ``dtype``."""
+        cast = [None if a is None else np.asarray(a, dtype) for a in (self.x, self.target)]
+        return Network([w.astype(dtype) for w in self.W], [b.astype(dtype) for b in self.b], *cast)
+
     def copy(self) -> "Network":
         return Network([w.copy() for w in self.W], [b.copy() for b in self.b],
                        None if self.x is None else self.x.copy(),

@@ -32,6 +32,11 @@ from typing import Callable
 
 import numpy as np
 
+try:  # the clip ufunc itself: np.clip's Python wrappers cost more than clipping a 20×10 or 20×500 batch
+    from numpy._core.umath import clip as _clip
+except ImportError:  # numpy < 2
+    from numpy.core.umath import clip as _clip
+
 from .activation import HardSigmoid, Rho
 from .config import Key
 from .energy import EQ6, ENERGIES, Energy
@@ -58,6 +63,8 @@ DYNAMICS_SCHEMA: dict[str, Key] = {
                open_low=True),
     "max_steps": Key("int", 200_000, "free phase fails after this many steps", low=1),
 }
+DTYPE_KEY = Key("str", "float64", "floating-point precision of weights, states and data (training: "
+                "float32 halves memory traffic and matrix-product time)", choices=("float64", "float32"))
 
 
 def check_dynamics(cfg: dict, source: str, noiseless: str | None = None) -> None:
@@ -97,6 +104,11 @@ class RateModel:
     projected: bool = True
     noise: float = 0.0
     energy_form: Energy = EQ6
+
+    @property
+    def dtype(self) -> np.dtype:
+        """The precision of the states: that of the weights (float64 for integer weights)."""
+        return np.result_type(self.net.W[0].dtype, np.float32)
 
     # --- the maths -----------------------------------------------------------------------------
     def energy(self, s: State) -> np.ndarray:
@@ -157,9 +169,9 @@ class RateModel:
     # --- phases --------------------------------------------------------------------------------
     def initial_state(self, x: np.ndarray) -> State:
         """Input clamped to x, every free unit at the lower end of ρ's range."""
-        x = np.atleast_2d(np.asarray(x, float))
+        x = np.atleast_2d(np.asarray(x, self.dtype))
         lo = self.rho.bounds[0]
-        return [x] + [np.full((len(x), n), lo) for n in self.net.sizes[1:]]
+        return [x] + [np.full((len(x), n), lo, self.dtype) for n in self.net.sizes[1:]]
 
     def relax(self, s: State, beta: float = 0.0, target: np.ndarray | None = None, *,
               steps: int | None = None, tol: float = 1e-10, max_steps: int = 200_000,
@@ -219,13 +231,14 @@ class RateModel:
 
         computed in place with ε folded into the weights once per call (the states are projected
         onto the box first). Any other ρ or unprojected dynamics loop over :meth:`step`; noisy
-        dynamics need an rng, i.e. :meth:`relax`.
+        dynamics need an rng, i.e. :meth:`relax`. The arithmetic is in the weights' precision
+        (:attr:`dtype`).
         """
         if not (self.projected and isinstance(self.rho, HardSigmoid) and self.noise == 0.0):
             for _ in range(steps):
                 s = self.step(s, beta, target, None, input_drive)
             return s
-        eps, (lo, hi) = self.epsilon, self.rho.bounds
+        eps, (lo, hi), dt = self.epsilon, self.rho.bounds, self.dtype
         up = [eps * w for w in self.net.W[1:]]           # εW couples free layers j and j+1
         down = [np.ascontiguousarray(w.T) for w in up]
         const = [eps * b for b in self.net.b[1:]]
@@ -234,7 +247,8 @@ class RateModel:
         if beta != 0.0:
             const[-1] = const[-1] + eps * beta * target
             keep[-1] -= eps * beta
-        free = [np.clip(sk, lo, hi) for sk in s[1:]]
+        const = [c.astype(dt, copy=False) for c in const]
+        free = [np.clip(sk, lo, hi).astype(dt, copy=False) for sk in s[1:]]
         acc = [np.empty_like(sk) for sk in free]
         tmp = [np.empty_like(sk) for sk in free]
         n = len(free)
@@ -243,17 +257,20 @@ class RateModel:
                 if j + 1 < n:
                     np.matmul(free[j + 1], down[j], out=acc[j])
                     acc[j] += const[j]
-                else:
-                    np.add(const[j], 0.0, out=acc[j])
-                if j > 0:
-                    acc[j] += np.matmul(free[j - 1], up[j - 1], out=tmp[j])
+                    if j > 0:
+                        acc[j] += np.matmul(free[j - 1], up[j - 1], out=tmp[j])
+                elif j > 0:                              # the output layer: bottom-up input only
+                    np.matmul(free[j - 1], up[j - 1], out=acc[j])
+                    acc[j] += const[j]
+                else:                                    # no hidden layer: the input alone
+                    np.copyto(acc[j], const[j])
             for j, c in enumerate(keep):
                 if c == 0.0:                             # ε = 1: the new state is the drive
                     free[j], acc[j] = acc[j], free[j]
                 else:
                     free[j] *= c
                     free[j] += acc[j]
-                np.clip(free[j], lo, hi, out=free[j])
+                _clip(free[j], lo, hi, out=free[j])
         return [s[0]] + free
 
     def free_phase(self, x: np.ndarray, **kwargs) -> Phase:

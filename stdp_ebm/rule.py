@@ -60,8 +60,16 @@ def ep_delta_w(rho: Rho, s_free: State, s_nudged: State, beta: float) -> list[np
 
     Identical to the integrated ``sym`` form (the trapezoidal sum telescopes); used for training,
     where only the end points are needed.
+
+    When both states share the clamped input (the same array ``s[0]``, as after any relaxation from
+    one free state), ΔW_0 = ρ(x)ᵀ(ρ^β_1 − ρ^0_1)/(β·batch): one input-sized product instead of two.
     """
     r0 = [rho(s) for s in s_free]
     r1 = [rho(s) for s in s_nudged]
-    batch = len(s_free[0])
-    return [(r1[k].T @ r1[k + 1] - r0[k].T @ r0[k + 1]) / (beta * batch) for k in range(len(r0) - 1)]
+    scale = 1.0 / (beta * len(s_free[0]))
+    out = [(r1[k].T @ r1[k + 1] - r0[k].T @ r0[k + 1]) * scale for k in range(1, len(r0) - 1)]
+    if s_free[0] is s_nudged[0]:
+        first = r0[0].T @ ((r1[1] - r0[1]) * scale)
+    else:
+        first = (r1[0].T @ r1[1] - r0[0].T @ r0[1]) * scale
+    return [first] + out

@@ -1,4 +1,5 @@
-"""Eq 19/24/25: the first change of layer k appears at step k+1 and equals −β ε^(k+1) ∂C/∂h_k."""
+"""Eq 19/24/25: the first change of layer k appears at step k+1 and equals −β ε^(k+1) ∂C/∂h_k,
+with two hidden layers (early_inference.toml) and three (early_inference_3h.toml)."""
 
 from __future__ import annotations
 
@@ -11,9 +12,9 @@ from stdp_ebm.experiments import RunContext
 from stdp_ebm.seeds import Seeds
 
 
-@pytest.fixture(scope="module")
-def result():
-    cfg, exp = runner.resolve(EXPERIMENTS / "early_inference.toml")
+@pytest.fixture(scope="module", params=["early_inference.toml", "early_inference_3h.toml"])
+def result(request):
+    cfg, exp = runner.resolve(EXPERIMENTS / request.param)
     return exp.run(cfg, RunContext(Seeds(cfg["seed"])))
 
 

@@ -30,6 +30,7 @@ REGISTRY: dict[str, str] = {
     "stdp_frequency": "stdp_ebm.experiments.stdp_frequency",
     "stdp_random_trains": "stdp_ebm.experiments.stdp_random_trains",
     "train_spiking": "stdp_ebm.experiments.train_spiking",
+    "depth": "stdp_ebm.experiments.depth",
 }
 
 

@@ -3,10 +3,10 @@
 The network is trained by :func:`stdp_ebm.train.train_ep` (free phase, nudged phase under
 F = E + βC (Eq 13), update by the closed form of the symmetrised rule (Eq 26)); the same initial
 network is trained as a feed-forward chain by backprop (:func:`stdp_ebm.train.train_bp`) on the same
-split, batches, learning rates and epochs. Both checkpoint after every epoch into the run
-directory's ``checkpoints/`` (``ep.npz``, ``bp.npz``); an interrupted run is left in
-``.<run dir>.partial`` and the same command (or ``--resume RUN_DIR``) continues it from its last epoch
-(:mod:`stdp_ebm.rundir`). The trained rate-model network is saved as ``trained_network.npz``
+split, batches, learning rates and epochs, both in the precision ``dynamics.dtype``. Both
+checkpoint after every epoch into the run directory's ``checkpoints/`` (``ep.npz``, ``bp.npz``); an
+interrupted run is left in ``.<run dir>.partial`` and the same command (or ``--resume RUN_DIR``)
+continues it from its last epoch (:mod:`stdp_ebm.rundir`). The trained rate-model network is saved as ``trained_network.npz``
 (network-file format, usable with ``--network``; with ``input_dropout`` p its W_0 is scaled by
 1 − p, the mean input that predictions use).
 
@@ -34,7 +34,7 @@ from ..config import Key, require
 from ..data import Dataset, load_digits, load_mnist
 from ..network import NETWORK_SCHEMA, Network, random_network, save_network
 from ..plotting import figure, layer_colors, panel_label
-from ..rate import DYNAMICS_SCHEMA, RateModel, check_dynamics
+from ..rate import DTYPE_KEY, DYNAMICS_SCHEMA, RateModel, check_dynamics
 from ..train import TRAIN_SCHEMA, Checkpoint, History, train_bp, train_ep
 from . import Experiment, Result, RunContext
 
@@ -48,7 +48,8 @@ SCHEMA = {
         "bias_low": dataclasses.replace(NETWORK_SCHEMA["bias_low"], default=0.0),
         "bias_high": dataclasses.replace(NETWORK_SCHEMA["bias_high"], default=0.0),
     },
-    "dynamics": {k: DYNAMICS_SCHEMA[k] for k in ("epsilon", "beta1", "beta2")},
+    "dynamics": {**{k: DYNAMICS_SCHEMA[k] for k in ("epsilon", "beta1", "beta2")},
+                 "dtype": DTYPE_KEY},
     "data": {
         "dataset": Key("str", "digits", "digits: scikit-learn's bundled 8×8 set; mnist: IDX files "
                                         "in data_dir", choices=tuple(N_INPUTS)),
@@ -125,16 +126,16 @@ def _summary(h: History) -> dict:
 
 def run(cfg: dict, ctx: RunContext) -> Result:
     n, d, t = cfg["network"], cfg["dynamics"], cfg["train"]
-    data = load_data(cfg["data"], ctx.seeds.rng("data"))
+    data = load_data(cfg["data"], ctx.seeds.rng("data")).astype(d["dtype"])
     net = random_network(n["sizes"], ctx.seeds.rng("network"), n["init_scale"], n["bias_low"],
-                         n["bias_high"])
+                         n["bias_high"]).astype(d["dtype"])
     initial = net.copy()
     rho = HardSigmoid(d["beta1"], d["beta2"])
     histories = {"ep": train_ep(RateModel(net, rho, epsilon=d["epsilon"]), data, t,
                                 ctx.seeds.rng("train_ep"), _checkpoint(ctx, "ep"),
                                 _reporter("EP", ctx))}
     if ctx.work_dir is not None:
-        save_network(inference_network(net, t["input_dropout"]),
+        save_network(inference_network(net, t["input_dropout"]).astype(np.float64),
                      Path(ctx.work_dir) / "trained_network.npz")
     if t["baseline"]:
         histories["bp"] = train_bp(initial, rho, data, t, ctx.seeds.rng("train_bp"),
