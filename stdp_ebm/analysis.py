@@ -6,6 +6,8 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from .errors import DivergenceError
+
 __all__ = ["METRICS", "NOISE_FLOOR", "direction_where_defined", "alignment", "layer_alignment", "cross_alignment", "metrics_table",
            "headline_near_beta", "loglog_slope"]
 
@@ -30,11 +32,20 @@ def alignment(update: np.ndarray, reference: np.ndarray) -> dict[str, float]:
     * ``nrmse``: ‖u − r‖ / ‖r‖ (root-mean-square error normalised by the reference's RMS)
     * ``sign_agree``: fraction of entries with the same sign, among entries where ``|r|`` exceeds
       1e-9 of ``max|r|`` (entries that are zero in the reference have no sign to match)
+
+    A non-finite entry in either array (an overflow upstream, e.g. weights of 1e300 with unprojected
+    dynamics) raises :class:`~stdp_ebm.errors.DivergenceError` instead of metrics that are all NaN.
     """
     u = np.ravel(np.asarray(update, float))
     r = np.ravel(np.asarray(reference, float))
     if u.shape != r.shape:
         raise ValueError(f"shape mismatch: {np.shape(update)} vs {np.shape(reference)}")
+    if not (np.all(np.isfinite(u)) and np.all(np.isfinite(r))):
+        raise DivergenceError("the weight change or its reference is not finite (overflow): "
+                              "the weights are too large for the dynamics")
+    scale = max(float(np.max(np.abs(u), initial=0.0)), float(np.max(np.abs(r), initial=0.0)))
+    if scale > 0:  # norms of entries near 1e300 would overflow; every metric is scale-free
+        u, r = u / scale, r / scale
     nu, nr = np.linalg.norm(u), np.linalg.norm(r)
     cos = float(u @ r / (nu * nr)) if nu > 0 and nr > 0 else float("nan")
     significant = np.abs(r) > 1e-9 * np.max(np.abs(r)) if nr > 0 else np.zeros_like(r, bool)

@@ -306,3 +306,35 @@ def test_a_worker_refuses_a_network_file_changed_during_the_sweep(tmp_path):
     shutil.copy(net2, net1)  # replaced while the sweep runs
     with pytest.raises(InputError, match="changed during the sweep"):
         sweep.run_point(sweep.Task("alignment", 0, point.cfg, str(net1), None, at_start))
+
+
+def test_alignment_metrics_are_scale_free_up_to_overflow():
+    """The metrics of 1e300·a vs 1e300·b are those of a vs b (computed at unit scale: an
+    independent evaluation), where a plain ‖·‖ would overflow to inf and every metric to NaN;
+    a non-finite array is an error, not NaN metrics."""
+    from numpy.testing import assert_allclose
+
+    from stdp_ebm.analysis import alignment
+    from stdp_ebm.errors import DivergenceError
+
+    rng = np.random.default_rng(4)
+    a, b = rng.normal(size=20), rng.normal(size=20)
+    unit, huge = alignment(a, b), alignment(1e300 * a, 1e300 * b)
+    for key in unit:
+        assert_allclose(huge[key], unit[key], rtol=1e-12)  # scaling by a power of 10: rounding only
+    with pytest.raises(DivergenceError):
+        alignment(np.array([1.0, np.inf]), np.array([1.0, 2.0]))
+
+
+def test_saturating_weights_are_one_line_and_write_nothing(tmp_path):
+    """W = 1e300 with unprojected dynamics: every unit saturates, −∂C/∂W is zero everywhere; the
+    run is refused in one line (exit 2), not finished with every metric NaN."""
+    net = random_network([6, 8, 4], np.random.default_rng(1))
+    path = tmp_path / "huge.npz"
+    save_network(type(net)([np.full_like(w, 1e300) for w in net.W], net.b, net.x, net.target),
+                 path)
+    code, err = run_cli(["run", "alignment", "--network", str(path), "--out",
+                         str(tmp_path / "out"), "--set", "dynamics.projected=false",
+                         "--set", "alignment.betas=[0.1]", "--set", "alignment.nudged_steps=[2]"])
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "saturated" in err
+    assert not (tmp_path / "out").exists()

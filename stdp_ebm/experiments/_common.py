@@ -6,8 +6,10 @@ import numpy as np
 
 from ..analysis import METRICS, cross_alignment, metrics_table
 from ..calibration import calibrate
-from ..network import network_from_config
-from ..rate import model_from_config
+from ..errors import DivergenceError
+from ..network import Network, network_from_config
+from ..rate import RateModel, State, model_from_config
+from ..references import feedforward_backprop, implicit_neg_grad
 from ..spiking import load_models
 from . import RunContext
 
@@ -21,6 +23,23 @@ def calibrated_setup(cfg: dict, ctx: RunContext) -> tuple:
     d = cfg["dynamics"]
     free = model.free_phase(net.x, tol=d["tol"], max_steps=d["max_steps"])
     return net, models, fi, model, free
+
+
+def gradient_references(net: Network, model: RateModel, s_free: State
+                        ) -> dict[str, list[np.ndarray]]:
+    """−∂C/∂W by implicit differentiation and by feed-forward backprop (Eq 24) at the free fixed
+    point ``s_free`` of ``model`` (:mod:`stdp_ebm.references`), the references of ``alignment``.
+
+    One line (exit 2) before any sweep when both are zero in every layer: with every unit saturated
+    (e.g. weights of 1e300) there is nothing to align with, and every metric would be NaN."""
+    e = model.energy_form
+    refs = {"implicit": implicit_neg_grad(net, model.rho, s_free, net.target, model.projected, e),
+            "backprop": feedforward_backprop(net, model.rho, s_free, net.target, model.projected,
+                                             e)[0]}
+    if not any(np.any(g != 0) for ref in refs.values() for g in ref):
+        raise DivergenceError("−∂C/∂W is zero in every layer (every unit saturated, e.g. by huge "
+                              "weights): there is no gradient to compare the rule with")
+    return refs
 
 
 def alignment_data(refs: dict[str, list[np.ndarray]], betas: list[float],

@@ -27,14 +27,13 @@ from ..network import NETWORK_SCHEMA, network_from_config
 from ..progress import iterate
 from ..plotting import figure, layer_colors, legend_below, panel_label
 from ..rate import DYNAMICS_SCHEMA, RateModel, check_dynamics, model_from_config
-from ..references import feedforward_backprop, implicit_neg_grad
 from ..rule import FORMS, RuleAccumulator
 from ..calibration import CALIBRATION_SCHEMA
 from ..spiking import SPIKING_SCHEMA
 from . import Experiment, Result, RunContext
 from .alignment_noise import figures_noisy, run_noisy
 from .alignment_spiking import run_spiking
-from ._common import alignment_data
+from ._common import alignment_data, gradient_references
 
 SCHEMA = {
     "network": NETWORK_SCHEMA,
@@ -80,10 +79,7 @@ def run(cfg: dict, ctx: RunContext) -> Result:
                                                             max_steps=d["max_steps"])
     if model.noise > 0.0:
         return run_noisy(net, model, free.s, cfg, ctx.seeds)
-    e = model.energy_form
-    refs = {"implicit": implicit_neg_grad(net, model.rho, free.s, net.target, model.projected, e),
-            "backprop": feedforward_backprop(net, model.rho, free.s, net.target, model.projected,
-                                             e)[0]}
+    refs = gradient_references(net, model, free.s)
     dw_by_beta = [_rule(model, free.s, net.target, beta, None, d["tol"], d["max_steps"])
                   for beta in iterate(a["betas"], "β sweep")]
     dw_by_length = [_rule(model, free.s, net.target, a["length_beta"], n, d["tol"], d["max_steps"])

@@ -11,20 +11,17 @@ from __future__ import annotations
 
 from ..analysis import headline_near_beta
 from ..progress import iterate
-from ..references import feedforward_backprop, implicit_neg_grad
 from ..rule import FORMS
 from ..spiking import simulate
 from . import Result, RunContext
-from ._common import alignment_data, calibrated_setup
+from ._common import alignment_data, calibrated_setup, gradient_references
 
 
 def run_spiking(cfg: dict, ctx: RunContext) -> Result:
     sp, a, d = cfg["spiking"], cfg["alignment"], cfg["dynamics"]
     net, models, _, model, free = calibrated_setup(cfg, ctx)
     e = model.energy_form
-    refs = {"implicit": implicit_neg_grad(net, model.rho, free.s, net.target, model.projected, e),
-            "backprop": feedforward_backprop(net, model.rho, free.s, net.target,
-                                             model.projected, e)[0]}
+    refs = gradient_references(net, model, free.s)
     lengths = [n * d["epsilon"] * sp["rate_tau_ms"] for n in a["nudged_steps"]]
     runs = {b: simulate(net, model.rho, {**sp, "beta": b}, ctx.seeds.int("brian2"), models,
                         checkpoints_ms=lengths if b == a["length_beta"] else None, energy=e)
