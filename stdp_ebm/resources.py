@@ -2,9 +2,11 @@
 
 The limit is the memory available to this process (``MemAvailable``, or less where a cgroup caps
 it) unless ``--max-memory`` sets it. :func:`estimate` counts the dominant arrays of a rate-model
-run (weights, states of the examples, the data set) and the points a sweep runs at once. It is
-calibrated on the alignment experiment (within a factor 2 of the traced peak, tested); for other
-experiments it is an order of magnitude, and it does not count Brian2's spiking networks.
+run (weights, states of the examples, the data set), Brian2's spiking network where the run builds
+one (synapses, neurons, rule synapses: :func:`spiking_objects`) and the points a sweep runs at once.
+It is calibrated on the alignment experiment (within a factor 2 of the traced peak, tested) and, for
+the spiking network, on the peak memory of building and running one (75–81 bytes per synapse
+measured); for other experiments it is an order of magnitude.
 """
 
 from __future__ import annotations
@@ -25,6 +27,10 @@ PER_WEIGHT, PER_STATE = 8 * 16, 8 * 6
 #: the MNIST arrays (60k + 10k images as float64, one-hot targets, the raw bytes)
 DATASET_BYTES = {"digits": 1797 * 74 * 8, "mnist": 70_000 * (784 + 10) * 8 + 55_000_000}
 UNITS = {"": 1, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}
+#: bytes per Brian2 synapse and per neuron at the peak of building a spiking network: the index and
+#: weight arrays, the spike queue and numpy's construction temporaries (measured 75–81 per
+#: transmission synapse for both wirings; the margin covers monitors and rule variables)
+PER_SYNAPSE, PER_NEURON = 96, 256
 
 
 def parse_size(text: str) -> int:
@@ -84,6 +90,8 @@ def estimate(cfg: dict[str, Any], sizes: list[int] | None = None,
     data = cfg.get("data") if isinstance(cfg.get("data"), dict) else {}
     n = examples or net.get("batch", 1)
     bytes_ = PER_WEIGHT * weights + PER_STATE * n * sum(sizes)
+    synapses, neurons = spiking_objects(cfg, sizes, n)
+    bytes_ += PER_SYNAPSE * synapses + PER_NEURON * neurons
     if data.get("dataset") in DATASET_BYTES:
         bytes_ += DATASET_BYTES[data["dataset"]]
         train = cfg.get("train", {})
@@ -91,6 +99,27 @@ def estimate(cfg: dict[str, Any], sizes: list[int] | None = None,
         n_train = data.get("n_train") or 70_000
         bytes_ += PER_STATE * (chunk + (n_train if train.get("persistent") else 0)) * sum(sizes)
     return int(bytes_)
+
+
+def spiking_objects(cfg: dict[str, Any], sizes: list[int], batch: int) -> tuple[int, int]:
+    """(synapses, neurons) of the largest Brian2 network the run of ``cfg`` builds, counted from
+    the config alone (the arithmetic of :class:`stdp_ebm.spiking.layout.Layout`, tested equal to
+    its arrays): transmission (n·fan per weight and direction, fan = n for the neuron wiring, 1
+    for the population wiring), rate-counting synapses (one per neuron) and one rule synapse per
+    weight, in batch × trials copies. (0, 0) where no spiking network is built."""
+    sp = cfg.get("spiking")
+    alignment = cfg.get("alignment") if isinstance(cfg.get("alignment"), dict) else {}
+    if not isinstance(sp, dict) or "neurons_per_unit" not in sp or len(sizes) < 2 \
+            or alignment.get("model", "spiking") != "spiking":
+        return 0, 0
+    sweep = cfg.get("rate_vs_spike") if isinstance(cfg.get("rate_vs_spike"), dict) else {}
+    n = max([sp["neurons_per_unit"], *sweep.get("populations", [])])
+    copies = batch * max([sp.get("trials", 1), *sweep.get("trials", [])])
+    fan = n if sp.get("transmission") == "neuron" else 1
+    pairs = [a * b for a, b in zip(sizes[:-1], sizes[1:])]
+    transmission = copies * n * fan * (pairs[0] + 2 * sum(pairs[1:]))
+    neurons = copies * n * sum(sizes)
+    return transmission + neurons + copies * sum(pairs), neurons
 
 
 def check_memory(cfgs: Iterable[dict[str, Any]], parallel: int, sizes: list[int] | None = None,

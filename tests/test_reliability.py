@@ -338,3 +338,28 @@ def test_saturating_weights_are_one_line_and_write_nothing(tmp_path):
                          "--set", "alignment.betas=[0.1]", "--set", "alignment.nudged_steps=[2]"])
     assert code == 2 and len(err.strip().splitlines()) == 1 and "saturated" in err
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("transmission", ["population", "neuron"])
+def test_spiking_object_count_matches_the_built_layout(transmission):
+    """The memory estimate counts the spiking network from the config alone; the count equals the
+    index arrays the network is built from (Layout, an independent construction)."""
+    from stdp_ebm.resources import spiking_objects
+    from stdp_ebm.spiking.layout import Layout
+
+    sizes, batch, trials, n = [5, 4, 3, 2], 3, 2, 3
+    lay = Layout(tuple(sizes), batch * trials, n, transmission)
+    arrays = lay.transmission_synapses([a * b for a, b in zip(sizes[:-1], sizes[1:])])
+    built = (sum(len(a[0]) for a in arrays.values()) + lay.n_inputs + lay.n_neurons
+             + len(lay.rule_pairs()[0]))
+    cfg = {"spiking": {"neurons_per_unit": n, "trials": trials, "transmission": transmission}}
+    assert spiking_objects(cfg, sizes, batch) == (built, lay.n_inputs + lay.n_neurons)
+
+
+def test_a_spiking_network_too_large_for_memory_is_refused_before_building(tmp_path):
+    """n = 3000 neurons per unit with the neuron wiring: 2e11 synapses on the standard net."""
+    code, err = run_cli(["run", "rate_vs_spike", "--out", str(tmp_path / "out"), "--quiet",
+                         "--set", "spiking.neurons_per_unit=3000",
+                         "--set", "spiking.transmission=neuron"])
+    assert code == 2 and len(err.strip().splitlines()) == 1 and "memory" in err
+    assert not (tmp_path / "out").exists()
