@@ -19,6 +19,11 @@ def configure(enabled: bool) -> None:
     _enabled = bool(enabled)
 
 
+def enabled() -> bool:
+    """Whether progress output is on (to switch it off for a while and back)."""
+    return _enabled
+
+
 def iterate(items: Iterable[T], desc: str) -> Iterable[T]:
     """``items`` wrapped in a tqdm bar with ETA when progress is on, else unchanged."""
     if not _enabled:
