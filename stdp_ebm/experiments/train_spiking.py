@@ -36,7 +36,7 @@ from .. import progress
 from ..analysis import METRICS, layer_alignment
 from ..calibration import CALIBRATION_SCHEMA, calibrate
 from ..config import Key, require
-from ..data import DataError, Dataset, load_digits, one_hot
+from ..data import DataError, Dataset, load_digits, load_mnist, one_hot
 from ..network import NETWORK_SCHEMA, random_network
 from ..rate import DYNAMICS_SCHEMA, RateModel, model_from_config
 from ..references import implicit_neg_grad
@@ -57,6 +57,10 @@ SCHEMA = {
     "spiking": SPIKING_SCHEMA,
     "calibration": CALIBRATION_SCHEMA,
     "task": {
+        "dataset": Key("str", "digits", "digits: scikit-learn's 8×8 digits; mnist: the four MNIST "
+                       "IDX files in data_dir (784 pixels, all ten classes, no pooling)",
+                       choices=("digits", "mnist")),
+        "data_dir": Key("str", "data/mnist", "directory of the MNIST IDX files (dataset = mnist)"),
         "classes": Key("ints", list(range(10)), "digit classes used", low=0, high=9),
         "pool": Key("int", 1, "block-average pool×pool pixels (8×8 → (8/pool)²)", low=1),
         "test_fraction": Key("float", 0.2, "stratified held-out fraction", low=0.0,
@@ -84,6 +88,10 @@ def check(cfg: dict, source: str) -> None:
     tk, sizes = cfg["task"], cfg["network"]["sizes"]
     require(8 % tk["pool"] == 0, source, "[task] pool", tk["pool"], "must divide 8")
     n_in = (8 // tk["pool"]) ** 2
+    if tk["dataset"] == "mnist":
+        require(tk["pool"] == 1 and len(tk["classes"]) == 10, source, "[task] dataset",
+                "mnist", "uses all ten classes and no pooling (pool = 1)")
+        n_in = 784
     require(len(sizes) >= 2 and sizes[0] == n_in and sizes[-1] == len(tk["classes"]), source,
             "[network] sizes", sizes, f"must start with {n_in} pixels and end with "
             f"{len(tk['classes'])} outputs (one per class)")
@@ -96,8 +104,12 @@ def check(cfg: dict, source: str) -> None:
 
 
 def load_task(sec: dict, rng: np.random.Generator, batch_size: int = 1) -> Dataset:
-    """Digits of ``classes``, pool×pool block averages, cut to n_train (all: the largest multiple
-    of ``batch_size``) / n_test."""
+    """Digits of ``classes``, pool×pool block averages (or MNIST), cut to n_train (all: the
+    largest multiple of ``batch_size``) / n_test."""
+    if sec["dataset"] == "mnist":
+        data = load_mnist(sec["data_dir"])
+        ntr = (sec["n_train"] or len(data.x_train)) // batch_size * batch_size
+        return data.subset(ntr, sec["n_test"] or len(data.x_test))
     full = load_digits(rng, sec["test_fraction"])
     classes, p = list(sec["classes"]), sec["pool"]
     parts = []
