@@ -8,6 +8,8 @@ units that never fire. Usage (the measurements of docs/spiking_learning.md)::
 
     python benchmarks/diagnose_rate_digits.py --classes 3 --pool 2 --H 8 --ntrain 200 --epochs 20
     python benchmarks/diagnose_rate_digits.py --classes 10 --H 50 --nudged 10
+    python benchmarks/diagnose_rate_digits.py --mnist ../shared/data/mnist --ntrain 2000 --H 100 \
+        --nudged 10 --epochs 3 --lrs 0.1 0.15       # MNIST instead (first 2000 test images)
 """
 
 from __future__ import annotations
@@ -35,10 +37,11 @@ def main() -> None:
     p.add_argument("--bs", type=int, default=10)
     p.add_argument("--free", type=int, default=60)
     p.add_argument("--nudged", type=int, default=20)
+    p.add_argument("--mnist", default=None, help="MNIST IDX directory: MNIST instead of digits")
     a = p.parse_args()
 
     from stdp_ebm.calibration import calibrate
-    from stdp_ebm.data import Dataset, load_digits
+    from stdp_ebm.data import Dataset, load_digits, load_mnist
     from stdp_ebm.energy import HOPFIELD
     from stdp_ebm.network import random_network
     from stdp_ebm.rate import RateModel
@@ -60,9 +63,12 @@ def main() -> None:
         return x.reshape(-1, side * side), y[keep][:, :a.classes]
 
     (xtr, ytr), (xte, yte) = part(full.x_train, full.y_train), part(full.x_test, full.y_test)
+    if a.mnist:
+        mnist = load_mnist(a.mnist)
+        xtr, ytr, xte, yte = mnist.x_train, mnist.y_train, mnist.x_test[:2000], mnist.y_test[:2000]
     n = (a.ntrain or len(xtr)) // a.bs * a.bs
     data = Dataset("digits", xtr[:n], ytr[:n], xte, yte)
-    net = random_network([side * side, a.H, a.classes], seeds.rng("network"), a.init, 0, 0)
+    net = random_network([xtr.shape[1], a.H, ytr.shape[1]], seeds.rng("network"), a.init, 0, 0)
     model = RateModel(net, rho, epsilon=0.5, projected=True, energy_form=HOPFIELD)
     t = dict(epochs=a.epochs, batch_size=a.bs, lrs=a.lrs, lr_decay=a.decay, free_steps=a.free,
              nudged_steps=a.nudged, beta=a.beta, symmetric=True, random_sign=False,
