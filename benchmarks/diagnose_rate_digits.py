@@ -1,4 +1,4 @@
-"""Diagnosis: which settings let the calibrated rate model (Hopfield energy, ρ = ρ_LIF) learn digits.
+"""Diagnosis: which settings let the calibrated rate model (Hopfield energy, ρ_LIF) learn digits.
 
 The rate learner of ``experiments/train_spiking*.toml`` (symmetric ±β, ε = 0.5) alone, on the
 ``train_digits`` split restricted to ``--classes`` classes and pooled ``--pool``×``--pool``, with

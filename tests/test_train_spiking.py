@@ -1,4 +1,4 @@
-"""Training with the Brian2 rule synapses (experiments/train_spiking.py, stdp_ebm/spiking_learner.py).
+"""Training with the Brian2 rule synapses (experiments/train_spiking.py, spiking_learner.py).
 
 Default tests: compiled spiking networks (module fixtures) on the quick 2-class task, with the input
 as Poisson trains and as a constant current; their first mini-batch ΔW is compared with the
@@ -142,8 +142,9 @@ def test_ten_class_digits_spiking_meets_the_issue_targets():
     cfg = resolve(CONFIG)[0]
     summary = run(cfg, RunContext(Seeds(cfg["seed"]))).summary
     spk, rate = summary["spk"], summary["rate"]
-    print(f"test error: spiking {100 * spk['test_error']:.2f} %, rate {100 * rate['test_error']:.2f} %"
-          f"; spiking worst after epoch 2 {100 * spk['worst_test_error_after_epoch_2']:.2f} %")
+    print(f"test error: spiking {100 * spk['test_error']:.2f} %, rate "
+          f"{100 * rate['test_error']:.2f} %; spiking worst after epoch 2 "
+          f"{100 * spk['worst_test_error_after_epoch_2']:.2f} %")
     assert spk["test_error"] <= 0.05
     assert spk["test_error"] <= rate["test_error"] + 0.02
     assert spk["worst_test_error_after_epoch_2"] <= 3 * spk["test_error"]  # no collapse

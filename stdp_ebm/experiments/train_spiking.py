@@ -1,7 +1,7 @@
 """Training with the Brian2 rule synapses vs the calibrated rate model, on scikit-learn's digits.
 
-Task: scikit-learn's 8×8 digits (all ten classes or a few, optionally downsampled by block averaging,
-``[task] pool``), stratified train/test split (:func:`stdp_ebm.data.load_digits`).
+Task: scikit-learn's 8×8 digits (all ten classes or a few, optionally block-averaged, ``[task]
+pool``) or MNIST, stratified train/test split (:func:`stdp_ebm.data.load_digits`).
 
 Spiking learner: :class:`stdp_ebm.spiking_learner.SpikingLearner` (one compiled Brian2 network,
 free phase, ±β nudged phases with common random numbers, ΔW from the rule synapses; the clamped
@@ -192,11 +192,10 @@ class Watched:
 def reporter(name: str, epochs: int, t0: float):
     """One line per epoch on stderr: running train error, test error, seconds, ETA."""
     def report(h: History) -> None:
-        per = np.mean(h.wall_s)
+        eta, so_far = np.mean(h.wall_s) * (epochs - h.epochs), time.perf_counter() - t0
         print(f"{name} epoch {h.epochs}/{epochs}: train (running) {100 * h.train_error[-1]:.1f} %, "
               f"test {100 * h.test_error[-1]:.1f} %, {h.wall_s[-1]:.0f} s/epoch, ETA "
-              f"{per * (epochs - h.epochs) / 60:.1f} min ({(time.perf_counter() - t0) / 60:.1f} min "
-              f"so far)", file=sys.stderr, flush=True)
+              f"{eta / 60:.1f} min ({so_far / 60:.1f} min so far)", file=sys.stderr, flush=True)
     return report
 
 
