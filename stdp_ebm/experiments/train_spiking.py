@@ -179,8 +179,11 @@ class Watched:
 
     def extra_state(self) -> dict[str, np.ndarray]:
         return {**self.learner.extra_state(), "align_batch": np.array(self.batches, float),
-                "align_cos": np.array(self.cos, float).reshape(len(self.cos), -1),
-                "align_done": np.array(self.done)}
+                "align_cos": self.cos_array(), "align_done": np.array(self.done)}
+
+    def cos_array(self) -> np.ndarray:
+        """The cosines recorded so far, shape (records, layers)."""
+        return np.array(self.cos, float).reshape(len(self.cos), len(self.net.W))
 
     def load_extra_state(self, arrays: dict[str, np.ndarray]) -> None:
         self.learner.load_extra_state(arrays)
@@ -248,7 +251,7 @@ def run(cfg: dict, ctx: RunContext) -> Result:
         out.update({f"{m}_{k}": v for k, v in h.arrays().items()})
         out[f"{m}_test_ci"] = test_ci(h.test_error, len(data.x_test))
         out[f"{m}_align_batch"] = np.array(watched.batches, float)
-        out[f"{m}_align_cos"] = np.array(watched.cos, float).reshape(len(watched.cos), -1)
+        out[f"{m}_align_cos"] = watched.cos_array()
     for k in range(len(net.W)):
         out.update({f"first_dW_{m}_W{k}": first[m][k] for m in first})
         out[f"spk_W{k}"], out[f"rate_W{k}"] = spk.net.W[k], model.net.W[k]
