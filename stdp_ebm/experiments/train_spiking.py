@@ -124,7 +124,8 @@ def load_task(sec: dict, rng: np.random.Generator, batch_size: int = 1) -> Datas
         raise DataError(f"[task] n_train = {sec['n_train']}: only {len(xtr)} training examples")
     ntr = sec["n_train"] or len(xtr) // batch_size * batch_size
     nte = sec["n_test"] or len(xte)
-    return Dataset(f"digits{sorted(classes)} {side}×{side}", xtr[:ntr], ytr[:ntr], xte[:nte],
+    which = "" if len(classes) == 10 else f" {sorted(classes)}"
+    return Dataset(f"digits{which} {side}×{side}", xtr[:ntr], ytr[:ntr], xte[:nte],
                    yte[:nte])
 
 

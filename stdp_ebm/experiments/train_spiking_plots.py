@@ -43,7 +43,7 @@ def _fig_curves(data: dict, summary: dict):
     fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=1, fontsize=7)
     acc = summary["test_accuracy_pct"]
     ax.set_title(f"{summary['dataset']} {'-'.join(map(str, summary['sizes']))}, "
-                 f"{summary['n_test']} test examples: test error {100 - acc['spk']:.1f} % "
+                 f"{summary['n_test']} test examples\nfinal test error {100 - acc['spk']:.1f} % "
                  f"(spiking) vs {100 - acc['rate']:.1f} % (rate)", fontsize=7)
     return fig
 
@@ -54,19 +54,19 @@ def _fig_alignment(data: dict, summary: dict):
     colors = layer_colors(len(names))
     fig, (ax,) = figure(1, 1, width=4.0, height=3.0)
     per_epoch = summary["n_train"] / summary["batch_size"]
-    for m, style in (("spk", "-o"), ("rate", ":s")):
+    for m, style, fill in (("spk", "-o", None), ("rate", ":s", "none")):
         batches, cos = np.asarray(data[f"{m}_align_batch"]), np.asarray(data[f"{m}_align_cos"])
         for k, (name, c) in enumerate(zip(names, colors)):
             if len(batches):
-                ax.plot(batches / per_epoch, cos[:, k], style, ms=2.5, lw=0.8, color=c,
+                ax.plot(batches / per_epoch, cos[:, k], style, ms=2.5, lw=0.8, color=c, mfc=fill,
                         label=f"{name}, {LEARNERS[m]}")
     ax.axhline(0, color="0.6", lw=0.5)
     ax.set_xlabel("epochs of training (mini-batches / batches per epoch)")
     ax.set_ylabel("cos(ΔW, −∂C/∂W implicit)")
     ax.set_ylim(-0.2, 1.02)
     fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=2, fontsize=6)
-    ax.set_title("applied ΔW vs the calibrated rate model's implicit gradient at the same "
-                 "weights and mini-batch", fontsize=7)
+    ax.set_title("applied ΔW vs the calibrated rate model's implicit gradient\n"
+                 "at the same weights and mini-batch", fontsize=7)
     return fig
 
 
@@ -88,7 +88,7 @@ def _fig_dw(data: dict, summary: dict):
     ax.set_xlabel("−∂C/∂W, implicit gradient of the calibrated rate model")
     ax.set_ylabel("ΔW per unit learning rate")
     al = summary["first_batch_dW_vs_implicit"]
-    ax.set_title(f"first mini-batch, initial weights: cos {al['spk']['cos'][-1]:.3f} (Brian2), "
+    ax.set_title(f"first mini-batch, initial weights:\ncos {al['spk']['cos'][-1]:.3f} (Brian2), "
                  f"{al['rate']['cos'][-1]:.3f} (rate)", fontsize=7)
     fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=1, fontsize=6)
     return fig
