@@ -178,6 +178,6 @@ def test_alignment_record_of_the_rate_learner_survives_a_resume(tmp_path):
     # deterministic rate dynamics: the resumed record equals the uninterrupted one (float rounding)
     assert_allclose(resumed.cos_array(), straight.cos_array(), rtol=0, atol=1e-12)
     # the ±β estimate at β = 0.2 vs the implicit gradient: measured cos 0.984-0.9996 over the
-    # records (O(β²) bias only); 0.9 fails for a ΔW read with a wrong sign, scale-free layer mix-up
+    # records (O(β²) bias only); 0.9 fails for a ΔW of the wrong sign or of another layer
     print("cos per record and layer:", np.round(straight.cos_array(), 4).tolist())
     assert np.all(straight.cos_array() > 0.9)
