@@ -1,8 +1,8 @@
-"""cos of the Brian2 rule synapses' ΔW with the implicit gradient at a training checkpoint's weights.
+"""cos of the Brian2 rule synapses' ΔW with the implicit gradient at a training checkpoint.
 
 Loads ``W_k``/``b_k`` of a ``train_spiking`` checkpoint (``checkpoints/spk.npz`` in a run directory,
-finished or not), builds the spiking learner of ``--config`` with the ``--set`` overrides (e.g. more
-neurons per unit) and compares its ΔW on the first ``--batches`` training mini-batches with −∂C/∂W of
+finished or not), builds the spiking learner of ``--config`` with the ``--set`` overrides (e.g.
+more neurons per unit) and compares its ΔW on the first ``--batches`` training mini-batches with −∂C/∂W of
 the calibrated rate model at the same weights (implicit differentiation of the free fixed point).
 Shows whether the spiking estimate's noise floor limits late training. Usage::
 
@@ -56,8 +56,8 @@ def main() -> None:
                              first_batch_gradient(model, x, d, cfg["dynamics"]))
         cos.append(al["cos"])
         ratio.append(al["norm_ratio"])
-    print(f"{a.overrides}: cos per W_k, mean over {a.batches} mini-batches "
-          f"{np.round(np.mean(cos, axis=0), 3).tolist()} (min {np.round(np.min(cos, 0), 2).tolist()})"
+    mean, low = np.round(np.mean(cos, axis=0), 3).tolist(), np.round(np.min(cos, 0), 2).tolist()
+    print(f"{a.overrides}: cos per W_k, mean over {a.batches} mini-batches {mean} (min {low})"
           f", norm ratio {np.round(np.mean(ratio, axis=0), 2).tolist()}, "
           f"{(time.process_time() - c0) / a.batches:.2f} s CPU per mini-batch")
 
