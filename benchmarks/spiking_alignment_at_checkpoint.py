@@ -2,8 +2,8 @@
 
 Loads ``W_k``/``b_k`` of a ``train_spiking`` checkpoint (``checkpoints/spk.npz`` in a run directory,
 finished or not), builds the spiking learner of ``--config`` with the ``--set`` overrides (e.g.
-more neurons per unit) and compares its ΔW on the first ``--batches`` training mini-batches with −∂C/∂W of
-the calibrated rate model at the same weights (implicit differentiation of the free fixed point).
+more neurons per unit) and compares its ΔW on the first ``--batches`` training mini-batches with
+−∂C/∂W of the calibrated rate model at the same weights (implicit differentiation of the free fixed point).
 Shows whether the spiking estimate's noise floor limits late training. Usage::
 
     python benchmarks/spiking_alignment_at_checkpoint.py RUN_DIR/checkpoints/spk.npz \\
