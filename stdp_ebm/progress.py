@@ -88,6 +88,11 @@ def bar(total: int | None, desc: str, unit: str = "it", initial: int = 0) -> Any
                 disable=_mode == "off")
 
 
+def enabled() -> bool:
+    """Whether progress output is on (to switch it off for a while and back)."""
+    return _enabled
+
+
 def iterate(items: Iterable[T], desc: str) -> Iterable[T]:
     """``items`` with progress (a tqdm bar or status lines) when progress is on, else unchanged."""
     if _mode == "off":

@@ -1,10 +1,11 @@
-"""Training with the Brian2 rule synapses (experiments/train_spiking.py).
+"""Training with the Brian2 rule synapses (experiments/train_spiking.py, spiking_learner.py).
 
-Default tests: one compiled spiking network (module fixture) on a tiny digits task; its first
-mini-batch ΔW is compared with the implicit gradient of the calibrated rate model (implicit
-differentiation of the free fixed point: no rule code) and with the rate learner's ΔW, and one
-update is checked to move W by lr·ΔW in place, reusing the network. The accuracy comparison of the
-issue is ``slow``.
+Default tests: compiled spiking networks (module fixtures) on the quick 2-class task, with the input
+as Poisson trains and as a constant current; their first mini-batch ΔW is compared with the
+implicit gradient of the calibrated rate model (implicit differentiation of the free fixed point: no
+rule code), one update is checked to move W by lr·ΔW in place, reusing the network, and the rule
+synapses stepped every 1 ms are checked against every step (same seed, same spikes). The 10-class
+accuracy target of the issue is ``slow``.
 """
 
 from __future__ import annotations
@@ -21,19 +22,23 @@ from stdp_ebm.train import apply_update
 from conftest import EXPERIMENTS
 
 CONFIG = EXPERIMENTS / "train_spiking.toml"
+# rule synapses stepped every 1 ms vs every 0.1 ms, same spikes: measured relative ΔW difference
+# 0.0135/0.0132 (W_0/W_1), the filtered rates' drift over the 0.9 ms by which the last sample moves;
+# a rule that lost or double-counted steps would be off by tens of per cent
+RULE_DT_TOL = 0.05
+QUICK = EXPERIMENTS / "train_spiking_quick.toml"
 FAST = ["calibration.points=21", "calibration.neurons_per_point=50",
         "calibration.duration_ms=500.0", "task.n_train=20", "task.n_test=10",
         "network.init_scale=0.6", "spiking.trials=2"]
 
 
-@pytest.fixture(scope="module")
-def tiny():
+def _tiny(overrides: list[str]) -> dict:
     """Config, task, rate model and spiking learner, plus both learners' first-batch ΔW."""
     from stdp_ebm.experiments.train_spiking import (build, first_batch_gradient, load_task,
                                                     rate_train_cfg)
     from stdp_ebm.train import EPLearner
 
-    cfg = resolve(CONFIG, FAST)[0]
+    cfg = resolve(QUICK, FAST + overrides)[0]
     ctx = RunContext(Seeds(cfg["seed"]))
     data = load_task(cfg["task"], ctx.seeds.rng("data"))
     net, _, model, spk = build(cfg, ctx, data)
@@ -45,9 +50,22 @@ def tiny():
             "implicit": first_batch_gradient(model, x, d, cfg["dynamics"])}
 
 
+@pytest.fixture(scope="module")
+def tiny():
+    return _tiny([])
+
+
+@pytest.fixture(scope="module")
+def tiny_current():
+    """The input as the constant current ρ(x)W_0, the rule synapses stepped every 1 ms."""
+    return _tiny(["learner.input=current", "learner.rule_dt_ms=1.0"])
+
+
 @pytest.mark.brian2
-@pytest.mark.parametrize("learner", ["dW_spk", "dW_rate"])
-def test_first_batch_dw_follows_the_implicit_gradient(tiny, learner):
+@pytest.mark.parametrize("case, learner", [("tiny", "dW_spk"), ("tiny", "dW_rate"),
+                                           ("tiny_current", "dW_spk")])
+def test_first_batch_dw_follows_the_implicit_gradient(case, learner, request):
+    tiny = request.getfixturevalue(case)
     for k, (s, r) in enumerate(zip(tiny[learner], tiny["implicit"])):
         cos = float(np.sum(s * r) / np.linalg.norm(s) / np.linalg.norm(r))
         big = np.abs(r) > 0.5 * np.abs(r).max()  # entries well above the spiking noise
@@ -55,12 +73,14 @@ def test_first_batch_dw_follows_the_implicit_gradient(tiny, learner):
         ratio = np.linalg.norm(s) / np.linalg.norm(r)
         print(f"{learner} W_{k}: cos {cos:.3f}, sign agreement on large entries {agree:.2f}, "
               f"norm ratio {ratio:.2f}")
-        # 10 neurons/unit × 2 trials × 10 examples, β = 0.2: measured cos 0.97/0.97 (Brian2) and
-        # 0.993/0.995 (rate, whose ±β estimate has only the O(β²) bias); 0.8 leaves room for the
+        # 10 neurons/unit × 2 trials × 10 examples, β = 0.2: measured cos 0.97/0.97 (Brian2),
+        # 0.990/0.991 with the input as a current (no input spike noise), and 0.993/0.995 (rate,
+        # whose ±β estimate has only the O(β²) bias); 0.8 leaves room for the
         # Poisson noise and fails for a wrong sign, a wrong layer or a transposed ΔW (cos ≈ 0)
         assert cos > 0.8
         assert agree >= 0.8
-        # scale: measured 0.89/0.71 (Brian2), 0.81/0.90 (rate); (0.5, 2) catches a missing or
+        # scale: measured 0.89/0.71 (Brian2), 1.08/1.00 (input current), 0.81/0.90 (rate);
+        # (0.5, 2) catches a missing or
         # doubled 1/2β
         assert 0.5 < ratio < 2.0
 
@@ -80,9 +100,33 @@ def test_update_applies_lr_times_dw_on_the_same_network(tiny):
     assert_allclose(np.asarray(syn.w[:]), spk.net.W[0].ravel()[widx], rtol=0, atol=1e-12)
 
 
+@pytest.mark.brian2
+def test_rule_every_1_ms_matches_every_step(tiny):
+    """The rule synapses stepped every 1 ms vs every 0.1 ms step on the same network, seed and
+    mini-batch: the same spikes (the rule draws no random numbers), and the tied ΔW telescopes,
+    so only its last sample moves (0.9 ms earlier)."""
+    import brian2 as b2
+
+    from stdp_ebm.spiking import load_models
+    from stdp_ebm.spiking_learner import SpikingLearner
+
+    spk, cfg, seed = tiny["spk"], tiny["cfg"], 7
+    out = []
+    for rule_dt in (1.0, 0.0):
+        learner = SpikingLearner(tiny["net"], spk.rho, cfg["spiking"], load_models(), seed,
+                                 spk.batch, tiny["t"]["lrs"], spk.energy, "poisson", rule_dt)
+        b2.seed(seed)
+        out.append(learner.delta(tiny["x"], tiny["d"])[0])
+    a, b = out
+    for k, (u, v) in enumerate(zip(a, b)):
+        rel = float(np.linalg.norm(u - v) / np.linalg.norm(v))
+        print(f"W_{k}: relative difference {rel:.2e}")
+        assert rel < RULE_DT_TOL
+
+
 @pytest.mark.parametrize("override, key", [("task.n_train=25", "n_train"),
                                            ("spiking.estimator=one_sided", "estimator"),
-                                           ("network.sizes=[16, 8, 3]", "sizes")])
+                                           ("network.sizes=[64, 50, 3]", "sizes")])
 def test_config_errors(override, key):
     with pytest.raises(ConfigError, match=key):
         resolve(CONFIG, [override])
@@ -90,11 +134,50 @@ def test_config_errors(override, key):
 
 @pytest.mark.slow
 @pytest.mark.brian2
-def test_spiking_accuracy_within_3_points_of_rate_model():
+def test_ten_class_digits_spiking_meets_the_issue_targets():
+    """The full experiments/train_spiking.toml (10 classes, 1430 train / 359 test, 8 epochs;
+    ~25 min CPU, docs/spiking_learning.md): the issue's numbers."""
     from stdp_ebm.experiments.train_spiking import run
 
     cfg = resolve(CONFIG)[0]
     summary = run(cfg, RunContext(Seeds(cfg["seed"]))).summary
-    acc = summary["test_accuracy_pct"]
-    print(f"test accuracy: spiking {acc['spk']:.1f} %, rate {acc['rate']:.1f} %")
-    assert acc["spk"] >= acc["rate"] - 3.0  # the issue's target
+    spk, rate = summary["spk"], summary["rate"]
+    print(f"test error: spiking {100 * spk['test_error']:.2f} %, rate "
+          f"{100 * rate['test_error']:.2f} %; spiking worst after epoch 2 "
+          f"{100 * spk['worst_test_error_after_epoch_2']:.2f} %")
+    assert spk["test_error"] <= 0.05
+    assert spk["test_error"] <= rate["test_error"] + 0.02
+    assert spk["worst_test_error_after_epoch_2"] <= 3 * spk["test_error"]  # no collapse
+
+
+def test_alignment_record_of_the_rate_learner_survives_a_resume(tmp_path):
+    """Watched wraps the rate learner (hard sigmoid, no Brian2): its applied ΔW follows the implicit
+    gradient, and a run resumed from the epoch-1 checkpoint continues the same record."""
+    from stdp_ebm.experiments.train_spiking import Watched, load_task, rate_train_cfg
+    from stdp_ebm.network import random_network
+    from stdp_ebm.rate import model_from_config
+    from stdp_ebm.train import Checkpoint, EPLearner, fit
+
+    cfg = resolve(QUICK, ["task.n_train=40", "task.n_test=10", "train.epochs=2"])[0]
+    t = rate_train_cfg(cfg)
+    data = load_task(cfg["task"], np.random.default_rng(0), t["batch_size"])
+
+    def watched():
+        net = random_network(cfg["network"]["sizes"], np.random.default_rng(1), 0.6, 0.0, 0.0)
+        model = model_from_config(net, cfg)
+        return Watched(EPLearner(model, t, len(data.x_train)), cfg, model.rho, every=2)
+
+    straight = watched()
+    fit(straight, data, t, np.random.default_rng(2))
+    ck = Checkpoint(tmp_path, "rate")
+    first = watched()
+    fit(first, data, {**t, "epochs": 1}, np.random.default_rng(2), ck)
+    resumed = watched()
+    fit(resumed, data, t, np.random.default_rng(2), ck)
+    assert straight.batches == resumed.batches == [1, 3, 5, 7]
+    # deterministic rate dynamics: the resumed record equals the uninterrupted one (float rounding)
+    assert_allclose(resumed.cos_array(), straight.cos_array(), rtol=0, atol=1e-12)
+    # the ±β estimate at β = 0.2 vs the implicit gradient: measured cos 0.984-0.9996 over the
+    # records (O(β²) bias only); 0.9 fails for a ΔW of the wrong sign or of another layer
+    print("cos per record and layer:", np.round(straight.cos_array(), 4).tolist())
+    assert np.all(straight.cos_array() > 0.9)

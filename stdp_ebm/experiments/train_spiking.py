@@ -1,27 +1,23 @@
-"""Training with the Brian2 rule synapses vs the calibrated rate model, on a small digits task.
+"""Training with the Brian2 rule synapses vs the calibrated rate model, on scikit-learn's digits.
 
-Task: scikit-learn's 8×8 digits restricted to a few classes and downsampled by block averaging
-(``[task] pool`` = 2 → 4×4 pixels), stratified train/test split (:func:`stdp_ebm.data.load_digits`).
+Task: scikit-learn's 8×8 digits (all ten classes or a few, optionally block-averaged, ``[task]
+pool``) or MNIST, stratified train/test split (:func:`stdp_ebm.data.load_digits`).
 
-Spiking learner (:class:`SpikingLearner`): ONE compiled Brian2 network (:class:`SpikingNetwork`,
-one copy per example of the mini-batch × noise trials) is built once and reused for every
-mini-batch, epoch and test chunk: the hooks ``set_input`` / ``set_parameters`` change the Poisson
-input rates, transmission weights and bias currents in place. Per mini-batch: free phase → ŷ;
-checkpoint (explicit state + RNG, not Brian2's store/restore); nudged phase with the teaching
-current +β(d − ŷ), resume, nudged phase with −β (common random numbers). The rule synapses (Eq 26,
-tied form ``sym``) accumulate ∫(ρ_i dρ_j/dt + ρ_j dρ_i/dt) dt online during each nudged phase and
-
-    ΔW_k = ⟨acc(+β) − acc(−β)⟩_copies / 2β,    Δb_k = ⟨ρ_k^{+β}(T) − ρ_k^{−β}(T)⟩_copies / 2β
-
-(the bias term of Eq 6 integrates dρ/dt to the end-of-phase filtered rates), applied after the
-mini-batch as W_k += lr_k·ΔW_k (:func:`stdp_ebm.train.apply_update`). Prediction = argmax of the
-free-phase output state ŷ.
+Spiking learner: :class:`stdp_ebm.spiking_learner.SpikingLearner` (one compiled Brian2 network,
+free phase, ±β nudged phases with common random numbers, ΔW from the rule synapses; the clamped
+input as Poisson trains or as the constant current ρ(x)W_0, ``[learner] input``).
 
 Rate learner: the same initial network, split, mini-batches, β, learning rates and epochs, trained
 by :func:`stdp_ebm.train.train_ep` (symmetric ±β) with ρ = ρ_LIF, the measured f–I curve of the
 spiking neuron (:mod:`stdp_ebm.calibration`).
 
+Both learners are watched every ``[learner] align_every`` mini-batches: the cosine per layer of
+the ΔW they apply with −∂C/∂W of the calibrated rate model at their weights before the update
+(implicit differentiation of its free fixed point on that mini-batch).
+
 data.npz: ``epoch``; ``{spk,rate}_{train_error,test_error,train_cost,wall_s}``;
+``{spk,rate}_test_ci``: 95 % Wilson interval of the test error (epochs, 2);
+``{spk,rate}_align_batch`` (mini-batches done) and ``{spk,rate}_align_cos`` (records, layers);
 ``first_dW_{spk,rate}_W{k}``: ΔW of both learners on the first training mini-batch at the initial
 weights, ``first_dW_implicit_W{k}`` the implicit gradient of the calibrated rate model there;
 ``{spk,rate}_W{k}`` the trained weights; ``calib_s``, ``calib_rate_hz``.
@@ -30,50 +26,72 @@ weights, ``first_dW_implicit_W{k}`` the implicit gradient of the calibrated rate
 from __future__ import annotations
 
 import dataclasses
+import sys
+import time
+from pathlib import Path
 
 import numpy as np
 
+from .. import progress
 from ..analysis import METRICS, layer_alignment
 from ..calibration import CALIBRATION_SCHEMA, calibrate
 from ..config import Key, require
-from ..data import DataError, Dataset, load_digits, one_hot
-from ..energy import Energy
+from ..data import DataError, Dataset, load_digits, load_mnist, one_hot
 from ..network import NETWORK_SCHEMA, random_network
-from ..plotting import figure, layer_colors
 from ..rate import DYNAMICS_SCHEMA, RateModel, model_from_config
 from ..references import implicit_neg_grad
-from ..spiking import SPIKING_SCHEMA, SpikingNetwork, load_models, teaching_force
-from ..train import TRAIN_SCHEMA, EPLearner, History, apply_update, evaluate, fit, train_ep
+from ..spiking import SPIKING_SCHEMA, load_models
+from ..spiking_learner import INPUTS, SpikingLearner
+from ..train import (TRAIN_SCHEMA, Checkpoint, EPLearner, History, Learner, evaluate, fit)
 from . import Experiment, Result, RunContext
+from .train_spiking_plots import LEARNERS, figures
 
-LEARNERS = {"spk": "Brian2 rule synapses", "rate": "rate model, ρ_LIF"}
 TRAIN_KEYS = ("epochs", "batch_size", "lrs", "lr_decay", "free_steps", "nudged_steps")
 
 SCHEMA = {
     "network": {
-        "sizes": dataclasses.replace(NETWORK_SCHEMA["sizes"], default=[16, 8, 2]),
+        "sizes": dataclasses.replace(NETWORK_SCHEMA["sizes"], default=[64, 50, 10]),
         **{k: NETWORK_SCHEMA[k] for k in ("init_scale", "bias_low", "bias_high")},
     },
     "dynamics": DYNAMICS_SCHEMA,
     "spiking": SPIKING_SCHEMA,
     "calibration": CALIBRATION_SCHEMA,
     "task": {
-        "classes": Key("ints", [0, 1], "digit classes used", low=0, high=9),
-        "pool": Key("int", 2, "block-average pool×pool pixels (8×8 → (8/pool)²)", low=1),
+        "dataset": Key("str", "digits", "digits: scikit-learn's 8×8 digits; mnist: the four MNIST "
+                       "IDX files in data_dir (784 pixels, all ten classes, no pooling)",
+                       choices=("digits", "mnist")),
+        "data_dir": Key("str", "data/mnist", "directory of the MNIST IDX files (dataset = mnist)"),
+        "classes": Key("ints", list(range(10)), "digit classes used", low=0, high=9),
+        "pool": Key("int", 1, "block-average pool×pool pixels (8×8 → (8/pool)²)", low=1),
         "test_fraction": Key("float", 0.2, "stratified held-out fraction", low=0.0,
                              open_low=True, high=1.0, open_high=True),
-        "n_train": Key("int", 200, "first n training examples", low=1),
+        "n_train": Key("int", 0, "first n training examples (0: all, cut to a multiple of "
+                                 "[train] batch_size)", low=0),
         "n_test": Key("int", 0, "first n test examples (0: all)", low=0),
     },
     "train": {k: TRAIN_SCHEMA[k] for k in TRAIN_KEYS},
+    "learner": {
+        "input": Key("str", "poisson", "how the clamped input enters the spiking network: "
+                     "poisson: trains at ρ_LIF(x)·r_max through W_0; current: the constant current "
+                     "ρ_LIF(x)W_0 into h_1 (stdp_ebm/spiking_learner.py)", choices=INPUTS),
+        "rule_dt_ms": Key("float", 0.0, "step of the rule synapses (ms; 0: every simulation "
+                          "step); the tied ΔW telescopes, so it only moves the last sample",
+                          low=0.0),
+        "align_every": Key("int", 10, "cosine of both learners' ΔW with the implicit gradient "
+                           "every this many mini-batches (0: never)", low=0),
+    },
 }
 
 
 def check(cfg: dict, source: str) -> None:
-    """Sizes fit the task; mini-batches fill the compiled network's copies exactly; ±β."""
+    """Sizes fit the task; one learning rate per weight matrix; ±β."""
     tk, sizes = cfg["task"], cfg["network"]["sizes"]
     require(8 % tk["pool"] == 0, source, "[task] pool", tk["pool"], "must divide 8")
     n_in = (8 // tk["pool"]) ** 2
+    if tk["dataset"] == "mnist":
+        require(tk["pool"] == 1 and len(tk["classes"]) == 10, source, "[task] dataset",
+                "mnist", "uses all ten classes and no pooling (pool = 1)")
+        n_in = 784
     require(len(sizes) >= 2 and sizes[0] == n_in and sizes[-1] == len(tk["classes"]), source,
             "[network] sizes", sizes, f"must start with {n_in} pixels and end with "
             f"{len(tk['classes'])} outputs (one per class)")
@@ -85,8 +103,13 @@ def check(cfg: dict, source: str) -> None:
             cfg["spiking"]["estimator"], "training uses the symmetric ±β estimate")
 
 
-def load_task(sec: dict, rng: np.random.Generator) -> Dataset:
-    """Digits of ``classes``, pool×pool block averages, cut to n_train / n_test."""
+def load_task(sec: dict, rng: np.random.Generator, batch_size: int = 1) -> Dataset:
+    """Digits of ``classes``, pool×pool block averages (or MNIST), cut to n_train (all: the
+    largest multiple of ``batch_size``) / n_test."""
+    if sec["dataset"] == "mnist":
+        data = load_mnist(sec["data_dir"])
+        ntr = (sec["n_train"] or len(data.x_train)) // batch_size * batch_size
+        return data.subset(ntr, sec["n_test"] or len(data.x_test))
     full = load_digits(rng, sec["test_fraction"])
     classes, p = list(sec["classes"]), sec["pool"]
     parts = []
@@ -99,101 +122,147 @@ def load_task(sec: dict, rng: np.random.Generator) -> Dataset:
     (xtr, ytr), (xte, yte) = parts
     if sec["n_train"] > len(xtr):
         raise DataError(f"[task] n_train = {sec['n_train']}: only {len(xtr)} training examples")
+    ntr = sec["n_train"] or len(xtr) // batch_size * batch_size
     nte = sec["n_test"] or len(xte)
-    return Dataset(f"digits{sorted(classes)} {side}×{side}", xtr[:sec["n_train"]],
-                   ytr[:sec["n_train"]], xte[:nte], yte[:nte])
-
-
-class SpikingLearner:
-    """The rule synapses of one compiled :class:`SpikingNetwork` as a :class:`~stdp_ebm.train.
-    Learner` (see the module docstring); ``net`` is the learner's own parameters."""
-
-    def __init__(self, sn: SpikingNetwork, rho, lrs: list[float], energy: Energy) -> None:
-        self.sn, self.rho, self.lrs, self.net = sn, rho, lrs, sn.net_params.copy()
-        self.energy = energy
-
-    def _free(self, x: np.ndarray) -> np.ndarray:
-        """Free phase of the current parameters on ``x`` (≤ batch rows, padded): ŷ per example."""
-        sn, batch = self.sn, self.sn.batch
-        padded = np.concatenate([x, np.repeat(x[-1:], batch - len(x), axis=0)])
-        sn.set_input(self.rho(padded))
-        sn.set_parameters(self.net.W, self.net.b)
-        sn.rules.active = False  # the rule only runs in the nudged phases
-        y = sn.free_phase()[1]
-        return y.reshape(-1, batch, y.shape[1]).mean(axis=0)[:len(x)]
-
-    def delta(self, x: np.ndarray, d: np.ndarray) -> tuple[list, list, np.ndarray]:
-        """ΔW_k, Δb_{k+1} of the rule synapses on one mini-batch (not applied), and ŷ."""
-        sn, sp = self.sn, self.sn.sp
-        y = self._free(x)
-        trials = sn.copies // sn.batch
-        force = teaching_force(self.energy, self.rho, np.tile(y, (trials, 1)),
-                               np.tile(d, (trials, 1)))
-        plus, minus, two_beta = sn.nudged_pair(force, [sp["nudged_ms"]])  # symmetric (checked)
-        dW = [(p - m).mean(axis=0) / two_beta
-              for p, m in zip(plus.acc[-1]["sym"], minus.acc[-1]["sym"])]
-        db = [(p[-1] - m[-1]).mean(axis=0) / two_beta for p, m in zip(plus.rho[1:], minus.rho[1:])]
-        return dW, db, y
-
-    def update(self, idx: np.ndarray, x: np.ndarray, d: np.ndarray, lr_scale: float,
-               rng: np.random.Generator) -> np.ndarray:
-        dW, db, y = self.delta(x, d)
-        apply_update(self.net, self.lrs, lr_scale, dW, db)
-        return y
-
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        return self._free(x)
-
-    def extra_state(self) -> dict[str, np.ndarray]:
-        return {}
-
-    def load_extra_state(self, arrays: dict[str, np.ndarray]) -> None:
-        return None
+    which = "" if len(classes) == 10 else f" {sorted(classes)}"
+    return Dataset(f"digits{which} {side}×{side}", xtr[:ntr], ytr[:ntr], xte[:nte],
+                   yte[:nte])
 
 
 def build(cfg: dict, ctx: RunContext, data: Dataset) -> tuple:
     """Initial network, calibrated rate model (ρ_LIF) and the spiking learner on one network."""
-    n, sp, t = cfg["network"], cfg["spiking"], cfg["train"]
+    n, sp, t, lr = cfg["network"], cfg["spiking"], cfg["train"], cfg["learner"]
     net = random_network(n["sizes"], ctx.seeds.rng("network"), n["init_scale"], n["bias_low"],
                          n["bias_high"])
     models = load_models()
     fi = calibrate(cfg, models, ctx.seeds.int("calibration"))
     rho = fi.tabulate()
-    batch = data.x_train[:t["batch_size"]]
-    shell = net.copy()
-    shell.x, shell.target = batch, data.y_train[:t["batch_size"]]
-    sn = SpikingNetwork(shell, rho, {**sp, "learn": False}, models, ctx.seeds.int("brian2"))
-    model = model_from_config(net, cfg, rho=rho)
-    return net, fi, model, SpikingLearner(sn, rho, t["lrs"], model.energy_form)
+    model = model_from_config(net.copy(), cfg, rho=rho)
+    spk = SpikingLearner(net, rho, sp, models, ctx.seeds.int("brian2"), t["batch_size"],
+                         t["lrs"], model.energy_form, lr["input"], lr["rule_dt_ms"])
+    return net, fi, model, spk
 
 
 def rate_train_cfg(cfg: dict) -> dict:
-    """[train] for :func:`train_ep`: the spiking run's β and estimator, evaluated per batch."""
+    """[train] for :class:`EPLearner`: the spiking run's β and estimator, evaluated per batch."""
     sp = cfg["spiking"]
     return {**cfg["train"], "beta": sp["beta"], "symmetric": sp["estimator"] == "symmetric",
             "random_sign": False, "persistent": False, "eval_batch": cfg["train"]["batch_size"]}
 
 
+class Watched:
+    """A learner whose applied ΔW = (W_after − W_before)/(lr_k·scale) is compared, every
+    ``every`` mini-batches, with −∂C/∂W of the calibrated rate model at W_before (cos per layer)."""
+
+    def __init__(self, learner: Learner, cfg: dict, rho, every: int) -> None:
+        self.learner, self.cfg, self.rho, self.every = learner, cfg, rho, every
+        self.net, self.done = learner.net, 0
+        self.batches: list[int] = []
+        self.cos: list[list[float]] = []
+
+    def update(self, idx, x, d, lr_scale, rng):
+        watch = self.every and self.done % self.every == 0
+        if watch:
+            before = [w.copy() for w in self.net.W]
+            ref = first_batch_gradient(model_from_config(self.net.copy(), self.cfg, self.rho),
+                                       x, d, self.cfg["dynamics"])
+        y = self.learner.update(idx, x, d, lr_scale, rng)
+        self.done += 1
+        if watch:
+            lrs = self.cfg["train"]["lrs"]
+            dW = [(w - w0) / (lr * lr_scale) for w, w0, lr in zip(self.net.W, before, lrs)]
+            self.batches.append(self.done)
+            self.cos.append(layer_alignment(dW, ref)["cos"])
+        return y
+
+    def predict(self, x):
+        return self.learner.predict(x)
+
+    def extra_state(self) -> dict[str, np.ndarray]:
+        return {**self.learner.extra_state(), "align_batch": np.array(self.batches, float),
+                "align_cos": self.cos_array(), "align_done": np.array(self.done)}
+
+    def cos_array(self) -> np.ndarray:
+        """The cosines recorded so far, shape (records, layers)."""
+        return np.array(self.cos, float).reshape(len(self.cos), len(self.net.W))
+
+    def load_extra_state(self, arrays: dict[str, np.ndarray]) -> None:
+        self.learner.load_extra_state(arrays)
+        self.batches = [int(b) for b in arrays["align_batch"]]
+        self.cos = arrays["align_cos"].tolist()
+        self.done = int(arrays["align_done"])
+
+
+def reporter(name: str, epochs: int, t0: float):
+    """One line per epoch on stderr: running train error, test error, seconds, ETA."""
+    def report(h: History) -> None:
+        eta, so_far = np.mean(h.wall_s) * (epochs - h.epochs), time.perf_counter() - t0
+        print(f"{name} epoch {h.epochs}/{epochs}: train (running) {100 * h.train_error[-1]:.1f} %, "
+              f"test {100 * h.test_error[-1]:.1f} %, {h.wall_s[-1]:.0f} s/epoch, ETA "
+              f"{eta / 60:.1f} min ({so_far / 60:.1f} min so far)", file=sys.stderr, flush=True)
+    return report
+
+
+def train_both(cfg: dict, ctx: RunContext, data: Dataset, model: RateModel,
+               spk: SpikingLearner) -> dict[str, tuple[History, Watched]]:
+    """Both learners on the same mini-batch order, checkpointed per epoch (resumable), Brian2's
+    per-run reports off."""
+    t, every = rate_train_cfg(cfg), cfg["learner"]["align_every"]
+    learners = {"rate": Watched(EPLearner(model, t, len(data.x_train)), cfg, model.rho, every),
+                "spk": Watched(spk, cfg, model.rho, every)}
+    saved = progress.enabled()
+    progress.configure(False)
+    try:
+        out = {}
+        for name, learner in learners.items():
+            ck = None if ctx.work_dir is None else Checkpoint(Path(ctx.work_dir) / "checkpoints",
+                                                               name)
+            h = fit(learner, data, t, ctx.seeds.rng("order"), ck,
+                    reporter(LEARNERS[name], t["epochs"], time.perf_counter()))
+            out[name] = (h, learner)
+        return out
+    finally:
+        progress.configure(saved)
+
+
+def test_ci(errors: list[float], n: int) -> np.ndarray:
+    """95 % Wilson score interval of each test error rate on ``n`` examples, shape (epochs, 2)."""
+    from scipy.stats import binomtest
+
+    out = []
+    for e in errors:
+        ci = binomtest(int(round(e * n)), n).proportion_ci(0.95, method="wilson")
+        out.append((ci.low, ci.high))
+    return np.array(out)
+
+
 def run(cfg: dict, ctx: RunContext) -> Result:
     t = rate_train_cfg(cfg)
-    data = load_task(cfg["task"], ctx.seeds.rng("data"))
+    data = load_task(cfg["task"], ctx.seeds.rng("data"), t["batch_size"])
     net, fi, model, spk = build(cfg, ctx, data)
     x0, d0 = data.x_train[:t["batch_size"]], data.y_train[:t["batch_size"]]
     first = {"spk": spk.delta(x0, d0)[0],
              "rate": EPLearner(model, t, len(x0)).delta(x0, d0, ctx.seeds.rng("first"))[0],
              "implicit": first_batch_gradient(model, x0, d0, cfg["dynamics"])}
-    histories = {"spk": fit(spk, data, t, ctx.seeds.rng("order")),
-                 "rate": train_ep(model, data, t, ctx.seeds.rng("order"))}
+    trained = train_both(cfg, ctx, data, model, spk)
+    histories = {m: h for m, (h, _) in trained.items()}
     out: dict[str, np.ndarray] = {"epoch": np.arange(1, t["epochs"] + 1),
                                   "calib_s": fi.s, "calib_rate_hz": fi.rate_hz}
-    for m, h in histories.items():
+    for m, (h, watched) in trained.items():
         out.update({f"{m}_{k}": v for k, v in h.arrays().items()})
+        out[f"{m}_test_ci"] = test_ci(h.test_error, len(data.x_test))
+        out[f"{m}_align_batch"] = np.array(watched.batches, float)
+        out[f"{m}_align_cos"] = watched.cos_array()
     for k in range(len(net.W)):
         out.update({f"first_dW_{m}_W{k}": first[m][k] for m in first})
         out[f"spk_W{k}"], out[f"rate_W{k}"] = spk.net.W[k], model.net.W[k]
     spk_in_rate = EPLearner(model_from_config(spk.net, cfg, rho=model.rho), t, 0)
     cross = evaluate(spk_in_rate.predict, data.x_test, data.y_test, len(data.x_test))
-    return Result(out, _summary(data, net.sizes, histories, first, cross))
+    summary = _summary(data, net.sizes, histories, first, cross)
+    summary["batch_size"] = t["batch_size"]
+    for m in histories:
+        summary[m]["test_error_ci95"] = out[f"{m}_test_ci"][-1].tolist()
+    return Result(out, summary)
 
 
 def first_batch_gradient(model: RateModel, x: np.ndarray, d: np.ndarray, dyn: dict
@@ -221,58 +290,14 @@ def _summary(data: Dataset, sizes: list[int], histories: dict[str, History], fir
             "first_batch_dW_vs_implicit": {m: _metrics(layer_alignment(first[m], first["implicit"]))
                                            for m in LEARNERS},
             **{m: {"test_error": h.test_error[-1], "best_test_error": min(h.test_error),
-                   "train_error": h.train_error[-1], "wall_s": float(np.sum(h.wall_s))}
+                   "worst_test_error_after_epoch_2": max(h.test_error[2:], default=None),
+                   "train_error": h.train_error[-1], "wall_s": float(np.sum(h.wall_s)),
+                   "epoch_s": float(np.mean(h.wall_s))}
                for m, h in histories.items()}}
-
-
-# --- figures -------------------------------------------------------------------------------------
-def figures(data: dict, summary: dict, cfg: dict) -> dict:
-    return {"learning_curves": _fig_curves(data, summary),
-            "first_batch_dW": _fig_dw(data, summary)}
-
-
-def _fig_curves(data: dict, summary: dict):
-    fig, (ax,) = figure(1, 1, width=3.8, height=2.9)
-    colors = dict(zip(LEARNERS, layer_colors(2)))
-    for m, label in LEARNERS.items():
-        ax.plot(data["epoch"], 100 * data[f"{m}_test_error"], "-o", ms=3, color=colors[m],
-                label=f"{label}, test")
-        ax.plot(data["epoch"], 100 * data[f"{m}_train_error"], "--", color=colors[m],
-                label=f"{label}, train (during epoch)")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("error (%)")
-    fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=2, fontsize=7)
-    acc = summary["test_accuracy_pct"]
-    ax.set_title(f"{summary['dataset']} {'-'.join(map(str, summary['sizes']))}: test accuracy "
-                 f"{acc['spk']:.1f} % (spiking) vs {acc['rate']:.1f} % (rate)", fontsize=8)
-    return fig
-
-
-def _fig_dw(data: dict, summary: dict):
-    """Both learners' ΔW on the first mini-batch against the implicit gradient (filled: Brian2,
-    open: rate model), colours by layer."""
-    layers = sorted(k.rsplit("W", 1)[1] for k in data if k.startswith("first_dW_spk_W"))
-    colors = layer_colors(len(layers))
-    fig, (ax,) = figure(1, 1, width=3.2, height=3.0)
-    for k, c in zip(layers, colors):
-        for m, fill in (("spk", c), ("rate", "none")):
-            ax.plot(data[f"first_dW_implicit_W{k}"].ravel(), data[f"first_dW_{m}_W{k}"].ravel(),
-                    "o", ms=3, alpha=0.7, color=c, mfc=fill,
-                    label=f"W_{k}, {LEARNERS[m]}")
-    lim = max(float(np.max(np.abs(data[f"first_dW_{m}_W{k}"]))) for m in (*LEARNERS, "implicit")
-              for k in layers)
-    ax.plot([-lim, lim], [-lim, lim], ":", color="0.5", label="identity")
-    ax.set_xlabel("−∂C/∂W, implicit gradient of the calibrated rate model")
-    ax.set_ylabel("ΔW per unit learning rate")
-    al = summary["first_batch_dW_vs_implicit"]
-    ax.set_title(f"first mini-batch, initial weights: cos {al['spk']['cos'][-1]:.3f} (Brian2), "
-                 f"{al['rate']['cos'][-1]:.3f} (rate)", fontsize=8)
-    ax.legend(loc="upper left", fontsize=6)
-    return fig
 
 
 EXPERIMENT = Experiment(
     name="train_spiking",
-    doc="Small digits task trained by the Brian2 rule synapses vs the calibrated rate model.",
-    schema=SCHEMA, run=run, figures=figures, check=check,
+    doc="Digits trained by the Brian2 rule synapses vs the calibrated rate model.",
+    schema=SCHEMA, run=run, figures=figures, check=check, resumable=True,
 )

@@ -1,0 +1,66 @@
+"""cos of the Brian2 rule synapses' ΔW with the implicit gradient at a training checkpoint.
+
+Loads ``W_k``/``b_k`` of a ``train_spiking`` checkpoint (``checkpoints/spk.npz`` in a run directory,
+finished or not), builds the spiking learner of ``--config`` with the ``--set`` overrides (e.g.
+more neurons per unit) and compares its ΔW on the first ``--batches`` training mini-batches with
+−∂C/∂W of the calibrated rate model at the same weights (implicit differentiation of the free fixed point).
+Shows whether the spiking estimate's noise floor limits late training. Usage::
+
+    python benchmarks/spiking_alignment_at_checkpoint.py RUN_DIR/checkpoints/spk.npz \\
+        --set spiking.neurons_per_unit=40
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("checkpoint")
+    p.add_argument("--config", default=str(REPO / "experiments" / "train_spiking.toml"))
+    p.add_argument("--set", action="append", default=[], dest="overrides")
+    p.add_argument("--batches", type=int, default=6)
+    a = p.parse_args()
+
+    from stdp_ebm.analysis import layer_alignment
+    from stdp_ebm.experiments import RunContext
+    from stdp_ebm.experiments.train_spiking import (build, first_batch_gradient, load_task,
+                                                    rate_train_cfg)
+    from stdp_ebm.network import Network
+    from stdp_ebm.rate import model_from_config
+    from stdp_ebm.runner import resolve
+    from stdp_ebm.seeds import Seeds
+
+    cfg = resolve(a.config, a.overrides)[0]
+    ctx = RunContext(Seeds(cfg["seed"]))
+    t = rate_train_cfg(cfg)
+    data = load_task(cfg["task"], ctx.seeds.rng("data"), t["batch_size"])
+    _, _, model0, spk = build(cfg, ctx, data)
+    layers = len(cfg["network"]["sizes"]) - 1
+    with np.load(a.checkpoint) as f:
+        W, b = [f[f"W_{k}"] for k in range(layers)], [f[f"b_{k}"] for k in range(layers + 1)]
+    spk.net = Network([w.copy() for w in W], [x.copy() for x in b])
+    model = model_from_config(Network(W, b), cfg, rho=model0.rho)
+    bs, cos, ratio = t["batch_size"], [], []
+    c0 = time.process_time()
+    for i in range(a.batches):
+        x, d = data.x_train[i * bs:(i + 1) * bs], data.y_train[i * bs:(i + 1) * bs]
+        al = layer_alignment(spk.delta(x, d)[0],
+                             first_batch_gradient(model, x, d, cfg["dynamics"]))
+        cos.append(al["cos"])
+        ratio.append(al["norm_ratio"])
+    mean, low = np.round(np.mean(cos, axis=0), 3).tolist(), np.round(np.min(cos, 0), 2).tolist()
+    print(f"{a.overrides}: cos per W_k, mean over {a.batches} mini-batches {mean} (min {low})"
+          f", norm ratio {np.round(np.mean(ratio, axis=0), 2).tolist()}, "
+          f"{(time.process_time() - c0) / a.batches:.2f} s CPU per mini-batch")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,94 @@
+"""Figures of ``train_spiking``: learning curves with 95 % intervals, ΔW alignment over training,
+first-batch ΔW against the implicit gradient."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..plotting import figure, layer_colors
+
+LEARNERS = {"spk": "Brian2 rule synapses", "rate": "rate model, ρ_LIF"}
+
+
+def figures(data: dict, summary: dict, cfg: dict) -> dict:
+    out = {"learning_curves": _fig_curves(data, summary),
+           "first_batch_dW": _fig_dw(data, summary)}
+    if any(len(data.get(f"{m}_align_batch", [])) for m in LEARNERS):
+        out["alignment"] = _fig_alignment(data, summary)
+    return out
+
+
+def _layer_names(sizes: list[int]) -> list[str]:
+    """W_k between its two layers, named x, h_1 … h_L, y bottom-up."""
+    names = ["x"] + [f"h_{k}" for k in range(1, len(sizes) - 1)] + ["y"]
+    return [f"W_{k} ({names[k]}–{names[k + 1]})" for k in range(len(sizes) - 1)]
+
+
+def _fig_curves(data: dict, summary: dict):
+    """Test error with its 95 % Wilson interval (band) and the running train error, per epoch."""
+    fig, (ax,) = figure(1, 1, width=4.0, height=3.0)
+    colors = dict(zip(LEARNERS, layer_colors(2)))
+    for m, label in LEARNERS.items():
+        ep, c = data["epoch"][:len(data[f"{m}_test_error"])], colors[m]
+        if f"{m}_test_ci" in data:
+            ci = 100 * np.asarray(data[f"{m}_test_ci"])
+            ax.fill_between(ep, ci[:, 0], ci[:, 1], color=c, alpha=0.2, lw=0)
+        ax.plot(ep, 100 * data[f"{m}_test_error"], "-o", ms=3, color=c,
+                label=f"{label}, test (95 % Wilson interval)")
+        ax.plot(ep, 100 * data[f"{m}_train_error"], "--", color=c,
+                label=f"{label}, train (running, during the epoch)")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("error (%)")
+    ax.set_yscale("log")
+    fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=1, fontsize=7)
+    acc = summary["test_accuracy_pct"]
+    ax.set_title(f"{summary['dataset']} {'-'.join(map(str, summary['sizes']))}, "
+                 f"{summary['n_test']} test examples\nfinal test error {100 - acc['spk']:.1f} % "
+                 f"(spiking) vs {100 - acc['rate']:.1f} % (rate)", fontsize=7)
+    return fig
+
+
+def _fig_alignment(data: dict, summary: dict):
+    """cos(ΔW applied, −∂C/∂W of the calibrated rate model) per layer over training."""
+    names = _layer_names(summary["sizes"])
+    colors = layer_colors(len(names))
+    fig, (ax,) = figure(1, 1, width=4.0, height=3.0)
+    per_epoch = summary["n_train"] / summary["batch_size"]
+    for m, style, fill in (("spk", "-o", None), ("rate", ":s", "none")):
+        batches, cos = np.asarray(data[f"{m}_align_batch"]), np.asarray(data[f"{m}_align_cos"])
+        for k, (name, c) in enumerate(zip(names, colors)):
+            if len(batches):
+                ax.plot(batches / per_epoch, cos[:, k], style, ms=2.5, lw=0.8, color=c, mfc=fill,
+                        label=f"{name}, {LEARNERS[m]}")
+    ax.axhline(0, color="0.6", lw=0.5)
+    ax.set_xlabel("epochs of training (mini-batches / batches per epoch)")
+    ax.set_ylabel("cos(ΔW, −∂C/∂W implicit)")
+    ax.set_ylim(-0.2, 1.02)
+    fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=2, fontsize=6)
+    ax.set_title("applied ΔW vs the calibrated rate model's implicit gradient\n"
+                 "at the same weights and mini-batch", fontsize=7)
+    return fig
+
+
+def _fig_dw(data: dict, summary: dict):
+    """Both learners' ΔW on the first mini-batch against the implicit gradient (filled: Brian2,
+    open: rate model), colours by layer."""
+    layers = sorted(k.rsplit("W", 1)[1] for k in data if k.startswith("first_dW_spk_W"))
+    names = _layer_names(summary["sizes"])
+    colors = layer_colors(len(layers))
+    fig, (ax,) = figure(1, 1, width=3.4, height=3.2)
+    for k, c in zip(layers, colors):
+        for m, fill in (("spk", c), ("rate", "none")):
+            ax.plot(data[f"first_dW_implicit_W{k}"].ravel(), data[f"first_dW_{m}_W{k}"].ravel(),
+                    "o", ms=2, alpha=0.5, color=c, mfc=fill,
+                    label=f"{names[int(k)]}, {LEARNERS[m]}")
+    lim = max(float(np.max(np.abs(data[f"first_dW_{m}_W{k}"]))) for m in (*LEARNERS, "implicit")
+              for k in layers)
+    ax.plot([-lim, lim], [-lim, lim], ":", color="0.5", label="identity")
+    ax.set_xlabel("−∂C/∂W, implicit gradient of the calibrated rate model")
+    ax.set_ylabel("ΔW per unit learning rate")
+    al = summary["first_batch_dW_vs_implicit"]
+    ax.set_title(f"first mini-batch, initial weights:\ncos {al['spk']['cos'][-1]:.3f} (Brian2), "
+                 f"{al['rate']['cos'][-1]:.3f} (rate)", fontsize=7)
+    fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=1, fontsize=6)
+    return fig

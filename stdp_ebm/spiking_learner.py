@@ -1,0 +1,150 @@
+"""The Brian2 rule synapses as a mini-batch learner (:class:`SpikingLearner`) and its cost knobs.
+
+One compiled Brian2 network (:class:`~stdp_ebm.spiking.SpikingNetwork`, one copy per example of the
+mini-batch × noise trials) is built once and reused for every mini-batch, epoch and test chunk: the
+hooks ``set_input`` / ``set_parameters`` change the inputs, transmission weights and bias currents
+in place. Per mini-batch: free phase → ŷ; checkpoint (state + RNG); nudged phase with the teaching
+current +β(d − o(ŷ)), resume, nudged phase with −β (common random numbers). The rule synapses (Eq
+26, tied form ``sym``) integrate ∫(ρ_i dρ_j/dt + ρ_j dρ_i/dt) dt online during each nudged phase:
+
+    ΔW_k = ⟨acc(+β) − acc(−β)⟩_copies / 2β,    Δb_k = ⟨ρ_k^{+β}(T) − ρ_k^{−β}(T)⟩_copies / 2β
+
+(the bias term of Eq 6 integrates dρ/dt to the end-of-phase filtered rates), applied after the
+mini-batch by :func:`stdp_ebm.train.apply_update`. Prediction = argmax of the free-phase ŷ.
+
+How the clamped input x enters (``input``):
+
+* ``"poisson"``: Poisson trains at ρ_LIF(x)·r_max through the W_0 transmission synapses, with a rule
+  synapse per weight of W_0 like every other layer;
+* ``"current"``: the constant current ρ_LIF(x)W_0·I_unit into h_1's neurons, the mean of what the
+  Poisson trains carry and what the rate model computes once per batch. No input spikes, no input
+  synapses: the network is compiled with a one-unit silent input layer. W_0's presynaptic rate is
+  then constant, so Eq 26 integrates in closed form, ∫(ρ_x dρ_h + ρ_h dρ_x) = ρ_x Δρ_h, and
+  ΔW_0 = ⟨ρ(x)ᵀ(ρ_1^{+β}(T) − ρ_1^{−β}(T))⟩/2β from the same filtered rates of h_1 the rule synapses
+  read; W_1 … W_L are learnt by the rule synapses.
+
+``rule_dt_ms`` > 0 runs the rule synapses' step every ``rule_dt_ms`` (:func:`coarse_rule`).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from .activation import Rho
+from .energy import Energy
+from .network import Network
+from .spiking import SpikingNetwork, teaching_force
+from .train import apply_update
+
+INPUTS = ("poisson", "current")
+
+
+def coarse_rule(sn: SpikingNetwork, rule_dt_ms: float) -> None:
+    """Run the rule synapses' Eq 26 step (``models/population_rule.toml``'s ``on_step``) every
+    ``rule_dt_ms`` instead of every simulation step.
+
+    The tied form is a trapezoidal sum that telescopes, Σ Δ(ρ_in ρ_out) = ρ_in ρ_out |_start^end,
+    whatever the sampling step, so the symmetrised ΔW only moves by the shift of its last sample
+    (< ``rule_dt_ms``); the filtered rates (rise time ``tau_rise_ms``) are smooth on that scale, so
+    the one-way forms barely move either. Per step the rule costs one update per weight and copy.
+    """
+    import brian2 as b2
+
+    rules = sn.rules
+    old = next(o for o in rules.contained_objects if o.name == f"{rules.name}_on_step")
+    rules.contained_objects.remove(old)
+    new = rules.run_regularly(sn.models["rule"].on_step, dt=rule_dt_ms * b2.ms,
+                              when="after_groups", name=f"{rules.name}_on_step_coarse")
+    new.active = rules.active
+
+
+def shell_network(net: Network, batch: int, input_mode: str) -> Network:
+    """The network the Brian2 model is compiled for: ``net`` itself (Poisson input) or, with the
+    input as a current, ``net`` with a silent one-unit input layer and W_0 = 0 in its place."""
+    if input_mode == "poisson":
+        shell = Network([w.copy() for w in net.W], [b.copy() for b in net.b])
+        shell.x = np.zeros((batch, net.sizes[0]))
+    else:
+        shell = Network([np.zeros((1, net.sizes[1]))] + [w.copy() for w in net.W[1:]],
+                        [np.zeros(1)] + [b.copy() for b in net.b[1:]])
+        shell.x = np.zeros((batch, 1))
+    shell.target = np.zeros((batch, net.sizes[-1]))
+    return shell
+
+
+class SpikingLearner:
+    """The rule synapses of one compiled :class:`SpikingNetwork` as a :class:`~stdp_ebm.train.
+    Learner` (see the module docstring); ``net`` is the learner's own parameters."""
+
+    def __init__(self, net: Network, rho: Rho, sp: dict, models: dict, seed: int, batch: int,
+                 lrs: list[float], energy: Energy, input_mode: str = "poisson",
+                 rule_dt_ms: float = 0.0) -> None:
+        self.net, self.rho, self.lrs, self.energy = net.copy(), rho, lrs, energy
+        self.input_mode = input_mode
+        self.sn = SpikingNetwork(shell_network(net, batch, input_mode), rho,
+                                 {**sp, "learn": False}, models, seed)
+        if rule_dt_ms:
+            coarse_rule(self.sn, rule_dt_ms)
+        if input_mode == "current":
+            self.sn.set_input(np.zeros((batch, 1)))  # the stand-in input layer stays silent
+
+    @property
+    def batch(self) -> int:
+        return self.sn.batch
+
+    def _load(self, x: np.ndarray) -> np.ndarray:
+        """Clamp ``x`` (≤ batch rows, padded with its last row) and the current parameters;
+        returns ρ(x) of the padded batch."""
+        sn = self.sn
+        rho_x = self.rho(np.concatenate([x, np.repeat(x[-1:], sn.batch - len(x), axis=0)]))
+        if self.input_mode == "poisson":
+            sn.set_input(rho_x)
+            sn.set_parameters(self.net.W, self.net.b)
+            return rho_x
+        shell_W = [np.zeros((1, self.net.sizes[1]))] + self.net.W[1:]
+        sn.set_parameters(shell_W, [np.zeros(1)] + self.net.b[1:])
+        copy, unit = sn.layout.units(1)
+        drive = (rho_x @ self.net.W[0])[copy % sn.batch, unit]
+        sn.bias = sn.bias.copy()
+        sn.bias[sn.layout.neuron_offset(1) + np.arange(len(copy))] += drive
+        sn.neurons.I_bias = sn.bias * sn.unit_current
+        return rho_x
+
+    def _free(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Free phase of the current parameters on ``x``: ŷ per example (batch-padded) and ρ(x)."""
+        sn = self.sn
+        rho_x = self._load(x)
+        sn.rules.active = False  # the rule only runs in the nudged phases
+        y = sn.free_phase()[1]
+        return y.reshape(-1, sn.batch, y.shape[1]).mean(axis=0), rho_x
+
+    def delta(self, x: np.ndarray, d: np.ndarray) -> tuple[list, list, np.ndarray]:
+        """ΔW_k, Δb_{k+1} of the rule on one full mini-batch (not applied), and ŷ."""
+        sn = self.sn
+        y, rho_x = self._free(x)
+        trials = sn.copies // sn.batch
+        force = teaching_force(self.energy, self.rho, np.tile(y, (trials, 1)),
+                               np.tile(d, (trials, 1)))
+        plus, minus, two_beta = sn.nudged_pair(force, [sn.sp["nudged_ms"]])  # symmetric
+        dW = [(p - m).mean(axis=0) / two_beta
+              for p, m in zip(plus.acc[-1]["sym"], minus.acc[-1]["sym"])]
+        end = [(p[-1] - m[-1]) / two_beta for p, m in zip(plus.rho[1:], minus.rho[1:])]
+        if self.input_mode == "current":  # Eq 26 with a constant presynaptic rate ρ(x)
+            dW[0] = np.tile(rho_x, (trials, 1)).T @ end[0] / sn.copies
+        db = [e.mean(axis=0) for e in end]
+        return dW, db, y
+
+    def update(self, idx: np.ndarray, x: np.ndarray, d: np.ndarray, lr_scale: float,
+               rng: np.random.Generator) -> np.ndarray:
+        dW, db, y = self.delta(x, d)
+        apply_update(self.net, self.lrs, lr_scale, dW, db)
+        return y
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        return self._free(x)[0][:len(x)]
+
+    def extra_state(self) -> dict[str, np.ndarray]:
+        return {}
+
+    def load_extra_state(self, arrays: dict[str, np.ndarray]) -> None:
+        return None
