@@ -302,7 +302,12 @@ class Checkpoint:
                 len({len(arrays[n]) for n in names}) != 1:
             raise RunDirError(f"{path}: the learning curve is missing or damaged")
         for name, value in learner.extra_state().items():
-            if name not in arrays or arrays[name].shape != value.shape:
+            # an array that starts empty is a record that grows (e.g. an alignment log): only its
+            # trailing shape is fixed; every other array must match the fresh learner's exactly
+            grows = value.ndim > 0 and value.shape[0] == 0
+            got = arrays.get(name)
+            if got is None or got.ndim != value.ndim or \
+                    got.shape[int(grows):] != value.shape[int(grows):]:
                 raise RunDirError(f"{path}: {name} is missing or of another shape")
         try:
             state = json.loads(str(arrays["rng_state"]))

@@ -1,4 +1,4 @@
-"""Depth diagnostics for the deep MNIST nets (Scellier & Bengio 2017; issue 14).
+"""Depth diagnostics for the deep MNIST nets (Scellier & Bengio 2017).
 
 Two measurements per depth (random nets with 1, 2, 3 hidden layers of ``width`` units, initialised as
 the training configs do, and the trained network given with ``--network``), on ``n_images`` training

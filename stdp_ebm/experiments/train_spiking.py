@@ -289,9 +289,10 @@ def _summary(data: Dataset, sizes: list[int], histories: dict[str, History], fir
             "first_batch_dW_spk_vs_rate": _metrics(layer_alignment(first["spk"], first["rate"])),
             "first_batch_dW_vs_implicit": {m: _metrics(layer_alignment(first[m], first["implicit"]))
                                            for m in LEARNERS},
-            **{m: {"test_error": h.test_error[-1], "best_test_error": min(h.test_error),
-                   "worst_test_error_after_epoch_2": max(h.test_error[2:], default=None),
-                   "train_error": h.train_error[-1], "wall_s": float(np.sum(h.wall_s)),
+            **{m: {"test_error_fraction": h.test_error[-1],
+                   "best_test_error_fraction": min(h.test_error),
+                   "worst_test_error_after_epoch_2_fraction": max(h.test_error[2:], default=None),
+                   "train_error_fraction": h.train_error[-1], "wall_s": float(np.sum(h.wall_s)),
                    "epoch_s": float(np.mean(h.wall_s))}
                for m, h in histories.items()}}
 
