@@ -29,7 +29,6 @@ def _run(argv: list[str], cwd: Path, env: dict[str, str]) -> subprocess.Complete
     return done
 
 
-@pytest.mark.slow
 @pytest.mark.brian2
 def test_wheel_runs_shipped_configs_in_a_fresh_venv(tmp_path):
     pytest.importorskip("wheel", reason="building without network needs the wheel package")
