@@ -35,10 +35,11 @@ def input_files(cfgs: Iterable[dict[str, Any]], network_path: str | None) -> dic
     if network_path:
         files["--network"] = Path(network_path)
     for cfg in cfgs:
-        data = cfg.get("data")
-        if isinstance(data, dict) and data.get("dataset") == "mnist":
-            for path in mnist_files(data["data_dir"]):
-                files[f"[data] {path}"] = path
+        for section in ("data", "task"):  # [task]: the spiking learner's data set
+            data = cfg.get(section)
+            if isinstance(data, dict) and data.get("dataset") == "mnist":
+                for path in mnist_files(data["data_dir"]):
+                    files[f"[{section}] {path}"] = path
     return files
 
 

@@ -363,3 +363,17 @@ def test_a_spiking_network_too_large_for_memory_is_refused_before_building(tmp_p
                          "--set", "spiking.transmission=neuron"])
     assert code == 2 and len(err.strip().splitlines()) == 1 and "memory" in err
     assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.parametrize("section", ["data", "task"])
+def test_mnist_files_are_inputs_of_both_learners(tmp_path, section):
+    """The rate learner reads MNIST through [data], the spiking learner through [task]: both
+    record the four files, so a resume with other files is refused for either."""
+    from stdp_ebm.data import MNIST_SHA256
+    from stdp_ebm.inputs import input_files
+
+    for stem in MNIST_SHA256:
+        (tmp_path / f"{stem}.gz").write_bytes(b"x")
+    files = input_files([{section: {"dataset": "mnist", "data_dir": str(tmp_path)}}], None)
+    assert sorted(files) == sorted(f"[{section}] {tmp_path / f'{stem}.gz'}"
+                                   for stem in MNIST_SHA256)
