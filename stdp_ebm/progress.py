@@ -14,12 +14,13 @@ step still reports), and when it ends, e.g.::
 
 from __future__ import annotations
 
+import contextlib
 import sys
 import threading
 import time
 from typing import Any, Iterable, Iterator, TypeVar
 
-__all__ = ["INTERVAL_S", "configure", "iterate", "bar", "brian2_report"]
+__all__ = ["INTERVAL_S", "configure", "iterate", "bar", "brian2_report", "paused"]
 
 T = TypeVar("T")
 #: seconds between two status lines when stderr is not a terminal
@@ -88,9 +89,16 @@ def bar(total: int | None, desc: str, unit: str = "it", initial: int = 0) -> Any
                 disable=_mode == "off")
 
 
-def enabled() -> bool:
-    """Whether progress output is on (to switch it off for a while and back)."""
-    return _enabled
+@contextlib.contextmanager
+def paused() -> Iterator[None]:
+    """Progress output off inside the block (e.g. Brian2's per-run reports while training), then
+    back to what it was."""
+    global _mode
+    saved, _mode = _mode, "off"
+    try:
+        yield
+    finally:
+        _mode = saved
 
 
 def iterate(items: Iterable[T], desc: str) -> Iterable[T]:

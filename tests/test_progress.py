@@ -33,3 +33,19 @@ def test_quiet_and_terminal_modes(capsys):
         assert progress.brian2_report() == "stderr"
     finally:
         progress.configure(False)
+
+
+def test_paused_turns_progress_off_and_restores_it(capsys):
+    """Training pauses progress (Brian2's per-run reports) and restores the mode afterwards."""
+    from stdp_ebm import progress
+
+    progress.configure(True, terminal=False)
+    try:
+        with progress.paused():
+            assert progress.brian2_report() is None
+            list(progress.iterate([1, 2], "inside"))
+        assert "inside" not in capsys.readouterr().err
+        list(progress.iterate([1, 2], "after"))
+        assert "after" in capsys.readouterr().err
+    finally:
+        progress.configure(False)

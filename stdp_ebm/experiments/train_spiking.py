@@ -210,19 +210,15 @@ def train_both(cfg: dict, ctx: RunContext, data: Dataset, model: RateModel,
     t, every = rate_train_cfg(cfg), cfg["learner"]["align_every"]
     learners = {"rate": Watched(EPLearner(model, t, len(data.x_train)), cfg, model.rho, every),
                 "spk": Watched(spk, cfg, model.rho, every)}
-    saved = progress.enabled()
-    progress.configure(False)
-    try:
-        out = {}
+    out = {}
+    with progress.paused():
         for name, learner in learners.items():
             ck = None if ctx.work_dir is None else Checkpoint(Path(ctx.work_dir) / "checkpoints",
                                                                name)
             h = fit(learner, data, t, ctx.seeds.rng("order"), ck,
                     reporter(LEARNERS[name], t["epochs"], time.perf_counter()))
             out[name] = (h, learner)
-        return out
-    finally:
-        progress.configure(saved)
+    return out
 
 
 def test_ci(errors: list[float], n: int) -> np.ndarray:
