@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import io
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-from stdp_ebm import experiments
+from stdp_ebm import cli, experiments
 from stdp_ebm.config import CONFIGS_DIR
 from stdp_ebm.network import network_from_config
 
@@ -38,3 +40,15 @@ def no_run(monkeypatch):
     monkeypatch.setattr(experiments, "get",
                         lambda name, source="config": dataclasses.replace(real_get(name, source),
                                                                           run=run))
+
+
+def run_cli(argv: list[str]) -> tuple[int, str]:
+    """``stdp-ebm argv`` in this process: (exit status, what it wrote on stderr); an argparse
+    usage error's SystemExit becomes its status."""
+    err = io.StringIO()
+    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
+        try:
+            code = cli.main(argv)
+        except SystemExit as exc:
+            code = exc.code
+    return code, err.getvalue()

@@ -12,7 +12,6 @@ and time bounded, is fuzzed in test_fuzz_hostile.py (kept apart to keep each fil
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import dataclasses
 import io
@@ -27,9 +26,11 @@ import tomli_w
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from stdp_ebm import cli, experiments
+from stdp_ebm import experiments
 from stdp_ebm.config import TOP_LEVEL, Key
 from stdp_ebm.network import random_network
+
+from conftest import run_cli
 
 SETTINGS = dict(deadline=None, database=None, derandomize=True,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
@@ -323,13 +324,7 @@ def bad_flags(draw) -> list[str]:
 
 # --- the checks -------------------------------------------------------------------------------------
 def check_rejected(argv: list[str], workdir: Path, before: set[str]) -> None:
-    err = io.StringIO()
-    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
-        try:
-            code = cli.main(argv)
-        except SystemExit as exc:  # argparse usage errors
-            code = exc.code
-    text = err.getvalue()
+    code, text = run_cli(argv)
     assert code == 2, (argv, text)
     assert text.startswith("stdp-ebm: error: ") and text.count("\n") == 1, text
     assert "Traceback" not in text

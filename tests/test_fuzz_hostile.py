@@ -30,8 +30,10 @@ import tomli_w
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from stdp_ebm import cli, experiments, runner
+from stdp_ebm import experiments, runner
 from stdp_ebm.data import MNIST_BYTES, MNIST_SHA256
+
+from conftest import run_cli
 from test_fuzz import BASE, SETTINGS, valid_arrays
 
 MB = 1 << 20
@@ -86,15 +88,6 @@ def bounded(kind: str):
     assert grown < PEAK_MB * MB, (kind, grown / MB)
     assert wall < WALL_S, (kind, wall)
 
-
-def run_cli(argv: list[str]) -> tuple[int, str]:
-    err = io.StringIO()
-    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
-        try:
-            code = cli.main(argv)
-        except SystemExit as exc:  # argparse usage errors
-            code = exc.code
-    return code, err.getvalue()
 
 
 def assert_one_line(code: int, err: str) -> None:

@@ -3,9 +3,7 @@ directories, one writer per --out, resource bounds checked before allocation."""
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
-import io
 import json
 import shutil
 import zipfile
@@ -15,9 +13,11 @@ import numpy as np
 import pytest
 import tomli_w
 
-from stdp_ebm import cli, runner, sweep
+from stdp_ebm import runner, sweep
 from stdp_ebm.errors import InputError
 from stdp_ebm.network import random_network, save_network
+
+from conftest import run_cli
 
 REPO = Path(__file__).resolve().parent.parent
 DIGITS = REPO / "experiments" / "train_digits.toml"
@@ -34,13 +34,6 @@ nudged_steps = [1, 5]
 [sweep]
 seeds = 3
 """
-
-
-def run_cli(argv: list[str]) -> tuple[int, str]:
-    err = io.StringIO()
-    with contextlib.redirect_stderr(err), contextlib.redirect_stdout(io.StringIO()):
-        code = cli.main(argv)
-    return code, err.getvalue()
 
 
 def two_networks(tmp_path: Path, sizes=(6, 8, 4)) -> tuple[Path, Path]:
