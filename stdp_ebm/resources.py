@@ -106,14 +106,17 @@ def spiking_objects(cfg: dict[str, Any], sizes: list[int], batch: int) -> tuple[
     the config alone (the arithmetic of :class:`stdp_ebm.spiking.layout.Layout`, tested equal to
     its arrays): transmission (n·fan per weight and direction, fan = n for the neuron wiring, 1
     for the population wiring), rate-counting synapses (one per neuron) and one rule synapse per
-    weight, in batch × trials copies. (0, 0) where no spiking network is built."""
+    weight, in batch × trials copies (batch: the network's, or the training mini-batch of the
+    spiking learner). (0, 0) where no spiking network is built."""
     sp = cfg.get("spiking")
     alignment = cfg.get("alignment") if isinstance(cfg.get("alignment"), dict) else {}
     if not isinstance(sp, dict) or "neurons_per_unit" not in sp or len(sizes) < 2 \
             or alignment.get("model", "spiking") != "spiking":
         return 0, 0
     sweep = cfg.get("rate_vs_spike") if isinstance(cfg.get("rate_vs_spike"), dict) else {}
+    train = cfg.get("train") if isinstance(cfg.get("train"), dict) else {}
     n = max([sp["neurons_per_unit"], *sweep.get("populations", [])])
+    batch = max(batch, train.get("batch_size", 1))  # the spiking learner: one copy per example
     copies = batch * max([sp.get("trials", 1), *sweep.get("trials", [])])
     fan = n if sp.get("transmission") == "neuron" else 1
     pairs = [a * b for a, b in zip(sizes[:-1], sizes[1:])]
