@@ -23,7 +23,8 @@ How the clamped input x enters (``input``):
   ΔW_0 = ⟨ρ(x)ᵀ(ρ_1^{+β}(T) − ρ_1^{−β}(T))⟩/2β from the same filtered rates of h_1 the rule synapses
   read; W_1 … W_L are learnt by the rule synapses.
 
-``rule_dt_ms`` > 0 runs the rule synapses' step every ``rule_dt_ms`` (:func:`coarse_rule`).
+``rule_dt_ms`` > 0 runs the rule synapses' step every ``rule_dt_ms`` instead of every simulation step
+(:func:`stdp_ebm.spiking.rule_synapses`); per step the rule costs one update per weight and copy.
 """
 
 from __future__ import annotations
@@ -37,25 +38,6 @@ from .spiking import SpikingNetwork, teaching_force
 from .train import apply_update
 
 INPUTS = ("poisson", "current")
-
-
-def coarse_rule(sn: SpikingNetwork, rule_dt_ms: float) -> None:
-    """Run the rule synapses' Eq 26 step (``models/population_rule.toml``'s ``on_step``) every
-    ``rule_dt_ms`` instead of every simulation step.
-
-    The tied form is a trapezoidal sum that telescopes, Σ Δ(ρ_in ρ_out) = ρ_in ρ_out |_start^end,
-    whatever the sampling step, so the symmetrised ΔW only moves by the shift of its last sample
-    (< ``rule_dt_ms``); the filtered rates (rise time ``tau_rise_ms``) are smooth on that scale, so
-    the one-way forms barely move either. Per step the rule costs one update per weight and copy.
-    """
-    import brian2 as b2
-
-    rules = sn.rules
-    old = next(o for o in rules.contained_objects if o.name == f"{rules.name}_on_step")
-    rules.contained_objects.remove(old)
-    new = rules.run_regularly(sn.models["rule"].on_step, dt=rule_dt_ms * b2.ms,
-                              when="after_groups", name=f"{rules.name}_on_step_coarse")
-    new.active = rules.active
 
 
 def shell_network(net: Network, batch: int, input_mode: str) -> Network:
@@ -82,9 +64,7 @@ class SpikingLearner:
         self.net, self.rho, self.lrs, self.energy = net.copy(), rho, lrs, energy
         self.input_mode = input_mode
         self.sn = SpikingNetwork(shell_network(net, batch, input_mode), rho,
-                                 {**sp, "learn": False}, models, seed)
-        if rule_dt_ms:
-            coarse_rule(self.sn, rule_dt_ms)
+                                 {**sp, "learn": False, "rule_dt_ms": rule_dt_ms}, models, seed)
         if input_mode == "current":
             self.sn.set_input(np.zeros((batch, 1)))  # the stand-in input layer stays silent
 

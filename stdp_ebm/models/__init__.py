@@ -118,12 +118,13 @@ class Model:
         return dataclasses.replace(self, equations="\n".join(kept + [
             f"{variable} : {unit} (linked)"]) + "\n")
 
-    def attach(self, group: Any) -> Any:
+    def attach(self, group: Any, dt: Any = None) -> Any:
         """Add the file's ``on_step`` code to ``group`` (built from this model) as a
-        ``run_regularly`` operation on every time step after the groups' state updates; it is
-        switched on and off with the group. Returns ``group``."""
+        ``run_regularly`` operation after the groups' state updates, on every time step or every
+        ``dt`` (a Brian2 time); it is switched on and off with the group. Returns ``group``."""
         if self.on_step:
-            group.run_regularly(self.on_step, when="after_groups", name=f"{group.name}_on_step")
+            group.run_regularly(self.on_step, dt=dt, when="after_groups",
+                                name=f"{group.name}_on_step")
         return group
 
     def initialise(self, group: Any, **overrides: Any) -> None:

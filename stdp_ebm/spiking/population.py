@@ -26,13 +26,17 @@ def population_rates(sources: list, n_units: int, n: int, sp: dict, models: dict
 
 
 def rule_synapses(pops, pre: np.ndarray, post: np.ndarray, sp: dict, models: dict):
-    """Eq 26 rule synapses (``stdp_ebm/models/population_rule.toml``) from units ``pre`` to ``post``."""
+    """Eq 26 rule synapses (``stdp_ebm/models/population_rule.toml``) from units ``pre`` to
+    ``post``, their sum taken every simulation step or, with ``sp["rule_dt_ms"]`` > 0, every
+    ``rule_dt_ms``: the tied form telescopes whatever the step (Σ Δ(ρ_in ρ_out)), so it moves only
+    by where its last sample falls; the one-way forms by the filters' curvature over the step."""
     import brian2 as b2
 
     rules = b2.Synapses(pops, pops, name="rule",
                         **models["rule"].group_kwargs(r_max=sp["r_max_hz"] * b2.Hz))
     rules.connect(i=pre, j=post)
-    return models["rule"].attach(rules)
+    step = sp.get("rule_dt_ms", 0.0)
+    return models["rule"].attach(rules, dt=step * b2.ms if step > 0 else None)
 
 
 def start_rule(rules, pops, r_max_hz: float) -> None:
