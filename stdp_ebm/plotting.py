@@ -41,6 +41,12 @@ def layer_colors(n: int) -> list:
     return [cmap(v) for v in np.linspace(0.05, 0.85, max(n, 1))]
 
 
+def layer_name(k: int, n_layers: int) -> str:
+    """Layer k counted bottom-up from the input (0 = x, ``n_layers`` = the output y) by the name
+    every figure and page uses: x, h_1 (next to the input) … h_L, y."""
+    return "x" if k == 0 else "y" if k == n_layers else f"h_{k}"
+
+
 def legend_below(fig: plt.Figure, ax: plt.Axes, ncol: int = 3) -> None:
     """The legend of ``ax`` under the panels (constrained layout), where it cannot cover data."""
     fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=ncol)

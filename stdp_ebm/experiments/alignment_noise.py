@@ -40,7 +40,7 @@ import numpy as np
 from ..analysis import layer_alignment, loglog_slope
 from ..langevin import burn_in, paired_steps, stationary_stats
 from ..network import Network
-from ..plotting import figure, layer_colors, panel_label
+from ..plotting import figure, layer_colors, layer_name, panel_label
 from ..rate import RateModel, State
 from ..references import implicit_neg_grad
 from ..rule import ep_delta_w
@@ -186,7 +186,7 @@ def figures_noisy(data: dict) -> dict:
             axes2[1].loglog(sigmas[ok], data["bias"][ok, i], "-o", color=colors[i],
                             label=layer)
     fcolors = layer_colors(data["stationary_offset"].shape[1])
-    names = [f"h_{k + 1}" for k in range(len(fcolors) - 1)] + ["y"]
+    names = [layer_name(k + 1, len(fcolors)) for k in range(len(fcolors))]
     for k, name in enumerate(names):
         axes2[2].loglog(sigmas, data["stationary_offset"][:, k], "-s", color=fcolors[k],
                         label=f"{name}: offset")

@@ -43,7 +43,7 @@ from ..analysis import loglog_slope
 from ..config import Key, require
 from ..langevin import burn_in, gate_probability, paired_steps, per_trial, stationary_stats
 from ..network import NETWORK_SCHEMA, network_from_config
-from ..plotting import figure, layer_colors, legend_below, panel_label
+from ..plotting import figure, layer_colors, layer_name, legend_below, panel_label
 from ..rate import DYNAMICS_SCHEMA, RateModel, State, check_dynamics, model_from_config
 from ..references import feedforward_backprop
 from ..seeds import Seeds
@@ -78,9 +78,9 @@ def check(cfg: dict, source: str) -> None:
             f"must be >= the number of layers ({n_layers}) so the nudge reaches the first hidden layer")
 
 
-def layer_name(k: int, n_free: int) -> str:
-    """Layer k counted from the output (k = 0 is y) named bottom-up: y, h_{L}, …, h_1."""
-    return "y" if k == 0 else f"h_{n_free - k}"
+def _name_from_output(k: int, n_free: int) -> str:
+    """Layer k counted from the output (k = 0 is y) by its bottom-up name: y, h_{L}, …, h_1."""
+    return layer_name(n_free - k, n_free)
 
 
 def _first_steps(model: RateModel, s: State, target: np.ndarray, beta: float, steps: int,
@@ -247,7 +247,7 @@ def _summary(data: dict, sizes: list[int]) -> dict:
         ratios = data["ratio"][:, j, k]
         layers.append({
             "k": int(k), "layer_index": len(sizes) - 1 - int(k),
-            "name": layer_name(int(k), len(data["k"])),
+            "name": _name_from_output(int(k), len(data["k"])),
             "role": "output" if k == 0 else "hidden", "expected_first_step": int(k) + 1,
             "first_step": sorted(set(int(v) for v in data["first_step"][:, :, k].ravel())),
             "ratio_at_smallest_nudge": [float(r) for r in ratios],
@@ -267,7 +267,7 @@ def _noise_summary(data: dict) -> dict:
     by_trials, sweep = data["noise_ratio_by_trials"], data["noise_sweep"]
     i = int(np.flatnonzero(data["noises"] == data["noise"])[0])
     layers = [{
-        "k": int(k), "name": layer_name(int(k), len(data["k"])),
+        "k": int(k), "name": _name_from_output(int(k), len(data["k"])),
         "ratio_fixed_point": float(sweep[i, 0, k]), "ratio_sampled": float(sweep[i, 1, k]),
         "ratio_gated": float(sweep[i, 2, k]), "ratio_standard_error": float(sweep[i, 3, k]),
         "ratio_fixed_point_per_repeat_at_most_trials": [float(r) for r in by_trials[-1, 0, :, k]],
@@ -290,7 +290,7 @@ def _noise_summary(data: dict) -> dict:
 def figures(data: dict, summary: dict, cfg: dict) -> dict:
     ks = data["k"]
     colors = layer_colors(len(ks))[::-1]  # input side to output side, indexed by k
-    name = [f"{layer_name(k, len(ks))} (k = {k})" for k in ks]
+    name = [f"{_name_from_output(k, len(ks))} (k = {k})" for k in ks]
     j = int(np.argmin(data["nudges"]))
     eps = data["epsilons"]
     fig1, (ax,) = figure(1, 1, width=3.6, height=3.0)

@@ -33,7 +33,7 @@ from ..analysis import METRICS, layer_alignment
 from ..calibration import CALIBRATION_SCHEMA
 from ..config import Key
 from ..network import NETWORK_SCHEMA
-from ..plotting import figure, layer_colors, legend_below, panel_label
+from ..plotting import figure, layer_colors, layer_name, legend_below, panel_label
 from ..rate import DYNAMICS_SCHEMA, RateModel
 from ..references import implicit_neg_grad
 from ..rule import RuleAccumulator
@@ -190,11 +190,6 @@ def _fig_calibration(data: dict, cfg: dict):
     return fig
 
 
-def _layer_name(k: int, n_layers: int) -> str:
-    """Free layer k ≥ 1 counted from the input: h_1 … h_L, the last is the output y."""
-    return "y" if k == n_layers else f"h_{k}"
-
-
 def _fig_fixed_points(data: dict, summary: dict):
     n_layers = len(summary["sizes"]) - 1
     colors = layer_colors(n_layers)
@@ -202,7 +197,7 @@ def _fig_fixed_points(data: dict, summary: dict):
     for k in range(1, n_layers + 1):
         ax.plot(data[f"free_rate_L{k}"].ravel(), data[f"free_spk_L{k}"].ravel(), "o", ms=2.5,
                 alpha=0.7, color=colors[k - 1],
-                label=f"{_layer_name(k, n_layers)} (r = "
+                label=f"{layer_name(k, n_layers)} (r = "
                       f"{summary['fixed_point_corr_per_layer'][k - 1]:.3f})")
     lim = [0, max(1.0, max(data[f"free_spk_L{k}"].max() for k in range(1, n_layers + 1)))]
     ax.plot(lim, lim, ":", color="0.5", label="identity")
@@ -226,7 +221,7 @@ def _fig_trajectories(data: dict, summary: dict, cfg: dict):
                     label="rate model" if u == 0 else None)
         ax.set_xlabel("time since nudge onset (ms)")
         ax.set_ylabel("Δρ / β")
-        ax.set_title(_layer_name(k, n_layers) + (" (output)" if k == n_layers else ""))
+        ax.set_title(layer_name(k, n_layers) + (" (output)" if k == n_layers else ""))
         panel_label(ax, "abcdefgh"[k - 1])
     legend_below(fig, axes[0], ncol=2)
     return fig

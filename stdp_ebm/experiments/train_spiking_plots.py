@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..plotting import figure, layer_colors
+from ..plotting import figure, layer_colors, layer_name
 
 LEARNERS = {"spk": "Brian2 rule synapses", "rate": "rate model, ρ_LIF"}
 
@@ -20,7 +20,7 @@ def figures(data: dict, summary: dict, cfg: dict) -> dict:
 
 def _layer_names(sizes: list[int]) -> list[str]:
     """W_k between its two layers, named x, h_1 … h_L, y bottom-up."""
-    names = ["x"] + [f"h_{k}" for k in range(1, len(sizes) - 1)] + ["y"]
+    names = [layer_name(k, len(sizes) - 1) for k in range(len(sizes))]
     return [f"W_{k} ({names[k]}–{names[k + 1]})" for k in range(len(sizes) - 1)]
 
 

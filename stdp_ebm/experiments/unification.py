@@ -31,7 +31,7 @@ from ..analysis import METRICS, NOISE_FLOOR, direction_where_defined, layer_alig
 from ..config import Key, require
 from ..data import load_digits
 from ..network import NETWORK_SCHEMA, Network, network_from_config, random_network
-from ..plotting import figure, layer_colors, panel_label
+from ..plotting import figure, layer_colors, layer_name, panel_label
 from ..rate import DYNAMICS_SCHEMA, check_dynamics, model_from_config
 from ..references import feedforward_backprop
 from ..train import TRAIN_SCHEMA, train_ep
@@ -207,7 +207,7 @@ def _gap_panel(ax, data: dict, net: str, x: np.ndarray) -> None:
     """CHL's fixed-point shift relative to EP's at γ = β, per free layer."""
     gap = data[f"{net}_chl_gap"]
     for i, c in enumerate(layer_colors(gap.shape[1])):
-        label = "output y" if i == gap.shape[1] - 1 else f"h_{i + 1}"
+        label = ("output " if i == gap.shape[1] - 1 else "") + layer_name(i + 1, gap.shape[1])
         ax.plot(x, gap[:, i], "-o", color=c, label=label)
     ax.set_ylabel("CHL vs EP fixed-point shift\n‖Δs_CHL/γ − Δs_EP/β‖ / ‖Δs_EP/β‖", fontsize=8)
     ax.set_ylim(bottom=0.0)
