@@ -20,28 +20,23 @@ CONFIG = Path(__file__).resolve().parent.parent / "experiments" / "rate_vs_spike
 
 def measure(source: str, trials: int) -> dict:
     from stdp_ebm import runner
-    from stdp_ebm.calibration import calibrate
-    from stdp_ebm.network import network_from_config
-    from stdp_ebm.rate import model_from_config
+    from stdp_ebm.analysis import layer_alignment
+    from stdp_ebm.experiments import RunContext
+    from stdp_ebm.experiments._common import calibrated_setup
     from stdp_ebm.references import implicit_neg_grad
     from stdp_ebm.seeds import Seeds
-    from stdp_ebm.spiking import load_models, simulate
+    from stdp_ebm.spiking import simulate
 
     cfg, _ = runner.resolve(CONFIG, [f"spiking.noise_source={source}", f"spiking.trials={trials}"])
-    seeds = Seeds(cfg["seed"])
-    net, models = network_from_config(cfg, seeds.rng("network")), load_models()
-    model = model_from_config(net, cfg, rho=calibrate(cfg, models, seeds.int("calibration"))
-                              .tabulate())
-    d = cfg["dynamics"]
-    free = model.free_phase(net.x, tol=d["tol"], max_steps=d["max_steps"])
+    ctx = RunContext(seeds=Seeds(cfg["seed"]))
+    net, models, _, model, free = calibrated_setup(cfg, ctx)
     ref = implicit_neg_grad(net, model.rho, free.s, net.target, model.projected, model.energy_form)
-    run = simulate(net, model.rho, cfg["spiking"], seeds.int("brian2"), models,
+    run = simulate(net, model.rho, cfg["spiking"], ctx.seeds.int("brian2"), models,
                    energy=model.energy_form)
     dw = run.delta_w("sym")
     return {"trial_sd_over_ref": [float(np.linalg.norm(s) / np.linalg.norm(r))
                                   for s, r in zip(run.trial_sd("sym"), ref)],
-            "cos": [float(np.sum(a * b) / np.linalg.norm(a) / np.linalg.norm(b))
-                    for a, b in zip(dw, ref)],
+            "cos": layer_alignment(dw, ref)["cos"],
             "wall_s": run.cost["wall_s"]}
 
 
