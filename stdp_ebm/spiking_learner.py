@@ -81,38 +81,35 @@ class SpikingLearner:
             sn.set_input(rho_x)
             sn.set_parameters(self.net.W, self.net.b)
             return rho_x
-        shell_W = [np.zeros((1, self.net.sizes[1]))] + self.net.W[1:]
-        sn.set_parameters(shell_W, [np.zeros(1)] + self.net.b[1:])
-        copy, unit = sn.layout.units(1)
-        drive = (rho_x @ self.net.W[0])[copy % sn.batch, unit]
-        sn.bias = sn.bias.copy()
-        sn.bias[sn.layout.neuron_offset(1) + np.arange(len(copy))] += drive
-        sn.neurons.I_bias = sn.bias * sn.unit_current
+        drive = np.tile(rho_x @ self.net.W[0], (sn.copies // sn.batch, 1))
+        sn.set_parameters([np.zeros((1, self.net.sizes[1]))] + self.net.W[1:],
+                          [np.zeros(1)] + self.net.b[1:], drive)
         return rho_x
 
-    def _free(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Free phase of the current parameters on ``x``: ŷ per example (batch-padded) and ρ(x)."""
-        sn = self.sn
-        rho_x = self._load(x)
-        sn.rules.active = False  # the rule only runs in the nudged phases
-        y = sn.free_phase()[1]
-        return y.reshape(-1, sn.batch, y.shape[1]).mean(axis=0), rho_x
+    def _trial_mean(self, y: np.ndarray) -> np.ndarray:
+        """ŷ (copies, n_out) averaged over the noise trials → (batch, n_out)."""
+        return y.reshape(-1, self.sn.batch, y.shape[1]).mean(axis=0)
 
     def delta(self, x: np.ndarray, d: np.ndarray) -> tuple[list, list, np.ndarray]:
-        """ΔW_k, Δb_{k+1} of the rule on one full mini-batch (not applied), and ŷ."""
+        """ΔW_k, Δb_{k+1} of the rule on one full mini-batch (not applied), and ŷ: the free
+        phase and the ±β phases in one Brian2 run (:meth:`SpikingNetwork.episode`)."""
         sn = self.sn
-        y, rho_x = self._free(x)
+        rho_x = self._load(x)
         trials = sn.copies // sn.batch
-        force = teaching_force(self.energy, self.rho, np.tile(y, (trials, 1)),
-                               np.tile(d, (trials, 1)))
-        plus, minus, two_beta = sn.nudged_pair(force, [sn.sp["nudged_ms"]])  # symmetric
+
+        def force(y: np.ndarray) -> np.ndarray:
+            return teaching_force(self.energy, self.rho, np.tile(self._trial_mean(y), (trials, 1)),
+                                  np.tile(d, (trials, 1)))
+
+        ep = sn.episode(force, [sn.sp["nudged_ms"]])  # symmetric
+        plus, minus, two_beta = ep.plus, ep.reference, ep.divisor
         dW = [(p - m).mean(axis=0) / two_beta
               for p, m in zip(plus.acc[-1]["sym"], minus.acc[-1]["sym"])]
         end = [(p[-1] - m[-1]) / two_beta for p, m in zip(plus.rho[1:], minus.rho[1:])]
         if self.input_mode == "current":  # Eq 26 with a constant presynaptic rate ρ(x)
             dW[0] = np.tile(rho_x, (trials, 1)).T @ end[0] / sn.copies
         db = [e.mean(axis=0) for e in end]
-        return dW, db, y
+        return dW, db, self._trial_mean(ep.y)
 
     def update(self, idx: np.ndarray, x: np.ndarray, d: np.ndarray, lr_scale: float,
                rng: np.random.Generator) -> np.ndarray:
@@ -121,7 +118,8 @@ class SpikingLearner:
         return y
 
     def predict(self, x: np.ndarray) -> np.ndarray:
-        return self._free(x)[0][:len(x)]
+        self._load(x)
+        return self._trial_mean(self.sn.free_phase()[1])[:len(x)]
 
     def extra_state(self) -> dict[str, np.ndarray]:
         return {}

@@ -355,3 +355,75 @@ def test_layout_population_wiring_is_the_neuron_wiring_collapsed():
         rows = np.unique(collapsed, axis=0, return_counts=True)
         assert np.all(rows[1] == n)
         assert_allclose(rows[0], np.unique(np.stack(pop[name], axis=1), axis=0), rtol=0, atol=0)
+
+
+def _small_network(models, seed: int = 9):
+    from stdp_ebm.spiking import SpikingNetwork
+
+    net = network_from_config(small_config(sizes=(3, 4, 2), batch=1, init_scale=0.5),
+                              np.random.default_rng(5))
+    rho = TabulatedRho(np.linspace(-0.5, 1.5, 21), np.linspace(0.0, 1.2, 21))
+    return SpikingNetwork(net, rho, _sp(neurons_per_unit=5, settle_ms=10.0, free_ms=20.0,
+                                        nudged_ms=30.0), models, seed)
+
+
+def _counting_runs(sn) -> list:
+    calls, original = [], sn.network.run
+
+    def run(*args, **kwargs):
+        calls.append(args)
+        return original(*args, **kwargs)
+
+    sn.network.run = run
+    return calls
+
+
+def test_episode_in_one_run_equals_the_phases_run_one_by_one(models):
+    """The schedule (free phase, +β, resume, −β as segments of one Brian2 run, callbacks at the
+    boundaries) reproduces the four separate runs bit for bit: rates, ŷ, the rule's integrals and
+    the rate trajectories, with common random numbers in both."""
+    force = np.array([[0.5, -0.5]])
+    ref = _small_network(models)
+    ref_calls = _counting_runs(ref)
+    rates, y = ref.free_phase()
+    start = ref.checkpoint()
+    plus = ref.nudged_phase(ref.sp["beta"] * force, [10.0, 30.0])
+    ref.resume(start)
+    minus = ref.nudged_phase(-ref.sp["beta"] * force, [10.0, 30.0])
+
+    sn = _small_network(models)
+    calls = _counting_runs(sn)
+    seen = []
+    ep = sn.episode(lambda y_free: seen.append(y_free) or force, [10.0, 30.0])
+    assert (len(ref_calls), len(calls)) == (3, 1)
+    assert_allclose(seen[0], y, rtol=0, atol=0)  # the force is computed from the free phase's ŷ
+    assert ep.divisor == 2 * sn.sp["beta"]
+    for a, b in zip(ep.rates + [ep.y], rates + [y]):
+        assert_allclose(a, b, rtol=0, atol=0)
+    for got, want in ((ep.plus, plus), (ep.reference, minus)):
+        assert len(got.acc) == 2
+        for when in range(2):
+            for a, b in zip(got.acc[when]["sym"], want.acc[when]["sym"]):
+                assert np.any(a != 0)
+                assert_allclose(a, b, rtol=0, atol=0)
+        for a, b in zip(got.rho, want.rho):
+            assert_allclose(a, b, rtol=0, atol=0)
+
+
+def test_a_failing_callback_stops_the_run_and_raises_its_own_error(models):
+    import brian2 as b2
+
+    from stdp_ebm.spiking.schedule import Segment, run_segments
+
+    sn = _small_network(models)
+    called = []
+
+    def fail():
+        raise ValueError("boom")
+
+    segments = [Segment(5.0, end=fail), Segment(20.0, start=lambda: called.append(1))]
+    with pytest.raises(ValueError, match="boom"):
+        run_segments(sn.network, sn.neurons.clock, segments)
+    assert called == []
+    # stopped at the end of the step in which the callback ran
+    assert float(sn.network.t / b2.ms) == pytest.approx(5.0 + sn.sp["dt_ms"])

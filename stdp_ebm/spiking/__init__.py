@@ -53,14 +53,14 @@ from ..energy import EQ6, Energy
 from ..errors import ModelFileError
 from ..network import Network
 from ..rule import FORMS
-from .engine import PhaseRecord, SpikingNetwork, estimator_reference, teaching_force
+from .engine import Episode, PhaseRecord, SpikingNetwork, estimator_reference, teaching_force
 from .layout import Layout
 from .params import (SPIKING_SCHEMA, background, configure_brian2, load_models,
                      neuron_overrides)
 from .population import population_rates, rule_on_spike_trains, rule_synapses, start_rule
 from .randomstate import random_state, set_random_state
 
-__all__ = ["SPIKING_SCHEMA", "Layout", "PhaseRecord", "SpikingNetwork", "SpikingRun", "background",
+__all__ = ["SPIKING_SCHEMA", "Episode", "Layout", "PhaseRecord", "SpikingNetwork", "SpikingRun", "background",
            "configure_brian2", "estimator_reference", "load_models", "neuron_overrides",
            "population_rates", "random_state", "rule_on_spike_trains", "rule_synapses",
            "set_random_state", "simulate", "start_rule", "teaching_force"]
@@ -126,13 +126,13 @@ def simulate(net: Network, rho: Rho, sp: dict, seed: int, models: dict | None = 
     try:
         sn = SpikingNetwork(net, rho, sp, models or load_models(), seed)
         t_build = time.perf_counter() - t0
-        rates, y = sn.free_phase()
-        force = teaching_force(energy, rho, y, np.tile(net.target, (sp["trials"], 1)))
-        plus, ref, denom = sn.nudged_pair(force, stops)
+        target = np.tile(net.target, (sp["trials"], 1))
+        ep = sn.episode(lambda y: teaching_force(energy, rho, y, target), stops)
     except (DimensionMismatchError, KeyError) as exc:
         raise ModelFileError(f"spiking network: the model files do not fit together: {exc}") \
             from None
     wall = time.perf_counter() - t0
+    plus, ref, denom = ep.plus, ep.reference, ep.divisor
     dW = [{f: [(p - r) / denom for p, r in zip(pa[f], ra[f])] for f in FORMS}
           for pa, ra in zip(plus.acc, ref.acc)]
     raw = {f: [p / sp["beta"] for p in plus.acc[-1][f]] for f in FORMS}
@@ -146,5 +146,5 @@ def simulate(net: Network, rho: Rho, sp: dict, seed: int, models: dict | None = 
             "neuron_ms": float(len(sn.neurons) * sim_ms),
             "spikes": float(sn.spikes), "synaptic_events": float(sn.events),
             "codegen": str(b2.prefs.codegen.target)}
-    return SpikingRun(rates, y, dW[-1], raw, times, drho, len(net.x), cost,
+    return SpikingRun(ep.rates, ep.y, dW[-1], raw, times, drho, len(net.x), cost,
                       dict(zip(stops, dW)))

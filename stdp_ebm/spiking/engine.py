@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -15,6 +16,7 @@ from .layout import Layout
 from .params import background, configure_brian2, neuron_overrides
 from .population import population_rates, rule_synapses, start_rule
 from .randomstate import random_state, set_random_state
+from .schedule import Segment, freeze_long_lived, run_segments
 
 
 @dataclass
@@ -23,6 +25,17 @@ class PhaseRecord:
 
     acc: list[dict[str, list[np.ndarray]]]  # per checkpoint: form -> per W_k (copies, n_k, n_k+1)
     rho: list[np.ndarray]  # per layer, shape (T, copies, n_k)
+
+
+@dataclass
+class Episode:
+    """A free phase and the nudged pair that follows it (:meth:`SpikingNetwork.episode`)."""
+
+    rates: list[np.ndarray]  # free-phase population rates ρ per layer, (copies, n_k)
+    y: np.ndarray  # free-phase output state ŷ, (copies, n_out)
+    plus: PhaseRecord  # the +β phase
+    reference: PhaseRecord  # the −β (symmetric) or β = 0 (one-sided) phase
+    divisor: float  # scale·β: ΔW = (acc(plus) − acc(reference)) / divisor
 
 
 class SpikingNetwork:
@@ -39,6 +52,7 @@ class SpikingNetwork:
         import brian2 as b2
 
         configure_brian2(sp["codegen"], sp["dt_ms"])
+        freeze_long_lived()
         b2.seed(seed)
         self.net_params, self.sp, self.models = net, sp, models
         self.sizes = net.sizes
@@ -61,6 +75,7 @@ class SpikingNetwork:
         if sp["learn"]:
             self.network.add(b2.NetworkOperation(self._learn_step, dt=1 * b2.ms))
         self.spikes = self.events = 0.0
+        self._nudging = False  # online learning (``learn``) only in nudged phases
 
     # --- construction ----------------------------------------------------------------------------
     def _add(self, obj):
@@ -144,7 +159,6 @@ class SpikingNetwork:
         pops, counts = population_rates(sources, lay.n_units, lay.n, self.sp, self.models)
         self._objects += [pops, *counts]
         rules = self._add(rule_synapses(pops, *lay.rule_pairs(), self.sp, self.models))
-        rules.active = False
         return pops, rules
 
     def _output_monitor(self):
@@ -159,7 +173,10 @@ class SpikingNetwork:
         return b2.StateMonitor(self.neurons, "I_syn", dt=1 * b2.ms, record=lay.neuron(last, cu, 0))
 
     def _learn_step(self) -> None:
-        """Online learning: transmission weights W + eta·ΔW_tied of the same weight and copy."""
+        """Online learning in nudged phases: transmission weights W + eta·ΔW_tied of the same
+        weight and copy."""
+        if not self._nudging:
+            return
         tied = np.asarray(self.rules.delta_w_tied[:])
         for syn, widx, ridx in self.conns:
             syn.w = self.w_flat[widx] + self.sp["eta"] * tied[ridx]
@@ -169,26 +186,31 @@ class SpikingNetwork:
         """Clamp new inputs: Poisson rates ρ(x)·r_max, ``rho_x`` of shape (batch, n_0)."""
         self.source.rates = self._input_rates(rho_x)
 
-    def set_parameters(self, W: list[np.ndarray], b: list[np.ndarray]) -> None:
+    def set_parameters(self, W: list[np.ndarray], b: list[np.ndarray],
+                       drive: np.ndarray | None = None) -> None:
         """New weights W_k and biases b_k (same shapes) in every copy: transmission weights and
-        bias currents (any teaching current is removed)."""
+        bias currents (any teaching current is removed). ``drive`` (copies, n_1), in I_unit: a
+        constant current into h_1 per copy on top of its bias (the input as a current, ρ(x)W_0)."""
         self.w_flat = np.concatenate([w.ravel() for w in W])
         for syn, widx, _ in self.conns:
             syn.w = self.w_flat[widx]
         self.bias = self._bias_vector(b)
+        if drive is not None:
+            copy, unit = self.layout.units(1)
+            self.bias[self.layout.neuron_offset(1) + np.arange(len(copy))] += drive[copy, unit]
         self.net_params = Network(W, b, self.net_params.x, self.net_params.target)
         self.neurons.I_bias = self.bias * self.unit_current
 
-    # --- phases ----------------------------------------------------------------------------------
+    # --- phases: segments of one Brian2 run (:mod:`stdp_ebm.spiking.schedule`) ---------------------
     def _counts(self) -> list[np.ndarray]:
         return [np.array(m.count, dtype=float) for m in self.counts]
 
-    def _run(self, duration_ms: float) -> None:
-        """Run and tally spikes and synaptic events (spikes × out-degree, transmission synapses)."""
-        import brian2 as b2
-
+    def _run(self, segments: list[Segment], rule: bool) -> None:
+        """Run ``segments`` in one Brian2 run, the rule synapses on or off throughout; tally spikes
+        and synaptic events (spikes × out-degree, transmission synapses)."""
+        self.rules.active = rule
         before = self._counts()
-        self.network.run(duration_ms * b2.ms, report=brian2_report())
+        run_segments(self.network, self.neurons.clock, segments, brian2_report())
         new = [a - b for a, b in zip(self._counts(), before)]
         self.spikes += float(sum(np.sum(c) for c in new))
         self.events += self.synaptic_events(new)
@@ -198,13 +220,26 @@ class SpikingNetwork:
         the input group and of the LIF group."""
         return float(sum(c @ d for c, d in zip(counts, self.layout.out_degree())))
 
-    def free_phase(self) -> tuple[list[np.ndarray], np.ndarray]:
-        """Settle, then count: population rates ρ (copies, n_k), output state ŷ (copies, n_out)."""
+    def _free_segments(self, out: dict) -> list[Segment]:
+        """Settle, then count: ``out`` gets the population rates ρ (copies, n_k) and the output
+        state ŷ (copies, n_out) of the counting window."""
+        sp, mark = self.sp, {}
+
+        def begin() -> None:
+            self._nudging = False
+
+        def count() -> None:
+            mark["counts"] = self.layout.layer_blocks(self._counts())
+            mark["t0"] = self.out_mon.t[:].size
+
+        def finish() -> None:
+            out["rates"], out["y"] = self._free_result(mark["counts"], mark["t0"])
+
+        return [Segment(sp["settle_ms"], start=begin, end=count),
+                Segment(sp["free_ms"], end=finish)]
+
+    def _free_result(self, before: list[np.ndarray], t0: int) -> tuple[list, np.ndarray]:
         sp = self.sp
-        self._run(sp["settle_ms"])
-        before = self.layout.layer_blocks(self._counts())
-        t0 = self.out_mon.t[:].size
-        self._run(sp["free_ms"])
         window = sp["free_ms"] * 1e-3
         rates = [(a - b).sum(axis=2) / (self.layout.n * window * sp["r_max_hz"])
                  for a, b in zip(self.layout.layer_blocks(self._counts()), before)]
@@ -214,6 +249,12 @@ class SpikingNetwork:
             raise DivergenceError("spiking free phase: runaway rates (> 5 r_max); lower the "
                                   "weights or spiking.unit_current_nA")
         return rates, y
+
+    def free_phase(self) -> tuple[list[np.ndarray], np.ndarray]:
+        """Settle, then count: population rates ρ (copies, n_k), output state ŷ (copies, n_out)."""
+        out: dict = {}
+        self._run(self._free_segments(out), rule=False)
+        return out["rates"], out["y"]
 
     def _accumulators(self) -> dict[str, list[np.ndarray]]:
         """The rule's ΔW integrals now, per form and W_k, shape (copies, n_k, n_{k+1})."""
@@ -264,35 +305,65 @@ class SpikingNetwork:
         bias[self.layout.neuron_offset(last) + np.arange(len(copy))] += force[copy, unit]
         self.neurons.I_bias = bias * self.unit_current  # whole array: also works in standalone
 
-    def nudged_pair(self, force: np.ndarray, checkpoints_ms: list[float]
-                    ) -> tuple[PhaseRecord, PhaseRecord, float]:
-        """From the current state: the +β phase, then (resumed, common random numbers) the
-        estimator's reference phase (−β or β = 0), both with teaching current ±β·``force``, and the
-        divisor scale·β of their difference (:func:`estimator_reference`)."""
-        beta = self.sp["beta"]
-        sign, scale = estimator_reference(self.sp["estimator"])
-        start = self.checkpoint()
-        plus = self.nudged_phase(beta * force, checkpoints_ms)
-        self.resume(start)
-        return plus, self.nudged_phase(sign * beta * force, checkpoints_ms), scale * beta
+    def _nudged_segments(self, force: Callable[[], np.ndarray], stops_ms: list[float],
+                         out: list[PhaseRecord]) -> list[Segment]:
+        """A nudged phase with the teaching current ``force()``·I_unit (copies, n_out; called when
+        the phase starts) on the output bias, reading the rule's integrals at each of ``stops_ms``
+        (sorted, the last = the end); its :class:`PhaseRecord` is appended to ``out``."""
+        rec: dict = {"accs": []}
+
+        def begin() -> None:
+            self.set_teaching(force())
+            start_rule(self.rules, self.pops, self.sp["r_max_hz"])
+            rec["t0"] = self.rate_mon.t[:].size
+            self._nudging = True
+
+        def read() -> None:
+            rec["accs"].append(self._accumulators())
+
+        def finish() -> None:
+            read()
+            r = np.array(self.rate_mon.r[:, rec["t0"]:]).T / self.sp["r_max_hz"]
+            lay = self.layout
+            out.append(PhaseRecord(rec["accs"], [
+                r[:, lay.unit_offset(k):lay.unit_offset(k) + self.copies * s]
+                .reshape(len(r), self.copies, s) for k, s in enumerate(self.sizes)]))
+
+        lengths = np.diff([0.0, *stops_ms])
+        segments = [Segment(float(ms), end=read) for ms in lengths]
+        segments[0].start, segments[-1].end = begin, finish
+        return segments
 
     def nudged_phase(self, force: np.ndarray, checkpoints_ms: list[float]) -> PhaseRecord:
         """Run with the teaching current ``force``·I_unit (copies, n_out) added to the output bias,
         reading the rule's integrals at each of ``checkpoints_ms`` (sorted, the last = the end)."""
-        self.set_teaching(force)
-        start_rule(self.rules, self.pops, self.sp["r_max_hz"])
-        t_start = self.rate_mon.t[:].size
-        accs, elapsed = [], 0.0
-        for stop in checkpoints_ms:
-            if stop > elapsed:
-                self._run(stop - elapsed)
-                elapsed = stop
-            accs.append(self._accumulators())
-        r = np.array(self.rate_mon.r[:, t_start:]).T / self.sp["r_max_hz"]
-        lay = self.layout
-        rho = [r[:, lay.unit_offset(k):lay.unit_offset(k) + self.copies * s]
-               .reshape(len(r), self.copies, s) for k, s in enumerate(self.sizes)]
-        return PhaseRecord(accs, rho)
+        out: list[PhaseRecord] = []
+        self._run(self._nudged_segments(lambda: force, checkpoints_ms, out), rule=True)
+        return out[0]
+
+    def episode(self, force_of: Callable[[np.ndarray], np.ndarray], checkpoints_ms: list[float]
+                ) -> Episode:
+        """Free phase, then from its end state the +β phase and (resumed, common random numbers)
+        the estimator's reference phase (−β or β = 0), all in one Brian2 run. The teaching current
+        per unit of β is ``force_of(ŷ)`` (copies, n_out) of the free phase's output state ŷ."""
+        beta = self.sp["beta"]
+        sign, scale = estimator_reference(self.sp["estimator"])
+        free: dict = {}
+        phases: list[PhaseRecord] = []
+        saved: dict = {}
+
+        def plus() -> np.ndarray:
+            saved["start"], saved["force"] = self.checkpoint(), force_of(free["y"])
+            return beta * saved["force"]
+
+        def reference() -> np.ndarray:
+            self.resume(saved["start"])
+            return sign * beta * saved["force"]
+
+        self._run(self._free_segments(free)
+                  + self._nudged_segments(plus, checkpoints_ms, phases)
+                  + self._nudged_segments(reference, checkpoints_ms, phases), rule=True)
+        return Episode(free["rates"], free["y"], phases[0], phases[1], scale * beta)
 
 
 def estimator_reference(estimator: str) -> tuple[float, float]:

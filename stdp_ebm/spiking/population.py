@@ -46,7 +46,6 @@ def start_rule(rules, pops, r_max_hz: float) -> None:
     rules.delta_w_down = 0
     rules.rho_in_last = rho[np.asarray(rules.i[:])]
     rules.rho_out_last = rho[np.asarray(rules.j[:])]
-    rules.active = True
 
 
 def rule_on_spike_trains(trains: list[tuple[np.ndarray, np.ndarray]], n: int, duration_ms: float,
@@ -72,5 +71,6 @@ def rule_on_spike_trains(trains: list[tuple[np.ndarray, np.ndarray]], n: int, du
     rules.active = False
     network.run(warmup_ms * b2.ms)
     start_rule(rules, pops, sp["r_max_hz"])
+    rules.active = True
     network.run(duration_ms * b2.ms)
     return float(rules.delta_w_up[0]), float(rules.delta_w_down[0])

@@ -1,0 +1,96 @@
+"""Several phases in one Brian2 run: callbacks at the phases' boundaries (:func:`run_segments`).
+
+Brian2's runtime device pays a set-up at every ``Network.run`` call: it generates the code of every
+code object again (only the compiled module is cached) and calls ``gc.collect()``. For the spiking
+learner's network that is ~60 ms per call, more than simulating a 100 ms phase of a mini-batch, and
+a mini-batch has four phases (settle, count, +β, −β). Here the phases are :class:`Segment` s of one
+run: a ``NetworkOperation`` first in every time step (``when="start"``, before the monitors record)
+calls each segment's ``start`` and ``end`` at its boundary step. Each callback sees the network
+exactly as it would between two ``run`` calls, so results are the same to the bit
+(``tests/test_spiking.py``); a callback may change variables, read monitors, save or restore the
+state and the random numbers.
+
+:func:`freeze_long_lived` removes the other half of the per-run cost, ``gc.collect()``.
+"""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Callable
+from dataclasses import dataclass
+
+Callback = Callable[[], None]
+
+
+@dataclass
+class Segment:
+    """``ms`` of simulation with ``start`` called before its first step and ``end`` after its last."""
+
+    ms: float
+    start: Callback | None = None
+    end: Callback | None = None
+
+
+def _timeline(segments: list[Segment], first_step: int, dt_s: float) -> tuple[list, int]:
+    """[(step, callback)] in call order and the step after the last segment."""
+    queue, step = [], first_step
+    for seg in segments:
+        if seg.start is not None:
+            queue.append((step, seg.start))
+        step += int(round(seg.ms * 1e-3 / dt_s))
+        if seg.end is not None:
+            queue.append((step, seg.end))
+    return queue, step
+
+
+def run_segments(network, clock, segments: list[Segment], report=None) -> None:
+    """Run ``segments`` back to back in one ``network.run`` on ``clock``'s time steps.
+
+    A callback that raises stops the run at the end of that step; the exception is raised again
+    after ``run`` returns, and later callbacks are not called.
+    """
+    import brian2 as b2
+
+    dt_s = float(clock.dt / b2.second)
+    first = int(round(network.t_ / dt_s))
+    queue, last = _timeline(segments, first, dt_s)
+    state = {"next": 0, "error": None}
+
+    def fire(step: int) -> None:
+        while state["error"] is None and state["next"] < len(queue) \
+                and queue[state["next"]][0] <= step:
+            callback = queue[state["next"]][1]
+            state["next"] += 1
+            try:
+                callback()
+            except Exception as exc:  # re-raised after the run, with its own type
+                state["error"] = exc
+                network.stop()
+
+    fire(first)
+    if last > first and state["error"] is None:
+        # network.t_: the time (s) of the step being run, a float the run loop sets every step
+        op = b2.NetworkOperation(lambda: fire(int(round(network.t_ / dt_s))), clock=clock,
+                                 when="start", order=-1000)
+        network.add(op)
+        try:
+            network.run((last - first) * dt_s * b2.second, report=report, namespace={})
+        finally:
+            network.remove(op)
+    if state["error"] is None:
+        fire(last)
+    if state["error"] is not None:
+        raise state["error"]
+
+
+def freeze_long_lived() -> None:
+    """Hide the objects alive now from the cyclic garbage collector (``gc.freeze``).
+
+    Brian2 calls ``gc.collect()`` at every ``run``; with the ~2×10⁵ objects that brian2, sympy and
+    the calibration keep alive, one call costs ~0.12 s, as much as the code of a mini-batch. Frozen
+    objects are still freed by reference counting; ``gc.unfreeze`` first lets the collector free
+    what became garbage since the last call (e.g. a previous network), so nothing accumulates.
+    """
+    gc.unfreeze()
+    gc.collect()
+    gc.freeze()
