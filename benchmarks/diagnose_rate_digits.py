@@ -10,6 +10,8 @@ units that never fire. Usage (the measurements of docs/spiking_learning.md)::
     python benchmarks/diagnose_rate_digits.py --classes 10 --H 50 --nudged 10
     python benchmarks/diagnose_rate_digits.py --mnist ../shared/data/mnist --ntrain 2000 --H 100 \
         --nudged 10 --epochs 3 --lrs 0.1 0.15       # MNIST instead (first 2000 test images)
+    python benchmarks/diagnose_rate_digits.py --config experiments/train_spiking.toml --nudged 10 \
+        --validation 300 --lrs 0.15 0.075         # choose settings on held-out training examples
 """
 
 from __future__ import annotations
@@ -38,6 +40,9 @@ def main() -> None:
     p.add_argument("--free", type=int, default=60)
     p.add_argument("--nudged", type=int, default=20)
     p.add_argument("--mnist", default=None, help="MNIST IDX directory: MNIST instead of digits")
+    p.add_argument("--validation", type=int, default=0,
+                   help="hold out the last N training examples and report the error on them "
+                        "instead of the test set (for choosing settings)")
     a = p.parse_args()
 
     from stdp_ebm.calibration import calibrate
@@ -66,6 +71,9 @@ def main() -> None:
     if a.mnist:
         mnist = load_mnist(a.mnist)
         xtr, ytr, xte, yte = mnist.x_train, mnist.y_train, mnist.x_test[:2000], mnist.y_test[:2000]
+    if a.validation:
+        xtr, ytr, xte, yte = (xtr[:-a.validation], ytr[:-a.validation], xtr[-a.validation:],
+                              ytr[-a.validation:])
     n = (a.ntrain or len(xtr)) // a.bs * a.bs
     data = Dataset("digits", xtr[:n], ytr[:n], xte, yte)
     net = random_network([xtr.shape[1], a.H, ytr.shape[1]], seeds.rng("network"), a.init, 0, 0)
@@ -81,7 +89,7 @@ def main() -> None:
     def report(h) -> None:
         s = states()
         ry = rho(s[-1])
-        print(f"epoch {h.epochs}: test error {100 * h.test_error[-1]:.1f} %; h at s_min "
+        print(f"epoch {h.epochs}: {'validation' if a.validation else 'test'} error {100 * h.test_error[-1]:.1f} %; h at s_min "
               f"{np.mean(s[1] <= lo):.2f}, at s_max {np.mean(s[1] >= hi):.2f}; y at s_min "
               f"{np.mean(s[-1] <= lo):.2f}; ρ(y) of the target class {np.mean(ry[yte > 0]):.2f}, "
               f"of the others {np.mean(ry[yte == 0]):.2f}", flush=True)
