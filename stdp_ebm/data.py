@@ -42,11 +42,12 @@ class Dataset:
         return Dataset(self.name, *(a.astype(dtype, copy=False) for a in
                                     (self.x_train, self.y_train, self.x_test, self.y_test)))
 
-    def validation(self, n: int) -> "Dataset":
+    def validation(self, n: int, key: str = "[data] validation") -> "Dataset":
         """The last ``n`` training examples as the test set and the rest as the training set: for
-        choosing hyper-parameters without looking at the test set."""
+        choosing hyper-parameters without looking at the test set (``key`` names the setting in
+        the error)."""
         if not 0 < n < len(self.x_train):
-            raise DataError(f"[data] validation = {n}: must be between 0 and the "
+            raise DataError(f"{key} = {n}: must be between 0 and the "
                             f"{len(self.x_train)} training examples of {self.name}")
         return Dataset(f"{self.name} validation[-{n}:]", self.x_train[:-n], self.y_train[:-n],
                        self.x_train[-n:], self.y_train[-n:])

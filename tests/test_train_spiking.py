@@ -132,6 +132,22 @@ def test_config_errors(override, key):
         resolve(CONFIG, [override])
 
 
+def test_validation_holds_out_the_end_of_the_training_split():
+    """[task] validation = n: the last n training examples become the evaluation set, the test
+    set is not used; the training part is still cut to a multiple of the batch size."""
+    from stdp_ebm.experiments.train_spiking import load_task
+
+    cfg = resolve(CONFIG, [])[0]
+    full = load_task(cfg["task"], np.random.default_rng(0), 1)  # batch 1: nothing cut
+    val = load_task({**cfg["task"], "validation": 300}, np.random.default_rng(0), 10)
+    assert len(val.x_test) == 300 and len(val.x_train) == (len(full.x_train) - 300) // 10 * 10
+    assert_allclose(val.x_test, full.x_train[-300:], rtol=0, atol=0)
+    assert_allclose(val.x_train, full.x_train[:len(val.x_train)], rtol=0, atol=0)
+    assert "validation" in val.name
+    with pytest.raises(Exception, match=r"\[task\] validation = 5000"):
+        load_task({**cfg["task"], "validation": 5000}, np.random.default_rng(0), 10)
+
+
 @pytest.mark.slow
 @pytest.mark.brian2
 def test_ten_class_digits_spiking_meets_the_issue_targets():

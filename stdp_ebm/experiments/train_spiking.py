@@ -68,6 +68,9 @@ SCHEMA = {
         "n_train": Key("int", 0, "first n training examples (0: all, cut to a multiple of "
                                  "[train] batch_size)", low=0),
         "n_test": Key("int", 0, "first n test examples (0: all)", low=0),
+        "validation": Key("int", 0, "if > 0: hold out the last n training examples and report "
+                                    "them as the 'test' set, for choosing settings without the "
+                                    "test set", low=0),
     },
     "train": {k: TRAIN_SCHEMA[k] for k in TRAIN_KEYS},
     "learner": {
@@ -108,6 +111,8 @@ def load_task(sec: dict, rng: np.random.Generator, batch_size: int = 1) -> Datas
     largest multiple of ``batch_size``) / n_test."""
     if sec["dataset"] == "mnist":
         data = load_mnist(sec["data_dir"])
+        if sec["validation"]:
+            data = data.validation(sec["validation"], "[task] validation")
         ntr = (sec["n_train"] or len(data.x_train)) // batch_size * batch_size
         return data.subset(ntr, sec["n_test"] or len(data.x_test))
     full = load_digits(rng, sec["test_fraction"])
@@ -120,13 +125,17 @@ def load_task(sec: dict, rng: np.random.Generator, batch_size: int = 1) -> Datas
         labels = np.searchsorted(np.array(sorted(classes)), np.argmax(y[keep], axis=1))
         parts.append((pooled, one_hot(labels, len(classes))))
     (xtr, ytr), (xte, yte) = parts
-    if sec["n_train"] > len(xtr):
-        raise DataError(f"[task] n_train = {sec['n_train']}: only {len(xtr)} training examples")
-    ntr = sec["n_train"] or len(xtr) // batch_size * batch_size
-    nte = sec["n_test"] or len(xte)
-    which = "" if len(classes) == 10 else f" {sorted(classes)}"
-    return Dataset(f"digits{which} {side}×{side}", xtr[:ntr], ytr[:ntr], xte[:nte],
-                   yte[:nte])
+    name = f"digits{'' if len(classes) == 10 else f' {sorted(classes)}'} {side}×{side}"
+    data = Dataset(name, xtr, ytr, xte, yte)
+    if sec["validation"]:
+        data = data.validation(sec["validation"], "[task] validation")
+    if sec["n_train"] > len(data.x_train):
+        raise DataError(f"[task] n_train = {sec['n_train']}: only {len(data.x_train)} training "
+                        "examples")
+    ntr = sec["n_train"] or len(data.x_train) // batch_size * batch_size
+    nte = sec["n_test"] or len(data.x_test)
+    return Dataset(data.name, data.x_train[:ntr], data.y_train[:ntr], data.x_test[:nte],
+                   data.y_test[:nte])
 
 
 def build(cfg: dict, ctx: RunContext, data: Dataset) -> tuple:
