@@ -279,4 +279,10 @@ def test_stdp_random_trains_experiment_end_to_end(tmp_path):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["rules"] == ["rule_synapse"]
     assert summary["per_rule"]["rule_synapse"]["corr_with_paired"] > 0.5  # same-signed windows
+    ref = summary["bi_poo_points"]  # present where ../shared/data holds the digitisation
+    if ref["present"]:
+        # points inside the outermost bin centres (±90 ms with 20 ms bins): 43 of the 45
+        assert ref["n"] > 30 and 0.0 < ref["rules"]["rule_synapse"]["corr"] <= 1.0
+    else:
+        assert "not compared" in ref["note"]
     assert (out / "figures" / "random_trains.png").is_file()
