@@ -1,12 +1,15 @@
-"""The STDP window from random spike trains, the way Bengio et al. (arXiv:1509.05936; Neural
-Computation 29:555, 2017) obtained it for their rule, beside the spike-pair protocol's window.
+"""The STDP window from random spike trains, in the spirit of Bengio et al. (arXiv:1509.05936;
+Neural Computation 29:555, 2017), beside the spike-pair protocol's window.
 
-Bengio et al. simulated random pre- and postsynaptic spike trains, let the rule change the weight,
-and plotted the weight change against the spike-timing difference. Our reading of that protocol
-(their code is not used; the paper's text was not at hand when this was written, so the details
-below are this project's choices): ``pairs`` synapses, each between its own independent Poisson
-pre and post train (``rate_hz``, ``duration_s``; post spikes evoked by current pulses, so the trains
-are uncorrelated). A synapse's ΔW is attributed to its pre/post spike pairs by least squares::
+What their abstracts say (the only parts of the paper this project could read; docs/stdp.md lists
+the pages): spike-based simulations in which the weight change follows the rate rule (pre rate
+× rate of change of post activity) agree with the relationship between spike timing and the
+temporal change of postsynaptic activity, and show a strong correlation with the biologically
+observed STDP curve. Their rates, durations, binning and pairing are not known here, so the
+protocol below is this project's: ``pairs`` synapses, each between its own independent Poisson
+pre and post train at a constant ``rate_hz`` for ``duration_s`` (post spikes evoked by current
+pulses, so the trains are uncorrelated; the rule's rates are its filtered spike trains), and each
+synapse's ΔW attributed to its pre/post spike pairs by least squares::
 
     ΔW_k = Σ_b c_b · N_kb + c_out · N_k,out,
 
@@ -15,25 +18,27 @@ where N_kb counts the pairs of synapse k whose lag t_post − t_pre falls in bin
 pair at lag b: exactly the bin average of the pair kernel K for a rule that is a sum over pairs
 (Eq 26, pair-based STDP), and the best pairwise description of a rule that is not (the triplet
 rule, whose LTP needs a preceding post spike). Intervals: 95 % percentile bootstrap over synapses.
+As in their comparison with biology, each rule's c_b is correlated with Bi & Poo's points (read
+from ``[data] dir`` when present) and scaled to them by one fitted factor.
 
 The spike-pair protocol (``[paired]``) runs in the same Brian2 network; its ΔW per pairing is the
 window it measures, in the same units (ΔW per pre/post spike pair).
 
 data.npz: ``lag_ms`` (bin centres); per rule ``RULE_c``, ``RULE_c_lo``, ``RULE_c_hi``,
 ``RULE_paired`` (at ``paired_delta_t_ms``), ``RULE_theory_bins`` (bin-averaged K, rules with a
-kernel), ``RULE_delta_w`` (per random-train synapse).
+kernel), ``RULE_delta_w`` (per random-train synapse); ``data_bi_poo_{x_ms,y}`` when present.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from .. import stdp
+from .. import stdp, stdp_data
 from ..config import Key, require
 from ..plotting import figure, panel_label
 from ..protocols import concat, pairing, poisson
 from . import Experiment, Result, RunContext
-from .stdp_rules import SPIKING, notes, rules, run_spiking
+from .stdp_rules import DATA, SPIKING, data_dir, notes, rules, run_spiking
 from .stdp_window_figures import label
 
 SCHEMA = {
@@ -55,6 +60,7 @@ SCHEMA = {
         "frequency_hz": Key("float", 1.0, "pairing frequency", low=0.0, open_low=True, high=10.0),
     },
     "spiking": SPIKING,
+    "data": DATA,
 }
 
 
@@ -116,7 +122,31 @@ def run(cfg: dict, ctx: RunContext) -> Result:
                      f"{rule.name}_paired": per_pairing, f"{rule.name}_delta_w": dw})
         summary["per_rule"][rule.name] = _agreement(rule, data, c, lo, hi, per_pairing, edges)
         summary["codegen_target"] = res.target
+    summary["bi_poo_points"] = _bi_poo(summary["rules"], data, cfg)
     return Result(data, summary)
+
+
+def _bi_poo(names: list[str], data: dict, cfg: dict) -> dict:
+    """Each rule's random-train window against Bi & Poo's points (|Δt| within the outermost bin
+    centres, so nothing is extrapolated):
+    Pearson correlation, as Bengio et al. compared their simulations with the biological STDP
+    curve, and the RMSE after one fitted scale (stdp_data.compare)."""
+    where = data_dir(cfg)
+    pts = stdp_data.bi_poo_points(where) if where else None
+    if pts is None:
+        return {"present": False, "note": f"no {stdp_data.BI_POO_FILE} in [data] dir = "
+                                          f"{cfg['data']['dir']!r}: points not compared"}
+    keep = np.abs(pts.x) < data["lag_ms"].max()
+    x, y = pts.x[keep], pts.y[keep]
+    data["data_bi_poo_x_ms"], data["data_bi_poo_y"] = x, y
+    out = {"present": True, "source": pts.source, "n": int(x.size), "rules": {}}
+    for name in names:
+        curve = np.interp(x, data["lag_ms"], data[f"{name}_c"])
+        fit = stdp_data.compare(curve, y, 1.0)
+        out["rules"][name] = {"corr": float(np.corrcoef(curve, y)[0, 1]), "scale": fit["scale"],
+                              "rmse_percent": fit["rmse"], "rmse_ci": fit["rmse_ci"],
+                              "fitted": fit["fitted"], "fixed": fit["fixed"]}
+    return out
 
 
 def _agreement(rule, data: dict, c, lo, hi, per_pairing, edges) -> dict:
@@ -142,7 +172,7 @@ def _agreement(rule, data: dict, c, lo, hi, per_pairing, edges) -> dict:
 def figures(data: dict, summary: dict, cfg: dict) -> dict:
     names = summary["rules"]
     fig, axes = figure(len(names), 1, width=3.9, height=3.6)
-    lag = data["lag_ms"]
+    lag, ref = data["lag_ms"], summary.get("bi_poo_points", {"present": False})
     for ax, name, lab in zip(axes, names, "abcdef"):
         c, lo, hi = data[f"{name}_c"], data[f"{name}_c_lo"], data[f"{name}_c_hi"]
         ax.fill_between(lag, lo, hi, step="mid", color="C0", alpha=0.25, lw=0,
@@ -150,6 +180,10 @@ def figures(data: dict, summary: dict, cfg: dict) -> dict:
         ax.step(lag, c, where="mid", color="C0", lw=1.0, label="random trains: ΔW per pair")
         ax.plot(data["paired_delta_t_ms"], data[f"{name}_paired"], "o-", color="C3", ms=3,
                 lw=1.0, label="spike-pair protocol: ΔW per pairing")
+        if ref["present"] and ref["rules"][name]["scale"] > 0:
+            ax.plot(data["data_bi_poo_x_ms"], data["data_bi_poo_y"] / ref["rules"][name]["scale"],
+                    "o", mfc="none", mec="0.35", ms=3, mew=0.7,
+                    label="Bi & Poo 1998: % change ÷ one fitted scale")
         if f"{name}_theory_bins" in data:
             ax.step(lag, data[f"{name}_theory_bins"], where="mid", color="k", ls=":", lw=1.0,
                     label="theory K(Δt), bin average")
@@ -157,7 +191,9 @@ def figures(data: dict, summary: dict, cfg: dict) -> dict:
         ax.axvline(0, color="0.4", lw=0.7, ls="--")
         ax.set_xlabel("Δt = t_post − t_pre (ms)")
         ax.set_ylabel("ΔW per spike pair (units of W₀)")
-        ax.set_title(label(name), fontsize=8.5)
+        corr = (f"\nr = {ref['rules'][name]['corr']:.2f} with Bi & Poo's points"
+                if ref["present"] else "\nBi & Poo points absent (see [data] dir)")
+        ax.set_title(label(name) + corr, fontsize=8.5)
         panel_label(ax, lab)
     axes[0].legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), fontsize=6.5)
     p, q = summary["protocol"], summary["paired"]
@@ -170,7 +206,7 @@ def figures(data: dict, summary: dict, cfg: dict) -> dict:
 
 EXPERIMENT = Experiment(
     name="stdp_random_trains",
-    doc="STDP window from random pre/post spike trains (Bengio et al.'s protocol, least-squares "
-        "attribution to spike pairs) beside the spike-pair protocol, for each rule.",
+    doc="STDP window from random pre/post spike trains (after Bengio et al.; least-squares "
+        "attribution to spike pairs) beside the spike-pair protocol and Bi & Poo's points.",
     schema=SCHEMA, run=run, figures=figures, check=check,
 )
