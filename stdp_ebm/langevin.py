@@ -18,6 +18,7 @@ from typing import Iterator
 import numpy as np
 from scipy.special import ndtr
 
+from .activation import Rho
 from .rate import RateModel, State
 
 Pair = tuple[State, State, State, State]
@@ -41,21 +42,24 @@ def burn_in(model: RateModel, s: State, trials: int, steps: int,
 
 
 def paired_steps(model: RateModel, s: State, target: np.ndarray, beta: float, steps: int,
-                 seed: int | None) -> Iterator[Pair]:
-    """The nudged and the un-nudged continuation from the samples ``s``, step by step, with common
-    random numbers: two generators seeded alike draw the same η for both at every step.
+                 seed: int | None, beta_ref: float = 0.0, common: bool = True) -> Iterator[Pair]:
+    """The nudged (β) and the reference continuation (``beta_ref``: 0, the un-nudged one, or −β for
+    the symmetric estimator) from the samples ``s``, step by step, with common random numbers: two
+    generators seeded alike draw the same η for both at every step (``common=False``: independent
+    η, the control without common random numbers).
 
     Yields ``(nudged_prev, nudged_next, free_prev, free_next)`` after each step; ``target`` has one
     row per row of ``s``. ``seed`` may be None only without noise.
     """
     if model.noise > 0.0 and seed is None:
         raise ValueError("common random numbers need a seed")
-    rng_nudged, rng_free = np.random.default_rng(seed), np.random.default_rng(seed)
+    rng_nudged = np.random.default_rng(seed)
+    rng_free = np.random.default_rng(seed if common else np.random.SeedSequence(seed).spawn(1)[0])
     drive = model.input_drive(s[0])
     nudged = free = s
     for _ in range(steps):
         nudged_next = model.step(nudged, beta, target, rng_nudged, drive)
-        free_next = model.step(free, 0.0, None, rng_free, drive)
+        free_next = model.step(free, beta_ref, target if beta_ref else None, rng_free, drive)
         yield nudged, nudged_next, free, free_next
         nudged, free = nudged_next, free_next
 
@@ -79,3 +83,53 @@ def gate_probability(model: RateModel, s: State, sigma: float) -> list[np.ndarra
     if sigma == 0.0:
         return [np.ones_like(sk) for sk in s]
     return [ndtr((hi - sk) / sigma) - ndtr((lo - sk) / sigma) for sk in s]
+
+
+def step_noise(model: RateModel, s: State, rng: np.random.Generator) -> list[np.ndarray]:
+    """η of one noisy step per free layer, drawn from ``rng`` exactly as :meth:`RateModel.step`
+    draws it (one standard normal array per free layer, bottom-up, times σ): a generator seeded
+    like the step's gives the η that step used."""
+    return [model.noise * rng.standard_normal(sk.shape) for sk in s[1:]]
+
+
+def window_rates(model: RateModel, s: State, steps: int, seed: int) -> list[np.ndarray]:
+    """Per free layer, the noisy rates ρ(s + η) that the neighbours see (Eq 2), averaged over
+    ``steps`` un-nudged steps from ``s``: the rate model's counterpart of a population rate counted
+    over a window of ``steps`` steps. Shape (rows of s, n_k)."""
+    rng_step, rng_eta = np.random.default_rng(seed), np.random.default_rng(seed)
+    drive = model.input_drive(s[0])
+    total = [np.zeros_like(sk) for sk in s[1:]]
+    for _ in range(steps):
+        for acc, sk, eta in zip(total, s[1:], step_noise(model, s, rng_eta)):
+            acc += model.rho(sk + eta)
+        s = model.step(s, 0.0, None, rng_step, drive)
+    return [acc / steps for acc in total]
+
+
+def matched_noise(rate_sd: np.ndarray, gain: np.ndarray, window_steps: int) -> np.ndarray:
+    """σ_k of Eq 2, per layer, whose noisy rates counted over ``window_steps`` steps have the
+    s.d. ``rate_sd`` (one value per layer).
+
+    The neighbours of a unit see ρ(s + η) ≈ ρ(s) + ρ'(s)·η, held for one step: a rate noise of
+    variance ρ'²σ² per step, independent from step to step, whose mean over m = ``window_steps``
+    steps has variance ρ'²σ²/m. Equating it with the measured variance of a population rate
+    counted over the same window gives σ_k = rate_sd_k·√m / ρ'_k (ρ'_k = ``gain``, the RMS slope of
+    the layer's units); Eq 2 has one σ, the RMS of the σ_k. The formula leaves out the noise the
+    states pass on through W, which adds to the counted rates' variance (``noise_bridge`` measures
+    how much, docs/langevin.md).
+    """
+    return np.asarray(rate_sd) * np.sqrt(window_steps) / np.asarray(gain)
+
+
+def trial_delta_w(rho: Rho, s_ref: State, s_nudged: State, scale: float,
+                  trials: int) -> list[np.ndarray]:
+    """The symmetrised rule's ΔW (Eq 26 integrated: it telescopes to the end points) of every
+    trial, averaged over the trial's examples: (ρ^β_kᵀρ^β_{k+1} − ρ^ref_kᵀρ^ref_{k+1}) / (scale·B)
+    per trial, shape (trials, n_k, n_{k+1}) per W_k; ``scale`` = β (reference β = 0) or 2β (−β).
+    Both end states must come from one start (the start's terms cancel)."""
+    r_ref = [per_trial(rho(sk), trials) for sk in s_ref]
+    r_nud = [per_trial(rho(sk), trials) for sk in s_nudged]
+    n_examples = r_ref[0].shape[1]
+    return [(np.einsum("tbi,tbj->tij", r_nud[k], r_nud[k + 1])
+             - np.einsum("tbi,tbj->tij", r_ref[k], r_ref[k + 1])) / (scale * n_examples)
+            for k in range(len(s_ref) - 1)]

@@ -27,6 +27,7 @@ REGISTRY: dict[str, str] = {
     "train": "stdp_ebm.experiments.train",
     "stdp_window": "stdp_ebm.experiments.stdp_window",
     "rate_vs_spike": "stdp_ebm.experiments.rate_vs_spike",
+    "noise_bridge": "stdp_ebm.experiments.noise_bridge",
     "stdp_frequency": "stdp_ebm.experiments.stdp_frequency",
     "stdp_random_trains": "stdp_ebm.experiments.stdp_random_trains",
     "train_spiking": "stdp_ebm.experiments.train_spiking",
