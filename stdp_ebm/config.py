@@ -300,3 +300,12 @@ def require(condition: bool, source: str, where: str, value: Any, problem: str) 
 
 
 CrossCheck = Callable[[dict[str, Any], str], None]
+
+
+def difference(a: Any, b: Any, path: str = "") -> str:
+    """The first place where two JSON values differ, as "path: A there, B now"."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        for key in list(a) + [k for k in b if k not in a]:
+            if a.get(key) != b.get(key):
+                return difference(a.get(key), b.get(key), f"{path}.{key}" if path else key)
+    return f"{path or 'plan'}: {a!r} there, {b!r} now"

@@ -104,14 +104,22 @@ def _run(cfg: dict[str, Any], exp: experiments.Experiment, out: Path,
 
 def check_partial(out: Path, cfg: dict[str, Any], recorded: inputs.Record) -> None:
     """An interrupted run left in ``.<out>.partial`` is continued only with the same config and
-    the same input files (``inputs.json``: their SHA-256)."""
+    the same input files (``inputs.json``: their SHA-256). The stored config is validated again,
+    so keys added to the schema since (at their defaults, which keep the old behaviour) do not
+    make it another config."""
     partial = partial_directory(out)
     previous = partial / "config.toml"
     if not previous.is_file():
         return
     if previous.read_text(encoding="utf-8") != tomli_w.dumps(cfg):
-        raise UserError(f"--out {out}: {partial} holds an interrupted run of another "
-                        "config; rerun with its config (--resume) or remove it")
+        try:
+            then = resolve(previous)[0]
+        except UserError:
+            then = cfgmod.read_toml(previous)
+        if tomli_w.dumps(then) != tomli_w.dumps(cfg):
+            raise UserError(f"--out {out}: {partial} holds an interrupted run of another config "
+                            f"({cfgmod.difference(then, cfg)}); rerun with its config "
+                            "(--resume OUT) or remove it")
     stored = partial / "inputs.json"
     before = read_json(stored) if stored.is_file() else None
     inputs.check_same(before, recorded, f"--out {out}: the interrupted run in {partial}")

@@ -403,3 +403,23 @@ def test_float32_training_step_matches_float64():
     for w64, w32 in zip(out["float64"][0], out["float32"][0]):
         assert w32.dtype == np.float32
         np.testing.assert_allclose(w32, w64, rtol=0, atol=1e-5 * np.max(np.abs(w64)))
+
+
+def test_a_partial_run_from_before_a_new_schema_key_still_resumes(tmp_path):
+    """A partial run whose stored config lacks a key added to the schema since (its default keeps
+    the old behaviour) is the same config; a changed value is refused, naming the key."""
+    import tomli_w
+
+    from stdp_ebm.errors import UserError
+    from stdp_ebm.rundir import partial_directory
+
+    cfg, _ = runner.resolve(DIGITS, QUICK)
+    old = {k: (dict(v) if isinstance(v, dict) else v) for k, v in cfg.items()}
+    del old["data"]["validation"]  # as written before the key existed
+    partial = partial_directory(tmp_path / "run")
+    partial.mkdir()
+    (partial / "config.toml").write_text(tomli_w.dumps(old), encoding="utf-8")
+    runner.check_partial(tmp_path / "run", cfg, None)
+    changed = {**cfg, "train": {**cfg["train"], "beta": 0.3}}
+    with pytest.raises(UserError, match=r"another config \(train\.beta: .* there, 0\.3 now\)"):
+        runner.check_partial(tmp_path / "run", changed, None)

@@ -9,6 +9,7 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+from ..config import difference
 from ..errors import UserError
 from ..inputs import check_same
 from ..rundir import atomic_directory, manifest, write_config, write_json, write_result
@@ -51,15 +52,6 @@ def sessions(run_dir: Path) -> list[dict[str, Any]]:
     return [e for e in entries if "session" in e and "point" not in e]
 
 
-def _difference(a: Any, b: Any, path: str = "") -> str:
-    """The first place where two JSON values differ, as "path: A there, B now"."""
-    if isinstance(a, dict) and isinstance(b, dict):
-        for key in list(a) + [k for k in b if k not in a]:
-            if a.get(key) != b.get(key):
-                return _difference(a.get(key), b.get(key), f"{path}.{key}" if path else key)
-    return f"{path or 'plan'}: {a!r} there, {b!r} now"
-
-
 def open_sweep(out: Path, cfg: dict[str, Any], plan: dict[str, Any], resume: bool) -> None:
     """Create the sweep directory, or check that ``out`` holds an unfinished sweep of this plan."""
     if not (out / "sweep.json").is_file():
@@ -81,7 +73,7 @@ def open_sweep(out: Path, cfg: dict[str, Any], plan: dict[str, Any], resume: boo
     check_same(stored.pop("inputs", None), plan.get("inputs", {}), f"--out {out}: the sweep")
     plan = {k: v for k, v in plan.items() if k != "inputs"}  # inputs compare by content only
     if stored != plan:
-        raise UserError(f"{out}: holds a sweep of another config ({_difference(stored, plan)}); "
+        raise UserError(f"{out}: holds a sweep of another config ({difference(stored, plan)}); "
                         "resume with the same config and --set options")
     for stale in (out / "points").glob(".*.tmp-*"):  # points being written when the sweep died
         shutil.rmtree(stale, ignore_errors=True)
