@@ -44,7 +44,7 @@ from .data import Dataset
 from . import npzfile
 from .errors import DivergenceError, RunDirError, UserError
 from .network import Network
-from .rate import RateModel, State
+from .rate import RateModel, State, active_inputs
 from .resources import memory_limit
 from .rule import ep_delta_w
 
@@ -112,12 +112,17 @@ class Learner(Protocol):
 
 
 def apply_update(net: Network, lrs: list[float], scale: float, dW: list[np.ndarray],
-                 db: list[np.ndarray], weight_decay: float = 0.0) -> None:
-    """W_k += lr_k·scale·(ΔW_k − λ W_k) and b_{k+1} += lr_k·scale·Δb_{k+1}, in place."""
+                 db: list[np.ndarray], weight_decay: float = 0.0,
+                 rows: np.ndarray | None = None) -> None:
+    """W_k += lr_k·scale·(ΔW_k − λ W_k) and b_{k+1} += lr_k·scale·Δb_{k+1}, in place. With ``rows``
+    (distinct indices), ``dW[0]`` holds only those rows of ΔW_0 and the others are zero."""
     for k, lr in enumerate(lrs):
         if weight_decay:
             net.W[k] *= 1.0 - lr * scale * weight_decay
-        net.W[k] += (lr * scale) * dW[k]
+        if k == 0 and rows is not None:
+            net.W[0][rows] += (lr * scale) * dW[0]
+        else:
+            net.W[k] += (lr * scale) * dW[k]
         net.b[k + 1] += (lr * scale) * db[k]
 
 
@@ -138,34 +143,47 @@ class EPLearner:
     def predict(self, x: np.ndarray) -> np.ndarray:
         return self._free(x, self.model.input_drive(x))[-1]
 
-    def delta(self, x: np.ndarray, d: np.ndarray, rng: np.random.Generator,
-              start: State | None = None) -> tuple[list[np.ndarray], list[np.ndarray], State]:
-        """ΔW_k and Δb_{k+1} of the rule for one mini-batch (not applied) and its free state s⁰."""
+    def _phases(self, x: np.ndarray, d: np.ndarray, rng: np.random.Generator,
+                start: State | None) -> tuple[State, State, State, float]:
+        """The free state s⁰ and the estimate's end points with their β: (s^{−β}, s^{+β}, 2β) for
+        the symmetric estimate (both nudged phases relaxed as one batch), else (s⁰, s^{±β}, ±β)."""
         c = self.cfg
         drive = self.model.input_drive(x)            # ρ(x)W_0: shared by every phase of this batch
         s0 = self._free(x, drive, start)
         beta, steps = c["beta"], c["nudged_steps"]
         if c["symmetric"]:
-            ref, beta_eff = self.model.settle(s0, steps, drive, -beta, d), 2 * beta
-        else:
-            if c["random_sign"] and rng.random() < 0.5:
-                beta = -beta
-            ref, beta_eff = s0, beta
-        nudged = self.model.settle(s0, steps, drive, beta, d)
+            n = len(s0[0])
+            both = self.model.settle([np.concatenate([sk, sk]) for sk in s0], steps,
+                                     np.concatenate([drive, drive]),
+                                     np.repeat([-beta, beta], n)[:, None], np.concatenate([d, d]))
+            return (s0, [s0[0]] + [sk[:n] for sk in both[1:]],
+                    [s0[0]] + [sk[n:] for sk in both[1:]], 2 * beta)
+        if c["random_sign"] and rng.random() < 0.5:
+            beta = -beta
+        return s0, s0, self.model.settle(s0, steps, drive, beta, d), beta
+
+    def _bias_delta(self, ref: State, nudged: State, beta: float) -> list[np.ndarray]:
         rho = self.model.rho
-        dW = ep_delta_w(rho, ref, nudged, beta_eff)
-        db = [np.mean(rho(a) - rho(b), axis=0) / beta_eff for a, b in zip(nudged[1:], ref[1:])]
-        return dW, db, s0
+        return [np.mean(rho(a) - rho(b), axis=0) / beta for a, b in zip(nudged[1:], ref[1:])]
+
+    def delta(self, x: np.ndarray, d: np.ndarray, rng: np.random.Generator,
+              start: State | None = None) -> tuple[list[np.ndarray], list[np.ndarray], State]:
+        """ΔW_k and Δb_{k+1} of the rule for one mini-batch (not applied) and its free state s⁰."""
+        s0, ref, nudged, beta = self._phases(x, d, rng, start)
+        return ep_delta_w(self.model.rho, ref, nudged, beta), self._bias_delta(ref, nudged, beta), s0
 
     def update(self, idx: np.ndarray, x: np.ndarray, d: np.ndarray, lr_scale: float,
                rng: np.random.Generator) -> np.ndarray:
+        """:meth:`delta`, applied; ΔW_0 only for the rows of the :func:`active_inputs`."""
         start = None if self.states is None else [x] + [s[idx] for s in self.states]
-        dW, db, s0 = self.delta(x, d, rng, start)
+        s0, ref, nudged, beta = self._phases(x, d, rng, start)
+        rows = active_inputs(self.model.rho(s0[0]))
+        dW = ep_delta_w(self.model.rho, ref, nudged, beta, rows)
         if self.states is not None:
             for store, sk in zip(self.states, s0[1:]):
                 store[idx] = sk
-        apply_update(self.net, self.cfg["lrs"], lr_scale, dW, db,
-                     self.cfg.get("weight_decay", 0.0))
+        apply_update(self.net, self.cfg["lrs"], lr_scale, dW, self._bias_delta(ref, nudged, beta),
+                     self.cfg.get("weight_decay", 0.0), rows)
         return s0[-1]
 
     def extra_state(self) -> dict[str, np.ndarray]:
