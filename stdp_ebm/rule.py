@@ -20,7 +20,7 @@ import numpy as np
 from .activation import Rho
 from .rate import State
 
-__all__ = ["FORMS", "RuleAccumulator", "ep_delta_w"]
+__all__ = ["FORMS", "RuleAccumulator", "ep_delta_w", "ep_input_factors"]
 
 FORMS = ("up", "down", "sym")
 
@@ -55,28 +55,34 @@ class RuleAccumulator:
         return [a / beta for a in self.acc[form]]
 
 
-def ep_delta_w(rho: Rho, s_free: State, s_nudged: State, beta: float,
-               inputs: np.ndarray | None = None) -> list[np.ndarray]:
+def ep_delta_w(rho: Rho, s_free: State, s_nudged: State, beta: float) -> list[np.ndarray]:
     """Closed form of the symmetrised rule: (1/β)(ρ^β_k ᵀ ρ^β_{k+1} − ρ^0_k ᵀ ρ^0_{k+1}) / batch.
 
     Identical to the integrated ``sym`` form (the trapezoidal sum telescopes); used for training,
     where only the end points are needed.
 
     When both states share the clamped input (the same array ``s[0]``, as after any relaxation from
-    one free state), ΔW_0 = ρ(x)ᵀ(ρ^β_1 − ρ^0_1)/(β·batch): one input-sized product instead of two,
-    and ``inputs`` (indices of input units, e.g. :func:`stdp_ebm.rate.active_inputs`) restricts it
-    to those rows, shape (len(inputs), n_1): the rows of inputs with ρ(x) = 0 are zero.
+    one free state), ΔW_0 = ρ(x)ᵀ(ρ^β_1 − ρ^0_1)/(β·batch): one input-sized product instead of two
+    (:func:`ep_input_factors`).
     """
-    shared = s_free[0] is s_nudged[0]
-    if inputs is not None and not shared:
-        raise ValueError("ep_delta_w: inputs needs both states to share the clamped input")
-    r0 = [rho(s) for s in s_free]
-    r1 = [r0[0] if shared else rho(s_nudged[0])] + [rho(s) for s in s_nudged[1:]]
     scale = 1.0 / (beta * len(s_free[0]))
-    out = [(r1[k].T @ r1[k + 1] - r0[k].T @ r0[k + 1]) * scale for k in range(1, len(r0) - 1)]
-    if shared:
-        pre = r0[0] if inputs is None else r0[0][:, inputs]
-        first = pre.T @ ((r1[1] - r0[1]) * scale)
+    if s_free[0] is s_nudged[0]:
+        pre, post = ep_input_factors(rho, s_free, s_nudged, beta)
+        first, lower = pre.T @ post, 1
     else:
-        first = (r1[0].T @ r1[1] - r0[0].T @ r0[1]) * scale
-    return [first] + out
+        first, lower = None, 0
+    r0 = [rho(s) for s in s_free[lower:]]
+    r1 = [rho(s) for s in s_nudged[lower:]]
+    out = [(r1[k].T @ r1[k + 1] - r0[k].T @ r0[k + 1]) * scale for k in range(len(r0) - 1)]
+    return out if first is None else [first] + out
+
+
+def ep_input_factors(rho: Rho, s_free: State, s_nudged: State,
+                     beta: float) -> tuple[np.ndarray, np.ndarray]:
+    """ΔW_0 of :func:`ep_delta_w` as its factors, ΔW_0 = preᵀ post, for two states that share the
+    clamped input x: pre = ρ(x) (batch, n_0) and post = (ρ^β_1 − ρ^0_1)/(β·batch) (batch, n_1).
+    The product has rank ≤ batch and zero rows for the inputs with ρ(x) = 0 in every example."""
+    if s_free[0] is not s_nudged[0]:
+        raise ValueError("ep_input_factors: the two states must share the clamped input s[0]")
+    pre = rho(s_free[0])
+    return pre, (rho(s_nudged[1]) - rho(s_free[1])) * (1.0 / (beta * len(pre)))

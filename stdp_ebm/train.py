@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Callable, Protocol
 
 import numpy as np
+from scipy.linalg.blas import get_blas_funcs
 
 from .activation import Rho
 from .config import Key
@@ -46,7 +47,7 @@ from .errors import DivergenceError, RunDirError, UserError
 from .network import Network
 from .rate import RateModel, State, active_inputs
 from .resources import memory_limit
-from .rule import ep_delta_w
+from .rule import ep_delta_w, ep_input_factors
 
 LOG = logging.getLogger(__name__)
 TRAIN_SCHEMA: dict[str, Key] = {
@@ -111,16 +112,36 @@ class Learner(Protocol):
     def load_extra_state(self, arrays: dict[str, np.ndarray]) -> None: ...
 
 
-def apply_update(net: Network, lrs: list[float], scale: float, dW: list[np.ndarray],
-                 db: list[np.ndarray], weight_decay: float = 0.0,
-                 rows: np.ndarray | None = None) -> None:
-    """W_k += lr_k·scale·(ΔW_k − λ W_k) and b_{k+1} += lr_k·scale·Δb_{k+1}, in place. With ``rows``
-    (distinct indices), ``dW[0]`` holds only those rows of ΔW_0 and the others are zero."""
+@dataclass(frozen=True)
+class LowRank:
+    """A weight change held as its factors, ΔW = preᵀ post (rank ≤ batch), e.g. the rule's ΔW_0
+    (:func:`stdp_ebm.rule.ep_input_factors`): applied without forming ΔW, on the rows of W where
+    ``pre`` has a non-zero (:func:`stdp_ebm.rate.active_inputs`, the inputs that were on)."""
+
+    pre: np.ndarray
+    post: np.ndarray
+
+    def add_to(self, w: np.ndarray, alpha: float) -> None:
+        """w += α preᵀ post in place: one BLAS gemm, C ← α AᵀB + C, on the rows that change."""
+        rows = active_inputs(self.pre)
+        block = w if rows is None else w[rows]
+        pre = self.pre if rows is None else self.pre[:, rows]
+        gemm = get_blas_funcs("gemm", (block,))
+        out = gemm(alpha, self.post.T, pre.T, beta=1.0, c=block.T, trans_b=1, overwrite_c=1)
+        if rows is not None:
+            w[rows] = out.T
+        elif not np.may_share_memory(out, w):            # gemm worked on a copy of w
+            w[...] = out.T
+
+
+def apply_update(net: Network, lrs: list[float], scale: float, dW: list[np.ndarray | LowRank],
+                 db: list[np.ndarray], weight_decay: float = 0.0) -> None:
+    """W_k += lr_k·scale·(ΔW_k − λ W_k) and b_{k+1} += lr_k·scale·Δb_{k+1}, in place."""
     for k, lr in enumerate(lrs):
         if weight_decay:
             net.W[k] *= 1.0 - lr * scale * weight_decay
-        if k == 0 and rows is not None:
-            net.W[0][rows] += (lr * scale) * dW[0]
+        if isinstance(dW[k], LowRank):
+            dW[k].add_to(net.W[k], lr * scale)
         else:
             net.W[k] += (lr * scale) * dW[k]
         net.b[k + 1] += (lr * scale) * db[k]
@@ -174,16 +195,17 @@ class EPLearner:
 
     def update(self, idx: np.ndarray, x: np.ndarray, d: np.ndarray, lr_scale: float,
                rng: np.random.Generator) -> np.ndarray:
-        """:meth:`delta`, applied; ΔW_0 only for the rows of the :func:`active_inputs`."""
+        """:meth:`delta`, applied; ΔW_0 as its factors (:class:`LowRank`), never formed."""
         start = None if self.states is None else [x] + [s[idx] for s in self.states]
         s0, ref, nudged, beta = self._phases(x, d, rng, start)
-        rows = active_inputs(self.model.rho(s0[0]))
-        dW = ep_delta_w(self.model.rho, ref, nudged, beta, rows)
+        rho = self.model.rho
+        dW = [LowRank(*ep_input_factors(rho, ref, nudged, beta))] + \
+            ep_delta_w(rho, ref[1:], nudged[1:], beta)   # the pairs (h_1, h_2) … (h_L, y)
         if self.states is not None:
             for store, sk in zip(self.states, s0[1:]):
                 store[idx] = sk
         apply_update(self.net, self.cfg["lrs"], lr_scale, dW, self._bias_delta(ref, nudged, beta),
-                     self.cfg.get("weight_decay", 0.0), rows)
+                     self.cfg.get("weight_decay", 0.0))
         return s0[-1]
 
     def extra_state(self) -> dict[str, np.ndarray]:

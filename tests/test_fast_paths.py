@@ -1,5 +1,6 @@
-"""The training fast paths against the plain formulas they replace (issue 14, speed): ρ(x)W_0 and ΔW_0
-over the active inputs only, and several nudged phases relaxed as one batch (one β per example)."""
+"""The training fast paths against the plain formulas they replace (issue 14, speed): ρ(x)W_0 over the
+active inputs only, ΔW_0 applied from its factors on those rows, and several nudged phases relaxed as
+one batch (one β per example)."""
 
 from __future__ import annotations
 
@@ -9,8 +10,8 @@ from numpy.testing import assert_allclose
 
 from stdp_ebm.network import random_network
 from stdp_ebm.rate import RateModel, active_inputs
-from stdp_ebm.rule import ep_delta_w
-from stdp_ebm.train import EPLearner, TRAIN_SCHEMA
+from stdp_ebm.rule import ep_delta_w, ep_input_factors
+from stdp_ebm.train import EPLearner, LowRank, TRAIN_SCHEMA
 
 # Float64 throughout. The fast paths drop exact zero terms or regroup the same products, so they differ
 # from the plain formulas by rounding only: a few ulp of O(1) sums over ≤ 40 terms, far below 1e-12.
@@ -57,27 +58,33 @@ def test_settle_with_one_beta_per_example_is_separate_phases(epsilon, projected)
             assert_allclose(got[half], want, rtol=0, atol=ATOL)
 
 
-def test_ep_delta_w_over_active_inputs_is_the_full_rows():
+@pytest.mark.parametrize("sparse", [True, False])
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_low_rank_input_update_is_the_plain_closed_form(sparse, dtype):
+    """ΔW_0 applied from its factors (one gemm on the rows of the inputs that were on) against
+    W_0 + α·(ρ(x)ᵀρ(h^β) − ρ(x)ᵀρ(h⁰))/(β·batch), the closed form with every row computed."""
     rng = np.random.default_rng(2)
-    model = RateModel(random_network([30, 12, 4], rng, 1.0, 0.0, 0.3))
-    x, d = _sparse_inputs(rng, 5, 30), np.eye(4)[rng.integers(0, 4, 5)]
+    model = RateModel(random_network([30, 12, 4], rng, 1.0, 0.0, 0.3).astype(dtype))
+    x = _sparse_inputs(rng, 5, 30) if sparse else rng.uniform(0.1, 1.0, size=(5, 30))
+    x, d = x.astype(dtype), np.eye(4, dtype=dtype)[rng.integers(0, 4, 5)]
     drive = model.input_drive(x)
     free = model.settle(model.initial_state(x), 20, drive)
     nudged = model.settle(free, 6, drive, 0.5, d)
-    rows = active_inputs(model.rho(x))
-    full = ep_delta_w(model.rho, free, nudged, 0.5)
-    part = ep_delta_w(model.rho, free, nudged, 0.5, rows)
-    assert part[0].shape == (len(rows), 12)
-    assert_allclose(part[0], full[0][rows], rtol=0, atol=ATOL)
-    assert np.all(np.delete(full[0], rows, axis=0) == 0.0)  # the rows left out are exactly zero
-    for a, b in zip(part[1:], full[1:]):
-        assert_allclose(a, b, rtol=0, atol=ATOL)
-    # the plain closed form, ρ(x)ᵀρ(h^β) − ρ(x)ᵀρ(h⁰), with the input's rows all computed
+    assert (active_inputs(model.rho(x)) is not None) == sparse
     r = model.rho
     plain = (r(x).T @ r(nudged[1]) - r(x).T @ r(free[1])) / (0.5 * 5)
-    assert_allclose(full[0], plain, rtol=0, atol=ATOL)
+    # float32: the plain form subtracts two sums of 5 products of O(1) (1.2e-7 relative rounding
+    # each), so the two forms may differ by a few float32 ulp of O(1): 1e-6
+    tol = ATOL if dtype == "float64" else 1e-6
+    assert_allclose(ep_delta_w(r, free, nudged, 0.5)[0], plain, rtol=0, atol=tol)
+    w = model.net.W[0].copy()
+    LowRank(*ep_input_factors(r, free, nudged, 0.5)).add_to(w, 0.3)
+    assert_allclose(w, model.net.W[0] + 0.3 * plain, rtol=0, atol=tol)
+    if sparse:                                              # rows of inputs that were off: untouched
+        off = np.flatnonzero(~r(x).any(axis=0))
+        assert np.array_equal(w[off], model.net.W[0][off])
     with pytest.raises(ValueError, match="share the clamped input"):
-        ep_delta_w(model.rho, free, [x.copy()] + nudged[1:], 0.5, rows)
+        ep_input_factors(r, free, [x.copy()] + nudged[1:], 0.5)
 
 
 @pytest.mark.parametrize("symmetric", [True, False])
