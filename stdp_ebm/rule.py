@@ -15,12 +15,15 @@ the online integral and the closed form agree to rounding. Increments are averag
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
+from scipy.linalg.blas import get_blas_funcs
 
 from .activation import Rho
-from .rate import State
+from .rate import State, active_inputs
 
-__all__ = ["FORMS", "RuleAccumulator", "ep_delta_w", "ep_input_factors"]
+__all__ = ["FORMS", "LowRank", "RuleAccumulator", "ep_delta_w", "ep_input_factors"]
 
 FORMS = ("up", "down", "sym")
 
@@ -86,3 +89,25 @@ def ep_input_factors(rho: Rho, s_free: State, s_nudged: State,
         raise ValueError("ep_input_factors: the two states must share the clamped input s[0]")
     pre = rho(s_free[0])
     return pre, (rho(s_nudged[1]) - rho(s_free[1])) * (1.0 / (beta * len(pre)))
+
+
+@dataclass(frozen=True)
+class LowRank:
+    """A weight change held as its factors, ΔW = preᵀ post (rank ≤ batch), e.g. the rule's ΔW_0
+    (:func:`ep_input_factors`): applied without forming ΔW, on the rows of W where
+    ``pre`` has a non-zero (:func:`stdp_ebm.rate.active_inputs`, the inputs that were on)."""
+
+    pre: np.ndarray
+    post: np.ndarray
+
+    def add_to(self, w: np.ndarray, alpha: float) -> None:
+        """w += α preᵀ post in place: one BLAS gemm, C ← α AᵀB + C, on the rows that change."""
+        rows = active_inputs(self.pre)
+        block = w if rows is None else w[rows]
+        pre = self.pre if rows is None else self.pre[:, rows]
+        gemm = get_blas_funcs("gemm", (block,))
+        out = gemm(alpha, self.post.T, pre.T, beta=1.0, c=block.T, trans_b=1, overwrite_c=1)
+        if rows is not None:
+            w[rows] = out.T
+        elif not np.may_share_memory(out, w):            # gemm worked on a copy of w
+            w[...] = out.T

@@ -37,7 +37,6 @@ from pathlib import Path
 from typing import Callable, Protocol
 
 import numpy as np
-from scipy.linalg.blas import get_blas_funcs
 
 from .activation import Rho
 from .config import Key
@@ -45,9 +44,9 @@ from .data import Dataset
 from . import npzfile
 from .errors import DivergenceError, RunDirError, UserError
 from .network import Network
-from .rate import RateModel, State, active_inputs
+from .rate import RateModel, State
 from .resources import memory_limit
-from .rule import ep_delta_w, ep_input_factors
+from .rule import LowRank, ep_delta_w, ep_input_factors
 
 LOG = logging.getLogger(__name__)
 TRAIN_SCHEMA: dict[str, Key] = {
@@ -110,28 +109,6 @@ class Learner(Protocol):
     def extra_state(self) -> dict[str, np.ndarray]: ...
 
     def load_extra_state(self, arrays: dict[str, np.ndarray]) -> None: ...
-
-
-@dataclass(frozen=True)
-class LowRank:
-    """A weight change held as its factors, ΔW = preᵀ post (rank ≤ batch), e.g. the rule's ΔW_0
-    (:func:`stdp_ebm.rule.ep_input_factors`): applied without forming ΔW, on the rows of W where
-    ``pre`` has a non-zero (:func:`stdp_ebm.rate.active_inputs`, the inputs that were on)."""
-
-    pre: np.ndarray
-    post: np.ndarray
-
-    def add_to(self, w: np.ndarray, alpha: float) -> None:
-        """w += α preᵀ post in place: one BLAS gemm, C ← α AᵀB + C, on the rows that change."""
-        rows = active_inputs(self.pre)
-        block = w if rows is None else w[rows]
-        pre = self.pre if rows is None else self.pre[:, rows]
-        gemm = get_blas_funcs("gemm", (block,))
-        out = gemm(alpha, self.post.T, pre.T, beta=1.0, c=block.T, trans_b=1, overwrite_c=1)
-        if rows is not None:
-            w[rows] = out.T
-        elif not np.may_share_memory(out, w):            # gemm worked on a copy of w
-            w[...] = out.T
 
 
 def apply_update(net: Network, lrs: list[float], scale: float, dW: list[np.ndarray | LowRank],
@@ -199,8 +176,9 @@ class EPLearner:
         start = None if self.states is None else [x] + [s[idx] for s in self.states]
         s0, ref, nudged, beta = self._phases(x, d, rng, start)
         rho = self.model.rho
+        # ΔW_1 … ΔW_L: the same closed form on the states without the input (h_1 is no shared array)
         dW = [LowRank(*ep_input_factors(rho, ref, nudged, beta))] + \
-            ep_delta_w(rho, ref[1:], nudged[1:], beta)   # the pairs (h_1, h_2) … (h_L, y)
+            ep_delta_w(rho, ref[1:], nudged[1:], beta)
         if self.states is not None:
             for store, sk in zip(self.states, s0[1:]):
                 store[idx] = sk
