@@ -151,8 +151,8 @@ def test_validation_holds_out_the_end_of_the_training_split():
 @pytest.mark.slow
 @pytest.mark.brian2
 def test_ten_class_digits_spiking_meets_the_issue_targets():
-    """The full experiments/train_spiking.toml (10 classes, 1430 train / 359 test, 8 epochs;
-    ~25 min CPU, docs/spiking_learning.md): the issue's numbers."""
+    """The full experiments/train_spiking.toml (10 classes, 1430 train / 359 test, 10 epochs;
+    ~12 min CPU with the one-run engine, docs/spiking_learning.md): the issue's numbers."""
     from stdp_ebm.experiments.train_spiking import run
 
     cfg = resolve(CONFIG)[0]
