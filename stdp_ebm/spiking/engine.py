@@ -121,6 +121,15 @@ class SpikingNetwork:
         group.pulse_end = 0 * b2.second
         return group, currents
 
+    def with_unit_current(self, bias: np.ndarray, layer: int, current: np.ndarray) -> np.ndarray:
+        """A copy of ``bias`` (per LIF neuron, in I_unit) with ``current`` (copies, n_layer) added
+        to every neuron of each unit of ``layer``: the input drive into h_1, the teaching current
+        into y."""
+        copy, unit = self.layout.units(layer)
+        out = bias.copy()
+        out[self.layout.neuron_offset(layer) + np.arange(len(copy))] += current[copy, unit]
+        return out
+
     def _bias_vector(self, b: list[np.ndarray]) -> np.ndarray:
         """(b_i + s0) of every LIF neuron, in the group's index order."""
         return np.concatenate([b[k][self.layout.units(k)[1]] for k in range(1, len(self.sizes))]) \
@@ -196,8 +205,7 @@ class SpikingNetwork:
             syn.w = self.w_flat[widx]
         self.bias = self._bias_vector(b)
         if drive is not None:
-            copy, unit = self.layout.units(1)
-            self.bias[self.layout.neuron_offset(1) + np.arange(len(copy))] += drive[copy, unit]
+            self.bias = self.with_unit_current(self.bias, 1, drive)
         self.net_params = Network(W, b, self.net_params.x, self.net_params.target)
         self.neurons.I_bias = self.bias * self.unit_current
 
@@ -299,10 +307,7 @@ class SpikingNetwork:
 
     def set_teaching(self, force: np.ndarray) -> None:
         """Output neurons get the teaching current ``force``·I_unit (copies, n_out) on the bias."""
-        last = len(self.sizes) - 1
-        copy, unit = self.layout.units(last)
-        bias = self.bias.copy()
-        bias[self.layout.neuron_offset(last) + np.arange(len(copy))] += force[copy, unit]
+        bias = self.with_unit_current(self.bias, len(self.sizes) - 1, force)
         self.neurons.I_bias = bias * self.unit_current  # whole array: also works in standalone
 
     def _nudged_segments(self, force: Callable[[], np.ndarray], stops_ms: list[float],

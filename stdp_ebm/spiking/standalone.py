@@ -64,9 +64,7 @@ class StandaloneProgram:
         weights = np.concatenate([w.ravel() for w in W])
         bias = sn._bias_vector(b)
         if force is not None:
-            last = len(sn.sizes) - 1
-            copy, unit = sn.layout.units(last)
-            bias[sn.layout.neuron_offset(last) + np.arange(len(copy))] += force[copy, unit]
+            bias = sn.with_unit_current(bias, len(sn.sizes) - 1, force)
         args = {syn.w: weights[widx] for syn, widx, _ in sn.conns}
         args[sn.neurons.I_bias] = bias * sn.unit_current
         args[sn.source.rates] = sn._input_rates(rho_x)
