@@ -10,13 +10,14 @@ same network under Brian2's Cython runtime (another random stream: agreement wit
 error). Runs in its own process (the standalone device is process-wide). Usage::
 
     python benchmarks/bench_standalone_reuse.py [--neurons 20] [--batch 8] [--duration-ms 1000]
-                                                [--runs 3] [--json out.json]
+                                                [--runs 3] [--threads 0] [--json out.json]
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import resource
 import subprocess
 import sys
 import tempfile
@@ -53,27 +54,34 @@ def _layer_rates(sn, counts: list[np.ndarray], duration_ms: float) -> list[float
     return [float(c.mean() / (duration_ms * 1e-3)) for c in blocks]
 
 
-def standalone(n: int, batch: int, duration_ms: float, runs: int) -> dict:
+def _children_cpu() -> float:
+    """CPU seconds (user + system, all threads) of the finished child processes: the program."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def standalone(n: int, batch: int, duration_ms: float, runs: int, threads: int) -> dict:
     from stdp_ebm.spiking.standalone import StandaloneProgram
 
     net, rho, sp, models = _setup(n, batch)
     t0 = time.perf_counter()
     prog = StandaloneProgram(net, rho, sp, models, duration_ms,
-                             tempfile.mkdtemp(prefix="stdp_ebm_standalone_"))
+                             tempfile.mkdtemp(prefix="stdp_ebm_standalone_"), threads)
     build_s = time.perf_counter() - t0
-    rng, walls, spikes = np.random.default_rng(0), [], []
+    rng, walls, cpus, spikes = np.random.default_rng(0), [], [], []
     first = None
     W, b, x = _changed(net)
     for r in range(runs):
-        t = time.perf_counter()
+        t, c = time.perf_counter(), _children_cpu()
         counts = prog.run([w * rng.uniform(0.8, 1.2) for w in W] if r else W, b, rho(x),
                           seed=100 + r)
         walls.append(time.perf_counter() - t)
+        cpus.append(_children_cpu() - c)
         spikes.append(float(counts[1].sum()))
         first = counts if r == 0 else first
     again = prog.run(W, b, rho(x), seed=100)
     other = prog.run(W, b, rho(x), seed=999)
-    return {"build_s": build_s, "run_wall_s": walls, "spikes": spikes,
+    return {"build_s": build_s, "run_wall_s": walls, "run_cpu_s": cpus, "spikes": spikes,
             "same_seed_same_spikes": all(np.array_equal(a, b) for a, b in zip(first, again)),
             "new_seed_other_spikes": not np.array_equal(first[1], other[1]),
             "layer_rates_hz": _layer_rates(prog.sn, first, duration_ms)}
@@ -104,11 +112,13 @@ def main() -> None:
     p.add_argument("--batch", type=int, default=8)
     p.add_argument("--duration-ms", type=float, default=1000.0)
     p.add_argument("--runs", type=int, default=3)
+    p.add_argument("--threads", type=int, default=0, help="OpenMP threads (0: none)")
     p.add_argument("--json", default=None)
     p.add_argument("--worker", choices=("standalone", "cython"), help=argparse.SUPPRESS)
     a = p.parse_args()
     if a.worker:
-        out = (standalone(a.neurons, a.batch, a.duration_ms, a.runs) if a.worker == "standalone"
+        out = (standalone(a.neurons, a.batch, a.duration_ms, a.runs, a.threads)
+               if a.worker == "standalone"
                else cython(a.neurons, a.batch, a.duration_ms))
         print(json.dumps(out))
         return
@@ -116,7 +126,7 @@ def main() -> None:
     for worker in ("standalone", "cython"):
         cmd = [sys.executable, __file__, "--worker", worker, "--neurons", str(a.neurons),
                "--batch", str(a.batch), "--duration-ms", str(a.duration_ms), "--runs",
-               str(a.runs)]
+               str(a.runs), "--threads", str(a.threads)]
         done = subprocess.run(cmd, capture_output=True, text=True, check=True)
         rows[worker] = json.loads(done.stdout.strip().splitlines()[-1])
     s = rows["standalone"]

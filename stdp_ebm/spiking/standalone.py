@@ -32,24 +32,27 @@ for (int _i = 0; _i < {threads}; _i++)
 
 
 class StandaloneProgram:
-    """``net``'s spiking network as one compiled ``cpp_standalone`` program in ``directory``."""
+    """``net``'s spiking network as one compiled ``cpp_standalone`` program in ``directory``,
+    run on ``threads`` OpenMP threads (0: no OpenMP, Brian2's default)."""
 
     def __init__(self, net: Network, rho: Rho, sp: dict, models: dict, duration_ms: float,
-                 directory: str | Path) -> None:
-        import brian2 as b2
-
+                 directory: str | Path, threads: int = 0) -> None:
         if sp.get("learn"):
             raise ConfigError("[spiking] learn = true needs Python during the run (online weight "
                               "updates); the standalone program runs without it")
+        if isinstance(threads, bool) or not isinstance(threads, int) or threads < 0:
+            raise ConfigError(f"threads must be a whole number ≥ 0 (0: no OpenMP), not {threads!r}")
+        import brian2 as b2
+
+        b2.prefs.devices.cpp_standalone.openmp_threads = threads
         b2.set_device("cpp_standalone", build_on_run=False, directory=str(directory))
         self.sn = SpikingNetwork(net, rho, {**sp, "codegen": "cython"}, models, seed=0)
         self.holder = b2.NeuronGroup(1, "seed_value : integer (constant)", name="seed_holder")
         self.sn.network.add(self.holder)
         device = b2.get_device()
         device.apply_run_args()
-        threads = max(1, b2.prefs.devices.cpp_standalone.openmp_threads)
         array = device.get_array_name(self.holder.variables["seed_value"])
-        device.insert_code("main", RESEED.format(threads=threads, array=array))
+        device.insert_code("main", RESEED.format(threads=max(1, threads), array=array))
         self.sn.network.run(duration_ms * b2.ms)
         device.build(directory=str(directory), compile=True, run=False)
 
