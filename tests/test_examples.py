@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import json
 import runpy
+import subprocess
+import sys
 
 import numpy as np
 import pytest
@@ -39,3 +42,20 @@ def test_stdp_window_of_your_synapse(tmp_path):
                                                         n_pairings=2, out=tmp_path / "w.png")
     assert (tmp_path / "w.png").is_file()
     assert dw[0] < 0 < dw[1]  # post before pre depresses, pre before post potentiates
+
+
+@pytest.mark.slow
+@pytest.mark.brian2
+def test_standalone_sweep(tmp_path):
+    # its own process: Brian2's standalone device is process-wide
+    code = ("import json, runpy; m = runpy.run_path({path!r}, run_name='example')['main']; "
+            "r, b, t = m(n=5, scales=(0.5, 1.5), seeds=(1, 2), duration_ms=200.0, out={out!r}); "
+            "print(json.dumps([r.tolist(), b, t]))").format(
+        path=str(REPO / "examples" / "standalone_sweep.py"), out=str(tmp_path / "s.png"))
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    rates, build_s, run_s = json.loads(done.stdout.strip().splitlines()[-1])
+    assert (tmp_path / "s.png").is_file()
+    # compiled once: a run (200 ms of 400 neurons, ~0.1 s) costs a few % of the C++ build (15-25 s)
+    assert run_s < 0.1 * build_s
+    rates = np.array(rates)
+    assert np.all((rates > 0) & (rates < 1000 / 2.0))  # spiking, below the 2 ms refractory limit
