@@ -54,7 +54,33 @@ def shell_network(net: Network, batch: int, input_mode: str) -> Network:
     return shell
 
 
-class SpikingLearner:
+class DeltaLearner:
+    """What the spiking learners share: an update applies lr·ΔW of :meth:`delta` to ``net``; no
+    state beyond ``net`` to checkpoint; :meth:`close` releases what the learner holds."""
+
+    net: Network
+    lrs: list[float]
+
+    def delta(self, x: np.ndarray, d: np.ndarray) -> tuple[list, list, np.ndarray]:
+        raise NotImplementedError
+
+    def update(self, idx: np.ndarray, x: np.ndarray, d: np.ndarray, lr_scale: float,
+               rng: np.random.Generator) -> np.ndarray:
+        dW, db, y = self.delta(x, d)
+        apply_update(self.net, self.lrs, lr_scale, dW, db)
+        return y
+
+    def extra_state(self) -> dict[str, np.ndarray]:
+        return {}
+
+    def load_extra_state(self, arrays: dict[str, np.ndarray]) -> None:
+        return None
+
+    def close(self) -> None:
+        """Nothing to release here (the parallel learner stops its workers)."""
+
+
+class SpikingLearner(DeltaLearner):
     """The rule synapses of one compiled :class:`SpikingNetwork` as a :class:`~stdp_ebm.train.
     Learner` (see the module docstring); ``net`` is the learner's own parameters."""
 
@@ -111,18 +137,6 @@ class SpikingLearner:
         db = [e.mean(axis=0) for e in end]
         return dW, db, self._trial_mean(ep.y)
 
-    def update(self, idx: np.ndarray, x: np.ndarray, d: np.ndarray, lr_scale: float,
-               rng: np.random.Generator) -> np.ndarray:
-        dW, db, y = self.delta(x, d)
-        apply_update(self.net, self.lrs, lr_scale, dW, db)
-        return y
-
     def predict(self, x: np.ndarray) -> np.ndarray:
         self._load(x)
         return self._trial_mean(self.sn.free_phase()[1])[:len(x)]
-
-    def extra_state(self) -> dict[str, np.ndarray]:
-        return {}
-
-    def load_extra_state(self, arrays: dict[str, np.ndarray]) -> None:
-        return None

@@ -124,8 +124,47 @@ def test_rule_every_1_ms_matches_every_step(tiny):
         assert rel < RULE_DT_TOL
 
 
+@pytest.mark.brian2
+def test_two_workers_give_the_mean_of_two_half_batch_learners_with_their_seeds(tiny):
+    """The mini-batch split over two worker processes (stdp_ebm/spiking_parallel.py) against two
+    one-process learners of half the batch, built here with the workers' seeds: the same spikes in
+    both (same code, seed and inputs), so the ΔW, Δb and ŷ must be equal to the bit; a wrong split,
+    a stale W in a worker or a sum instead of a mean would not be."""
+    from stdp_ebm.spiking import load_models
+    from stdp_ebm.spiking_learner import SpikingLearner
+    from stdp_ebm.spiking_parallel import ParallelSpikingLearner
+
+    spk, cfg, x, d = tiny["spk"], tiny["cfg"], tiny["x"], tiny["d"]
+    net = tiny["net"].copy()
+    net.W[1] = net.W[1] * 1.1  # parameters reach the workers with each request, not only at start
+    seeds, half = [21, 22], spk.batch // 2
+    kwargs = dict(lrs=tiny["t"]["lrs"], energy=spk.energy, input_mode="poisson")
+    par = ParallelSpikingLearner(tiny["net"], spk.rho, cfg["spiking"], load_models(), seeds,
+                                 spk.batch, **kwargs)
+    try:
+        par.net = net.copy()
+        got = par.delta(x, d), par.predict(x[:3])
+    finally:
+        par.close()
+    parts = []
+    for p, seed in enumerate(seeds):
+        one = SpikingLearner(tiny["net"], spk.rho, cfg["spiking"], load_models(), seed, half,
+                             **kwargs)
+        one.net = net.copy()
+        rows = slice(p * half, (p + 1) * half)
+        parts.append((one.delta(x[rows], d[rows]), one.predict(x[:3]) if p == 0 else None))
+    (dW, db, y), pred = got
+    for k in range(len(dW)):
+        np.testing.assert_array_equal(dW[k], np.mean([q[0][0][k] for q in parts], axis=0))
+    for k in range(len(db)):
+        np.testing.assert_array_equal(db[k], np.mean([q[0][1][k] for q in parts], axis=0))
+    np.testing.assert_array_equal(y, np.concatenate([q[0][2] for q in parts]))
+    np.testing.assert_array_equal(pred, parts[0][1])
+
+
 @pytest.mark.parametrize("override, key", [("task.n_train=25", "n_train"),
                                            ("spiking.estimator=one_sided", "estimator"),
+                                           ("learner.workers=3", "workers"),
                                            ("network.sizes=[64, 50, 3]", "sizes")])
 def test_config_errors(override, key):
     with pytest.raises(ConfigError, match=key):

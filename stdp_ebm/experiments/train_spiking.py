@@ -28,6 +28,7 @@ from __future__ import annotations
 import dataclasses
 import sys
 import time
+from contextlib import closing
 from pathlib import Path
 
 import numpy as np
@@ -41,7 +42,8 @@ from ..network import NETWORK_SCHEMA, random_network
 from ..rate import DYNAMICS_SCHEMA, RateModel, model_from_config
 from ..references import implicit_neg_grad
 from ..spiking import SPIKING_SCHEMA, load_models
-from ..spiking_learner import INPUTS, SpikingLearner
+from ..spiking_learner import INPUTS, DeltaLearner, SpikingLearner
+from ..spiking_parallel import ParallelSpikingLearner
 from ..train import (TRAIN_SCHEMA, Checkpoint, EPLearner, History, Learner, evaluate, fit)
 from . import Experiment, Result, RunContext
 from .train_spiking_plots import LEARNERS, figures
@@ -82,6 +84,8 @@ SCHEMA = {
                           low=0.0),
         "align_every": Key("int", 10, "cosine of both learners' ΔW with the implicit gradient "
                            "every this many mini-batches (0: never)", low=0),
+        "workers": Key("int", 1, "processes the spiking learner splits each mini-batch over "
+                       "(stdp_ebm/spiking_parallel.py; must divide [train] batch_size)", low=1),
     },
 }
 
@@ -102,6 +106,8 @@ def check(cfg: dict, source: str) -> None:
             cfg["train"]["lrs"], f"needs one learning rate per weight matrix ({len(sizes) - 1})")
     require(tk["n_train"] % cfg["train"]["batch_size"] == 0, source, "[task] n_train",
             tk["n_train"], "must be a multiple of [train] batch_size (the network's copies)")
+    require(cfg["train"]["batch_size"] % cfg["learner"]["workers"] == 0, source,
+            "[learner] workers", cfg["learner"]["workers"], "must divide [train] batch_size")
     require(cfg["spiking"]["estimator"] == "symmetric", source, "[spiking] estimator",
             cfg["spiking"]["estimator"], "training uses the symmetric ±β estimate")
 
@@ -139,7 +145,8 @@ def load_task(sec: dict, rng: np.random.Generator, batch_size: int = 1) -> Datas
 
 
 def build(cfg: dict, ctx: RunContext, data: Dataset) -> tuple:
-    """Initial network, calibrated rate model (ρ_LIF) and the spiking learner on one network."""
+    """Initial network, calibrated rate model (ρ_LIF) and the spiking learner (one compiled
+    network, or one per worker process)."""
     n, sp, t, lr = cfg["network"], cfg["spiking"], cfg["train"], cfg["learner"]
     net = random_network(n["sizes"], ctx.seeds.rng("network"), n["init_scale"], n["bias_low"],
                          n["bias_high"])
@@ -147,9 +154,13 @@ def build(cfg: dict, ctx: RunContext, data: Dataset) -> tuple:
     fi = calibrate(cfg, models, ctx.seeds.int("calibration"))
     rho = fi.tabulate()
     model = model_from_config(net.copy(), cfg, rho=rho)
-    spk = SpikingLearner(net, rho, sp, models, ctx.seeds.int("brian2"), t["batch_size"],
-                         t["lrs"], model.energy_form, lr["input"], lr["rule_dt_ms"])
-    return net, fi, model, spk
+    args = (net, rho, sp, models)
+    kwargs = dict(batch=t["batch_size"], lrs=t["lrs"], energy=model.energy_form,
+                  input_mode=lr["input"], rule_dt_ms=lr["rule_dt_ms"])
+    if lr["workers"] == 1:
+        return net, fi, model, SpikingLearner(*args, ctx.seeds.int("brian2"), **kwargs)
+    seeds = [ctx.seeds.int(f"brian2_worker_{p}") for p in range(lr["workers"])]
+    return net, fi, model, ParallelSpikingLearner(*args, seeds, **kwargs)
 
 
 def rate_train_cfg(cfg: dict) -> dict:
@@ -213,7 +224,7 @@ def reporter(name: str, epochs: int, t0: float):
 
 
 def train_both(cfg: dict, ctx: RunContext, data: Dataset, model: RateModel,
-               spk: SpikingLearner) -> dict[str, tuple[History, Watched]]:
+               spk: DeltaLearner) -> dict[str, tuple[History, Watched]]:
     """Both learners on the same mini-batch order, checkpointed per epoch (resumable), Brian2's
     per-run reports off."""
     t, every = rate_train_cfg(cfg), cfg["learner"]["align_every"]
@@ -246,10 +257,11 @@ def run(cfg: dict, ctx: RunContext) -> Result:
     data = load_task(cfg["task"], ctx.seeds.rng("data"), t["batch_size"])
     net, fi, model, spk = build(cfg, ctx, data)
     x0, d0 = data.x_train[:t["batch_size"]], data.y_train[:t["batch_size"]]
-    first = {"spk": spk.delta(x0, d0)[0],
-             "rate": EPLearner(model, t, len(x0)).delta(x0, d0, ctx.seeds.rng("first"))[0],
-             "implicit": first_batch_gradient(model, x0, d0, cfg["dynamics"])}
-    trained = train_both(cfg, ctx, data, model, spk)
+    with closing(spk):
+        first = {"spk": spk.delta(x0, d0)[0],
+                 "rate": EPLearner(model, t, len(x0)).delta(x0, d0, ctx.seeds.rng("first"))[0],
+                 "implicit": first_batch_gradient(model, x0, d0, cfg["dynamics"])}
+        trained = train_both(cfg, ctx, data, model, spk)
     histories = {m: h for m, (h, _) in trained.items()}
     out: dict[str, np.ndarray] = {"epoch": np.arange(1, t["epochs"] + 1),
                                   "calib_s": fi.s, "calib_rate_hz": fi.rate_hz}
