@@ -10,6 +10,8 @@ accuracy target of the issue is ``slow``.
 
 from __future__ import annotations
 
+import multiprocessing
+
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose
@@ -162,9 +164,22 @@ def test_two_workers_give_the_mean_of_two_half_batch_learners_with_their_seeds(t
     np.testing.assert_array_equal(pred, parts[0][1])
 
 
+@pytest.mark.brian2
+def test_a_worker_that_fails_to_build_raises_its_error_in_the_parent_and_all_workers_stop(tiny):
+    from stdp_ebm.spiking_parallel import ParallelSpikingLearner, WorkerError
+
+    spk, cfg = tiny["spk"], tiny["cfg"]
+    with pytest.raises(WorkerError, match="KeyError") as info:
+        ParallelSpikingLearner(tiny["net"], spk.rho, cfg["spiking"], {}, [1, 2], spk.batch,
+                               tiny["t"]["lrs"], spk.energy)  # no model files: KeyError
+    assert "Traceback" in str(info.value)  # the worker's own traceback, for a bug report
+    assert not multiprocessing.active_children()  # the other worker was stopped too
+
+
 @pytest.mark.parametrize("override, key", [("task.n_train=25", "n_train"),
                                            ("spiking.estimator=one_sided", "estimator"),
                                            ("learner.workers=3", "workers"),
+                                           ("learner.workers=1000", "workers"),
                                            ("network.sizes=[64, 50, 3]", "sizes")])
 def test_config_errors(override, key):
     with pytest.raises(ConfigError, match=key):

@@ -26,6 +26,7 @@ weights, ``first_dW_implicit_W{k}`` the implicit gradient of the calibrated rate
 from __future__ import annotations
 
 import dataclasses
+import os
 import sys
 import time
 from contextlib import closing
@@ -106,8 +107,10 @@ def check(cfg: dict, source: str) -> None:
             cfg["train"]["lrs"], f"needs one learning rate per weight matrix ({len(sizes) - 1})")
     require(tk["n_train"] % cfg["train"]["batch_size"] == 0, source, "[task] n_train",
             tk["n_train"], "must be a multiple of [train] batch_size (the network's copies)")
-    require(cfg["train"]["batch_size"] % cfg["learner"]["workers"] == 0, source,
-            "[learner] workers", cfg["learner"]["workers"], "must divide [train] batch_size")
+    workers, cores = cfg["learner"]["workers"], os.cpu_count() or 1
+    require(cfg["train"]["batch_size"] % workers == 0 and workers <= cores, source,
+            "[learner] workers", workers, f"must divide [train] batch_size and be at most the "
+            f"{cores} cores of this machine (each worker is a process with its own network)")
     require(cfg["spiking"]["estimator"] == "symmetric", source, "[spiking] estimator",
             cfg["spiking"]["estimator"], "training uses the symmetric ±β estimate")
 
