@@ -50,8 +50,10 @@ def _serve(conn: Connection, kwargs: dict) -> None:
     except (EOFError, KeyboardInterrupt):
         return
     except BaseException as e:  # noqa: BLE001 - reported to the parent, which raises it
-        kind = "user" if isinstance(e, UserError) else "bug"
-        conn.send((kind, f"{type(e).__name__}: {e}\n{traceback.format_exc()}"))
+        if isinstance(e, UserError):  # bad input: its one line
+            conn.send(("user", str(e)))
+        else:
+            conn.send(("bug", f"{type(e).__name__}: {e}\n{traceback.format_exc()}"))
 
 
 class ParallelSpikingLearner(DeltaLearner):
@@ -94,8 +96,7 @@ class ParallelSpikingLearner(DeltaLearner):
                 kind, value = "bug", f"worker {p} exited (code {self.procs[p].exitcode})"
             if kind != "ok":
                 self.close()
-                raise (UserError if kind == "user" else WorkerError)(value.splitlines()[0]
-                                                                     if kind == "user" else value)
+                raise UserError(value) if kind == "user" else WorkerError(value)
             out.append(value)
         return out
 
