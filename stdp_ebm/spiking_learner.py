@@ -54,6 +54,12 @@ def shell_network(net: Network, batch: int, input_mode: str) -> Network:
     return shell
 
 
+def pad_batch(x: np.ndarray, batch: int) -> np.ndarray:
+    """``x`` (≤ ``batch`` rows) padded to ``batch`` rows with copies of its last row: a short
+    chunk run on a network compiled for ``batch`` examples."""
+    return np.concatenate([x, np.repeat(x[-1:], batch - len(x), axis=0)])
+
+
 class DeltaLearner:
     """What the spiking learners share: an update applies lr·ΔW of :meth:`delta` to ``net``; no
     state beyond ``net`` to checkpoint; :meth:`close` releases what the learner holds."""
@@ -102,7 +108,7 @@ class SpikingLearner(DeltaLearner):
         """Clamp ``x`` (≤ batch rows, padded with its last row) and the current parameters;
         returns ρ(x) of the padded batch."""
         sn = self.sn
-        rho_x = self.rho(np.concatenate([x, np.repeat(x[-1:], sn.batch - len(x), axis=0)]))
+        rho_x = self.rho(pad_batch(x, sn.batch))
         if self.input_mode == "poisson":
             sn.set_input(rho_x)
             sn.set_parameters(self.net.W, self.net.b)

@@ -23,7 +23,7 @@ from .activation import Rho
 from .energy import Energy
 from .errors import UserError
 from .network import Network
-from .spiking_learner import DeltaLearner, SpikingLearner
+from .spiking_learner import DeltaLearner, SpikingLearner, pad_batch
 
 
 class WorkerError(RuntimeError):
@@ -115,8 +115,7 @@ class ParallelSpikingLearner(DeltaLearner):
         return dW, db, np.concatenate([p[2] for p in parts])
 
     def predict(self, x: np.ndarray) -> np.ndarray:
-        padded = np.concatenate([x, np.repeat(x[-1:], self.batch - len(x), axis=0)])
-        return np.concatenate(self._ask("predict", padded))[:len(x)]
+        return np.concatenate(self._ask("predict", pad_batch(x, self.batch)))[:len(x)]
 
     def close(self) -> None:
         """Stop the workers (they also stop when the parent exits: they are daemons)."""
