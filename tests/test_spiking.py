@@ -410,6 +410,21 @@ def test_episode_in_one_run_equals_the_phases_run_one_by_one(models):
             assert_allclose(a, b, rtol=0, atol=0)
 
 
+def test_the_rate_history_is_kept_for_one_phase_only_so_memory_stays_bounded(models):
+    """Episodes one after another on one network, as in training: the rate monitor holds one
+    phase's samples, not the history of every example seen (which grew to 5 GB after three MNIST
+    epochs and was copied whole at every phase), and every phase still gets all its samples."""
+    sn = _small_network(models)
+    force = np.array([[0.5, -0.5]])
+    samples = []
+    for _ in range(3):
+        ep = sn.episode(lambda y: force, [30.0])
+        samples += [len(ep.plus.rho[0]), len(ep.reference.rho[0])]
+        assert int(sn.rate_mon.variables["N"].get_value()) == samples[-1]
+    # 30 ms at record_ms = 2 ms: 15 samples in each of the six phases
+    assert samples == [round(30.0 / sn.sp["record_ms"])] * 6
+
+
 def test_a_failing_callback_stops_the_run_and_raises_its_own_error(models):
     import brian2 as b2
 

@@ -217,6 +217,7 @@ class SpikingNetwork:
         """Run ``segments`` in one Brian2 run, the rule synapses on or off throughout; tally spikes
         and synaptic events (spikes × out-degree, transmission synapses)."""
         self.rules.active = rule
+        self.rate_mon.resize(0)  # rates are read per nudged phase only: keep no older history
         before = self._counts()
         run_segments(self.network, self.neurons.clock, segments, brian2_report())
         new = [a - b for a, b in zip(self._counts(), before)]
@@ -320,7 +321,7 @@ class SpikingNetwork:
         def begin() -> None:
             self.set_teaching(force())
             start_rule(self.rules, self.pops, self.sp["r_max_hz"])
-            rec["t0"] = self.rate_mon.t[:].size
+            self.rate_mon.resize(0)  # the rates from here to finish(): memory bounded by a phase
             self._nudging = True
 
         def read() -> None:
@@ -328,7 +329,7 @@ class SpikingNetwork:
 
         def finish() -> None:
             read()
-            r = np.array(self.rate_mon.r[:, rec["t0"]:]).T / self.sp["r_max_hz"]
+            r = np.array(self.rate_mon.r_).T / self.sp["r_max_hz"]  # r_: raw values, no units
             lay = self.layout
             out.append(PhaseRecord(rec["accs"], [
                 r[:, lay.unit_offset(k):lay.unit_offset(k) + self.copies * s]
