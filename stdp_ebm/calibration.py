@@ -20,7 +20,7 @@ import numpy as np
 
 from .activation import TabulatedRho
 from .config import Key
-from .progress import brian2_report
+from .progress import run_brian2
 
 CALIBRATION_SCHEMA: dict[str, Key] = {
     "s_min": Key("float", -0.5, "lowest state s (input current / I_unit) of the f–I table"),
@@ -71,9 +71,9 @@ def measure_fi(neuron, neuron_params: dict, calib: dict, unit_current, r_max_hz:
     group.pulse_end = 0 * b2.second
     counts = b2.SpikeMonitor(group, record=False)
     net = b2.Network(group, counts, *(inputs(group) if inputs else []))
-    net.run(calib["warmup_ms"] * b2.ms)
+    run_brian2(net, calib["warmup_ms"] * b2.ms, report=None)
     before = np.array(counts.count)
-    net.run(calib["duration_ms"] * b2.ms, report=brian2_report())
+    run_brian2(net, calib["duration_ms"] * b2.ms)
     rates = (np.array(counts.count) - before).reshape(len(s), reps) / (calib["duration_ms"] * 1e-3)
     sem = rates.std(axis=1, ddof=1) / np.sqrt(reps)
     resolution = 1.0 / (reps * calib["duration_ms"] * 1e-3)  # one spike among all neurons

@@ -20,7 +20,7 @@ import threading
 import time
 from typing import Any, Iterable, Iterator, TypeVar
 
-__all__ = ["INTERVAL_S", "configure", "iterate", "bar", "brian2_report", "paused"]
+__all__ = ["INTERVAL_S", "configure", "iterate", "bar", "brian2_report", "paused", "run_brian2"]
 
 T = TypeVar("T")
 #: seconds between two status lines when stderr is not a terminal
@@ -123,3 +123,19 @@ def brian2_report() -> str | None:
     """The ``report`` argument for ``brian2.Network.run``: Brian2's progress lines on stderr, or
     none."""
     return "stderr" if _mode != "off" else None
+
+
+def run_brian2(network, duration, report: str | None = "configured", **kwargs) -> None:
+    """``network.run(duration, ...)`` that either simulates all of ``duration`` or raises
+    ``KeyboardInterrupt``. During a run Brian2 takes a first Ctrl+C as "stop at the end of this
+    step" and returns normally; the caller would then analyse a simulation cut short (measured: a
+    NaN ΔW in the spiking learner). ``report``: Brian2's progress lines as configured here
+    (:func:`brian2_report`) unless given."""
+    from brian2 import second
+
+    t_end = float(network.t / second) + float(duration / second)
+    network.run(duration, report=brian2_report() if report == "configured" else report, **kwargs)
+    half_step = 0.5 * min(float(obj.clock.dt / second) for obj in network.objects)
+    t = float(network.t / second)
+    if t < t_end - half_step:
+        raise KeyboardInterrupt(f"Brian2 stopped the run at t = {t:.4f} s of {t_end:.4f} s")

@@ -29,7 +29,7 @@ import numpy as np
 
 from .errors import ConfigError, ModelFileError
 from .models import Model, load_model, set_codegen_target
-from .progress import brian2_report
+from .progress import run_brian2
 
 __all__ = ["Schedule", "pairing", "poisson", "concat", "PairingResult", "simulate",
            "measured_delta_t", "evoke_latency", "plastic_synapse", "switch_params"]
@@ -181,7 +181,7 @@ def simulate(schedule: Schedule, seed: int, *, noise_mV: float = 0.0, learn: boo
                                                                                    name="post_spikes")
     b2.seed(seed)
     net = b2.Network(pre, trigger, post, kick, rule, pre_mon, post_mon)
-    net.run(schedule.duration * b2.second, namespace={}, report=brian2_report())
+    run_brian2(net, schedule.duration * b2.second, namespace={})
     tied_w = np.array(rule.delta_w_tied[:]) if "delta_w_tied" in rule.variables else None
     dw = np.array(getattr(rule, syn_m.weight_change)[:])
     return PairingResult(delta_w=dw, delta_w_tied=tied_w,

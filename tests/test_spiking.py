@@ -420,9 +420,21 @@ def test_the_rate_history_is_kept_for_one_phase_only_so_memory_stays_bounded(mod
     for _ in range(3):
         ep = sn.episode(lambda y: force, [30.0])
         samples += [len(ep.plus.rho[0]), len(ep.reference.rho[0])]
-        assert int(sn.rate_mon.variables["N"].get_value()) == samples[-1]
+        assert sn.rate_mon.variables["N"].get_value().item() == samples[-1]
     # 30 ms at record_ms = 2 ms: 15 samples in each of the six phases
     assert samples == [round(30.0 / sn.sp["record_ms"])] * 6
+
+
+def test_ctrl_c_during_an_episode_interrupts_it_instead_of_returning_a_cut_short_phase(models):
+    """Brian2 turns a first Ctrl+C (SIGINT) during a run into a stop at the end of the step and
+    returns normally; the episode must not go on to compute ΔW from the cut-short phase (it did:
+    NaN rates, and a training run carried on)."""
+    import signal
+
+    sn = _small_network(models)
+    force = np.array([[0.5, -0.5]])
+    with pytest.raises(KeyboardInterrupt):
+        sn.episode(lambda y: signal.raise_signal(signal.SIGINT) or force, [30.0])
 
 
 def test_a_failing_callback_stops_the_run_and_raises_its_own_error(models):

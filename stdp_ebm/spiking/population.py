@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..progress import run_brian2
 from .params import configure_brian2, load_models
 
 
@@ -69,8 +70,8 @@ def rule_on_spike_trains(trains: list[tuple[np.ndarray, np.ndarray]], n: int, du
     rules = rule_synapses(pops, np.array([0]), np.array([1]), sp, models)
     network = b2.Network(*groups, pops, *counts, rules)
     rules.active = False
-    network.run(warmup_ms * b2.ms)
+    run_brian2(network, warmup_ms * b2.ms, report=None)
     start_rule(rules, pops, sp["r_max_hz"])
     rules.active = True
-    network.run(duration_ms * b2.ms)
+    run_brian2(network, duration_ms * b2.ms, report=None)
     return float(rules.delta_w_up[0]), float(rules.delta_w_down[0])

@@ -19,6 +19,8 @@ import gc
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from ..progress import run_brian2
+
 Callback = Callable[[], None]
 
 
@@ -74,7 +76,10 @@ def run_segments(network, clock, segments: list[Segment], report=None) -> None:
                                  when="start", order=-1000)
         network.add(op)
         try:
-            network.run((last - first) * dt_s * b2.second, report=report, namespace={})
+            run_brian2(network, (last - first) * dt_s * b2.second, report=report, namespace={})
+        except KeyboardInterrupt:
+            if state["error"] is None:  # not our own stop for a failing callback: Ctrl+C
+                raise
         finally:
             network.remove(op)
     if state["error"] is None:
