@@ -217,7 +217,8 @@ class SpikingNetwork:
         """Run ``segments`` in one Brian2 run, the rule synapses on or off throughout; tally spikes
         and synaptic events (spikes × out-degree, transmission synapses)."""
         self.rules.active = rule
-        self.rate_mon.resize(0)  # rates are read per nudged phase only: keep no older history
+        for monitor in (self.rate_mon, self.out_mon):  # read per phase: keep no older history
+            monitor.resize(0)
         before = self._counts()
         run_segments(self.network, self.neurons.clock, segments, brian2_report())
         new = [a - b for a, b in zip(self._counts(), before)]
@@ -239,20 +240,21 @@ class SpikingNetwork:
 
         def count() -> None:
             mark["counts"] = self.layout.layer_blocks(self._counts())
-            mark["t0"] = self.out_mon.t[:].size
+            self.out_mon.resize(0)  # the output current from here to finish() only
 
         def finish() -> None:
-            out["rates"], out["y"] = self._free_result(mark["counts"], mark["t0"])
+            out["rates"], out["y"] = self._free_result(mark["counts"])
 
         return [Segment(sp["settle_ms"], start=begin, end=count),
                 Segment(sp["free_ms"], end=finish)]
 
-    def _free_result(self, before: list[np.ndarray], t0: int) -> tuple[list, np.ndarray]:
+    def _free_result(self, before: list[np.ndarray]) -> tuple[list, np.ndarray]:
         sp = self.sp
         window = sp["free_ms"] * 1e-3
         rates = [(a - b).sum(axis=2) / (self.layout.n * window * sp["r_max_hz"])
                  for a, b in zip(self.layout.layer_blocks(self._counts()), before)]
-        current = np.array(self.out_mon.I_syn[:, t0:] / self.unit_current).mean(axis=1)
+        # I_syn_: raw values (A), as unit_current's: the same quotient as with units, no copy
+        current = (self.out_mon.I_syn_ / np.asarray(self.unit_current)).mean(axis=1)
         y = current.reshape(self.copies, -1) + self.net_params.b[-1][None, :]
         if not all(np.all(np.isfinite(r)) for r in rates) or max(r.max() for r in rates) > 5:
             raise DivergenceError("spiking free phase: runaway rates (> 5 r_max); lower the "
