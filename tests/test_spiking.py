@@ -421,6 +421,9 @@ def test_the_rate_history_is_kept_for_one_phase_only_so_memory_stays_bounded(mod
         ep = sn.episode(lambda y: force, [30.0])
         samples += [len(ep.plus.rho[0]), len(ep.reference.rho[0])]
         assert sn.rate_mon.variables["N"].get_value().item() == samples[-1]
+        # the output current (1 ms samples) from the counting window on: this episode's only
+        one_episode = sn.sp["free_ms"] + 2 * 30.0
+        assert sn.out_mon.variables["N"].get_value().item() <= one_episode + 1
     # 30 ms at record_ms = 2 ms: 15 samples in each of the six phases
     assert samples == [round(30.0 / sn.sp["record_ms"])] * 6
 
