@@ -10,6 +10,9 @@ line when it starts, every :data:`INTERVAL_S` seconds while it runs (from a time
 step still reports), and when it ends, e.g.::
 
     alignment sweep:  25%|##5       | 2/8 [01:00<03:00, 30.00s/point]
+
+Brian2 runs go through :func:`run_brian2`: its report as set here, and a Ctrl+C that Brian2 turned
+into an early stop raised as ``KeyboardInterrupt``.
 """
 
 from __future__ import annotations
@@ -128,8 +131,8 @@ def brian2_report() -> str | None:
 def run_brian2(network, duration, report: str | None = "configured", **kwargs) -> None:
     """``network.run(duration, ...)`` that either simulates all of ``duration`` or raises
     ``KeyboardInterrupt``. During a run Brian2 takes a first Ctrl+C as "stop at the end of this
-    step" and returns normally; the caller would then analyse a simulation cut short (measured: a
-    NaN ΔW in the spiking learner). ``report``: Brian2's progress lines as configured here
+    step" and returns normally; the caller would then analyse a simulation cut short (seen: the
+    spiking learner took a cut-short phase for a whole one, NaN rates). ``report``: Brian2's progress lines as configured here
     (:func:`brian2_report`) unless given."""
     from brian2 import second
 
