@@ -132,8 +132,8 @@ def run_brian2(network, duration, report: str | None = "configured", **kwargs) -
     """``network.run(duration, ...)`` that either simulates all of ``duration`` or raises
     ``KeyboardInterrupt``. During a run Brian2 takes a first Ctrl+C as "stop at the end of this
     step" and returns normally; the caller would then analyse a simulation cut short (seen: the
-    spiking learner took a cut-short phase for a whole one, NaN rates). ``report``: Brian2's progress lines as configured here
-    (:func:`brian2_report`) unless given."""
+    spiking learner took a cut-short phase for a whole one, NaN rates). ``report``: Brian2's
+    progress lines as configured here (:func:`brian2_report`) unless given."""
     from brian2 import second
 
     t_end = float(network.t / second) + float(duration / second)

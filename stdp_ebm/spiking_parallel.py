@@ -109,10 +109,9 @@ class ParallelSpikingLearner(DeltaLearner):
 
     def delta(self, x: np.ndarray, d: np.ndarray) -> tuple[list, list, np.ndarray]:
         """ΔW_k, Δb_{k+1} (the mean of the workers' means) and ŷ of one full mini-batch."""
-        parts = self._ask("delta", x, d)
-        dW = [np.mean([p[0][k] for p in parts], axis=0) for k in range(len(parts[0][0]))]
-        db = [np.mean([p[1][k] for p in parts], axis=0) for k in range(len(parts[0][1]))]
-        return dW, db, np.concatenate([p[2] for p in parts])
+        dWs, dbs, ys = zip(*self._ask("delta", x, d))  # per worker
+        return ([np.mean(w, axis=0) for w in zip(*dWs)], [np.mean(v, axis=0) for v in zip(*dbs)],
+                np.concatenate(ys))
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         return np.concatenate(self._ask("predict", pad_batch(x, self.batch)))[:len(x)]

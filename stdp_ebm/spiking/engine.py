@@ -253,7 +253,7 @@ class SpikingNetwork:
         window = sp["free_ms"] * 1e-3
         rates = [(a - b).sum(axis=2) / (self.layout.n * window * sp["r_max_hz"])
                  for a, b in zip(self.layout.layer_blocks(self._counts()), before)]
-        # I_syn_: raw values (A), as unit_current's: the same quotient as with units, no copy
+        # I_syn_ and unit_current as raw values (A): the same quotient as with units
         current = (self.out_mon.I_syn_ / np.asarray(self.unit_current)).mean(axis=1)
         y = current.reshape(self.copies, -1) + self.net_params.b[-1][None, :]
         if not all(np.all(np.isfinite(r)) for r in rates) or max(r.max() for r in rates) > 5:
