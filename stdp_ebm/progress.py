@@ -23,12 +23,14 @@ import threading
 import time
 from typing import Any, Iterable, Iterator, TypeVar
 
-__all__ = ["INTERVAL_S", "configure", "iterate", "bar", "brian2_report", "paused", "run_brian2"]
+__all__ = ["INTERVAL_S", "configure", "iterate", "bar", "brian2_report", "brian2_quiet", "paused",
+           "run_brian2"]
 
 T = TypeVar("T")
 #: seconds between two status lines when stderr is not a terminal
 INTERVAL_S = 30.0
 _mode = "off"  # "off", "bar" (tqdm, terminal) or "lines" (status lines, no terminal)
+_brian2_reports = True  # Brian2's per-run report lines, when progress is on
 
 
 def configure(enabled: bool, terminal: bool | None = None) -> None:
@@ -46,6 +48,7 @@ class _StatusLines:
 
     def __init__(self, total: int | None, desc: str, unit: str, initial: int = 0) -> None:
         self.total, self.desc, self.unit, self.n = total, desc, unit, initial
+        self.postfix = ""
         self._t0 = time.monotonic()
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -58,7 +61,8 @@ class _StatusLines:
 
         with self._lock:
             line = tqdm.format_meter(self.n, self.total, time.monotonic() - self._t0,
-                                     prefix=self.desc, unit=self.unit, ascii=True, ncols=80)
+                                     prefix=self.desc, unit=self.unit, ascii=True, ncols=100,
+                                     postfix=self.postfix or None)
             print(line, file=sys.stderr, flush=True)
 
     def _tick(self, interval: float) -> None:
@@ -68,6 +72,11 @@ class _StatusLines:
     def update(self, n: int = 1) -> None:
         with self._lock:
             self.n += n
+
+    def set_postfix_str(self, s: str) -> None:
+        """Text after the counts (tqdm's method of the same name), e.g. a running error."""
+        with self._lock:
+            self.postfix = s
 
     def close(self) -> None:
         if not self._stop.is_set():
@@ -104,6 +113,18 @@ def paused() -> Iterator[None]:
         _mode = saved
 
 
+@contextlib.contextmanager
+def brian2_quiet() -> Iterator[None]:
+    """Brian2's per-run reports off inside the block (a training loop of thousands of short runs),
+    progress bars as configured."""
+    global _brian2_reports
+    saved, _brian2_reports = _brian2_reports, False
+    try:
+        yield
+    finally:
+        _brian2_reports = saved
+
+
 def iterate(items: Iterable[T], desc: str) -> Iterable[T]:
     """``items`` with progress (a tqdm bar or status lines) when progress is on, else unchanged."""
     if _mode == "off":
@@ -125,7 +146,7 @@ def _iterate_lines(items: Iterable[T], desc: str) -> Iterator[T]:
 def brian2_report() -> str | None:
     """The ``report`` argument for ``brian2.Network.run``: Brian2's progress lines on stderr, or
     none."""
-    return "stderr" if _mode != "off" else None
+    return "stderr" if _mode != "off" and _brian2_reports else None
 
 
 def run_brian2(network, duration, report: str | None = "configured", **kwargs) -> None:

@@ -251,3 +251,34 @@ def test_alignment_record_of_the_rate_learner_survives_a_resume(tmp_path):
     # records (O(β²) bias only); 0.9 fails for a ΔW of the wrong sign or of another layer
     print("cos per record and layer:", np.round(straight.cos_array(), 4).tolist())
     assert np.all(straight.cos_array() > 0.9)
+
+
+def test_each_epoch_shows_a_bar_whose_running_error_is_the_epochs_train_error(capsys):
+    """Status lines (no terminal) for each epoch's mini-batches; the last line of an epoch shows the
+    running error that fit records as that epoch's train error, and Brian2's reports are off."""
+    from stdp_ebm import progress
+    from stdp_ebm.experiments.train_spiking import Watched, load_task, rate_train_cfg
+    from stdp_ebm.network import random_network
+    from stdp_ebm.rate import model_from_config
+    from stdp_ebm.train import EPLearner, fit
+
+    cfg = resolve(QUICK, ["task.n_train=40", "task.n_test=10", "train.epochs=2"])[0]
+    t = rate_train_cfg(cfg)
+    data = load_task(cfg["task"], np.random.default_rng(0), t["batch_size"])
+    model = model_from_config(random_network(cfg["network"]["sizes"], np.random.default_rng(1),
+                                             0.6, 0.0, 0.0), cfg)
+    per_epoch = len(data.x_train) // t["batch_size"]
+    learner = Watched(EPLearner(model, t, len(data.x_train)), cfg, model.rho, 0, "rate", per_epoch)
+    progress.configure(True, terminal=False)
+    try:
+        with progress.brian2_quiet():
+            assert progress.brian2_report() is None
+            h = fit(learner, data, t, np.random.default_rng(2))
+        assert progress.brian2_report() == "stderr"
+    finally:
+        progress.configure(False)
+    lines = capsys.readouterr().err.splitlines()
+    for epoch, train_error in enumerate(h.train_error, start=1):
+        last = [ln for ln in lines if ln.startswith(f"rate epoch {epoch}:")][-1]
+        assert f"{per_epoch}/{per_epoch}" in last
+        assert f"running error {100 * train_error:.1f} %" in last
