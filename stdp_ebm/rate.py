@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
+from scipy.linalg.blas import get_blas_funcs
 
 try:  # the clip ufunc itself: np.clip's Python wrappers cost more than clipping a 20×10 or 20×500 batch
     from numpy._core.umath import clip as _clip
@@ -245,54 +246,53 @@ class RateModel:
 
             s_k ← clip((1 − ε) s_k + ε (b_k + s_{k−1} W_{k−1} + s_{k+1} W_kᵀ))   (− εβ (y − d) for y)
 
-        computed in place with ε folded into the weights once per call (the states are projected
-        onto the box first). Any other ρ or unprojected dynamics loop over :meth:`step`; noisy
-        dynamics need an rng, i.e. :meth:`relax`. The arithmetic is in the weights' precision
-        (:attr:`dtype`).
+        (the states are projected onto the box first). Every layer's new state is built in a
+        second buffer from the old states (all layers at once, as :meth:`step`): the constant
+        ε(b_k + …) and the leak (1 − ε)s_k, then the products added by BLAS gemm, C ← εAB + C,
+        which accumulates into its output (numpy's matmul cannot: it would cost a pass over the
+        layer to add them), then the clip. The states are held as their transposes (n_k × batch,
+        Fortran order: the layout of BLAS) so that gemm works in place without copies. Any other ρ
+        or unprojected dynamics loop over :meth:`step`; noisy dynamics need an rng, i.e.
+        :meth:`relax`. The arithmetic is in the weights' precision (:attr:`dtype`).
         """
         if not (self.projected and isinstance(self.rho, HardSigmoid) and self.noise == 0.0):
             for _ in range(steps):
                 s = self.step(s, beta, target, None, input_drive)
             return s
         eps, (lo, hi), dt = self.epsilon, self.rho.bounds, self.dtype
-        times_eps = (lambda a: a) if eps == 1.0 else (lambda a: eps * a)   # ×1 is exact: skipped
-        up = [times_eps(w) for w in self.net.W[1:]]      # εW couples free layers j and j+1
-        down = [w.T for w in up]                         # a transposed operand of the same product
-        const = [times_eps(b) for b in self.net.b[1:]]
-        const[0] = const[0] + times_eps(input_drive)
+        wt = [np.asarray(w, dt).T for w in self.net.W[1:]]   # wt[j] = W_{j+1}ᵀ: free j, j + 1
+        const = [eps * b for b in self.net.b[1:]]
+        const[0] = const[0] + eps * input_drive
         keep = [1.0 - eps] * len(const)
         if np.any(beta != 0.0):
             nudge = eps * (beta if np.ndim(beta) == 0 else np.asarray(beta, float))
             keep[-1] = keep[-1] - nudge
             if np.ndim(beta):                            # per example: rounded once, as a float is
-                nudge, keep[-1] = nudge.astype(dt), keep[-1].astype(dt)
+                nudge, keep[-1] = nudge.astype(dt), keep[-1].astype(dt).T
             const[-1] = const[-1] + nudge * target
-        swap = [np.ndim(c) == 0 and c == 0.0 for c in keep]   # ε = 1: the new state is the drive
-        const = [c.astype(dt, copy=False) for c in const]
-        free = [_clip(sk, lo, hi).astype(dt, copy=False) for sk in s[1:]]
-        acc = [np.empty_like(sk) for sk in free]
-        n = len(free)
-        tmp = [np.empty_like(sk) if 0 < j < n - 1 else None for j, sk in enumerate(free)]
+        const = [np.atleast_2d(c).astype(dt, copy=False).T for c in const]   # as the states
+        free = [_clip(sk, lo, hi).astype(dt, copy=False).T for sk in s[1:]]   # new arrays
+        nxt = [np.empty_like(f) for f in free]
+        gemm = get_blas_funcs("gemm", (free[0],))
+        n, lo, hi = len(free), dt.type(lo), dt.type(hi)
+        leak = [np.ndim(c) > 0 or c != 0.0 for c in keep]   # none at ε = 1 (unless nudged)
         for _ in range(steps):
             for j in range(n):
-                if j + 1 < n:
-                    np.matmul(free[j + 1], down[j], out=acc[j])
-                    acc[j] += const[j]
-                    if j > 0:
-                        acc[j] += np.matmul(free[j - 1], up[j - 1], out=tmp[j])
-                elif j > 0:                              # the output layer: bottom-up input only
-                    np.matmul(free[j - 1], up[j - 1], out=acc[j])
-                    acc[j] += const[j]
-                else:                                    # no hidden layer: the input alone
-                    np.copyto(acc[j], const[j])
-            for j in range(n):
-                if swap[j]:
-                    free[j], acc[j] = acc[j], free[j]
+                out = nxt[j]
+                if not leak[j]:
+                    np.copyto(out, const[j])
                 else:
-                    free[j] *= keep[j]
-                    free[j] += acc[j]
-                _clip(free[j], lo, hi, out=free[j])
-        return [s[0]] + free
+                    np.multiply(free[j], keep[j], out=out)
+                    out += const[j]
+                # gemm(α, A, B, β, C, trans_a, trans_b, overwrite_c): C ← α op(A) op(B) + βC;
+                # layer k = j + 1, its state transposed: += (ε s_{k+1} W_kᵀ)ᵀ, (ε s_{k−1} W_{k−1})ᵀ
+                if j + 1 < n:
+                    out = gemm(eps, wt[j], free[j + 1], 1.0, out, 1, 0, 1)
+                if j > 0:
+                    out = gemm(eps, wt[j - 1], free[j - 1], 1.0, out, 0, 0, 1)
+                nxt[j] = _clip(out, lo, hi, out=out)
+            free, nxt = nxt, free
+        return [s[0]] + [f.T for f in free]
 
     def free_phase(self, x: np.ndarray, **kwargs) -> Phase:
         """Relax with the input clamped and β = 0 (to a fixed point unless ``steps`` is given)."""
