@@ -246,12 +246,7 @@ class RateModel:
 
             s_k ← clip((1 − ε) s_k + ε (b_k + s_{k−1} W_{k−1} + s_{k+1} W_kᵀ))   (− εβ (y − d) for y)
 
-        (the states are projected onto the box first). Every layer's new state is built in a
-        second buffer from the old states (all layers at once, as :meth:`step`): the constant
-        ε(b_k + …) and the leak (1 − ε)s_k, then the products added by BLAS gemm, C ← εAB + C,
-        which accumulates into its output (numpy's matmul cannot: it would cost a pass over the
-        layer to add them), then the clip. The states are held as their transposes (n_k × batch,
-        Fortran order: the layout of BLAS) so that gemm works in place without copies. Any other ρ
+        (the states are projected onto the box first), computed by :func:`_box_steps`. Any other ρ
         or unprojected dynamics loop over :meth:`step`; noisy dynamics need an rng, i.e.
         :meth:`relax`. The arithmetic is in the weights' precision (:attr:`dtype`).
         """
@@ -259,8 +254,7 @@ class RateModel:
             for _ in range(steps):
                 s = self.step(s, beta, target, None, input_drive)
             return s
-        eps, (lo, hi), dt = self.epsilon, self.rho.bounds, self.dtype
-        wt = [np.asarray(w, dt).T for w in self.net.W[1:]]   # wt[j] = W_{j+1}ᵀ: free j, j + 1
+        eps, dt = self.epsilon, self.dtype
         const = [eps * b for b in self.net.b[1:]]
         const[0] = const[0] + eps * input_drive
         keep = [1.0 - eps] * len(const)
@@ -268,31 +262,9 @@ class RateModel:
             nudge = eps * (beta if np.ndim(beta) == 0 else np.asarray(beta, float))
             keep[-1] = keep[-1] - nudge
             if np.ndim(beta):                            # per example: rounded once, as a float is
-                nudge, keep[-1] = nudge.astype(dt), keep[-1].astype(dt).T
+                nudge, keep[-1] = nudge.astype(dt), keep[-1].astype(dt)
             const[-1] = const[-1] + nudge * target
-        const = [np.atleast_2d(c).astype(dt, copy=False).T for c in const]   # as the states
-        free = [_clip(sk, lo, hi).astype(dt, copy=False).T for sk in s[1:]]   # new arrays
-        nxt = [np.empty_like(f) for f in free]
-        gemm = get_blas_funcs("gemm", (free[0],))
-        n, lo, hi = len(free), dt.type(lo), dt.type(hi)
-        leak = [np.ndim(c) > 0 or c != 0.0 for c in keep]   # none at ε = 1 (unless nudged)
-        for _ in range(steps):
-            for j in range(n):
-                out = nxt[j]
-                if not leak[j]:
-                    np.copyto(out, const[j])
-                else:
-                    np.multiply(free[j], keep[j], out=out)
-                    out += const[j]
-                # gemm(α, A, B, β, C, trans_a, trans_b, overwrite_c): C ← α op(A) op(B) + βC;
-                # layer k = j + 1, its state transposed: += (ε s_{k+1} W_kᵀ)ᵀ, (ε s_{k−1} W_{k−1})ᵀ
-                if j + 1 < n:
-                    out = gemm(eps, wt[j], free[j + 1], 1.0, out, 1, 0, 1)
-                if j > 0:
-                    out = gemm(eps, wt[j - 1], free[j - 1], 1.0, out, 0, 0, 1)
-                nxt[j] = _clip(out, lo, hi, out=out)
-            free, nxt = nxt, free
-        return [s[0]] + [f.T for f in free]
+        return _box_steps(s, self.net.W[1:], const, keep, eps, self.rho.bounds, steps, dt)
 
     def free_phase(self, x: np.ndarray, **kwargs) -> Phase:
         """Relax with the input clamped and β = 0 (to a fixed point unless ``steps`` is given)."""
@@ -301,3 +273,59 @@ class RateModel:
     def nudged_phase(self, s_free: State, target: np.ndarray, beta: float, **kwargs) -> Phase:
         """Relax from the free fixed point under F = E + β C (Eq 13)."""
         return self.relax(s_free, beta, np.atleast_2d(target), phase="nudged", **kwargs)
+
+
+def _box_steps(s: State, weights: list[np.ndarray], const: list, keep: list, eps: float,
+               bounds: tuple[float, float], steps: int, dt: np.dtype) -> State:
+    """``steps`` steps s_k ← clip(keep_k s_k + const_k + ε (s_{k−1} W_{k−1} + s_{k+1} W_kᵀ)) of the
+    free layers k ≥ 1 of ``s``, every layer from the old states (as :meth:`RateModel.step`);
+    ``weights`` = W_1 … couple the free layers (s_0 enters through const_1). The step of
+    :meth:`RateModel.settle`, arranged for speed (in a 784-500-10 net the passes over the hidden
+    layer weigh a quarter of its two small products, docs/deep.md):
+
+    - each state (old, new) is one flat array, the layers' (batch, n_k) blocks end to end, so that
+      the constant, the leak and the clip take one call each for all layers (a call costs ~1 µs);
+    - BLAS gemm, C ← εAB + C, adds the products to the block that holds the constant (numpy's
+      matmul writes its output: adding it would be one more pass over the layer); it works on
+      the blocks' transposes, since a C-ordered (batch, n_k) block is the Fortran-ordered
+      (n_k, batch) array BLAS expects, and so copies nothing;
+    - the leak is left out of the layers before the first with keep_k ≠ 0 (at ε = 1 all but a
+      nudged output layer).
+    """
+    lo, hi = (dt.type(v) for v in bounds)
+    shapes = [sk.shape for sk in s[1:]]
+    ends = np.cumsum([0] + [np.prod(sh) for sh in shapes])
+
+    def flat(parts: list) -> np.ndarray:
+        return np.concatenate([np.broadcast_to(p, sh).ravel() for p, sh in zip(parts, shapes)]
+                              ).astype(dt, copy=False)
+
+    leaks = [np.ndim(k) > 0 or k != 0.0 for k in keep]
+    cut = ends[leaks.index(True)] if any(leaks) else ends[-1]
+    const, keep = flat(const), flat(keep)[cut:]
+    head, tail = const[:cut], const[cut:]
+
+    def views(b: np.ndarray) -> tuple:               # all, no leak, leak, each layer transposed
+        return b, b[:cut], b[cut:], [b[i:e].reshape(sh).T
+                                     for i, e, sh in zip(ends, ends[1:], shapes)]
+
+    both = [views(flat([_clip(sk, lo, hi) for sk in s[1:]])), views(np.empty_like(const))]
+    wt = [np.ascontiguousarray(w, dt).T for w in weights]   # W_kᵀ, Fortran-ordered
+    gemm = get_blas_funcs("gemm", (const,))
+    n = len(shapes)
+    for t in range(steps):
+        (_, _, old_tail, old), (new, new_head, new_tail, out) = both[t % 2], both[1 - t % 2]
+        if len(head):
+            np.copyto(new_head, head)
+        if len(tail):
+            np.multiply(old_tail, keep, out=new_tail)
+            new_tail += tail
+        # gemm(α, A, B, β, C, trans_a, trans_b, overwrite_c): C ← α op(A) op(B) + βC, on layer
+        # k = j + 1 transposed: += (ε s_{k+1} W_kᵀ)ᵀ = ε W_k s_{k+1}ᵀ and (ε s_{k−1} W_{k−1})ᵀ
+        for j in range(n):
+            if j + 1 < n:
+                gemm(eps, wt[j], old[j + 1], 1.0, out[j], 1, 0, 1)
+            if j > 0:
+                gemm(eps, wt[j - 1], old[j - 1], 1.0, out[j], 0, 0, 1)
+        _clip(new, lo, hi, out=new)
+    return [s[0]] + [block.T for block in both[steps % 2][3]]
