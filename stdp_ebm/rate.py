@@ -254,17 +254,14 @@ class RateModel:
             for _ in range(steps):
                 s = self.step(s, beta, target, None, input_drive)
             return s
-        eps, dt = self.epsilon, self.dtype
-        const = [eps * b for b in self.net.b[1:]]
-        const[0] = const[0] + eps * input_drive
-        keep = [1.0 - eps] * len(const)
+        eps = self.epsilon
+        drive = list(self.net.b[1:])                     # × ε in _box_steps
+        drive[0] = drive[0] + input_drive
+        keep = [1.0 - eps] * len(drive)
         if np.any(beta != 0.0):
-            nudge = eps * (beta if np.ndim(beta) == 0 else np.asarray(beta, float))
-            keep[-1] = keep[-1] - nudge
-            if np.ndim(beta):                            # per example: rounded once, as a float is
-                nudge, keep[-1] = nudge.astype(dt), keep[-1].astype(dt)
-            const[-1] = const[-1] + nudge * target
-        return _box_steps(s, self.net.W[1:], const, keep, eps, self.rho.bounds, steps, dt)
+            keep[-1] = keep[-1] - eps * (beta if np.ndim(beta) == 0 else np.asarray(beta, float))
+            drive[-1] = drive[-1] + beta * target
+        return _box_steps(s, self.net.W[1:], drive, keep, eps, self.rho.bounds, steps, self.dtype)
 
     def free_phase(self, x: np.ndarray, **kwargs) -> Phase:
         """Relax with the input clamped and β = 0 (to a fixed point unless ``steps`` is given)."""
@@ -275,17 +272,17 @@ class RateModel:
         return self.relax(s_free, beta, np.atleast_2d(target), phase="nudged", **kwargs)
 
 
-def _box_steps(s: State, weights: list[np.ndarray], const: list, keep: list, eps: float,
+def _box_steps(s: State, weights: list[np.ndarray], drive: list, keep: list, eps: float,
                bounds: tuple[float, float], steps: int, dt: np.dtype) -> State:
-    """``steps`` steps s_k ← clip(keep_k s_k + const_k + ε (s_{k−1} W_{k−1} + s_{k+1} W_kᵀ)) of the
-    free layers k ≥ 1 of ``s``, every layer from the old states (as :meth:`RateModel.step`);
-    ``weights`` = W_1 … couple the free layers (s_0 enters through const_1). The step of
+    """``steps`` steps s_k ← clip(keep_k s_k + ε (c_k + s_{k−1} W_{k−1} + s_{k+1} W_kᵀ)) of the
+    free layers k ≥ 1 of ``s``, every layer from the old states (as :meth:`RateModel.step`), with
+    c_k = ``drive[k − 1]`` and ``weights`` = W_1 … (s_0 enters through c_1). The step of
     :meth:`RateModel.settle`, arranged for speed (in a 784-500-10 net the passes over the hidden
     layer weigh a quarter of its two small products, docs/deep.md):
 
     - each state (old, new) is one flat array, the layers' (batch, n_k) blocks end to end, so that
       the constant, the leak and the clip take one call each for all layers (a call costs ~1 µs);
-    - BLAS gemm, C ← εAB + C, adds the products to the block that holds the constant (numpy's
+    - BLAS gemm, C ← εAB + C, adds the products to the block that already holds εc_k (numpy's
       matmul writes its output: adding it would be one more pass over the layer); it works on
       the blocks' transposes, since a C-ordered (batch, n_k) block is the Fortran-ordered
       (n_k, batch) array BLAS expects, and so copies nothing;
@@ -294,20 +291,29 @@ def _box_steps(s: State, weights: list[np.ndarray], const: list, keep: list, eps
     """
     lo, hi = (dt.type(v) for v in bounds)
     shapes = [sk.shape for sk in s[1:]]
-    ends = np.cumsum([0] + [np.prod(sh) for sh in shapes])
+    ends = [0]
+    for rows, cols in shapes:
+        ends.append(ends[-1] + rows * cols)
 
-    def flat(parts: list) -> np.ndarray:
-        return np.concatenate([np.broadcast_to(p, sh).ravel() for p, sh in zip(parts, shapes)]
-                              ).astype(dt, copy=False)
+    def blocks(b: np.ndarray) -> list[np.ndarray]:  # the layers' (batch, n_k) blocks of a state
+        return [b[i:e].reshape(sh) for i, e, sh in zip(ends, ends[1:], shapes)]
+
+    def flat(parts: list) -> np.ndarray:            # a state of one array per layer, broadcast
+        b = np.empty(ends[-1], dt)
+        for block, part in zip(blocks(b), parts):
+            block[...] = part
+        return b
 
     leaks = [np.ndim(k) > 0 or k != 0.0 for k in keep]
     cut = ends[leaks.index(True)] if any(leaks) else ends[-1]
-    const, keep = flat(const), flat(keep)[cut:]
+    const = flat(drive)
+    if eps != 1.0:
+        const *= eps
     head, tail = const[:cut], const[cut:]
+    keep = flat(keep)[cut:] if len(tail) else None
 
     def views(b: np.ndarray) -> tuple:               # all, no leak, leak, each layer transposed
-        return b, b[:cut], b[cut:], [b[i:e].reshape(sh).T
-                                     for i, e, sh in zip(ends, ends[1:], shapes)]
+        return b, b[:cut], b[cut:], [block.T for block in blocks(b)]
 
     both = [views(flat([_clip(sk, lo, hi) for sk in s[1:]])), views(np.empty_like(const))]
     wt = [np.ascontiguousarray(w, dt).T for w in weights]   # W_kᵀ, Fortran-ordered
