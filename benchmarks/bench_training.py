@@ -3,9 +3,12 @@
 1. A relaxation step of :meth:`RateModel.settle` (the training inner loop, per step, averaged over
    a phase of ``--steps`` steps, batch 256) against the step's unavoidable matrix products measured
    alone: for every pair of free layers the top-down ρ(s_{k+1})W_kᵀ and bottom-up ρ(s_k)W_k products
-   (ρ(x)W_0 is computed once per phase, outside the loop). Target: ≤ 1.3×. One row per depth
-   (784-500-10, 784-500-500-10, 784-500-500-500-10) and precision, and 784-500-10 at the training
-   batch of 20, where the fixed cost of each call weighs more.
+   (ρ(x)W_0 is computed once per phase, outside the loop), each by ``np.matmul`` into a preallocated
+   output. Target: ≤ 1.3×. (settle adds its products to a buffer with BLAS gemm, C ← AB + C, which
+   skips the zeroing of C that matmul's C = AB costs: where the products are the whole step, the
+   ratio can be below 1.) One row per depth (784-500-10, 784-500-500-10, 784-500-500-500-10) and
+   precision, and 784-500-10 at the training batch of 20, where the fixed cost of each call weighs
+   more.
 2. A training epoch as the configs run it (:func:`stdp_ebm.train.fit`: batch 20, the config's steps,
    ±β, input dropout; then the test error on 10 000 images): 784-500-10 (train_mnist.toml) timed on
    ``--fit-examples`` training images plus a sixth as many test images and scaled to 60k + 10k,

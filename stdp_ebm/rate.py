@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from typing import Callable
 
 import numpy as np
+from scipy.linalg.blas import get_blas_funcs
 
 try:  # the clip ufunc itself: np.clip's Python wrappers cost more than clipping a 20×10 or 20×500 batch
     from numpy._core.umath import clip as _clip
@@ -245,54 +246,22 @@ class RateModel:
 
             s_k ← clip((1 − ε) s_k + ε (b_k + s_{k−1} W_{k−1} + s_{k+1} W_kᵀ))   (− εβ (y − d) for y)
 
-        computed in place with ε folded into the weights once per call (the states are projected
-        onto the box first). Any other ρ or unprojected dynamics loop over :meth:`step`; noisy
-        dynamics need an rng, i.e. :meth:`relax`. The arithmetic is in the weights' precision
-        (:attr:`dtype`).
+        (the states are projected onto the box first), computed by :func:`_box_steps`. Any other ρ
+        or unprojected dynamics loop over :meth:`step`; noisy dynamics need an rng, i.e.
+        :meth:`relax`. The arithmetic is in the weights' precision (:attr:`dtype`).
         """
         if not (self.projected and isinstance(self.rho, HardSigmoid) and self.noise == 0.0):
             for _ in range(steps):
                 s = self.step(s, beta, target, None, input_drive)
             return s
-        eps, (lo, hi), dt = self.epsilon, self.rho.bounds, self.dtype
-        times_eps = (lambda a: a) if eps == 1.0 else (lambda a: eps * a)   # ×1 is exact: skipped
-        up = [times_eps(w) for w in self.net.W[1:]]      # εW couples free layers j and j+1
-        down = [w.T for w in up]                         # a transposed operand of the same product
-        const = [times_eps(b) for b in self.net.b[1:]]
-        const[0] = const[0] + times_eps(input_drive)
-        keep = [1.0 - eps] * len(const)
+        eps = self.epsilon
+        drive = list(self.net.b[1:])                     # × ε in _box_steps
+        drive[0] = drive[0] + input_drive
+        keep = [1.0 - eps] * len(drive)
         if np.any(beta != 0.0):
-            nudge = eps * (beta if np.ndim(beta) == 0 else np.asarray(beta, float))
-            keep[-1] = keep[-1] - nudge
-            if np.ndim(beta):                            # per example: rounded once, as a float is
-                nudge, keep[-1] = nudge.astype(dt), keep[-1].astype(dt)
-            const[-1] = const[-1] + nudge * target
-        swap = [np.ndim(c) == 0 and c == 0.0 for c in keep]   # ε = 1: the new state is the drive
-        const = [c.astype(dt, copy=False) for c in const]
-        free = [_clip(sk, lo, hi).astype(dt, copy=False) for sk in s[1:]]
-        acc = [np.empty_like(sk) for sk in free]
-        n = len(free)
-        tmp = [np.empty_like(sk) if 0 < j < n - 1 else None for j, sk in enumerate(free)]
-        for _ in range(steps):
-            for j in range(n):
-                if j + 1 < n:
-                    np.matmul(free[j + 1], down[j], out=acc[j])
-                    acc[j] += const[j]
-                    if j > 0:
-                        acc[j] += np.matmul(free[j - 1], up[j - 1], out=tmp[j])
-                elif j > 0:                              # the output layer: bottom-up input only
-                    np.matmul(free[j - 1], up[j - 1], out=acc[j])
-                    acc[j] += const[j]
-                else:                                    # no hidden layer: the input alone
-                    np.copyto(acc[j], const[j])
-            for j in range(n):
-                if swap[j]:
-                    free[j], acc[j] = acc[j], free[j]
-                else:
-                    free[j] *= keep[j]
-                    free[j] += acc[j]
-                _clip(free[j], lo, hi, out=free[j])
-        return [s[0]] + free
+            keep[-1] = keep[-1] - eps * (beta if np.ndim(beta) == 0 else np.asarray(beta, float))
+            drive[-1] = drive[-1] + beta * target
+        return _box_steps(s, self.net.W[1:], drive, keep, eps, self.rho.bounds, steps, self.dtype)
 
     def free_phase(self, x: np.ndarray, **kwargs) -> Phase:
         """Relax with the input clamped and β = 0 (to a fixed point unless ``steps`` is given)."""
@@ -301,3 +270,68 @@ class RateModel:
     def nudged_phase(self, s_free: State, target: np.ndarray, beta: float, **kwargs) -> Phase:
         """Relax from the free fixed point under F = E + β C (Eq 13)."""
         return self.relax(s_free, beta, np.atleast_2d(target), phase="nudged", **kwargs)
+
+
+def _box_steps(s: State, weights: list[np.ndarray], drive: list, keep: list, eps: float,
+               bounds: tuple[float, float], steps: int, dt: np.dtype) -> State:
+    """``steps`` steps s_k ← clip(keep_k s_k + ε (c_k + s_{k−1} W_{k−1} + s_{k+1} W_kᵀ)) of the
+    free layers k ≥ 1 of ``s``, every layer from the old states (as :meth:`RateModel.step`), with
+    c_k = ``drive[k − 1]`` and ``weights`` = W_1 … (s_0 enters through c_1). The step of
+    :meth:`RateModel.settle`, arranged for speed (in a 784-500-10 net the passes over the hidden
+    layer weigh a quarter of its two small products, docs/deep.md):
+
+    - each state (old, new) is one flat array, the layers' (batch, n_k) blocks end to end, so that
+      the constant, the leak and the clip take one call each for all layers (a call costs ~1 µs);
+    - BLAS gemm, C ← εAB + C, adds the products to the block that already holds εc_k (numpy's
+      matmul writes its output: adding it would be one more pass over the layer); it works on
+      the blocks' transposes, since a C-ordered (batch, n_k) block is the Fortran-ordered
+      (n_k, batch) array BLAS expects, and so copies nothing;
+    - the leak is left out of the layers before the first with keep_k ≠ 0 (at ε = 1 all but a
+      nudged output layer).
+    """
+    lo, hi = (dt.type(v) for v in bounds)
+    shapes = [sk.shape for sk in s[1:]]
+    ends = [0]
+    for rows, cols in shapes:
+        ends.append(ends[-1] + rows * cols)
+
+    def blocks(b: np.ndarray) -> list[np.ndarray]:  # the layers' (batch, n_k) blocks of a state
+        return [b[i:e].reshape(sh) for i, e, sh in zip(ends, ends[1:], shapes)]
+
+    def flat(parts: list) -> np.ndarray:            # a state of one array per layer, broadcast
+        b = np.empty(ends[-1], dt)
+        for block, part in zip(blocks(b), parts):
+            block[...] = part
+        return b
+
+    leaks = [np.ndim(k) > 0 or k != 0.0 for k in keep]
+    cut = ends[leaks.index(True)] if any(leaks) else ends[-1]
+    const = flat(drive)
+    if eps != 1.0:
+        const *= eps
+    head, tail = const[:cut], const[cut:]
+    keep = flat(keep)[cut:] if len(tail) else None
+
+    def views(b: np.ndarray) -> tuple:               # all, no leak, leak, each layer transposed
+        return b, b[:cut], b[cut:], [block.T for block in blocks(b)]
+
+    both = [views(flat([_clip(sk, lo, hi) for sk in s[1:]])), views(np.empty_like(const))]
+    wt = [np.ascontiguousarray(w, dt).T for w in weights]   # W_kᵀ, Fortran-ordered
+    gemm = get_blas_funcs("gemm", (const,))
+    n = len(shapes)
+    for t in range(steps):
+        (_, _, old_tail, old), (new, new_head, new_tail, out) = both[t % 2], both[1 - t % 2]
+        if len(head):
+            np.copyto(new_head, head)
+        if len(tail):
+            np.multiply(old_tail, keep, out=new_tail)
+            new_tail += tail
+        # gemm(α, A, B, β, C, trans_a, trans_b, overwrite_c): C ← α op(A) op(B) + βC, on layer
+        # k = j + 1 transposed: += (ε s_{k+1} W_kᵀ)ᵀ = ε W_k s_{k+1}ᵀ and (ε s_{k−1} W_{k−1})ᵀ
+        for j in range(n):
+            if j + 1 < n:
+                gemm(eps, wt[j], old[j + 1], 1.0, out[j], 1, 0, 1)
+            if j > 0:
+                gemm(eps, wt[j - 1], old[j - 1], 1.0, out[j], 0, 0, 1)
+        _clip(new, lo, hi, out=new)
+    return [s[0]] + [block.T for block in both[steps % 2][3]]

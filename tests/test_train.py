@@ -29,18 +29,23 @@ DIGITS = EXPERIMENTS / "train_digits.toml"
 @pytest.mark.parametrize("sizes", [[6, 7, 5, 3], [5, 3]])
 @pytest.mark.parametrize("beta", [0.0, 0.7, -0.4])
 @pytest.mark.parametrize("epsilon", [0.5, 1.0])
-def test_settle_equals_repeated_general_step(sizes, beta, epsilon):
+@pytest.mark.parametrize("dtype", ["float64", "float32"])
+def test_settle_equals_repeated_general_step(sizes, beta, epsilon, dtype):
     rng = np.random.default_rng(1)
-    model = RateModel(random_network(sizes, rng, 1.5, -0.2, 0.6), epsilon=epsilon)
-    x, d = rng.uniform(size=(4, sizes[0])), rng.uniform(size=(4, sizes[-1]))
+    model = RateModel(random_network(sizes, rng, 1.5, -0.2, 0.6).astype(dtype), epsilon=epsilon)
+    x, d = rng.uniform(size=(4, sizes[0])).astype(dtype), rng.uniform(size=(4, sizes[-1]))
     s = model.initial_state(x)
     ref = s
     for _ in range(9):
         ref = model.step(ref, beta, d, None, model.input_drive(x))
     fast = model.settle(s, 9, model.input_drive(x), beta, d)
-    # same arithmetic up to where ε is multiplied in: differences are rounding (~1e-16 per step)
+    assert all(sk.dtype == np.dtype(dtype) for sk in fast)
+    # the same sums in another order (settle adds the products to ε·(b + input) by BLAS gemm):
+    # differences are rounding, ≲ 8 terms × unit roundoff per step, 9 steps of O(1) states:
+    # ~1e-14 in float64; ~4e-6 in float32, where unit roundoff is 6e-8 (measured: 2e-7)
+    atol = 1e-12 if dtype == "float64" else 5e-6
     for a, b in zip(fast, ref):
-        np.testing.assert_allclose(a, b, rtol=0, atol=1e-12)
+        np.testing.assert_allclose(a, b, rtol=0, atol=atol)
     np.testing.assert_array_equal(s[1], model.initial_state(x)[1])   # the input state is untouched
 
 
