@@ -149,3 +149,18 @@ def test_no_arguments_names_the_commands(capsys):
         main([])
     err = capsys.readouterr().err
     assert stop.value.code == 2 and "{run,list,plot}" in err and "see stdp-ebm --help" in err
+
+
+@pytest.mark.parametrize("path", sorted(EXPERIMENTS.glob("*.toml")), ids=lambda p: p.stem)
+def test_every_shipped_config_validates_as_shipped(path, monkeypatch):
+    """Each config in experiments/ passes its experiment's schema and checks unchanged (a long run's
+    config must not fail at the start of a sitting). The core count is raised to at least 2 for the
+    check, so that a config with two worker processes is judged on itself, not on this host."""
+    import os
+
+    from stdp_ebm import runner
+
+    cores = os.cpu_count() or 1
+    monkeypatch.setattr(os, "cpu_count", lambda: max(2, cores))
+    cfg, exp = runner.resolve(path)
+    assert cfg["experiment"] == exp.name and cfg["seed"] >= 0
