@@ -23,8 +23,7 @@ import threading
 import time
 from typing import Any, Iterable, Iterator, TypeVar
 
-__all__ = ["INTERVAL_S", "configure", "iterate", "bar", "brian2_report", "brian2_quiet", "paused",
-           "run_brian2"]
+__all__ = ["INTERVAL_S", "configure", "iterate", "bar", "brian2_report", "brian2_quiet", "run_brian2"]
 
 T = TypeVar("T")
 #: seconds between two status lines when stderr is not a terminal
@@ -99,18 +98,6 @@ def bar(total: int | None, desc: str, unit: str = "it", initial: int = 0) -> Any
         return _StatusLines(total, desc, unit, initial)
     return tqdm(total=total, initial=initial, desc=desc, unit=unit, dynamic_ncols=True,
                 disable=_mode == "off")
-
-
-@contextlib.contextmanager
-def paused() -> Iterator[None]:
-    """Progress output off inside the block (e.g. Brian2's per-run reports while training), then
-    back to what it was."""
-    global _mode
-    saved, _mode = _mode, "off"
-    try:
-        yield
-    finally:
-        _mode = saved
 
 
 @contextlib.contextmanager
