@@ -255,7 +255,8 @@ def test_alignment_record_of_the_rate_learner_survives_a_resume(tmp_path):
 
 def test_each_epoch_shows_a_bar_whose_running_error_is_the_epochs_train_error(capsys):
     """Status lines (no terminal) for each epoch's mini-batches; the last line of an epoch shows the
-    running error that fit records as that epoch's train error, and Brian2's reports are off."""
+    running error that fit records as that epoch's train error; Brian2's reports are off; the bar of
+    an epoch cut short stops ticking when closed."""
     from stdp_ebm import progress
     from stdp_ebm.experiments.train_spiking import Watched, load_task, rate_train_cfg
     from stdp_ebm.network import random_network
@@ -275,6 +276,12 @@ def test_each_epoch_shows_a_bar_whose_running_error_is_the_epochs_train_error(ca
             assert progress.brian2_report() is None
             h = fit(learner, data, t, np.random.default_rng(2))
         assert progress.brian2_report() == "stderr"
+        assert learner._bar is None  # closed at each epoch's end
+        learner.update(np.arange(10), data.x_train[:10], data.y_train[:10], 1.0,
+                       np.random.default_rng(3))  # an epoch cut short after one mini-batch ...
+        ticking = learner._bar
+        learner.close_bar()  # ... as train_both's finally closes it: its status lines stop
+        assert ticking._stop.is_set() and learner._bar is None
     finally:
         progress.configure(False)
     lines = capsys.readouterr().err.splitlines()

@@ -218,6 +218,12 @@ class Watched:
         self._bar.update()
         self._bar.set_postfix_str(f"running error {100 * self._wrong / self._seen:.1f} %")
         if k + 1 == self.per_epoch:
+            self.close_bar()
+
+    def close_bar(self) -> None:
+        """Close the epoch's bar, if open (an epoch cut short must not leave its status lines
+        ticking)."""
+        if self._bar is not None:
             self._bar.close()
             self._bar = None
 
@@ -263,8 +269,11 @@ def train_both(cfg: dict, ctx: RunContext, data: Dataset, model: RateModel,
         for name, learner in learners.items():
             ck = None if ctx.work_dir is None else Checkpoint(Path(ctx.work_dir) / "checkpoints",
                                                                name)
-            h = fit(learner, data, t, ctx.seeds.rng("order"), ck,
-                    reporter(LEARNERS[name], t["epochs"], time.perf_counter()))
+            try:
+                h = fit(learner, data, t, ctx.seeds.rng("order"), ck,
+                        reporter(LEARNERS[name], t["epochs"], time.perf_counter()))
+            finally:
+                learner.close_bar()
             out[name] = (h, learner)
     return out
 
