@@ -369,10 +369,9 @@ def test_mnist_config_reaches_2_percent(tmp_path):
 def test_mnist_two_hidden_layers_learn_on_a_subset(tmp_path):
     """Issue 14's nightly check of experiments/train_mnist_2h.toml (784-500-500-10, float32): 3 epochs
     on the first 10 000 training images, tested on the first 2 000 test images (50 CPU-s at one BLAS
-    thread). Measured: 8.10 % (7.50–7.70 % with earlier float32 rounding orders; backprop 8.10 %); the
-    bound 10 % leaves room for other BLAS builds'
-    float32 rounding, and a net that does not learn stays at chance (90 %, docs/deep.md: a Glorot
-    gain of 1.0 instead of 0.5)."""
+    thread). Measured: 8.10 % (7.50–7.70 % with earlier float32 rounding orders; backprop 8.10 %);
+    the bound 10 % leaves room for other BLAS builds' float32 rounding, and a net that does not learn
+    stays at chance (90 %, docs/deep.md: a Glorot gain of 1.0 instead of 0.5)."""
     import json
 
     from threadpoolctl import threadpool_limits
