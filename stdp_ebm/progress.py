@@ -23,7 +23,8 @@ import threading
 import time
 from typing import Any, Iterable, Iterator, TypeVar
 
-__all__ = ["INTERVAL_S", "configure", "iterate", "bar", "brian2_report", "brian2_quiet", "run_brian2"]
+__all__ = ["INTERVAL_S", "configure", "iterate", "bar", "EpochBars", "brian2_report", "brian2_quiet",
+           "run_brian2"]
 
 T = TypeVar("T")
 #: seconds between two status lines when stderr is not a terminal
@@ -72,8 +73,9 @@ class _StatusLines:
         with self._lock:
             self.n += n
 
-    def set_postfix_str(self, s: str) -> None:
-        """Text after the counts (tqdm's method of the same name), e.g. a running error."""
+    def set_postfix_str(self, s: str, refresh: bool = False) -> None:
+        """Text after the counts (tqdm's method of the same name), e.g. a running error; shown
+        with the next status line (``refresh`` is tqdm's, accepted and not needed here)."""
         with self._lock:
             self.postfix = s
 
@@ -98,6 +100,37 @@ def bar(total: int | None, desc: str, unit: str = "it", initial: int = 0) -> Any
         return _StatusLines(total, desc, unit, initial)
     return tqdm(total=total, initial=initial, desc=desc, unit=unit, dynamic_ncols=True,
                 disable=_mode == "off")
+
+
+class EpochBars:
+    """The ``on_batch`` callback of :func:`stdp_ebm.train.fit`: one bar (or status lines) per epoch
+    over its mini-batches, showing the running training error; nothing when progress is off.
+    Used as a context manager, so that the bar of an epoch cut short (an exception, Ctrl+C) is
+    closed: its status lines would keep printing."""
+
+    def __init__(self, desc: str) -> None:
+        self.desc, self._bar = desc, None
+
+    def __call__(self, epoch: int, batch: int, batches: int, running_error: float) -> None:
+        if _mode == "off":
+            return
+        if self._bar is None:
+            self._bar = bar(batches, f"{self.desc} epoch {epoch}", "batch")
+        self._bar.set_postfix_str(f"running error {100 * running_error:.1f} %", refresh=False)
+        self._bar.update()  # redraws at tqdm's own pace, not on every mini-batch
+        if batch == batches:
+            self.close()
+
+    def close(self) -> None:
+        if self._bar is not None:
+            self._bar.close()
+            self._bar = None
+
+    def __enter__(self) -> "EpochBars":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
 
 
 @contextlib.contextmanager

@@ -28,27 +28,23 @@ resume from the checkpoint, so an interrupted run continues exactly where it sto
 
 from __future__ import annotations
 
-import json
-import logging
-import os
 import time
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Callable, Protocol
 
 import numpy as np
 
 from .activation import Rho
+from .checkpoint import Checkpoint, History, Stateful
 from .config import Key
 from .data import Dataset
-from . import npzfile
-from .errors import DivergenceError, RunDirError, UserError
+from .errors import DivergenceError, UserError
 from .network import Network
 from .rate import RateModel, State
-from .resources import memory_limit
 from .rule import LowRank, ep_delta_w, ep_input_factors
 
-LOG = logging.getLogger(__name__)
+__all__ = ["TRAIN_SCHEMA", "Learner", "EPLearner", "BPLearner", "fit", "train_ep", "train_bp",
+           "evaluate", "error_rate", "apply_update"]
+
 TRAIN_SCHEMA: dict[str, Key] = {
     "epochs": Key("int", 20, "passes over the training set", low=1),
     "batch_size": Key("int", 20, "examples per mini-batch (relaxed together)", low=1),
@@ -74,41 +70,18 @@ TRAIN_SCHEMA: dict[str, Key] = {
 }
 
 
-@dataclass
-class History:
-    """Per-epoch learning curve: errors are fractions in [0, 1]; ``wall_s`` is seconds per epoch."""
-
-    train_error: list[float] = field(default_factory=list)
-    test_error: list[float] = field(default_factory=list)
-    train_cost: list[float] = field(default_factory=list)
-    wall_s: list[float] = field(default_factory=list)
-
-    @property
-    def epochs(self) -> int:
-        return len(self.test_error)
-
-    def arrays(self) -> dict[str, np.ndarray]:
-        return {name: np.asarray(getattr(self, name), float) for name in self.__dataclass_fields__}
-
-
 def error_rate(y: np.ndarray, target: np.ndarray) -> float:
     """Fraction of examples whose largest output is not the target class."""
     return float(np.mean(np.argmax(y, axis=1) != np.argmax(target, axis=1)))
 
 
-class Learner(Protocol):
+class Learner(Stateful, Protocol):
     """What :func:`fit` needs: a mini-batch update, a prediction and checkpointable state."""
-
-    net: Network
 
     def update(self, idx: np.ndarray, x: np.ndarray, d: np.ndarray, lr_scale: float,
                rng: np.random.Generator) -> np.ndarray: ...
 
     def predict(self, x: np.ndarray) -> np.ndarray: ...
-
-    def extra_state(self) -> dict[str, np.ndarray]: ...
-
-    def load_extra_state(self, arrays: dict[str, np.ndarray]) -> None: ...
 
 
 def apply_update(net: Network, lrs: list[float], scale: float, dW: list[np.ndarray | LowRank],
@@ -249,98 +222,15 @@ def evaluate(predict: Callable[[np.ndarray], np.ndarray], x: np.ndarray, target:
     return error_rate(y, target)
 
 
-class Checkpoint:
-    """``<directory>/<tag>.npz``: weights, history, RNG state and learner state after an epoch.
-
-    Written to a temporary file and renamed; the one it replaces is kept as ``<tag>.prev.npz``.
-    A checkpoint that is damaged (truncated, an array missing or of the wrong shape, a garbled
-    RNG state) is never used: :meth:`restore` falls back to the previous one, or stops.
-    """
-
-    def __init__(self, directory: str | Path, tag: str) -> None:
-        self.path = Path(directory) / f"{tag}.npz"
-        self.previous = Path(directory) / f"{tag}.prev.npz"
-
-    def save(self, learner: Learner, history: History, rng: np.random.Generator) -> None:
-        net = learner.net
-        arrays = {f"W_{k}": w for k, w in enumerate(net.W)}
-        arrays.update({f"b_{k}": b for k, b in enumerate(net.b)})
-        arrays.update({f"history_{k}": v for k, v in history.arrays().items()})
-        arrays.update(learner.extra_state())
-        arrays["rng_state"] = np.array(json.dumps(rng.bit_generator.state))
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_suffix(".tmp.npz")
-        np.savez(tmp, **arrays)
-        if self.path.is_file():
-            os.replace(self.path, self.previous)
-        os.replace(tmp, self.path)
-
-    def restore(self, learner: Learner, history: History, rng: np.random.Generator) -> bool:
-        """Load the newest good checkpoint into ``learner``, ``history`` and ``rng``; False if
-        there is none. Raises :class:`RunDirError` (deleting nothing) if all are damaged."""
-        damaged = []
-        for path in (self.path, self.previous):
-            if not path.is_file():
-                continue
-            try:
-                arrays = npzfile.load(path, memory_limit(), RunDirError)
-                state = self._parse(path, arrays, learner, history, rng)
-            except RunDirError as exc:
-                damaged.append(str(exc))
-                continue
-            if damaged:  # kept for inspection, out of the way of the next save
-                os.replace(self.path, self.path.with_suffix(".damaged.npz"))
-                LOG.warning("%s; continuing from the previous epoch's %s", damaged[0], path.name)
-            for param, value in zip(learner.net.W + learner.net.b, state["params"]):
-                param[...] = value
-            for name, values in state["history"].items():
-                setattr(history, name, values)
-            learner.load_extra_state(arrays)
-            rng.bit_generator.state = state["rng"]
-            return True
-        if damaged:
-            raise RunDirError(f"checkpoint {damaged[0]}; no earlier good checkpoint, nothing "
-                              f"was deleted (remove {self.path.parent} to restart training)")
-        return False
-
-    @staticmethod
-    def _parse(path: Path, arrays: dict[str, np.ndarray], learner: Learner, history: History,
-               rng: np.random.Generator) -> dict:
-        """Everything :meth:`restore` sets, checked before anything is set."""
-        net = learner.net
-        params = []
-        for name, param in [(f"W_{k}", w) for k, w in enumerate(net.W)] + \
-                           [(f"b_{k}", b) for k, b in enumerate(net.b)]:
-            if name not in arrays or arrays[name].shape != param.shape:
-                raise RunDirError(f"{path}: {name} does not match the network (damaged, or a "
-                                  "checkpoint of another configuration?)")
-            params.append(arrays[name])
-        names = [f"history_{n}" for n in history.__dataclass_fields__]
-        if any(n not in arrays or arrays[n].ndim != 1 for n in names) or \
-                len({len(arrays[n]) for n in names}) != 1:
-            raise RunDirError(f"{path}: the learning curve is missing or damaged")
-        for name, value in learner.extra_state().items():
-            # an array that starts empty is a record that grows (e.g. an alignment log): only its
-            # trailing shape is fixed; every other array must match the fresh learner's exactly
-            grows = value.ndim > 0 and value.shape[0] == 0
-            got = arrays.get(name)
-            if got is None or got.ndim != value.ndim or \
-                    got.shape[int(grows):] != value.shape[int(grows):]:
-                raise RunDirError(f"{path}: {name} is missing or of another shape")
-        try:
-            state = json.loads(str(arrays["rng_state"]))
-            type(rng.bit_generator)().state = state  # fails here, not half-way through restore
-        except (KeyError, ValueError, TypeError) as exc:
-            raise RunDirError(f"{path}: damaged random-generator state ({exc})") from None
-        return {"params": params, "rng": state,
-                "history": {n: arrays[f"history_{n}"].tolist() for n in history.__dataclass_fields__}}
-
-
 def fit(learner: Learner, data: Dataset, cfg: dict, rng: np.random.Generator,
         checkpoint: Checkpoint | None = None,
-        on_epoch: Callable[[History], None] | None = None) -> History:
+        on_epoch: Callable[[History], None] | None = None,
+        on_batch: Callable[[int, int, int, float], None] | None = None) -> History:
     """Train ``learner`` for ``cfg['epochs']`` epochs of shuffled mini-batches (resuming from
-    ``checkpoint`` if it holds one) and return the learning curve."""
+    ``checkpoint`` if it holds one) and return the learning curve. ``on_epoch(history)`` is called
+    after each epoch (checkpoint written); ``on_batch(epoch, batch, batches, running_error)`` after
+    each mini-batch (1-based epoch and batch; the error so far in the epoch is what the history
+    records as the epoch's train error when the epoch ends), e.g. :class:`~stdp_ebm.progress.EpochBars`."""
     history = History()
     if checkpoint is not None:
         checkpoint.restore(learner, history, rng)
@@ -351,7 +241,7 @@ def fit(learner: Learner, data: Dataset, cfg: dict, rng: np.random.Generator,
         t0 = time.perf_counter()
         order = rng.permutation(n)
         scale = cfg["lr_decay"] ** epoch
-        wrong, cost = 0.0, 0.0
+        wrong, cost, batches = 0.0, 0.0, -(-n // bs)
         for i in range(0, n, bs):
             idx = order[i:i + bs]
             x, d = data.x_train[idx], data.y_train[idx]
@@ -363,6 +253,8 @@ def fit(learner: Learner, data: Dataset, cfg: dict, rng: np.random.Generator,
                                       "outputs); lower train.lrs or dynamics.epsilon")
             wrong += error_rate(y, d) * len(idx)
             cost += float(np.sum((y - d) ** 2)) / 2
+            if on_batch is not None:
+                on_batch(epoch + 1, i // bs + 1, batches, wrong / (i + len(idx)))
         history.train_error.append(wrong / n)
         history.train_cost.append(cost / n)
         history.test_error.append(evaluate(predict, data.x_test, data.y_test,
@@ -377,21 +269,25 @@ def fit(learner: Learner, data: Dataset, cfg: dict, rng: np.random.Generator,
 
 def train_ep(model: RateModel, data: Dataset, cfg: dict, rng: np.random.Generator,
              checkpoint: Checkpoint | None = None,
-             on_epoch: Callable[[History], None] | None = None) -> History:
+             on_epoch: Callable[[History], None] | None = None,
+             on_batch: Callable[[int, int, int, float], None] | None = None) -> History:
     """Train ``model.net`` in place with the rule (see module docstring); ``cfg`` is the [train]
     section (missing keys take their :data:`TRAIN_SCHEMA` defaults)."""
     cfg = {**{k: key.default for k, key in TRAIN_SCHEMA.items()}, **cfg}
     _check_lrs(cfg, model.net)
-    return fit(EPLearner(model, cfg, len(data.x_train)), data, cfg, rng, checkpoint, on_epoch)
+    return fit(EPLearner(model, cfg, len(data.x_train)), data, cfg, rng, checkpoint, on_epoch,
+               on_batch)
 
 
 def train_bp(net: Network, rho: Rho, data: Dataset, cfg: dict, rng: np.random.Generator,
              checkpoint: Checkpoint | None = None,
-             on_epoch: Callable[[History], None] | None = None) -> History:
-    """Train ``net`` in place as a feed-forward chain by backprop (the baseline)."""
+             on_epoch: Callable[[History], None] | None = None,
+             on_batch: Callable[[int, int, int, float], None] | None = None) -> History:
+    """Train ``net`` in place as a feed-forward chain by backprop (the baseline); ``on_epoch``,
+    ``on_batch`` as in :func:`fit`."""
     cfg = {**{k: key.default for k, key in TRAIN_SCHEMA.items()}, **cfg}
     _check_lrs(cfg, net)
-    return fit(BPLearner(net, rho, cfg), data, cfg, rng, checkpoint, on_epoch)
+    return fit(BPLearner(net, rho, cfg), data, cfg, rng, checkpoint, on_epoch, on_batch)
 
 
 def _check_lrs(cfg: dict, net: Network) -> None:

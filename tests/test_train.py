@@ -20,8 +20,8 @@ from stdp_ebm.rate import RateModel
 from stdp_ebm.references import finite_difference_neg_grad
 from stdp_ebm.rule import RuleAccumulator
 from stdp_ebm.seeds import Seeds
-from stdp_ebm.train import (TRAIN_SCHEMA, BPLearner, Checkpoint, EPLearner, fit, train_bp,
-                            train_ep)
+from stdp_ebm.checkpoint import Checkpoint
+from stdp_ebm.train import TRAIN_SCHEMA, BPLearner, EPLearner, fit, train_bp, train_ep
 
 DIGITS = EXPERIMENTS / "train_digits.toml"
 
@@ -308,10 +308,10 @@ def test_interrupted_run_continues_from_its_checkpoints(tmp_path, monkeypatch):
 
 def _resumed_only(train_ep):
     """train_ep that fails if it would train an epoch: the checkpoint must hold all of them."""
-    def wrapped(model, data, cfg, rng, checkpoint=None, on_epoch=None):
+    def wrapped(model, data, cfg, rng, checkpoint=None, on_epoch=None, on_batch=None):
         def no_epoch(history):
             raise AssertionError("the resumed run trained the rule again")
-        return train_ep(model, data, cfg, rng, checkpoint, no_epoch)
+        return train_ep(model, data, cfg, rng, checkpoint, no_epoch, on_batch)
     return wrapped
 
 

@@ -226,7 +226,8 @@ def test_alignment_record_of_the_rate_learner_survives_a_resume(tmp_path):
     from stdp_ebm.experiments.train_spiking import Watched, load_task, rate_train_cfg
     from stdp_ebm.network import random_network
     from stdp_ebm.rate import model_from_config
-    from stdp_ebm.train import Checkpoint, EPLearner, fit
+    from stdp_ebm.checkpoint import Checkpoint
+    from stdp_ebm.train import EPLearner, fit
 
     cfg = resolve(QUICK, ["task.n_train=40", "task.n_test=10", "train.epochs=2"])[0]
     t = rate_train_cfg(cfg)
@@ -255,37 +256,38 @@ def test_alignment_record_of_the_rate_learner_survives_a_resume(tmp_path):
 
 def test_each_epoch_shows_a_bar_whose_running_error_is_the_epochs_train_error(capsys):
     """Status lines (no terminal) for each epoch's mini-batches; the last line of an epoch shows the
-    running error that fit records as that epoch's train error; Brian2's reports are off; the bar of
-    an epoch cut short stops ticking when closed."""
+    running error that fit records as that epoch's train error (50 examples in batches of 20: the
+    last batch is short); Brian2's reports are off inside brian2_quiet; the bar of an epoch cut
+    short stops ticking when closed."""
     from stdp_ebm import progress
-    from stdp_ebm.experiments.train_spiking import Watched, load_task, rate_train_cfg
+    from stdp_ebm.experiments.train_spiking import load_task, rate_train_cfg
     from stdp_ebm.network import random_network
     from stdp_ebm.rate import model_from_config
     from stdp_ebm.train import EPLearner, fit
 
-    cfg = resolve(QUICK, ["task.n_train=40", "task.n_test=10", "train.epochs=2"])[0]
+    cfg = resolve(QUICK, ["task.n_train=60", "task.n_test=10", "train.epochs=2",
+                          "train.batch_size=20"])[0]
     t = rate_train_cfg(cfg)
-    data = load_task(cfg["task"], np.random.default_rng(0), t["batch_size"])
+    data = load_task(cfg["task"], np.random.default_rng(0), t["batch_size"]).subset(50, 10)
     model = model_from_config(random_network(cfg["network"]["sizes"], np.random.default_rng(1),
                                              0.6, 0.0, 0.0), cfg)
-    per_epoch = len(data.x_train) // t["batch_size"]
-    learner = Watched(EPLearner(model, t, len(data.x_train)), cfg, model.rho, 0, "rate", per_epoch)
+    learner, bars = EPLearner(model, t, len(data.x_train)), progress.EpochBars("rate")
     progress.configure(True, terminal=False)
     try:
         with progress.brian2_quiet():
             assert progress.brian2_report() is None
-            h = fit(learner, data, t, np.random.default_rng(2))
+            h = fit(learner, data, t, np.random.default_rng(2), on_batch=bars)
         assert progress.brian2_report() == "stderr"
-        assert learner._bar is None  # closed at each epoch's end
-        learner.update(np.arange(10), data.x_train[:10], data.y_train[:10], 1.0,
-                       np.random.default_rng(3))  # an epoch cut short after one mini-batch ...
-        ticking = learner._bar
-        learner.close_bar()  # ... as train_both's finally closes it: its status lines stop
-        assert ticking._stop.is_set() and learner._bar is None
+        assert bars._bar is None  # closed at each epoch's end
+        bars(3, 1, 3, 0.5)  # an epoch cut short after one mini-batch ...
+        ticking = bars._bar
+        bars.__exit__(KeyboardInterrupt, None, None)  # ... as train_both's `with` closes it
+        assert ticking._stop.is_set() and bars._bar is None
     finally:
         progress.configure(False)
     lines = capsys.readouterr().err.splitlines()
+    assert len(h.train_error) == 2
     for epoch, train_error in enumerate(h.train_error, start=1):
         last = [ln for ln in lines if ln.startswith(f"rate epoch {epoch}:")][-1]
-        assert f"{per_epoch}/{per_epoch}" in last
+        assert "3/3" in last
         assert f"running error {100 * train_error:.1f} %" in last

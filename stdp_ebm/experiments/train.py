@@ -29,13 +29,15 @@ from pathlib import Path
 
 import numpy as np
 
+from .. import progress
 from ..activation import HardSigmoid
+from ..checkpoint import Checkpoint, History
 from ..config import Key, require
 from ..data import Dataset, load_digits, load_mnist
 from ..network import NETWORK_SCHEMA, Network, random_network, save_network
 from ..plotting import figure, layer_colors, panel_label
 from ..rate import DTYPE_KEY, DYNAMICS_SCHEMA, RateModel, check_dynamics
-from ..train import TRAIN_SCHEMA, Checkpoint, History, train_bp, train_ep
+from ..train import TRAIN_SCHEMA, train_bp, train_ep
 from . import Experiment, Result, RunContext
 
 N_INPUTS = {"digits": 64, "mnist": 784}
@@ -131,15 +133,17 @@ def run(cfg: dict, ctx: RunContext) -> Result:
                          n["bias_high"]).astype(d["dtype"])
     initial = net.copy()
     rho = HardSigmoid(d["beta1"], d["beta2"])
-    histories = {"ep": train_ep(RateModel(net, rho, epsilon=d["epsilon"]), data, t,
-                                ctx.seeds.rng("train_ep"), _checkpoint(ctx, "ep"),
-                                _reporter("EP", ctx))}
+    with progress.EpochBars("EP") as bars:
+        histories = {"ep": train_ep(RateModel(net, rho, epsilon=d["epsilon"]), data, t,
+                                    ctx.seeds.rng("train_ep"), _checkpoint(ctx, "ep"),
+                                    _reporter("EP", ctx), bars)}
     if ctx.work_dir is not None:
         save_network(inference_network(net, t["input_dropout"]).astype(np.float64),
                      Path(ctx.work_dir) / "trained_network.npz")
     if t["baseline"]:
-        histories["bp"] = train_bp(initial, rho, data, t, ctx.seeds.rng("train_bp"),
-                                   _checkpoint(ctx, "bp"), _reporter("BP", ctx))
+        with progress.EpochBars("BP") as bars:
+            histories["bp"] = train_bp(initial, rho, data, t, ctx.seeds.rng("train_bp"),
+                                       _checkpoint(ctx, "bp"), _reporter("BP", ctx), bars)
     out: dict[str, np.ndarray] = {"epoch": np.arange(1, t["epochs"] + 1)}
     for m, h in histories.items():
         out.update({f"{m}_{k}": v for k, v in h.arrays().items()})

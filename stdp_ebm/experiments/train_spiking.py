@@ -37,6 +37,7 @@ import numpy as np
 from .. import progress
 from ..analysis import METRICS, layer_alignment
 from ..calibration import CALIBRATION_SCHEMA, calibrate
+from ..checkpoint import Checkpoint, History
 from ..config import Key, require
 from ..data import DataError, Dataset, load_digits, load_mnist, one_hot
 from ..network import NETWORK_SCHEMA, random_network
@@ -45,8 +46,7 @@ from ..references import implicit_neg_grad
 from ..spiking import SPIKING_SCHEMA, load_models
 from ..spiking_learner import INPUTS, DeltaLearner, SpikingLearner
 from ..spiking_parallel import ParallelSpikingLearner
-from ..train import (TRAIN_SCHEMA, Checkpoint, EPLearner, History, Learner, error_rate, evaluate,
-                     fit)
+from ..train import TRAIN_SCHEMA, EPLearner, Learner, evaluate, fit
 from . import Experiment, Result, RunContext
 from .train_spiking_plots import LEARNERS, figures
 
@@ -176,18 +176,13 @@ def rate_train_cfg(cfg: dict) -> dict:
 
 class Watched:
     """A learner whose applied ΔW = (W_after − W_before)/(lr_k·scale) is compared, every
-    ``every`` mini-batches, with −∂C/∂W of the calibrated rate model at W_before (cos per layer);
-    with ``desc``, each epoch's mini-batches also show as a progress bar (or status lines) with the
-    running training error."""
+    ``every`` mini-batches, with −∂C/∂W of the calibrated rate model at W_before (cos per layer)."""
 
-    def __init__(self, learner: Learner, cfg: dict, rho, every: int, desc: str = "",
-                 per_epoch: int = 0) -> None:
+    def __init__(self, learner: Learner, cfg: dict, rho, every: int) -> None:
         self.learner, self.cfg, self.rho, self.every = learner, cfg, rho, every
         self.net, self.done = learner.net, 0
         self.batches: list[int] = []
         self.cos: list[list[float]] = []
-        self.desc, self.per_epoch, self._bar = desc, per_epoch, None
-        self._wrong, self._seen = 0.0, 0
 
     def update(self, idx, x, d, lr_scale, rng):
         watch = self.every and self.done % self.every == 0
@@ -202,30 +197,7 @@ class Watched:
             dW = [(w - w0) / (lr * lr_scale) for w, w0, lr in zip(self.net.W, before, lrs)]
             self.batches.append(self.done)
             self.cos.append(layer_alignment(dW, ref)["cos"])
-        if self.desc:
-            self._show(error_rate(y, d) * len(y), len(y))
         return y
-
-    def _show(self, wrong: float, n: int) -> None:
-        """Advance the epoch's bar by one mini-batch with ``wrong`` of ``n`` examples misclassified;
-        close it at the epoch's end."""
-        k = (self.done - 1) % self.per_epoch
-        if self._bar is None:
-            epoch = (self.done - 1) // self.per_epoch + 1
-            self._bar = progress.bar(self.per_epoch, f"{self.desc} epoch {epoch}", "batch", k)
-            self._wrong, self._seen = 0.0, 0
-        self._wrong, self._seen = self._wrong + wrong, self._seen + n
-        self._bar.update()
-        self._bar.set_postfix_str(f"running error {100 * self._wrong / self._seen:.1f} %")
-        if k + 1 == self.per_epoch:
-            self.close_bar()
-
-    def close_bar(self) -> None:
-        """Close the epoch's bar, if open (an epoch cut short must not leave its status lines
-        ticking)."""
-        if self._bar is not None:
-            self._bar.close()
-            self._bar = None
 
     def predict(self, x):
         return self.learner.predict(x)
@@ -257,24 +229,18 @@ def reporter(name: str, epochs: int, t0: float):
 
 def train_both(cfg: dict, ctx: RunContext, data: Dataset, model: RateModel,
                spk: DeltaLearner) -> dict[str, tuple[History, Watched]]:
-    """Both learners on the same mini-batch order, checkpointed per epoch (resumable), Brian2's
-    per-run reports off, a progress bar per epoch."""
+    """Both learners on the same mini-batch order, checkpointed per epoch (resumable), a progress
+    bar per epoch with the running training error."""
     t, every = rate_train_cfg(cfg), cfg["learner"]["align_every"]
-    per_epoch = len(data.x_train) // t["batch_size"]
-    learners = {"rate": Watched(EPLearner(model, t, len(data.x_train)), cfg, model.rho, every,
-                                LEARNERS["rate"], per_epoch),
-                "spk": Watched(spk, cfg, model.rho, every, LEARNERS["spk"], per_epoch)}
+    learners = {"rate": Watched(EPLearner(model, t, len(data.x_train)), cfg, model.rho, every),
+                "spk": Watched(spk, cfg, model.rho, every)}
     out = {}
-    with progress.brian2_quiet():
-        for name, learner in learners.items():
-            ck = None if ctx.work_dir is None else Checkpoint(Path(ctx.work_dir) / "checkpoints",
-                                                               name)
-            try:
-                h = fit(learner, data, t, ctx.seeds.rng("order"), ck,
-                        reporter(LEARNERS[name], t["epochs"], time.perf_counter()))
-            finally:
-                learner.close_bar()
-            out[name] = (h, learner)
+    for name, learner in learners.items():
+        ck = None if ctx.work_dir is None else Checkpoint(Path(ctx.work_dir) / "checkpoints", name)
+        with progress.EpochBars(LEARNERS[name]) as bars:
+            h = fit(learner, data, t, ctx.seeds.rng("order"), ck,
+                    reporter(LEARNERS[name], t["epochs"], time.perf_counter()), bars)
+        out[name] = (h, learner)
     return out
 
 
@@ -290,6 +256,13 @@ def test_ci(errors: list[float], n: int) -> np.ndarray:
 
 
 def run(cfg: dict, ctx: RunContext) -> Result:
+    """Calibrate, train both learners, measure; Brian2's per-run reports off throughout (the
+    calibration's included), the epochs' bars and lines on instead."""
+    with progress.brian2_quiet():
+        return _run(cfg, ctx)
+
+
+def _run(cfg: dict, ctx: RunContext) -> Result:
     t = rate_train_cfg(cfg)
     data = load_task(cfg["task"], ctx.seeds.rng("data"), t["batch_size"])
     net, fi, model, spk = build(cfg, ctx, data)

@@ -1,0 +1,141 @@
+"""A training run's learning curve and its per-epoch checkpoints: what lets a run span sittings.
+
+:class:`Checkpoint` writes ``<tag>.npz`` after every epoch (weights, :class:`History`, RNG state and
+the learner's own state) and restores the newest good one; :meth:`Checkpoint.read` gives the learning
+curve and learner state of a run still in progress to anyone who only reads (``stdp-ebm plot``).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from . import npzfile
+from .errors import RunDirError
+from .network import Network
+from .resources import memory_limit
+
+__all__ = ["History", "Stateful", "Checkpoint"]
+
+LOG = logging.getLogger(__name__)
+
+
+@dataclass
+class History:
+    """Per-epoch learning curve: errors are fractions in [0, 1]; ``wall_s`` is seconds per epoch."""
+
+    train_error: list[float] = field(default_factory=list)
+    test_error: list[float] = field(default_factory=list)
+    train_cost: list[float] = field(default_factory=list)
+    wall_s: list[float] = field(default_factory=list)
+
+    @property
+    def epochs(self) -> int:
+        return len(self.test_error)
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        return {name: np.asarray(getattr(self, name), float) for name in self.__dataclass_fields__}
+
+
+class Stateful(Protocol):
+    """What a checkpoint holds of a learner: its network and any state of its own."""
+
+    net: Network
+
+    def extra_state(self) -> dict[str, np.ndarray]: ...
+
+    def load_extra_state(self, arrays: dict[str, np.ndarray]) -> None: ...
+
+
+class Checkpoint:
+    """``<directory>/<tag>.npz``: weights, history, RNG state and learner state after an epoch.
+
+    Written to a temporary file and renamed; the one it replaces is kept as ``<tag>.prev.npz``.
+    A checkpoint that is damaged (truncated, an array missing or of the wrong shape, a garbled
+    RNG state) is never used: :meth:`restore` falls back to the previous one, or stops.
+    """
+
+    def __init__(self, directory: str | Path, tag: str) -> None:
+        self.path = Path(directory) / f"{tag}.npz"
+        self.previous = Path(directory) / f"{tag}.prev.npz"
+
+    def save(self, learner: Stateful, history: History, rng: np.random.Generator) -> None:
+        net = learner.net
+        arrays = {f"W_{k}": w for k, w in enumerate(net.W)}
+        arrays.update({f"b_{k}": b for k, b in enumerate(net.b)})
+        arrays.update({f"history_{k}": v for k, v in history.arrays().items()})
+        arrays.update(learner.extra_state())
+        arrays["rng_state"] = np.array(json.dumps(rng.bit_generator.state))
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_suffix(".tmp.npz")
+        np.savez(tmp, **arrays)
+        if self.path.is_file():
+            os.replace(self.path, self.previous)
+        os.replace(tmp, self.path)
+
+    def restore(self, learner: Stateful, history: History, rng: np.random.Generator) -> bool:
+        """Load the newest good checkpoint into ``learner``, ``history`` and ``rng``; False if
+        there is none. Raises :class:`RunDirError` (deleting nothing) if all are damaged."""
+        damaged = []
+        for path in (self.path, self.previous):
+            if not path.is_file():
+                continue
+            try:
+                arrays = npzfile.load(path, memory_limit(), RunDirError)
+                state = self._parse(path, arrays, learner, history, rng)
+            except RunDirError as exc:
+                damaged.append(str(exc))
+                continue
+            if damaged:  # kept for inspection, out of the way of the next save
+                os.replace(self.path, self.path.with_suffix(".damaged.npz"))
+                LOG.warning("%s; continuing from the previous epoch's %s", damaged[0], path.name)
+            for param, value in zip(learner.net.W + learner.net.b, state["params"]):
+                param[...] = value
+            for name, values in state["history"].items():
+                setattr(history, name, values)
+            learner.load_extra_state(arrays)
+            rng.bit_generator.state = state["rng"]
+            return True
+        if damaged:
+            raise RunDirError(f"checkpoint {damaged[0]}; no earlier good checkpoint, nothing "
+                              f"was deleted (remove {self.path.parent} to restart training)")
+        return False
+
+    @staticmethod
+    def _parse(path: Path, arrays: dict[str, np.ndarray], learner: Stateful, history: History,
+               rng: np.random.Generator) -> dict:
+        """Everything :meth:`restore` sets, checked before anything is set."""
+        net = learner.net
+        params = []
+        for name, param in [(f"W_{k}", w) for k, w in enumerate(net.W)] + \
+                           [(f"b_{k}", b) for k, b in enumerate(net.b)]:
+            if name not in arrays or arrays[name].shape != param.shape:
+                raise RunDirError(f"{path}: {name} does not match the network (damaged, or a "
+                                  "checkpoint of another configuration?)")
+            params.append(arrays[name])
+        names = [f"history_{n}" for n in history.__dataclass_fields__]
+        if any(n not in arrays or arrays[n].ndim != 1 for n in names) or \
+                len({len(arrays[n]) for n in names}) != 1:
+            raise RunDirError(f"{path}: the learning curve is missing or damaged")
+        for name, value in learner.extra_state().items():
+            # an array that starts empty is a record that grows (e.g. an alignment log): only its
+            # trailing shape is fixed; every other array must match the fresh learner's exactly
+            grows = value.ndim > 0 and value.shape[0] == 0
+            got = arrays.get(name)
+            if got is None or got.ndim != value.ndim or \
+                    got.shape[int(grows):] != value.shape[int(grows):]:
+                raise RunDirError(f"{path}: {name} is missing or of another shape")
+        try:
+            state = json.loads(str(arrays["rng_state"]))
+            type(rng.bit_generator)().state = state  # fails here, not half-way through restore
+        except (KeyError, ValueError, TypeError) as exc:
+            raise RunDirError(f"{path}: damaged random-generator state ({exc})") from None
+        return {"params": params, "rng": state,
+                "history": {n: arrays[f"history_{n}"].tolist() for n in history.__dataclass_fields__}}
+
