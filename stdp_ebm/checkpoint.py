@@ -42,6 +42,16 @@ class History:
     def arrays(self) -> dict[str, np.ndarray]:
         return {name: np.asarray(getattr(self, name), float) for name in self.__dataclass_fields__}
 
+    @classmethod
+    def from_checkpoint(cls, path: Path, arrays: dict[str, np.ndarray]) -> "History":
+        """The learning curve stored in a checkpoint's ``arrays`` (read from ``path``), checked:
+        :class:`RunDirError` if missing or damaged."""
+        names = [f"history_{n}" for n in cls.__dataclass_fields__]
+        if any(n not in arrays or arrays[n].ndim != 1 for n in names) or \
+                len({len(arrays[n]) for n in names}) != 1:
+            raise RunDirError(f"{path}: the learning curve is missing or damaged")
+        return cls(**{n: arrays[f"history_{n}"].tolist() for n in cls.__dataclass_fields__})
+
 
 class Stateful(Protocol):
     """What a checkpoint holds of a learner: its network and any state of its own."""
@@ -88,7 +98,7 @@ class Checkpoint:
                 continue
             try:
                 arrays = npzfile.load(path, memory_limit(), RunDirError)
-                state = self._parse(path, arrays, learner, history, rng)
+                state = self._parse(path, arrays, learner, rng)
             except RunDirError as exc:
                 damaged.append(str(exc))
                 continue
@@ -97,8 +107,8 @@ class Checkpoint:
                 LOG.warning("%s; continuing from the previous epoch's %s", damaged[0], path.name)
             for param, value in zip(learner.net.W + learner.net.b, state["params"]):
                 param[...] = value
-            for name, values in state["history"].items():
-                setattr(history, name, values)
+            for name in history.__dataclass_fields__:
+                setattr(history, name, getattr(state["history"], name))
             learner.load_extra_state(arrays)
             rng.bit_generator.state = state["rng"]
             return True
@@ -107,8 +117,20 @@ class Checkpoint:
                               f"was deleted (remove {self.path.parent} to restart training)")
         return False
 
+    def read(self) -> tuple[History, dict[str, np.ndarray]] | None:
+        """The learning curve and all arrays of the newest good checkpoint, read without a learner
+        to load them into (a run in progress, drawn by ``stdp-ebm plot``); None if there is none.
+        Safe while the run writes: :meth:`save` replaces files by renaming."""
+        for path in (self.path, self.previous):
+            try:
+                arrays = npzfile.load(path, memory_limit(), RunDirError)
+                return History.from_checkpoint(path, arrays), arrays
+            except (RunDirError, FileNotFoundError):
+                continue
+        return None
+
     @staticmethod
-    def _parse(path: Path, arrays: dict[str, np.ndarray], learner: Stateful, history: History,
+    def _parse(path: Path, arrays: dict[str, np.ndarray], learner: Stateful,
                rng: np.random.Generator) -> dict:
         """Everything :meth:`restore` sets, checked before anything is set."""
         net = learner.net
@@ -119,10 +141,7 @@ class Checkpoint:
                 raise RunDirError(f"{path}: {name} does not match the network (damaged, or a "
                                   "checkpoint of another configuration?)")
             params.append(arrays[name])
-        names = [f"history_{n}" for n in history.__dataclass_fields__]
-        if any(n not in arrays or arrays[n].ndim != 1 for n in names) or \
-                len({len(arrays[n]) for n in names}) != 1:
-            raise RunDirError(f"{path}: the learning curve is missing or damaged")
+        stored = History.from_checkpoint(path, arrays)
         for name, value in learner.extra_state().items():
             # an array that starts empty is a record that grows (e.g. an alignment log): only its
             # trailing shape is fixed; every other array must match the fresh learner's exactly
@@ -136,6 +155,5 @@ class Checkpoint:
             type(rng.bit_generator)().state = state  # fails here, not half-way through restore
         except (KeyError, ValueError, TypeError) as exc:
             raise RunDirError(f"{path}: damaged random-generator state ({exc})") from None
-        return {"params": params, "rng": state,
-                "history": {n: arrays[f"history_{n}"].tolist() for n in history.__dataclass_fields__}}
+        return {"params": params, "rng": state, "history": stored}
 

@@ -71,7 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="no progress output (default: bars on a terminal, otherwise one status "
                           "line every 30 s)")
     sub.add_parser("list", help="list the experiments and the shipped configs")
-    plot = sub.add_parser("plot", help="redraw the figures of a finished run")
+    plot = sub.add_parser("plot", help="redraw the figures of a finished run (of a training run in "
+                                       "progress: those of its finished epochs)")
     plot.add_argument("run_dir")
     return parser
 
@@ -185,9 +186,14 @@ def main(argv: list[str] | None = None) -> int:
         if args.command == "list":
             return _cmd_list()
         if args.command == "plot":
-            from .runner import replot
+            from .runner import in_progress, replot
+            partial = in_progress(args.run_dir)
             names = replot(args.run_dir)
-            print(f"redrew {len(names)} figures in {Path(args.run_dir) / 'figures'}")
+            if partial is None:
+                print(f"redrew {len(names)} figures in {Path(args.run_dir) / 'figures'}")
+            else:
+                print(f"a run in progress: drew {len(names)} figures of its finished epochs in "
+                      f"{partial / 'figures'}")
             return 0
         return _cmd_run(args)
     except UserError as exc:

@@ -52,6 +52,17 @@ def legend_below(fig: plt.Figure, ax: plt.Axes, ncol: int = 3) -> None:
     fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=ncol)
 
 
+def log_percent_axis(ax: plt.Axes) -> None:
+    """A log y axis of error percentages labelled 1, 2, 3, 5, 10 … (not 2×10⁰)."""
+    from matplotlib.ticker import FuncFormatter, LogLocator
+
+    ax.set_yscale("log")
+    plain = FuncFormatter(lambda v, _: f"{v:g}")
+    ax.yaxis.set_major_formatter(plain)
+    ax.yaxis.set_minor_locator(LogLocator(subs=(2.0, 3.0, 5.0)))
+    ax.yaxis.set_minor_formatter(plain)
+
+
 def panel_label(ax: plt.Axes, text: str) -> None:
     """Bold panel letter in the top-left corner, as in a journal figure."""
     ax.text(-0.18, 1.04, text, transform=ax.transAxes, fontweight="bold", fontsize=10, va="bottom")

@@ -22,7 +22,7 @@ from .rundir import (atomic_directory, out_lock, partial_directory, read_json, s
                      write_config, write_json, write_result)
 from .seeds import Seeds
 
-__all__ = ["run_config", "resolve", "execute", "replot", "default_out"]
+__all__ = ["run_config", "resolve", "execute", "replot", "in_progress", "default_out"]
 
 
 def resolve(path: str | Path, overrides: list[str] | None = None) -> tuple[dict[str, Any],
@@ -125,16 +125,31 @@ def check_partial(out: Path, cfg: dict[str, Any], recorded: inputs.Record) -> No
     inputs.check_same(before, recorded, f"--out {out}: the interrupted run in {partial}")
 
 
+def in_progress(run_dir: str | Path) -> Path | None:
+    """The partial directory of a resumable run into ``run_dir`` that has not finished (running,
+    or interrupted), given ``run_dir`` or that directory itself; None for any other directory."""
+    run_dir = Path(run_dir)
+    if (run_dir / "summary.json").is_file():
+        return None
+    partial = run_dir if run_dir.name.startswith(".") and run_dir.name.endswith(".partial") \
+        else partial_directory(run_dir)
+    return partial if (partial / "config.toml").is_file() else None
+
+
 def replot(run_dir: str | Path) -> list[str]:
-    """Redraw the figures of a finished run (or sweep) from the files it wrote.
+    """Redraw the figures of a finished run (or sweep) from the files it wrote. For a training run
+    in progress (:func:`in_progress`), draw its finished epochs from their checkpoints into the
+    ``figures`` folder of its partial directory, where the final figures will replace them.
 
     A damaged run directory (truncated data.npz, unreadable summary.json, a missing array or
     summary entry, ``figures`` not a directory) is bad input: :class:`RunDirError`, one line.
     """
-    run_dir = Path(run_dir)
+    run_dir = in_progress(run_dir) or Path(run_dir)
     if (run_dir / "figures").exists() and not (run_dir / "figures").is_dir():
         raise RunDirError(f"{run_dir}/figures: not a directory; remove it to redraw")
     try:
+        if in_progress(run_dir) is not None:
+            return _plot_interim(run_dir)
         if (run_dir / "sweep.json").is_file():
             return sweep.replot_sweep(run_dir, *resolve(run_dir / "config.toml"))
         return _replot(run_dir)
@@ -142,6 +157,14 @@ def replot(run_dir: str | Path) -> list[str]:
         raise RunDirError(f"{run_dir}: its data do not fit the experiment's figures "
                           f"({type(exc).__name__}: {exc}); a damaged or edited run "
                           "directory?") from None
+
+
+def _plot_interim(partial: Path) -> list[str]:
+    cfg, exp = resolve(partial / "config.toml")
+    got = exp.interim(cfg, partial) if exp.interim is not None else None
+    if got is None:
+        raise RunDirError(f"{partial}: a run in progress with no finished epoch to draw yet")
+    return save_figures(partial, exp.figures(*got, cfg))
 
 
 def _replot(run_dir: Path) -> list[str]:

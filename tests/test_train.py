@@ -7,6 +7,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import tomli_w
 
 from conftest import EXPERIMENTS
 from stdp_ebm import cli, runner
@@ -19,8 +20,8 @@ from stdp_ebm.network import load_network, random_network
 from stdp_ebm.rate import RateModel
 from stdp_ebm.references import finite_difference_neg_grad
 from stdp_ebm.rule import RuleAccumulator
-from stdp_ebm.seeds import Seeds
 from stdp_ebm.checkpoint import Checkpoint
+from stdp_ebm.seeds import Seeds
 from stdp_ebm.train import TRAIN_SCHEMA, BPLearner, EPLearner, fit, train_bp, train_ep
 
 DIGITS = EXPERIMENTS / "train_digits.toml"
@@ -306,6 +307,39 @@ def test_interrupted_run_continues_from_its_checkpoints(tmp_path, monkeypatch):
         np.testing.assert_array_equal(finished[k], reference[k])
 
 
+def test_plot_draws_a_run_in_progress_from_its_checkpoints(tmp_path, monkeypatch, capsys):
+    """``stdp-ebm plot OUT`` of a run interrupted after the rule's epochs draws their learning
+    curve (the epochs the checkpoint holds) into .OUT.partial/figures; before any finished epoch
+    it is one line and status 2; the run then resumes and finishes as usual."""
+    from stdp_ebm.experiments import train as train_exp
+
+    out, partial = tmp_path / "run", tmp_path / ".run.partial"
+    args = ["run", str(DIGITS), "--out", str(out), "--quiet"]
+    args += [a for o in QUICK for a in ("--set", o)]
+    partial.mkdir()
+    (partial / "config.toml").write_text(tomli_w.dumps(runner.resolve(DIGITS, QUICK)[0]))
+    assert cli.main(["plot", str(out)]) == 2  # no finished epoch yet
+    assert "no finished epoch" in capsys.readouterr().err
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(train_exp, "train_bp", interrupted)
+    assert cli.main(args) == 130
+    for where in (out, partial):  # the run's --out, or its partial directory itself
+        assert cli.main(["plot", str(where)]) == 0
+        assert f"drew 2 figures of its finished epochs in {partial / 'figures'}" in \
+            capsys.readouterr().out
+    assert (partial / "figures" / "learning_curves.png").is_file()
+    history, _ = Checkpoint(partial / "checkpoints", "ep").read()
+    data, summary = train_exp.interim(runner.resolve(DIGITS, QUICK)[0], partial)
+    np.testing.assert_array_equal(data["ep_test_error"], history.test_error)
+    assert "bp_test_error" not in data and summary["epochs"] == history.epochs
+    monkeypatch.undo()
+    assert cli.main(args) == 0 and not partial.exists()
+    assert (out / "figures" / "receptive_fields.png").is_file()
+
+
 def _resumed_only(train_ep):
     """train_ep that fails if it would train an epoch: the checkpoint must hold all of them."""
     def wrapped(model, data, cfg, rng, checkpoint=None, on_epoch=None, on_batch=None):
@@ -413,8 +447,6 @@ def test_float32_training_step_matches_float64():
 def test_a_partial_run_from_before_a_new_schema_key_still_resumes(tmp_path):
     """A partial run whose stored config lacks a key added to the schema since (its default keeps
     the old behaviour) is the same config; a changed value is refused, naming the key."""
-    import tomli_w
-
     from stdp_ebm.errors import UserError
     from stdp_ebm.rundir import partial_directory
 

@@ -254,6 +254,37 @@ def test_alignment_record_of_the_rate_learner_survives_a_resume(tmp_path):
     assert np.all(straight.cos_array() > 0.9)
 
 
+def test_a_run_in_progress_is_drawn_from_the_checkpoints_of_its_finished_epochs(tmp_path):
+    """interim() reads the rate learner's checkpoint (the spiking one has none yet) back as the
+    learning curve and alignment record that fit and Watched kept; figures() draws both."""
+    import matplotlib.pyplot as plt
+
+    from stdp_ebm.checkpoint import Checkpoint
+    from stdp_ebm.experiments.train_spiking import (Watched, figures, interim, load_task,
+                                                    rate_train_cfg)
+    from stdp_ebm.network import random_network
+    from stdp_ebm.rate import model_from_config
+    from stdp_ebm.train import EPLearner, fit
+
+    cfg = resolve(QUICK, ["task.n_train=40", "task.n_test=10", "train.epochs=2"])[0]
+    t = rate_train_cfg(cfg)
+    data = load_task(cfg["task"], Seeds(cfg["seed"]).rng("data"), t["batch_size"])
+    model = model_from_config(random_network(cfg["network"]["sizes"], np.random.default_rng(1),
+                                             0.6, 0.0, 0.0), cfg)
+    assert interim(cfg, tmp_path) is None  # no finished epoch yet
+    learner = Watched(EPLearner(model, t, len(data.x_train)), cfg, model.rho, every=2)
+    h = fit(learner, data, t, np.random.default_rng(2), Checkpoint(tmp_path / "checkpoints", "rate"))
+    got, summary = interim(cfg, tmp_path)
+    assert_allclose(got["rate_test_error"], h.test_error, rtol=0)  # stored as written
+    assert_allclose(got["rate_align_cos"], learner.cos_array(), rtol=0)
+    assert "spk_test_error" not in got and summary["epochs_done"] == {"rate": 2}
+    assert got["rate_test_ci"].shape == (2, 2) and summary["n_test"] == 10
+    figs = figures(got, summary, cfg)
+    assert sorted(figs) == ["alignment", "learning_curves"]
+    for fig in figs.values():
+        plt.close(fig)
+
+
 def test_each_epoch_shows_a_bar_whose_running_error_is_the_epochs_train_error(capsys):
     """Status lines (no terminal) for each epoch's mini-batches; the last line of an epoch shows the
     running error that fit records as that epoch's train error (50 examples in batches of 20: the

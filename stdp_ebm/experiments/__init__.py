@@ -2,7 +2,7 @@
 
 ``run(cfg, ctx) -> Result`` computes arrays (``data.npz``) and headline numbers (``summary.json``);
 ``figures(data, summary, cfg) -> {name: Figure}`` draws from those alone, so ``stdp-ebm plot RUN_DIR``
-can redraw a finished run. Modules are imported lazily (rate-only experiments never import Brian2).
+can redraw a finished run (and, for training, draw one in progress from its checkpoints). Modules are imported lazily (rate-only experiments never import Brian2).
 """
 
 from __future__ import annotations
@@ -70,6 +70,10 @@ class Experiment:
     check: CrossCheck | None = None
     #: checkpoints into ``RunContext.work_dir`` and continues from them (see ``stdp_ebm.rundir``)
     resumable: bool = False
+    #: ``interim(cfg, work_dir) -> (data, summary)`` of a resumable run in progress, from its
+    #: checkpoints, for ``figures`` (``stdp-ebm plot`` on a run that has not finished); None if
+    #: there are no finished epochs yet
+    interim: Callable[[dict, Path], tuple[dict, dict] | None] | None = None
 
     def validate(self, raw: dict[str, Any], source: str) -> dict[str, Any]:
         """``raw`` (a config without ``[sweep]``) checked against the schema and the cross-key

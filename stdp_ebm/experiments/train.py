@@ -35,8 +35,9 @@ from ..checkpoint import Checkpoint, History
 from ..config import Key, require
 from ..data import Dataset, load_digits, load_mnist
 from ..network import NETWORK_SCHEMA, Network, random_network, save_network
-from ..plotting import figure, layer_colors, panel_label
+from ..plotting import figure, layer_colors, log_percent_axis, panel_label
 from ..rate import DTYPE_KEY, DYNAMICS_SCHEMA, RateModel, check_dynamics
+from ..seeds import Seeds
 from ..train import TRAIN_SCHEMA, train_bp, train_ep
 from . import Experiment, Result, RunContext
 
@@ -157,6 +158,26 @@ def run(cfg: dict, ctx: RunContext) -> Result:
     return Result(out, summary)
 
 
+def interim(cfg: dict, work_dir: Path) -> tuple[dict, dict] | None:
+    """The learning curves and current W_0 of a run in progress, from the checkpoints of its
+    finished epochs (None before the first); the initial W_0 is drawn again from the seed."""
+    got = {m: Checkpoint(Path(work_dir) / "checkpoints", m).read() for m in LEARNERS}
+    got = {m: g for m, g in got.items() if g is not None}
+    if "ep" not in got:  # the rule trains first
+        return None
+    n = cfg["network"]
+    init = random_network(n["sizes"], Seeds(cfg["seed"]).rng("network"), n["init_scale"],
+                          n["bias_low"], n["bias_high"])
+    out = {"epoch": np.arange(1, cfg["train"]["epochs"] + 1), "init_W_0": init.W[0],
+           "ep_W_0": got["ep"][1]["W_0"]}
+    for m, (h, _) in got.items():
+        out.update({f"{m}_{k}": v for k, v in h.arrays().items()})
+    ep = got["ep"][0]
+    summary = {"dataset": cfg["data"]["dataset"], "sizes": n["sizes"], "epochs": ep.epochs,
+               "test_error_fraction": ep.test_error[-1], "in_progress_of": cfg["train"]["epochs"]}
+    return out, summary
+
+
 def figures(data: dict, summary: dict, cfg: dict) -> dict:
     out = {"learning_curves": _learning_curves(data, summary)}
     side = int(round(np.sqrt(data["ep_W_0"].shape[0])))
@@ -173,15 +194,16 @@ def _learning_curves(data: dict, summary: dict):
     for m, label in LEARNERS.items():
         if f"{m}_test_error" not in data:
             continue
-        ax_err.plot(epoch, 100 * data[f"{m}_test_error"], "-", marker=marker, color=colors[m],
+        ep = epoch[:len(data[f"{m}_test_error"])]  # a run in progress: the finished epochs
+        ax_err.plot(ep, 100 * data[f"{m}_test_error"], "-", marker=marker, color=colors[m],
                     label=f"{label}, test")
-        ax_err.plot(epoch, 100 * data[f"{m}_train_error"], "--", color=colors[m],
+        ax_err.plot(ep, 100 * data[f"{m}_train_error"], "--", color=colors[m],
                     label=f"{label}, train")
-        ax_cost.plot(epoch, data[f"{m}_train_cost"], "-", color=colors[m], label=label)
+        ax_cost.plot(ep, data[f"{m}_train_cost"], "-", color=colors[m], label=label)
     if summary["dataset"] == "mnist":
         ax_err.axhspan(2.0, 3.0, color="0.85", zorder=0,
                        label="Scellier & Bengio 2017, test (2–3 %)")
-    ax_err.set_yscale("log")
+    log_percent_axis(ax_err)
     ax_err.set_xlabel("epoch")
     ax_err.set_ylabel("error (%)")
     ax_cost.set_yscale("log")
@@ -190,9 +212,10 @@ def _learning_curves(data: dict, summary: dict):
     fig.legend(*ax_err.get_legend_handles_labels(), loc="outside lower center", ncol=3)
     panel_label(ax_err, "a")
     panel_label(ax_cost, "b")
+    of = f" of {summary['in_progress_of']} (in progress)" if "in_progress_of" in summary else ""
     fig.suptitle(f"{summary['dataset']} {'-'.join(map(str, summary['sizes']))}: "
-                 f"test error {100 * summary['test_error_fraction']:.2f} % after {summary['epochs']} epochs",
-                 fontsize=9)
+                 f"test error {100 * summary['test_error_fraction']:.2f} % after {summary['epochs']} "
+                 f"epochs{of}", fontsize=9)
     return fig
 
 
@@ -220,5 +243,5 @@ def _receptive_fields(dw0: np.ndarray, side: int, n: int = 25):
 EXPERIMENT = Experiment(
     name="train",
     doc="Two-phase training with the rule (EP form of Eq 26) vs backprop, on digits or MNIST.",
-    schema=SCHEMA, run=run, figures=figures, check=check, resumable=True,
+    schema=SCHEMA, run=run, figures=figures, check=check, resumable=True, interim=interim,
 )

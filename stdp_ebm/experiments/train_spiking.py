@@ -43,6 +43,7 @@ from ..data import DataError, Dataset, load_digits, load_mnist, one_hot
 from ..network import NETWORK_SCHEMA, random_network
 from ..rate import DYNAMICS_SCHEMA, RateModel, model_from_config
 from ..references import implicit_neg_grad
+from ..seeds import Seeds
 from ..spiking import SPIKING_SCHEMA, load_models
 from ..spiking_learner import INPUTS, DeltaLearner, SpikingLearner
 from ..spiking_parallel import ParallelSpikingLearner
@@ -292,6 +293,27 @@ def _run(cfg: dict, ctx: RunContext) -> Result:
     return Result(out, summary)
 
 
+def interim(cfg: dict, work_dir: Path) -> tuple[dict, dict] | None:
+    """The learning curves and alignment records of a run in progress, from the checkpoints of
+    its finished epochs (None before the first): what :func:`figures` draws of it."""
+    got = {m: Checkpoint(Path(work_dir) / "checkpoints", m).read() for m in LEARNERS}
+    got = {m: g for m, g in got.items() if g is not None}
+    if not got:
+        return None
+    t = rate_train_cfg(cfg)
+    data = load_task(cfg["task"], Seeds(cfg["seed"]).rng("data"), t["batch_size"])
+    out: dict[str, np.ndarray] = {"epoch": np.arange(1, t["epochs"] + 1)}
+    for m, (h, arrays) in got.items():
+        out.update({f"{m}_{k}": v for k, v in h.arrays().items()})
+        out[f"{m}_test_ci"] = test_ci(h.test_error, len(data.x_test))
+        out[f"{m}_align_batch"], out[f"{m}_align_cos"] = arrays["align_batch"], arrays["align_cos"]
+    summary = {"dataset": data.name, "sizes": cfg["network"]["sizes"], "n_train": len(data.x_train),
+               "n_test": len(data.x_test), "batch_size": t["batch_size"], "epochs": t["epochs"],
+               "epochs_done": {m: h.epochs for m, (h, _) in got.items()},
+               "test_accuracy_pct": {m: 100 * (1 - h.test_error[-1]) for m, (h, _) in got.items()}}
+    return out, summary
+
+
 def first_batch_gradient(model: RateModel, x: np.ndarray, d: np.ndarray, dyn: dict
                          ) -> list[np.ndarray]:
     """−∂C/∂W of the calibrated rate model on one mini-batch (implicit differentiation of its free
@@ -327,5 +349,5 @@ def _summary(data: Dataset, sizes: list[int], histories: dict[str, History], fir
 EXPERIMENT = Experiment(
     name="train_spiking",
     doc="Digits trained by the Brian2 rule synapses vs the calibrated rate model.",
-    schema=SCHEMA, run=run, figures=figures, check=check, resumable=True,
+    schema=SCHEMA, run=run, figures=figures, check=check, resumable=True, interim=interim,
 )

@@ -4,15 +4,18 @@ first-batch ΔW against the implicit gradient."""
 from __future__ import annotations
 
 import numpy as np
+from matplotlib.ticker import MaxNLocator
 
-from ..plotting import figure, layer_colors, layer_name
+from ..plotting import figure, layer_colors, layer_name, log_percent_axis, panel_label
 
 LEARNERS = {"spk": "Brian2 rule synapses", "rate": "rate model, ρ_LIF"}
 
 
 def figures(data: dict, summary: dict, cfg: dict) -> dict:
-    out = {"learning_curves": _fig_curves(data, summary),
-           "first_batch_dW": _fig_dw(data, summary)}
+    """Learning curves, first-batch ΔW (a finished run) and the alignment record (if any)."""
+    out = {"learning_curves": _fig_curves(data, summary)}
+    if "epochs_done" not in summary:  # a finished run (one in progress has no first-batch ΔW)
+        out["first_batch_dW"] = _fig_dw(data, summary)
     if any(len(data.get(f"{m}_align_batch", [])) for m in LEARNERS):
         out["alignment"] = _fig_alignment(data, summary)
     return out
@@ -29,6 +32,8 @@ def _fig_curves(data: dict, summary: dict):
     fig, (ax,) = figure(1, 1, width=4.0, height=3.0)
     colors = dict(zip(LEARNERS, layer_colors(2)))
     for m, label in LEARNERS.items():
+        if f"{m}_test_error" not in data:  # a run in progress: this learner has no epoch yet
+            continue
         ep, c = data["epoch"][:len(data[f"{m}_test_error"])], colors[m]
         if f"{m}_test_ci" in data:
             ci = 100 * np.asarray(data[f"{m}_test_ci"])
@@ -39,34 +44,51 @@ def _fig_curves(data: dict, summary: dict):
                 label=f"{label}, train (running, during the epoch)")
     ax.set_xlabel("epoch")
     ax.set_ylabel("error (%)")
-    ax.set_yscale("log")
+    log_percent_axis(ax)
     fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=1, fontsize=7)
-    acc = summary["test_accuracy_pct"]
     ax.set_title(f"{summary['dataset']} {'-'.join(map(str, summary['sizes']))}, "
-                 f"{summary['n_test']} test examples\nfinal test error {100 - acc['spk']:.1f} % "
-                 f"(spiking) vs {100 - acc['rate']:.1f} % (rate)", fontsize=7)
+                 f"{summary['n_test']} test examples\n{_errors_line(summary)}", fontsize=7)
     return fig
 
 
+def _errors_line(summary: dict) -> str:
+    """The final test errors, or (a run in progress) the latest ones with their epochs."""
+    acc, done = summary["test_accuracy_pct"], summary.get("epochs_done")
+    if done is None:
+        return f"final test error {100 - acc['spk']:.1f} % (spiking) vs {100 - acc['rate']:.1f} % (rate)"
+    short = {"spk": "spiking", "rate": "rate"}
+    return "in progress, test error: " + ", ".join(
+        f"{short[m]} {100 - acc[m]:.1f} % at epoch {done[m]}/{summary['epochs']}" for m in done)
+
+
 def _fig_alignment(data: dict, summary: dict):
-    """cos(ΔW applied, −∂C/∂W of the calibrated rate model) per layer over training."""
+    """cos(ΔW applied, −∂C/∂W of the calibrated rate model) per layer over training, one panel per
+    learner: every record (dots) and the median of each epoch's records (line)."""
     names = _layer_names(summary["sizes"])
     colors = layer_colors(len(names))
-    fig, (ax,) = figure(1, 1, width=4.0, height=3.0)
+    shown = [m for m in LEARNERS if len(data.get(f"{m}_align_batch", []))]
+    fig, axes = figure(len(shown), 1, width=2.6, height=2.8, sharex=True, sharey=True)
     per_epoch = summary["n_train"] / summary["batch_size"]
-    for m, style, fill in (("spk", "-o", None), ("rate", ":s", "none")):
-        batches, cos = np.asarray(data[f"{m}_align_batch"]), np.asarray(data[f"{m}_align_cos"])
+    for ax, m, letter in zip(axes, shown, "ab"):
+        epochs = np.asarray(data[f"{m}_align_batch"]) / per_epoch
+        cos = np.asarray(data[f"{m}_align_cos"])
+        whole = np.ceil(epochs).astype(int)  # record after batch b falls in epoch ceil(b/per_epoch)
+        ends = np.unique(whole)
         for k, (name, c) in enumerate(zip(names, colors)):
-            if len(batches):
-                ax.plot(batches / per_epoch, cos[:, k], style, ms=2.5, lw=0.8, color=c, mfc=fill,
-                        label=f"{name}, {LEARNERS[m]}")
-    ax.axhline(0, color="0.6", lw=0.5)
-    ax.set_xlabel("epochs of training (mini-batches / batches per epoch)")
-    ax.set_ylabel("cos(ΔW, −∂C/∂W implicit)")
-    ax.set_ylim(-0.2, 1.02)
-    fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=2, fontsize=6)
-    ax.set_title("applied ΔW vs the calibrated rate model's implicit gradient\n"
-                 "at the same weights and mini-batch", fontsize=7)
+            ax.plot(epochs, cos[:, k], "o", ms=1.5, alpha=0.35, mew=0, color=c)
+            ax.plot(ends - 0.5, [np.median(cos[whole == e, k]) for e in ends], "-o", lw=1.2,
+                    ms=3, color=c, label=f"{name}: median of each epoch")
+        ax.axhline(0, color="0.6", lw=0.5)
+        ax.set_xlabel("epochs of training")
+        ax.set_title(LEARNERS[m], fontsize=8)
+        panel_label(ax, letter)
+    axes[0].set_ylabel("cos(ΔW applied, −∂C/∂W implicit)")
+    axes[0].set_ylim(-0.2, 1.02)
+    axes[0].set_xlim(0, summary["epochs"] + 0.1)
+    axes[0].xaxis.set_major_locator(MaxNLocator(integer=True))
+    fig.legend(*axes[0].get_legend_handles_labels(), loc="outside lower center", ncol=2, fontsize=6)
+    fig.suptitle("applied ΔW vs the calibrated rate model's implicit gradient at the same weights "
+                 "and mini-batch;\ndots: one mini-batch each", fontsize=7)
     return fig
 
 
