@@ -213,8 +213,9 @@ class RateModel:
                 new = self.step(s, beta, target, rng, drive0)
             residual = max(float(np.max(np.abs(n - o))) for n, o in zip(new[1:], s[1:])) / self.epsilon
             if not np.isfinite(residual):
-                raise DivergenceError(f"{phase} phase: non-finite state after {t + 1} steps "
-                                      "(check weights and dynamics.epsilon)")
+                steps = f"{t + 1} step{'s' if t else ''}"
+                raise DivergenceError(f"{phase} phase: non-finite state after {steps} (check "
+                                      "weights and dynamics.epsilon)")
             if on_step is not None:
                 on_step(s, new)
             if traj is not None:

@@ -133,10 +133,17 @@ def check_memory(cfgs: Iterable[dict[str, Any]], parallel: int, sizes: list[int]
     need, limit = one * parallel, memory_limit()
     if need > limit:
         at_once = f" × {parallel} running at once" if parallel > 1 else ""
-        raise ResourceError(f"this run needs at least {_gib(one)}{at_once}, more than the memory "
-                            f"limit of {_gib(limit)}; make it smaller, use fewer --workers, or "
+        raise ResourceError(f"this run needs at least {_size(one, up=True)}{at_once}, more than "
+                            f"the memory limit of {_size(limit, up=False)}; make it smaller, use fewer --workers, or "
                             "raise the limit with --max-memory")
 
 
-def _gib(nbytes: float) -> str:
-    return f"{nbytes / 2**30:.3g} GiB" if nbytes >= 2**27 else f"{math.ceil(nbytes / 2**20)} MiB"
+def _size(nbytes: float, up: bool) -> str:
+    """``nbytes`` in GiB, MiB, KiB or bytes to 3 significant digits, rounded up (a need) or down (a
+    limit): a need above a limit never prints as the same number."""
+    unit, scale = next((u, k) for u, k in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10),
+                                           ("bytes", 1)) if nbytes >= k or k == 1)
+    value = nbytes / scale
+    step = 10.0 ** (math.floor(math.log10(value)) - 2) if value > 0 else 1.0
+    value = (math.ceil if up else math.floor)(round(value / step, 9)) * step
+    return f"{value:g} {unit}"
