@@ -17,6 +17,8 @@ stays cheap and never imports Brian2)::
 * STDP: the modules :mod:`stdp_ebm.protocols` (spike-pair schedules and their Brian2 simulation),
   :mod:`stdp_ebm.stdp` (kernel theory) and :mod:`stdp_ebm.window_fit` (window fits with bootstrap
   intervals)
+* training (Eq 26 in its two-phase form) and its checkpoints: :func:`train_ep`, :func:`train_bp`,
+  :func:`fit`, :class:`Checkpoint` (also how to read a run in progress)
 * the spiking network: :mod:`stdp_ebm.spiking` (``simulate``, ``SpikingNetwork``)
 * experiments: :func:`run_config` (resolve and run a config into a run directory), :class:`Seeds`
 """
@@ -38,6 +40,7 @@ _WHERE = {
     "finite_difference_neg_grad": "references",
     "alignment": "analysis", "layer_alignment": "analysis",
     "load_model": "models", "shipped_models": "models",
+    "train_ep": "train", "train_bp": "train", "fit": "train", "Checkpoint": "checkpoint",
     "Seeds": "seeds", "UserError": "errors",
     "run_config": "runner",
 }
