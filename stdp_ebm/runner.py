@@ -144,12 +144,13 @@ def replot(run_dir: str | Path) -> list[str]:
     A damaged run directory (truncated data.npz, unreadable summary.json, a missing array or
     summary entry, ``figures`` not a directory) is bad input: :class:`RunDirError`, one line.
     """
-    run_dir = in_progress(run_dir) or Path(run_dir)
+    partial = in_progress(run_dir)
+    run_dir = partial or Path(run_dir)
     if (run_dir / "figures").exists() and not (run_dir / "figures").is_dir():
         raise RunDirError(f"{run_dir}/figures: not a directory; remove it to redraw")
     try:
-        if in_progress(run_dir) is not None:
-            return _plot_interim(run_dir)
+        if partial is not None:
+            return _plot_interim(partial)
         if (run_dir / "sweep.json").is_file():
             return sweep.replot_sweep(run_dir, *resolve(run_dir / "config.toml"))
         return _replot(run_dir)
@@ -161,7 +162,10 @@ def replot(run_dir: str | Path) -> list[str]:
 
 def _plot_interim(partial: Path) -> list[str]:
     cfg, exp = resolve(partial / "config.toml")
-    got = exp.interim(cfg, partial) if exp.interim is not None else None
+    if exp.interim is None:
+        raise RunDirError(f"{partial}: a run of {exp.name} in progress; it draws its figures "
+                          "when it finishes")
+    got = exp.interim(cfg, partial)
     if got is None:
         raise RunDirError(f"{partial}: a run in progress with no finished epoch to draw yet")
     return save_figures(partial, exp.figures(*got, cfg))
