@@ -219,9 +219,10 @@ class Watched:
 
 
 def reporter(name: str, epochs: int, t0: float):
-    """One line per epoch on stderr: running train error, test error, seconds, ETA."""
+    """One line per epoch on stderr: running train error, test error, seconds, ETA (the median
+    epoch so far times the epochs left: a first epoch slowed by other jobs does not dominate it)."""
     def report(h: History) -> None:
-        eta, so_far = np.mean(h.wall_s) * (epochs - h.epochs), time.perf_counter() - t0
+        eta, so_far = np.median(h.wall_s) * (epochs - h.epochs), time.perf_counter() - t0
         print(f"{name} epoch {h.epochs}/{epochs}: train (running) {100 * h.train_error[-1]:.1f} %, "
               f"test {100 * h.test_error[-1]:.1f} %, {h.wall_s[-1]:.0f} s/epoch, ETA "
               f"{eta / 60:.1f} min ({so_far / 60:.1f} min so far)", file=sys.stderr, flush=True)
