@@ -12,7 +12,7 @@ import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import Iterable, Protocol
 
 import numpy as np
 
@@ -21,7 +21,7 @@ from .errors import RunDirError
 from .network import Network
 from .resources import memory_limit
 
-__all__ = ["History", "Stateful", "Checkpoint"]
+__all__ = ["History", "Stateful", "Checkpoint", "read_checkpoints"]
 
 LOG = logging.getLogger(__name__)
 
@@ -157,3 +157,10 @@ class Checkpoint:
             raise RunDirError(f"{path}: damaged random-generator state ({exc})") from None
         return {"params": params, "rng": state, "history": stored}
 
+
+def read_checkpoints(directory: str | Path, tags: Iterable[str]
+                     ) -> dict[str, tuple[History, dict[str, np.ndarray]]]:
+    """:meth:`Checkpoint.read` of each tag in ``directory`` that has a good checkpoint (the
+    learners of a run in progress that have finished an epoch)."""
+    got = {tag: Checkpoint(directory, tag).read() for tag in tags}
+    return {tag: g for tag, g in got.items() if g is not None}

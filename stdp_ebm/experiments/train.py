@@ -31,7 +31,7 @@ import numpy as np
 
 from .. import progress
 from ..activation import HardSigmoid
-from ..checkpoint import Checkpoint, History
+from ..checkpoint import Checkpoint, History, read_checkpoints
 from ..config import Key, require
 from ..data import Dataset, load_digits, load_mnist
 from ..network import NETWORK_SCHEMA, Network, random_network, save_network
@@ -161,8 +161,7 @@ def run(cfg: dict, ctx: RunContext) -> Result:
 def interim(cfg: dict, work_dir: Path) -> tuple[dict, dict] | None:
     """The learning curves and current W_0 of a run in progress, from the checkpoints of its
     finished epochs (None before the first); the initial W_0 is drawn again from the seed."""
-    got = {m: Checkpoint(Path(work_dir) / "checkpoints", m).read() for m in LEARNERS}
-    got = {m: g for m, g in got.items() if g is not None}
+    got = read_checkpoints(Path(work_dir) / "checkpoints", LEARNERS)
     if "ep" not in got:  # the rule trains first
         return None
     n = cfg["network"]

@@ -37,7 +37,7 @@ import numpy as np
 from .. import progress
 from ..analysis import METRICS, layer_alignment
 from ..calibration import CALIBRATION_SCHEMA, calibrate
-from ..checkpoint import Checkpoint, History
+from ..checkpoint import Checkpoint, History, read_checkpoints
 from ..config import Key, require
 from ..data import DataError, Dataset, load_digits, load_mnist, one_hot
 from ..network import NETWORK_SCHEMA, random_network
@@ -297,8 +297,7 @@ def _run(cfg: dict, ctx: RunContext) -> Result:
 def interim(cfg: dict, work_dir: Path) -> tuple[dict, dict] | None:
     """The learning curves and alignment records of a run in progress, from the checkpoints of
     its finished epochs (None before the first): what :func:`figures` draws of it."""
-    got = {m: Checkpoint(Path(work_dir) / "checkpoints", m).read() for m in LEARNERS}
-    got = {m: g for m, g in got.items() if g is not None}
+    got = read_checkpoints(Path(work_dir) / "checkpoints", LEARNERS)
     if not got:
         return None
     t = rate_train_cfg(cfg)
