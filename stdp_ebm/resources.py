@@ -134,8 +134,8 @@ def check_memory(cfgs: Iterable[dict[str, Any]], parallel: int, sizes: list[int]
     if need > limit:
         at_once = f" × {parallel} running at once" if parallel > 1 else ""
         raise ResourceError(f"this run needs at least {_size(one, up=True)}{at_once}, more than "
-                            f"the memory limit of {_size(limit, up=False)}; make it smaller, use fewer --workers, or "
-                            "raise the limit with --max-memory")
+                            f"the memory limit of {_size(limit, up=False)}; make it smaller, use "
+                            "fewer --workers, or raise the limit with --max-memory")
 
 
 def _size(nbytes: float, up: bool) -> str:

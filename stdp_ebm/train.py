@@ -230,7 +230,8 @@ def fit(learner: Learner, data: Dataset, cfg: dict, rng: np.random.Generator,
     ``checkpoint`` if it holds one) and return the learning curve. ``on_epoch(history)`` is called
     after each epoch (checkpoint written); ``on_batch(epoch, batch, batches, running_error)`` after
     each mini-batch (1-based epoch and batch; the error so far in the epoch is what the history
-    records as the epoch's train error when the epoch ends), e.g. :class:`~stdp_ebm.progress.EpochBars`."""
+    records as the epoch's train error when the epoch ends), e.g.
+    :class:`~stdp_ebm.progress.EpochBars`."""
     history = History()
     if checkpoint is not None:
         checkpoint.restore(learner, history, rng)

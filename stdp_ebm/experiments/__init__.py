@@ -2,7 +2,8 @@
 
 ``run(cfg, ctx) -> Result`` computes arrays (``data.npz``) and headline numbers (``summary.json``);
 ``figures(data, summary, cfg) -> {name: Figure}`` draws from those alone, so ``stdp-ebm plot RUN_DIR``
-can redraw a finished run (and, for training, draw one in progress from its checkpoints). Modules are imported lazily (rate-only experiments never import Brian2).
+can redraw a finished run (and, for training, draw one in progress from its checkpoints). Modules
+are imported lazily (rate-only experiments never import Brian2).
 """
 
 from __future__ import annotations

@@ -55,7 +55,8 @@ def _errors_line(summary: dict) -> str:
     """The final test errors, or (a run in progress) the latest ones with their epochs."""
     acc, done = summary["test_accuracy_pct"], summary.get("epochs_done")
     if done is None:
-        return f"final test error {100 - acc['spk']:.1f} % (spiking) vs {100 - acc['rate']:.1f} % (rate)"
+        return (f"final test error {100 - acc['spk']:.1f} % (spiking) vs "
+                f"{100 - acc['rate']:.1f} % (rate)")
     short = {"spk": "spiking", "rate": "rate"}
     return "in progress, test error: " + ", ".join(
         f"{short[m]} {100 - acc[m]:.1f} % at epoch {done[m]}/{summary['epochs']}" for m in done)
