@@ -1,0 +1,59 @@
+"""Test error of a spiking run's weights in the spiking network and in the calibrated rate model.
+
+For each ``train_spiking`` checkpoint (``checkpoints/spk.npz``, finished run or not; copy it out of a
+run in progress) prints the spiking learner's test error stored with it (the Brian2 network's own
+inference) beside that of the same weights in the calibrated rate model (its free fixed point, the
+inference the rate learner uses), on the config's test set. The difference is what the spiking
+network's inference (finite populations, finite counting window) costs over the learned weights.
+Usage::
+
+    python benchmarks/spiking_weights_in_rate_model.py spk_epoch3.npz spk_epoch6.npz \\
+        --config experiments/train_spiking_mnist_full.toml --set task.data_dir=../shared/data/mnist
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p.add_argument("checkpoints", nargs="+")
+    p.add_argument("--config", default=str(REPO / "experiments" / "train_spiking.toml"))
+    p.add_argument("--set", action="append", default=[], dest="overrides")
+    a = p.parse_args()
+
+    from stdp_ebm.calibration import calibrate
+    from stdp_ebm.checkpoint import Checkpoint
+    from stdp_ebm.experiments.train_spiking import load_task, rate_train_cfg
+    from stdp_ebm.network import Network
+    from stdp_ebm.rate import model_from_config
+    from stdp_ebm.runner import resolve
+    from stdp_ebm.seeds import Seeds
+    from stdp_ebm.spiking import load_models
+    from stdp_ebm.train import EPLearner, evaluate
+
+    cfg = resolve(a.config, a.overrides)[0]
+    seeds, t = Seeds(cfg["seed"]), rate_train_cfg(cfg)
+    data = load_task(cfg["task"], seeds.rng("data"), t["batch_size"])
+    rho = calibrate(cfg, load_models(), seeds.int("calibration")).tabulate()
+    layers = len(cfg["network"]["sizes"]) - 1
+    for path in map(Path, a.checkpoints):
+        history, arrays = Checkpoint(path.parent, path.stem).read()
+        net = Network([arrays[f"W_{k}"] for k in range(layers)],
+                      [arrays[f"b_{k}"] for k in range(layers + 1)])
+        model = model_from_config(net, cfg, rho=rho)
+        err = evaluate(EPLearner(model, t, 0).predict, data.x_test, data.y_test, 1000)
+        spiking = 100 * history.test_error[-1]
+        print(f"{path}: after epoch {history.epochs}: Brian2 network {spiking:.2f} %, the same "
+              f"weights in the calibrated rate model {100 * err:.2f} % ({len(data.x_test)} test "
+              "examples)")
+
+
+if __name__ == "__main__":
+    main()
