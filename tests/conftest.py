@@ -23,6 +23,24 @@ def small_config(sizes=(4, 6, 5, 3), batch=3, init_scale=0.6):
                         "bias_high": 0.6, "batch": batch}}
 
 
+@pytest.fixture(scope="session")
+def models():
+    """The Brian2 neuron and synapse models (stdp_ebm/models/)."""
+    from stdp_ebm.spiking import load_models
+
+    return load_models()
+
+
+def numpy_sp(**kw) -> dict:
+    """[spiking] with the schema's defaults and ``kw``, on Brian2's numpy target (no compilation:
+    tiny populations in seconds)."""
+    from stdp_ebm.config import validate
+    from stdp_ebm.spiking import SPIKING_SCHEMA
+
+    sp = validate({"spiking": kw}, {"spiking": SPIKING_SCHEMA}, "test")["spiking"]
+    return {**sp, "codegen": "numpy"}
+
+
 @pytest.fixture
 def small_net():
     """A 4-6-5-3 network with 3 random (x, target) examples."""

@@ -11,25 +11,14 @@ import pytest
 from numpy.testing import assert_allclose
 
 from stdp_ebm.activation import TabulatedRho
-from stdp_ebm.config import validate
 from stdp_ebm.network import network_from_config
-from stdp_ebm.spiking import SPIKING_SCHEMA, load_models, rule_on_spike_trains, simulate
+from stdp_ebm.spiking import rule_on_spike_trains, simulate
 
-from conftest import small_config
+from conftest import numpy_sp, small_config
 
 pytestmark = pytest.mark.brian2
 
 DT_MS = 0.05
-
-
-@pytest.fixture(scope="module")
-def models():
-    return load_models()
-
-
-def _sp(**kw) -> dict:
-    sp = validate({"spiking": kw}, {"spiking": SPIKING_SCHEMA}, "test")["spiking"]
-    return {**sp, "codegen": "numpy"}
 
 
 def _poisson_train(rate_hz, n: int, duration_ms: float, rng: np.random.Generator):
@@ -72,7 +61,7 @@ def _reference_rule(trains, n: int, duration_ms: float, sp: dict,
 
 
 def test_rule_synapse_matches_independent_numpy_integral(models):
-    sp = _sp(dt_ms=DT_MS)
+    sp = numpy_sp(dt_ms=DT_MS)
     rng = np.random.default_rng(3)
     n, warmup, duration = 10, 100.0, 400.0
     trains = [_poisson_train(lambda t: 40.0 + 0 * t, n, warmup + duration, rng),
@@ -94,7 +83,7 @@ def test_rule_sign(models, post, expected):
     The rate filters first settle for 200 ms at constant rates (as in the free phase); the post
     rate then ramps by ±72 Hz over 600 ms (or stays).
     """
-    sp = _sp(dt_ms=DT_MS)
+    sp = numpy_sp(dt_ms=DT_MS)
     rng = np.random.default_rng(11)
     n, warmup, duration = 40, 200.0, 600.0
     slope = {"rising": 0.12, "falling": -0.12, "constant": 0.0}[post]
@@ -121,7 +110,7 @@ def tiny_run(models, request):
                               np.random.default_rng(5))
     s = np.linspace(-0.5, 1.5, 21)
     rho = TabulatedRho(s, np.clip(s + 0.3, 0, None) ** 1.5 / 1.7)
-    sp = _sp(neurons_per_unit=3, trials=2, settle_ms=20.0, free_ms=40.0, nudged_ms=40.0,
+    sp = numpy_sp(neurons_per_unit=3, trials=2, settle_ms=20.0, free_ms=40.0, nudged_ms=40.0,
              beta=0.5, dt_ms=0.1, transmission=request.param)
     return net, [simulate(net, rho, sp, seed=42, models=models) for _ in range(2)]
 
@@ -146,7 +135,7 @@ def test_common_random_numbers_replay_the_free_network_exactly(models):
     net = network_from_config(small_config(sizes=(3, 4, 2), batch=1, init_scale=0.5),
                               np.random.default_rng(5))
     rho = TabulatedRho(np.linspace(-0.5, 1.5, 21), np.linspace(0.0, 1.2, 21))
-    sn = SpikingNetwork(net, rho, _sp(neurons_per_unit=3, settle_ms=10.0, free_ms=20.0,
+    sn = SpikingNetwork(net, rho, numpy_sp(neurons_per_unit=3, settle_ms=10.0, free_ms=20.0,
                                       nudged_ms=250.0), models, seed=9)
     sn.free_phase()
     start = sn.checkpoint()
@@ -177,7 +166,7 @@ def test_common_random_numbers_hold_when_the_teaching_current_differs(models, no
     net = network_from_config(small_config(sizes=(3, 4, 2), batch=1, init_scale=0.5),
                               np.random.default_rng(5))
     rho = TabulatedRho(np.linspace(-0.5, 1.5, 21), np.linspace(0.0, 1.2, 21))
-    sp = {**_sp(neurons_per_unit=5, settle_ms=10.0, free_ms=20.0, nudged_ms=100.0,
+    sp = {**numpy_sp(neurons_per_unit=5, settle_ms=10.0, free_ms=20.0, nudged_ms=100.0,
                 noise_source=noise_source), "codegen": codegen}
     sn = SpikingNetwork(net, rho, sp, models, seed=9)
     monitors = [b2.SpikeMonitor(sn.source), b2.SpikeMonitor(sn.neurons)]
@@ -231,7 +220,7 @@ def test_online_learning_moves_transmission_weights_by_eta_dw(models):
     net = network_from_config(small_config(sizes=(3, 4, 2), batch=1, init_scale=0.5),
                               np.random.default_rng(5))
     rho = TabulatedRho(np.linspace(-0.5, 1.5, 21), np.linspace(0.0, 1.2, 21))
-    sn = SpikingNetwork(net, rho, _sp(neurons_per_unit=3, settle_ms=10.0, free_ms=20.0,
+    sn = SpikingNetwork(net, rho, numpy_sp(neurons_per_unit=3, settle_ms=10.0, free_ms=20.0,
                                       nudged_ms=30.0, learn=True, eta=2.0), models, seed=9)
     sn.free_phase()
     syn, widx, ridx = sn.conns[-1]
@@ -307,7 +296,7 @@ def _traces(models, transmission: str, noise_mV: float, seed: int = 4) -> dict:
     net = network_from_config(small_config(sizes=(3, 4, 2), batch=2, init_scale=1.5),
                               np.random.default_rng(5))
     rho = TabulatedRho(np.linspace(-0.5, 1.5, 21), np.linspace(0.0, 1.2, 21))
-    sn = SpikingNetwork(net, rho, _sp(neurons_per_unit=4, noise_mV=noise_mV, settle_ms=0.0,
+    sn = SpikingNetwork(net, rho, numpy_sp(neurons_per_unit=4, noise_mV=noise_mV, settle_ms=0.0,
                                       free_ms=150.0, transmission=transmission), models, seed)
     spikes = b2.SpikeMonitor(sn.neurons)
     v = b2.StateMonitor(sn.neurons, "v", record=True)
@@ -355,105 +344,3 @@ def test_layout_population_wiring_is_the_neuron_wiring_collapsed():
         rows = np.unique(collapsed, axis=0, return_counts=True)
         assert np.all(rows[1] == n)
         assert_allclose(rows[0], np.unique(np.stack(pop[name], axis=1), axis=0), rtol=0, atol=0)
-
-
-def _small_network(models, seed: int = 9):
-    from stdp_ebm.spiking import SpikingNetwork
-
-    net = network_from_config(small_config(sizes=(3, 4, 2), batch=1, init_scale=0.5),
-                              np.random.default_rng(5))
-    rho = TabulatedRho(np.linspace(-0.5, 1.5, 21), np.linspace(0.0, 1.2, 21))
-    return SpikingNetwork(net, rho, _sp(neurons_per_unit=5, settle_ms=10.0, free_ms=20.0,
-                                        nudged_ms=30.0), models, seed)
-
-
-def _counting_runs(sn) -> list:
-    calls, original = [], sn.network.run
-
-    def run(*args, **kwargs):
-        calls.append(args)
-        return original(*args, **kwargs)
-
-    sn.network.run = run
-    return calls
-
-
-def test_episode_in_one_run_equals_the_phases_run_one_by_one(models):
-    """The schedule (free phase, +β, resume, −β as segments of one Brian2 run, callbacks at the
-    boundaries) reproduces the four separate runs bit for bit: rates, ŷ, the rule's integrals and
-    the rate trajectories, with common random numbers in both."""
-    force = np.array([[0.5, -0.5]])
-    ref = _small_network(models)
-    ref_calls = _counting_runs(ref)
-    rates, y = ref.free_phase()
-    start = ref.checkpoint()
-    plus = ref.nudged_phase(ref.sp["beta"] * force, [10.0, 30.0])
-    ref.resume(start)
-    minus = ref.nudged_phase(-ref.sp["beta"] * force, [10.0, 30.0])
-
-    sn = _small_network(models)
-    calls = _counting_runs(sn)
-    seen = []
-    ep = sn.episode(lambda y_free: seen.append(y_free) or force, [10.0, 30.0])
-    assert (len(ref_calls), len(calls)) == (3, 1)
-    assert_allclose(seen[0], y, rtol=0, atol=0)  # the force is computed from the free phase's ŷ
-    assert ep.divisor == 2 * sn.sp["beta"]
-    for a, b in zip(ep.rates + [ep.y], rates + [y]):
-        assert_allclose(a, b, rtol=0, atol=0)
-    for got, want in ((ep.plus, plus), (ep.reference, minus)):
-        assert len(got.acc) == 2
-        for when in range(2):
-            for a, b in zip(got.acc[when]["sym"], want.acc[when]["sym"]):
-                assert np.any(a != 0)
-                assert_allclose(a, b, rtol=0, atol=0)
-        for a, b in zip(got.rho, want.rho):
-            assert_allclose(a, b, rtol=0, atol=0)
-
-
-def test_the_rate_history_is_kept_for_one_phase_only_so_memory_stays_bounded(models):
-    """Episodes one after another on one network, as in training: the rate monitor holds one
-    phase's samples, not the history of every example seen (which grew to 5 GB after three MNIST
-    epochs and was copied whole at every phase), and every phase still gets all its samples."""
-    sn = _small_network(models)
-    force = np.array([[0.5, -0.5]])
-    samples = []
-    for _ in range(3):
-        ep = sn.episode(lambda y: force, [30.0])
-        samples += [len(ep.plus.rho[0]), len(ep.reference.rho[0])]
-        assert sn.rate_mon.variables["N"].get_value().item() == samples[-1]
-        # the output current (1 ms samples) from the counting window on: this episode's only
-        one_episode = sn.sp["free_ms"] + 2 * 30.0
-        assert sn.out_mon.variables["N"].get_value().item() <= one_episode + 1
-    # 30 ms at record_ms = 2 ms: 15 samples in each of the six phases
-    assert samples == [round(30.0 / sn.sp["record_ms"])] * 6
-
-
-def test_ctrl_c_during_an_episode_interrupts_it_instead_of_returning_a_cut_short_phase(models):
-    """Brian2 turns a first Ctrl+C (SIGINT) during a run into a stop at the end of the step and
-    returns normally; the episode must not go on to compute ΔW from the cut-short phase (it did:
-    NaN rates, and a training run carried on)."""
-    import signal
-
-    sn = _small_network(models)
-    force = np.array([[0.5, -0.5]])
-    with pytest.raises(KeyboardInterrupt):
-        sn.episode(lambda y: signal.raise_signal(signal.SIGINT) or force, [30.0])
-
-
-def test_a_failing_callback_stops_the_run_and_raises_its_own_error(models):
-    import brian2 as b2
-
-    from stdp_ebm.spiking.schedule import Segment, run_segments
-
-    sn = _small_network(models)
-    called = []
-
-    def fail():
-        raise ValueError("boom")
-
-    segments = [Segment(5.0, end=fail), Segment(20.0, start=lambda: called.append(1))]
-    with pytest.raises(ValueError, match="boom"):
-        run_segments(sn.network, sn.neurons.clock, segments)
-    assert called == []
-    # stopped at the end of the step in which the callback ran
-    assert float(sn.network.t / b2.ms) == pytest.approx(5.0 + sn.sp["dt_ms"])

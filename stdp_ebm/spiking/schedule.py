@@ -7,8 +7,8 @@ a mini-batch has four phases (settle, count, +β, −β). Here the phases are :c
 run: a ``NetworkOperation`` first in every time step (``when="start"``, before the monitors record)
 calls each segment's ``start`` and ``end`` at its boundary step. Each callback sees the network
 exactly as it would between two ``run`` calls, so results are the same to the bit
-(``tests/test_spiking.py``); a callback may change variables, read monitors, save or restore the
-state and the random numbers.
+(``tests/test_spiking_episode.py``); a callback may change variables, read monitors, save or
+restore the state and the random numbers.
 
 :func:`freeze_long_lived` removes the other half of the per-run cost, ``gc.collect()``.
 """
