@@ -6,7 +6,8 @@ inference) beside that of the same weights in the calibrated rate model (its fre
 inference the rate learner uses), on the config's test set. The difference is what the spiking
 network's inference (finite populations, finite counting window) costs over the learned weights.
 ``--free-ms T1 T2 …`` also tests the Brian2 network with those counting windows (``--n-test``
-examples, the same for every window and for the rate model). Usage::
+examples, the same for every window and for the rate model; on the config's ``[learner] workers``
+processes). Usage::
 
     python benchmarks/spiking_weights_in_rate_model.py spk_epoch3.npz spk_epoch6.npz \\
         --config experiments/train_spiking_mnist_full.toml --set task.data_dir=../shared/data/mnist
@@ -15,6 +16,8 @@ examples, the same for every window and for the rate model). Usage::
 from __future__ import annotations
 
 import argparse
+import time
+from contextlib import closing
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -58,12 +61,14 @@ def main() -> None:
               f"examples, in training), the same weights in the calibrated rate model "
               f"{100 * err:.2f} % ({n_test} test examples)", flush=True)
         for free_ms in a.free_ms:
-            c = resolve(a.config, a.overrides + [f"spiking.free_ms={free_ms}", "learner.workers=1"])[0]
-            spk = build(c, RunContext(Seeds(c["seed"])), data)[3]
-            spk.net = net.copy()
-            err = evaluate(spk.predict, x_test, y_test, t["batch_size"])
+            c = resolve(a.config, a.overrides + [f"spiking.free_ms={free_ms}"])[0]
+            with closing(build(c, RunContext(Seeds(c["seed"])), data)[3]) as spk:
+                spk.net = net.copy()
+                t0 = time.perf_counter()
+                err = evaluate(spk.predict, x_test, y_test, t["batch_size"])
             print(f"  Brian2 network counting {free_ms:g} ms: {100 * err:.2f} % ({n_test} test "
-                  "examples)", flush=True)
+                  f"examples, {time.perf_counter() - t0:.0f} s on {c['learner']['workers']} "
+                  "worker(s))", flush=True)
 
 
 if __name__ == "__main__":
