@@ -18,13 +18,14 @@ into an early stop raised as ``KeyboardInterrupt``.
 from __future__ import annotations
 
 import contextlib
+import statistics
 import sys
 import threading
 import time
-from typing import Any, Iterable, Iterator, TypeVar
+from typing import Any, Callable, Iterable, Iterator, TypeVar
 
-__all__ = ["INTERVAL_S", "configure", "iterate", "bar", "EpochBars", "brian2_report", "brian2_quiet",
-           "run_brian2"]
+__all__ = ["INTERVAL_S", "configure", "iterate", "bar", "EpochBars", "epoch_lines", "brian2_report",
+           "brian2_quiet", "run_brian2"]
 
 T = TypeVar("T")
 #: seconds between two status lines when stderr is not a terminal
@@ -131,6 +132,24 @@ class EpochBars:
 
     def __exit__(self, *exc: Any) -> None:
         self.close()
+
+
+def epoch_lines(desc: str, epochs: int) -> Callable[[Any], None]:
+    """The ``on_epoch`` callback of :func:`stdp_ebm.train.fit`: after each epoch one line on
+    stderr with the epoch's running training error (the one fit records), its test error, its
+    time, the ETA (the median epoch so far times the epochs left: a first epoch slowed by other
+    jobs does not dominate it) and the training time so far, resumed sittings included; nothing
+    when progress is off."""
+    def report(history: Any) -> None:
+        if _mode == "off":
+            return
+        wall = history.wall_s
+        eta = statistics.median(wall) * (epochs - history.epochs)
+        print(f"{desc} epoch {history.epochs}/{epochs}: train error (running) "
+              f"{100 * history.train_error[-1]:.2f} %, test error {100 * history.test_error[-1]:.2f}"
+              f" %, {wall[-1]:.1f} s/epoch, ETA {eta / 60:.1f} min ({sum(wall) / 60:.1f} min "
+              "trained)", file=sys.stderr, flush=True)
+    return report
 
 
 @contextlib.contextmanager

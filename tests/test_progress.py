@@ -48,3 +48,24 @@ def test_brian2_quiet_turns_only_brian2_reports_off_and_restores_them(capsys):
         assert progress.brian2_report() == "stderr"
     finally:
         progress.configure(False)
+
+
+def test_epoch_lines_print_one_line_per_epoch_and_nothing_when_quiet(capsys):
+    """The per-epoch line of both training experiments: the numbers of the history handed in,
+    the ETA from the median epoch (60 s here, two epochs left), the time trained over all
+    sittings; silent with progress off (``--quiet``)."""
+    from stdp_ebm.checkpoint import History
+
+    h = History(train_error=[0.2, 0.1, 0.05], test_error=[0.25, 0.125, 0.0625],
+                train_cost=[1.0, 0.5, 0.25], wall_s=[300.0, 60.0, 30.0])
+    report = progress.epoch_lines("EP", 5)
+    progress.configure(False)
+    report(h)
+    assert capsys.readouterr().err == ""
+    progress.configure(True, terminal=False)
+    try:
+        report(h)
+    finally:
+        progress.configure(False)
+    assert capsys.readouterr().err == ("EP epoch 3/5: train error (running) 5.00 %, test error "
+                                       "6.25 %, 30.0 s/epoch, ETA 2.0 min (6.5 min trained)\n")

@@ -24,7 +24,6 @@ summary.json: ``test_error_fraction`` (the rule's final test error) and per lear
 from __future__ import annotations
 
 import dataclasses
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -111,16 +110,6 @@ def inference_network(net: Network, input_dropout: float) -> Network:
     return out
 
 
-def _reporter(name: str, ctx: RunContext):
-    if not ctx.progress:
-        return None
-
-    def report(h: History) -> None:
-        print(f"{name} epoch {h.epochs}: train error {100 * h.train_error[-1]:.2f}%, test error "
-              f"{100 * h.test_error[-1]:.2f}% ({h.wall_s[-1]:.1f} s)", file=sys.stderr, flush=True)
-    return report
-
-
 def _summary(h: History) -> dict:
     return {"test_error_fraction": h.test_error[-1], "train_error_fraction": h.train_error[-1],
             "best_test_error_fraction": min(h.test_error), "best_epoch": int(np.argmin(h.test_error)) + 1,
@@ -137,14 +126,14 @@ def run(cfg: dict, ctx: RunContext) -> Result:
     with progress.EpochBars("EP") as bars:
         histories = {"ep": train_ep(RateModel(net, rho, epsilon=d["epsilon"]), data, t,
                                     ctx.seeds.rng("train_ep"), _checkpoint(ctx, "ep"),
-                                    _reporter("EP", ctx), bars)}
+                                    progress.epoch_lines("EP", t["epochs"]), bars)}
     if ctx.work_dir is not None:
         save_network(inference_network(net, t["input_dropout"]).astype(np.float64),
                      Path(ctx.work_dir) / "trained_network.npz")
     if t["baseline"]:
         with progress.EpochBars("BP") as bars:
             histories["bp"] = train_bp(initial, rho, data, t, ctx.seeds.rng("train_bp"),
-                                       _checkpoint(ctx, "bp"), _reporter("BP", ctx), bars)
+                                       _checkpoint(ctx, "bp"), progress.epoch_lines("BP", t["epochs"]), bars)
     out: dict[str, np.ndarray] = {"epoch": np.arange(1, t["epochs"] + 1)}
     for m, h in histories.items():
         out.update({f"{m}_{k}": v for k, v in h.arrays().items()})

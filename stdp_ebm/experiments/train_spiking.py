@@ -27,8 +27,6 @@ from __future__ import annotations
 
 import dataclasses
 import os
-import sys
-import time
 from contextlib import closing
 from pathlib import Path
 
@@ -218,17 +216,6 @@ class Watched:
         self.done = int(arrays["align_done"])
 
 
-def reporter(name: str, epochs: int, t0: float):
-    """One line per epoch on stderr: running train error, test error, seconds, ETA (the median
-    epoch so far times the epochs left: a first epoch slowed by other jobs does not dominate it)."""
-    def report(h: History) -> None:
-        eta, so_far = np.median(h.wall_s) * (epochs - h.epochs), time.perf_counter() - t0
-        print(f"{name} epoch {h.epochs}/{epochs}: train (running) {100 * h.train_error[-1]:.1f} %, "
-              f"test {100 * h.test_error[-1]:.1f} %, {h.wall_s[-1]:.0f} s/epoch, ETA "
-              f"{eta / 60:.1f} min ({so_far / 60:.1f} min so far)", file=sys.stderr, flush=True)
-    return report
-
-
 def train_both(cfg: dict, ctx: RunContext, data: Dataset, model: RateModel,
                spk: DeltaLearner) -> dict[str, tuple[History, Watched]]:
     """Both learners on the same mini-batch order, checkpointed per epoch (resumable), a progress
@@ -241,7 +228,7 @@ def train_both(cfg: dict, ctx: RunContext, data: Dataset, model: RateModel,
         ck = None if ctx.work_dir is None else Checkpoint(Path(ctx.work_dir) / "checkpoints", name)
         with progress.EpochBars(LEARNERS[name]) as bars:
             h = fit(learner, data, t, ctx.seeds.rng("order"), ck,
-                    reporter(LEARNERS[name], t["epochs"], time.perf_counter()), bars)
+                    progress.epoch_lines(LEARNERS[name], t["epochs"]), bars)
         out[name] = (h, learner)
     return out
 
