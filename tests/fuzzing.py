@@ -26,21 +26,12 @@ FAST = {"betas": [0.1], "nudged_steps": [1, 5]}
 
 
 # --- the bounds -------------------------------------------------------------------------------------
-def _hwm() -> int | None:
-    """Peak resident set of this process in bytes (Linux), None where unknown."""
+def _status(field: str) -> int | None:
+    """``VmHWM`` (peak resident set) or ``VmRSS`` of this process in bytes (Linux), None where
+    unknown."""
     try:
         for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmHWM:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return None
-
-
-def _rss() -> int | None:
-    try:
-        for line in Path("/proc/self/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
+            if line.startswith(f"{field}:"):
                 return int(line.split()[1]) * 1024
     except OSError:
         pass
@@ -52,7 +43,7 @@ def bounded(kind: str):
     """Assert the peak memory and the wall time of the block (see the module docstring)."""
     with contextlib.suppress(OSError):
         Path("/proc/self/clear_refs").write_text("5")  # VmHWM := VmRSS
-    start_rss = _rss()
+    start_rss = _status("VmRSS")
     tracemalloc.start()
     t0 = time.perf_counter()
     try:
@@ -61,7 +52,7 @@ def bounded(kind: str):
         wall = time.perf_counter() - t0
         traced = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()
-        hwm = _hwm()
+        hwm = _status("VmHWM")
         grown = hwm - start_rss if hwm is not None and start_rss is not None else 0
     worst = MEASURED.setdefault(kind, {"cases": 0, "traced_MB": 0, "rss_MB": 0, "wall_s": 0})
     worst["cases"] += 1
