@@ -22,7 +22,10 @@ import statistics
 import sys
 import threading
 import time
-from typing import Any, Callable, Iterable, Iterator, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, TypeVar
+
+if TYPE_CHECKING:
+    from .checkpoint import History
 
 __all__ = ["INTERVAL_S", "configure", "iterate", "bar", "EpochBars", "epoch_lines", "brian2_report",
            "brian2_quiet", "run_brian2"]
@@ -134,21 +137,21 @@ class EpochBars:
         self.close()
 
 
-def epoch_lines(desc: str, epochs: int) -> Callable[[Any], None]:
+def epoch_lines(desc: str, epochs: int) -> Callable[["History"], None]:
     """The ``on_epoch`` callback of :func:`stdp_ebm.train.fit`: after each epoch one line on
     stderr with the epoch's running training error (the one fit records), its test error, its
     time, the ETA (the median epoch so far times the epochs left: a first epoch slowed by other
     jobs does not dominate it) and the training time so far, resumed sittings included; nothing
     when progress is off."""
-    def report(history: Any) -> None:
+    def report(history: "History") -> None:
         if _mode == "off":
             return
         wall = history.wall_s
         eta = statistics.median(wall) * (epochs - history.epochs)
         print(f"{desc} epoch {history.epochs}/{epochs}: train error (running) "
-              f"{100 * history.train_error[-1]:.2f} %, test error {100 * history.test_error[-1]:.2f}"
-              f" %, {wall[-1]:.1f} s/epoch, ETA {eta / 60:.1f} min ({sum(wall) / 60:.1f} min "
-              "trained)", file=sys.stderr, flush=True)
+              f"{100 * history.train_error[-1]:.2f} %, test error "
+              f"{100 * history.test_error[-1]:.2f} %, {wall[-1]:.1f} s/epoch, ETA {eta / 60:.1f} min "
+              f"({sum(wall) / 60:.1f} min trained)", file=sys.stderr, flush=True)
     return report
 
 

@@ -133,7 +133,8 @@ def run(cfg: dict, ctx: RunContext) -> Result:
     if t["baseline"]:
         with progress.EpochBars("BP") as bars:
             histories["bp"] = train_bp(initial, rho, data, t, ctx.seeds.rng("train_bp"),
-                                       _checkpoint(ctx, "bp"), progress.epoch_lines("BP", t["epochs"]), bars)
+                                       _checkpoint(ctx, "bp"), progress.epoch_lines("BP", t["epochs"]),
+                                       bars)
     out: dict[str, np.ndarray] = {"epoch": np.arange(1, t["epochs"] + 1)}
     for m, h in histories.items():
         out.update({f"{m}_{k}": v for k, v in h.arrays().items()})
