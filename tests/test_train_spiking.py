@@ -103,19 +103,18 @@ def test_update_applies_lr_times_dw_on_the_same_network(tiny):
 
 
 @pytest.mark.brian2
-def test_rule_every_1_ms_matches_every_step(tiny):
+def test_rule_every_1_ms_matches_every_step(tiny, models):
     """The rule synapses stepped every 1 ms vs every 0.1 ms step on the same network, seed and
     mini-batch: the same spikes (the rule draws no random numbers), and the tied ΔW telescopes,
     so only its last sample moves (0.9 ms earlier)."""
     import brian2 as b2
 
-    from stdp_ebm.spiking import load_models
     from stdp_ebm.spiking_learner import SpikingLearner
 
     spk, cfg, seed = tiny["spk"], tiny["cfg"], 7
     out = []
     for rule_dt in (1.0, 0.0):
-        learner = SpikingLearner(tiny["net"], spk.rho, cfg["spiking"], load_models(), seed,
+        learner = SpikingLearner(tiny["net"], spk.rho, cfg["spiking"], models, seed,
                                  spk.batch, tiny["t"]["lrs"], spk.energy, "poisson", rule_dt)
         b2.seed(seed)
         out.append(learner.delta(tiny["x"], tiny["d"])[0])
@@ -127,12 +126,11 @@ def test_rule_every_1_ms_matches_every_step(tiny):
 
 
 @pytest.mark.brian2
-def test_two_workers_give_the_mean_of_two_half_batch_learners_with_their_seeds(tiny):
+def test_two_workers_give_the_mean_of_two_half_batch_learners_with_their_seeds(tiny, models):
     """The mini-batch split over two worker processes (stdp_ebm/spiking_parallel.py) against two
     one-process learners of half the batch, built here with the workers' seeds: the same spikes in
     both (same code, seed and inputs), so the ΔW, Δb and ŷ must be equal to the bit; a wrong split,
     a stale W in a worker or a sum instead of a mean would not be."""
-    from stdp_ebm.spiking import load_models
     from stdp_ebm.spiking_learner import SpikingLearner
     from stdp_ebm.spiking_parallel import ParallelSpikingLearner
 
@@ -141,7 +139,7 @@ def test_two_workers_give_the_mean_of_two_half_batch_learners_with_their_seeds(t
     net.W[1] = net.W[1] * 1.1  # parameters reach the workers with each request, not only at start
     seeds, half = [21, 22], spk.batch // 2
     kwargs = dict(lrs=tiny["t"]["lrs"], energy=spk.energy, input_mode="poisson")
-    par = ParallelSpikingLearner(tiny["net"], spk.rho, cfg["spiking"], load_models(), seeds,
+    par = ParallelSpikingLearner(tiny["net"], spk.rho, cfg["spiking"], models, seeds,
                                  spk.batch, **kwargs)
     try:
         par.net = net.copy()
@@ -150,7 +148,7 @@ def test_two_workers_give_the_mean_of_two_half_batch_learners_with_their_seeds(t
         par.close()
     parts = []
     for p, seed in enumerate(seeds):
-        one = SpikingLearner(tiny["net"], spk.rho, cfg["spiking"], load_models(), seed, half,
+        one = SpikingLearner(tiny["net"], spk.rho, cfg["spiking"], models, seed, half,
                              **kwargs)
         one.net = net.copy()
         rows = slice(p * half, (p + 1) * half)
