@@ -126,7 +126,7 @@ def _kept(exp: experiments.Experiment, out: Path) -> str:
 def _cmd_run(args: argparse.Namespace) -> int:
     from . import runner
     from .config import find_config
-    from .network import load_network
+    from .network import NetworkFile, load_network
     from .resources import check_memory, parse_size, set_memory_limit
     from .seeds import Seeds
     from .sweep import check_scheduler, variants
@@ -140,8 +140,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if args.scheduler is not None:
         check_scheduler(args.scheduler)
     set_memory_limit(parse_size(args.max_memory) if args.max_memory is not None else None)
-    # a bad network file fails here, before anything is written
-    net = load_network(args.network) if args.network is not None else None
+    # read once (hashed and parsed from the same bytes); a bad network file fails here, before
+    # anything is written
+    network = NetworkFile.read(args.network) if args.network is not None else None
+    net = load_network(network) if network is not None else None
     overrides = args.overrides + ([_model_override(config, args.model)] if args.model else [])
     cfg, exp = runner.resolve(config, overrides)
     workers = args.workers or _cores()
@@ -153,7 +155,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
                         f"{config} is neither")
     out = Path(args.resume or args.out or runner.default_out(config))
     progress = not args.quiet  # a bar on a terminal, a status line every 30 s elsewhere
-    ctx = experiments.RunContext(seeds=Seeds(cfg["seed"]), network_path=args.network,
+    ctx = experiments.RunContext(seeds=Seeds(cfg["seed"]), network_path=network,
                                  progress=progress, workers=workers,
                                  options={"scheduler": args.scheduler,
                                           "resume": args.resume is not None})

@@ -17,6 +17,7 @@ import tomli_w
 from . import config as cfgmod
 from . import experiments, inputs, npzfile, progress, sweep
 from .errors import RunDirError, UserError
+from .network import NetworkFile
 from .resources import memory_limit
 from .rundir import (atomic_directory, out_lock, partial_directory, read_json, save_figures,
                      write_config, write_json, write_result)
@@ -73,6 +74,8 @@ def execute(cfg: dict[str, Any], exp: experiments.Experiment, out: Path,
     A config with a ``sweep`` entry runs every point of the sweep (:func:`stdp_ebm.sweep.run_sweep`).
     """
     ctx = ctx or experiments.RunContext(seeds=Seeds(cfg["seed"]))
+    if ctx.network_path:  # read once: the bytes hashed for the record are the bytes parsed
+        ctx = dataclasses.replace(ctx, network_path=NetworkFile.read(ctx.network_path))
     progress.configure(ctx.progress)
     with out_lock(Path(out)):
         if "sweep" in cfg:
@@ -97,7 +100,8 @@ def _run(cfg: dict[str, Any], exp: experiments.Experiment, out: Path,
         wall = time.perf_counter() - t0
         seeds = {"master": ctx.seeds.master, "derived": dict(ctx.seeds.used)}
         write_result(tmp, cfg, result.data, result.summary, seeds, wall,
-                     {"experiment": exp.name, "network_file": ctx.network_path,
+                     {"experiment": exp.name,
+                      "network_file": None if ctx.network_path is None else str(ctx.network_path),
                       "inputs": recorded})
         save_figures(tmp, exp.figures(result.data, result.summary, cfg))
 

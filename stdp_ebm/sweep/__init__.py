@@ -67,7 +67,8 @@ def run_sweep(cfg: dict[str, Any], exp: experiments.Experiment, out: Path,
     and the sweep goes on; if any failed, a :class:`UserError` reports them once all are done.
     """
     points = expand(cfg, exp, str(out / "config.toml"))
-    recorded = record(input_files([p.cfg for p in points], ctx.network_path))
+    files = input_files([p.cfg for p in points], ctx.network_path)
+    recorded = record(files)
     described = {**plan(cfg, exp, points), "inputs": recorded}
     scheduler = ctx.options.get("scheduler")
     t0 = time.perf_counter()
@@ -79,8 +80,9 @@ def run_sweep(cfg: dict[str, Any], exp: experiments.Experiment, out: Path,
         log(out, {"session": session, "started": _now(), "argv": sys.argv,
                    "executor": scheduler or f"process pool ({ctx.workers} workers)",
                    "finished_before": sorted(done), "pending": [p.index for p in todo]})
-        net_hash = recorded["--network"]["sha256"] if ctx.network_path else None
-        futures = {ex.submit(run_point, Task(exp.name, p.index, p.cfg, ctx.network_path,
+        network = files.get("--network")  # its bytes travel with each point: no second read
+        net_hash = recorded["--network"]["sha256"] if network is not None else None
+        futures = {ex.submit(run_point, Task(exp.name, p.index, p.cfg, network,
                                              cfg["sweep"].get("timeout"), net_hash)): p
                    for p in todo}
         with progress.bar(len(points), f"{exp.name} sweep", "point", len(done)) as bar:
