@@ -14,6 +14,7 @@ a run without mixing two networks into one result.
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -148,15 +149,18 @@ class NetworkFile(str):
                 raise NetworkFileError(f"{file}: no such network file")
             if not file.is_file():
                 raise NetworkFileError(f"{file}: not a file")
-            if file.stat().st_size > limit:
-                raise NetworkFileError(f"{file}: {file.stat().st_size} bytes, more than the "
-                                       f"memory limit of {limit} bytes; not read")
             with open(file, "rb") as f:
-                content = f.read(limit + 1)
+                size = os.fstat(f.fileno()).st_size  # of the file opened, not of a later one
+                if size > limit:
+                    raise NetworkFileError(f"{file}: {size} bytes, more than the memory limit "
+                                           f"of {limit} bytes; not read")
+                content = f.read(size)
+                grew = f.read(1)
         except OSError as exc:
             raise NetworkFileError(f"{file}: cannot read ({exc.strerror})") from None
-        if len(content) > limit:  # grew since the size was checked
-            raise NetworkFileError(f"{file}: more than the memory limit of {limit} bytes")
+        if grew or len(content) != size:
+            raise NetworkFileError(f"{file}: changed size while it was read; give a file that "
+                                   "no one is writing")
         return cls(path, content)
 
 
