@@ -15,12 +15,12 @@ from typing import Any
 import tomli_w
 
 from . import config as cfgmod
-from . import experiments, inputs, npzfile, progress, sweep
+from . import experiments, inputs, npzfile, progress, resumable, sweep
 from .errors import RunDirError, UserError
 from .network import NetworkFile
 from .resources import memory_limit
 from .rundir import (atomic_directory, out_lock, partial_directory, read_json, save_figures,
-                     write_config, write_json, write_result)
+                     write_result)
 from .seeds import Seeds
 
 __all__ = ["run_config", "resolve", "execute", "replot", "in_progress", "default_out"]
@@ -86,35 +86,47 @@ def execute(cfg: dict[str, Any], exp: experiments.Experiment, out: Path,
 
 def _run(cfg: dict[str, Any], exp: experiments.Experiment, out: Path,
          ctx: experiments.RunContext) -> None:
-    """One run (not a sweep) into ``out``; a resumable one continues its partial directory."""
+    """One run (not a sweep) into ``out``; a resumable one continues its partial directory and
+    records its sittings (:mod:`stdp_ebm.resumable`)."""
     recorded = inputs.record(inputs.input_files([cfg], ctx.network_path))
     if exp.resumable:
         check_partial(out, cfg, recorded)
     with atomic_directory(out, resumable=exp.resumable) as tmp:
+        extra: dict[str, Any] = {}
         if exp.resumable:
-            write_config(tmp / "config.toml", cfg)
-            write_json(tmp / "inputs.json", recorded)
+            sitting = resumable.begin(tmp, cfg, recorded, bool(ctx.options.get("resume")))
             ctx = dataclasses.replace(ctx, work_dir=tmp)
         t0 = time.perf_counter()
-        result = exp.run(cfg, ctx)
-        wall = time.perf_counter() - t0
+        how = "finished"
+        try:
+            result = exp.run(cfg, ctx)
+        except BaseException as exc:
+            how = f"failed: {type(exc).__name__}" if isinstance(exc, Exception) else "interrupted"
+            raise
+        finally:
+            wall = time.perf_counter() - t0
+            if exp.resumable:
+                extra["sittings"] = resumable.end(tmp, sitting, wall, how)
         seeds = {"master": ctx.seeds.master, "derived": dict(ctx.seeds.used)}
         write_result(tmp, cfg, result.data, result.summary, seeds, wall,
                      {"experiment": exp.name,
                       "network_file": None if ctx.network_path is None else str(ctx.network_path),
-                      "inputs": recorded})
+                      "inputs": recorded, **extra})
         save_figures(tmp, exp.figures(result.data, result.summary, cfg))
 
 
 def check_partial(out: Path, cfg: dict[str, Any], recorded: inputs.Record) -> None:
-    """An interrupted run left in ``.<out>.partial`` is continued only with the same config and
-    the same input files (``inputs.json``: their SHA-256). The stored config is validated again,
-    so keys added to the schema since (at their defaults, which keep the old behaviour) do not
-    make it another config."""
+    """An interrupted run left in ``.<out>.partial`` is continued only with the config and the
+    input files it was started with: its ``config.toml`` and ``inputs.json`` must be the files
+    it wrote (their hashes in ``started.json``), the config must equal ``config.toml`` and the
+    inputs must have the SHA-256 of ``inputs.json``; no checkpoint may hold more epochs than the
+    config trains. The stored config is validated again, so keys added to the schema since (at
+    their defaults, which keep the old behaviour) do not make it another config."""
     partial = partial_directory(out)
     previous = partial / "config.toml"
     if not previous.is_file():
         return
+    resumable.check_started(partial)
     if previous.read_text(encoding="utf-8") != tomli_w.dumps(cfg):
         try:
             then = resolve(previous)[0]
@@ -127,6 +139,7 @@ def check_partial(out: Path, cfg: dict[str, Any], recorded: inputs.Record) -> No
     stored = partial / "inputs.json"
     before = read_json(stored) if stored.is_file() else None
     inputs.check_same(before, recorded, f"--out {out}: the interrupted run in {partial}")
+    resumable.check_epochs(partial, cfg)
 
 
 def in_progress(run_dir: str | Path) -> Path | None:
@@ -165,7 +178,9 @@ def replot(run_dir: str | Path) -> list[str]:
 
 
 def _plot_interim(partial: Path) -> list[str]:
+    resumable.check_started(partial)
     cfg, exp = resolve(partial / "config.toml")
+    resumable.check_epochs(partial, cfg)
     if exp.interim is None:
         raise RunDirError(f"{partial}: a run of {exp.name} in progress; it draws its figures "
                           "when it finishes")

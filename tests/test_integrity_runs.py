@@ -12,10 +12,12 @@ import io
 import json
 import os
 import shutil
+import tomllib
 from pathlib import Path
 
 import numpy as np
 import pytest
+import tomli_w
 
 from stdp_ebm.network import random_network, save_network
 
@@ -126,3 +128,100 @@ def test_a_network_file_is_pickled_with_its_bytes(tmp_path):
     assert again == str(net1) and again.content == read.content and again.sha256 == read.sha256
     np.testing.assert_array_equal(load_network(again).W[0],  # exact: the same bytes parsed
                                   random_network([6, 8, 4], np.random.default_rng(1)).W[0])
+
+
+# --- 2. an edited partial run is refused; 3. its sittings are recorded ------------------------------
+def _interrupted(tmp_path: Path, monkeypatch) -> tuple[list[str], Path]:
+    """A digits training run stopped by Ctrl-C in the baseline, after the rule's 2 epochs."""
+    from stdp_ebm.experiments import train as train_exp
+
+    args = ["run", str(DIGITS), "--out", str(tmp_path / "run"), "--quiet"]
+    args += [a for o in QUICK for a in ("--set", o)]
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as m:
+        m.setattr(train_exp, "train_bp", interrupted)
+        assert run_cli(args)[0] == 130
+    return args, tmp_path / ".run.partial"
+
+
+def _one_line(code: int, err: str) -> None:
+    assert code == 2 and err.startswith("stdp-ebm: error: ") and err.count("\n") == 1, err
+    assert "Traceback" not in err
+
+
+def test_a_resume_over_an_edited_partial_config_is_refused(tmp_path, monkeypatch):
+    args, partial = _interrupted(tmp_path, monkeypatch)
+    config = partial / "config.toml"
+    original = config.read_text()
+    edited = tomllib.loads(original)
+    edited["train"]["lrs"] = [0.5, 0.25]  # other learning rates, valid for the network
+    config.write_text(tomli_w.dumps(edited))
+    before = sorted(p.name for p in (partial / "checkpoints").iterdir())
+    for argv in (["run", "--resume", str(tmp_path / "run"), "--quiet"], args):
+        code, err = run_cli(argv)
+        _one_line(code, err)
+        assert "config.toml: edited since the interrupted run wrote it" in err, err
+    assert sorted(p.name for p in (partial / "checkpoints").iterdir()) == before  # kept
+    config.write_text(original)  # restored: the run continues
+    code, err = run_cli(["run", "--resume", str(tmp_path / "run"), "--quiet"])
+    assert code == 0, err
+
+
+def test_an_edited_input_record_is_refused(tmp_path, monkeypatch):
+    args, partial = _interrupted(tmp_path, monkeypatch)
+    assert (partial / "inputs.json").read_text() == "{}\n"  # digits: no input files
+    (partial / "inputs.json").write_text("{ }\n")  # the same record, but not the file written
+    code, err = run_cli(args)
+    _one_line(code, err)
+    assert "inputs.json: edited since" in err
+
+
+def _more_epochs(checkpoint: Path, extra: int = 3) -> None:
+    with np.load(checkpoint) as f:
+        arrays = {k: f[k] for k in f.files}
+    for name in [k for k in arrays if k.startswith("history_")]:
+        arrays[name] = np.concatenate([arrays[name], np.full(extra, 0.5)])
+    np.savez(checkpoint, **arrays)
+
+
+def test_a_checkpoint_with_more_epochs_than_the_config_is_refused(tmp_path, monkeypatch):
+    args, partial = _interrupted(tmp_path, monkeypatch)
+    _more_epochs(partial / "checkpoints" / "ep.npz")
+    code, err = run_cli(["plot", str(tmp_path / "run")])  # drawing it: refused, not a ValueError
+    _one_line(code, err)
+    assert "ep.npz: holds 5 finished epochs but the config trains 2" in err, err
+    code, err = run_cli(args)  # resuming it: refused as well, nothing deleted
+    _one_line(code, err)
+    assert "holds 5 finished epochs" in err and (partial / "checkpoints" / "ep.npz").is_file()
+
+
+def test_the_sittings_of_a_resumed_run_are_in_its_manifest(tmp_path, monkeypatch):
+    import zipfile
+
+    from stdp_ebm import runner
+
+    args, partial = _interrupted(tmp_path, monkeypatch)
+    first = json.loads((partial / "sittings.json").read_text())["sittings"]
+    assert len(first) == 1 and first[0]["ended"] == "interrupted"
+    assert run_cli(args)[0] == 0
+    sittings = json.loads((tmp_path / "run" / "manifest.json").read_text())["sittings"]
+    assert [s["resumed"] for s in sittings] == [False, True]
+    assert [s["ended"] for s in sittings] == ["interrupted", "finished"]
+    assert sittings[0]["epochs_at_start"] == {} and sittings[0]["epochs_at_end"] == {"ep": 2}
+    assert sittings[1]["epochs_at_start"] == {"ep": 2}
+    assert sittings[1]["epochs_at_end"] == {"ep": 2, "bp": 2}
+    assert all(s["wall_s"] > 0 and s["started"].endswith("+00:00") for s in sittings)
+    # the result is the uninterrupted run's, bit for bit, except the measured seconds per epoch
+    cfg, exp = runner.resolve(DIGITS, QUICK)
+    straight = runner.execute(cfg, exp, tmp_path / "straight")
+    members = {}
+    for d in (straight, tmp_path / "run"):
+        with zipfile.ZipFile(d / "data.npz") as zf:
+            members[d] = {n: zf.read(n) for n in zf.namelist()}
+    differ = sorted(n for n in members[straight] if members[straight][n] != members[tmp_path / "run"][n])
+    assert differ == ["bp_wall_s.npy", "ep_wall_s.npy"]
+    one = json.loads((straight / "manifest.json").read_text())["sittings"]
+    assert len(one) == 1 and not one[0]["resumed"] and one[0]["ended"] == "finished"
