@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from . import experiments
-from .errors import ConvergenceError, DivergenceError, UserError
+from .errors import ConvergenceError, DivergenceError, OutLocked, UserError
 
 
 class _Parser(argparse.ArgumentParser):
@@ -153,14 +153,25 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if args.resume is not None and "sweep" not in cfg and not exp.resumable:
         raise UserError(f"--resume {args.resume}: only sweeps and training runs can be resumed; "
                         f"{config} is neither")
-    out = Path(args.resume or args.out or runner.default_out(config))
+    chosen = args.resume or args.out
+    out = Path(chosen) if chosen else runner.default_out(config)
     progress = not args.quiet  # a bar on a terminal, a status line every 30 s elsewhere
     ctx = experiments.RunContext(seeds=Seeds(cfg["seed"]), network_path=network,
                                  progress=progress, workers=workers,
                                  options={"scheduler": args.scheduler,
                                           "resume": args.resume is not None})
     try:
-        runner.execute(cfg, exp, out, ctx)
+        for _ in range(100):
+            try:
+                runner.execute(cfg, exp, out, ctx)
+                break
+            except OutLocked:  # another run chose the same default name at the same instant
+                if chosen:
+                    raise
+                out = runner.default_out(config)  # skips the name whose lock it holds
+        else:
+            raise UserError(f"{out.parent}: no free default run directory for {config}; give "
+                            "--out")
     except (ConvergenceError, DivergenceError) as exc:  # name the inputs that failed numerically
         inputs = f"{config}" + (f" with --network {args.network}" if args.network else "")
         raise type(exc)(f"{inputs}: {exc}{_kept(exp, out)}") from None

@@ -62,3 +62,7 @@ class RunDirError(UserError):
 
 class ResourceError(UserError):
     """A config (or worker count) whose estimated memory exceeds the limit (``--max-memory``)."""
+
+
+class OutLocked(RunDirError):
+    """``--out`` is being written by another run (it holds the lock beside it)."""

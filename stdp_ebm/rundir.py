@@ -31,7 +31,7 @@ from typing import Any, Iterator
 import numpy as np
 import tomli_w
 
-from .errors import RunDirError, UserError
+from .errors import OutLocked, RunDirError, UserError
 
 PACKAGES = ("numpy", "scipy", "matplotlib", "brian2", "cython", "stdp-ebm")
 
@@ -240,7 +240,7 @@ def out_lock(final: Path) -> Iterator[None]:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 os.close(fd)
-                raise UserError(f"--out {final}: another stdp-ebm run is writing it (it holds "
+                raise OutLocked(f"--out {final}: another stdp-ebm run is writing it (it holds "
                                 f"{path}); wait for it to finish or choose another --out") from None
             try:
                 if os.path.samestat(os.fstat(fd), os.stat(path)):

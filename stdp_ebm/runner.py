@@ -62,9 +62,23 @@ def run_config(config: str | Path, out: str | Path, overrides: list[str] | None 
                    experiments.RunContext(seeds=Seeds(cfg["seed"]), progress=progress))
 
 
-def default_out(config_path: str | Path) -> Path:
-    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    return Path("runs") / f"{Path(config_path).stem}-{stamp}"
+def _stamp() -> str:
+    return datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+
+
+def default_out(config_path: str | Path, root: str | Path = "runs") -> Path:
+    """``runs/<config>-<date>-<time>``, or with ``-2``, ``-3``, … appended when that name is
+    taken (a run directory, an unfinished run's partial directory or a lock exists): runs started
+    in the same second get distinct names. Two that choose one name at the same instant are
+    separated by the lock (:func:`stdp_ebm.rundir.out_lock`): the second is refused with
+    :class:`~stdp_ebm.errors.OutLocked` before anything runs and chooses again."""
+    base = f"{Path(config_path).stem}-{_stamp()}"
+    for k in range(1, 10_000):
+        out = Path(root) / (base if k == 1 else f"{base}-{k}")
+        if not any(p.exists() or p.is_symlink() for p in
+                   (out, partial_directory(out), out.parent / f".{out.name}.lock")):
+            return out
+    raise RunDirError(f"{root}: 10000 runs named {base}…; give --out")
 
 
 def execute(cfg: dict[str, Any], exp: experiments.Experiment, out: Path,

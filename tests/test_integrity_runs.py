@@ -225,3 +225,28 @@ def test_the_sittings_of_a_resumed_run_are_in_its_manifest(tmp_path, monkeypatch
     assert differ == ["bp_wall_s.npy", "ep_wall_s.npy"]
     one = json.loads((straight / "manifest.json").read_text())["sittings"]
     assert len(one) == 1 and not one[0]["resumed"] and one[0]["ended"] == "finished"
+
+
+# --- 4. default names are unique --------------------------------------------------------------------
+def test_runs_started_in_the_same_second_get_distinct_default_names(tmp_path, monkeypatch):
+    from stdp_ebm import runner
+    from stdp_ebm.rundir import out_lock
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(runner, "_stamp", lambda: "20261207-120000")  # one second for all
+    (tmp_path / "a.toml").write_text(ALIGN)
+    first = Path("runs") / "a-20261207-120000"
+    assert runner.default_out("a.toml") == first
+    with out_lock(first):  # a run that chose the name at the same instant holds it
+        code, err = run_cli(["run", "a.toml", "--quiet"])
+        assert code == 0, err
+    assert (tmp_path / "runs" / "a-20261207-120000-2" / "summary.json").is_file()
+    assert not first.exists()
+    assert run_cli(["run", "a.toml", "--quiet"])[0] == 0  # the same second again
+    assert sorted(p.name for p in (tmp_path / "runs").iterdir() if not p.name.startswith(".")) \
+        == ["a-20261207-120000", "a-20261207-120000-2"]
+    assert runner.default_out("a.toml").name == "a-20261207-120000-3"
+    with out_lock(first):  # an explicit --out is not renamed: refused as before
+        code, err = run_cli(["run", "a.toml", "--quiet", "--out", str(first)])
+        _one_line(code, err)
+        assert "another stdp-ebm run is writing it" in err
