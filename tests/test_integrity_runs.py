@@ -250,3 +250,50 @@ def test_runs_started_in_the_same_second_get_distinct_default_names(tmp_path, mo
         code, err = run_cli(["run", "a.toml", "--quiet", "--out", str(first)])
         _one_line(code, err)
         assert "another stdp-ebm run is writing it" in err
+
+
+# --- 5. a damaged sweep.log -------------------------------------------------------------------------
+SWEEP = ALIGN + "[sweep]\nseeds = 2\n"
+
+
+def _killed_sweep(tmp_path: Path) -> tuple[list[str], Path]:
+    """A sweep as if killed after its first point."""
+    (tmp_path / "s.toml").write_text(SWEEP)
+    out = tmp_path / "run"
+    args = ["run", str(tmp_path / "s.toml"), "--out", str(out), "--workers", "1", "--quiet"]
+    assert run_cli(args)[0] == 0
+    for name in ("summary.json", "manifest.json", "table.csv", "table.npz", "figures",
+                 "points/0001"):
+        shutil.rmtree(out / name) if (out / name).is_dir() else (out / name).unlink()
+    return args, out
+
+
+def test_a_sweep_resumes_over_a_binary_log_skipping_its_bad_lines(tmp_path):
+    """sweep.log is a journal of sessions; the point directories are the record of what finished.
+    A garbled log (bytes that are not UTF-8, a line that is not JSON) loses its bad lines, not
+    the sweep: the resume finishes, and the sessions it could read are in the manifest."""
+    args, out = _killed_sweep(tmp_path)
+    kept = (out / "points" / "0000" / "data.npz").read_bytes()
+    with open(out / "sweep.log", "ab") as f:
+        f.write(bytes(range(128, 256)) + b"\n\xff\xfe{not json\n" + os.urandom(4096))
+    code, err = run_cli(args)
+    assert code == 0, err
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert [s["session"] for s in manifest["sessions"]] == [1, 2]
+    assert (out / "points" / "0000" / "data.npz").read_bytes() == kept
+
+
+@pytest.mark.parametrize("damage", ["huge", "directory"])
+def test_a_sweep_log_that_cannot_be_its_own_is_one_line(tmp_path, damage):
+    args, out = _killed_sweep(tmp_path)
+    log = out / "sweep.log"
+    if damage == "huge":
+        with open(log, "ab") as f:
+            f.truncate(1 << 40)  # 1 TiB, sparse: no data is written
+    else:
+        log.unlink()
+        log.mkdir()
+    code, err = run_cli(args)
+    _one_line(code, err)
+    assert "sweep.log" in err and "resume" in err
+    assert sorted(p.name for p in (out / "points").iterdir()) == ["0000"]  # nothing deleted
