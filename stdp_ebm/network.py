@@ -14,6 +14,7 @@ a run without mixing two networks into one result.
 from __future__ import annotations
 
 import hashlib
+import math
 import os
 import re
 from dataclasses import dataclass
@@ -45,6 +46,15 @@ def check_network(cfg: dict, source: str) -> None:
     sec = cfg["network"]
     require(sec["bias_low"] <= sec["bias_high"], source, "[network] bias_low", sec["bias_low"],
             f"must be <= bias_high = {sec['bias_high']:g}")
+    # the draws of random_network: uniform on [low, high) needs a finite width high − low, and
+    # the Glorot range ±a a finite 2a (numpy refuses an infinite range with OverflowError)
+    require(math.isfinite(sec["bias_high"] - sec["bias_low"]), source,
+            "[network] bias_high", sec["bias_high"],
+            f"minus bias_low = {sec['bias_low']:g} overflows; give a finite range")
+    sizes = sec["sizes"]
+    widest = max((6.0 / (a + b) for a, b in zip(sizes[:-1], sizes[1:])), default=0.0)
+    require(math.isfinite(2.0 * sec["init_scale"] * math.sqrt(widest)), source, "[network] init_scale", sec["init_scale"],
+            "makes the weight range overflow; give a finite scale")
 
 
 @dataclass
