@@ -349,3 +349,40 @@ def test_random_network_ranges_that_overflow_are_one_line(tmp_path, over, key):
     _one_line(code, err)
     assert f"[network] {key}" in err and "overflow" in err
     assert not (tmp_path / "run").exists()
+
+
+# --- 7. MNIST files are checked by size before they are hashed or read ------------------------------
+@pytest.mark.parametrize("suffix", ["", ".gz"])
+@pytest.mark.parametrize("section", ["data", "sweep"])
+def test_a_sparse_terabyte_mnist_file_is_refused_by_its_size(tmp_path, suffix, section):
+    from fuzzing import bounded
+
+    from stdp_ebm.data import MNIST_SHA256
+
+    data = tmp_path / "mnist"
+    data.mkdir()
+    for stem in MNIST_SHA256:
+        (data / f"{stem}{suffix}").write_bytes(b"")
+    with open(data / f"train-images-idx3-ubyte{suffix}", "wb") as f:
+        f.truncate(1 << 40)  # 1 TiB, sparse: no data is written
+    argv = ["run", str(DIGITS), "--out", str(tmp_path / "run"), "--quiet",
+            "--set", "data.dataset=mnist", "--set", f"data.data_dir={data}",
+            "--set", "network.sizes=[784,10,10]", "--set", "data.n_train=100"]
+    if section == "sweep":
+        argv += ["--set", "sweep.seeds=2", "--workers", "1"]
+    with bounded("sparse MNIST file"):
+        code, err = run_cli(argv)
+    _one_line(code, err)
+    assert f"train-images-idx3-ubyte{suffix}: 1099511627776 bytes, more than" in err, err
+    assert not (tmp_path / "run").exists()
+
+
+def test_read_bounded_refuses_a_file_larger_than_mnist_before_reading(tmp_path):
+    from stdp_ebm.data import read_bounded
+    from stdp_ebm.errors import DataError
+
+    path = tmp_path / "t10k-labels-idx1-ubyte"
+    with open(path, "wb") as f:
+        f.truncate(1 << 40)
+    with pytest.raises(DataError, match="1099511627776 bytes, more than the 10008"):
+        read_bounded(path, 10_008)
