@@ -60,6 +60,38 @@ def _jsonable(obj: Any) -> Any:
     return obj
 
 
+#: the headline numbers of each experiment's summary.json: the entries (with everything below them)
+#: whose non-finite value means the result is not usable (:func:`nonfinite_headline`). Other
+#: entries may be NaN by design (an STDP fit with too few points, a zero crossing not found).
+HEADLINE = {"alignment": ("headline",), "unification": ("headline",),
+            "noise_bridge": ("headline",), "rate_vs_spike": ("headline", "fixed_point_corr"),
+            "train": ("test_error_fraction",),
+            "train_spiking": ("test_accuracy_pct", "spk_weights_in_rate_model_test_accuracy_pct"),
+            "stdp_window": ("max_sem_fraction_of_max_mean",),
+            "early_inference": ("layers",)}
+
+
+def nonfinite_headline(experiment: str, summary: dict[str, Any]) -> list[str]:
+    """Dotted paths of the non-finite numbers (NaN, ±inf) among ``experiment``'s headline numbers
+    (:data:`HEADLINE`) in ``summary``."""
+    found: list[str] = []
+
+    def walk(value: Any, path: str) -> None:
+        if isinstance(value, dict):
+            for k, v in value.items():
+                walk(v, f"{path}.{k}")
+        elif isinstance(value, (list, tuple, np.ndarray)):
+            for i, v in enumerate(np.asarray(value, dtype=object).ravel()):
+                walk(v, f"{path}[{i}]")
+        elif isinstance(value, (float, np.floating)) and not math.isfinite(value):
+            found.append(path)
+
+    for key in HEADLINE.get(experiment, ()):
+        if key in summary:
+            walk(summary[key], key)
+    return found
+
+
 def write_json(path: Path, obj: Any) -> None:
     path.write_text(json.dumps(_jsonable(obj), indent=2, sort_keys=True) + "\n", encoding="utf-8")
 

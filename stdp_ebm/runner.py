@@ -16,11 +16,11 @@ import tomli_w
 
 from . import config as cfgmod
 from . import experiments, inputs, npzfile, progress, resumable, sweep
-from .errors import RunDirError, UserError
+from .errors import NonFiniteResult, RunDirError, UserError
 from .network import NetworkFile
 from .resources import memory_limit
-from .rundir import (atomic_directory, out_lock, partial_directory, read_json, save_figures,
-                     write_result)
+from .rundir import (atomic_directory, nonfinite_headline, out_lock, partial_directory, read_json,
+                     save_figures, write_result)
 from .seeds import Seeds
 
 __all__ = ["run_config", "resolve", "execute", "replot", "in_progress", "default_out"]
@@ -127,6 +127,18 @@ def _run(cfg: dict[str, Any], exp: experiments.Experiment, out: Path,
                       "network_file": None if ctx.network_path is None else str(ctx.network_path),
                       "inputs": recorded, **extra})
         save_figures(tmp, exp.figures(result.data, result.summary, cfg))
+    check_finite(exp.name, result.summary, out, bool(ctx.options.get("allow_nonfinite")))
+
+
+def check_finite(experiment: str, summary: dict[str, Any], out: Path, allow: bool) -> None:
+    """After the run directory is written: :class:`NonFiniteResult` (exit status 3) if headline
+    numbers of ``summary`` are not finite, unless ``allow`` (``--allow-nonfinite``)."""
+    bad = [] if allow else nonfinite_headline(experiment, summary)
+    if bad:
+        more = f" and {len(bad) - 1} more" if len(bad) > 1 else ""
+        raise NonFiniteResult(f"{out}: the run finished but its headline numbers are not finite "
+                              f"(summary.json {bad[0]}{more}); the run directory is kept to "
+                              "inspect; --allow-nonfinite accepts such a result")
 
 
 def check_partial(out: Path, cfg: dict[str, Any], recorded: inputs.Record) -> None:

@@ -386,3 +386,81 @@ def test_read_bounded_refuses_a_file_larger_than_mnist_before_reading(tmp_path):
         f.truncate(1 << 40)
     with pytest.raises(DataError, match="1099511627776 bytes, more than the 10008"):
         read_bounded(path, 10_008)
+
+
+# --- 8. non-finite headline numbers: exit 3 unless accepted; 9. Ctrl-C says what was kept ----------
+def test_nonfinite_headline_finds_the_headline_numbers_only():
+    from stdp_ebm.rundir import nonfinite_headline
+
+    nan, inf = float("nan"), float("inf")
+    summary = {"headline": {"min_cos": nan, "per_layer": [1.0, -inf], "n": 3},
+               "by_beta": [{"cos": nan}]}  # not a headline number
+    assert nonfinite_headline("alignment", summary) == ["headline.min_cos",
+                                                        "headline.per_layer[1]"]
+    assert nonfinite_headline("alignment", {"headline": {"min_cos": 0.99}}) == []
+    # an STDP fit with too few points is NaN by design: not a headline number
+    assert nonfinite_headline("stdp_window", {"fits": {"rule": {"tau_plus_ms": nan}},
+                                              "max_sem_fraction_of_max_mean": 0.1}) == []
+    assert nonfinite_headline("train", {"test_error_fraction": np.float64(nan)}) == \
+        ["test_error_fraction"]
+
+
+@pytest.fixture
+def alignment_returning(monkeypatch):
+    """alignment whose run returns what the test sets (a summary, or an exception to raise)."""
+    import dataclasses
+
+    from stdp_ebm import experiments
+
+    real_get = experiments.get
+    outcome: dict = {}
+
+    def run(cfg, ctx):
+        if "raise" in outcome:
+            raise outcome["raise"]
+        result = real_get("alignment").run(cfg, ctx)
+        result.summary["headline"].update(outcome.get("headline", {}))
+        return result
+
+    monkeypatch.setattr(experiments, "get", lambda name, source="config": dataclasses.replace(
+        real_get(name, source), run=run) if name == "alignment" else real_get(name, source))
+    return outcome
+
+
+def test_a_run_with_nonfinite_headline_numbers_exits_3_and_keeps_its_directory(
+        tmp_path, alignment_returning):
+    alignment_returning["headline"] = {"min_cos": float("nan")}
+    (tmp_path / "a.toml").write_text(ALIGN)
+    argv = ["run", str(tmp_path / "a.toml"), "--quiet"]
+    code, err = run_cli(argv + ["--out", str(tmp_path / "run")])
+    assert code == 3 and err.count("\n") == 1 and "Traceback" not in err, err
+    assert "headline numbers are not finite (summary.json headline.min_cos)" in err
+    assert "--allow-nonfinite" in err
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["headline"]["min_cos"] is None  # written (NaN as null): the work is kept
+    assert (tmp_path / "run" / "manifest.json").is_file()
+    code, err = run_cli(argv + ["--out", str(tmp_path / "kept"), "--allow-nonfinite"])
+    assert code == 0 and err == "", err
+
+
+def test_ctrl_c_of_a_run_that_keeps_nothing_says_so(tmp_path, alignment_returning):
+    alignment_returning["raise"] = KeyboardInterrupt()
+    (tmp_path / "a.toml").write_text(ALIGN)
+    code, err = run_cli(["run", str(tmp_path / "a.toml"), "--quiet", "--out", str(tmp_path / "r")])
+    assert code == 130 and err.count("\n") == 1, err
+    assert err.startswith("stdp-ebm: interrupted; nothing was kept: a run of alignment is not "
+                          "resumable"), err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.toml"]
+
+
+def test_ctrl_c_of_a_training_run_is_one_line_saying_how_to_continue(tmp_path, monkeypatch):
+    from stdp_ebm.experiments import train as train_exp
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(train_exp, "train_bp", interrupted)
+    argv = ["run", str(DIGITS), "--out", str(tmp_path / "run"), "--quiet"]
+    code, err = run_cli(argv + [a for o in QUICK for a in ("--set", o)])
+    assert code == 130 and err.count("\n") == 1, err
+    assert "interrupted; " in err and "continues from its last finished epoch" in err

@@ -12,7 +12,8 @@ from typing import Any
 from ..config import difference
 from ..errors import RunDirError, UserError
 from ..inputs import check_same
-from ..rundir import atomic_directory, manifest, write_config, write_json, write_result
+from ..rundir import (atomic_directory, manifest, nonfinite_headline, write_config, write_json,
+                      write_result)
 from .plan import Point
 from .worker import Outcome
 
@@ -106,6 +107,8 @@ def write_point(run_dir: Path, point: Point, outcome: Outcome, experiment: str,
     extra = {"experiment": experiment, "point": point.index, "replicate": point.replicate,
              "values": point.values, "session": session, "worker": outcome.worker,
              "status": "ok" if outcome.error is None else "error"}
+    if outcome.error is None:
+        extra["nonfinite"] = nonfinite_headline(experiment, outcome.result.summary)
     with atomic_directory(point_dir(run_dir, point.index)) as tmp:
         if outcome.error is None:
             write_result(tmp, point.cfg, outcome.result.data, outcome.result.summary, seeds, outcome.wall_s, extra)
