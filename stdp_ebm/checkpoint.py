@@ -21,7 +21,7 @@ from .errors import RunDirError
 from .network import Network
 from .resources import memory_limit
 
-__all__ = ["History", "Stateful", "Checkpoint", "read_checkpoints"]
+__all__ = ["History", "Stateful", "Checkpoint", "read_checkpoints", "epochs_done"]
 
 LOG = logging.getLogger(__name__)
 
@@ -164,3 +164,25 @@ def read_checkpoints(directory: str | Path, tags: Iterable[str]
     learners of a run in progress that have finished an epoch)."""
     got = {tag: Checkpoint(directory, tag).read() for tag in tags}
     return {tag: g for tag, g in got.items() if g is not None}
+
+
+def epochs_done(directory: str | Path) -> dict[str, tuple[Path, int]]:
+    """Tag -> (file, finished epochs) of the readable checkpoint (``<tag>.npz`` or
+    ``<tag>.prev.npz``) holding the most epochs, for every tag in ``directory``."""
+    out: dict[str, tuple[Path, int]] = {}
+    directory = Path(directory)
+    if not directory.is_dir():
+        return out
+    for path in sorted(directory.glob("*.npz")):
+        tag = path.name.removesuffix(".npz")
+        if tag.endswith((".damaged", ".tmp")):
+            continue
+        tag = tag.removesuffix(".prev")
+        try:
+            done = History.from_checkpoint(path, npzfile.load(path, memory_limit(),
+                                                              RunDirError)).epochs
+        except RunDirError:
+            continue
+        if tag not in out or done > out[tag][1]:
+            out[tag] = (path, done)
+    return out

@@ -11,7 +11,7 @@ import sys
 from pathlib import Path
 
 from . import experiments
-from .errors import ConvergenceError, DivergenceError, UserError
+from .errors import ConvergenceError, DivergenceError, OutLocked, UserError
 
 
 class _Parser(argparse.ArgumentParser):
@@ -67,6 +67,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--max-memory", metavar="SIZE",
                      help="memory the run may use, e.g. 4G or 512M (default: the memory available "
                           "now); a config estimated to need more is refused before it runs")
+    run.add_argument("--allow-nonfinite", action="store_true",
+                     help="accept a run whose headline numbers are NaN or infinite (exit 0; "
+                          "default: the run directory is written and the exit status is 3)")
     run.add_argument("--quiet", action="store_true",
                      help="no progress output (default: bars on a terminal, otherwise one status "
                           "line every 30 s)")
@@ -123,10 +126,29 @@ def _kept(exp: experiments.Experiment, out: Path) -> str:
         holds_work(partial) else ""
 
 
+class Interrupted(KeyboardInterrupt):
+    """Ctrl-C of a run, with what it kept (the rest of the one line ``stdp-ebm: interrupted``)."""
+
+
+def _what_was_kept(cfg: dict, exp: experiments.Experiment, out: Path) -> str:
+    from .rundir import holds_work, partial_directory
+
+    out_ = printable(str(out))
+    if "sweep" in cfg:
+        return (f"the finished points of {out_} are kept; the same command (or --resume {out_}) "
+                "runs the others") if (out / "sweep.json").is_file() else "nothing was kept"
+    if exp.resumable and partial_directory(out).is_dir():
+        return (f"{out_} is unfinished; the same command (or --resume {out_}) continues from its "
+                "last finished epoch" if holds_work(partial_directory(out)) else
+                f"{out_} is unfinished (no epoch finished yet); the same command starts it again")
+    return (f"nothing was kept: a run of {exp.name} is not resumable (its directory is written "
+            "only when it finishes)")
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from . import runner
     from .config import find_config
-    from .network import load_network
+    from .network import NetworkFile, load_network
     from .resources import check_memory, parse_size, set_memory_limit
     from .seeds import Seeds
     from .sweep import check_scheduler, variants
@@ -140,8 +162,10 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if args.scheduler is not None:
         check_scheduler(args.scheduler)
     set_memory_limit(parse_size(args.max_memory) if args.max_memory is not None else None)
-    # a bad network file fails here, before anything is written
-    net = load_network(args.network) if args.network is not None else None
+    # read once (hashed and parsed from the same bytes); a bad network file fails here, before
+    # anything is written
+    network = NetworkFile.read(args.network) if args.network is not None else None
+    net = load_network(network) if network is not None else None
     overrides = args.overrides + ([_model_override(config, args.model)] if args.model else [])
     cfg, exp = runner.resolve(config, overrides)
     workers = args.workers or _cores()
@@ -151,24 +175,33 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if args.resume is not None and "sweep" not in cfg and not exp.resumable:
         raise UserError(f"--resume {args.resume}: only sweeps and training runs can be resumed; "
                         f"{config} is neither")
-    out = Path(args.resume or args.out or runner.default_out(config))
+    chosen = args.resume or args.out
+    out = Path(chosen) if chosen else runner.default_out(config)
     progress = not args.quiet  # a bar on a terminal, a status line every 30 s elsewhere
-    ctx = experiments.RunContext(seeds=Seeds(cfg["seed"]), network_path=args.network,
+    ctx = experiments.RunContext(seeds=Seeds(cfg["seed"]), network_path=network,
                                  progress=progress, workers=workers,
                                  options={"scheduler": args.scheduler,
-                                          "resume": args.resume is not None})
+                                          "resume": args.resume is not None,
+                                          "allow_nonfinite": args.allow_nonfinite})
     try:
-        runner.execute(cfg, exp, out, ctx)
+        for _ in range(100):
+            try:
+                runner.execute(cfg, exp, out, ctx)
+                break
+            except OutLocked:  # another run chose the same default name at the same instant
+                if chosen:
+                    raise
+                out = runner.default_out(config)  # skips the name whose lock it holds
+        else:
+            raise UserError(f"{out.parent}: no free default run directory for {config}; give "
+                            "--out")
     except (ConvergenceError, DivergenceError) as exc:  # name the inputs that failed numerically
         inputs = f"{config}" + (f" with --network {args.network}" if args.network else "")
         raise type(exc)(f"{inputs}: {exc}{_kept(exp, out)}") from None
     except UserError as exc:
         raise type(exc)(f"{exc}{_kept(exp, out)}") from None
     except KeyboardInterrupt:
-        if exp.resumable and runner.partial_directory(out).is_dir():
-            print(f"stdp-ebm: {out} is unfinished; the same command (or --resume {out}) continues "
-                  "from its last finished epoch", file=sys.stderr)
-        raise
+        raise Interrupted(_what_was_kept(cfg, exp, out)) from None
     if not args.quiet:
         print(f"{exp.name}: wrote {printable(str(out))}")
     return 0
@@ -196,16 +229,17 @@ def main(argv: list[str] | None = None) -> int:
                       f"{partial / 'figures'}")
             return 0
         return _cmd_run(args)
-    except UserError as exc:
+    except UserError as exc:  # 2; a finished run with non-finite results: 3 (NonFiniteResult)
         print(f"stdp-ebm: error: {printable(str(exc))}", file=sys.stderr)
-        return 2
+        return getattr(exc, "exit_status", 2)
     except OSError as exc:  # a full disk, a permission, a path too long: at the file it names
         where = f"{exc.filename}: " if exc.filename else ""
         print(f"stdp-ebm: error: {printable(where + (exc.strerror or str(exc)))}",
               file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("stdp-ebm: interrupted", file=sys.stderr)
+    except KeyboardInterrupt as exc:  # one line, saying what was kept
+        kept = f"; {exc}" if isinstance(exc, Interrupted) and str(exc) else ""
+        print(f"stdp-ebm: interrupted{kept}", file=sys.stderr)
         return 130
 
 

@@ -113,6 +113,19 @@ MNIST_BYTES = {"train-images-idx3-ubyte": 47_040_016, "train-labels-idx1-ubyte":
                "t10k-images-idx3-ubyte": 7_840_016, "t10k-labels-idx1-ubyte": 10_008}
 
 
+def mnist_file_limit(path: Path) -> int | None:
+    """The most bytes the MNIST file ``path`` (``stem`` or ``stem.gz``) can hold on disk: its
+    canonical size, plus for gzip the worst case of deflate's stored blocks (5 bytes per 64 KiB)
+    and 64 KiB for the header's optional fields; None for a file of another name. Checked before
+    a file is hashed or read, so a huge (or sparse) file is refused at once."""
+    path = Path(path)
+    gz = path.suffix == ".gz"
+    size = MNIST_BYTES.get(path.name.removesuffix(".gz") if gz else path.name)
+    if size is None:
+        return None
+    return size + (5 * (size // 65_535 + 1) + 65_536 if gz else 0)
+
+
 def mnist_file(data_dir: Path, stem: str) -> Path:
     """The file that holds ``stem`` in ``data_dir``: ``stem.gz`` if it exists, else ``stem``."""
     for path in (Path(data_dir) / f"{stem}.gz", Path(data_dir) / stem):
@@ -135,7 +148,11 @@ def read_bounded(path: Path, limit: int) -> bytes:
     ``limit`` bytes: by the gzip trailer's declared size, by the IDX header's declared shape,
     and by reading at most ``limit + 1`` bytes (declared sizes can lie)."""
     gz = path.suffix == ".gz"
-    if gz and path.stat().st_size >= 4:
+    on_disk, most = path.stat().st_size, mnist_file_limit(path)
+    if most is not None and on_disk > most:
+        raise DataError(f"{path}: {on_disk} bytes, more than the {most} that this file can be; "
+                        "not read")
+    if gz and on_disk >= 4:
         with open(path, "rb") as f:
             f.seek(-4, 2)
             declared = int.from_bytes(f.read(4), "little")  # ISIZE: length mod 2**32

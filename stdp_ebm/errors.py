@@ -66,3 +66,15 @@ class ResourceError(UserError):
 
 class DeviceError(UserError):
     """A Brian2 device used in a way it cannot serve (a second standalone program in one process)."""
+
+
+class OutLocked(RunDirError):
+    """``--out`` is being written by another run (it holds the lock beside it)."""
+
+
+class NonFiniteResult(UserError):
+    """A run that finished and wrote its run directory, but whose headline numbers are not finite
+    (NaN or ±inf). Exit status 3, distinct from bad input (2): the directory is there to inspect;
+    ``--allow-nonfinite`` accepts it (exit 0)."""
+
+    exit_status = 3

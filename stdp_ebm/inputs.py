@@ -13,8 +13,9 @@ import hashlib
 from pathlib import Path
 from typing import Any, Iterable
 
-from .data import mnist_files
-from .errors import InputError, NetworkFileError
+from .data import mnist_file_limit, mnist_files
+from .errors import DataError, InputError, NetworkFileError
+from .network import NetworkFile
 
 #: label -> {"path", "bytes", "sha256"}
 Record = dict[str, dict[str, Any]]
@@ -29,11 +30,14 @@ def sha256(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def input_files(cfgs: Iterable[dict[str, Any]], network_path: str | None) -> dict[str, Path]:
-    """Label -> path of every file that runs of ``cfgs`` (a run, or a sweep's points) read."""
-    files: dict[str, Path] = {}
+def input_files(cfgs: Iterable[dict[str, Any]],
+                network_path: str | None) -> dict[str, Path | NetworkFile]:
+    """Label -> path of every file that runs of ``cfgs`` (a run, or a sweep's points) read; the
+    ``--network`` file as a :class:`~stdp_ebm.network.NetworkFile` (read once, here if it is
+    given as a path)."""
+    files: dict[str, Path | NetworkFile] = {}
     if network_path:
-        files["--network"] = Path(network_path)
+        files["--network"] = NetworkFile.read(network_path)
     for cfg in cfgs:
         for section in ("data", "task"):  # [task]: the spiking learner's data set
             data = cfg.get(section)
@@ -43,12 +47,22 @@ def input_files(cfgs: Iterable[dict[str, Any]], network_path: str | None) -> dic
     return files
 
 
-def record(files: dict[str, Path]) -> Record:
-    """Path, size and SHA-256 of each input file."""
+def record(files: dict[str, Path | NetworkFile]) -> Record:
+    """Path, size and SHA-256 of each input file: of the bytes a
+    :class:`~stdp_ebm.network.NetworkFile` holds (what the run parses), else of the file, whose
+    size is checked first against what it can be (MNIST: the canonical size), so a huge or
+    sparse file is refused at once instead of hashed."""
     out: Record = {}
     for label, path in files.items():
+        if isinstance(path, NetworkFile):
+            out[label] = {"path": str(path), "bytes": len(path.content), "sha256": path.sha256}
+            continue
         try:
-            out[label] = {"path": str(path), "bytes": path.stat().st_size, "sha256": sha256(path)}
+            size, limit = path.stat().st_size, mnist_file_limit(path)
+            if limit is not None and size > limit:
+                raise DataError(f"{label} {path}: {size} bytes, more than the {limit} that this "
+                                "MNIST file can be; not read")
+            out[label] = {"path": str(path), "bytes": size, "sha256": sha256(path)}
         except OSError as exc:
             error = NetworkFileError if label == "--network" else InputError
             raise error(f"{label} {path}: cannot read ({exc.strerror})") from None

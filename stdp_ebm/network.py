@@ -5,10 +5,17 @@ shape (n_k, n_{k+1}) and couples layers k and k+1 *symmetrically* (used bottom-u
 top-down as ρ(s_{k+1}) W_k^T), as the energy of Eq 6 requires. ``b_k`` has shape (n_k,). Optional
 arrays: ``x`` (input, shape (n_0,) or (batch, n_0)) and ``target`` (shape (n_{L+1},) or
 (batch, n_{L+1})). Files are read with ``allow_pickle=False``; any other array is rejected.
+
+A ``--network`` file is read once (:class:`NetworkFile`): its bytes are hashed for the run's record
+and parsed from memory, and a sweep's points get those bytes, so the file may change on disk during
+a run without mixing two networks into one result.
 """
 
 from __future__ import annotations
 
+import hashlib
+import math
+import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,7 +27,7 @@ from .config import Key
 from .errors import NetworkFileError
 from .resources import memory_limit
 
-__all__ = ["Network", "random_network", "load_network", "save_network", "network_from_config",
+__all__ = ["Network", "NetworkFile", "random_network", "load_network", "save_network", "network_from_config",
            "NETWORK_SCHEMA"]
 
 NETWORK_SCHEMA: dict[str, Key] = {
@@ -39,6 +46,15 @@ def check_network(cfg: dict, source: str) -> None:
     sec = cfg["network"]
     require(sec["bias_low"] <= sec["bias_high"], source, "[network] bias_low", sec["bias_low"],
             f"must be <= bias_high = {sec['bias_high']:g}")
+    # the draws of random_network: uniform on [low, high) needs a finite width high − low, and
+    # the Glorot range ±a a finite 2a (numpy refuses an infinite range with OverflowError)
+    require(math.isfinite(sec["bias_high"] - sec["bias_low"]), source,
+            "[network] bias_high", sec["bias_high"],
+            f"minus bias_low = {sec['bias_low']:g} overflows; give a finite range")
+    sizes = sec["sizes"]
+    widest = max((6.0 / (a + b) for a, b in zip(sizes[:-1], sizes[1:])), default=0.0)
+    require(math.isfinite(2.0 * sec["init_scale"] * math.sqrt(widest)), source, "[network] init_scale", sec["init_scale"],
+            "makes the weight range overflow; give a finite scale")
 
 
 @dataclass
@@ -113,20 +129,67 @@ def validate_arrays(W: list[np.ndarray], b: list[np.ndarray], x: np.ndarray | No
                                f"{len(_as_batch(target))}")
 
 
+class NetworkFile(str):
+    """A network file read once: the path (this string, as given), its bytes (``content``) and
+    their SHA-256 (``sha256``). :func:`load_network` parses these bytes instead of opening the
+    path again, so the hash recorded for a run describes the network the run used."""
+
+    content: bytes
+    sha256: str
+
+    def __new__(cls, path: str | Path, content: bytes) -> "NetworkFile":
+        self = super().__new__(cls, str(path))
+        self.content = content
+        self.sha256 = hashlib.sha256(content).hexdigest()
+        return self
+
+    def __reduce__(self) -> tuple:  # pickled with its bytes (sweep workers, Dask)
+        return (NetworkFile, (str(self), self.content))
+
+    @classmethod
+    def read(cls, path: str | Path) -> "NetworkFile":
+        """Read ``path`` into memory (refused if it is not a regular file or is larger than the
+        memory limit of :mod:`stdp_ebm.resources`)."""
+        if isinstance(path, NetworkFile):
+            return path
+        file = Path(path)
+        limit = memory_limit()
+        try:
+            if not file.exists():
+                raise NetworkFileError(f"{file}: no such network file")
+            if not file.is_file():
+                raise NetworkFileError(f"{file}: not a file")
+            with open(file, "rb") as f:
+                size = os.fstat(f.fileno()).st_size  # of the file opened, not of a later one
+                if size > limit:
+                    raise NetworkFileError(f"{file}: {size} bytes, more than the memory limit "
+                                           f"of {limit} bytes; not read")
+                content = f.read(size)
+                grew = f.read(1)
+        except OSError as exc:
+            raise NetworkFileError(f"{file}: cannot read ({exc.strerror})") from None
+        if grew or len(content) != size:
+            raise NetworkFileError(f"{file}: changed size while it was read; give a file that "
+                                   "no one is writing")
+        return cls(path, content)
+
+
 _KEY = re.compile(r"^(W|b)_(0|[1-9]\d*)$")  # canonical numbers: W_01 would alias W_1
 
 
 def load_network(path: str | Path) -> Network:
-    """Load and validate a network file (see the module docstring for the contract).
+    """Load and validate a network file (see the module docstring for the contract); a
+    :class:`NetworkFile` is parsed from the bytes it holds, without opening the file again.
 
     Member names, dtypes and declared shapes are checked before any array is read
     (:mod:`stdp_ebm.npzfile`), against the memory limit of :mod:`stdp_ebm.resources`.
     """
+    content = path.content if isinstance(path, NetworkFile) else None
     path = Path(path)
-    if not path.exists():
+    if content is None and not path.exists():
         raise NetworkFileError(f"{path}: no such network file")
     arrays = npzfile.load(path, memory_limit(), NetworkFileError,
-                          lambda declared: _check_layout(path, declared))
+                          lambda declared: _check_layout(path, declared), content)
     W, b, x, t = _split(path, arrays)
     # Validate the arrays as stored (dtype included) before casting: a cast would drop imaginary
     # parts or fail on text.

@@ -8,6 +8,7 @@ deflate bomb allocates more than ``limit`` bytes.
 
 from __future__ import annotations
 
+import io
 import zipfile
 import zlib
 from pathlib import Path
@@ -22,8 +23,10 @@ Headers = dict[str, tuple[tuple[int, ...], np.dtype]]
 READ_ERRORS = (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile, zlib.error)
 
 
-def headers(path: Path, limit: int, error: type[UserError]) -> Headers:
-    """The members of ``path`` as declared by their ``.npy`` headers (no array data read).
+def headers(path: Path, limit: int, error: type[UserError],
+            content: bytes | None = None) -> Headers:
+    """The members of ``path`` (or of ``content``, the bytes read from it) as declared by their
+    ``.npy`` headers (no array data read).
 
     Raises ``error`` for a file that is not a zip of ``.npy`` arrays, an object or non-numeric-
     size dtype, a header whose shape disagrees with the member's size, or arrays that together
@@ -32,7 +35,7 @@ def headers(path: Path, limit: int, error: type[UserError]) -> Headers:
     out: Headers = {}
     total = 0
     try:
-        with zipfile.ZipFile(path) as zf:
+        with zipfile.ZipFile(path if content is None else io.BytesIO(content)) as zf:
             for info in zf.infolist():
                 name = info.filename.removesuffix(".npy")
                 if name == info.filename:
@@ -64,17 +67,21 @@ def headers(path: Path, limit: int, error: type[UserError]) -> Headers:
 
 
 def load(path: str | Path, limit: int, error: type[UserError],
-         check_names: Callable[[Headers], None] | None = None) -> dict[str, np.ndarray]:
+         check_names: Callable[[Headers], None] | None = None,
+         content: bytes | None = None) -> dict[str, np.ndarray]:
     """All arrays of ``path``, read only after :func:`headers` (and ``check_names``, which sees
-    the declared names, shapes and dtypes) accepted them; any failure raises ``error``."""
+    the declared names, shapes and dtypes) accepted them; any failure raises ``error``.
+
+    With ``content`` (the bytes already read from ``path``) the file is not opened again: what
+    was hashed is what is parsed."""
     path = Path(path)
-    if not path.is_file():
+    if content is None and not path.is_file():
         raise error(f"{path}: no such file" if not path.exists() else f"{path}: not a file")
-    declared = headers(path, limit, error)
+    declared = headers(path, limit, error, content)
     if check_names is not None:
         check_names(declared)
     try:
-        with np.load(path, allow_pickle=False) as f:
+        with np.load(path if content is None else io.BytesIO(content), allow_pickle=False) as f:
             return {name: f[name] for name in declared}
     except READ_ERRORS as exc:
         raise error(f"{path}: damaged .npz file ({type(exc).__name__}: {exc})") from None

@@ -31,6 +31,12 @@ UNITS = {"": 1, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}
 #: weight arrays, the spike queue and numpy's construction temporaries (measured 75–81 per
 #: transmission synapse for both wirings; the margin covers monitors and rule variables)
 PER_SYNAPSE, PER_NEURON = 96, 256
+#: experiments that solve the linear system of the implicit gradient
+#: (:func:`stdp_ebm.references.implicit_neg_grad`): it holds the full n × n coupling matrix of all
+#: n units and the system matrix built from it, 5 float64 copies of n² at its peak (measured:
+#: 154 MB traced for alignment with sizes [4, 2000, 3], 5.0 × n²·8 bytes)
+HESSIAN_EXPERIMENTS = {"alignment", "unification", "rate_vs_spike", "depth", "train_spiking"}
+PER_HESSIAN = 8 * 5
 
 
 def parse_size(text: str) -> int:
@@ -98,7 +104,22 @@ def estimate(cfg: dict[str, Any], sizes: list[int] | None = None,
         chunk = max(train.get("batch_size", 1), train.get("eval_batch", 1))
         n_train = data.get("n_train") or 70_000
         bytes_ += PER_STATE * (chunk + (n_train if train.get("persistent") else 0)) * sum(sizes)
+    if cfg.get("experiment") in HESSIAN_EXPERIMENTS:  # a transient peak of its own
+        bytes_ = max(bytes_, PER_HESSIAN * hessian_units(cfg, sizes) ** 2)
     return int(bytes_)
+
+
+def hessian_units(cfg: dict[str, Any], sizes: list[int]) -> int:
+    """Units of the largest network whose implicit-gradient system the run solves: the network's
+    (or the ``--network`` file's), and for ``depth`` its widest random net (input, hidden layers
+    of ``width``, 10 outputs)."""
+    n = sum(sizes)
+    depth = cfg.get("depth")
+    if isinstance(depth, dict) and "width" in depth:
+        data = cfg.get("data") if isinstance(cfg.get("data"), dict) else {}
+        inputs = 784 if data.get("dataset") == "mnist" else 64
+        n = max(n, inputs + depth["width"] * max(depth.get("hidden") or [1]) + 10)
+    return n
 
 
 def spiking_objects(cfg: dict[str, Any], sizes: list[int], batch: int) -> tuple[int, int]:

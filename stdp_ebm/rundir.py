@@ -31,7 +31,7 @@ from typing import Any, Iterator
 import numpy as np
 import tomli_w
 
-from .errors import RunDirError, UserError
+from .errors import OutLocked, RunDirError, UserError
 
 PACKAGES = ("numpy", "scipy", "matplotlib", "brian2", "cython", "stdp-ebm")
 
@@ -58,6 +58,38 @@ def _jsonable(obj: Any) -> Any:
     if isinstance(obj, float) and not math.isfinite(obj):
         return None if math.isnan(obj) else ("inf" if obj > 0 else "-inf")
     return obj
+
+
+#: the headline numbers of each experiment's summary.json: the entries (with everything below them)
+#: whose non-finite value means the result is not usable (:func:`nonfinite_headline`). Other
+#: entries may be NaN by design (an STDP fit with too few points, a zero crossing not found).
+HEADLINE = {"alignment": ("headline",), "unification": ("headline",),
+            "noise_bridge": ("headline",), "rate_vs_spike": ("headline", "fixed_point_corr"),
+            "train": ("test_error_fraction",),
+            "train_spiking": ("test_accuracy_pct", "spk_weights_in_rate_model_test_accuracy_pct"),
+            "stdp_window": ("max_sem_fraction_of_max_mean",),
+            "early_inference": ("layers",)}
+
+
+def nonfinite_headline(experiment: str, summary: dict[str, Any]) -> list[str]:
+    """Dotted paths of the non-finite numbers (NaN, ±inf) among ``experiment``'s headline numbers
+    (:data:`HEADLINE`) in ``summary``."""
+    found: list[str] = []
+
+    def walk(value: Any, path: str) -> None:
+        if isinstance(value, dict):
+            for k, v in value.items():
+                walk(v, f"{path}.{k}")
+        elif isinstance(value, (list, tuple, np.ndarray)):
+            for i, v in enumerate(np.asarray(value, dtype=object).ravel()):
+                walk(v, f"{path}[{i}]")
+        elif isinstance(value, (float, np.floating)) and not math.isfinite(value):
+            found.append(path)
+
+    for key in HEADLINE.get(experiment, ()):
+        if key in summary:
+            walk(summary[key], key)
+    return found
 
 
 def write_json(path: Path, obj: Any) -> None:
@@ -240,7 +272,7 @@ def out_lock(final: Path) -> Iterator[None]:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:
                 os.close(fd)
-                raise UserError(f"--out {final}: another stdp-ebm run is writing it (it holds "
+                raise OutLocked(f"--out {final}: another stdp-ebm run is writing it (it holds "
                                 f"{path}); wait for it to finish or choose another --out") from None
             try:
                 if os.path.samestat(os.fstat(fd), os.stat(path)):

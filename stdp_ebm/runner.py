@@ -15,11 +15,12 @@ from typing import Any
 import tomli_w
 
 from . import config as cfgmod
-from . import experiments, inputs, npzfile, progress, sweep
-from .errors import RunDirError, UserError
+from . import experiments, inputs, npzfile, progress, resumable, sweep
+from .errors import NonFiniteResult, RunDirError, UserError
+from .network import NetworkFile
 from .resources import memory_limit
-from .rundir import (atomic_directory, out_lock, partial_directory, read_json, save_figures,
-                     write_config, write_json, write_result)
+from .rundir import (atomic_directory, nonfinite_headline, out_lock, partial_directory, read_json,
+                     save_figures, write_result)
 from .seeds import Seeds
 
 __all__ = ["run_config", "resolve", "execute", "replot", "in_progress", "default_out"]
@@ -61,9 +62,23 @@ def run_config(config: str | Path, out: str | Path, overrides: list[str] | None 
                    experiments.RunContext(seeds=Seeds(cfg["seed"]), progress=progress))
 
 
-def default_out(config_path: str | Path) -> Path:
-    stamp = datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
-    return Path("runs") / f"{Path(config_path).stem}-{stamp}"
+def _stamp() -> str:
+    return datetime.datetime.now().strftime("%Y%m%d-%H%M%S")
+
+
+def default_out(config_path: str | Path, root: str | Path = "runs") -> Path:
+    """``runs/<config>-<date>-<time>``, or with ``-2``, ``-3``, … appended when that name is
+    taken (a run directory, an unfinished run's partial directory or a lock exists): runs started
+    in the same second get distinct names. Two that choose one name at the same instant are
+    separated by the lock (:func:`stdp_ebm.rundir.out_lock`): the second is refused with
+    :class:`~stdp_ebm.errors.OutLocked` before anything runs and chooses again."""
+    base = f"{Path(config_path).stem}-{_stamp()}"
+    for k in range(1, 10_000):
+        out = Path(root) / (base if k == 1 else f"{base}-{k}")
+        if not any(p.exists() or p.is_symlink() for p in
+                   (out, partial_directory(out), out.parent / f".{out.name}.lock")):
+            return out
+    raise RunDirError(f"{root}: 10000 runs named {base}…; give --out")
 
 
 def execute(cfg: dict[str, Any], exp: experiments.Experiment, out: Path,
@@ -73,6 +88,8 @@ def execute(cfg: dict[str, Any], exp: experiments.Experiment, out: Path,
     A config with a ``sweep`` entry runs every point of the sweep (:func:`stdp_ebm.sweep.run_sweep`).
     """
     ctx = ctx or experiments.RunContext(seeds=Seeds(cfg["seed"]))
+    if ctx.network_path:  # read once: the bytes hashed for the record are the bytes parsed
+        ctx = dataclasses.replace(ctx, network_path=NetworkFile.read(ctx.network_path))
     progress.configure(ctx.progress)
     with out_lock(Path(out)):
         if "sweep" in cfg:
@@ -83,34 +100,59 @@ def execute(cfg: dict[str, Any], exp: experiments.Experiment, out: Path,
 
 def _run(cfg: dict[str, Any], exp: experiments.Experiment, out: Path,
          ctx: experiments.RunContext) -> None:
-    """One run (not a sweep) into ``out``; a resumable one continues its partial directory."""
+    """One run (not a sweep) into ``out``; a resumable one continues its partial directory and
+    records its sittings (:mod:`stdp_ebm.resumable`)."""
     recorded = inputs.record(inputs.input_files([cfg], ctx.network_path))
     if exp.resumable:
         check_partial(out, cfg, recorded)
     with atomic_directory(out, resumable=exp.resumable) as tmp:
+        extra: dict[str, Any] = {}
         if exp.resumable:
-            write_config(tmp / "config.toml", cfg)
-            write_json(tmp / "inputs.json", recorded)
+            sitting = resumable.begin(tmp, cfg, recorded, bool(ctx.options.get("resume")))
             ctx = dataclasses.replace(ctx, work_dir=tmp)
         t0 = time.perf_counter()
-        result = exp.run(cfg, ctx)
-        wall = time.perf_counter() - t0
+        how = "finished"
+        try:
+            result = exp.run(cfg, ctx)
+        except BaseException as exc:
+            how = f"failed: {type(exc).__name__}" if isinstance(exc, Exception) else "interrupted"
+            raise
+        finally:
+            wall = time.perf_counter() - t0
+            if exp.resumable:
+                extra["sittings"] = resumable.end(tmp, sitting, wall, how)
         seeds = {"master": ctx.seeds.master, "derived": dict(ctx.seeds.used)}
         write_result(tmp, cfg, result.data, result.summary, seeds, wall,
-                     {"experiment": exp.name, "network_file": ctx.network_path,
-                      "inputs": recorded})
+                     {"experiment": exp.name,
+                      "network_file": None if ctx.network_path is None else str(ctx.network_path),
+                      "inputs": recorded, **extra})
         save_figures(tmp, exp.figures(result.data, result.summary, cfg))
+    check_finite(exp.name, result.summary, out, bool(ctx.options.get("allow_nonfinite")))
+
+
+def check_finite(experiment: str, summary: dict[str, Any], out: Path, allow: bool) -> None:
+    """After the run directory is written: :class:`NonFiniteResult` (exit status 3) if headline
+    numbers of ``summary`` are not finite, unless ``allow`` (``--allow-nonfinite``)."""
+    bad = [] if allow else nonfinite_headline(experiment, summary)
+    if bad:
+        more = f" and {len(bad) - 1} more" if len(bad) > 1 else ""
+        raise NonFiniteResult(f"{out}: the run finished but its headline numbers are not finite "
+                              f"(summary.json {bad[0]}{more}); the run directory is kept to "
+                              "inspect; --allow-nonfinite accepts such a result")
 
 
 def check_partial(out: Path, cfg: dict[str, Any], recorded: inputs.Record) -> None:
-    """An interrupted run left in ``.<out>.partial`` is continued only with the same config and
-    the same input files (``inputs.json``: their SHA-256). The stored config is validated again,
-    so keys added to the schema since (at their defaults, which keep the old behaviour) do not
-    make it another config."""
+    """An interrupted run left in ``.<out>.partial`` is continued only with the config and the
+    input files it was started with: its ``config.toml`` and ``inputs.json`` must be the files
+    it wrote (their hashes in ``started.json``), the config must equal ``config.toml`` and the
+    inputs must have the SHA-256 of ``inputs.json``; no checkpoint may hold more epochs than the
+    config trains. The stored config is validated again, so keys added to the schema since (at
+    their defaults, which keep the old behaviour) do not make it another config."""
     partial = partial_directory(out)
     previous = partial / "config.toml"
     if not previous.is_file():
         return
+    resumable.check_started(partial)
     if previous.read_text(encoding="utf-8") != tomli_w.dumps(cfg):
         try:
             then = resolve(previous)[0]
@@ -123,6 +165,7 @@ def check_partial(out: Path, cfg: dict[str, Any], recorded: inputs.Record) -> No
     stored = partial / "inputs.json"
     before = read_json(stored) if stored.is_file() else None
     inputs.check_same(before, recorded, f"--out {out}: the interrupted run in {partial}")
+    resumable.check_epochs(partial, cfg)
 
 
 def in_progress(run_dir: str | Path) -> Path | None:
@@ -161,7 +204,9 @@ def replot(run_dir: str | Path) -> list[str]:
 
 
 def _plot_interim(partial: Path) -> list[str]:
+    resumable.check_started(partial)
     cfg, exp = resolve(partial / "config.toml")
+    resumable.check_epochs(partial, cfg)
     if exp.interim is None:
         raise RunDirError(f"{partial}: a run of {exp.name} in progress; it draws its figures "
                           "when it finishes")

@@ -43,7 +43,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import experiments, npzfile, progress
-from ..errors import RunDirError, UserError
+from ..errors import NonFiniteResult, RunDirError, UserError
 from ..inputs import input_files, record
 from ..resources import memory_limit
 from ..rundir import manifest, save_npz, write_json
@@ -67,7 +67,8 @@ def run_sweep(cfg: dict[str, Any], exp: experiments.Experiment, out: Path,
     and the sweep goes on; if any failed, a :class:`UserError` reports them once all are done.
     """
     points = expand(cfg, exp, str(out / "config.toml"))
-    recorded = record(input_files([p.cfg for p in points], ctx.network_path))
+    files = input_files([p.cfg for p in points], ctx.network_path)
+    recorded = record(files)
     described = {**plan(cfg, exp, points), "inputs": recorded}
     scheduler = ctx.options.get("scheduler")
     t0 = time.perf_counter()
@@ -79,8 +80,9 @@ def run_sweep(cfg: dict[str, Any], exp: experiments.Experiment, out: Path,
         log(out, {"session": session, "started": _now(), "argv": sys.argv,
                    "executor": scheduler or f"process pool ({ctx.workers} workers)",
                    "finished_before": sorted(done), "pending": [p.index for p in todo]})
-        net_hash = recorded["--network"]["sha256"] if ctx.network_path else None
-        futures = {ex.submit(run_point, Task(exp.name, p.index, p.cfg, ctx.network_path,
+        network = files.get("--network")  # its bytes travel with each point: no second read
+        net_hash = recorded["--network"]["sha256"] if network is not None else None
+        futures = {ex.submit(run_point, Task(exp.name, p.index, p.cfg, network,
                                              cfg["sweep"].get("timeout"), net_hash)): p
                    for p in todo}
         with progress.bar(len(points), f"{exp.name} sweep", "point", len(done)) as bar:
@@ -94,7 +96,8 @@ def run_sweep(cfg: dict[str, Any], exp: experiments.Experiment, out: Path,
                         f"--resume {out}") from None
                 write_point(out, futures[future], outcome, exp.name, session)
                 bar.update()
-    return _finish(out, cfg, exp, points, time.perf_counter() - t0, recorded)
+    return _finish(out, cfg, exp, points, time.perf_counter() - t0, recorded,
+                   bool(ctx.options.get("allow_nonfinite")))
 
 
 def _now() -> str:
@@ -102,16 +105,19 @@ def _now() -> str:
 
 
 def _finish(out: Path, cfg: dict[str, Any], exp: experiments.Experiment, points: list[Point],
-            wall: float, recorded: dict[str, Any]) -> Path:
-    """Aggregate the points into table.csv/npz, figures, manifest.json and summary.json."""
+            wall: float, recorded: dict[str, Any], allow_nonfinite: bool = False) -> Path:
+    """Aggregate the points into table.csv/npz, figures, manifest.json and summary.json; then
+    report failed points (:class:`UserError`), else points whose headline numbers are not finite
+    (:class:`NonFiniteResult`, unless ``allow_nonfinite``)."""
     rows = [row(out, p) for p in points]
     table = columns(rows)
     write_csv(out / "table.csv", table)
     save_npz(out / "table.npz", table)
     draw_sweep(out, table, cfg, exp)
     failed = [r for r in rows if r["status"] != "ok"]
-    workers = [json.loads((point_dir(out, p.index) / "manifest.json").read_text())["worker"]
-               for p in points]
+    metas = [json.loads((point_dir(out, p.index) / "manifest.json").read_text()) for p in points]
+    workers = [m["worker"] for m in metas]
+    nonfinite = [(p.index, m["nonfinite"]) for p, m in zip(points, metas) if m.get("nonfinite")]
     seeds = {"master": cfg["seed"], "points": {str(p.index): p.seed for p in points}}
     extra = {"experiment": exp.name, "sessions": sessions(out), "n_points": len(points),
              "inputs": recorded,
@@ -128,6 +134,12 @@ def _finish(out: Path, cfg: dict[str, Any], exp: experiments.Experiment, points:
         raise UserError(f"{len(failed)} of {len(points)} sweep points failed (first: "
                         f"{point_dir(out, first['index']).relative_to(out)}: {first['error']}); "
                         f"all results are in {out}/table.csv")
+    if nonfinite and not allow_nonfinite:
+        index, paths = nonfinite[0]
+        raise NonFiniteResult(f"{out}: the sweep finished but {len(nonfinite)} of {len(points)} "
+                              "points have headline numbers that are not finite (first: "
+                              f"points/{index:04d} summary.json {paths[0]}); the results are kept "
+                              "to inspect; --allow-nonfinite accepts them")
     return out
 
 

@@ -10,11 +10,15 @@ from pathlib import Path
 from typing import Any
 
 from ..config import difference
-from ..errors import UserError
+from ..errors import RunDirError, UserError
 from ..inputs import check_same
-from ..rundir import atomic_directory, manifest, write_config, write_json, write_result
+from ..rundir import (atomic_directory, manifest, nonfinite_headline, write_config, write_json,
+                      write_result)
 from .plan import Point
 from .worker import Outcome
+
+#: a sweep of at most 100 000 points logs a few MB; a log above this was not written by it
+MAX_LOG_BYTES = 256 << 20
 
 __all__ = ["point_dir", "finished", "log", "sessions", "open_sweep", "write_point"]
 
@@ -43,13 +47,19 @@ def sessions(run_dir: Path) -> list[dict[str, Any]]:
     path = run_dir / "sweep.log"
     if not path.is_file():
         return []
+    if path.stat().st_size > MAX_LOG_BYTES:
+        raise RunDirError(f"{path}: {path.stat().st_size} bytes, more than a sweep's log can "
+                          f"grow to ({MAX_LOG_BYTES}); a damaged or replaced file: remove it "
+                          "(the point directories are the record of what finished) and resume")
     entries = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for line in path.read_bytes().splitlines():
         try:
-            entries.append(json.loads(line))
-        except json.JSONDecodeError:  # a line torn by a kill; the point directories are the truth
+            entries.append(json.loads(line.decode("utf-8")))
+        except (UnicodeDecodeError, json.JSONDecodeError, RecursionError):
+            # a line torn by a kill, or damaged: the log is a journal of sessions, the point
+            # directories are the truth of what finished, so a bad line is skipped, not fatal
             continue
-    return [e for e in entries if "session" in e and "point" not in e]
+    return [e for e in entries if isinstance(e, dict) and "session" in e and "point" not in e]
 
 
 def open_sweep(out: Path, cfg: dict[str, Any], plan: dict[str, Any], resume: bool) -> None:
@@ -78,9 +88,17 @@ def open_sweep(out: Path, cfg: dict[str, Any], plan: dict[str, Any], resume: boo
     for stale in (out / "points").glob(".*.tmp-*"):  # points being written when the sweep died
         shutil.rmtree(stale, ignore_errors=True)
     log = out / "sweep.log"
-    if log.is_file() and log.stat().st_size and not log.read_bytes().endswith(b"\n"):
-        with open(log, "a", encoding="utf-8") as f:  # end the line torn by the kill
-            f.write("\n")
+    if (log.exists() or log.is_symlink()) and not log.is_file():
+        raise RunDirError(f"{log}: not a regular file; remove it (the point directories are the "
+                          "record of what finished) and resume")
+    sessions(out)  # a log too large to be this sweep's is refused before anything runs
+    if log.is_file() and log.stat().st_size:
+        with open(log, "rb") as f:
+            f.seek(-1, os.SEEK_END)
+            torn = f.read(1) != b"\n"
+        if torn:
+            with open(log, "a", encoding="utf-8") as f:  # end the line torn by the kill
+                f.write("\n")
 
 
 def write_point(run_dir: Path, point: Point, outcome: Outcome, experiment: str,
@@ -89,6 +107,8 @@ def write_point(run_dir: Path, point: Point, outcome: Outcome, experiment: str,
     extra = {"experiment": experiment, "point": point.index, "replicate": point.replicate,
              "values": point.values, "session": session, "worker": outcome.worker,
              "status": "ok" if outcome.error is None else "error"}
+    if outcome.error is None:
+        extra["nonfinite"] = nonfinite_headline(experiment, outcome.result.summary)
     with atomic_directory(point_dir(run_dir, point.index)) as tmp:
         if outcome.error is None:
             write_result(tmp, point.cfg, outcome.result.data, outcome.result.summary, seeds, outcome.wall_s, extra)

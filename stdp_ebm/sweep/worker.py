@@ -19,7 +19,7 @@ from typing import Any, Iterator
 
 from .. import experiments
 from ..errors import InputError, PointTimeout, UserError
-from ..inputs import sha256
+from ..network import NetworkFile
 from ..rundir import codegen_target
 from ..seeds import Seeds
 
@@ -31,7 +31,7 @@ class Task:
     experiment: str
     index: int
     cfg: dict[str, Any]
-    network_path: str | None
+    network_path: str | None  # a NetworkFile carries the bytes the sweep read and hashed
     timeout: float | None
     network_sha256: str | None = None  # the --network file's hash when the sweep started
 
@@ -127,12 +127,14 @@ def run_point(task: Task) -> Outcome:
     from threadpoolctl import threadpool_limits
 
     cache = worker_cache_dir()
-    if task.network_sha256 is not None and sha256(task.network_path) != task.network_sha256:
+    network = NetworkFile.read(task.network_path) if task.network_path else None
+    if task.network_sha256 is not None and (network is None or
+                                            network.sha256 != task.network_sha256):
         raise InputError(f"--network {task.network_path} changed during the sweep (sha256 "
                          f"{task.network_sha256[:12]}… at its start); the finished points are "
                          "kept, restore the file and resume")
     exp = experiments.get(task.experiment)
-    ctx = experiments.RunContext(seeds=Seeds(task.cfg["seed"]), network_path=task.network_path)
+    ctx = experiments.RunContext(seeds=Seeds(task.cfg["seed"]), network_path=network)
     t0 = time.perf_counter()
     result, error = None, None
     try:
