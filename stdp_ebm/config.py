@@ -18,9 +18,10 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from .errors import ConfigError, did_you_mean
+from .errors import ConfigError, DataError, did_you_mean
 
-__all__ = ["Key", "validate", "read_toml", "find_config", "shipped_configs", "CONFIGS_DIR"]
+__all__ = ["Key", "validate", "read_toml", "find_config", "shipped_configs", "CONFIGS_DIR",
+           "DATA_DIR", "data_dir_key", "data_directory"]
 
 KINDS = ("float", "int", "bool", "str", "floats", "ints")
 #: upper bound of an integer key that declares none: no count, size or step number in a
@@ -82,6 +83,32 @@ TOP_LEVEL: dict[str, Key] = {
                 high=2**63 - 1),
     "description": Key("str", "", "free text, copied to the manifest"),
 }
+
+
+#: the one key that names a data directory, in every experiment that reads data files
+DATA_DIR = "data.dir"
+#: former spellings of keys, answered with "did you mean" the key that replaced them
+RENAMED = {"data.data_dir": DATA_DIR, "task.data_dir": DATA_DIR}
+
+
+def data_dir_key(default: str, doc: str) -> Key:
+    """The ``[data] dir`` key (:data:`DATA_DIR`) with an experiment's default and documentation."""
+    return Key("str", default, doc + " (relative paths: to the working directory)")
+
+
+def data_directory(value: str | Path, needed_for: str) -> Path:
+    """The existing directory that the value of :data:`DATA_DIR` names; else a
+    :class:`DataError` that names the key, the directory and what it is ``needed_for``."""
+    path = Path(value)
+    if not path.is_dir():
+        raise DataError(f"{DATA_DIR} = {str(path)!r}: no such directory ({path.absolute()}); "
+                        f"{needed_for}; set it with --set {DATA_DIR}=DIR")
+    return path
+
+
+def _renamed(section: str, name: str) -> str:
+    new = RENAMED.get(f"{section}.{name}")
+    return f"; did you mean '{new}'? ([{section}] {name} is its former name)" if new else ""
 
 
 def suggest(name: str, options: list[str]) -> str:
@@ -171,8 +198,8 @@ def validate(raw: Mapping[str, Any], schema: Schema, source: str) -> dict[str, A
         given = raw.get(section, {})
         for name in given:
             if name not in keys:
-                raise ConfigError(
-                    f"{source}: unknown key [{section}] {name}{suggest(name, list(keys))}")
+                raise ConfigError(f"{source}: unknown key [{section}] {name}"
+                                  f"{_renamed(section, name) or suggest(name, list(keys))}")
         resolved = {}
         for name, key in keys.items():
             value = given.get(name, key.default)
