@@ -30,6 +30,12 @@ def _run(argv: list[str], cwd: Path, env: dict[str, str]) -> subprocess.Complete
     return done
 
 
+def _version() -> str:
+    from stdp_ebm import __version__
+
+    return __version__
+
+
 def _venv_seeing_this_environment(venv: Path, env: dict[str, str]) -> str:
     """A fresh venv that imports this interpreter's brian2, numpy, matplotlib… (no download).
 
@@ -75,3 +81,9 @@ def test_wheel_runs_shipped_configs_in_a_fresh_venv(tmp_path):
     for run in ("window", "align"):
         assert json.loads((work / run / "summary.json").read_text())
         assert any((work / run / "figures").glob("*.png"))
+        # the installed package's version; no commit of a checkout it is not imported from
+        manifest = json.loads((work / run / "manifest.json").read_text())
+        assert manifest["versions"]["stdp-ebm"] == _version()
+        assert manifest["git"]["source"] != "checkout"
+    version = _run([str(venv / "bin" / "stdp-ebm"), "--version"], work, env).stdout
+    assert version.startswith(f"stdp-ebm {_version()} ") and str(venv) in version
