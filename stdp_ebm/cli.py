@@ -72,11 +72,20 @@ def _add_keys_parser(sub: argparse._SubParsersAction) -> None:
                       help="override a config key first, as stdp-ebm run does (repeatable)")
 
 
+def _add_data_parser(sub: argparse._SubParsersAction) -> None:
+    data = sub.add_parser("data", help="download the digitised Bi & Poo and Sjöström et al. points "
+                                       "(not shipped; CC BY-NC-ND 4.0) into a directory")
+    data.add_argument("dir", help="directory to put them in (created if needed); then run the STDP "
+                                  "experiments with --set data.dir=DIR")
+    data.add_argument("--url", help="a mirror holding the same files (checked against the same "
+                                    "pinned SHA-256)")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="stdp-ebm", description=DESCRIPTION)
     parser.add_argument("--version", action="version", version=_version())
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser,
-                                metavar="{run,list,keys,plot}")
+                                metavar="{run,list,keys,plot,data}")
     run = sub.add_parser("run", help="run an experiment config into a new run directory")
     run.add_argument("config", nargs="?",
                      help="experiment config: a shipped name (see stdp-ebm list), e.g. alignment, "
@@ -102,6 +111,7 @@ def build_parser() -> argparse.ArgumentParser:
                           "line every 30 s)")
     sub.add_parser("list", help="list the experiments and the shipped configs")
     _add_keys_parser(sub)
+    _add_data_parser(sub)
     plot = sub.add_parser("plot", help="redraw the figures of a finished run (of a training run in "
                                        "progress: those of its finished epochs)")
     plot.add_argument("run_dir")
@@ -124,6 +134,16 @@ def _cmd_list() -> int:
     print("\nshipped configs (stdp-ebm run NAME; stdp-ebm keys NAME shows their keys):")
     for name, doc in configs:
         print(f"  {name:{width}s}  {plain(doc)}")
+    return 0
+
+
+def _cmd_data(args: argparse.Namespace) -> int:
+    from .fetch import LICENCE, fetch_stdp_data
+
+    print(f"Licence of the files: {LICENCE}")
+    paths = fetch_stdp_data(args.dir, args.url)
+    print(f"{len(paths)} files in {printable(args.dir)}; run the STDP experiments with "
+          f"--set data.dir={printable(args.dir)}")
     return 0
 
 
@@ -236,6 +256,8 @@ def main(argv: list[str] | None = None) -> int:
             return _cmd_list()
         if args.command == "keys":
             return _cmd_keys(args)
+        if args.command == "data":
+            return _cmd_data(args)
         if args.command == "plot":
             from .runner import in_progress, replot
             partial = in_progress(args.run_dir)

@@ -225,3 +225,75 @@ def test_timings_reads_the_childs_cpu_seconds(tmp_path, monkeypatch):
     table = timings.table([row])
     assert re.search(r"^\| `burn` \| warm \| \d+ \| \d+ s \| [\d.]+ \|$", table, re.M), table
     assert table.startswith("CPU: ")
+
+
+# --- stdp-ebm data: the digitised points, fetched with pinned checksums (loopback only) ------------
+SHARED_POINTS = REPO.parent / "shared" / "data" / "stdp_experiments"
+
+
+@pytest.fixture
+def served(tmp_path):
+    """A folder served over HTTP on the loopback address (no network): (folder, base URL)."""
+    import functools
+    import http.server
+    import threading
+
+    folder = tmp_path / "served"
+    folder.mkdir()
+    class Quiet(http.server.SimpleHTTPRequestHandler):
+        def log_message(self, *args) -> None:  # the server's own log would mix into stderr
+            pass
+
+    handler = functools.partial(Quiet, directory=str(folder))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield folder, f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+
+
+@pytest.mark.skipif(not SHARED_POINTS.is_dir(), reason="no digitised points next to the checkout")
+def test_data_fetches_the_pinned_files_and_the_experiments_read_them(served, tmp_path, capsys):
+    """The pinned SHA-256 are those of the verbatim files; fetched, they are what the STDP
+    experiments read (45 Bi & Poo points, Sjöström et al. at five frequencies)."""
+    import shutil
+
+    from stdp_ebm import fetch, stdp_data
+
+    folder, url = served
+    for name in fetch.FILES:
+        shutil.copy(SHARED_POINTS / name, folder / name)
+    dest = tmp_path / "points"
+    code, out, err = run_cli(["data", str(dest), "--url", url], capsys)
+    assert code == 0, err
+    assert "CC BY-NC-ND 4.0" in out and f"--set data.dir={dest}" in out
+    assert stdp_data.bi_poo_points(dest).x.size == 45
+    assert set(stdp_data.sjostrom_points(dest)) == {10.0, -10.0}
+    assert "Licence" in (dest / "PROVENANCE.txt").read_text()
+    # files present with the right checksum are kept, not fetched again
+    for name in fetch.FILES:
+        (folder / name).unlink()
+    assert run_cli(["data", str(dest), "--url", url], capsys)[0] == 0
+
+
+def test_data_refuses_a_wrong_checksum_and_writes_nothing(served, tmp_path, monkeypatch, capsys):
+    from stdp_ebm import fetch
+
+    folder, url = served
+    good, bad = b"-10,20\n10,30\n", b"-10,20\n10,31\n"
+    monkeypatch.setattr(fetch, "FILES", {"a.csv": __import__("hashlib").sha256(good).hexdigest()})
+    (folder / "a.csv").write_bytes(bad)
+    dest = tmp_path / "points"
+    code, _, err = run_cli(["data", str(dest), "--url", url], capsys)
+    assert code == 2 and err.count("\n") == 1 and "is not the pinned" in err
+    assert list(dest.iterdir()) == []  # no file, no temporary left behind
+    (folder / "a.csv").write_bytes(good)
+    assert fetch.fetch_stdp_data(dest, url) == [dest / "a.csv"]
+    assert (dest / "a.csv").read_bytes() == good
+
+
+def test_data_reports_a_failed_download_in_one_line(served, tmp_path, capsys):
+    _, url = served  # an empty folder: every file answers 404
+    code, _, err = run_cli(["data", str(tmp_path / "points"), "--url", url], capsys)
+    assert code == 2 and err.count("\n") == 1 and "cannot download" in err

@@ -106,9 +106,8 @@ def warn_absent(points: str, files: str, cfg: dict) -> None:
     data directory), the run goes on without them, and which key brings them in."""
     where = Path(cfg["data"]["dir"])
     LOG.warning("stdp-ebm: warning: %s absent: no %s in %s = '%s' (%s); the run goes on without "
-                "them. To compare with them, put the digitised files (docs/stdp.md, 'Data') in a "
-                "directory and add --set %s=DIR", points, files, DATA_DIR, where, where.absolute(),
-                DATA_DIR)
+                "them. To compare with them: stdp-ebm data DIR (downloads the digitised files), "
+                "then add --set %s=DIR", points, files, DATA_DIR, where, where.absolute(), DATA_DIR)
 
 
 def protocol_text(cfg: dict, n_pairs: int) -> str:
