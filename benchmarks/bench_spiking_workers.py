@@ -32,7 +32,7 @@ def per_example(config: str, overrides: list[str], workers: int, batches: int) -
     cfg = resolve(Path(config), overrides + [f"learner.workers={workers}"])[0]
     ctx = RunContext(Seeds(cfg["seed"]))
     bs = cfg["train"]["batch_size"]
-    data = load_task(cfg["task"], ctx.seeds.rng("data"), bs)
+    data = load_task(cfg["task"], ctx.seeds.rng("data"), bs, cfg["data"]["dir"])
     spk = build(cfg, ctx, data)[3]
     try:
         times = []

@@ -43,7 +43,7 @@ def main() -> None:
     cfg = resolve(a.config, a.overrides)[0]
     ctx = RunContext(Seeds(cfg["seed"]))
     t = rate_train_cfg(cfg)
-    data = load_task(cfg["task"], ctx.seeds.rng("data"), t["batch_size"])
+    data = load_task(cfg["task"], ctx.seeds.rng("data"), t["batch_size"], cfg["data"]["dir"])
     net0, _, model0, spk = build(cfg, ctx, data)
     layers = len(cfg["network"]["sizes"]) - 1
     if a.checkpoint == "initial":

@@ -10,7 +10,7 @@ examples, the same for every window and for the rate model; on the config's ``[l
 processes). Usage::
 
     python benchmarks/spiking_weights_in_rate_model.py spk_epoch3.npz spk_epoch6.npz \\
-        --config experiments/train_spiking_mnist_full.toml --set task.data_dir=../shared/data/mnist
+        --config experiments/train_spiking_mnist_full.toml --set data.dir=../shared/data/mnist
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def main() -> None:
 
     cfg = resolve(a.config, a.overrides)[0]
     seeds, t = Seeds(cfg["seed"]), rate_train_cfg(cfg)
-    data = load_task(cfg["task"], seeds.rng("data"), t["batch_size"])
+    data = load_task(cfg["task"], seeds.rng("data"), t["batch_size"], cfg["data"]["dir"])
     n_test = a.n_test or len(data.x_test)
     x_test, y_test = data.x_test[:n_test], data.y_test[:n_test]
     rho = calibrate(cfg, load_models(), seeds.int("calibration")).tabulate()

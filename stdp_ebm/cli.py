@@ -1,4 +1,5 @@
-"""Command line: ``stdp-ebm run CONFIG``, ``stdp-ebm list``, ``stdp-ebm plot RUN_DIR``.
+"""Command line: ``stdp-ebm run CONFIG``, ``stdp-ebm list``, ``stdp-ebm keys CONFIG``,
+``stdp-ebm plot RUN_DIR``, ``stdp-ebm --version``.
 
 Bad input (config, network file, flag) and failed runs print one line on stderr and exit with 2.
 """
@@ -7,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import sys
 from pathlib import Path
 
@@ -43,10 +45,47 @@ def _cores() -> int:
     return os.cpu_count() or 1
 
 
+DESCRIPTION = ("Rate and Brian2 spiking simulations of the STDP-compatible learning rule "
+               "dW ~ pre-rate x d(post)/dt (Bengio et al. 2017): run an experiment config into a "
+               "run directory, list the experiments, show a config's keys, redraw a run's figures.")
+
+
+def plain(text: str) -> str:
+    """``text`` without reStructuredText markup (``code``, :func:`name`), for the terminal."""
+    text = re.sub(r":[a-z]+:`~?([^`]+)`", r"\1", text)
+    return text.replace("``", "")
+
+
+def _version() -> str:
+    """``stdp-ebm VERSION`` (and where the package is imported from)."""
+    from . import __file__ as where, __version__
+
+    return f"stdp-ebm {__version__} ({os.path.dirname(where)})"
+
+
+def _add_keys_parser(sub: argparse._SubParsersAction) -> None:
+    keys = sub.add_parser("keys", help="print a config's keys: value, default, allowed values and "
+                                       "meaning")
+    keys.add_argument("config", help="a shipped config's name (see stdp-ebm list), e.g. "
+                                     "stdp_window, or a TOML file")
+    keys.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE",
+                      help="override a config key first, as stdp-ebm run does (repeatable)")
+
+
+def _add_data_parser(sub: argparse._SubParsersAction) -> None:
+    data = sub.add_parser("data", help="download the digitised Bi & Poo and Sjöström et al. points "
+                                       "(not shipped; CC BY-NC-ND 4.0) into a directory")
+    data.add_argument("dir", help="directory to put them in (created if needed); then run the STDP "
+                                  "experiments with --set data.dir=DIR")
+    data.add_argument("--url", help="a mirror holding the same files (checked against the same "
+                                    "pinned SHA-256)")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="stdp-ebm", description=__doc__.splitlines()[0])
+    parser = _Parser(prog="stdp-ebm", description=DESCRIPTION)
+    parser.add_argument("--version", action="version", version=_version())
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser,
-                                metavar="{run,list,plot}")
+                                metavar="{run,list,keys,plot,data}")
     run = sub.add_parser("run", help="run an experiment config into a new run directory")
     run.add_argument("config", nargs="?",
                      help="experiment config: a shipped name (see stdp-ebm list), e.g. alignment, "
@@ -74,6 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
                      help="no progress output (default: bars on a terminal, otherwise one status "
                           "line every 30 s)")
     sub.add_parser("list", help="list the experiments and the shipped configs")
+    _add_keys_parser(sub)
+    _add_data_parser(sub)
     plot = sub.add_parser("plot", help="redraw the figures of a finished run (of a training run in "
                                        "progress: those of its finished epochs)")
     plot.add_argument("run_dir")
@@ -83,14 +124,42 @@ def build_parser() -> argparse.ArgumentParser:
 def _cmd_list() -> int:
     from .config import read_toml, shipped_configs
 
-    print("experiments:")
-    for name in sorted(experiments.REGISTRY):
-        doc = experiments.get(name).doc.strip().splitlines()[0]
-        print(f"  {name:18s} {doc}")
-    print("\nshipped configs (stdp-ebm run NAME):")
+    rows = [(name, experiments.get(name).doc.strip().splitlines()[0])
+            for name in sorted(experiments.REGISTRY)]
+    configs = []
     for name, path in shipped_configs().items():
         description = str(read_toml(path).get("description", "")).strip().splitlines()
-        print(f"  {name:18s} {description[0] if description else ''}")
+        configs.append((name, description[0] if description else ""))
+    width = max(len(name) for name, _ in rows + configs)
+    print("experiments:")
+    for name, doc in rows:
+        print(f"  {name:{width}s}  {plain(doc)}")
+    print("\nshipped configs (stdp-ebm run NAME; stdp-ebm keys NAME shows their keys):")
+    for name, doc in configs:
+        print(f"  {name:{width}s}  {plain(doc)}")
+    return 0
+
+
+def _cmd_data(args: argparse.Namespace) -> int:
+    from .fetch import LICENCE, fetch_stdp_data
+
+    print(f"Licence of the files: {LICENCE}")
+    paths = fetch_stdp_data(args.dir, args.url)
+    print(f"{len(paths)} files in {printable(args.dir)}; run the STDP experiments with "
+          f"--set data.dir={printable(args.dir)}")
+    return 0
+
+
+def _cmd_keys(args: argparse.Namespace) -> int:
+    from . import runner
+    from .config import describe_keys
+
+    cfg, exp = runner.resolve(args.config, args.overrides)
+    print(f"{args.config}: experiment {exp.name}: {plain(exp.doc.strip().splitlines()[0])}")
+    print("Each key: its value here (and the default where it differs), the allowed values and "
+          "its meaning. Change one with --set SECTION.KEY=VALUE.\n")
+    for line in describe_keys(cfg, exp.schema):
+        print(plain(line))
     return 0
 
 
@@ -218,6 +287,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         if args.command == "list":
             return _cmd_list()
+        if args.command == "keys":
+            return _cmd_keys(args)
+        if args.command == "data":
+            return _cmd_data(args)
         if args.command == "plot":
             from .runner import in_progress, replot
             partial = in_progress(args.run_dir)

@@ -12,15 +12,17 @@ from __future__ import annotations
 import copy
 import math
 import re
+import textwrap
 import tomllib
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from .errors import ConfigError, did_you_mean
+from .errors import ConfigError, DataError, did_you_mean
 
-__all__ = ["Key", "validate", "read_toml", "find_config", "shipped_configs", "CONFIGS_DIR"]
+__all__ = ["Key", "validate", "read_toml", "find_config", "shipped_configs", "CONFIGS_DIR",
+           "DATA_DIR", "data_dir_key", "data_directory", "describe_keys"]
 
 KINDS = ("float", "int", "bool", "str", "floats", "ints")
 #: upper bound of an integer key that declares none: no count, size or step number in a
@@ -82,6 +84,32 @@ TOP_LEVEL: dict[str, Key] = {
                 high=2**63 - 1),
     "description": Key("str", "", "free text, copied to the manifest"),
 }
+
+
+#: the one key that names a data directory, in every experiment that reads data files
+DATA_DIR = "data.dir"
+#: former spellings of keys, answered with "did you mean" the key that replaced them
+RENAMED = {"data.data_dir": DATA_DIR, "task.data_dir": DATA_DIR}
+
+
+def data_dir_key(default: str, doc: str) -> Key:
+    """The ``[data] dir`` key (:data:`DATA_DIR`) with an experiment's default and documentation."""
+    return Key("str", default, doc + " (relative paths: to the working directory)")
+
+
+def data_directory(value: str | Path, needed_for: str) -> Path:
+    """The existing directory that the value of :data:`DATA_DIR` names; else a
+    :class:`DataError` that names the key, the directory and what it is ``needed_for``."""
+    path = Path(value)
+    if not path.is_dir():
+        raise DataError(f"{DATA_DIR} = {str(path)!r}: no such directory ({path.absolute()}); "
+                        f"{needed_for}; set it with --set {DATA_DIR}=DIR")
+    return path
+
+
+def _renamed(section: str, name: str) -> str:
+    new = RENAMED.get(f"{section}.{name}")
+    return f"; did you mean '{new}'? ([{section}] {name} is its former name)" if new else ""
 
 
 def suggest(name: str, options: list[str]) -> str:
@@ -171,8 +199,8 @@ def validate(raw: Mapping[str, Any], schema: Schema, source: str) -> dict[str, A
         given = raw.get(section, {})
         for name in given:
             if name not in keys:
-                raise ConfigError(
-                    f"{source}: unknown key [{section}] {name}{suggest(name, list(keys))}")
+                raise ConfigError(f"{source}: unknown key [{section}] {name}"
+                                  f"{_renamed(section, name) or suggest(name, list(keys))}")
         resolved = {}
         for name, key in keys.items():
             value = given.get(name, key.default)
@@ -182,6 +210,47 @@ def validate(raw: Mapping[str, Any], schema: Schema, source: str) -> dict[str, A
             resolved[name] = coerced
         out[section] = resolved
     return out
+
+
+def _literal(value: Any, width: int = 70) -> str:
+    """``value`` as TOML writes it (``--set`` takes the same syntax), shortened past ``width``."""
+    if isinstance(value, bool):
+        text = "true" if value else "false"
+    elif isinstance(value, str):
+        text = '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    elif isinstance(value, list):
+        text = "[" + ", ".join(_literal(v) for v in value) + "]"
+    elif isinstance(value, float) and value == int(value) and abs(value) < 1e15:
+        text = str(int(value)) + ".0"
+    else:
+        text = repr(value)
+    return text if len(text) <= width else text[:width - 3] + "..."
+
+
+def describe_keys(cfg: Mapping[str, Any], schema: Schema) -> list[str]:
+    """The keys of a validated config, one block each: ``key = value`` (and the default where it
+    differs), then the allowed values and the documentation, indented (``stdp-ebm keys``)."""
+    def block(name: str, key: Key, value: Any) -> list[str]:
+        head = f"{name} = {_literal(value)}"
+        same = value == key.default or (key.kind == "float" and _is_number(key.default)
+                                        and float(key.default) == value)
+        if not same and name not in ("experiment", "description"):
+            head += f"    (default {_literal(key.default)})"
+        doc = key.doc.rstrip(". ")
+        text = f"{doc}. Allowed: {key.allowed()}." if doc else f"Allowed: {key.allowed()}."
+        return [head] + textwrap.wrap(text, 96, initial_indent="    ", subsequent_indent="    ",
+                                      break_on_hyphens=False)
+
+    lines: list[str] = []
+    for name, key in TOP_LEVEL.items():
+        lines += block(name, key, cfg.get(name, key.default))
+    for section, keys in schema.items():
+        lines += ["", f"[{section}]"]
+        for name, key in keys.items():
+            lines += block(name, key, cfg.get(section, {}).get(name, key.default))
+    if "sweep" in cfg:
+        lines += ["", "[sweep]", "    a sweep over the keys above (docs/cli.md, 'Sweeps')"]
+    return lines
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:
@@ -237,7 +306,17 @@ def find_config(name_or_path: str | Path) -> Path:
     if name in shipped:
         return shipped[name]
     raise ConfigError(f"{name_or_path}: no such config file and no shipped config of that name"
-                      f"{suggest(name, list(shipped))} (shipped: {', '.join(shipped)})")
+                      f"{did_you_mean(name, list(shipped))} (shipped: {', '.join(shipped)})")
+
+
+def source_name(path: str | Path) -> str:
+    """How errors name a config: a shipped config by its name (``stdp_window``, as the user
+    typed it for ``stdp-ebm run``), not by its path inside the installed package; any other
+    file by the path as given."""
+    path = Path(path)
+    if path.parent == CONFIGS_DIR and shipped_configs().get(path.stem) == path:
+        return path.stem
+    return str(path)
 
 
 MAX_CONFIG_BYTES = 1 << 20

@@ -1,7 +1,7 @@
 """The input files of a run, hashed: what a resume must find unchanged besides the config.
 
 A run's result is determined by its resolved config and by the files it reads: the ``--network``
-file and the data set files of ``[data] data_dir`` (MNIST). :func:`record` gives each one's path,
+file and the data set files of ``[data] dir`` (MNIST). :func:`record` gives each one's path,
 size and SHA-256 of its bytes; the record is written into ``manifest.json`` (``inputs``), into a
 sweep's ``sweep.json`` and into the ``inputs.json`` of an interrupted training run, and
 :func:`check_same` refuses a resume whose inputs differ, naming the first input that does.
@@ -13,6 +13,7 @@ import hashlib
 from pathlib import Path
 from typing import Any, Iterable
 
+from .config import data_directory
 from .data import mnist_file_limit, mnist_files
 from .errors import DataError, InputError, NetworkFileError
 from .network import NetworkFile
@@ -42,8 +43,9 @@ def input_files(cfgs: Iterable[dict[str, Any]],
         for section in ("data", "task"):  # [task]: the spiking learner's data set
             data = cfg.get(section)
             if isinstance(data, dict) and data.get("dataset") == "mnist":
-                for path in mnist_files(data["data_dir"]):
-                    files[f"[{section}] {path}"] = path
+                where = data_directory(cfg["data"]["dir"], "MNIST needs its four IDX files")
+                for path in mnist_files(where):
+                    files[f"[data] {path}"] = path
     return files
 
 

@@ -108,27 +108,53 @@ def read_json(path: Path) -> Any:
 
 
 def git_state() -> dict[str, Any]:
-    """Commit and dirty flag of the source tree the package is imported from (None outside git)."""
+    """Commit and dirty flag of the source tree the package is imported from; for an installed
+    (non-editable) package, the commit pip recorded when it installed from a git URL
+    (``direct_url.json``, PEP 610), dirty None; else None. ``source`` says which."""
     root = Path(__file__).resolve().parent.parent
     try:
+        # only a checkout that tracks this package: an installed copy inside some other
+        # repository (a venv in a project folder) must not take that repository's commit
+        tracked = subprocess.run(["git", "ls-files", "--error-unmatch", "stdp_ebm/__init__.py"],
+                                 cwd=root, capture_output=True, text=True, timeout=10)
         commit = subprocess.run(["git", "rev-parse", "HEAD"], cwd=root, capture_output=True,
                                 text=True, timeout=10)
-        if commit.returncode != 0:
-            return {"commit": None, "dirty": None}
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                               capture_output=True, text=True, timeout=10)
-        return {"commit": commit.stdout.strip(), "dirty": bool(dirty.stdout.strip())}
+        if tracked.returncode == 0 and commit.returncode == 0:
+            dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"],
+                                   cwd=root, capture_output=True, text=True, timeout=10)
+            return {"commit": commit.stdout.strip(), "dirty": bool(dirty.stdout.strip()),
+                    "source": "checkout"}
     except (OSError, subprocess.SubprocessError):
-        return {"commit": None, "dirty": None}
+        pass
+    return installed_commit()
+
+
+def installed_commit() -> dict[str, Any]:
+    """The commit pip recorded for an install from a git URL (``pip install git+https://…``),
+    from the distribution's ``direct_url.json``; None for any other install."""
+    try:
+        info = json.loads(metadata.distribution("stdp-ebm").read_text("direct_url.json") or "{}")
+    except (metadata.PackageNotFoundError, ValueError, OSError):
+        info = {}
+    vcs = info.get("vcs_info") if isinstance(info, dict) else None
+    if isinstance(vcs, dict) and isinstance(vcs.get("commit_id"), str):
+        return {"commit": vcs["commit_id"], "dirty": None,
+                "source": f"pip's direct_url.json ({info.get('url')})"}
+    return {"commit": None, "dirty": None, "source": None}
 
 
 def versions() -> dict[str, str | None]:
+    """Versions of the packages a run depends on; this package's from its own ``__version__``
+    when no installed metadata names it (imported from a source tree on ``PYTHONPATH``)."""
+    from . import __version__
+
     out: dict[str, str | None] = {}
     for name in PACKAGES:
         try:
             out[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
             out[name] = None
+    out["stdp-ebm"] = out.get("stdp-ebm") or __version__
     return out
 
 

@@ -31,7 +31,7 @@ def resolve(path: str | Path, overrides: list[str] | None = None) -> tuple[dict[
     """Read ``path`` (a config file, or a shipped config's name), apply ``--set`` overrides,
     validate; return (resolved config, experiment)."""
     path = cfgmod.find_config(path)
-    source = str(path)
+    source = cfgmod.source_name(path)
     raw = cfgmod.apply_overrides(cfgmod.read_toml(path), overrides or [])
     name = raw.get("experiment")
     if not isinstance(name, str) or not name:

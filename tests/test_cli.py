@@ -148,7 +148,7 @@ def test_no_arguments_names_the_commands(capsys):
     with pytest.raises(SystemExit) as stop:
         main([])
     err = capsys.readouterr().err
-    assert stop.value.code == 2 and "{run,list,plot}" in err and "see stdp-ebm --help" in err
+    assert stop.value.code == 2 and "{run,list,keys,plot,data}" in err and "see stdp-ebm --help" in err
 
 
 @pytest.mark.parametrize("path", sorted(EXPERIMENTS.glob("*.toml")), ids=lambda p: p.stem)

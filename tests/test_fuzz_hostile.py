@@ -1,7 +1,7 @@
 """Fuzzing with hostile, huge and damaged input (the classes of issue 16), beside test_fuzz.py.
 
 Each class is generated (hypothesis, derandomized), not listed by hand: huge sizes, .npz bombs,
-gzip/IDX bombs in ``data_dir``, deep nesting, special files, hostile strings, damaged run
+gzip/IDX bombs in ``[data] dir``, deep nesting, special files, hostile strings, damaged run
 directories, OS errors at any write, and a second run into a locked ``--out``. Every case runs
 through ``cli.main`` and must end with exit status 2 and one escaped line on stderr (or, where the
 input may be harmless, exit 0 with a complete run directory), no traceback, no half-written
@@ -120,7 +120,7 @@ def test_npz_bombs_are_refused_from_their_headers(no_run):
     case()
 
 
-# --- gzip / IDX bombs in data_dir (the real run: MNIST is read before any training) --------------
+# --- gzip / IDX bombs in [data] dir (the real run: MNIST is read before any training) --------------
 @st.composite
 def idx_bomb(draw, stem: str) -> bytes:
     limit = MNIST_BYTES[stem]
@@ -153,7 +153,7 @@ def test_gzip_and_idx_bombs_in_data_dir_are_refused(monkeypatch):
             is_gzip = content[:2] == b"\x1f\x8b" or not content.startswith(b"\x00\x00\x08")
             (data / (stem + (".gz" if is_gzip else ""))).write_bytes(content)
         cfg = {"experiment": "train", "seed": 1, "network": {"sizes": [784, 8, 10]},
-               "data": {"dataset": "mnist", "data_dir": str(data)}, "train": {"epochs": 1}}
+               "data": {"dataset": "mnist", "dir": str(data)}, "train": {"epochs": 1}}
         check("gzip/IDX bombs", ["run", str(write_config(tmp, cfg)), "--out", str(tmp / "out"),
                                  "--quiet"], tmp)
 

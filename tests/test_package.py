@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import site
 import subprocess
 import sys
 from pathlib import Path
@@ -29,6 +30,29 @@ def _run(argv: list[str], cwd: Path, env: dict[str, str]) -> subprocess.Complete
     return done
 
 
+def _version() -> str:
+    from stdp_ebm import __version__
+
+    return __version__
+
+
+def _venv_seeing_this_environment(venv: Path, env: dict[str, str]) -> str:
+    """A fresh venv that imports this interpreter's brian2, numpy, matplotlib… (no download).
+
+    ``--system-site-packages`` alone is not enough when the tests run in a venv themselves: ``venv``
+    builds from the base interpreter, so the new venv would see the base's packages, not this
+    venv's. A ``.pth`` file names this environment's site directories after the new venv's own
+    (path lines only: ``.pth`` files there, such as an editable install of this repository, are
+    not processed), so the wheel installed into the new venv is the ``stdp_ebm`` it imports."""
+    _run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], venv.parent, env)
+    python = str(venv / "bin" / "python")
+    purelib = _run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                   venv.parent, env).stdout.strip()
+    ours = [p for p in site.getsitepackages() if Path(p).is_dir()]
+    (Path(purelib) / "_outer_environment.pth").write_text("\n".join(ours) + "\n")
+    return python
+
+
 @pytest.mark.brian2
 def test_wheel_runs_shipped_configs_in_a_fresh_venv(tmp_path):
     pytest.importorskip("wheel", reason="building without network needs the wheel package")
@@ -41,10 +65,8 @@ def test_wheel_runs_shipped_configs_in_a_fresh_venv(tmp_path):
     _run([sys.executable, "-m", "pip", "wheel", str(src), "--no-deps", "--no-build-isolation",
           "--quiet", "-w", str(tmp_path / "dist")], tmp_path, env)
     wheel = next((tmp_path / "dist").glob("stdp_ebm-*.whl"))
-    # the venv sees this interpreter's brian2/numpy (no download); the wheel goes into the venv
     venv = tmp_path / "venv"
-    _run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], tmp_path, env)
-    python = str(venv / "bin" / "python")
+    python = _venv_seeing_this_environment(venv, env)
     _run([python, "-m", "pip", "install", "--quiet", "--no-deps", "--force-reinstall",
           "--disable-pip-version-check", str(wheel)], tmp_path, env)
     work = tmp_path / "elsewhere"
@@ -59,3 +81,9 @@ def test_wheel_runs_shipped_configs_in_a_fresh_venv(tmp_path):
     for run in ("window", "align"):
         assert json.loads((work / run / "summary.json").read_text())
         assert any((work / run / "figures").glob("*.png"))
+        # the installed package's version; no commit of a checkout it is not imported from
+        manifest = json.loads((work / run / "manifest.json").read_text())
+        assert manifest["versions"]["stdp-ebm"] == _version()
+        assert manifest["git"]["source"] != "checkout"
+    version = _run([str(venv / "bin" / "stdp-ebm"), "--version"], work, env).stdout
+    assert version.startswith(f"stdp-ebm {_version()} ") and str(venv) in version

@@ -97,12 +97,12 @@ def test_training_resume_with_another_network_file_is_refused(tmp_path, monkeypa
 
 
 def test_a_changed_data_set_file_is_named(tmp_path):
-    """MNIST files in data_dir are inputs too: one changed byte refuses the resume."""
+    """MNIST files in [data] dir are inputs too: one changed byte refuses the resume."""
     from stdp_ebm.data import MNIST_SHA256
 
     for stem in MNIST_SHA256:
         (tmp_path / f"{stem}.gz").write_bytes(stem.encode())
-    cfg = {"data": {"dataset": "mnist", "data_dir": str(tmp_path)}, "seed": 1}
+    cfg = {"data": {"dataset": "mnist", "dir": str(tmp_path)}, "seed": 1}
     partial = tmp_path / ".run.partial"
     partial.mkdir()
     (partial / "config.toml").write_text(tomli_w.dumps(cfg))
@@ -360,13 +360,15 @@ def test_a_spiking_network_too_large_for_memory_is_refused_before_building(tmp_p
 
 @pytest.mark.parametrize("section", ["data", "task"])
 def test_mnist_files_are_inputs_of_both_learners(tmp_path, section):
-    """The rate learner reads MNIST through [data], the spiking learner through [task]: both
-    record the four files, so a resume with other files is refused for either."""
+    """The rate learner chooses MNIST in [data], the spiking learner in [task]; both read it
+    from [data] dir and record the four files, so a resume with other files is refused for
+    either."""
     from stdp_ebm.data import MNIST_SHA256
     from stdp_ebm.inputs import input_files
 
     for stem in MNIST_SHA256:
         (tmp_path / f"{stem}.gz").write_bytes(b"x")
-    files = input_files([{section: {"dataset": "mnist", "data_dir": str(tmp_path)}}], None)
-    assert sorted(files) == sorted(f"[{section}] {tmp_path / f'{stem}.gz'}"
-                                   for stem in MNIST_SHA256)
+    cfg = {"data": {"dir": str(tmp_path)}}
+    cfg[section] = {**cfg.get(section, {}), "dataset": "mnist"}
+    files = input_files([cfg], None)
+    assert sorted(files) == sorted(f"[data] {tmp_path / f'{stem}.gz'}" for stem in MNIST_SHA256)

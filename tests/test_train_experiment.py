@@ -119,7 +119,7 @@ def _resumed_only(train_ep):
     (["train.lrs=[0.1]"], "one learning rate per weight matrix"),
     (["network.sizes=[60,30,10]"], "must start with 64 inputs"),
     (["data.validation=5000"], "must be between 0 and the 1438 training examples"),
-    (["data.dataset='mnist'", "network.sizes=[784,30,10]", "data.data_dir='/nonexistent'"],
+    (["data.dataset='mnist'", "network.sizes=[784,30,10]", "data.dir='/nonexistent'"],
      "no such directory"),
 ])
 def test_bad_training_input_is_one_line_exit_2(override, message, tmp_path, capsys):
@@ -156,7 +156,7 @@ def test_mnist_config_reaches_2_percent(tmp_path):
     from threadpoolctl import threadpool_limits
 
     cfg, exp = runner.resolve(EXPERIMENTS / "train_mnist.toml",
-                              [f"data.data_dir='{MNIST_DIR}'", "train.baseline=false"])
+                              [f"data.dir='{MNIST_DIR}'", "train.baseline=false"])
     with threadpool_limits(1):
         out = runner.execute(cfg, exp, tmp_path / "run")
     summary = json.loads((out / "summary.json").read_text())
@@ -177,7 +177,7 @@ def test_mnist_two_hidden_layers_learn_on_a_subset(tmp_path):
     from threadpoolctl import threadpool_limits
 
     cfg, exp = runner.resolve(EXPERIMENTS / "train_mnist_2h.toml",
-                              [f"data.data_dir='{MNIST_DIR}'", "train.epochs=3", "data.n_train=10000",
+                              [f"data.dir='{MNIST_DIR}'", "train.epochs=3", "data.n_train=10000",
                                "data.n_test=2000"])
     with threadpool_limits(1):
         out = runner.execute(cfg, exp, tmp_path / "run")

@@ -26,7 +26,7 @@ from ..config import Key, require
 from ..plotting import figure, panel_label
 from ..protocols import pairing
 from . import Experiment, Result, RunContext
-from .stdp_rules import DATA, SPIKING, data_dir, notes, rules, run_spiking
+from .stdp_rules import DATA, SPIKING, data_dir, notes, rules, run_spiking, warn_absent
 from .stdp_window import schedule_theory
 from .stdp_window_figures import label
 
@@ -91,6 +91,7 @@ def _compare(rule_list, data: dict, cfg: dict) -> dict:
     where = data_dir(cfg)
     pts = stdp_data.sjostrom_points(where) if where else None
     if pts is None:
+        warn_absent("Sjöström et al.'s points", " or ".join(stdp_data.SJOSTROM_FILES.values()), cfg)
         return {"present": False, "note": f"Sjöström et al.'s files not in [data] dir = "
                                           f"{cfg['data']['dir']!r}: points not plotted"}
     delta, freq = list(data["delta_t_ms"]), list(data["frequencies_hz"])

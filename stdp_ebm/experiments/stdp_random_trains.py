@@ -38,7 +38,7 @@ from ..config import Key, require
 from ..plotting import figure, panel_label
 from ..protocols import concat, pairing, poisson
 from . import Experiment, Result, RunContext
-from .stdp_rules import DATA, SPIKING, data_dir, notes, rules, run_spiking
+from .stdp_rules import DATA, SPIKING, data_dir, notes, rules, run_spiking, warn_absent
 from .stdp_window_figures import label
 
 SCHEMA = {
@@ -134,6 +134,7 @@ def _bi_poo(names: list[str], data: dict, cfg: dict) -> dict:
     where = data_dir(cfg)
     pts = stdp_data.bi_poo_points(where) if where else None
     if pts is None:
+        warn_absent("Bi & Poo's points", stdp_data.BI_POO_FILE, cfg)
         return {"present": False, "note": f"no {stdp_data.BI_POO_FILE} in [data] dir = "
                                           f"{cfg['data']['dir']!r}: points not compared"}
     keep = np.abs(pts.x) < data["lag_ms"].max()

@@ -10,12 +10,13 @@ what was skipped. All of this is decided by :func:`rules` before any simulation 
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from .. import stdp
-from ..config import Key
+from ..config import DATA_DIR, Key, data_dir_key
 from ..models import Model
 from ..protocols import PairingResult, Schedule, plastic_synapse, simulate, switch_params
 from . import RunContext
@@ -38,8 +39,9 @@ SPIKING = {
 }
 
 DATA = {
-    "dir": Key("str", "../shared/data/stdp_experiments", "directory holding the digitised "
-               "points (CC BY-NC-ND 4.0, not shipped; see docs/stdp.md); absent: figures say so"),
+    "dir": data_dir_key("../shared/data/stdp_experiments", "directory holding the digitised "
+                        "points (CC BY-NC-ND 4.0, not shipped; see docs/stdp.md); absent: the run "
+                        "goes on, a warning and the figures say so"),
 }
 
 
@@ -94,6 +96,18 @@ def run_spiking(schedule: Schedule, cfg: dict, ctx: RunContext, rule: Rule,
 def data_dir(cfg: dict) -> Path | None:
     """The [data] directory, or None when not given."""
     return Path(cfg["data"]["dir"]) if cfg["data"]["dir"] else None
+
+
+LOG = logging.getLogger("stdp_ebm.data")
+
+
+def warn_absent(points: str, files: str, cfg: dict) -> None:
+    """One warning line on the console: the measured ``points`` are absent (``files`` not in the
+    data directory), the run goes on without them, and which key brings them in."""
+    where = Path(cfg["data"]["dir"])
+    LOG.warning("stdp-ebm: warning: %s absent: no %s in %s = '%s' (%s); the run goes on without "
+                "them. To compare with them: stdp-ebm data DIR (downloads the digitised files), "
+                "then add --set %s=DIR", points, files, DATA_DIR, where, where.absolute(), DATA_DIR)
 
 
 def protocol_text(cfg: dict, n_pairs: int) -> str:

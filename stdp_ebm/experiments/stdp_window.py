@@ -29,7 +29,8 @@ from ..config import Key, require
 from ..protocols import PairingResult, concat, measured_delta_t, pairing, poisson
 from ..window_fit import N_BOOT, WindowFit, fit_window
 from . import Experiment, Result, RunContext
-from .stdp_rules import DATA, SPIKING, Rule, data_dir, notes, rules, run_spiking
+from .stdp_rules import (DATA, SPIKING, Rule, data_dir, notes, rules, run_spiking,
+                         warn_absent)
 from .stdp_window_figures import figures
 
 DEFAULT_GRID = [-100.0, -80.0, -60.0, -50.0, -40.0, -30.0, -25.0, -20.0, -15.0, -10.0, -7.0, -5.0,
@@ -186,6 +187,7 @@ def _data_comparison(rule_list: list[Rule], data: dict, cfg: dict, ctx: RunConte
     where = data_dir(cfg)
     pts = stdp_data.bi_poo_points(where) if where else None
     if pts is None:
+        warn_absent("Bi & Poo's points", stdp_data.BI_POO_FILE, cfg)
         return {"bi_poo_points": {"present": False,
                                   "note": f"no {stdp_data.BI_POO_FILE} in [data] dir = "
                                           f"{cfg['data']['dir']!r}: points not plotted"}}

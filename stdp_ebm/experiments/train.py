@@ -31,7 +31,7 @@ import numpy as np
 from .. import progress
 from ..activation import HardSigmoid
 from ..checkpoint import Checkpoint, History, read_checkpoints
-from ..config import Key, require
+from ..config import Key, data_dir_key, data_directory, require
 from ..data import Dataset, load_digits, load_mnist
 from ..network import NETWORK_SCHEMA, Network, random_network, save_network
 from ..plotting import figure, layer_colors, log_percent_axis, panel_label
@@ -54,8 +54,8 @@ SCHEMA = {
                  "dtype": DTYPE_KEY},
     "data": {
         "dataset": Key("str", "digits", "digits: scikit-learn's bundled 8×8 set; mnist: IDX files "
-                                        "in data_dir", choices=tuple(N_INPUTS)),
-        "data_dir": Key("str", "data/mnist", "directory of the four MNIST IDX files (.gz or raw)"),
+                                        "in dir", choices=tuple(N_INPUTS)),
+        "dir": data_dir_key("data/mnist", "directory of the four MNIST IDX files (.gz or raw)"),
         "test_fraction": Key("float", 0.2, "digits: fraction held out for testing (stratified)",
                              low=0.0, open_low=True, high=1.0, open_high=True),
         "n_train": Key("int", 0, "use only the first n training examples (0: all)", low=0),
@@ -86,7 +86,7 @@ def load_data(sec: dict, rng: np.random.Generator) -> Dataset:
     """The data set of the [data] section (its validation split if ``validation`` > 0), cut to
     n_train / n_test when those are non-zero."""
     data = load_digits(rng, sec["test_fraction"]) if sec["dataset"] == "digits" \
-        else load_mnist(sec["data_dir"])
+        else load_mnist(data_directory(sec["dir"], "MNIST needs its four IDX files"))
     if sec["validation"]:
         data = data.validation(sec["validation"])
     n_train = sec["n_train"] or len(data.x_train)

@@ -36,7 +36,7 @@ from .. import progress
 from ..analysis import METRICS, layer_alignment
 from ..calibration import CALIBRATION_SCHEMA, calibrate
 from ..checkpoint import Checkpoint, History, read_checkpoints
-from ..config import Key, require
+from ..config import Key, data_dir_key, data_directory, require
 from ..data import DataError, Dataset, load_digits, load_mnist, one_hot
 from ..network import NETWORK_SCHEMA, random_network
 from ..rate import DYNAMICS_SCHEMA, RateModel, model_from_config
@@ -61,9 +61,8 @@ SCHEMA = {
     "calibration": CALIBRATION_SCHEMA,
     "task": {
         "dataset": Key("str", "digits", "digits: scikit-learn's 8×8 digits; mnist: the four MNIST "
-                       "IDX files in data_dir (784 pixels, all ten classes, no pooling)",
+                       "IDX files in [data] dir (784 pixels, all ten classes, no pooling)",
                        choices=("digits", "mnist")),
-        "data_dir": Key("str", "data/mnist", "directory of the MNIST IDX files (dataset = mnist)"),
         "classes": Key("ints", list(range(10)), "digit classes used", low=0, high=9),
         "pool": Key("int", 1, "block-average pool×pool pixels (8×8 → (8/pool)²)", low=1),
         "test_fraction": Key("float", 0.2, "stratified held-out fraction", low=0.0,
@@ -75,6 +74,8 @@ SCHEMA = {
                                     "them as the 'test' set, for choosing settings without the "
                                     "test set", low=0),
     },
+    "data": {"dir": data_dir_key("data/mnist", "directory of the MNIST IDX files "
+                                               "([task] dataset = mnist)")},
     "train": {k: TRAIN_SCHEMA[k] for k in TRAIN_KEYS},
     "learner": {
         "input": Key("str", "poisson", "how the clamped input enters the spiking network: "
@@ -115,11 +116,13 @@ def check(cfg: dict, source: str) -> None:
             cfg["spiking"]["estimator"], "training uses the symmetric ±β estimate")
 
 
-def load_task(sec: dict, rng: np.random.Generator, batch_size: int = 1) -> Dataset:
-    """Digits of ``classes``, pool×pool block averages (or MNIST), cut to n_train (all: the
-    largest multiple of ``batch_size``) / n_test."""
+def load_task(sec: dict, rng: np.random.Generator, batch_size: int = 1,
+              data_dir: str | Path | None = None) -> Dataset:
+    """Digits of ``classes``, pool×pool block averages (or MNIST from ``data_dir``, the config's
+    ``[data] dir``), cut to n_train (all: the largest multiple of ``batch_size``) / n_test."""
     if sec["dataset"] == "mnist":
-        data = load_mnist(sec["data_dir"])
+        data = load_mnist(data_directory("" if data_dir is None else data_dir,
+                                         "MNIST needs its four IDX files"))
         if sec["validation"]:
             data = data.validation(sec["validation"], "[task] validation")
         ntr = (sec["n_train"] or len(data.x_train)) // batch_size * batch_size
@@ -253,7 +256,7 @@ def run(cfg: dict, ctx: RunContext) -> Result:
 
 def _run(cfg: dict, ctx: RunContext) -> Result:
     t = rate_train_cfg(cfg)
-    data = load_task(cfg["task"], ctx.seeds.rng("data"), t["batch_size"])
+    data = load_task(cfg["task"], ctx.seeds.rng("data"), t["batch_size"], cfg["data"]["dir"])
     net, fi, model, spk = build(cfg, ctx, data)
     x0, d0 = data.x_train[:t["batch_size"]], data.y_train[:t["batch_size"]]
     with closing(spk):
@@ -288,7 +291,8 @@ def interim(cfg: dict, work_dir: Path) -> tuple[dict, dict] | None:
     if not got:
         return None
     t = rate_train_cfg(cfg)
-    data = load_task(cfg["task"], Seeds(cfg["seed"]).rng("data"), t["batch_size"])
+    data = load_task(cfg["task"], Seeds(cfg["seed"]).rng("data"), t["batch_size"],
+                     cfg["data"]["dir"])
     out: dict[str, np.ndarray] = {"epoch": np.arange(1, t["epochs"] + 1)}
     for m, (h, arrays) in got.items():
         out.update({f"{m}_{k}": v for k, v in h.arrays().items()})
