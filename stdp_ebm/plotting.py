@@ -63,6 +63,32 @@ def log_percent_axis(ax: plt.Axes) -> None:
     ax.yaxis.set_minor_formatter(plain)
 
 
+def error_floor(n_examples: int) -> float:
+    """Where a 0 % error is drawn on a log axis (%): half of one error in the largest set drawn, so
+    below every error that is not zero."""
+    return 50.0 / max(n_examples, 1)
+
+
+def plot_percent(ax: plt.Axes, x: np.ndarray, pct: np.ndarray, floor: float, fmt: str = "-",
+                 **kwargs: Any) -> bool:
+    """Error percentages on a log axis: an error of 0 % (off a log axis) is drawn at ``floor`` as
+    an open down-triangle, the line joining it there. True if any such point was drawn."""
+    pct = np.asarray(pct, float)
+    zero = pct <= 0
+    (line,) = ax.plot(x, np.where(zero, floor, pct), fmt, **kwargs)
+    if zero.any():
+        ax.plot(np.asarray(x)[zero], np.full(int(zero.sum()), floor), "v", ms=6, mfc="white",
+                mec=line.get_color(), zorder=5)
+    return bool(zero.any())
+
+
+def mark_floor(ax: plt.Axes, floor: float) -> None:
+    """The dotted line and the legend entry of :func:`plot_percent`'s zeros."""
+    ax.axhline(floor, color="0.6", lw=0.6, ls=":")
+    ax.plot([], [], "v", ms=6, mfc="white", mec="0.3", ls="none",
+            label=f"0 % (no error): drawn at {floor:.2g} %, half of one error")
+
+
 def panel_label(ax: plt.Axes, text: str) -> None:
     """Bold panel letter in the top-left corner, as in a journal figure."""
     ax.text(-0.18, 1.04, text, transform=ax.transAxes, fontweight="bold", fontsize=10, va="bottom")

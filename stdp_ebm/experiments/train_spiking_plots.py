@@ -6,7 +6,9 @@ from __future__ import annotations
 import numpy as np
 from matplotlib.ticker import MaxNLocator
 
-from ..plotting import figure, layer_colors, layer_name, log_percent_axis, panel_label
+from ..analysis import mcnemar
+from ..plotting import (error_floor, figure, layer_colors, layer_name, log_percent_axis,
+                        mark_floor, panel_label, plot_percent)
 
 LEARNERS = {"spk": "Brian2 rule synapses", "rate": "rate model, ρ_LIF"}
 
@@ -28,27 +30,44 @@ def _layer_names(sizes: list[int]) -> list[str]:
 
 
 def _fig_curves(data: dict, summary: dict):
-    """Test error with its 95 % Wilson interval (band) and the running train error, per epoch."""
-    fig, (ax,) = figure(1, 1, width=4.0, height=3.0)
+    """Test error with its 95 % Wilson interval (band) and the running train error, per epoch;
+    the two learners compared on the same test images by the exact McNemar test (title)."""
+    fig, (ax,) = figure(1, 1, width=4.0, height=3.2)
     colors = dict(zip(LEARNERS, layer_colors(2)))
+    floor = error_floor(max(summary["n_train"], summary["n_test"]))
+    zeros = False
     for m, label in LEARNERS.items():
         if f"{m}_test_error" not in data:  # a run in progress: this learner has no epoch yet
             continue
         ep, c = data["epoch"][:len(data[f"{m}_test_error"])], colors[m]
         if f"{m}_test_ci" in data:
-            ci = 100 * np.asarray(data[f"{m}_test_ci"])
+            ci = np.maximum(100 * np.asarray(data[f"{m}_test_ci"]), floor)
             ax.fill_between(ep, ci[:, 0], ci[:, 1], color=c, alpha=0.2, lw=0)
-        ax.plot(ep, 100 * data[f"{m}_test_error"], "-o", ms=3, color=c,
-                label=f"{label}, test (95 % Wilson interval)")
-        ax.plot(ep, 100 * data[f"{m}_train_error"], "--", color=c,
-                label=f"{label}, train (running, during the epoch)")
+        zeros |= plot_percent(ax, ep, 100 * data[f"{m}_test_error"], floor, "-o", ms=3, color=c,
+                              label=f"{label}, test (95 % Wilson interval)")
+        zeros |= plot_percent(ax, ep, 100 * data[f"{m}_train_error"], floor, "--", color=c,
+                              label=f"{label}, train (running, during the epoch)")
     ax.set_xlabel("epoch")
     ax.set_ylabel("error (%)")
     log_percent_axis(ax)
+    if zeros:
+        mark_floor(ax, floor)
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=1, fontsize=7)
     ax.set_title(f"{summary['dataset']} {'-'.join(map(str, summary['sizes']))}, "
-                 f"{summary['n_test']} test examples\n{_errors_line(summary)}", fontsize=7)
+                 f"{summary['n_test']} test examples\n{_errors_line(summary)}"
+                 f"{_paired_line(summary)}", fontsize=7)
     return fig
+
+
+def _paired_line(summary: dict) -> str:
+    """The McNemar comparison of the two learners on the same test images, if recorded."""
+    t = summary.get("paired_test")
+    if not t:
+        return ""
+    return (f"\nsame {t['n_test']} test images, epoch {t['epoch']}: {t['spk_only_correct']} right "
+            f"only by spiking, {t['rate_only_correct']} only by rate; McNemar exact "
+            f"p = {t['mcnemar_p']:.2g}")
 
 
 def _errors_line(summary: dict) -> str:
@@ -115,3 +134,23 @@ def _fig_dw(data: dict, summary: dict):
                  f"{al['rate']['cos'][-1]:.3f} (rate)", fontsize=7)
     fig.legend(*ax.get_legend_handles_labels(), loc="outside lower center", ncol=1, fontsize=6)
     return fig
+
+
+def paired_test(data: dict) -> tuple[np.ndarray, dict | None]:
+    """Exact McNemar test of the two learners on the same test images per epoch (NaN where either
+    learner has no per-image record of that epoch; a learner's records are its last epochs), and
+    the counts of the last epoch both have: ``epoch``, ``spk_only_correct``, ``rate_only_correct``,
+    ``mcnemar_p``, ``n_test`` (None without records)."""
+    by_epoch = []
+    for m in ("spk", "rate"):
+        masks = np.asarray(data.get(f"{m}_test_correct", np.zeros((0, 0))), bool)
+        done = len(data.get(f"{m}_test_error", []))
+        by_epoch.append({done - len(masks) + i: row for i, row in enumerate(masks)})
+    p = np.full(len(data["epoch"]), np.nan)
+    final = None
+    for e in sorted(set(by_epoch[0]) & set(by_epoch[1])):
+        t = mcnemar(by_epoch[0][e], by_epoch[1][e])
+        p[e] = t["p"]
+        final = {"epoch": e + 1, "spk_only_correct": t["a_only"], "rate_only_correct": t["b_only"],
+                 "mcnemar_p": t["p"], "n_test": t["n"]}
+    return p, final
