@@ -9,7 +9,7 @@ import numpy as np
 from .errors import DivergenceError
 
 __all__ = ["METRICS", "NOISE_FLOOR", "direction_where_defined", "alignment", "layer_alignment", "cross_alignment", "metrics_table",
-           "headline_near_beta", "loglog_slope", "trial_interval", "noise_free_cosine", "trial_nrmse",
+           "headline_near_beta", "loglog_slope", "trial_interval", "trial_cosine", "trial_nrmse",
            "mcnemar"]
 
 METRICS = ("cos", "angle_deg", "norm_ratio", "nrmse", "sign_agree")
@@ -128,16 +128,18 @@ def _trial_moments(samples: np.ndarray) -> tuple[np.ndarray, float]:
     return mean, float(np.sum((u - mean) ** 2) / (len(u) - 1))
 
 
-def noise_free_cosine(samples: np.ndarray, reference: np.ndarray) -> float:
-    """cos(E[ΔW], ref) estimated from T noisy trials of ΔW: ⟨ΔW̄, r̂⟩ / √(‖ΔW̄‖² − tr Σ̂/T).
-
-    The plain cosine of the trial mean is biased low by the noise left in it (‖ΔW̄‖² exceeds
-    ‖E ΔW‖² by tr Σ/T, which in hundreds of weights outweighs its spread many times); the
-    numerator is unbiased and the corrected squared norm too. Needs T ≥ 2.
-    """
+def trial_cosine(samples: np.ndarray, reference: np.ndarray, trials: float | None = None) -> float:
+    """cos of a ``trials``-trial mean of ΔW with ``reference``, the noise entering by its expected
+    power: ⟨E ΔW, r̂⟩ / √(‖E ΔW‖² + tr Σ/trials), estimated from T noisy trials with the numerator
+    and the squared norm unbiased (‖ΔW̄‖² − tr Σ̂/T estimates ‖E ΔW‖²). ``trials`` = T (the
+    default) gives the plain cosine of their mean; ``inf`` the cosine of the noise-free E ΔW,
+    which the plain cosine underestimates (in hundreds of weights the noise's tr Σ/T outweighs
+    the cosine's spread many times). Needs T ≥ 2."""
     mean, tr = _trial_moments(samples)
+    n = len(samples)
     r = np.ravel(np.asarray(reference, float))
-    sq = float(mean @ mean) - tr / len(samples)
+    t = n if trials is None else trials
+    sq = float(mean @ mean) - tr / n + (0.0 if np.isinf(t) else tr / t)
     return float(mean @ r / np.linalg.norm(r) / np.sqrt(sq)) if sq > 0 else float("nan")
 
 

@@ -82,11 +82,13 @@ def plot_percent(ax: plt.Axes, x: np.ndarray, pct: np.ndarray, floor: float, fmt
     return bool(zero.any())
 
 
-def mark_floor(ax: plt.Axes, floor: float) -> None:
-    """The dotted line and the legend entry of :func:`plot_percent`'s zeros."""
+def mark_floor(ax: plt.Axes, n_examples: int) -> None:
+    """The dotted line and the legend entry of :func:`plot_percent`'s zeros at
+    :func:`error_floor` of ``n_examples``."""
+    floor = error_floor(n_examples)
     ax.axhline(floor, color="0.6", lw=0.6, ls=":")
     ax.plot([], [], "v", ms=6, mfc="white", mec="0.3", ls="none",
-            label=f"0 % (no error): drawn at {floor:.2g} %, half of one error")
+            label=f"0 % (no error), drawn at {floor:.2g} % (half of one error in {n_examples})")
 
 
 def panel_label(ax: plt.Axes, text: str) -> None:

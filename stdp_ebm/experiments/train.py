@@ -182,7 +182,8 @@ def _learning_curves(data: dict, summary: dict):
     colors = dict(zip(LEARNERS, layer_colors(2)))
     marker = "o" if len(epoch) <= 30 else None
     # zeros drawn below one error in the larger set (a run in progress has no sizes: 0.01 %)
-    floor = error_floor(max(summary.get("n_train", 0), summary.get("n_test", 0)) or 5000)
+    n_most = max(summary.get("n_train", 0), summary.get("n_test", 0)) or 5000
+    floor = error_floor(n_most)
     zeros = False
     for m, label in LEARNERS.items():
         if f"{m}_test_error" not in data:
@@ -198,7 +199,7 @@ def _learning_curves(data: dict, summary: dict):
                        label="Scellier & Bengio 2017, test (2–3 %)")
     log_percent_axis(ax_err)
     if zeros:
-        mark_floor(ax_err, floor)
+        mark_floor(ax_err, n_most)
     ax_err.set_xlabel("epoch")
     ax_err.set_ylabel("error (%)")
     ax_cost.set_yscale("log")
