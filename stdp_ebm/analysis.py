@@ -10,7 +10,7 @@ from .errors import DivergenceError
 
 __all__ = ["METRICS", "NOISE_FLOOR", "direction_where_defined", "alignment", "layer_alignment", "cross_alignment", "metrics_table",
            "headline_near_beta", "loglog_slope", "trial_interval", "trial_cosine", "trial_nrmse",
-           "mcnemar"]
+           "trial_means", "layer_intervals", "mcnemar"]
 
 METRICS = ("cos", "angle_deg", "norm_ratio", "nrmse", "sign_agree")
 #: an update whose norm is below this fraction of its reference's is rounding noise (e.g. a layer
@@ -154,6 +154,29 @@ def trial_nrmse(samples: np.ndarray, reference: np.ndarray, trials: float | None
     t = n if trials is None else trials
     sq = float(np.sum((mean - r) ** 2)) - tr / n + (0.0 if np.isinf(t) else tr / t)
     return float(np.sqrt(max(sq, 0.0)) / np.linalg.norm(r))
+
+
+def trial_means(copies: Sequence[np.ndarray], batch: int) -> list[np.ndarray]:
+    """Per W_k, the ΔW of each noise trial averaged over its ``batch`` examples: copies are
+    ordered trial-major (trial 0's examples first), shape (trials × batch, …) → (trials, …)."""
+    return [np.asarray(a).reshape(-1, batch, *np.shape(a)[1:]).mean(axis=1) for a in copies]
+
+
+def layer_intervals(per_trial: Sequence[np.ndarray], reference: Sequence[np.ndarray],
+                    trials: float | None = None, level: float = 0.95) -> np.ndarray:
+    """:func:`trial_cosine` and :func:`trial_nrmse` of the trials' mean against ``reference``, per
+    W_k and for all weights together (last row), each with its :func:`trial_interval` over the
+    trials: shape (n_W + 1, 2 (cos, nrmse), 3 (estimate, low, high)); all NaN for one trial."""
+    n = len(per_trial[0])
+    parts = [np.reshape(w, (n, -1)) for w in per_trial]
+    parts.append(np.concatenate(parts, axis=1))
+    refs = [np.ravel(r) for r in reference]
+    refs.append(np.concatenate(refs))
+    if n < 2:
+        return np.full((len(parts), 2, 3), np.nan)
+    return np.array([[trial_interval(u, lambda s, r=r: trial_cosine(s, r, trials), level),
+                      trial_interval(u, lambda s, r=r: trial_nrmse(s, r, trials), level)]
+                     for u, r in zip(parts, refs)])
 
 
 def mcnemar(correct_a: np.ndarray, correct_b: np.ndarray) -> dict[str, float]:

@@ -9,7 +9,7 @@ from numpy.testing import assert_allclose
 from scipy.stats import binomtest
 from scipy.stats import t as student
 
-from stdp_ebm.analysis import mcnemar, noise_free_cosine, trial_interval, trial_nrmse
+from stdp_ebm.analysis import mcnemar, trial_cosine, trial_interval, trial_nrmse
 
 SIMS = 400  # simulated experiments per check: coverage known to ±2.2 % (binomial s.d. at 95 %)
 
@@ -46,7 +46,7 @@ def test_cosine_interval_covers_the_known_cosine_with_the_right_width():
     runs, naive = [], []
     for _ in range(SIMS):
         u, _ = _noisy_trials(rng, mu, T, 0.3)
-        runs.append(trial_interval(u, lambda s: noise_free_cosine(s, r)))
+        runs.append(trial_interval(u, lambda s: trial_cosine(s, r, np.inf)))
         m = u.mean(axis=0)
         naive.append(m @ r / np.linalg.norm(m) / np.linalg.norm(r))
     covered, width, est = _coverage_and_width(runs, c0, T)
@@ -60,6 +60,8 @@ def test_cosine_interval_covers_the_known_cosine_with_the_right_width():
     # ~0.0006), while the plain cosine of the trial mean is low by ≈ 0.04
     assert abs(np.mean(est) - c0) < 0.003
     assert c0 - np.mean(naive) > 0.02
+    # at the sample's own trial count the estimate is the plain cosine of the trial mean
+    assert_allclose(trial_cosine(u, r), naive[-1], rtol=1e-12)  # the same number, rounding apart
 
 
 def test_nrmse_interval_covers_the_known_error_with_the_right_width():
@@ -131,3 +133,55 @@ def test_mcnemar_type_one_rate_and_power_on_simulated_pairs():
     power = np.mean([mcnemar(a, b)["p"] < 0.05 for a, b in pairs])
     apart = np.mean([_wilson_bands_apart(a, b) for a, b in pairs])
     assert power > 0.85 and power > apart + 0.1, (power, apart)
+
+
+def test_training_records_per_image_masks_that_survive_a_resume(tmp_path):
+    """Watched keeps one correct-mask per test evaluation (the rate learner, no Brian2): each
+    matches the epoch's test error, a resumed run has the same masks as an uninterrupted one, and
+    paired_test counts the discordant images of two learners epoch by epoch."""
+    from conftest import EXPERIMENTS
+
+    from stdp_ebm.checkpoint import Checkpoint
+    from stdp_ebm.experiments.train_spiking import Watched, load_task, rate_train_cfg
+    from stdp_ebm.experiments.train_spiking_plots import paired_test
+    from stdp_ebm.network import random_network
+    from stdp_ebm.rate import model_from_config
+    from stdp_ebm.runner import resolve
+    from stdp_ebm.train import EPLearner, fit
+
+    cfg = resolve(str(EXPERIMENTS / "train_spiking_quick.toml"),
+                  ["task.n_train=40", "task.n_test=30", "train.epochs=2"])[0]
+    t = rate_train_cfg(cfg)
+    data = load_task(cfg["task"], np.random.default_rng(0), t["batch_size"])
+    labels = np.argmax(data.y_test, axis=1)
+
+    def watched(seed=1):
+        net = random_network(cfg["network"]["sizes"], np.random.default_rng(seed), 0.6, 0.0, 0.0)
+        return Watched(EPLearner(model_from_config(net, cfg), t, len(data.x_train)), cfg, None,
+                       every=0, labels=labels)
+
+    straight = watched()
+    h = fit(straight, data, t, np.random.default_rng(2))
+    assert len(straight.correct) == 2
+    for mask, err in zip(straight.correct, h.test_error):
+        assert mask.shape == (30,) and np.mean(~mask) == err  # the same count, exactly
+    ck = Checkpoint(tmp_path, "rate")
+    fit(watched(), data, {**t, "epochs": 1}, np.random.default_rng(2), ck)
+    resumed = watched()
+    fit(resumed, data, t, np.random.default_rng(2), ck)
+    assert np.array_equal(np.array(resumed.correct), np.array(straight.correct))
+
+    other = watched(seed=7)
+    h2 = fit(other, data, t, np.random.default_rng(2))
+    out = {"epoch": np.arange(1, 3), "spk_test_error": np.array(h2.test_error),
+           "rate_test_error": np.array(h.test_error),
+           "spk_test_correct": np.array(other.correct, np.uint8),
+           "rate_test_correct": np.array(straight.correct, np.uint8)}
+    p, final = paired_test(out)
+    a, b = other.correct[-1], straight.correct[-1]
+    assert (final["spk_only_correct"], final["rate_only_correct"]) == \
+        (int(np.sum(a & ~b)), int(np.sum(~a & b)))
+    assert final["epoch"] == 2 and p[-1] == final["mcnemar_p"] and np.all(np.isfinite(p))
+    # a learner with only its last epoch recorded (resumed from an older checkpoint): epoch 1 NaN
+    p, _ = paired_test({**out, "spk_test_correct": out["spk_test_correct"][1:]})
+    assert np.isnan(p[0]) and np.isfinite(p[1])

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..analysis import METRICS, layer_alignment, trial_cosine, trial_interval, trial_nrmse
+from ..analysis import METRICS, layer_alignment, layer_intervals, trial_means
 from ..calibration import CALIBRATION_SCHEMA
 from ..config import Key
 from ..network import NETWORK_SCHEMA
@@ -101,25 +101,6 @@ def _noise_nrmse(run, t: int, ref: list[np.ndarray]) -> np.ndarray:
     return np.array(per + [total])
 
 
-def trial_delta_w(run, form: str = "sym") -> list[np.ndarray]:
-    """ΔW of each noise trial (batch-averaged) per W_k, shape (trials, n_k, n_{k+1})."""
-    return [a.reshape(-1, run.batch, *a.shape[1:]).mean(axis=1) for a in run.dW_copies[form]]
-
-
-def _intervals(trials_dw: list[np.ndarray], t: int, ref: list[np.ndarray]) -> np.ndarray:
-    """cos and NRMSE of the mean of the first t trials against ``ref`` with their 95 % jackknife
-    intervals over those trials (:func:`stdp_ebm.analysis.trial_interval`; NaN for t < 3), per
-    W_k and all weights: shape (n_W + 1, 2 (cos, nrmse), 3 (estimate, low, high))."""
-    parts = [w[:t].reshape(t, -1) for w in trials_dw] + \
-        [np.concatenate([w[:t].reshape(t, -1) for w in trials_dw], axis=1)]
-    refs = [np.ravel(r) for r in ref] + [np.concatenate([np.ravel(r) for r in ref])]
-    if t < 2:  # one trial: the plain metrics, no interval
-        return np.array([[[np.nan] * 3] * 2 for _ in parts])
-    return np.array([[trial_interval(u, lambda s, r=r: trial_cosine(s, r)),
-                      trial_interval(u, lambda s, r=r: trial_nrmse(s, r))]
-                     for u, r in zip(parts, refs)])
-
-
 def run(cfg: dict, ctx: RunContext) -> Result:
     sp, d, rv = cfg["spiking"], cfg["dynamics"], cfg["rate_vs_spike"]
     net, models, fi, model, free = calibrated_setup(cfg, ctx)
@@ -155,28 +136,17 @@ def run(cfg: dict, ctx: RunContext) -> Result:
         for r in REFS:
             data[f"sweep_{f}_vs_{r}"] = np.array([[_sweep_table(runs[n], t, refs, f, r)
                                                    for t in trials] for n in pops])
-    per_trial = {n: trial_delta_w(runs[n]) for n in pops}
+    per_trial = {n: trial_means(runs[n].dW_copies["sym"], runs[n].batch) for n in pops}
     for r in REFS:
-        data[f"sweep_sym_vs_{r}_ci"] = np.array([[_intervals(per_trial[n], t, refs[r])
-                                                  for t in trials] for n in pops])
-    data["noise_free_cos_vs_implicit"] = np.array([_noise_free(per_trial[n], refs["implicit"])
-                                                   for n in pops]) if trials[-1] >= 3 else \
-        np.full((len(pops), len(net.W) + 1, 3), np.nan)
+        data[f"sweep_sym_vs_{r}_ci"] = np.array([[layer_intervals([w[:t] for w in per_trial[n]],
+                                                                  refs[r]) for t in trials]
+                                                 for n in pops])
+    data["noise_free_cos_vs_implicit"] = np.array([layer_intervals(per_trial[n], refs["implicit"],
+                                                                   np.inf)[:, 0] for n in pops])
     if trials[-1] > 1:
         data["sweep_noise_nrmse"] = np.array([[_noise_nrmse(runs[n], t, refs["implicit"])
                                                for t in trials] for n in pops])
     return Result(data, _summary(data, main, sp, net.sizes))
-
-
-def _noise_free(trials_dw: list[np.ndarray], ref: list[np.ndarray]) -> np.ndarray:
-    """cos(E ΔW, −∂C/∂W) with the trial noise taken out, and its 95 % interval over all trials,
-    per W_k and all weights, shape (n_W + 1, 3)."""
-    t = len(trials_dw[0])
-    parts = [w.reshape(t, -1) for w in trials_dw]
-    parts.append(np.concatenate(parts, axis=1))
-    refs = [np.ravel(r) for r in ref] + [np.concatenate([np.ravel(r) for r in ref])]
-    return np.array([trial_interval(u, lambda s, r=r: trial_cosine(s, r, np.inf))
-                     for u, r in zip(parts, refs)])
 
 
 def _summary(data: dict, main, sp: dict, sizes: list[int]) -> dict:
