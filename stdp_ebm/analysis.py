@@ -166,7 +166,8 @@ def layer_intervals(per_trial: Sequence[np.ndarray], reference: Sequence[np.ndar
                     trials: float | None = None, level: float = 0.95) -> np.ndarray:
     """:func:`trial_cosine` and :func:`trial_nrmse` of the trials' mean against ``reference``, per
     W_k and for all weights together (last row), each with its :func:`trial_interval` over the
-    trials: shape (n_W + 1, 2 (cos, nrmse), 3 (estimate, low, high)); all NaN for one trial."""
+    trials: shape (n_W + 1, 2 (cos, nrmse), 3 (estimate, low, high)); all NaN for one trial. The
+    bounds are clipped to [−1, 1] (cos) and ≥ 0 (NRMSE); the estimates are not."""
     n = len(per_trial[0])
     parts = [np.reshape(w, (n, -1)) for w in per_trial]
     parts.append(np.concatenate(parts, axis=1))
@@ -174,9 +175,12 @@ def layer_intervals(per_trial: Sequence[np.ndarray], reference: Sequence[np.ndar
     refs.append(np.concatenate(refs))
     if n < 2:
         return np.full((len(parts), 2, 3), np.nan)
-    return np.array([[trial_interval(u, lambda s, r=r: trial_cosine(s, r, trials), level),
-                      trial_interval(u, lambda s, r=r: trial_nrmse(s, r, trials), level)]
-                     for u, r in zip(parts, refs)])
+    out = np.array([[trial_interval(u, lambda s, r=r: trial_cosine(s, r, trials), level),
+                     trial_interval(u, lambda s, r=r: trial_nrmse(s, r, trials), level)]
+                    for u, r in zip(parts, refs)])
+    out[:, 0, 1:] = np.clip(out[:, 0, 1:], -1.0, 1.0)  # the bounds kept to where a cosine can be
+    out[:, 1, 1] = np.maximum(out[:, 1, 1], 0.0)  # and an NRMSE
+    return out
 
 
 def mcnemar(correct_a: np.ndarray, correct_b: np.ndarray) -> dict[str, float]:

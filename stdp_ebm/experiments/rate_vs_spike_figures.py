@@ -82,8 +82,10 @@ def _fig_trajectories(data: dict, summary: dict, cfg: dict):
                      label=f"unit {u + 1} of the layer")
     legend_below(fig, axes[0], ncol=2 + min(n_units, len(unit_colors)))
     d = summary["default"]
-    fig.suptitle(f"nudged phase of example 1: (ρ^+β − ρ^ref)/β, β = {d['beta']:g} "
-                 f"({d['estimator']}), n = {d['neurons_per_unit']} neurons per unit, "
+    diff = {"symmetric": "(ρ(+β) − ρ(−β)) / 2β", "one_sided": "(ρ(+β) − ρ(β = 0)) / β"}.get(
+        d["estimator"], "Δρ / β")
+    fig.suptitle(f"nudged phase of example 1: {diff}, β = {d['beta']:g}, "
+                 f"n = {d['neurons_per_unit']} neurons per unit, "
                  f"{d['trials']} trial{'s' if d['trials'] != 1 else ''} averaged", fontsize=8)
     return fig
 
@@ -112,7 +114,7 @@ def _fig_alignment(data: dict, summary: dict):
                 for ax, m in ((a, 0), (b, 1)):
                     y = table[:, metrics.index(("cos", "nrmse")[m])]
                     ax.plot(N, y, ls, label=label if ax is a else None, **style)
-                    ci = data.get(f"sweep_sym_vs_{ref}_ci")
+                    ci = data.get(f"sweep_sym_vs_{ref}_ci") if ref == "implicit" else None
                     if ci is not None:
                         lo, hi = ci[p, :, i, m, 1], ci[p, :, i, m, 2]
                         ok = np.isfinite(lo)
@@ -138,12 +140,14 @@ def _fig_alignment(data: dict, summary: dict):
         panel_label(ax, lab)
     a.set_ylabel("cosine(ΔW_spiking, reference)")
     b.set_yscale("log")
+    shown = [data[f"sweep_sym_vs_{r}"][..., metrics.index("nrmse")] for r in ("implicit", "rate")]
+    b.set_ylim(bottom=0.5 * min(float(np.min(v[v > 0])) for v in shown))  # bars reaching 0: to the axis
     b.set_ylabel("NRMSE ‖ΔW − ref‖ / ‖ref‖")
     a.legend(loc="lower right", fontsize=7, ncol=2)
     b.legend(loc="lower left", fontsize=7)
     fig.suptitle("tied Brian2 rule (Eq 26) vs implicit gradient (solid, filled) and rate rule "
-                 "(dashed, open)\nbars: 95 % jackknife intervals over the t noise trials (t ≥ 3); "
-                 "markers of equal N set apart sideways", fontsize=8)
+                 "(dashed, open)\nbars: 95 % jackknife intervals over the t noise trials (t ≥ 3), vs "
+                 "the implicit gradient; markers of equal N set apart sideways", fontsize=8)
     return fig
 
 
