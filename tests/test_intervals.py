@@ -5,6 +5,7 @@ against the estimator's real spread), and the McNemar test's type-I rate and pow
 from __future__ import annotations
 
 import numpy as np
+import pytest
 from numpy.testing import assert_allclose
 from scipy.stats import binomtest
 from scipy.stats import t as student
@@ -185,3 +186,33 @@ def test_training_records_per_image_masks_that_survive_a_resume(tmp_path):
     # a learner with only its last epoch recorded (resumed from an older checkpoint): epoch 1 NaN
     p, _ = paired_test({**out, "spk_test_correct": out["spk_test_correct"][1:]})
     assert np.isnan(p[0]) and np.isfinite(p[1])
+
+
+@pytest.mark.brian2
+def test_spiking_alignment_with_three_trials_writes_intervals(tmp_path):
+    """alignment --model spiking on the tiny net (numpy target) with 3 noise trials: per β an
+    interval whose estimate is the plain cosine of the trials' mean, as the alignment table has it
+    (computed by analysis.alignment from the averaged ΔW), and bounds around it."""
+    import json
+
+    from conftest import EXPERIMENTS
+    from test_alignment_spiking import SETTINGS
+
+    from stdp_ebm.cli import main
+
+    out = tmp_path / "al"
+    sets = SETTINGS + ["spiking.trials=3"]
+    assert main(["run", str(EXPERIMENTS / "alignment.toml"), "--out", str(out), "--quiet"]
+                + [a for s in sets for a in ("--set", s)]) == 0
+    data = np.load(out / "data.npz")
+    ci = data["ci_sym_vs_implicit"]
+    assert ci.shape == (1, 3, 2, 3)  # β, (W_0, W_1, all), (cos, nrmse), (estimate, low, high)
+    metrics = list(data["metrics"])
+    table = data["align_sym_vs_implicit"][0]
+    # the same numbers by two code paths: rounding only
+    assert_allclose(ci[0, :, 0, 0], table[:, metrics.index("cos")], rtol=1e-9)
+    assert_allclose(ci[0, :, 1, 0], table[:, metrics.index("nrmse")], rtol=1e-9)
+    assert np.all(ci[..., 1] <= ci[..., 0]) and np.all(ci[..., 0] <= ci[..., 2])
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["intervals"]["trials"] == 3
+    assert (out / "figures" / "beta_sym.png").is_file()
