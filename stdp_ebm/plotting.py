@@ -53,14 +53,16 @@ def legend_below(fig: plt.Figure, ax: plt.Axes, ncol: int = 3) -> None:
 
 
 def log_percent_axis(ax: plt.Axes) -> None:
-    """A log y axis of error percentages labelled 1, 2, 3, 5, 10 … (not 2×10⁰)."""
-    from matplotlib.ticker import FuncFormatter, LogLocator
+    """A log y axis of error percentages labelled 1, 2, 3, 5, 10 … (not 2×10⁰); over more than
+    1.5 decades (call it after drawing) only the powers of ten are labelled, or labels collide."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
     ax.set_yscale("log")
     plain = FuncFormatter(lambda v, _: f"{v:g}")
     ax.yaxis.set_major_formatter(plain)
     ax.yaxis.set_minor_locator(LogLocator(subs=(2.0, 3.0, 5.0)))
-    ax.yaxis.set_minor_formatter(plain)
+    low, high = ax.get_ylim()
+    ax.yaxis.set_minor_formatter(plain if high / low <= 10**1.5 else NullFormatter())
 
 
 def error_floor(n_examples: int) -> float:
