@@ -71,7 +71,6 @@ def _fig_trajectories(data: dict, summary: dict, cfg: dict):
             ax.plot(data["traj_rate_time_ms"], rate[:, u], "--", color=c, lw=1.6)
         ax.axhline(0, color="0.7", lw=0.5)
         ax.set_xlabel("time since nudge onset (ms)")
-        ax.set_ylabel("Δρ / β")
         ax.set_title(layer_name(k, n_layers) + (" (output)" if k == n_layers else ""))
         panel_label(ax, "abcdefgh"[k - 1])
     axes[0].plot([], [], color="0.2", lw=1.0, label="spiking (Brian2 populations)")
@@ -84,6 +83,7 @@ def _fig_trajectories(data: dict, summary: dict, cfg: dict):
     d = summary["default"]
     diff = {"symmetric": "(ρ(+β) − ρ(−β)) / 2β", "one_sided": "(ρ(+β) − ρ(β = 0)) / β"}.get(
         d["estimator"], "Δρ / β")
+    axes[0].set_ylabel(diff)
     fig.suptitle(f"nudged phase of example 1: {diff}, β = {d['beta']:g}, "
                  f"n = {d['neurons_per_unit']} neurons per unit, "
                  f"{d['trials']} trial{'s' if d['trials'] != 1 else ''} averaged", fontsize=8)
