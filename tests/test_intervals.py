@@ -216,3 +216,32 @@ def test_spiking_alignment_with_three_trials_writes_intervals(tmp_path):
     summary = json.loads((out / "summary.json").read_text())
     assert summary["intervals"]["trials"] == 3
     assert (out / "figures" / "beta_sym.png").is_file()
+
+
+def test_population_figure_sets_equal_n_apart_and_draws_the_intervals():
+    """alignment_vs_population on synthetic sweeps: the two population sizes that reach N = 40
+    (5 × 8 and 40 × 1) are drawn at different x, and each point with t ≥ 3 trials has a bar."""
+    import matplotlib.pyplot as plt
+
+    from stdp_ebm.analysis import METRICS, layer_intervals
+    from stdp_ebm.experiments.rate_vs_spike_figures import _fig_alignment
+
+    rng = np.random.default_rng(3)
+    pops, trials = np.array([5, 40]), np.array([1, 8])
+    ref = [rng.normal(size=(3, 4)), rng.normal(size=(4, 2))]
+    per_trial = [r + 0.2 * rng.normal(size=(8, *r.shape)) for r in ref]
+    ci = layer_intervals(per_trial, ref)
+    table = np.full((2, 2, 3, len(METRICS)), 0.5)
+    data = {"metrics": np.array(METRICS), "layers": np.array(["W_0", "W_1", "all"]),
+            "populations": pops, "trials": trials, "sweep_sym_vs_implicit": table,
+            "sweep_sym_vs_rate": table,
+            "sweep_sym_vs_implicit_ci": np.stack([np.stack([np.full_like(ci, np.nan), ci])] * 2)}
+    fig = _fig_alignment(data, {})
+    a = fig.axes[0]
+    at_40 = sorted({round(float(x), 3) for line in a.get_lines() for x in line.get_xdata()
+                    if 35 < x < 46})
+    assert len(at_40) == 2 and at_40[1] / at_40[0] > 1.05  # set apart by a factor e^0.06
+    # one bar per layer and population at t = 8 (3 layers × 2 populations), none at t = 1
+    bars = [c for c in a.containers if len(c.lines[2]) and len(c.lines[2][0].get_segments())]
+    assert len(bars) == 6
+    plt.close(fig)

@@ -117,9 +117,9 @@ def figures(data: dict, summary: dict, cfg: dict) -> dict:
                                 label=f"{layer} vs {ref}" if ref == "implicit" or i == n_w else None)
                         ci = data.get(f"ci_{form}_vs_{ref}") if sweep == "align" else None
                         if ci is not None and m == "cos":  # 95 % interval over noise trials
-                            lo, hi = ci[:, i, 0, 1], ci[:, i, 0, 2]
-                            ax.errorbar(x, y, yerr=[y - lo, hi - y], fmt="none", capsize=2,
-                                        ecolor=colors[i], elinewidth=0.9)
+                            est, lo, hi = ci[:, i, 0].T  # est: the plotted cosine
+                            ax.errorbar(x, est, yerr=np.vstack([est - lo, hi - est]), fmt="none",
+                                        capsize=2, ecolor=colors[i], elinewidth=0.9)
                 if xlog:
                     ax.set_xscale("log")
                 ax.set_xlabel(xlabel)

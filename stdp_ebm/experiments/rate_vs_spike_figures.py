@@ -100,7 +100,7 @@ def _fig_alignment(data: dict, summary: dict):
     pops, trials = data["populations"], data["trials"]
     colors = layer_colors(len(layers) - 1) + ["k"]
     markers = "os^vDP*X"
-    dodge = np.exp(0.06 * (np.arange(len(pops)) - (len(pops) - 1) / 2))  # ±6 % in log N
+    dodge = np.exp(0.06 * (np.arange(len(pops)) - (len(pops) - 1) / 2))  # 6 % apart in N
     fig, (a, b) = figure(2, 1, width=3.5, height=3.0)
     for p, n in enumerate(pops):
         N = n * trials * dodge[p]
@@ -116,10 +116,11 @@ def _fig_alignment(data: dict, summary: dict):
                     ax.plot(N, y, ls, label=label if ax is a else None, **style)
                     ci = data.get(f"sweep_sym_vs_{ref}_ci") if ref == "implicit" else None
                     if ci is not None:
-                        lo, hi = ci[p, :, i, m, 1], ci[p, :, i, m, 2]
+                        est, lo, hi = ci[p, :, i, m].T  # est: the plotted value at its own t
                         ok = np.isfinite(lo)
-                        ax.errorbar(N[ok], y[ok], yerr=[y[ok] - lo[ok], hi[ok] - y[ok]], fmt="none",
-                                    ecolor=colors[i], elinewidth=0.9, capsize=2)
+                        err = np.vstack([est[ok] - lo[ok], hi[ok] - est[ok]])
+                        ax.errorbar(N[ok], est[ok], yerr=err, fmt="none", ecolor=colors[i],
+                                    elinewidth=0.9, capsize=2)
         if "sweep_noise_nrmse" in data:
             b.plot(N, data["sweep_noise_nrmse"][p, :, -1], ":", marker=mk,
                    color="C3", label="statistical error (all)" if p == 0 else None)
