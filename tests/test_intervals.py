@@ -234,7 +234,7 @@ def test_population_figure_sets_equal_n_apart_and_draws_the_intervals():
     table = np.full((2, 2, 3, len(METRICS)), 0.5)
     data = {"metrics": np.array(METRICS), "layers": np.array(["W_0", "W_1", "all"]),
             "populations": pops, "trials": trials, "sweep_sym_vs_implicit": table,
-            "sweep_sym_vs_rate": table,
+            "sweep_sym_vs_rate": table, "sweep_noise_nrmse": np.full((2, 2, 3), 0.1),
             "sweep_sym_vs_implicit_ci": np.stack([np.stack([np.full_like(ci, np.nan), ci])] * 2)}
     fig = _fig_alignment(data, {})
     a = fig.axes[0]
