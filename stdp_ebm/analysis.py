@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
 from .errors import DivergenceError
 
 __all__ = ["METRICS", "NOISE_FLOOR", "direction_where_defined", "alignment", "layer_alignment", "cross_alignment", "metrics_table",
-           "headline_near_beta", "loglog_slope"]
+           "headline_near_beta", "loglog_slope", "trial_interval", "trial_cosine", "trial_nrmse",
+           "trial_means", "layer_intervals", "mcnemar"]
 
 METRICS = ("cos", "angle_deg", "norm_ratio", "nrmse", "sign_agree")
 #: an update whose norm is below this fraction of its reference's is rounding noise (e.g. a layer
@@ -96,3 +97,102 @@ def headline_near_beta(by_beta: list[dict], beta: float = 0.01) -> dict:
 def loglog_slope(x: np.ndarray, y: np.ndarray) -> float:
     """Least-squares slope of log|y| against log x."""
     return float(np.polyfit(np.log(np.asarray(x, float)), np.log(np.abs(np.asarray(y, float))), 1)[0])
+
+
+# --- intervals over noise trials and paired tests ------------------------------------------------
+def trial_interval(samples: np.ndarray, statistic: Callable[[np.ndarray], float],
+                   level: float = 0.95) -> tuple[float, float, float]:
+    """``statistic(samples)`` and its jackknife t-interval over the trials (first axis):
+    θ̂ ± t_{T−1}·se_jack, se_jack² = (T−1)/T·Σ(θ̂_(i) − θ̄)² over the leave-one-out values.
+
+    Trials are independent noise repeats (i.i.d.); with fewer than three the interval is
+    (NaN, NaN). Coverage and width against simulated truth: ``tests/test_intervals.py``.
+    """
+    from scipy.stats import t as student
+
+    samples = np.asarray(samples, float)
+    n = len(samples)
+    est = float(statistic(samples))
+    if n < 3:
+        return est, float("nan"), float("nan")
+    loo = np.array([statistic(np.delete(samples, i, axis=0)) for i in range(n)])
+    se = float(np.sqrt((n - 1) / n * np.sum((loo - loo.mean()) ** 2)))
+    q = float(student.ppf(0.5 + level / 2, n - 1))
+    return est, est - q * se, est + q * se
+
+
+def _trial_moments(samples: np.ndarray) -> tuple[np.ndarray, float]:
+    """Trial mean (flattened) and tr Σ̂, the summed per-entry variance over trials (ddof 1)."""
+    u = np.asarray(samples, float).reshape(len(samples), -1)
+    mean = u.mean(axis=0)
+    return mean, float(np.sum((u - mean) ** 2) / (len(u) - 1))
+
+
+def trial_cosine(samples: np.ndarray, reference: np.ndarray, trials: float | None = None) -> float:
+    """cos of a ``trials``-trial mean of ΔW with ``reference``, the noise entering by its expected
+    power: ⟨E ΔW, r̂⟩ / √(‖E ΔW‖² + tr Σ/trials), estimated from T noisy trials with the numerator
+    and the squared norm unbiased (‖ΔW̄‖² − tr Σ̂/T estimates ‖E ΔW‖²). ``trials`` = T (the
+    default) gives the plain cosine of their mean; ``inf`` the cosine of the noise-free E ΔW,
+    which the plain cosine underestimates (in hundreds of weights the noise's tr Σ/T outweighs
+    the cosine's spread many times). Needs T ≥ 2."""
+    mean, tr = _trial_moments(samples)
+    n = len(samples)
+    r = np.ravel(np.asarray(reference, float))
+    t = n if trials is None else trials
+    sq = float(mean @ mean) - tr / n + (0.0 if np.isinf(t) else tr / t)
+    return float(mean @ r / np.linalg.norm(r) / np.sqrt(sq)) if sq > 0 else float("nan")
+
+
+def trial_nrmse(samples: np.ndarray, reference: np.ndarray, trials: float | None = None) -> float:
+    """Root-mean-square NRMSE of a ``trials``-trial mean of ΔW against ``reference``,
+    √(E‖ΔW̄_trials − r‖²)/‖r‖ = √(‖E ΔW − r‖² + tr Σ/trials)/‖r‖, estimated without bias in the
+    square from T samples (``trials`` = T, the default, gives the NRMSE of their own mean;
+    ``inf`` its systematic part). Needs T ≥ 2."""
+    mean, tr = _trial_moments(samples)
+    n = len(samples)
+    r = np.ravel(np.asarray(reference, float))
+    t = n if trials is None else trials
+    sq = float(np.sum((mean - r) ** 2)) - tr / n + (0.0 if np.isinf(t) else tr / t)
+    return float(np.sqrt(max(sq, 0.0)) / np.linalg.norm(r))
+
+
+def trial_means(copies: Sequence[np.ndarray], batch: int) -> list[np.ndarray]:
+    """Per W_k, the ΔW of each noise trial averaged over its ``batch`` examples: copies are
+    ordered trial-major (trial 0's examples first), shape (trials × batch, …) → (trials, …)."""
+    return [np.asarray(a).reshape(-1, batch, *np.shape(a)[1:]).mean(axis=1) for a in copies]
+
+
+def layer_intervals(per_trial: Sequence[np.ndarray], reference: Sequence[np.ndarray],
+                    trials: float | None = None, level: float = 0.95) -> np.ndarray:
+    """:func:`trial_cosine` and :func:`trial_nrmse` of the trials' mean against ``reference``, per
+    W_k and for all weights together (last row), each with its :func:`trial_interval` over the
+    trials: shape (n_W + 1, 2 (cos, nrmse), 3 (estimate, low, high)); all NaN for one trial. The
+    bounds are clipped to [−1, 1] (cos) and ≥ 0 (NRMSE); the estimates are not."""
+    n = len(per_trial[0])
+    parts = [np.reshape(w, (n, -1)) for w in per_trial]
+    parts.append(np.concatenate(parts, axis=1))
+    refs = [np.ravel(r) for r in reference]
+    refs.append(np.concatenate(refs))
+    if n < 2:
+        return np.full((len(parts), 2, 3), np.nan)
+    out = np.array([[trial_interval(u, lambda s, r=r: trial_cosine(s, r, trials), level),
+                     trial_interval(u, lambda s, r=r: trial_nrmse(s, r, trials), level)]
+                    for u, r in zip(parts, refs)])
+    out[:, 0, 1:] = np.clip(out[:, 0, 1:], -1.0, 1.0)  # the bounds kept to where a cosine can be
+    out[:, 1, 1] = np.maximum(out[:, 1, 1], 0.0)  # and an NRMSE
+    return out
+
+
+def mcnemar(correct_a: np.ndarray, correct_b: np.ndarray) -> dict[str, float]:
+    """Exact McNemar test of two classifiers on the same test examples (per-example correct
+    masks): ``a_only``/``b_only`` the discordant counts, ``p`` the two-sided binomial p-value of
+    ``a_only`` among the discordant pairs at ½ (scipy.stats.binomtest); 1 when there are none."""
+    from scipy.stats import binomtest
+
+    a, b = np.asarray(correct_a, bool), np.asarray(correct_b, bool)
+    if a.shape != b.shape:
+        raise ValueError(f"shape mismatch: {a.shape} vs {b.shape}")
+    a_only, b_only = int(np.sum(a & ~b)), int(np.sum(~a & b))
+    n = a_only + b_only
+    p = float(binomtest(a_only, n, 0.5).pvalue) if n else 1.0
+    return {"a_only": a_only, "b_only": b_only, "p": p, "n": int(a.size)}

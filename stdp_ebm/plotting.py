@@ -53,14 +53,44 @@ def legend_below(fig: plt.Figure, ax: plt.Axes, ncol: int = 3) -> None:
 
 
 def log_percent_axis(ax: plt.Axes) -> None:
-    """A log y axis of error percentages labelled 1, 2, 3, 5, 10 … (not 2×10⁰)."""
-    from matplotlib.ticker import FuncFormatter, LogLocator
+    """A log y axis of error percentages labelled 1, 2, 3, 5, 10 … (not 2×10⁰); over more than
+    1.5 decades (call it after drawing) only the powers of ten are labelled, or labels collide."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter
 
     ax.set_yscale("log")
     plain = FuncFormatter(lambda v, _: f"{v:g}")
     ax.yaxis.set_major_formatter(plain)
     ax.yaxis.set_minor_locator(LogLocator(subs=(2.0, 3.0, 5.0)))
-    ax.yaxis.set_minor_formatter(plain)
+    low, high = ax.get_ylim()
+    ax.yaxis.set_minor_formatter(plain if high / low <= 10**1.5 else NullFormatter())
+
+
+def error_floor(n_examples: int) -> float:
+    """Where a 0 % error is drawn on a log axis (%): half of one error in the largest set drawn, so
+    below every error that is not zero."""
+    return 50.0 / max(n_examples, 1)
+
+
+def plot_percent(ax: plt.Axes, x: np.ndarray, pct: np.ndarray, floor: float, fmt: str = "-",
+                 **kwargs: Any) -> bool:
+    """Error percentages on a log axis: an error of 0 % (off a log axis) is drawn at ``floor`` as
+    an open down-triangle, the line joining it there. True if any such point was drawn."""
+    pct = np.asarray(pct, float)
+    zero = pct <= 0
+    (line,) = ax.plot(x, np.where(zero, floor, pct), fmt, **kwargs)
+    if zero.any():
+        ax.plot(np.asarray(x)[zero], np.full(int(zero.sum()), floor), "v", ms=6, mfc="white",
+                mec=line.get_color(), zorder=5)
+    return bool(zero.any())
+
+
+def mark_floor(ax: plt.Axes, n_examples: int) -> None:
+    """The dotted line and the legend entry of :func:`plot_percent`'s zeros at
+    :func:`error_floor` of ``n_examples``."""
+    floor = error_floor(n_examples)
+    ax.axhline(floor, color="0.6", lw=0.6, ls=":")
+    ax.plot([], [], "v", ms=6, mfc="white", mec="0.3", ls="none",
+            label=f"0 % (no error), drawn at {floor:.2g} % (half of one error in {n_examples})")
 
 
 def panel_label(ax: plt.Axes, text: str) -> None:

@@ -115,6 +115,11 @@ def figures(data: dict, summary: dict, cfg: dict) -> dict:
                         ax.plot(x, y, ls, marker="o" if ls == "-" else None,
                                 color=colors[i], lw=2.0 if layer == "all" else 1.2,
                                 label=f"{layer} vs {ref}" if ref == "implicit" or i == n_w else None)
+                        ci = data.get(f"ci_{form}_vs_{ref}") if sweep == "align" else None
+                        if ci is not None and m == "cos":  # 95 % interval over noise trials
+                            est, lo, hi = ci[:, i, 0].T  # est: the plotted cosine
+                            ax.errorbar(x, est, yerr=np.vstack([est - lo, hi - est]), fmt="none",
+                                        capsize=2, ecolor=colors[i], elinewidth=0.9)
                 if xlog:
                     ax.set_xscale("log")
                 ax.set_xlabel(xlabel)
@@ -128,6 +133,9 @@ def figures(data: dict, summary: dict, cfg: dict) -> dict:
                                 < NOISE_FLOOR) for ref in ("implicit", "backprop"))
             note = (f"\ncos and angle not drawn where ‖ΔW‖ < {NOISE_FLOOR:g}·‖−∂C/∂W‖ (ΔW is "
                     "rounding noise: the nudge has not reached W_k)") if masked else ""
+            if sweep == "align" and f"ci_{form}_vs_implicit" in data:
+                note += ("\ncos bars: 95 % jackknife intervals over the "
+                         f"{summary['intervals']['trials']} noise trials")
             fig.suptitle(f"{title} vs −∂C/∂W: implicit gradient (solid), feed-forward BP "
                          f"(dashed){note}", fontsize=8)
             out[f"{sweep.replace('align', 'beta')}_{form}"] = fig

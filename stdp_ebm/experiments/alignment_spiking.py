@@ -4,12 +4,18 @@ For each β one :func:`stdp_ebm.spiking.simulate` run (free phase, ±β nudged p
 numbers); for ``length_beta`` the rule's integrals are also read at nudged-phase lengths steps·ε·τ
 (``spiking.rate_tau_ms``; capped at ``spiking.nudged_ms``). The references are those of the
 calibrated rate model (ρ = ρ_LIF, :func:`~stdp_ebm.experiments._common.calibrated_setup`). Same data
-and figures as the rate model's alignment (:mod:`stdp_ebm.experiments.alignment`).
+and figures as the rate model's alignment (:mod:`stdp_ebm.experiments.alignment`), and with
+``spiking.trials`` ≥ 3 noise trials 95 % intervals over them: ``ci_sym_vs_{implicit,backprop}``
+(n_betas, n_W + 1, 2 (cos, nrmse), 3 (estimate, low, high)), the jackknife t-interval of the
+cosine and NRMSE of the trials' mean (:func:`stdp_ebm.analysis.layer_intervals`), drawn as bars on
+the β figures; ``summary.json`` ``intervals`` has them for all weights.
 """
 
 from __future__ import annotations
 
-from ..analysis import headline_near_beta
+import numpy as np
+
+from ..analysis import headline_near_beta, layer_intervals, trial_means
 from ..progress import iterate
 from ..rule import FORMS
 from ..spiking import simulate
@@ -32,10 +38,21 @@ def run_spiking(cfg: dict, ctx: RunContext) -> Result:
     data, by_beta, by_len = alignment_data(
         refs, a["betas"], [{f: runs[b].delta_w(f) for f in FORMS} for b in a["betas"]],
         a["nudged_steps"], by_length)
+    if sp["trials"] >= 3:
+        for r in refs:
+            data[f"ci_sym_vs_{r}"] = np.array([layer_intervals(
+                trial_means(runs[b].dW_copies["sym"], runs[b].batch), refs[r]) for b in a["betas"]])
     summary = {"model": "spiking", "sizes": net.sizes, "free_phase_steps": free.steps,
                "by_beta": by_beta, "nudged_ms": lengths,
                "by_nudged_steps": [{"steps": n, **row}
                                    for n, row in zip(a["nudged_steps"], by_len)],
                "headline": headline_near_beta(by_beta),
                "cost": {str(b): r.cost for b, r in runs.items()}}
+    if "ci_sym_vs_implicit" in data:
+        summary["intervals"] = {
+            "trials": sp["trials"], "level": 0.95,
+            "method": "jackknife t-interval over noise trials (tied rule, all weights)",
+            "by_beta": [{"beta": b, "cos_vs_implicit": data["ci_sym_vs_implicit"][i, -1, 0].tolist(),
+                         "nrmse_vs_implicit": data["ci_sym_vs_implicit"][i, -1, 1].tolist()}
+                        for i, b in enumerate(a["betas"])]}
     return Result(data, summary)

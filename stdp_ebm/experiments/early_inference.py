@@ -304,14 +304,23 @@ def figures(data: dict, summary: dict, cfg: dict) -> dict:
                  "markers: simulation; lines: β ε^(k+1) ‖∂C/∂s‖ (backprop)")
     legend_below(fig1, ax, ncol=1)
     fig2, axes = figure(2, 1, width=3.3, height=2.8)
+    first = int(np.argmin(eps))
+    others = [i for i in range(len(eps)) if i != first]
     for k in ks:
-        for i, e in enumerate(eps):
-            axes[0].semilogx(data["nudges"], data["ratio"][i, :, k], "-o", color=colors[k],
-                             alpha=0.35 + 0.65 * (i == 0), label=name[k] if i == 0 else None)
+        axes[0].semilogx(data["nudges"], data["ratio"][first, :, k], "-", color=colors[k],
+                         label=name[k])
+        for i, m in zip(others, "osD^v<>"):  # the other ε on top: open markers, one shape each
+            axes[0].plot(data["nudges"], data["ratio"][i, :, k], m, ls="none", mfc="none",
+                         mec=colors[k], ms=3 + 1.5 * others.index(i), mew=0.8)
+    for i, m in zip(others, "osD^v<>"):
+        axes[0].plot([], [], m, ls="none", mfc="none", mec="0.3", ms=3 + 1.5 * others.index(i),
+                     label=f"ε = {eps[i]:g}")
+    spread = float(np.max(np.abs(data["ratio"] - data["ratio"][first])))
     axes[0].axhline(1.0, color="0.5", ls=":", lw=0.8)
     axes[0].set_xlabel("nudge strength β")
     axes[0].set_ylabel("Δs / (−β ε^(k+1) ∂C/∂s)")
-    axes[0].set_title(f"ratio to backprop\n(opaque: ε = {eps.min():g}; faint: larger ε)")
+    axes[0].set_title(f"ratio to backprop; lines: ε = {eps[first]:g}; open markers:\n"
+                      f"larger ε (they coincide: differences ≤ {spread:.1g})", fontsize=8)
     t = np.arange(len(data["course"]))
     for k in ks:
         c = data["course"][:, k]
@@ -320,7 +329,7 @@ def figures(data: dict, summary: dict, cfg: dict) -> dict:
     axes[1].set_xlabel("step t after the nudge")
     axes[1].set_ylabel("‖Δs(t)‖ of the layer")
     axes[1].set_title(f"the layer k below y first moves\nat step k+1 (ε = {eps.min():g})")
-    legend_below(fig2, axes[0], ncol=len(ks))
+    legend_below(fig2, axes[0], ncol=len(ks) + len(others))
     for ax, lab in zip(axes, "ab"):
         panel_label(ax, lab)
     out = {"early_inference_loglog": fig1, "early_inference_ratio_course": fig2}

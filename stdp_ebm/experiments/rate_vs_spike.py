@@ -22,18 +22,22 @@ default n and trials, ``dW_rate_W{k}``, ``ref_implicit_W{k}``; ``populations``, 
 (n_populations, n_trials, n_W + 1, n_metrics) (last layer row: all weights together);
 ``sweep_wall_s``;
 ``sweep_noise_nrmse`` (n_populations, n_trials, n_W + 1): the statistical part of the error,
-‖s.d. over trials / √t‖ / ‖−∂C/∂W‖ (present when more than one trial is run).
+‖s.d. over trials / √t‖ / ‖−∂C/∂W‖ (present when more than one trial is run);
+``sweep_sym_vs_{implicit,rate}_ci`` (n_populations, n_trials, n_W + 1, 2, 3): cos and NRMSE of
+the tied ΔW with their 95 % jackknife intervals over the t trials, (estimate, low, high), NaN for
+t < 3 (:func:`stdp_ebm.analysis.trial_interval`: the cosine and the NRMSE of a t-trial mean, the
+noise entering by its expected power); ``noise_free_cos_vs_implicit`` (n_populations, n_W + 1, 3):
+cos(E ΔW, −∂C/∂W) with the trial noise removed, over all trials, with its interval.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..analysis import METRICS, layer_alignment
+from ..analysis import METRICS, layer_alignment, layer_intervals, trial_means
 from ..calibration import CALIBRATION_SCHEMA
 from ..config import Key
 from ..network import NETWORK_SCHEMA
-from ..plotting import figure, layer_colors, layer_name, legend_below, panel_label
 from ..rate import DYNAMICS_SCHEMA, RateModel
 from ..references import implicit_neg_grad
 from ..rule import RuleAccumulator
@@ -41,6 +45,7 @@ from ..spiking import SPIKING_SCHEMA, estimator_reference, simulate
 from ..progress import iterate
 from . import Experiment, Result, RunContext
 from ._common import calibrated_setup
+from .rate_vs_spike_figures import figures
 
 FORMS = ("sym", "up")
 REFS = ("implicit", "rate")
@@ -131,6 +136,13 @@ def run(cfg: dict, ctx: RunContext) -> Result:
         for r in REFS:
             data[f"sweep_{f}_vs_{r}"] = np.array([[_sweep_table(runs[n], t, refs, f, r)
                                                    for t in trials] for n in pops])
+    per_trial = {n: trial_means(runs[n].dW_copies["sym"], runs[n].batch) for n in pops}
+    for r in REFS:
+        data[f"sweep_sym_vs_{r}_ci"] = np.array([[layer_intervals([w[:t] for w in per_trial[n]],
+                                                                  refs[r]) for t in trials]
+                                                 for n in pops])
+    data["noise_free_cos_vs_implicit"] = np.array([layer_intervals(per_trial[n], refs["implicit"],
+                                                                   np.inf)[:, 0] for n in pops])
     if trials[-1] > 1:
         data["sweep_noise_nrmse"] = np.array([[_noise_nrmse(runs[n], t, refs["implicit"])
                                                for t in trials] for n in pops])
@@ -156,132 +168,23 @@ def _summary(data: dict, main, sp: dict, sizes: list[int]) -> dict:
                     "min_cos_sym_vs_implicit": min(headline["sym_vs_implicit"]["cos"][:-1]),
                     "alignment": headline, "cost": main.cost},
         "sweep_wall_s": data["sweep_wall_s"].tolist(),
+        "intervals": _interval_summary(data),
     }
 
 
-# --- figures -------------------------------------------------------------------------------------
-def _fig_calibration(data: dict, cfg: dict):
-    from ..activation import HardSigmoid
-    from ..calibration import FICurve
-
-    sp = cfg["spiking"]
-    fi = FICurve(data["calib_s"], data["calib_rate_hz"], data["calib_sem_hz"], sp["r_max_hz"])
-    rho = fi.tabulate()
-    hard = HardSigmoid(cfg["dynamics"]["beta1"], cfg["dynamics"]["beta2"])
-    s = np.linspace(fi.s[0], fi.s[-1], 400)
-    r_max = sp["r_max_hz"]
-    fig, (a, b) = figure(2, 1, width=3.0, height=2.7)
-    a.errorbar(fi.s, fi.rate_hz, yerr=fi.sem_hz, fmt="o", ms=3, color="k",
-               label="LIF population rate (measured ± s.e.m.)")
-    a.plot(s, r_max * rho(s), color="C3", label="r_max·ρ_LIF (smoothing spline)")
-    a.plot(s, r_max * hard(s), "--", color="0.5", label="r_max·hard sigmoid (Eq 7)")
-    a.set_xlabel("state s (input current / I_unit)")
-    a.set_ylabel("firing rate (Hz)")
-    a.set_title(f"ρ = rate / r_max, r_max = {r_max:g} Hz\n(a scale, not a ceiling: ρ_LIF > 1 "
-                "above it)", fontsize=8)
-    b.plot(s, rho.prime(s), color="C3")
-    b.plot(s, hard.prime(s), "--", color="0.5")
-    b.set_xlabel("state s (input current / I_unit)")
-    b.set_ylabel("slope dρ/ds (1 / unit of s)")
-    b.set_title("the rate model's gain ρ' (same line styles)", fontsize=8)
-    legend_below(fig, a, ncol=2)
-    for ax, lab in ((a, "a"), (b, "b")):
-        panel_label(ax, lab)
-    return fig
-
-
-def _fig_fixed_points(data: dict, summary: dict):
-    n_layers = len(summary["sizes"]) - 1
-    colors = layer_colors(n_layers)
-    fig, (ax,) = figure(1, 1, width=3.4, height=3.2)
-    for k in range(1, n_layers + 1):
-        ax.plot(data[f"free_rate_L{k}"].ravel(), data[f"free_spk_L{k}"].ravel(), "o", ms=2.5,
-                alpha=0.7, color=colors[k - 1],
-                label=f"{layer_name(k, n_layers)} (r = "
-                      f"{summary['fixed_point_corr_per_layer'][k - 1]:.3f})")
-    lim = [0, max(1.0, max(data[f"free_spk_L{k}"].max() for k in range(1, n_layers + 1)))]
-    ax.plot(lim, lim, ":", color="0.5", label="identity")
-    ax.set_xlabel("calibrated rate model ρ_LIF(ŝ)")
-    ax.set_ylabel("spiking population rate / r_max")
-    ax.set_title(f"free-phase fixed points, r = {summary['fixed_point_corr']:.4f}")
-    ax.legend(loc="upper left")
-    return fig
-
-
-def _fig_trajectories(data: dict, summary: dict, cfg: dict):
-    n_layers = len(summary["sizes"]) - 1
-    n_units = cfg["rate_vs_spike"]["traj_units"]
-    fig, axes = figure(n_layers, 1, width=2.6, height=2.4)
-    for k, ax in enumerate(axes, start=1):
-        spk, rate = data[f"traj_spk_L{k}"], data[f"traj_rate_L{k}"]
-        for u in range(min(n_units, spk.shape[1])):
-            ax.plot(data["traj_spk_time_ms"], spk[:, u], color=f"C{u}", lw=1.0,
-                    label="spiking" if u == 0 else None)
-            ax.plot(data["traj_rate_time_ms"], rate[:, u], "--", color=f"C{u}", lw=1.6,
-                    label="rate model" if u == 0 else None)
-        ax.set_xlabel("time since nudge onset (ms)")
-        ax.set_ylabel("Δρ / β")
-        ax.set_title(layer_name(k, n_layers) + (" (output)" if k == n_layers else ""))
-        panel_label(ax, "abcdefgh"[k - 1])
-    legend_below(fig, axes[0], ncol=2)
-    return fig
-
-
-def _fig_alignment(data: dict, summary: dict):
-    """cos and NRMSE of the tied rule vs N = n × trials: one line per population size n (marker)
-    over the trial counts, colours by layer; the statistical part of the error with a 1/√N line."""
-    metrics = list(data["metrics"])
-    layers = list(data["layers"])
-    pops, trials = data["populations"], data["trials"]
-    colors = layer_colors(len(layers) - 1) + ["k"]
-    markers = "os^vDP*X"
-    fig, (a, b) = figure(2, 1, width=3.3, height=2.8)
-    for p, n in enumerate(pops):
-        N = n * trials
-        for i, layer in enumerate(layers):
-            for ref, ls in (("implicit", "-"), ("rate", "--")):
-                table = data[f"sweep_sym_vs_{ref}"][p, :, i]
-                label = (f"{layer}" if ref == "implicit" else None) if p == 0 else None
-                a.plot(N, table[:, metrics.index("cos")], ls, marker=markers[p % len(markers)],
-                       color=colors[i], lw=1.8 if layer == "all" else 1.0,
-                       mfc="none" if ref == "rate" else colors[i], label=label)
-                b.plot(N, table[:, metrics.index("nrmse")], ls, marker=markers[p % len(markers)],
-                       color=colors[i], lw=1.8 if layer == "all" else 1.0,
-                       mfc="none" if ref == "rate" else colors[i])
-        if "sweep_noise_nrmse" in data:
-            b.plot(N, data["sweep_noise_nrmse"][p, :, -1], ":", marker=markers[p % len(markers)],
-                   color="C3", label="statistical error (all)" if p == 0 else None)
-        a.plot([], [], marker=markers[p % len(markers)], color="0.4", ls="none",
-               label=f"n = {n}")
-    if "sweep_noise_nrmse" in data:
-        N = (pops[:, None] * trials[None, :]).ravel()
-        noise = data["sweep_noise_nrmse"][:, :, -1].ravel()
-        grid = np.array([N.min(), N.max()], float)
-        b.plot(grid, noise[np.argmin(N)] * np.sqrt(N.min() / grid), color="0.4", lw=0.8,
-               label="∝ 1/√N")
-    a.axhline(0.9, color="0.6", lw=0.8, ls=":")
-    ticks = np.unique(pops[:, None] * trials[None, :])
-    for ax, lab in ((a, "a"), (b, "b")):
-        ax.set_xscale("log")
-        ax.set_xticks(ticks, [str(v) for v in ticks])
-        ax.minorticks_off()
-        ax.set_xlabel("N = neurons per unit × trials")
-        panel_label(ax, lab)
-    a.set_ylabel("cosine(ΔW_spiking, reference)")
-    b.set_yscale("log")
-    b.set_ylabel("NRMSE ‖ΔW − ref‖ / ‖ref‖")
-    a.legend(loc="lower right", fontsize=6.5, ncol=2)
-    b.legend(loc="lower left", fontsize=6.5)
-    fig.suptitle("tied Brian2 rule (Eq 26) vs implicit gradient (solid, filled) and rate rule "
-                 "(dashed, open)", fontsize=9)
-    return fig
-
-
-def figures(data: dict, summary: dict, cfg: dict) -> dict:
-    return {"calibration": _fig_calibration(data, cfg),
-            "fixed_points": _fig_fixed_points(data, summary),
-            "trajectories": _fig_trajectories(data, summary, cfg),
-            "alignment_vs_population": _fig_alignment(data, summary)}
+def _interval_summary(data: dict) -> dict:
+    """Per population size, at the most trials: cos and NRMSE of all weights (tied rule vs the
+    implicit gradient) with 95 % jackknife intervals over the trials, and the noise-free cos."""
+    t = int(data["trials"][-1])
+    ci = data["sweep_sym_vs_implicit_ci"][:, -1, -1]  # (pops, metric, est/low/high), all weights
+    return {"trials": t, "level": 0.95,
+            "method": "jackknife t-interval over noise trials (needs >= 3)",
+            "by_population": [{"neurons_per_unit": int(n), "N": int(n) * t,
+                               "cos_vs_implicit": ci[p, 0].tolist(),
+                               "nrmse_vs_implicit": ci[p, 1].tolist(),
+                               "noise_free_cos_vs_implicit":
+                                   data["noise_free_cos_vs_implicit"][p, -1].tolist()}
+                              for p, n in enumerate(data["populations"])]}
 
 
 EXPERIMENT = Experiment(

@@ -34,7 +34,8 @@ from ..checkpoint import Checkpoint, History, read_checkpoints
 from ..config import Key, data_dir_key, data_directory, require
 from ..data import Dataset, load_digits, load_mnist
 from ..network import NETWORK_SCHEMA, Network, random_network, save_network
-from ..plotting import figure, layer_colors, log_percent_axis, panel_label
+from ..plotting import (error_floor, figure, layer_colors, log_percent_axis, mark_floor,
+                        panel_label, plot_percent)
 from ..rate import DTYPE_KEY, DYNAMICS_SCHEMA, RateModel, check_dynamics
 from ..seeds import Seeds
 from ..train import TRAIN_SCHEMA, train_bp, train_ep
@@ -180,19 +181,25 @@ def _learning_curves(data: dict, summary: dict):
     epoch = data["epoch"]
     colors = dict(zip(LEARNERS, layer_colors(2)))
     marker = "o" if len(epoch) <= 30 else None
+    # zeros drawn below one error in the larger set (a run in progress has no sizes: 0.01 %)
+    n_most = max(summary.get("n_train", 0), summary.get("n_test", 0)) or 5000
+    floor = error_floor(n_most)
+    zeros = False
     for m, label in LEARNERS.items():
         if f"{m}_test_error" not in data:
             continue
         ep = epoch[:len(data[f"{m}_test_error"])]  # a run in progress: the finished epochs
-        ax_err.plot(ep, 100 * data[f"{m}_test_error"], "-", marker=marker, color=colors[m],
-                    label=f"{label}, test")
-        ax_err.plot(ep, 100 * data[f"{m}_train_error"], "--", color=colors[m],
-                    label=f"{label}, train")
+        zeros |= plot_percent(ax_err, ep, 100 * data[f"{m}_test_error"], floor, "-",
+                              marker=marker, color=colors[m], label=f"{label}, test")
+        zeros |= plot_percent(ax_err, ep, 100 * data[f"{m}_train_error"], floor, "--",
+                              color=colors[m], label=f"{label}, train")
         ax_cost.plot(ep, data[f"{m}_train_cost"], "-", color=colors[m], label=label)
     if summary["dataset"] == "mnist":
         ax_err.axhspan(2.0, 3.0, color="0.85", zorder=0,
                        label="Scellier & Bengio 2017, test (2–3 %)")
     log_percent_axis(ax_err)
+    if zeros:
+        mark_floor(ax_err, n_most)
     ax_err.set_xlabel("epoch")
     ax_err.set_ylabel("error (%)")
     ax_cost.set_yscale("log")

@@ -17,6 +17,10 @@ the ΔW they apply with −∂C/∂W of the calibrated rate model at their weigh
 
 data.npz: ``epoch``; ``{spk,rate}_{train_error,test_error,train_cost,wall_s}``;
 ``{spk,rate}_test_ci``: 95 % Wilson interval of the test error (epochs, 2);
+``{spk,rate}_test_correct``: per test image, 1 if classified correctly (uint8, one row per epoch:
+all epochs, or the last ones for a run resumed from checkpoints older than these records);
+``test_mcnemar_p``: exact McNemar p-value of the two learners on the same test images, per epoch
+(NaN where a mask is missing);
 ``{spk,rate}_align_batch`` (mini-batches done) and ``{spk,rate}_align_cos`` (records, layers);
 ``first_dW_{spk,rate}_W{k}``: ΔW of both learners on the first training mini-batch at the initial
 weights, ``first_dW_implicit_W{k}`` the implicit gradient of the calibrated rate model there;
@@ -47,7 +51,7 @@ from ..spiking_learner import INPUTS, DeltaLearner, SpikingLearner
 from ..spiking_parallel import ParallelSpikingLearner
 from ..train import TRAIN_SCHEMA, EPLearner, Learner, evaluate, fit
 from . import Experiment, Result, RunContext
-from .train_spiking_plots import LEARNERS, figures
+from .train_spiking_plots import LEARNERS, figures, paired_test
 
 TRAIN_KEYS = ("epochs", "batch_size", "lrs", "lr_decay", "free_steps", "nudged_steps")
 
@@ -178,13 +182,19 @@ def rate_train_cfg(cfg: dict) -> dict:
 
 class Watched:
     """A learner whose applied ΔW = (W_after − W_before)/(lr_k·scale) is compared, every
-    ``every`` mini-batches, with −∂C/∂W of the calibrated rate model at W_before (cos per layer)."""
+    ``every`` mini-batches, with −∂C/∂W of the calibrated rate model at W_before (cos per layer);
+    its predictions on the test set (``labels``, in order) are kept as per-image correct masks,
+    one per evaluation, for a paired comparison of two learners."""
 
-    def __init__(self, learner: Learner, cfg: dict, rho, every: int) -> None:
+    def __init__(self, learner: Learner, cfg: dict, rho, every: int,
+                 labels: np.ndarray | None = None) -> None:
         self.learner, self.cfg, self.rho, self.every = learner, cfg, rho, every
         self.net, self.done = learner.net, 0
         self.batches: list[int] = []
         self.cos: list[list[float]] = []
+        self.labels = labels
+        self.correct: list[np.ndarray] = []
+        self._pending: list[np.ndarray] = []
 
     def update(self, idx, x, d, lr_scale, rng):
         watch = self.every and self.done % self.every == 0
@@ -202,11 +212,20 @@ class Watched:
         return y
 
     def predict(self, x):
-        return self.learner.predict(x)
+        y = self.learner.predict(x)
+        if self.labels is not None:  # fit() evaluates the test set in order, chunk by chunk
+            self._pending.append(np.argmax(y, axis=1))
+            if sum(map(len, self._pending)) == len(self.labels):
+                self.correct.append(np.concatenate(self._pending) == self.labels)
+                self._pending = []
+        return y
 
     def extra_state(self) -> dict[str, np.ndarray]:
-        return {**self.learner.extra_state(), "align_batch": np.array(self.batches, float),
-                "align_cos": self.cos_array(), "align_done": np.array(self.done)}
+        out = {**self.learner.extra_state(), "align_batch": np.array(self.batches, float),
+               "align_cos": self.cos_array(), "align_done": np.array(self.done)}
+        if self.correct:  # absent while empty: checkpoints from before the masks still resume
+            out["test_correct"] = np.array(self.correct, np.uint8)
+        return out
 
     def cos_array(self) -> np.ndarray:
         """The cosines recorded so far, shape (records, layers)."""
@@ -217,6 +236,7 @@ class Watched:
         self.batches = [int(b) for b in arrays["align_batch"]]
         self.cos = arrays["align_cos"].tolist()
         self.done = int(arrays["align_done"])
+        self.correct = [c.astype(bool) for c in arrays.get("test_correct", [])]
 
 
 def train_both(cfg: dict, ctx: RunContext, data: Dataset, model: RateModel,
@@ -224,8 +244,10 @@ def train_both(cfg: dict, ctx: RunContext, data: Dataset, model: RateModel,
     """Both learners on the same mini-batch order, checkpointed per epoch (resumable), a progress
     bar per epoch with the running training error."""
     t, every = rate_train_cfg(cfg), cfg["learner"]["align_every"]
-    learners = {"rate": Watched(EPLearner(model, t, len(data.x_train)), cfg, model.rho, every),
-                "spk": Watched(spk, cfg, model.rho, every)}
+    labels = np.argmax(data.y_test, axis=1)
+    learners = {"rate": Watched(EPLearner(model, t, len(data.x_train)), cfg, model.rho, every,
+                                labels),
+                "spk": Watched(spk, cfg, model.rho, every, labels)}
     out = {}
     for name, learner in learners.items():
         ck = None if ctx.work_dir is None else Checkpoint(Path(ctx.work_dir) / "checkpoints", name)
@@ -272,6 +294,7 @@ def _run(cfg: dict, ctx: RunContext) -> Result:
         out[f"{m}_test_ci"] = test_ci(h.test_error, len(data.x_test))
         out[f"{m}_align_batch"] = np.array(watched.batches, float)
         out[f"{m}_align_cos"] = watched.cos_array()
+        out[f"{m}_test_correct"] = np.array(watched.correct, np.uint8).reshape(-1, len(data.x_test))
     for k in range(len(net.W)):
         out.update({f"first_dW_{m}_W{k}": first[m][k] for m in first})
         out[f"spk_W{k}"], out[f"rate_W{k}"] = spk.net.W[k], model.net.W[k]
@@ -281,6 +304,7 @@ def _run(cfg: dict, ctx: RunContext) -> Result:
     summary["batch_size"] = t["batch_size"]
     for m in histories:
         summary[m]["test_error_ci95"] = out[f"{m}_test_ci"][-1].tolist()
+    out["test_mcnemar_p"], summary["paired_test"] = paired_test(out)
     return Result(out, summary)
 
 
@@ -298,10 +322,13 @@ def interim(cfg: dict, work_dir: Path) -> tuple[dict, dict] | None:
         out.update({f"{m}_{k}": v for k, v in h.arrays().items()})
         out[f"{m}_test_ci"] = test_ci(h.test_error, len(data.x_test))
         out[f"{m}_align_batch"], out[f"{m}_align_cos"] = arrays["align_batch"], arrays["align_cos"]
+        out[f"{m}_test_correct"] = arrays.get("test_correct", np.zeros((0, len(data.x_test))))
+    out["test_mcnemar_p"], paired = paired_test(out)
     summary = {"dataset": data.name, "sizes": cfg["network"]["sizes"], "n_train": len(data.x_train),
                "n_test": len(data.x_test), "batch_size": t["batch_size"], "epochs": t["epochs"],
                "epochs_done": {m: h.epochs for m, (h, _) in got.items()},
-               "test_accuracy_pct": {m: 100 * (1 - h.test_error[-1]) for m, (h, _) in got.items()}}
+               "test_accuracy_pct": {m: 100 * (1 - h.test_error[-1]) for m, (h, _) in got.items()},
+               "paired_test": paired}
     return out, summary
 
 
