@@ -1,0 +1,206 @@
+"""A spiking training run that spans sittings, and its worker processes under hostile timing.
+
+``train_spiking`` interrupted after an epoch and resumed gives the bits of an uninterrupted run, with
+one process and with the mini-batch split over two workers (the checkpoint holds each network's
+clock, state and random numbers: stdp_ebm/spiking_learner.py). A ``[learner]`` worker killed in the
+middle of an epoch is one line and exit status 2; workers of a killed parent leave at once and
+silently; Ctrl-C of the process group is one or two lines of ours, none of Brian2's.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import EXPERIMENTS, REPO
+from stdp_ebm import cli
+from stdp_ebm.checkpoint import Checkpoint
+
+pytestmark = pytest.mark.brian2
+
+QUICK = EXPERIMENTS / "train_spiking_quick.toml"
+# the quick task cut to 2 mini-batches of 10 per epoch and a coarse calibration: seconds per run
+SETS = ["calibration.points=21", "calibration.neurons_per_point=50",
+        "calibration.duration_ms=500.0", "task.n_train=20", "task.n_test=10", "train.epochs=2"]
+
+
+def _args(out: Path, workers: int, extra: tuple[str, ...] = ()) -> list[str]:
+    sets = SETS + [f"learner.workers={workers}", *extra]
+    return ["run", str(QUICK), "--out", str(out), "--quiet"] + [a for s in sets for a in ("--set", s)]
+
+
+def _data(run_dir: Path) -> dict[str, np.ndarray]:
+    with np.load(run_dir / "data.npz") as f:  # the measured seconds per epoch differ by nature
+        return {k: f[k] for k in f.files if not k.endswith("wall_s")}
+
+
+@pytest.mark.parametrize("workers", [1, pytest.param(2, marks=pytest.mark.slow)])
+def test_a_resumed_spiking_run_gives_the_bits_of_an_uninterrupted_one(workers, tmp_path,
+                                                                     monkeypatch):
+    """Ctrl-C right after the spiking learner's first epoch (its checkpoint written), then the same
+    command: it starts from that checkpoint (epoch 2 only) and every array of data.npz equals the
+    uninterrupted run's to the bit; without the network state in the checkpoint every ``spk_*``
+    array differed."""
+    from stdp_ebm.experiments import train_spiking
+
+    resumed_from, stop = [], [True]
+
+    class StopAfterEpoch1(Checkpoint):
+        def save(self, learner, history, rng):
+            super().save(learner, history, rng)
+            if self.path.stem == "spk" and history.epochs == 1 and stop[0]:
+                raise KeyboardInterrupt
+
+        def restore(self, learner, history, rng):
+            found = super().restore(learner, history, rng)
+            if self.path.stem == "spk":
+                resumed_from.append(history.epochs)
+            return found
+
+    monkeypatch.setattr(train_spiking, "Checkpoint", StopAfterEpoch1)
+    args = _args(tmp_path / "run", workers)
+    assert cli.main(args) == 130
+    assert (tmp_path / ".run.partial" / "checkpoints" / "spk.npz").is_file()
+    stop[0] = False
+    assert cli.main(args) == 0
+    assert resumed_from == [0, 1]  # the second sitting trained epoch 2 only
+    assert cli.main(_args(tmp_path / "straight", workers)) == 0
+    resumed, straight = _data(tmp_path / "run"), _data(tmp_path / "straight")
+    assert resumed.keys() == straight.keys() and "spk_W0" in straight
+    for k in straight:
+        np.testing.assert_array_equal(resumed[k], straight[k], err_msg=k)
+
+
+def test_a_checkpoint_without_the_network_state_still_resumes(tmp_path, caplog):
+    """A checkpoint of an earlier version (no ``brian2_*`` arrays) is not refused as damaged: the
+    run resumes from it with a warning that its noise differs from an uninterrupted run."""
+    import logging
+
+    from stdp_ebm.checkpoint import History
+    from stdp_ebm.network import random_network
+    from stdp_ebm.spiking_learner import DeltaLearner, has_network_state
+
+    class Old(DeltaLearner):  # a learner whose checkpoints hold the network state
+        optional_state = ("brian2_",)
+
+        def __init__(self, state: bool) -> None:
+            self.net = random_network([4, 3, 2], np.random.default_rng(0), 0.5, 0.0, 0.0)
+            self.state, self.loaded = state, None
+
+        def extra_state(self):
+            return {"brian2_t": np.array(1.5)} if self.state else {}
+
+        def load_extra_state(self, arrays):
+            self.loaded = has_network_state(arrays, "brian2_")
+
+    ck = Checkpoint(tmp_path, "spk")
+    ck.save(Old(state=False), History([0.5], [0.5], [1.0], [1.0]), np.random.default_rng(1))
+    learner = Old(state=True)
+    with caplog.at_level(logging.WARNING):
+        assert ck.restore(learner, History(), np.random.default_rng(1))
+    assert learner.loaded is False
+    assert "draw other random numbers than an uninterrupted run" in caplog.text
+
+
+# --- worker processes under hostile timing (a real command in a subprocess) ---------------------
+
+def _children(pid: int) -> list[int]:
+    """The child processes of ``pid`` (Linux /proc)."""
+    out = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        try:
+            out += [int(c) for c in (task / "children").read_text().split()]
+        except OSError:
+            pass
+    return out
+
+
+def _alive(pid: int) -> bool:
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has exited
+
+
+def _start_in_spiking_epochs(tmp_path: Path) -> tuple[subprocess.Popen, list[int]]:
+    """``stdp-ebm run`` with two workers in its own process group, stderr to a file, returned
+    once the spiking learner trains (the rate learner's checkpoint is written) with the workers'
+    process ids."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    err = open(tmp_path / "stderr.txt", "wb")
+    proc = subprocess.Popen([sys.executable, "-m", "stdp_ebm.cli",
+                             *_args(tmp_path / "run", 2, ("task.n_train=40", "train.epochs=3"))],
+                            cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=err,
+                            start_new_session=True)
+    err.close()
+    rate = tmp_path / ".run.partial" / "checkpoints" / "rate.npz"
+    deadline = time.monotonic() + 240
+    while not rate.is_file():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            proc.kill()
+            pytest.fail(f"the run did not reach its spiking epochs: "
+                        f"{(tmp_path / 'stderr.txt').read_text()}")
+        time.sleep(0.1)
+    time.sleep(0.5)
+    workers = _children(proc.pid)
+    assert len(workers) == 2, workers
+    return proc, workers
+
+
+def _stderr(tmp_path: Path) -> list[str]:
+    return (tmp_path / "stderr.txt").read_text().splitlines()
+
+
+@pytest.mark.slow
+def test_a_killed_worker_is_one_line_and_status_2(tmp_path):
+    """SIGKILL to a worker in the middle of an epoch: the run stops with one line (which worker,
+    how, how to continue, where the finished epochs are), status 2, no Brian2 banner, no
+    traceback, the other worker stopped and the partial directory kept."""
+    proc, workers = _start_in_spiking_epochs(tmp_path)
+    os.kill(workers[1], signal.SIGKILL)
+    assert proc.wait(timeout=60) == 2
+    lines = _stderr(tmp_path)
+    assert len(lines) == 1, lines
+    assert "worker 2 of 2" in lines[0] and "SIGKILL" in lines[0]
+    assert "run the same command again" in lines[0] and ".run.partial" in lines[0]
+    assert not any(_alive(w) for w in workers)
+    assert (tmp_path / ".run.partial" / "checkpoints" / "rate.npz").is_file()
+
+
+@pytest.mark.slow
+def test_workers_of_a_killed_parent_leave_at_once_and_silently(tmp_path):
+    """SIGKILL to the parent in the middle of an epoch: both workers are gone within 3 s (they
+    finished their mini-batch and printed BrokenPipeError tracebacks for up to 10 s) and wrote
+    nothing on the shared stderr."""
+    proc, workers = _start_in_spiking_epochs(tmp_path)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait(timeout=10)
+    t0 = time.monotonic()
+    while any(_alive(w) for w in workers) and time.monotonic() - t0 < 10:
+        time.sleep(0.05)
+    gone = time.monotonic() - t0
+    print(f"workers gone {gone:.2f} s after the parent")
+    assert gone < 3.0  # measured 0.0-0.2 s on 2 loaded cores; a finished mini-batch takes ~1-10 s
+    assert _stderr(tmp_path) == []
+
+
+@pytest.mark.slow
+def test_ctrl_c_of_the_process_group_is_two_lines_of_ours(tmp_path):
+    """SIGINT to the whole process group (Ctrl-C at a terminal) during a worker epoch: the workers
+    ignore it, the parent stops them and exits 130 with its two lines (the run is unfinished, how
+    to continue; interrupted): no "Press Ctrl+C again" from Brian2, no traceback."""
+    proc, workers = _start_in_spiking_epochs(tmp_path)
+    os.killpg(proc.pid, signal.SIGINT)
+    assert proc.wait(timeout=30) == 130
+    lines = _stderr(tmp_path)
+    assert len(lines) == 2, lines
+    assert "unfinished" in lines[0] and lines[1] == "stdp-ebm: interrupted"
+    assert not any(_alive(w) for w in workers)
