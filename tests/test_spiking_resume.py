@@ -111,12 +111,15 @@ def test_a_checkpoint_without_the_network_state_still_resumes(tmp_path, caplog):
 
 # --- worker processes under hostile timing (a real command in a subprocess) ---------------------
 
-def _children(pid: int) -> list[int]:
-    """The child processes of ``pid`` (Linux /proc)."""
+def _workers(pid: int) -> list[int]:
+    """The ``[learner]`` workers among the child processes of ``pid`` (Linux /proc; not
+    multiprocessing's resource tracker, which is spawned too)."""
     out = []
     for task in Path(f"/proc/{pid}/task").glob("*"):
         try:
-            out += [int(c) for c in (task / "children").read_text().split()]
+            children = [int(c) for c in (task / "children").read_text().split()]
+            out += [c for c in children
+                    if b"spawn_main" in Path(f"/proc/{c}/cmdline").read_bytes()]
         except OSError:
             pass
     return out
@@ -150,7 +153,7 @@ def _start_in_spiking_epochs(tmp_path: Path) -> tuple[subprocess.Popen, list[int
                         f"{(tmp_path / 'stderr.txt').read_text()}")
         time.sleep(0.1)
     time.sleep(0.5)
-    workers = _children(proc.pid)
+    workers = _workers(proc.pid)
     assert len(workers) == 2, workers
     return proc, workers
 
