@@ -27,8 +27,8 @@ pytestmark = pytest.mark.brian2
 
 QUICK = EXPERIMENTS / "train_spiking_quick.toml"
 # the quick task cut to 2 mini-batches of 10 per epoch and a coarse calibration: seconds per run
-SETS = ["calibration.points=21", "calibration.neurons_per_point=50",
-        "calibration.duration_ms=500.0", "task.n_train=20", "task.n_test=10", "train.epochs=2"]
+SETS = ["calibration.points=11", "calibration.neurons_per_point=20",
+        "calibration.duration_ms=200.0", "task.n_train=20", "task.n_test=10", "train.epochs=2"]
 
 
 def _args(out: Path, workers: int, extra: tuple[str, ...] = ()) -> list[str]:
