@@ -170,8 +170,8 @@ class ParallelSpikingLearner(DeltaLearner):
             how = f"was killed by {signal.Signals(-code).name}"
         else:
             how = "exited" if code is None else f"exited with status {code}"
-        return (f"[learner] worker {p + 1} of {len(self.procs)} (process {proc.pid}) {how} in the "
-                "middle of a mini-batch; run the same command again to continue from the last "
+        return (f"[learner] worker {p + 1} of {len(self.procs)} (process {proc.pid}) {how} "
+                "before it answered; run the same command again to continue from the last "
                 "finished epoch")
 
     def _send(self, requests: list[tuple]) -> list:

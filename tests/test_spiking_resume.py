@@ -207,3 +207,44 @@ def test_ctrl_c_of_the_process_group_is_two_lines_of_ours(tmp_path):
     assert len(lines) == 2, lines
     assert "unfinished" in lines[0] and lines[1] == "stdp-ebm: interrupted"
     assert not any(_alive(w) for w in workers)
+
+
+def test_workers_ignore_ctrl_c_and_a_killed_one_is_a_one_line_error(models):
+    """Two workers of a 3-4-2 network (Brian2's numpy target: nothing to compile): SIGINT to each
+    leaves them working (Ctrl-C is the parent's), and their state round-trips; then one killed
+    with SIGKILL is a :class:`WorkerLost` (a UserError: one line, exit 2 at the command line)
+    naming it and the signal, and the other is stopped."""
+    import multiprocessing
+
+    from stdp_ebm.activation import TabulatedRho
+    from stdp_ebm.energy import EQ6
+    from stdp_ebm.errors import UserError
+    from stdp_ebm.network import network_from_config
+    from stdp_ebm.spiking_parallel import ParallelSpikingLearner, WorkerLost
+
+    from conftest import numpy_sp, small_config
+
+    net = network_from_config(small_config(sizes=(3, 4, 2), batch=2, init_scale=0.5),
+                              np.random.default_rng(5))
+    rho = TabulatedRho(np.linspace(-0.5, 1.5, 21), np.linspace(0.0, 1.2, 21))
+    sp = numpy_sp(neurons_per_unit=3, settle_ms=5.0, free_ms=10.0, nudged_ms=10.0)
+    par = ParallelSpikingLearner(net, rho, sp, models, [1, 2], 2, [0.1, 0.1], EQ6)
+    try:
+        for proc in par.procs:
+            os.kill(proc.pid, signal.SIGINT)
+        state = par.extra_state()
+        first = par.delta(net.x, net.target)
+        par.load_extra_state(state)
+        again = par.delta(net.x, net.target)
+        for a, b in zip(first[0] + first[1] + [first[2]], again[0] + again[1] + [again[2]]):
+            np.testing.assert_array_equal(a, b)  # same state, same random numbers: same bits
+        assert all(proc.is_alive() for proc in par.procs)
+        victim = par.procs[1]
+        os.kill(victim.pid, signal.SIGKILL)
+        with pytest.raises(WorkerLost, match=rf"worker 2 of 2 \(process {victim.pid}\) was "
+                                             r"killed by SIGKILL") as info:
+            par.delta(net.x, net.target)
+        assert isinstance(info.value, UserError) and "\n" not in str(info.value)
+        assert not multiprocessing.active_children()  # the other worker was stopped too
+    finally:
+        par.close()
