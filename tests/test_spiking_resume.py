@@ -1,7 +1,7 @@
 """A spiking training run that spans sittings, and its worker processes under hostile timing.
 
-``train_spiking`` interrupted after an epoch and resumed gives the bits of an uninterrupted run, with
-one process and with the mini-batch split over two workers (the checkpoint holds each network's
+``train_spiking`` interrupted after an epoch and resumed gives the bits of an uninterrupted run,
+with one process and with the mini-batch split over two workers (the checkpoint holds each network's
 clock, state and random numbers: stdp_ebm/spiking_learner.py). A ``[learner]`` worker killed in the
 middle of an epoch is one line and exit status 2; workers of a killed parent leave at once and
 silently; Ctrl-C of the process group is one or two lines of ours, none of Brian2's.
@@ -33,7 +33,8 @@ SETS = ["calibration.points=11", "calibration.neurons_per_point=20",
 
 def _args(out: Path, workers: int, extra: tuple[str, ...] = ()) -> list[str]:
     sets = SETS + [f"learner.workers={workers}", *extra]
-    return ["run", str(QUICK), "--out", str(out), "--quiet"] + [a for s in sets for a in ("--set", s)]
+    return ["run", str(QUICK), "--out", str(out), "--quiet"] + \
+        [a for s in sets for a in ("--set", s)]
 
 
 def _data(run_dir: Path) -> dict[str, np.ndarray]:
@@ -171,6 +172,7 @@ def test_a_killed_worker_is_one_line_and_status_2(tmp_path):
     os.kill(workers[1], signal.SIGKILL)
     assert proc.wait(timeout=60) == 2
     lines = _stderr(tmp_path)
+    print(lines)
     assert len(lines) == 1, lines
     assert "worker 2 of 2" in lines[0] and "SIGKILL" in lines[0]
     assert "run the same command again" in lines[0] and ".run.partial" in lines[0]
@@ -204,6 +206,7 @@ def test_ctrl_c_of_the_process_group_is_two_lines_of_ours(tmp_path):
     os.killpg(proc.pid, signal.SIGINT)
     assert proc.wait(timeout=30) == 130
     lines = _stderr(tmp_path)
+    print(lines)
     assert len(lines) == 2, lines
     assert "unfinished" in lines[0] and lines[1] == "stdp-ebm: interrupted"
     assert not any(_alive(w) for w in workers)
