@@ -134,14 +134,16 @@ def _alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"  # a zombie has exited
 
 
-def _start_in_spiking_epochs(tmp_path: Path) -> tuple[subprocess.Popen, list[int]]:
-    """``stdp-ebm run`` with two workers in its own process group, stderr to a file, returned
+def _start_in_spiking_epochs(tmp_path: Path, workers: int = 2
+                             ) -> tuple[subprocess.Popen, list[int]]:
+    """``stdp-ebm run`` with ``workers`` in its own process group, stderr to a file, returned
     once the spiking learner trains (the rate learner's checkpoint is written) with the workers'
     process ids."""
     env = {**os.environ, "PYTHONPATH": str(REPO)}
     err = open(tmp_path / "stderr.txt", "wb")
     proc = subprocess.Popen([sys.executable, "-m", "stdp_ebm.cli",
-                             *_args(tmp_path / "run", 2, ("task.n_train=40", "train.epochs=3"))],
+                             *_args(tmp_path / "run", workers,
+                                    ("task.n_train=40", "train.epochs=3"))],
                             cwd=tmp_path, env=env, stdout=subprocess.DEVNULL, stderr=err,
                             start_new_session=True)
     err.close()
@@ -154,9 +156,9 @@ def _start_in_spiking_epochs(tmp_path: Path) -> tuple[subprocess.Popen, list[int
                         f"{(tmp_path / 'stderr.txt').read_text()}")
         time.sleep(0.1)
     time.sleep(0.5)
-    workers = _workers(proc.pid)
-    assert len(workers) == 2, workers
-    return proc, workers
+    pids = _workers(proc.pid)
+    assert len(pids) == (workers if workers > 1 else 0), pids
+    return proc, pids
 
 
 def _stderr(tmp_path: Path) -> list[str]:
@@ -198,18 +200,20 @@ def test_workers_of_a_killed_parent_leave_at_once_and_silently(tmp_path):
 
 
 @pytest.mark.slow
-def test_ctrl_c_of_the_process_group_is_two_lines_of_ours(tmp_path):
-    """SIGINT to the whole process group (Ctrl-C at a terminal) during a worker epoch: the workers
-    ignore it, the parent stops them and exits 130 with its two lines (the run is unfinished, how
-    to continue; interrupted): no "Press Ctrl+C again" from Brian2, no traceback."""
-    proc, workers = _start_in_spiking_epochs(tmp_path)
+@pytest.mark.parametrize("workers", [1, 2])
+def test_ctrl_c_of_the_process_group_is_two_lines_of_ours(workers, tmp_path):
+    """SIGINT to the whole process group (Ctrl-C at a terminal) during a spiking epoch: workers
+    ignore it, the parent stops them (or its own Brian2 run) and exits 130 with its two lines (the
+    run is unfinished, how to continue; interrupted): no "Press Ctrl+C again" from Brian2 (it was
+    one line from each Brian2 that ran), no traceback."""
+    proc, pids = _start_in_spiking_epochs(tmp_path, workers)
     os.killpg(proc.pid, signal.SIGINT)
     assert proc.wait(timeout=30) == 130
     lines = _stderr(tmp_path)
     print(lines)
     assert len(lines) == 2, lines
     assert "unfinished" in lines[0] and lines[1] == "stdp-ebm: interrupted"
-    assert not any(_alive(w) for w in workers)
+    assert not any(_alive(w) for w in pids)
 
 
 def test_workers_ignore_ctrl_c_and_a_killed_one_is_a_one_line_error(models):
