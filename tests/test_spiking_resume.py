@@ -81,22 +81,25 @@ def test_a_resumed_spiking_run_gives_the_bits_of_an_uninterrupted_one(workers, t
 
 def test_a_checkpoint_without_the_network_state_still_resumes(tmp_path, caplog):
     """A checkpoint of an earlier version (no ``brian2_*`` arrays) is not refused as damaged: the
-    run resumes from it with a warning that its noise differs from an uninterrupted run."""
+    run resumes from it with a warning that its noise differs from an uninterrupted run. One that
+    holds part of them is damaged."""
     import logging
 
     from stdp_ebm.checkpoint import History
+    from stdp_ebm.errors import RunDirError
     from stdp_ebm.network import random_network
     from stdp_ebm.spiking_learner import DeltaLearner, has_network_state
 
     class Old(DeltaLearner):  # a learner whose checkpoints hold the network state
         optional_state = ("brian2_",)
 
-        def __init__(self, state: bool) -> None:
+        def __init__(self, state: bool, more: bool = False) -> None:
             self.net = random_network([4, 3, 2], np.random.default_rng(0), 0.5, 0.0, 0.0)
-            self.state, self.loaded = state, None
+            self.state, self.more, self.loaded = state, more, None
 
         def extra_state(self):
-            return {"brian2_t": np.array(1.5)} if self.state else {}
+            return {} if not self.state else \
+                {"brian2_t": np.array(1.5), **({"brian2_v": np.zeros(3)} if self.more else {})}
 
         def load_extra_state(self, arrays):
             self.loaded = has_network_state(arrays, "brian2_")
@@ -108,6 +111,10 @@ def test_a_checkpoint_without_the_network_state_still_resumes(tmp_path, caplog):
         assert ck.restore(learner, History(), np.random.default_rng(1))
     assert learner.loaded is False
     assert "draw other random numbers than an uninterrupted run" in caplog.text
+    part = Checkpoint(tmp_path / "part", "spk")  # no earlier checkpoint to fall back on
+    part.save(Old(state=True), History([0.5], [0.5], [1.0], [1.0]), np.random.default_rng(1))
+    with pytest.raises(RunDirError, match="brian2_v is missing"):
+        part.restore(Old(state=True, more=True), History(), np.random.default_rng(1))
 
 
 # --- worker processes under hostile timing (a real command in a subprocess) ---------------------
