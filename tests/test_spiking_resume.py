@@ -262,3 +262,38 @@ def test_workers_ignore_ctrl_c_and_a_killed_one_is_a_one_line_error(models):
         assert not multiprocessing.active_children()  # the other worker was stopped too
     finally:
         par.close()
+
+
+def test_a_random_state_loads_into_a_process_that_has_not_drawn_yet():
+    """Cython target: Brian2's random state through the checkpoint's arrays, loaded where no
+    buffer is allocated yet (as in a new process: the pointer set to NULL here), draws the numbers
+    the saved process drew next: a noisy group run from it is bit-identical."""
+    import ctypes
+    import ctypes.util
+
+    import brian2 as b2
+
+    from stdp_ebm.models import set_codegen_target
+    from stdp_ebm.spiking.randomstate import (random_state, random_state_arrays,
+                                              random_state_from_arrays, set_random_state)
+
+    set_codegen_target("cython")
+    b2.seed(3)
+    group = b2.NeuronGroup(100, "dv/dt = -v/(10*ms) + xi/sqrt(ms) : 1", method="euler")
+    net = b2.Network(group)
+    net.run(1 * b2.ms)  # 1000 of the buffer's 20000 numbers used: contents matter
+    arrays, v0 = random_state_arrays(random_state()), np.array(group.v)
+    assert int(arrays["randn_index"]) > 0
+    net.run(10 * b2.ms)
+    want = np.array(group.v)
+    device = b2.get_device()
+    held = int(device.randn_buffer[0])
+    device.randn_buffer[0] = 0
+    libc = ctypes.CDLL(ctypes.util.find_library("c"))
+    libc.free.argtypes = [ctypes.c_void_p]
+    libc.free(held)  # Brian2 now holds the buffer set_random_state allocates
+    set_random_state(random_state_from_arrays(arrays))
+    assert int(device.randn_buffer[0]) != 0
+    group.v = v0
+    net.run(10 * b2.ms)
+    np.testing.assert_array_equal(np.array(group.v), want)  # same numbers, same order
