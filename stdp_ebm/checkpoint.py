@@ -54,7 +54,8 @@ class History:
 
 
 class Stateful(Protocol):
-    """What a checkpoint holds of a learner: its network and any state of its own."""
+    """What a checkpoint holds of a learner: its network and any state of its own (a learner may
+    name, as ``optional_state``, prefixes of keys that checkpoints of earlier versions lack)."""
 
     net: Network
 
@@ -142,7 +143,11 @@ class Checkpoint:
                                   "checkpoint of another configuration?)")
             params.append(arrays[name])
         stored = History.from_checkpoint(path, arrays)
+        optional = tuple(p for p in getattr(learner, "optional_state", ())  # an earlier version's
+                         if not any(k.startswith(p) for k in arrays))  # file lacks all of them
         for name, value in learner.extra_state().items():
+            if name not in arrays and name.startswith(optional):
+                continue
             # an array that starts empty is a record that grows (e.g. an alignment log): only its
             # trailing shape is fixed; every other array must match the fresh learner's exactly
             grows = value.ndim > 0 and value.shape[0] == 0

@@ -197,11 +197,25 @@ def run_brian2(network, duration, report: str | None = "configured", **kwargs) -
     step" and returns normally; the caller would then analyse a simulation cut short (seen: the
     spiking learner took a cut-short phase for a whole one, NaN rates). ``report``: Brian2's
     progress lines as configured here (:func:`brian2_report`) unless given."""
+    import logging
+
     from brian2 import second
 
     t_end = float(network.t / second) + float(duration / second)
-    network.run(duration, report=brian2_report() if report == "configured" else report, **kwargs)
+    brian2_log = logging.getLogger("brian2")
+    brian2_log.addFilter(_no_second_ctrl_c_hint)  # a first Ctrl+C already interrupts here
+    try:
+        network.run(duration, report=brian2_report() if report == "configured" else report,
+                    **kwargs)
+    finally:
+        brian2_log.removeFilter(_no_second_ctrl_c_hint)
     half_step = 0.5 * min(float(obj.clock.dt / second) for obj in network.objects)
     t = float(network.t / second)
     if t < t_end - half_step:
         raise KeyboardInterrupt(f"Brian2 stopped the run at t = {t:.4f} s of {t_end:.4f} s")
+
+
+def _no_second_ctrl_c_hint(record) -> bool:
+    """Drop Brian2's "Simulation stop requested. Press Ctrl+C again to interrupt.": under
+    :func:`run_brian2` the first Ctrl+C interrupts."""
+    return "Press Ctrl+C again" not in record.getMessage()

@@ -25,9 +25,24 @@ How the clamped input x enters (``input``):
 
 ``rule_dt_ms`` > 0 runs the rule synapses' step every ``rule_dt_ms`` instead of every simulation step
 (:func:`stdp_ebm.spiking.rule_synapses`); per step the rule costs one update per weight and copy.
+
+Resume: the network's state carries over from one mini-batch to the next (each free phase settles
+from where the last phase ended), and so do Brian2's random numbers. :meth:`SpikingLearner.
+extra_state` puts both in the epoch's checkpoint — the clock, the neuron, current and rate-filter
+variables (:meth:`~stdp_ebm.spiking.SpikingNetwork.checkpoint`) and numpy's generator with the
+contents of Brian2's random buffers (:func:`~stdp_ebm.spiking.randomstate.random_state`) — and
+:meth:`~SpikingLearner.load_extra_state` writes them back, clock included, so a resumed run draws
+the numbers the uninterrupted run drew and its results are the same to the bit. The synapses hold
+nothing to keep: transmission weights are set from W before every phase, the rule's integrals are
+zeroed when a nudged phase starts. (Reseeding Brian2 from the master seed at each epoch would make
+the random numbers reproducible without saving them, but the network's state and clock would still
+have to be saved, and it would change the numbers of every run made so far; the contents are saved
+as for the common random numbers of the ±β phases.)
 """
 
 from __future__ import annotations
+
+import logging
 
 import numpy as np
 
@@ -35,9 +50,12 @@ from .activation import Rho
 from .energy import Energy
 from .network import Network
 from .spiking import SpikingNetwork, teaching_force
+from .spiking.randomstate import random_state_arrays, random_state_from_arrays
 from .train import apply_update
 
 INPUTS = ("poisson", "current")
+LOG = logging.getLogger(__name__)
+STATE = "brian2_"  # the prefix of the network state's arrays in a checkpoint
 
 
 def shell_network(net: Network, batch: int, input_mode: str) -> Network:
@@ -61,8 +79,12 @@ def pad_batch(x: np.ndarray, batch: int) -> np.ndarray:
 
 
 class DeltaLearner:
-    """What the spiking learners share: an update applies lr·ΔW of :meth:`delta` to ``net``; no
-    state beyond ``net`` to checkpoint; :meth:`close` releases what the learner holds."""
+    """What the spiking learners share: an update applies lr·ΔW of :meth:`delta` to ``net``; the
+    state to checkpoint beyond ``net`` is the simulation's (:meth:`extra_state`; a checkpoint
+    written before it was kept lacks the keys of prefix :attr:`optional_state`); :meth:`close`
+    releases what the learner holds."""
+
+    optional_state = (STATE,)
 
     net: Network
     lrs: list[float]
@@ -103,6 +125,18 @@ class SpikingLearner(DeltaLearner):
     @property
     def batch(self) -> int:
         return self.sn.batch
+
+    def extra_state(self) -> dict[str, np.ndarray]:
+        """The network's state and random numbers now, as arrays (see the module docstring)."""
+        return network_state_arrays(self.sn.checkpoint())
+
+    def load_extra_state(self, arrays: dict[str, np.ndarray]) -> None:
+        """Back to the state of :meth:`extra_state`'s ``arrays``, clock included. A checkpoint
+        written before the state was kept has none: the run goes on with this network's state and
+        random numbers (other noise than an uninterrupted run), and says so."""
+        if not has_network_state(arrays, STATE):
+            return
+        self.sn.resume(network_state_from_arrays(arrays, self.sn.checkpoint()), same_time=True)
 
     def _load(self, x: np.ndarray) -> np.ndarray:
         """Clamp ``x`` (≤ batch rows, padded with its last row) and the current parameters;
@@ -146,3 +180,33 @@ class SpikingLearner(DeltaLearner):
     def predict(self, x: np.ndarray) -> np.ndarray:
         self._load(x)
         return self._trial_mean(self.sn.free_phase()[1])[:len(x)]
+
+
+def has_network_state(arrays: dict[str, np.ndarray], prefix: str) -> bool:
+    """Whether a checkpoint's ``arrays`` hold a network state under ``prefix``; if not (written by
+    an earlier version), a warning that the resumed run draws other random numbers."""
+    if prefix + "t" in arrays:
+        return True
+    LOG.warning("the spiking learner's checkpoint holds no Brian2 state (an earlier version wrote "
+                "it): the resumed epochs draw other random numbers than an uninterrupted run")
+    return False
+
+
+def network_state_arrays(state: dict) -> dict[str, np.ndarray]:
+    """:meth:`SpikingNetwork.checkpoint` ``state`` as flat arrays named ``brian2_…``."""
+    out = {STATE + "t": np.array(state["t"], np.float64)}
+    out.update({f"{STATE}random_{k}": v for k, v in random_state_arrays(state["random"]).items()})
+    for g, values in enumerate(state["groups"]):
+        out.update({f"{STATE}group{g}_{k}": v for k, v in values.items()})
+    return out
+
+
+def network_state_from_arrays(arrays: dict[str, np.ndarray], like: dict) -> dict:
+    """The inverse of :func:`network_state_arrays`; ``like`` (a checkpoint of the same network)
+    names the variables of each group."""
+    prefix = STATE + "random_"
+    return {"t": float(arrays[STATE + "t"]),
+            "random": random_state_from_arrays({k[len(prefix):]: v for k, v in arrays.items()
+                                                if k.startswith(prefix)}),
+            "groups": [{k: arrays[f"{STATE}group{g}_{k}"] for k in values}
+                       for g, values in enumerate(like["groups"])]}

@@ -7,15 +7,27 @@ parent sends each worker the current W, b and its slice of the examples; each ru
 phases and returns its rule ΔW, Δb (means over its copies) and ŷ; the parent averages the P
 estimates, which with equal slices is the mean over all copies, exactly as one network of the whole
 batch would form it, and applies the update. Only the random streams differ from the one-process
-learner: same seeds and P, same result. Workers start with ``spawn`` (no Brian2 state is forked)
-and stop with the parent.
+learner: same seeds and P, same result. Workers start with ``spawn`` (no Brian2 state is forked).
+
+At each epoch's end the checkpoint holds every worker's network state and random numbers
+(``brian2_w<p>_…``, :meth:`SpikingLearner.extra_state`), so a resumed run gives the bits of an
+uninterrupted one, as with one process.
+
+Stopping: Ctrl-C (SIGINT to the terminal's process group) is the parent's: workers ignore it, and
+the parent, interrupted while it waits for them, stops them at once (the mini-batch in flight is
+lost; the finished epochs are in the checkpoint). A worker that dies (killed, out of memory) is one
+line (:class:`WorkerLost`, exit status 2 at the command line). A worker whose parent dies exits at
+once, silently: a thread waits on the parent's sentinel.
 """
 
 from __future__ import annotations
 
 import multiprocessing as mp
+import os
+import signal
+import threading
 import traceback
-from multiprocessing.connection import Connection
+from multiprocessing.connection import Connection, wait
 
 import numpy as np
 
@@ -23,37 +35,84 @@ from .activation import Rho
 from .energy import Energy
 from .errors import UserError
 from .network import Network
-from .spiking_learner import DeltaLearner, SpikingLearner, pad_batch
+from .spiking_learner import STATE, DeltaLearner, SpikingLearner, has_network_state, pad_batch
+
+# the pipe of a parent or worker that is gone
+GONE = (EOFError, BrokenPipeError, ConnectionResetError)
 
 
 class WorkerError(RuntimeError):
     """A worker process failed; the message is its exception's."""
 
 
+class WorkerLost(UserError):
+    """A worker process died (killed, out of memory) without reporting an error."""
+
+
+def _exit_with_parent() -> None:
+    """Exit this worker at once, without a word, when its parent process is gone (killed: no
+    ``stop`` will come, and a reply would only meet a closed pipe)."""
+    parent = mp.parent_process()
+    if parent is None:
+        return
+
+    def watch() -> None:
+        wait([parent.sentinel])
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 def _serve(conn: Connection, kwargs: dict) -> None:
     """A worker: build one :class:`SpikingLearner`, then answer ``delta`` / ``predict`` requests
-    with the parameters they carry until ``stop`` (or the parent goes away)."""
+    with the parameters they carry, and ``state`` / ``load`` requests for its network state, until
+    ``stop`` (or the parent goes away)."""
+    import brian2  # noqa: F401 - installs its Ctrl-C handler, replaced here
+
     from . import progress
 
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
+    _exit_with_parent()
     progress.configure(False)  # Brian2's per-run reports: the parent reports progress
     try:
         learner = SpikingLearner(**kwargs)
         conn.send(("ok", None))
         while True:
             request = conn.recv()
-            if request[0] == "stop":
+            what = request[0]
+            if what == "stop":
                 return
-            what, W, b, *args = request
-            learner.net.W, learner.net.b = W, b
-            out = learner.delta(*args) if what == "delta" else learner.predict(*args)
+            if what == "state":
+                out = learner.extra_state()
+            elif what == "load":
+                out = learner.load_extra_state(request[1])
+            else:
+                W, b, *args = request[1:]
+                learner.net.W, learner.net.b = W, b
+                out = learner.delta(*args) if what == "delta" else learner.predict(*args)
             conn.send(("ok", out))
-    except (EOFError, KeyboardInterrupt):
+    except (*GONE, KeyboardInterrupt):
         return
     except BaseException as e:  # noqa: BLE001 - reported to the parent, which raises it
-        if isinstance(e, UserError):  # bad input: its one line
-            conn.send(("user", str(e)))
-        else:
-            conn.send(("bug", f"{type(e).__name__}: {e}\n{traceback.format_exc()}"))
+        report = ("user", str(e)) if isinstance(e, UserError) else \
+            ("bug", f"{type(e).__name__}: {e}\n{traceback.format_exc()}")
+        try:
+            conn.send(report)
+        except GONE:
+            pass
+
+
+def _ignoring_sigint(start) -> None:
+    """``start()`` with SIGINT ignored: a spawned process inherits the disposition, so a Ctrl-C
+    while it imports meets no handler that would print a traceback."""
+    if threading.current_thread() is not threading.main_thread():
+        start()
+        return
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        start()
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 class ParallelSpikingLearner(DeltaLearner):
@@ -71,12 +130,13 @@ class ParallelSpikingLearner(DeltaLearner):
         self.part = batch // workers
         ctx = mp.get_context("spawn")
         self.conns, self.procs = [], []
+        self._pending = True  # a request whose answers are not all in: close() stops at once
         for seed in seeds:
             parent, child = ctx.Pipe()
             kwargs = dict(net=net, rho=rho, sp=sp, models=models, seed=seed, batch=self.part,
                           lrs=lrs, energy=energy, input_mode=input_mode, rule_dt_ms=rule_dt_ms)
             proc = ctx.Process(target=_serve, args=(child, kwargs), daemon=True)
-            proc.start()
+            _ignoring_sigint(proc.start)
             child.close()
             self.conns.append(parent)
             self.procs.append(proc)
@@ -92,20 +152,44 @@ class ParallelSpikingLearner(DeltaLearner):
         for p, conn in enumerate(self.conns):
             try:
                 kind, value = conn.recv()
-            except EOFError:
-                kind, value = "bug", f"worker {p} exited (code {self.procs[p].exitcode})"
+            except GONE:
+                kind, value = "lost", self._lost(p)
             if kind != "ok":
                 self.close()
-                raise UserError(value) if kind == "user" else WorkerError(value)
+                raise {"user": UserError, "lost": WorkerLost}.get(kind, WorkerError)(value)
             out.append(value)
+        self._pending = False
         return out
+
+    def _lost(self, p: int) -> str:
+        """What became of worker ``p``, whose pipe closed without an answer."""
+        proc = self.procs[p]
+        proc.join(timeout=5)
+        code = proc.exitcode
+        if code is not None and code < 0:
+            how = f"was killed by {signal.Signals(-code).name}"
+        else:
+            how = "exited" if code is None else f"exited with status {code}"
+        return (f"[learner] worker {p + 1} of {len(self.procs)} (process {proc.pid}) {how} "
+                "before it answered; run the same command again to continue from the last "
+                "finished epoch")
+
+    def _send(self, requests: list[tuple]) -> list:
+        """Send worker p ``requests[p]``; their answers (:meth:`_gather`)."""
+        self._pending = True
+        for p, (conn, request) in enumerate(zip(self.conns, requests)):
+            try:
+                conn.send(request)
+            except GONE:
+                self.close()
+                raise WorkerLost(self._lost(p)) from None
+        return self._gather()
 
     def _ask(self, what: str, *slices: np.ndarray) -> list:
         """Send ``what`` with the current parameters and worker p's rows of each array."""
-        for p, conn in enumerate(self.conns):
-            rows = slice(p * self.part, (p + 1) * self.part)
-            conn.send((what, self.net.W, self.net.b, *(a[rows] for a in slices)))
-        return self._gather()
+        return self._send([(what, self.net.W, self.net.b,
+                            *(a[p * self.part:(p + 1) * self.part] for a in slices))
+                           for p in range(len(self.conns))])
 
     def delta(self, x: np.ndarray, d: np.ndarray) -> tuple[list, list, np.ndarray]:
         """ΔW_k, Δb_{k+1} (the mean of the workers' means) and ŷ of one full mini-batch."""
@@ -116,14 +200,41 @@ class ParallelSpikingLearner(DeltaLearner):
     def predict(self, x: np.ndarray) -> np.ndarray:
         return np.concatenate(self._ask("predict", pad_batch(x, self.batch)))[:len(x)]
 
+    def extra_state(self) -> dict[str, np.ndarray]:
+        """Every worker's network state and random numbers, worker p's as ``brian2_w<p>_…``."""
+        out = {}
+        for p, arrays in enumerate(self._send([("state",)] * len(self.conns))):
+            out.update({f"{STATE}w{p}_{k[len(STATE):]}": v for k, v in arrays.items()})
+        return out
+
+    def load_extra_state(self, arrays: dict[str, np.ndarray]) -> None:
+        """Each worker back to its state in ``arrays`` (from :meth:`extra_state`)."""
+        if not has_network_state(arrays, f"{STATE}w0_"):
+            return
+        requests = []
+        for p in range(len(self.conns)):
+            prefix = f"{STATE}w{p}_"
+            requests.append(("load", {STATE + k[len(prefix):]: v for k, v in arrays.items()
+                                      if k.startswith(prefix)}))
+        self._send(requests)
+
     def close(self) -> None:
-        """Stop the workers (they also stop when the parent exits: they are daemons)."""
+        """Stop the workers: asked to, or at once if a request is in flight (an error or Ctrl-C
+        in the middle of a mini-batch, whose result is not wanted). They also stop when the
+        parent exits: they are daemons, and each watches its parent."""
+        now = self._pending
         for conn, proc in zip(self.conns, self.procs):
+            if now:
+                proc.terminate()
+                continue
             try:
                 conn.send(("stop",))
-            except (BrokenPipeError, OSError):
+            except GONE:
                 pass
+        for conn, proc in zip(self.conns, self.procs):
             proc.join(timeout=10)
             if proc.is_alive():
-                proc.terminate()
+                proc.kill()
+                proc.join()
+            conn.close()
         self.conns, self.procs = [], []

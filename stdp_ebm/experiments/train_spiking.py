@@ -190,6 +190,7 @@ class Watched:
                  labels: np.ndarray | None = None) -> None:
         self.learner, self.cfg, self.rho, self.every = learner, cfg, rho, every
         self.net, self.done = learner.net, 0
+        self.optional_state = getattr(learner, "optional_state", ())  # for Checkpoint
         self.batches: list[int] = []
         self.cos: list[list[float]] = []
         self.labels = labels

@@ -305,11 +305,15 @@ class SpikingNetwork:
                                 if g.variables[k].owner.name == g.name}  # not linked ones
                                for g in self._stateful()]}
 
-    def resume(self, state: dict) -> None:
+    def resume(self, state: dict, same_time: bool = False) -> None:
         """Return to ``state`` (see :meth:`checkpoint`); time runs on, so refractory clocks
-        (``lastspike``) are shifted by the time elapsed since the checkpoint."""
+        (``lastspike``) are shifted by the time elapsed since the checkpoint. ``same_time``: the
+        clock goes back to the checkpoint's time too (a training run resumed in a new process
+        continues exactly as the uninterrupted run did)."""
         import brian2 as b2
 
+        if same_time:
+            self.network.t_ = state["t"]  # each clock starts the next run from here
         elapsed = float(self.network.t / b2.second) - state["t"]
         for group, values in zip(self._stateful(), state["groups"]):
             if "lastspike" in values:

@@ -1,4 +1,4 @@
-"""Brian2's random-number state, saved and restored by content (common random numbers)."""
+"""Brian2's random-number state, saved and restored by content (common random numbers, resume)."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import numpy as np
 
 from ..errors import UserError
 
+BUFFERS = ("rand", "randn")
 TARGETS = ("cython", "numpy")
 
 
@@ -24,7 +25,7 @@ def random_state() -> dict:
 
     device = b2.get_device()
     state = {"numpy": np.random.get_state()}
-    for name in ("rand", "randn"):
+    for name in BUFFERS:
         address, index = int(getattr(device, f"{name}_buffer")[0]), int(
             getattr(device, f"{name}_buffer_index")[0])
         state[name] = (index, _buffer(address).copy() if address else None)
@@ -32,26 +33,78 @@ def random_state() -> dict:
 
 
 def set_random_state(state: dict) -> None:
-    """Return Brian2's random numbers to ``state`` (from :func:`random_state`)."""
+    """Return Brian2's random numbers to ``state`` (from :func:`random_state` or
+    :func:`random_state_from_arrays`), in this process or another one.
+
+    A buffer read from position 0 is refilled from numpy's generator before its first number is
+    used, so only a position > 0 needs the contents; a process that has not drawn from a buffer yet
+    gets one allocated (with ``malloc``: Brian2 frees it with ``free`` when it runs out).
+    """
     import brian2 as b2
 
     device = b2.get_device()
     np.random.set_state(state["numpy"])
-    for name in ("rand", "randn"):
+    for name in BUFFERS:
         index, contents = state[name]
-        if contents is not None:
-            address = int(getattr(device, f"{name}_buffer")[0])
-            _buffer(address)[:] = contents  # a buffer, once allocated, is only ever replaced
+        if contents is not None and index > 0:
+            pointer = getattr(device, f"{name}_buffer")
+            if not int(pointer[0]):
+                pointer[0] = _allocate()
+            _buffer(int(pointer[0]))[:] = contents  # a buffer, once allocated, is only replaced
         getattr(device, f"{name}_buffer_index")[:] = index
+
+
+def random_state_arrays(state: dict) -> dict[str, np.ndarray]:
+    """``state`` (from :func:`random_state`) as arrays of fixed shapes, for a checkpoint's ``.npz``:
+    numpy's MT19937 key and position, each buffer's read position and contents (zeros for a buffer
+    not allocated yet: its position is 0, so its contents are never read)."""
+    kind, key, pos, has_gauss, gauss = state["numpy"]
+    if kind != "MT19937":
+        raise ValueError(f"numpy's global generator is {kind}, not MT19937")
+    out = {"numpy_key": np.asarray(key, np.uint32),
+           "numpy_pos": np.array([pos, has_gauss], np.int64),
+           "numpy_gauss": np.array(gauss, np.float64)}
+    for name in BUFFERS:
+        index, contents = state[name]
+        out[f"{name}_index"] = np.array(index, np.int64)
+        out[f"{name}_buffer"] = np.zeros(_buffer_size()) if contents is None else contents
+    return out
+
+
+def random_state_from_arrays(arrays: dict[str, np.ndarray]) -> dict:
+    """The inverse of :func:`random_state_arrays`."""
+    pos, has_gauss = (int(v) for v in arrays["numpy_pos"])
+    state: dict = {"numpy": ("MT19937", np.asarray(arrays["numpy_key"], np.uint32), pos, has_gauss,
+                             float(arrays["numpy_gauss"]))}
+    for name in BUFFERS:
+        state[name] = (int(arrays[f"{name}_index"]), np.asarray(arrays[f"{name}_buffer"], float))
+    return state
+
+
+def _buffer_size() -> int:
+    from brian2.codegen.generators.cython_generator import _BUFFER_SIZE
+
+    return int(_BUFFER_SIZE)
 
 
 def _buffer(address: int) -> np.ndarray:
     """The Cython target's random buffer at ``address`` as a numpy view."""
     import ctypes
 
-    from brian2.codegen.generators.cython_generator import _BUFFER_SIZE
+    return np.ctypeslib.as_array((ctypes.c_double * _buffer_size()).from_address(address))
 
-    return np.ctypeslib.as_array((ctypes.c_double * _BUFFER_SIZE).from_address(address))
+
+def _allocate() -> int:
+    """The address of a new buffer from the C library's ``malloc``, as Brian2's own are freed."""
+    import ctypes
+    import ctypes.util
+
+    libc = ctypes.CDLL(ctypes.util.find_library("c"))
+    libc.malloc.restype, libc.malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
+    address = libc.malloc(_buffer_size() * ctypes.sizeof(ctypes.c_double))
+    if not address:
+        raise MemoryError("no memory for Brian2's random-number buffer")
+    return int(address)
 
 
 def check_random_access(target: str) -> None:
@@ -66,13 +119,13 @@ def check_random_access(target: str) -> None:
         raise UserError(f"Brian2 code-generation target {target!r}: the spiking network's common "
                         f"random numbers need one of {', '.join(TARGETS)}")
     try:
-        from brian2.codegen.generators.cython_generator import _BUFFER_SIZE
-        buffers = [getattr(device, f"{name}_buffer{part}") for name in ("rand", "randn")
+        size: int | None = _buffer_size()
+        buffers = [getattr(device, f"{name}_buffer{part}") for name in BUFFERS
                    for part in ("", "_index")]
     except (ImportError, AttributeError):
-        _BUFFER_SIZE, buffers = None, []
+        size, buffers = None, []
     major = int(b2.__version__.split(".")[0])
-    if major != 2 or not isinstance(_BUFFER_SIZE, int) or len(buffers) != 4 or any(
+    if major != 2 or size is None or len(buffers) != 4 or any(
             not isinstance(b, np.ndarray) or b.size != 1 for b in buffers):
         raise UserError(f"Brian2 {b2.__version__} with device {type(device).__name__}: the spiking "
                         "network's common random numbers need Brian2 2.x's runtime device, whose "
