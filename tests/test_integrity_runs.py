@@ -464,3 +464,28 @@ def test_ctrl_c_of_a_training_run_is_one_line_saying_how_to_continue(tmp_path, m
     code, err = run_cli(argv + [a for o in QUICK for a in ("--set", o)])
     assert code == 130 and err.count("\n") == 1, err
     assert "interrupted; " in err and "continues from its last finished epoch" in err
+
+
+def test_an_edited_checkpoint_is_not_used(tmp_path, monkeypatch):
+    """A checkpoint loaded, changed (one weight) and saved again no longer matches the digest it was
+    saved with: the resume treats it as damaged and continues from the previous epoch's, so the
+    result is still the uninterrupted run's (the edit is kept aside as ep.damaged.npz)."""
+    from stdp_ebm import runner
+
+    args, partial = _interrupted(tmp_path, monkeypatch)
+    path = partial / "checkpoints" / "ep.npz"
+    with np.load(path) as f:
+        arrays = {k: f[k] for k in f.files}
+    arrays["W_0"] = arrays["W_0"].copy()
+    arrays["W_0"][0, 0] += 1.0
+    np.savez(path, **arrays)
+    code, err = run_cli(args)
+    assert code == 0, err
+    assert (tmp_path / "run" / "checkpoints" / "ep.damaged.npz").is_file()
+    sittings = json.loads((tmp_path / "run" / "manifest.json").read_text())["sittings"]
+    assert sittings[1]["epochs_at_start"] == {"ep": 2}  # counted, not trusted
+    cfg, exp = runner.resolve(DIGITS, QUICK)
+    straight = runner.execute(cfg, exp, tmp_path / "straight")
+    with np.load(straight / "data.npz") as a, np.load(tmp_path / "run" / "data.npz") as b:
+        for name in ("ep_W_0", "ep_test_error", "bp_test_error"):
+            np.testing.assert_array_equal(a[name], b[name])  # exact: the same epochs retrained
