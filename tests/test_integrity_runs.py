@@ -116,6 +116,25 @@ def test_sweep_points_use_the_bytes_the_sweep_hashed(tmp_path):
             (tmp_path / "ref" / "points" / point / "data.npz").read_bytes()
 
 
+def test_dask_points_refuse_a_network_file_swapped_after_the_sweep_read_it(tmp_path):
+    """Dask workers get the path (not the bytes in every task): they read the file once and refuse
+    bytes whose hash is not the one the sweep recorded; no point is computed from the other file."""
+    distributed = pytest.importorskip("dask.distributed")
+    net1, net2 = two_networks(tmp_path)
+    (tmp_path / "s.toml").write_text(ALIGN + "[sweep]\nseeds = 2\n")
+    used = tmp_path / "used.npz"
+    shutil.copy(net1, used)
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster, \
+            swapped_after_first_open(used, net2):
+        code, err = run_cli(["run", str(tmp_path / "s.toml"), "--out", str(tmp_path / "run"),
+                             "--network", str(used), "--quiet",
+                             "--scheduler", cluster.scheduler_address])
+    _one_line(code, err)
+    assert "changed during the sweep" in err, err
+    assert not list((tmp_path / "run" / "points").iterdir())  # no point from the other network
+
+
 def test_a_network_file_is_pickled_with_its_bytes(tmp_path):
     import pickle
 
