@@ -4,9 +4,9 @@
 Classes: networks whose implicit-gradient system would not fit (any experiment that forms it),
 random-network ranges whose draw overflows, MNIST files larger than MNIST can be (sparse, any of the
 four files, raw or gzip), a partial training run whose ``config.toml`` or ``inputs.json`` was
-edited (any byte), and a ``sweep.log`` replaced by arbitrary bytes (the resume must go on). Each case:
-exit status 2 in one escaped line (or, where stated, exit 0), no traceback, nothing new left behind,
-peak memory and wall time within the bounds of ``tests/fuzzing.py``.
+edited (any byte), and a ``sweep.log`` replaced by arbitrary bytes (the resume must go on).
+Each case: exit status 2 in one escaped line (or, where stated, exit 0), no traceback, nothing new
+left behind, peak memory and wall time within the bounds of ``tests/fuzzing.py``.
 """
 
 from __future__ import annotations
@@ -47,7 +47,7 @@ def test_networks_whose_implicit_gradient_system_does_not_fit_are_refused(no_run
     case()
 
 
-# --- random-network ranges whose draw overflows -----------------------------------------------------
+# --- random-network ranges whose draw overflows ---------------------------------------------------
 BIG = st.floats(1e306, 1.7e308)
 # the Glorot range ±a of base()'s widest layer pair (8 → 4): a = init_scale·√(6/12); numpy's
 # uniform overflows where the width 2a (or bias_high − bias_low) is infinite
@@ -121,7 +121,7 @@ def test_any_edit_of_a_partial_runs_record_is_refused(tmp_path):
     case()
 
 
-# --- sweep.log replaced by arbitrary bytes: the resume goes on --------------------------------------
+# --- sweep.log replaced by arbitrary bytes: the resume goes on ------------------------------------
 SWEEP = base()
 SWEEP["sweep"] = {"seeds": 2}
 

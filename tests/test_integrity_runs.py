@@ -78,7 +78,7 @@ def swapped_after_first_open(path: Path, other: Path):
         builtins.open, io.open = real_open, real_io_open
 
 
-# --- 1. the bytes hashed are the bytes used ---------------------------------------------------------
+# --- 1. the bytes hashed are the bytes used -------------------------------------------------------
 def test_a_network_file_swapped_after_its_first_read_does_not_mix_two_networks(tmp_path):
     net1, net2 = two_networks(tmp_path)
     (tmp_path / "a.toml").write_text(ALIGN)
@@ -149,7 +149,7 @@ def test_a_network_file_is_pickled_with_its_bytes(tmp_path):
                                   random_network([6, 8, 4], np.random.default_rng(1)).W[0])
 
 
-# --- 2. an edited partial run is refused; 3. its sittings are recorded ------------------------------
+# --- 2. an edited partial run is refused; 3. its sittings are recorded ----------------------------
 def _interrupted(tmp_path: Path, monkeypatch) -> tuple[list[str], Path]:
     """A digits training run stopped by Ctrl-C in the baseline, after the rule's 2 epochs."""
     from stdp_ebm.experiments import train as train_exp
@@ -240,13 +240,14 @@ def test_the_sittings_of_a_resumed_run_are_in_its_manifest(tmp_path, monkeypatch
     for d in (straight, tmp_path / "run"):
         with zipfile.ZipFile(d / "data.npz") as zf:
             members[d] = {n: zf.read(n) for n in zf.namelist()}
-    differ = sorted(n for n in members[straight] if members[straight][n] != members[tmp_path / "run"][n])
+    run = members[tmp_path / "run"]
+    differ = sorted(n for n in members[straight] if members[straight][n] != run[n])
     assert differ == ["bp_wall_s.npy", "ep_wall_s.npy"]
     one = json.loads((straight / "manifest.json").read_text())["sittings"]
     assert len(one) == 1 and not one[0]["resumed"] and one[0]["ended"] == "finished"
 
 
-# --- 4. default names are unique --------------------------------------------------------------------
+# --- 4. default names are unique ------------------------------------------------------------------
 def test_runs_started_in_the_same_second_get_distinct_default_names(tmp_path, monkeypatch):
     from stdp_ebm import runner
     from stdp_ebm.rundir import out_lock
@@ -271,7 +272,7 @@ def test_runs_started_in_the_same_second_get_distinct_default_names(tmp_path, mo
         assert "another stdp-ebm run is writing it" in err
 
 
-# --- 5. a damaged sweep.log -------------------------------------------------------------------------
+# --- 5. a damaged sweep.log -----------------------------------------------------------------------
 SWEEP = ALIGN + "[sweep]\nseeds = 2\n"
 
 
@@ -318,7 +319,7 @@ def test_a_sweep_log_that_cannot_be_its_own_is_one_line(tmp_path, damage):
     assert sorted(p.name for p in (out / "points").iterdir()) == ["0000"]  # nothing deleted
 
 
-# --- 6. the implicit-gradient system is counted; ranges that overflow are refused -------------------
+# --- 6. the implicit-gradient system is counted; ranges that overflow are refused -----------------
 @pytest.mark.parametrize("config,over", [
     ("alignment", ["network.sizes=[4, 200000, 3]"]),
     ("unification", ["network.sizes=[4, 200000, 3]"]),
@@ -370,7 +371,7 @@ def test_random_network_ranges_that_overflow_are_one_line(tmp_path, over, key):
     assert not (tmp_path / "run").exists()
 
 
-# --- 7. MNIST files are checked by size before they are hashed or read ------------------------------
+# --- 7. MNIST files are checked by size before they are hashed or read ----------------------------
 @pytest.mark.parametrize("suffix", ["", ".gz"])
 @pytest.mark.parametrize("section", ["data", "sweep"])
 def test_a_sparse_terabyte_mnist_file_is_refused_by_its_size(tmp_path, suffix, section):
@@ -407,7 +408,7 @@ def test_read_bounded_refuses_a_file_larger_than_mnist_before_reading(tmp_path):
         read_bounded(path, 10_008)
 
 
-# --- 8. non-finite headline numbers: exit 3 unless accepted; 9. Ctrl-C says what was kept ----------
+# --- 8. non-finite headline numbers: exit 3 unless accepted; 9. Ctrl-C says what was kept ---------
 def test_nonfinite_headline_finds_the_headline_numbers_only():
     from stdp_ebm.rundir import nonfinite_headline
 
