@@ -463,6 +463,18 @@ def test_a_run_with_nonfinite_headline_numbers_exits_3_and_keeps_its_directory(
     assert code == 0 and err == "", err
 
 
+def test_a_real_run_with_undefined_headline_numbers_exits_3(tmp_path):
+    """early_inference with zero weights: no error reaches the hidden layers, so the measured over
+    predicted first change is 0/0 (NaN), and the run says so instead of ending with exit 0."""
+    code, err = run_cli(["run", "early_inference", "--out", str(tmp_path / "run"), "--quiet",
+                         "--set", "network.init_scale=0"])
+    assert code == 3, err
+    last = err.strip().splitlines()[-1]  # (numpy's own RuntimeWarnings come before it)
+    assert last.startswith("stdp-ebm: error: ") and "headline numbers are not finite" in last
+    assert "summary.json layers[" in last
+    assert (tmp_path / "run" / "summary.json").is_file()
+
+
 def test_ctrl_c_of_a_run_that_keeps_nothing_says_so(tmp_path, alignment_returning):
     alignment_returning["raise"] = KeyboardInterrupt()
     (tmp_path / "a.toml").write_text(ALIGN)
