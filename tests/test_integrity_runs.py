@@ -189,6 +189,15 @@ def test_a_resume_over_an_edited_partial_config_is_refused(tmp_path, monkeypatch
     assert code == 0, err
 
 
+def test_checkpoints_without_their_config_are_refused(tmp_path, monkeypatch):
+    args, partial = _interrupted(tmp_path, monkeypatch)
+    (partial / "config.toml").unlink()
+    code, err = run_cli(args)
+    _one_line(code, err)
+    assert "holds checkpoints but no config.toml" in err
+    assert (partial / "checkpoints" / "ep.npz").is_file()
+
+
 def test_an_edited_input_record_is_refused(tmp_path, monkeypatch):
     args, partial = _interrupted(tmp_path, monkeypatch)
     assert (partial / "inputs.json").read_text() == "{}\n"  # digits: no input files
