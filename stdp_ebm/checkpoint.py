@@ -7,6 +7,7 @@ curve and learner state of a run still in progress to anyone who only reads (``s
 
 from __future__ import annotations
 
+import hashlib
 import json
 import logging
 import os
@@ -24,6 +25,28 @@ from .resources import memory_limit
 __all__ = ["History", "Stateful", "Checkpoint", "read_checkpoints", "epochs_done"]
 
 LOG = logging.getLogger(__name__)
+
+
+#: the array holding the SHA-256 of all the others (:func:`digest`)
+DIGEST = "digest"
+
+
+def digest(arrays: dict[str, np.ndarray]) -> str:
+    """SHA-256 of the names, dtypes, shapes and bytes of ``arrays`` (all but :data:`DIGEST`)."""
+    h = hashlib.sha256()
+    for name in sorted(n for n in arrays if n != DIGEST):
+        a = np.ascontiguousarray(arrays[name])
+        h.update(f"{name}\0{a.dtype.str}\0{a.shape}\0".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+def check_digest(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """:class:`RunDirError` if the checkpoint's arrays are not those it was saved with (edited,
+    e.g. loaded, changed and saved again). A checkpoint without a digest (written by a version
+    before it had one) is accepted."""
+    if DIGEST in arrays and str(arrays[DIGEST]) != digest(arrays):
+        raise RunDirError(f"{path}: its arrays are not those it was saved with (edited or damaged)")
 
 
 @dataclass
@@ -83,6 +106,7 @@ class Checkpoint:
         arrays.update({f"history_{k}": v for k, v in history.arrays().items()})
         arrays.update(learner.extra_state())
         arrays["rng_state"] = np.array(json.dumps(rng.bit_generator.state))
+        arrays[DIGEST] = np.array(digest(arrays))
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_suffix(".tmp.npz")
         np.savez(tmp, **arrays)
@@ -125,6 +149,7 @@ class Checkpoint:
         for path in (self.path, self.previous):
             try:
                 arrays = npzfile.load(path, memory_limit(), RunDirError)
+                check_digest(path, arrays)
                 return History.from_checkpoint(path, arrays), arrays
             except (RunDirError, FileNotFoundError):
                 continue
@@ -134,6 +159,7 @@ class Checkpoint:
     def _parse(path: Path, arrays: dict[str, np.ndarray], learner: Stateful,
                rng: np.random.Generator) -> dict:
         """Everything :meth:`restore` sets, checked before anything is set."""
+        check_digest(path, arrays)
         net = learner.net
         params = []
         for name, param in [(f"W_{k}", w) for k, w in enumerate(net.W)] + \

@@ -62,7 +62,7 @@ def record(files: dict[str, Path | NetworkFile]) -> Record:
         try:
             size, limit = path.stat().st_size, mnist_file_limit(path)
             if limit is not None and size > limit:
-                raise DataError(f"{label} {path}: {size} bytes, more than the {limit} that this "
+                raise DataError(f"{label}: {size} bytes, more than the {limit} that this "
                                 "MNIST file can be; not read")
             out[label] = {"path": str(path), "bytes": size, "sha256": sha256(path)}
         except OSError as exc:

@@ -27,7 +27,8 @@ from .config import Key
 from .errors import NetworkFileError
 from .resources import memory_limit
 
-__all__ = ["Network", "NetworkFile", "random_network", "load_network", "save_network", "network_from_config",
+__all__ = ["Network", "NetworkFile", "random_network", "load_network", "save_network",
+           "network_from_config",
            "NETWORK_SCHEMA"]
 
 NETWORK_SCHEMA: dict[str, Key] = {
@@ -53,7 +54,8 @@ def check_network(cfg: dict, source: str) -> None:
             f"minus bias_low = {sec['bias_low']:g} overflows; give a finite range")
     sizes = sec["sizes"]
     widest = max((6.0 / (a + b) for a, b in zip(sizes[:-1], sizes[1:])), default=0.0)
-    require(math.isfinite(2.0 * sec["init_scale"] * math.sqrt(widest)), source, "[network] init_scale", sec["init_scale"],
+    require(math.isfinite(2.0 * sec["init_scale"] * math.sqrt(widest)), source,
+            "[network] init_scale", sec["init_scale"],
             "makes the weight range overflow; give a finite scale")
 
 

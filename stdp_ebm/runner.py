@@ -19,8 +19,8 @@ from . import experiments, inputs, npzfile, progress, resumable, sweep
 from .errors import NonFiniteResult, RunDirError, UserError
 from .network import NetworkFile
 from .resources import memory_limit
-from .rundir import (atomic_directory, nonfinite_headline, out_lock, partial_directory, read_json,
-                     save_figures, write_result)
+from .rundir import (atomic_directory, holds_work, nonfinite_headline, out_lock,
+                     partial_directory, read_json, save_figures, write_result)
 from .seeds import Seeds
 
 __all__ = ["run_config", "resolve", "execute", "replot", "in_progress", "default_out"]
@@ -151,6 +151,10 @@ def check_partial(out: Path, cfg: dict[str, Any], recorded: inputs.Record) -> No
     partial = partial_directory(out)
     previous = partial / "config.toml"
     if not previous.is_file():
+        if holds_work(partial):
+            raise RunDirError(f"--out {out}: {partial} holds checkpoints but no config.toml, so "
+                              "nothing says which config trained them; restore it, or remove "
+                              f"{partial} to start again")
         return
     resumable.check_started(partial)
     if previous.read_text(encoding="utf-8") != tomli_w.dumps(cfg):

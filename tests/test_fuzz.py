@@ -281,7 +281,8 @@ def write_network(path: Path, net: bytes | dict[str, np.ndarray]) -> None:
 
 
 # --- bad CLI flags ----------------------------------------------------------------------------------
-OPTIONS = ("set", "out", "network", "workers", "scheduler", "resume", "quiet", "help")
+OPTIONS = ("set", "out", "network", "workers", "scheduler", "resume", "quiet", "help",
+           "allow-nonfinite")
 
 
 def _positive(text: str) -> bool:

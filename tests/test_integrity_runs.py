@@ -78,7 +78,7 @@ def swapped_after_first_open(path: Path, other: Path):
         builtins.open, io.open = real_open, real_io_open
 
 
-# --- 1. the bytes hashed are the bytes used ---------------------------------------------------------
+# --- 1. the bytes hashed are the bytes used -------------------------------------------------------
 def test_a_network_file_swapped_after_its_first_read_does_not_mix_two_networks(tmp_path):
     net1, net2 = two_networks(tmp_path)
     (tmp_path / "a.toml").write_text(ALIGN)
@@ -116,6 +116,25 @@ def test_sweep_points_use_the_bytes_the_sweep_hashed(tmp_path):
             (tmp_path / "ref" / "points" / point / "data.npz").read_bytes()
 
 
+def test_dask_points_refuse_a_network_file_swapped_after_the_sweep_read_it(tmp_path):
+    """Dask workers get the path (not the bytes in every task): they read the file once and refuse
+    bytes whose hash is not the one the sweep recorded; no point is computed from the other file."""
+    distributed = pytest.importorskip("dask.distributed")
+    net1, net2 = two_networks(tmp_path)
+    (tmp_path / "s.toml").write_text(ALIGN + "[sweep]\nseeds = 2\n")
+    used = tmp_path / "used.npz"
+    shutil.copy(net1, used)
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False,
+                                  dashboard_address=None) as cluster, \
+            swapped_after_first_open(used, net2):
+        code, err = run_cli(["run", str(tmp_path / "s.toml"), "--out", str(tmp_path / "run"),
+                             "--network", str(used), "--quiet",
+                             "--scheduler", cluster.scheduler_address])
+    _one_line(code, err)
+    assert "changed during the sweep" in err, err
+    assert not list((tmp_path / "run" / "points").iterdir())  # no point from the other network
+
+
 def test_a_network_file_is_pickled_with_its_bytes(tmp_path):
     import pickle
 
@@ -130,7 +149,7 @@ def test_a_network_file_is_pickled_with_its_bytes(tmp_path):
                                   random_network([6, 8, 4], np.random.default_rng(1)).W[0])
 
 
-# --- 2. an edited partial run is refused; 3. its sittings are recorded ------------------------------
+# --- 2. an edited partial run is refused; 3. its sittings are recorded ----------------------------
 def _interrupted(tmp_path: Path, monkeypatch) -> tuple[list[str], Path]:
     """A digits training run stopped by Ctrl-C in the baseline, after the rule's 2 epochs."""
     from stdp_ebm.experiments import train as train_exp
@@ -168,6 +187,15 @@ def test_a_resume_over_an_edited_partial_config_is_refused(tmp_path, monkeypatch
     config.write_text(original)  # restored: the run continues
     code, err = run_cli(["run", "--resume", str(tmp_path / "run"), "--quiet"])
     assert code == 0, err
+
+
+def test_checkpoints_without_their_config_are_refused(tmp_path, monkeypatch):
+    args, partial = _interrupted(tmp_path, monkeypatch)
+    (partial / "config.toml").unlink()
+    code, err = run_cli(args)
+    _one_line(code, err)
+    assert "holds checkpoints but no config.toml" in err
+    assert (partial / "checkpoints" / "ep.npz").is_file()
 
 
 def test_an_edited_input_record_is_refused(tmp_path, monkeypatch):
@@ -221,13 +249,14 @@ def test_the_sittings_of_a_resumed_run_are_in_its_manifest(tmp_path, monkeypatch
     for d in (straight, tmp_path / "run"):
         with zipfile.ZipFile(d / "data.npz") as zf:
             members[d] = {n: zf.read(n) for n in zf.namelist()}
-    differ = sorted(n for n in members[straight] if members[straight][n] != members[tmp_path / "run"][n])
+    run = members[tmp_path / "run"]
+    differ = sorted(n for n in members[straight] if members[straight][n] != run[n])
     assert differ == ["bp_wall_s.npy", "ep_wall_s.npy"]
     one = json.loads((straight / "manifest.json").read_text())["sittings"]
     assert len(one) == 1 and not one[0]["resumed"] and one[0]["ended"] == "finished"
 
 
-# --- 4. default names are unique --------------------------------------------------------------------
+# --- 4. default names are unique ------------------------------------------------------------------
 def test_runs_started_in_the_same_second_get_distinct_default_names(tmp_path, monkeypatch):
     from stdp_ebm import runner
     from stdp_ebm.rundir import out_lock
@@ -252,7 +281,7 @@ def test_runs_started_in_the_same_second_get_distinct_default_names(tmp_path, mo
         assert "another stdp-ebm run is writing it" in err
 
 
-# --- 5. a damaged sweep.log -------------------------------------------------------------------------
+# --- 5. a damaged sweep.log -----------------------------------------------------------------------
 SWEEP = ALIGN + "[sweep]\nseeds = 2\n"
 
 
@@ -299,7 +328,7 @@ def test_a_sweep_log_that_cannot_be_its_own_is_one_line(tmp_path, damage):
     assert sorted(p.name for p in (out / "points").iterdir()) == ["0000"]  # nothing deleted
 
 
-# --- 6. the implicit-gradient system is counted; ranges that overflow are refused -------------------
+# --- 6. the implicit-gradient system is counted; ranges that overflow are refused -----------------
 @pytest.mark.parametrize("config,over", [
     ("alignment", ["network.sizes=[4, 200000, 3]"]),
     ("unification", ["network.sizes=[4, 200000, 3]"]),
@@ -351,7 +380,7 @@ def test_random_network_ranges_that_overflow_are_one_line(tmp_path, over, key):
     assert not (tmp_path / "run").exists()
 
 
-# --- 7. MNIST files are checked by size before they are hashed or read ------------------------------
+# --- 7. MNIST files are checked by size before they are hashed or read ----------------------------
 @pytest.mark.parametrize("suffix", ["", ".gz"])
 @pytest.mark.parametrize("section", ["data", "sweep"])
 def test_a_sparse_terabyte_mnist_file_is_refused_by_its_size(tmp_path, suffix, section):
@@ -388,7 +417,7 @@ def test_read_bounded_refuses_a_file_larger_than_mnist_before_reading(tmp_path):
         read_bounded(path, 10_008)
 
 
-# --- 8. non-finite headline numbers: exit 3 unless accepted; 9. Ctrl-C says what was kept ----------
+# --- 8. non-finite headline numbers: exit 3 unless accepted; 9. Ctrl-C says what was kept ---------
 def test_nonfinite_headline_finds_the_headline_numbers_only():
     from stdp_ebm.rundir import nonfinite_headline
 
@@ -443,6 +472,18 @@ def test_a_run_with_nonfinite_headline_numbers_exits_3_and_keeps_its_directory(
     assert code == 0 and err == "", err
 
 
+def test_a_real_run_with_undefined_headline_numbers_exits_3(tmp_path):
+    """early_inference with zero weights: no error reaches the hidden layers, so the measured over
+    predicted first change is 0/0 (NaN), and the run says so instead of ending with exit 0."""
+    code, err = run_cli(["run", "early_inference", "--out", str(tmp_path / "run"), "--quiet",
+                         "--set", "network.init_scale=0"])
+    assert code == 3, err
+    last = err.strip().splitlines()[-1]  # (numpy's own RuntimeWarnings come before it)
+    assert last.startswith("stdp-ebm: error: ") and "headline numbers are not finite" in last
+    assert "summary.json layers[" in last
+    assert (tmp_path / "run" / "summary.json").is_file()
+
+
 def test_ctrl_c_of_a_run_that_keeps_nothing_says_so(tmp_path, alignment_returning):
     alignment_returning["raise"] = KeyboardInterrupt()
     (tmp_path / "a.toml").write_text(ALIGN)
@@ -464,3 +505,28 @@ def test_ctrl_c_of_a_training_run_is_one_line_saying_how_to_continue(tmp_path, m
     code, err = run_cli(argv + [a for o in QUICK for a in ("--set", o)])
     assert code == 130 and err.count("\n") == 1, err
     assert "interrupted; " in err and "continues from its last finished epoch" in err
+
+
+def test_an_edited_checkpoint_is_not_used(tmp_path, monkeypatch):
+    """A checkpoint loaded, changed (one weight) and saved again no longer matches the digest it was
+    saved with: the resume treats it as damaged and continues from the previous epoch's, so the
+    result is still the uninterrupted run's (the edit is kept aside as ep.damaged.npz)."""
+    from stdp_ebm import runner
+
+    args, partial = _interrupted(tmp_path, monkeypatch)
+    path = partial / "checkpoints" / "ep.npz"
+    with np.load(path) as f:
+        arrays = {k: f[k] for k in f.files}
+    arrays["W_0"] = arrays["W_0"].copy()
+    arrays["W_0"][0, 0] += 1.0
+    np.savez(path, **arrays)
+    code, err = run_cli(args)
+    assert code == 0, err
+    assert (tmp_path / "run" / "checkpoints" / "ep.damaged.npz").is_file()
+    sittings = json.loads((tmp_path / "run" / "manifest.json").read_text())["sittings"]
+    assert sittings[1]["epochs_at_start"] == {"ep": 2}  # counted, not trusted
+    cfg, exp = runner.resolve(DIGITS, QUICK)
+    straight = runner.execute(cfg, exp, tmp_path / "straight")
+    with np.load(straight / "data.npz") as a, np.load(tmp_path / "run" / "data.npz") as b:
+        for name in ("ep_W_0", "ep_test_error", "bp_test_error"):
+            np.testing.assert_array_equal(a[name], b[name])  # exact: the same epochs retrained

@@ -80,8 +80,14 @@ def run_sweep(cfg: dict[str, Any], exp: experiments.Experiment, out: Path,
         log(out, {"session": session, "started": _now(), "argv": sys.argv,
                    "executor": scheduler or f"process pool ({ctx.workers} workers)",
                    "finished_before": sorted(done), "pending": [p.index for p in todo]})
-        network = files.get("--network")  # its bytes travel with each point: no second read
+        # The --network file's bytes travel with each point of the process pool (pickled as a
+        # point is dispatched), so no point reads the file again. A Dask client would serialise
+        # them into every task; its workers get the path instead, read it once and refuse bytes
+        # of another hash than the recorded one.
+        network = files.get("--network")
         net_hash = recorded["--network"]["sha256"] if network is not None else None
+        if network is not None and scheduler is not None:
+            network = str(network)
         futures = {ex.submit(run_point, Task(exp.name, p.index, p.cfg, network,
                                              cfg["sweep"].get("timeout"), net_hash)): p
                    for p in todo}
