@@ -131,14 +131,14 @@ def mnist_file(data_dir: Path, stem: str) -> Path:
     for path in (Path(data_dir) / f"{stem}.gz", Path(data_dir) / stem):
         if path.is_file():
             return path
-    raise DataError(f"data_dir {data_dir}: missing {stem}(.gz); MNIST needs the four standard "
+    raise DataError(f"[data] dir = {data_dir}: missing {stem}(.gz); MNIST needs the four standard "
                     f"IDX files {', '.join(MNIST_SHA256)} (gzipped or raw)")
 
 
 def mnist_files(data_dir: str | Path) -> list[Path]:
     """The four files :func:`load_mnist` reads from ``data_dir`` (the inputs of a run)."""
     if not Path(data_dir).is_dir():
-        raise DataError(f"data_dir {data_dir}: no such directory (put the four MNIST IDX files "
+        raise DataError(f"[data] dir = {data_dir}: no such directory (put the four MNIST IDX files "
                         "there, gzipped or raw)")
     return [mnist_file(Path(data_dir), stem) for stem in MNIST_SHA256]
 

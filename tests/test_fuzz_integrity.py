@@ -86,7 +86,7 @@ def test_mnist_files_larger_than_mnist_are_refused_by_their_size():
         with open(path, "wb") as f:
             f.truncate(mnist_file_limit(path) + extra)  # sparse: nothing is written
         cfg = {"experiment": "train", "seed": 1, "network": {"sizes": [784, 8, 10]},
-               "data": {"dataset": "mnist", "data_dir": str(data), "n_train": 100,
+               "data": {"dataset": "mnist", "dir": str(data), "n_train": 100,
                         "n_test": 100}, "train": {"epochs": 1}}
         check("sparse MNIST files", ["run", str(write_config(tmp, cfg)), "--out",
                                      str(tmp / "out"), "--quiet"], tmp)

@@ -395,7 +395,7 @@ def test_a_sparse_terabyte_mnist_file_is_refused_by_its_size(tmp_path, suffix, s
     with open(data / f"train-images-idx3-ubyte{suffix}", "wb") as f:
         f.truncate(1 << 40)  # 1 TiB, sparse: no data is written
     argv = ["run", str(DIGITS), "--out", str(tmp_path / "run"), "--quiet",
-            "--set", "data.dataset=mnist", "--set", f"data.data_dir={data}",
+            "--set", "data.dataset=mnist", "--set", f"data.dir={data}",
             "--set", "network.sizes=[784,10,10]", "--set", "data.n_train=100"]
     if section == "sweep":
         argv += ["--set", "sweep.seeds=2", "--workers", "1"]
