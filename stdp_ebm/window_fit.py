@@ -156,8 +156,8 @@ def _degenerate(y: np.ndarray, members: list[np.ndarray]) -> str:
     spread = max((float(np.std(y[m])) for m in members if m.size > 1), default=0.0)
     peak = float(np.max(np.abs(y)))
     if spread <= DEGENERATE_SPREAD * peak:
-        return (f"the repeats do not vary (largest s.d. of ΔW within a condition {spread:.2g}, "
-                f"{spread / peak:.1g} of the peak): no interval (noise off?)")
+        return (f"the repeats do not vary (largest s.d. of ΔW within a condition: {spread:.2g}, "
+                f"{spread / peak:.2g} of the peak), so no interval can come from them (noise off?)")
     return ""
 
 

@@ -173,8 +173,9 @@ def _theory(rule: Rule, window, delta: np.ndarray, data: dict, fit: WindowFit, c
     got = fit.as_dict()
     keys = ("a_plus", "tau_plus", "a_minus", "tau_minus")
 
-    def inside(values: dict) -> dict:
-        return {k: bool(got[f"{k}_ci"][0] <= values[k] <= got[f"{k}_ci"][1]) for k in keys}
+    def inside(values: dict) -> dict:  # None: no interval (failed or degenerate side)
+        return {k: bool(got[f"{k}_ci"][0] <= values[k] <= got[f"{k}_ci"][1])
+                if np.all(np.isfinite(got[f"{k}_ci"])) else None for k in keys}
     fitted = np.abs(grid) > cut
     return {"noise_free_fit": {k: ref[k] for k in keys},
             "noise_free_fit_without_jitter": {k: bare[k] for k in keys},

@@ -32,8 +32,8 @@ def fit_text(fit: dict, unit: str = "") -> str:
     for side, sym in (("plus", "+"), ("minus", "−")):
         a, t = fit[f"a_{side}"], fit[f"tau_{side}"]
         if side in fit.get("degenerate", {}):  # an estimate without an interval
-            parts.append(f"A{sym} = {a:.6g}{unit}, τ{sym} = {t:.6g} ms, NO INTERVAL: "
-                         f"{fit['degenerate'][side]}")
+            why = fit["degenerate"][side].split(" (")[0]  # the reason without its numbers
+            parts.append(f"A{sym} = {a:.6g}{unit}, τ{sym} = {t:.6g} ms; NO INTERVAL: {why}")
             continue
         if side in fit["problems"]:
             parts.append(f"{sym} side: FIT FAILED ({fit['problems'][side]})")
@@ -45,7 +45,7 @@ def fit_text(fit: dict, unit: str = "") -> str:
             return f"{v:#.{d}g}".rstrip(".")
         parts.append(f"A{sym} = {g(a, da)}{unit} [{g(alo, da)}, {g(ahi, da)}], "
                      f"τ{sym} = {g(t, dt)} ms [{g(tlo, dt)}, {g(thi, dt)}]")
-    return "\n".join(parts)
+    return "\n".join(_wrap(p, 95) for p in parts)
 
 
 def _protocol(summary: dict) -> str:
@@ -64,8 +64,9 @@ def _panel_rule(ax, data: dict, summary: dict) -> None:
         ax.plot(t, data["curve_theory"], ":", color="k", lw=1.2,
                 label="theory Σ K(Δt) (noise-free)")
     cut = fit["excluded_ms"]
+    failed = set(fit["problems"]) - set(fit.get("degenerate", {}))
     head = f"fit on |Δt| > {cut:g} ms, 95 % BCa bootstrap intervals over the repeats" + (
-        "" if fit["ok"] else " (a failed side has no curve)")
+        " (a failed side has no curve)" if failed else "")
     if cut > 0:
         ax.axvspan(-cut, cut, color="0.9", lw=0, label=f"|Δt| ≤ {cut:g} ms: not fitted")
     for sgn in (-1, 1):  # a failed side is NaN and draws nothing; its reason is in the legend
@@ -83,8 +84,9 @@ def _panel_rule(ax, data: dict, summary: dict) -> None:
     ax.axvline(0, color="0.4", lw=0.7, ls="--")
     ax.set_xlabel("Δt = t_post − t_pre (ms)")
     ax.set_ylabel(DW_LABEL)
-    ax.set_title(label(name) + ("" if fit["ok"] else ": fit failed (see below)"), fontsize=8.5,
-                 color="k" if fit["ok"] else "C3")
+    status = "" if fit["ok"] else (": fit failed (see below)" if failed else
+                                   ": no intervals (see below)")
+    ax.set_title(label(name) + status, fontsize=8.5, color="k" if fit["ok"] else "C3")
     ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), fontsize=6.5)
 
 
