@@ -9,12 +9,12 @@ one compiled network. Each seed is fitted with :func:`stdp_ebm.window_fit.fit_wi
 contains the truth.
 
 **The truth.** The fitted window is the rule's window seen through the spike-time jitter: a pairing
-whose post spike lands δ off its condition's mean changes the weight by A e^(−(|Δt̄| + δ)/τ), whose
-mean over the jitter is A e^(−|Δt̄|/τ) e^(σ²/2τ²) (σ: the jitter's s.d., measured per condition and
+whose post spike lands δ off its condition's mean changes the weight by A e^(−(Δt̄ + δ)/τ), whose
+mean over the jitter is A e^(−Δt̄/τ) e^(σ²/2τ²) (σ: the jitter's s.d., measured per condition and
 pooled over the seeds). So the truth of A± is n_pairings · A± · e^(σ²/2τ²) (obtained by fitting the
 jitter-averaged window, :func:`stdp_ebm.window_fit.jitter_average`), and the truth of τ± is τ±,
-except for the pairs of spikes from neighbouring pairings (at 5 Hz, e^(−(200 − |Δt|)/τ) ≈ 1e-3 of
-the main term at |Δt| = 60 ms): they are summed over the schedule with the post spikes at their
+except for the pairs of spikes from neighbouring pairings (at 5 Hz, e^(−(200 − abs(Δt))/τ) ≈ 1e-3 of
+the main term at abs(Δt) = 60 ms): they are summed over the schedule with the post spikes at their
 measured mean offset (the evoked spikes land ≈ 0.05 ms late), which the regressor Δt̄ does not
 correct for them.
 """

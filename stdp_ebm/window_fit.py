@@ -297,8 +297,8 @@ def jitter_sd(offsets: list[np.ndarray], nominal_ms: np.ndarray) -> tuple[np.nda
 def jitter_average(curve: Any, delta_t_ms: np.ndarray, sd_ms: np.ndarray | float,
                    nodes: int = 24) -> np.ndarray:
     """E[curve(Δt + σZ)], Z ~ N(0, 1): a window seen through spike-time jitter of s.d. σ (ms),
-    by Gauss–Hermite quadrature. For an exponential side A e^(−|Δt|/τ) this is A e^(−|Δt|/τ)
-    e^(σ²/2τ²): jitter scales each side by e^(σ²/2τ²) and leaves τ alone (σ ≪ |Δt|)."""
+    by Gauss–Hermite quadrature. For an exponential side A e^(−abs(Δt)/τ) this is A e^(−abs(Δt)/τ)
+    e^(σ²/2τ²): jitter scales each side by e^(σ²/2τ²) and leaves τ alone (σ ≪ abs(Δt))."""
     z, wq = np.polynomial.hermite_e.hermegauss(nodes)
     x = np.asarray(delta_t_ms, float)[..., None] + np.asarray(sd_ms, float)[..., None] * z
     return np.sum(curve(x) * wq, axis=-1) / np.sqrt(2 * np.pi)
