@@ -205,7 +205,8 @@ def fit_side(x: np.ndarray, y: np.ndarray, groups: np.ndarray | None = None, see
                        | (dist[0] <= 0))
     if on_bound > 0.1:
         return _failed(x.size, f"{100 * on_bound:.0f} % of the {n_boot} bootstrap refits end on a "
-                       f"bound (A = 0 or τ at {TAU_BOUNDS_MS} ms): not identified by these points")
+                       f"bound (A = 0 or τ at {TAU_BOUNDS_MS} ms): not identified by these points "
+                       f"(point estimate A = {a:.3g}, τ = {tau:.3g} ms)")
     if not np.all(np.isfinite([*lo, *hi])) or np.any(hi - lo <= DEGENERATE_SPREAD * np.abs([a, tau])):
         return SideFit(a, tau, _NAN2, _NAN2, x.size,
                        degenerate="the bootstrap distribution has no spread: no interval")
