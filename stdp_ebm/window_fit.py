@@ -1,4 +1,4 @@
-"""Fitting an STDP window: a double exponential, bounded, checked, with calibrated bootstrap intervals.
+"""Fitting an STDP window: a double exponential, bounded, checked, with calibrated intervals.
 
 The model (the form Bi & Poo 2001 fitted to their 1998 data)::
 
@@ -207,7 +207,8 @@ def fit_side(x: np.ndarray, y: np.ndarray, groups: np.ndarray | None = None, see
         return _failed(x.size, f"{100 * on_bound:.0f} % of the {n_boot} bootstrap refits end on a "
                        f"bound (A = 0 or τ at {TAU_BOUNDS_MS} ms): not identified by these points "
                        f"(point estimate A = {a:.3g}, τ = {tau:.3g} ms)")
-    if not np.all(np.isfinite([*lo, *hi])) or np.any(hi - lo <= DEGENERATE_SPREAD * np.abs([a, tau])):
+    flat = np.any(hi - lo <= DEGENERATE_SPREAD * np.abs([a, tau]))
+    if not np.all(np.isfinite([*lo, *hi])) or flat:
         return SideFit(a, tau, _NAN2, _NAN2, x.size,
                        degenerate="the bootstrap distribution has no spread: no interval")
     if lo[1] <= TAU_BOUNDS_MS[0] * 1.01 or hi[1] >= TAU_BOUNDS_MS[1] / 1.01 or lo[0] <= 0:

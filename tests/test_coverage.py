@@ -17,7 +17,8 @@ from stdp_ebm import window_coverage as wc
 from stdp_ebm.window_fit import double_exponential, jitter_average
 
 GRID = np.array([-60, -40, -25, -15, -10, -7, -5, 5, 7, 10, 15, 25, 40, 60.0])
-PAIR_STDP = (0.01, 20.0, 0.0105, 20.0)  # stdp_ebm/models/pair_stdp.toml: Apre, taupre, -Apost, taupost
+# stdp_ebm/models/pair_stdp.toml: Apre, taupre (ms), -Apost, taupost (ms)
+PAIR_STDP = (0.01, 20.0, 0.0105, 20.0)
 
 
 def _check(result: dict, ratio_bounds: tuple[float, float]) -> None:

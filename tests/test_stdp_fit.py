@@ -132,7 +132,8 @@ def test_intervals_follow_the_measured_delta_t_of_each_resample():
         nominal = np.repeat(grid, 8)
         offsets = rng.normal(0.0, 0.15, (nominal.size, 30))
         dw = double_exponential(nominal[:, None] + offsets, *window).sum(axis=1)
-        d = fit_window(nominal + offsets.mean(axis=1), dw, nominal, seed=seed, n_boot=1000).as_dict()
+        d = fit_window(nominal + offsets.mean(axis=1), dw, nominal, seed=seed,
+                       n_boot=1000).as_dict()
         est.append(d["a_plus"])
         half.append(np.diff(d["a_plus_ci"])[0] / 2)
     # within a factor 2 of 1.96 s.d. across 30 seeds (the s.d. itself is known to ±13 %); the

@@ -247,7 +247,8 @@ def _data_comparison(rule_list: list[Rule], data: dict, cfg: dict, ctx: RunConte
         "rmse": float(np.sqrt(np.mean((pts.y[keep] - fit(pts.x[keep])) ** 2))) if fit.ok else None,
         "fitted": "A+, τ+, A−, τ− (4 parameters)", "n_points": int(keep.sum())}
     return {"bi_poo_points": {"present": True, "source": pts.source, "n": int(pts.x.size),
-                              "fit": fit.as_dict(), "selection": point_selection(pts.x, pts.y, cut), "scatter_sd_percent": sigma,
+                              "fit": fit.as_dict(), "selection": point_selection(pts.x, pts.y, cut),
+                              "scatter_sd_percent": sigma,
                               "scatter_from": "residual s.d. of the 4-parameter fit (|Δt| > "
                                               f"{cfg['fit']['data_exclude_ms']:g} ms)",
                               "rules": rules_vs}}
