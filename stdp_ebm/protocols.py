@@ -32,7 +32,7 @@ from .models import Model, load_model, set_codegen_target
 from .progress import run_brian2
 
 __all__ = ["Schedule", "pairing", "poisson", "concat", "PairingResult", "simulate",
-           "measured_delta_t", "evoke_latency", "plastic_synapse", "switch_params"]
+           "measured_delta_t", "pairing_offsets", "evoke_latency", "plastic_synapse", "switch_params"]
 
 #: silence before the first spike and after the last one (s): the rate traces decay fully (≫ 5τ)
 LEAD_S, TAIL_S = 0.05, 0.5
@@ -215,13 +215,20 @@ def switch_params(model: Model, *, learn: bool, tied: bool) -> dict[str, float]:
 
 def measured_delta_t(result: PairingResult, n: int) -> np.ndarray:
     """Per pair, the mean over its pre spikes of (nearest post spike − pre spike), in ms."""
-    out = np.full(n, np.nan)
+    return np.array([float(np.mean(d)) if d.size else np.nan for d in pairing_offsets(result, n)])
+
+
+def pairing_offsets(result: PairingResult, n: int) -> list[np.ndarray]:
+    """Per pair, for each of its pre spikes the nearest post spike − pre spike (ms); empty for a
+    pair without pre or post spikes. Their spread within a condition is the spike-time jitter."""
+    out = []
     pre, post = _by_pair(result.pre_i, result.pre_t, n), _by_pair(result.post_i, result.post_t, n)
     for k in range(n):
         if pre[k].size and post[k].size:
             diff = post[k][None, :] - pre[k][:, None]
-            out[k] = 1e3 * float(np.mean(diff[np.arange(pre[k].size),
-                                              np.argmin(np.abs(diff), axis=1)]))
+            out.append(1e3 * diff[np.arange(pre[k].size), np.argmin(np.abs(diff), axis=1)])
+        else:
+            out.append(np.empty(0))
     return out
 
 

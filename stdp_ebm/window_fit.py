@@ -1,4 +1,4 @@
-"""Fitting an STDP window: a double exponential, bounded, checked, with bootstrap intervals.
+"""Fitting an STDP window: a double exponential, bounded, checked, with calibrated intervals.
 
 The model (the form Bi & Poo 2001 fitted to their 1998 data)::
 
@@ -8,36 +8,51 @@ Each side is fitted separately, by bounded least squares (A± ≥ 0, τ± within
 started from the best point of a grid over τ (A in closed form), so that no start value can send
 the optimiser to τ = −1.4e9. A side fails, and says why, when the optimiser does not converge,
 when τ ends on a bound (the data do not pin it down), when A = 0 (no change of the expected sign),
-when more than 10 % of the bootstrap refits fail, or when the 95 % interval reaches a bound (not
-identified).
+when more than 10 % of the bootstrap refits end on a bound, or when the 95 % interval reaches a bound
+(not identified).
 
-Intervals come from the spread of independent repeats: the points are resampled with replacement
-within their stratum (the repeats of one protocol condition, or the points of one side of a
-measured scatter) and refitted; the 2.5 and 97.5 percentiles of the refits are the 95 % interval.
-Each point keeps its regressor ``x`` (the *measured* Δt of its condition), so the spread of ΔW over
-the repeats, not an assumed per-point error, sets the width.
+**Replicates.** For a simulated protocol the replicates are the *repeats* of each Δt condition (the
+independent pre/post pairs); the estimator fits the condition means (ΔW̄_c, Δt̄_c), where Δt̄_c is the
+mean *measured* Δt of the condition's pairs. The bootstrap (:func:`scipy.stats.bootstrap`, BCa, one
+sample per condition, so each condition is resampled within itself) resamples pairs, and recomputes
+both means from each resample: the spike-time jitter moves a pair's Δt and its ΔW together, and that
+covariance is part of the estimator, so it must be part of its resampling too. For a measured scatter
+(``nominal_ms=None``, e.g. Bi & Poo's cell pairs) every point is its own replicate and the points of
+a side are resampled together.
+
+**Degenerate intervals.** When the repeats do not vary (no noise: every pair of a condition gives the
+same ΔW to rounding) no interval can be estimated from them: the side keeps its point estimate, its
+interval is NaN and ``degenerate`` says why, and the fit is not ``ok``.
 """
 
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy import optimize
+from scipy import optimize, stats
+
+__all__ = ["SideFit", "WindowFit", "double_exponential", "fit_side", "fit_window", "refit_batch",
+           "jitter_sd", "jitter_average", "TAU_BOUNDS_MS", "N_BOOT", "N_BOOT_DATA"]
 
 #: τ bounds of every fit (ms): wider than any window measured, narrow enough to be identifiable
-__all__ = ["SideFit", "WindowFit", "double_exponential", "fit_side", "fit_window"]
-
 TAU_BOUNDS_MS = (0.2, 500.0)
-#: bootstrap refits per fit
-N_BOOT = 400
+#: bootstrap resamples per fit of simulated repeats (BCa; coverage measured in docs/stdp.md)
+N_BOOT = 4000
+#: bootstrap resamples per fit of a measured scatter: enough that the bounds on Bi & Poo's points
+#: move < 5 % between bootstrap seeds (docs/stdp.md)
+N_BOOT_DATA = 200000
+#: the repeats count as not varying when their largest s.d. is below this fraction of max |ΔW|
+DEGENERATE_SPREAD = 1e-9
 
 
 @dataclass(frozen=True)
 class SideFit:
-    """One side of the window: ``A e^(−|Δt|/τ)``; NaN values and a ``problem`` when the fit failed."""
+    """One side of the window: ``A e^(−|Δt|/τ)``; NaN values and a ``problem`` when the fit failed,
+    NaN intervals and a ``degenerate`` reason when only the intervals could not be estimated."""
 
     amplitude: float
     tau: float
@@ -45,15 +60,18 @@ class SideFit:
     tau_ci: tuple[float, float]
     n: int
     problem: str = ""
+    degenerate: str = ""
 
     @property
     def ok(self) -> bool:
-        return not self.problem
+        return not (self.problem or self.degenerate)
+
+
+_NAN2 = (math.nan, math.nan)
 
 
 def _failed(n: int, problem: str) -> SideFit:
-    nan = (math.nan, math.nan)
-    return SideFit(math.nan, math.nan, nan, nan, n, problem)
+    return SideFit(math.nan, math.nan, _NAN2, _NAN2, n, problem)
 
 
 def double_exponential(delta_t_ms: np.ndarray, a_plus: float, tau_plus: float, a_minus: float,
@@ -65,41 +83,32 @@ def double_exponential(delta_t_ms: np.ndarray, a_plus: float, tau_plus: float, a
                         np.where(x < 0, -a_minus * np.exp(-np.abs(x) / tau_minus), 0.0))
 
 
-def _start(x: np.ndarray, y: np.ndarray) -> tuple[float, float]:
-    """Best (A, τ) on a log grid of τ with A ≥ 0 in closed form (least squares)."""
+def _start(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[float, float]:
+    """Best (A, τ) on a log grid of τ with A ≥ 0 in closed form (weighted least squares)."""
     best = (math.inf, 0.0, TAU_BOUNDS_MS[0])
     for tau in np.geomspace(*TAU_BOUNDS_MS, 60):
         e = np.exp(-x / tau)
-        a = max(float(y @ e / (e @ e)), 0.0) if e @ e > 0 else 0.0
-        cost = float(np.sum((y - a * e) ** 2))
+        a = max(float((w * y) @ e / ((w * e) @ e)), 0.0) if (w * e) @ e > 0 else 0.0
+        cost = float(np.sum(w * (y - a * e) ** 2))
         if cost < best[0]:
             best = (cost, a, tau)
     return best[1], best[2]
 
 
-def _least_squares(x: np.ndarray, y: np.ndarray, start: tuple[float, float]
-                   ) -> tuple[optimize.OptimizeResult, float]:
-    """Bounded trust-region fit in units of max|y| (so A of 1e-4 and of 100 behave alike)."""
-    scale = max(float(np.max(np.abs(y))), 1e-300)
-
-    def resid(p):
-        return p[0] * np.exp(-x / p[1]) - y / scale
-    lo, hi = TAU_BOUNDS_MS
-    a0 = min(max(start[0] / scale, 0.0), 1e6)
-    res = optimize.least_squares(resid, (a0, min(max(start[1], lo), hi)),
-                                 bounds=((0.0, lo), (np.inf, hi)), method="trf", x_scale="jac",
-                                 xtol=1e-12, ftol=1e-12, gtol=1e-12, max_nfev=2000)
-    return res, scale
-
-
-def _fit_once(x: np.ndarray, y: np.ndarray, start: tuple[float, float] | None = None
+def _fit_once(x: np.ndarray, y: np.ndarray, w: np.ndarray, start: tuple[float, float] | None = None
               ) -> tuple[float, float, str]:
-    """(A, τ, problem) of one bounded least-squares fit of y = A e^(−x/τ), x > 0."""
-    res, scale = _least_squares(x, y, start or _start(x, y))
+    """(A, τ, problem) of one bounded weighted least-squares fit of y = A e^(−x/τ), x > 0,
+    computed in units of max|y| (so A of 1e-4 and of 100 behave alike)."""
+    start = start or _start(x, y, w)
+    scale, sw = max(float(np.max(np.abs(y))), 1e-300), np.sqrt(w)
+    lo, hi = TAU_BOUNDS_MS
+    res = optimize.least_squares(lambda p: sw * (p[0] * np.exp(-x / p[1]) - y / scale),
+                                 (min(max(start[0] / scale, 0.0), 1e6), min(max(start[1], lo), hi)),
+                                 bounds=((0.0, lo), (np.inf, hi)), method="trf", x_scale="jac",
+                                 xtol=1e-14, ftol=1e-14, gtol=1e-14, max_nfev=2000)
     a, tau = float(res.x[0] * scale), float(res.x[1])
     if not res.success:
         return a, tau, f"optimiser did not converge ({res.message})"
-    lo, hi = TAU_BOUNDS_MS
     if tau <= lo * 1.01 or tau >= hi / 1.01:
         return a, tau, f"τ = {tau:.3g} ms ends on its bound [{lo:g}, {hi:g}] ms: not identified"
     if a <= 0:
@@ -107,36 +116,104 @@ def _fit_once(x: np.ndarray, y: np.ndarray, start: tuple[float, float] | None = 
     return a, tau, ""
 
 
-def fit_side(x: np.ndarray, y: np.ndarray, groups: np.ndarray, rng: np.random.Generator,
+def refit_batch(x: np.ndarray, y: np.ndarray, w: np.ndarray, grid: int = 40, steps: int = 48
+                ) -> tuple[np.ndarray, np.ndarray]:
+    """Many independent fits of y = A e^(−x/τ) at once (rows of ``x``, ``y``; weights ``w``).
+
+    Variable projection: for a given τ the best A ≥ 0 is closed-form, so each row minimises the
+    profile cost J(τ) = Σ w (y − A(τ) e^(−x/τ))² over log τ within :data:`TAU_BOUNDS_MS`: the best
+    of ``grid`` log-spaced τ (as :func:`fit_side`'s start), then ``steps`` golden-section steps
+    in the bracket around it (to 0.618^48 ≈ 1e-10 of the bracket). A fixed amount of work per
+    row, no convergence to wait for: this is what makes 100,000 BCa resamples cheap;
+    ``tests/test_stdp_fit.py`` checks it against :func:`scipy.optimize.curve_fit`. Returns (A, τ)."""
+    x, y = np.broadcast_arrays(np.asarray(x, float), np.asarray(y, float))
+    w = np.broadcast_to(np.asarray(w, float), x.shape)
+    lo, hi = np.log(TAU_BOUNDS_MS[0]), np.log(TAU_BOUNDS_MS[1])
+
+    def profile(log_tau: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        e = np.exp(-x / np.exp(log_tau)[..., None])
+        a = np.maximum(np.sum(w * e * y, -1) / np.sum(w * e * e, -1), 0.0)
+        return np.sum(w * (y - a[..., None] * e) ** 2, -1), a
+    nodes = np.linspace(lo, hi, grid)
+    costs = np.stack([profile(np.full(x.shape[:-1], u))[0] for u in nodes], -1)
+    k = np.argmin(costs, -1)
+    left, right = nodes[np.maximum(k - 1, 0)], nodes[np.minimum(k + 1, grid - 1)]
+    g = (np.sqrt(5.0) - 1) / 2
+    u1, u2 = right - g * (right - left), left + g * (right - left)
+    c1, c2 = profile(u1)[0], profile(u2)[0]
+    for _ in range(steps):
+        first = c1 <= c2  # the minimum is in [left, u2]
+        right, left = np.where(first, u2, right), np.where(first, left, u1)
+        u1n, u2n = right - g * (right - left), left + g * (right - left)
+        cn = profile(np.where(first, u1n, u2n))[0]
+        c1, c2, u1, u2 = (np.where(first, cn, c2), np.where(first, c1, cn),
+                          np.where(first, u1n, u2), np.where(first, u1, u2n))
+    u = (left + right) / 2
+    return profile(u)[1], np.exp(u)
+
+
+def _degenerate(y: np.ndarray, members: list[np.ndarray]) -> str:
+    spread = max((float(np.std(y[m])) for m in members if m.size > 1), default=0.0)
+    peak = float(np.max(np.abs(y)))
+    if spread <= DEGENERATE_SPREAD * peak:
+        return (f"the repeats do not vary (largest s.d. of ΔW within a condition: {spread:.2g}, "
+                f"{spread / peak:.2g} of the peak), so no interval can come from them (noise off?)")
+    return ""
+
+
+def fit_side(x: np.ndarray, y: np.ndarray, groups: np.ndarray | None = None, seed: int = 0,
              n_boot: int = N_BOOT) -> SideFit:
-    """Fit y = A e^(−x/τ) (x > 0, ms) and its 95 % bootstrap intervals (module docstring);
-    ``n_boot = 0``: no intervals (NaN), for noise-free curves."""
-    x, y, groups = (np.asarray(v, float) for v in (x, y, groups))
-    if x.size < 3 or np.unique(x).size < 2:
+    """Fit y = A e^(−x/τ) (x > 0, ms) and its 95 % BCa bootstrap intervals (module docstring).
+
+    ``groups``: the condition of each point; the fit is to the condition means and the bootstrap
+    resamples points within their condition. None: every point is a replicate. ``n_boot = 0``: no
+    intervals (NaN, not a failure), for noise-free curves."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    if x.size < 3 or np.unique(x if groups is None else groups).size < 2:
         return _failed(x.size, f"{x.size} point(s) at {np.unique(x).size} Δt: too few to fit A "
                        "and τ")
-    a, tau, problem = _fit_once(x, y)
+    if groups is None:
+        members = [np.arange(x.size)]
+    else:
+        members = [np.nonzero(groups == g)[0] for g in np.unique(groups)]
+
+    def design(*idx: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if groups is None:
+            return x[idx[0]], y[idx[0]], np.ones(idx[0].shape[-1])
+        xs = np.stack([x[i].mean(-1) for i in idx], -1)
+        ys = np.stack([y[i].mean(-1) for i in idx], -1)
+        return xs, ys, np.array([float(i.shape[-1]) for i in idx])
+    a, tau, problem = _fit_once(*design(*members))
     if problem:
         return _failed(x.size, problem)
-    if n_boot == 0:  # a noise-free curve: the point estimate alone
-        nan = (math.nan, math.nan)
-        return SideFit(a, tau, nan, nan, x.size)
-    members = [np.nonzero(groups == g)[0] for g in np.unique(groups)]
-    boots = []
-    for _ in range(n_boot):
-        idx = np.concatenate([rng.choice(m, m.size) for m in members])
-        if np.unique(x[idx]).size < 2:
-            continue
-        ab, tb, pb = _fit_once(x[idx], y[idx], (a, tau))
-        if not pb:
-            boots.append((ab, tb))
-    if len(boots) < 0.9 * n_boot:
-        return _failed(x.size, f"only {len(boots)} of {n_boot} bootstrap refits succeeded: "
-                       "the window is not identified by these points")
-    lo, hi = np.percentile(np.array(boots), [2.5, 97.5], axis=0)
+    if n_boot == 0:
+        return SideFit(a, tau, _NAN2, _NAN2, x.size)
+    why = _degenerate(y, members) if groups is not None else ""
+    if why:
+        return SideFit(a, tau, _NAN2, _NAN2, x.size, degenerate=why)
+
+    def statistic(*idx: np.ndarray, axis: int = -1) -> np.ndarray:
+        return np.stack(refit_batch(*design(*idx)))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", stats.DegenerateDataWarning)
+        boot = stats.bootstrap(members, statistic, n_resamples=n_boot, vectorized=True,
+                               method="BCa", confidence_level=0.95, batch=20000,
+                               rng=np.random.default_rng(seed))
+    lo, hi = boot.confidence_interval
+    dist = boot.bootstrap_distribution
+    on_bound = np.mean((dist[1] <= TAU_BOUNDS_MS[0] * 1.01) | (dist[1] >= TAU_BOUNDS_MS[1] / 1.01)
+                       | (dist[0] <= 0))
+    if on_bound > 0.1:
+        return _failed(x.size, f"{100 * on_bound:.0f} % of the {n_boot} bootstrap refits end on a "
+                       f"bound (A = 0 or τ at {TAU_BOUNDS_MS} ms): not identified by these points "
+                       f"(point estimate A = {a:.3g}, τ = {tau:.3g} ms)")
+    flat = np.any(hi - lo <= DEGENERATE_SPREAD * np.abs([a, tau]))
+    if not np.all(np.isfinite([*lo, *hi])) or flat:
+        return SideFit(a, tau, _NAN2, _NAN2, x.size,
+                       degenerate="the bootstrap distribution has no spread: no interval")
     if lo[1] <= TAU_BOUNDS_MS[0] * 1.01 or hi[1] >= TAU_BOUNDS_MS[1] / 1.01 or lo[0] <= 0:
-        return _failed(x.size, f"95 % interval of τ [{lo[1]:.3g}, {hi[1]:.3g}] ms or of A "
-                       f"[{lo[0]:.3g}, {hi[0]:.3g}] reaches a bound: not identified")
+        return _failed(x.size, f"τ = {tau:.3g} ms, 95 % interval [{lo[1]:.3g}, {hi[1]:.3g}] ms (A "
+                       f"[{lo[0]:.3g}, {hi[0]:.3g}]) reaches a bound: not identified")
     return SideFit(a, tau, (float(lo[0]), float(hi[0])), (float(lo[1]), float(hi[1])), x.size)
 
 
@@ -148,6 +225,7 @@ class WindowFit:
     minus: SideFit
     excluded_ms: float
     n_boot: int = N_BOOT
+    grouped: bool = True
 
     @property
     def ok(self) -> bool:
@@ -164,17 +242,22 @@ class WindowFit:
                                   self.minus.amplitude, self.minus.tau)
 
     def as_dict(self) -> dict[str, Any]:
-        """Flat, JSON-able: a_plus, tau_plus(_ci), a_minus, tau_minus(_ci), ok, problems, …"""
+        """Flat, JSON-able: a_plus, tau_plus(_ci), a_minus, tau_minus(_ci), ok, problems,
+        degenerate (sides whose interval could not be estimated), …"""
         out: dict[str, Any] = {}
-        for sign, side in (("plus", self.plus), ("minus", self.minus)):
+        sides = (("plus", self.plus), ("minus", self.minus))
+        for sign, side in sides:
             out[f"a_{sign}"], out[f"tau_{sign}"] = side.amplitude, side.tau
             out[f"a_{sign}_ci"], out[f"tau_{sign}_ci"] = list(side.amplitude_ci), list(side.tau_ci)
             out[f"n_{sign}"] = side.n
+        what = ("pairs resampled within each Δt condition, condition means of ΔW and of the "
+                "measured Δt recomputed from each resample" if self.grouped else
+                "points resampled within each side")
         out.update(ok=self.ok, area_ratio=self.area_ratio, excluded_ms=self.excluded_ms,
-                   interval="95 % percentile bootstrap over repeats "
-                            f"({self.n_boot} resamples within each condition)",
-                   problems={s: f.problem for s, f in (("plus", self.plus), ("minus", self.minus))
-                             if f.problem})
+                   interval=f"95 % BCa bootstrap, {self.n_boot} resamples ({what})",
+                   problems={s: f.problem or f.degenerate for s, f in sides
+                             if f.problem or f.degenerate},
+                   degenerate={s: f.degenerate for s, f in sides if f.degenerate})
         return out
 
 
@@ -182,16 +265,42 @@ def fit_window(delta_t_ms: np.ndarray, delta_w: np.ndarray, nominal_ms: np.ndarr
                exclude_ms: float = 0.0, seed: int = 0, n_boot: int = N_BOOT) -> WindowFit:
     """Fit the double exponential to points (Δt_k, ΔW_k), each side on ``|Δt|`` > ``exclude_ms``.
 
-    ``delta_t_ms`` is each point's measured Δt. ``nominal_ms`` is the nominal Δt of each point's
-    condition: the points of one condition are the independent repeats the bootstrap resamples,
-    and the side and the cut-off are decided on it (a condition at 4 ms whose spikes landed at
-    4.05 ms stays out with a 4 ms cut-off). None: every point is its own repeat, resampled within
-    its side (a measured scatter such as Bi & Poo's).
+    ``delta_t_ms`` is each point's measured Δt (for a simulated pair, the mean over its pairings of
+    nearest post − pre spike). ``nominal_ms`` is the nominal Δt of each point's condition: the
+    points of one condition are the independent repeats the bootstrap resamples, and the side and
+    the cut-off are decided on it (a condition at 4 ms whose spikes landed at 4.05 ms stays out
+    with a 4 ms cut-off). None: every point is its own replicate, resampled within its side (a
+    measured scatter such as Bi & Poo's).
     """
     x, y = np.asarray(delta_t_ms, float), np.asarray(delta_w, float)
-    g = x if nominal_ms is None else np.asarray(nominal_ms, float)
-    strata = np.sign(x) if nominal_ms is None else g
-    rng = np.random.default_rng(seed)
+    grouped = nominal_ms is not None
+    g = np.asarray(nominal_ms, float) if grouped else x
     ltp, ltd = g > exclude_ms, g < -exclude_ms
-    return WindowFit(fit_side(x[ltp], y[ltp], strata[ltp], rng, n_boot),
-                     fit_side(-x[ltd], -y[ltd], strata[ltd], rng, n_boot), exclude_ms, n_boot)
+    side_seeds = np.random.SeedSequence(seed).generate_state(2)
+    return WindowFit(fit_side(x[ltp], y[ltp], g[ltp] if grouped else None, int(side_seeds[0]),
+                              n_boot),
+                     fit_side(-x[ltd], -y[ltd], g[ltd] if grouped else None, int(side_seeds[1]),
+                              n_boot),
+                     exclude_ms, n_boot, grouped)
+
+
+def jitter_sd(offsets: list[np.ndarray], nominal_ms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Spike-time jitter per condition: the s.d. (ms) of every pairing's measured post − pre about
+    its condition's mean, pooled over the condition's repeats (``offsets``: per pair, the measured
+    post − pre of each of its pairings; :func:`stdp_ebm.protocols.pairing_offsets`).
+    Returns (conditions, s.d.)."""
+    nominal = np.asarray(nominal_ms, float)
+    grid = np.unique(nominal)
+    sd = [float(np.std(np.concatenate([offsets[k] for k in np.nonzero(nominal == g)[0]])))
+          for g in grid]
+    return grid, np.array(sd)
+
+
+def jitter_average(curve: Any, delta_t_ms: np.ndarray, sd_ms: np.ndarray | float,
+                   nodes: int = 24) -> np.ndarray:
+    """E[curve(Δt + σZ)], Z ~ N(0, 1): a window seen through spike-time jitter of s.d. σ (ms),
+    by Gauss–Hermite quadrature. For an exponential side A e^(−abs(Δt)/τ) this is A e^(−abs(Δt)/τ)
+    e^(σ²/2τ²): jitter scales each side by e^(σ²/2τ²) and leaves τ alone (σ ≪ abs(Δt))."""
+    z, wq = np.polynomial.hermite_e.hermegauss(nodes)
+    x = np.asarray(delta_t_ms, float)[..., None] + np.asarray(sd_ms, float)[..., None] * z
+    return np.sum(curve(x) * wq, axis=-1) / np.sqrt(2 * np.pi)

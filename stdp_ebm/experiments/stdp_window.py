@@ -4,10 +4,11 @@ next to other rules and to Bi & Poo's measured points.
 Every Δt and every repeat is a separate pre/post pair of the same network
 (:mod:`stdp_ebm.protocols`); the rule under test (``[spiking] synapse``) runs the window and the
 Poisson control in one Brian2 run, each comparison rule (``[spiking] compare``) the window in one
-run of its own. The fit (:mod:`stdp_ebm.window_fit`) uses, for every pair, the *measured* Δt of its
-condition (the mean over the repeats' pairings of nearest post − pre spike) and takes its 95 %
-intervals from a bootstrap over the repeats. A rule whose model file names a theory kernel also gets
-the theory curve, the same fit applied to the noise-free theory (the values the intervals should
+run of its own. The fit (:mod:`stdp_ebm.window_fit`) regresses each condition's mean ΔW on its
+*measured* Δt (the mean over its pairs of each pair's mean nearest post − pre spike) and takes its
+95 % intervals from a BCa bootstrap over the repeats that recomputes both means from each resample.
+A rule whose model file names a theory kernel also gets the theory curve, the same fit applied to the
+noise-free theory seen through the measured spike-time jitter (the values the intervals should
 contain) and a sweep of the parameters that set its τ±.
 
 data.npz names (``RULE`` is each rule's model name):
@@ -15,23 +16,28 @@ data.npz names (``RULE`` is each rule's model name):
 * per pair: ``pair_delta_t_ms`` (nominal), ``pair_measured_delta_t_ms``, ``RULE_pair_delta_w``
   (and ``RULE_pair_delta_w_tied`` for a rule with the tied form), ``RULE_pair_x_ms``
 * per Δt: ``delta_t_ms`` (nominal), ``RULE_x_ms`` (measured), ``RULE_mean``, ``RULE_sem``,
-  ``count``, ``theory`` (rule under test, when it has a kernel)
+  ``RULE_jitter_sd_ms`` (s.d. of the pairings' post − pre about the condition's mean), ``count``,
+  ``theory`` (rule under test, when it has a kernel; without jitter)
 * curves: ``curve_t_ms``, ``curve_fit``, ``curve_theory``; ``data_bi_poo_{x_ms,y}`` when present
 * ``control_delta_w``, ``control_theory``; ``sweep_*`` (see :func:`_sweep`)
 """
 
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 
 from .. import stdp, stdp_data
 from ..config import Key, require
-from ..protocols import PairingResult, concat, measured_delta_t, pairing, poisson
-from ..window_fit import N_BOOT, WindowFit, fit_window
+from ..protocols import PairingResult, concat, pairing, pairing_offsets, poisson
+from ..window_fit import N_BOOT, N_BOOT_DATA, WindowFit, fit_window, jitter_average, jitter_sd
 from . import Experiment, Result, RunContext
 from .stdp_rules import (DATA, SPIKING, Rule, data_dir, notes, rules, run_spiking,
                          warn_absent)
 from .stdp_window_figures import figures
+
+log = logging.getLogger(__name__)
 
 DEFAULT_GRID = [-100.0, -80.0, -60.0, -50.0, -40.0, -30.0, -25.0, -20.0, -15.0, -10.0, -7.0, -5.0,
                 -3.0, -2.0, -1.0, 1.0, 2.0, 3.0, 5.0, 7.0, 10.0, 15.0, 20.0, 25.0, 30.0, 40.0, 50.0,
@@ -53,7 +59,11 @@ SCHEMA = {
         "exclude_ms": Key("float", 4.0, "fit only |Δt| > this (the rate filters' rise shapes the "
                           "window near 0, where spike jitter biases the mean)", low=0.0),
         "data_exclude_ms": Key("float", 3.0, "the same cut-off for Bi & Poo's points", low=0.0),
-        "n_boot": Key("int", N_BOOT, "bootstrap resamples for the 95 % intervals", low=50),
+        "n_boot": Key("int", N_BOOT, "BCa bootstrap resamples over the repeats (95 % intervals)",
+                      low=50),
+        "data_n_boot": Key("int", N_BOOT_DATA, "BCa bootstrap resamples over Bi & Poo's points "
+                           "(their bounds move < 5 % between bootstrap seeds at the default)",
+                           low=50),
     },
     "control": {
         "pairs": Key("int", 50, "Poisson pre/post pairs (0: no control)", low=0),
@@ -101,9 +111,10 @@ def run(cfg: dict, ctx: RunContext) -> Result:
     for rule in rule_list:
         res = run_spiking(schedule if rule is main else window, cfg, ctx, rule)
         data.update(_window_data(rule.name, delta, res, slices[0]))
-        fits[rule.name] = fit_window(data[f"{rule.name}_pair_x_ms"],
+        fits[rule.name] = fit_window(data[f"{rule.name}_pair_measured_delta_t_ms"],
                                      data[f"{rule.name}_pair_delta_w"], delta, f["exclude_ms"],
                                      ctx.seeds.int("bootstrap"), f["n_boot"])
+        _say(fits[rule.name], rule.name)
         if rule is main:
             main_res = res
     data["curve_fit"] = fits[main.name](data["curve_t_ms"])
@@ -127,12 +138,14 @@ def _window_data(name: str, delta: np.ndarray, res: PairingResult, part: slice) 
     """Per pair ΔW and measured Δt; per condition the measured Δt (mean over its repeats, the fit's
     regressor for each of them), mean and s.e.m. of ΔW."""
     dw = res.delta_w[part]
-    measured = measured_delta_t(res, res.delta_w.size)[part]
+    offsets = pairing_offsets(res, res.delta_w.size)[part]
+    measured = np.array([float(np.mean(o)) if o.size else np.nan for o in offsets])
     grid, x_cond, _, count = stdp.group_stats(delta, measured)
     _, mean, sem, _ = stdp.group_stats(delta, dw)
     out = {f"{name}_pair_delta_w": dw, f"{name}_pair_measured_delta_t_ms": measured,
            f"{name}_pair_x_ms": x_cond[np.searchsorted(grid, delta)], "delta_t_ms": grid,
-           "count": count, f"{name}_x_ms": x_cond, f"{name}_mean": mean, f"{name}_sem": sem}
+           "count": count, f"{name}_x_ms": x_cond, f"{name}_mean": mean, f"{name}_sem": sem,
+           f"{name}_jitter_sd_ms": jitter_sd(offsets, delta)[1]}
     if res.delta_w_tied is not None:
         tied = res.delta_w_tied[part]
         out[f"{name}_pair_delta_w_tied"] = tied
@@ -141,19 +154,47 @@ def _window_data(name: str, delta: np.ndarray, res: PairingResult, part: slice) 
 
 
 def _theory(rule: Rule, window, delta: np.ndarray, data: dict, fit: WindowFit, cfg: dict) -> dict:
-    """Theory curve and the fit applied to the noise-free theory at the nominal Δt: the values the
-    simulation's intervals should contain."""
-    n = cfg["protocol"]["n_pairings"]
-    theory = schedule_theory(window, rule.kernel)
-    data["theory"] = stdp.group_stats(delta, theory)[1]
-    data["curve_theory"] = n * rule.kernel(data["curve_t_ms"] * 1e-3)
-    ref = fit_window(data["delta_t_ms"], data["theory"], exclude_ms=cfg["fit"]["exclude_ms"],
-                     n_boot=0).as_dict()
+    """Theory curve, and the values the simulation's intervals should contain: the theory of each
+    condition at its *measured* mean Δt (the regressor of the fit; the evoked post spikes land
+    ≈ 0.05 ms off nominal), seen through its measured spike-time jitter s.d. σ (the theory times
+    E[K(Δt + σZ)] / K(Δt); for an exponential side e^(σ²/2τ²)), fitted without noise. Without the
+    jitter factor A± sit outside the intervals (summary: ``within_95_ci_without_jitter``)."""
+    p = cfg["protocol"]
+    data["theory"] = stdp.group_stats(delta, schedule_theory(window, rule.kernel))[1]
+    data["curve_theory"] = p["n_pairings"] * rule.kernel(data["curve_t_ms"] * 1e-3)
+    grid, x = data["delta_t_ms"], data[f"{rule.name}_x_ms"]
+    sd = data[f"{rule.name}_jitter_sd_ms"]
+    at_x = schedule_theory(pairing(x, p["n_pairings"], p["frequency_hz"]), rule.kernel)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        factor = jitter_average(lambda d: rule.kernel(d * 1e-3), x, sd) / rule.kernel(x * 1e-3)
+    factor = np.where(np.isfinite(factor), factor, 1.0)
+    cut = cfg["fit"]["exclude_ms"]
+    ref = fit_window(x, at_x * factor, grid, exclude_ms=cut, n_boot=0).as_dict()
+    bare = fit_window(x, at_x, grid, exclude_ms=cut, n_boot=0).as_dict()
     got = fit.as_dict()
-    inside = {k: bool(got[f"{k}_ci"][0] <= ref[k] <= got[f"{k}_ci"][1])
-              for k in ("a_plus", "tau_plus", "a_minus", "tau_minus")}
-    return {"noise_free_fit": {k: ref[k] for k in inside}, "within_95_ci": inside,
+    keys = ("a_plus", "tau_plus", "a_minus", "tau_minus")
+
+    def inside(values: dict) -> dict:  # None: no interval (failed or degenerate side)
+        return {k: bool(got[f"{k}_ci"][0] <= values[k] <= got[f"{k}_ci"][1])
+                if np.all(np.isfinite(got[f"{k}_ci"])) else None for k in keys}
+    fitted = np.abs(grid) > cut
+    return {"noise_free_fit": {k: ref[k] for k in keys},
+            "noise_free_fit_without_jitter": {k: bare[k] for k in keys},
+            "jitter": {"sd_ms": [float(np.min(sd[fitted])), float(np.max(sd[fitted]))],
+                       "factor_on_fitted_conditions": [float(np.min(factor[fitted])),
+                                                       float(np.max(factor[fitted]))],
+                       "note": "theory at the measured mean Δt × E[K(Δt + σZ)]/K(Δt), σ the "
+                               "measured jitter s.d. per condition; e^(σ²/2τ²) for an "
+                               "exponential side"},
+            "within_95_ci": inside(ref), "within_95_ci_without_jitter": inside(bare),
             "rmse_fraction_of_max": stdp.rmse_fraction(data[f"{rule.name}_mean"], data["theory"])}
+
+
+def _say(fit: WindowFit, name: str) -> None:
+    """A fit that is not ok is said on the console (and recorded in summary.json)."""
+    for side, why in fit.as_dict()["problems"].items():
+        log.warning("stdp_window: %s, %s side of the window: %s", name,
+                    "LTP (Δt > 0)" if side == "plus" else "LTD (Δt < 0)", why)
 
 
 def _sweep(rule: Rule, cfg: dict, ctx: RunContext) -> dict:
@@ -192,10 +233,12 @@ def _data_comparison(rule_list: list[Rule], data: dict, cfg: dict, ctx: RunConte
                                   "note": f"no {stdp_data.BI_POO_FILE} in [data] dir = "
                                           f"{cfg['data']['dir']!r}: points not plotted"}}
     data["data_bi_poo_x_ms"], data["data_bi_poo_y"] = pts.x, pts.y
-    fit = fit_window(pts.x, pts.y, exclude_ms=cfg["fit"]["data_exclude_ms"],
-                     seed=ctx.seeds.int("bootstrap_data"), n_boot=cfg["fit"]["n_boot"])
+    cut = cfg["fit"]["data_exclude_ms"]
+    fit = fit_window(pts.x, pts.y, exclude_ms=cut, seed=ctx.seeds.int("bootstrap_data"),
+                     n_boot=cfg["fit"]["data_n_boot"])
+    _say(fit, "Bi & Poo's points")
     data["curve_bi_poo_fit"] = fit(data["curve_t_ms"])
-    keep = np.abs(pts.x) > cfg["fit"]["data_exclude_ms"]
+    keep = np.abs(pts.x) > cut
     sigma = stdp_data.data_scatter(pts.y[keep] - fit(pts.x[keep]), 4) if fit.ok else \
         float(np.std(pts.y, ddof=1))
     rules_vs = {}
@@ -206,7 +249,8 @@ def _data_comparison(rule_list: list[Rule], data: dict, cfg: dict, ctx: RunConte
         "rmse": float(np.sqrt(np.mean((pts.y[keep] - fit(pts.x[keep])) ** 2))) if fit.ok else None,
         "fitted": "A+, τ+, A−, τ− (4 parameters)", "n_points": int(keep.sum())}
     return {"bi_poo_points": {"present": True, "source": pts.source, "n": int(pts.x.size),
-                              "fit": fit.as_dict(), "scatter_sd_percent": sigma,
+                              "fit": fit.as_dict(), "selection": point_selection(pts.x, pts.y, cut),
+                              "scatter_sd_percent": sigma,
                               "scatter_from": "residual s.d. of the 4-parameter fit (|Δt| > "
                                               f"{cfg['fit']['data_exclude_ms']:g} ms)",
                               "rules": rules_vs}}
@@ -256,3 +300,20 @@ EXPERIMENT = Experiment(
         "theory, other rules, Bi & Poo's points.",
     schema=SCHEMA, run=run, figures=figures, check=check,
 )
+
+
+def point_selection(x: np.ndarray, y: np.ndarray, cut_ms: float) -> dict:
+    """Which measured points the fit uses, in words and numbers: the cut-off, the points left out,
+    and the points with Δt in (−4, 0) ms that potentiate (LTP where the LTD side is fitted)."""
+    out_pts = [(float(a), float(b)) for a, b in zip(x, y) if abs(a) <= cut_ms]
+    odd = [(float(a), float(b)) for a, b in zip(x, y) if -4.0 < a < 0 and b > 0]
+    kept = [p for p in odd if abs(p[0]) > cut_ms]
+
+    def fmt(pts: list) -> str:
+        return ", ".join(f"{a:+.2f} ms ({b:+.1f} %)" for a, b in pts) or "none"
+    text = (f"fit on |Δt| > {cut_ms:g} ms: {int(np.sum(np.abs(x) > cut_ms))} of {x.size} points; "
+            f"left out: {fmt(out_pts)}; {len(odd)} points in (−4, 0) ms potentiate: {fmt(odd)}, "
+            f"{len(kept)} of them in the LTD fit")
+    return {"cut_off_ms": cut_ms, "n_fitted": int(np.sum(np.abs(x) > cut_ms)),
+            "left_out": out_pts, "potentiating_in_minus_4_to_0_ms": odd,
+            "potentiating_kept": kept, "text": text}
