@@ -8,6 +8,7 @@ import os
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -41,6 +42,10 @@ def test_wheel_runs_shipped_configs_in_a_fresh_venv(tmp_path):
     _run([sys.executable, "-m", "pip", "wheel", str(src), "--no-deps", "--no-build-isolation",
           "--quiet", "-w", str(tmp_path / "dist")], tmp_path, env)
     wheel = next((tmp_path / "dist").glob("stdp_ebm-*.whl"))
+    with zipfile.ZipFile(wheel) as zf:  # the top-level models/ (a link) travels as package data
+        shipped = {f"stdp_ebm/models/{p.name}" for p in (REPO / "models").iterdir()
+                   if p.suffix in (".toml", ".py")}
+        assert shipped and shipped <= set(zf.namelist()), shipped - set(zf.namelist())
     # the venv sees this interpreter's brian2/numpy (no download); the wheel goes into the venv
     venv = tmp_path / "venv"
     _run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], tmp_path, env)

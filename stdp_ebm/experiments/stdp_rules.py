@@ -45,7 +45,13 @@ DATA = {
 
 @dataclass(frozen=True)
 class Rule:
-    """A rule to run: its name, model, and theory kernel (None: the model offers none)."""
+    """A rule to run: the name its results are filed under, its model, and its theory kernel
+    (None: the model offers none).
+
+    ``name`` is the model's :attr:`~stdp_ebm.models.Model.label`: a shipped rule's file stem, any
+    other file's stem with a hash of its content (``pair_stdp@1a2b3c4d``), so a user's
+    ``pair_stdp.toml`` kept from a copy is filed apart from the shipped ``pair_stdp``.
+    """
 
     name: str
     model: Model
@@ -56,22 +62,33 @@ class Rule:
         return stdp.WINDOWS[self.model.window] if self.model.window else None
 
     def kernel_with(self, **params: Any) -> stdp.SpikeSum:
-        """The theory kernel with parameter overrides (Brian2 quantities)."""
-        return self.window.build(self.model.namespace(**params))
+        """The theory kernel with parameter overrides (the file's names, Brian2 quantities)."""
+        assert self.window is not None
+        return self.window.build(self.model.window_namespace(**params))
+
+    def tau_params(self) -> tuple[str, str]:
+        """The file's names of the parameters that set the window's τ+ and τ−."""
+        assert self.window is not None
+        return (self.model.window_param(self.window.tau_plus_param),
+                self.model.window_param(self.window.tau_minus_param))
 
 
 def rules(cfg: dict) -> list[Rule]:
     """The rule under test first, then the comparison rules; every file loaded and checked (and
-    ``learn``/``tied`` matched to its parameters) now, before anything is simulated."""
+    ``learn``/``tied`` matched to its parameters) now, before anything is simulated. Rules are told
+    apart by :attr:`Rule.name` (not the file stem): the same file named twice runs once, two
+    different files never share a name."""
     s = cfg["spiking"]
     names = [s["synapse"]] + [n.strip() for n in s["compare"].split(",") if n.strip()]
-    out = []
-    for name in dict.fromkeys(names):
+    out: dict[str, Rule] = {}
+    for name in names:
         model = plastic_synapse(name)
         switch_params(model, learn=s["learn"], tied=s["tied"])
-        window = stdp.WINDOWS[model.window] if model.window else None
-        out.append(Rule(model.name, model, window.build(model.namespace()) if window else None))
-    return out
+        if model.label not in out:
+            kernel = stdp.WINDOWS[model.window].build(model.window_namespace()) \
+                if model.window else None
+            out[model.label] = Rule(model.label, model, kernel)
+    return list(out.values())
 
 
 def notes(rule_list: list[Rule]) -> dict[str, str]:

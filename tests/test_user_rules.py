@@ -1,0 +1,130 @@
+"""A user's synapse model file from any path, in the STDP protocols and in the layered network.
+
+STDP protocols: rules are filed under :attr:`stdp_ebm.models.Model.label` (a shipped file's stem,
+any other file's stem and content hash), so a user's ``pair_stdp.toml`` gets results of its own
+beside the shipped ``pair_stdp``; a theory kernel reads the parameters it declares, under the file's
+names where ``[window_parameters]`` maps them, and a missing one is one line.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+
+from conftest import run_cli
+
+pytest.importorskip("brian2")
+
+from stdp_ebm.errors import ModelFileError  # noqa: E402
+from stdp_ebm.experiments.stdp_rules import rules  # noqa: E402
+from stdp_ebm.models import MODELS_DIR, load_model  # noqa: E402
+
+PAIR = (MODELS_DIR / "pair_stdp.toml").read_text()
+RENAMED = {"Apre": "A_plus", "Apost": "A_minus", "taupre": "tau_plus", "taupost": "tau_minus"}
+STDP_FAST = ["--set", "protocol.delta_t_ms=[-20, 20]", "--set", "protocol.n_pairings=2",
+             "--set", "protocol.frequency_hz=4", "--set", "protocol.repeats=2",
+             "--set", "control.pairs=0", "--set", "spiking.noise=false",
+             "--set", "tau_sweep.plus_ms=[]", "--set", "tau_sweep.minus_ms=[]"]
+
+
+def renamed(mapping: bool) -> str:
+    """pair_stdp.toml with its four kernel parameters renamed (and, if ``mapping``, mapped)."""
+    text = PAIR
+    for old, new in RENAMED.items():
+        text = re.sub(rf"\b{old}\b", new, text)
+    if mapping:
+        text += "\n[window_parameters]\n" + "".join(f'{k} = "{v}"\n' for k, v in RENAMED.items())
+    return text
+
+
+def cfg(synapse: str, compare: str = "") -> dict:
+    return {"spiking": {"synapse": synapse, "compare": compare, "learn": False, "tied": False}}
+
+
+# --- names: a user's file is filed apart from a shipped one -------------------------------------
+def test_a_user_file_named_like_a_shipped_rule_gets_its_own_name(tmp_path):
+    (tmp_path / "pair_stdp.toml").write_text(PAIR.replace('Apre = "0.01"', 'Apre = "0.02"'))
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "pair_stdp.toml").write_text(PAIR.replace('Apre = "0.01"',
+                                                                    'Apre = "0.03"'))
+    got = rules(cfg(str(tmp_path / "pair_stdp.toml"),
+                    f"pair_stdp, {tmp_path / 'other' / 'pair_stdp.toml'}, "
+                    f"{MODELS_DIR / 'pair_stdp.toml'}, {tmp_path / 'pair_stdp.toml'}"))
+    names = [r.name for r in got]
+    # the user's two files and the shipped one (named by stem and by path: the same rule)
+    assert len(names) == 3 and len(set(names)) == 3, names
+    assert names[1] == "pair_stdp" and all(n.startswith("pair_stdp@") for n in names[::2])
+    assert [float(r.model.params["Apre"]) for r in got] == [0.02, 0.01, 0.03]
+
+
+def test_equal_files_share_a_name_and_the_link_is_the_shipped_file(tmp_path):
+    (tmp_path / "mine.toml").write_text(PAIR)
+    assert load_model(tmp_path / "mine.toml").label.startswith("mine@")
+    top = Path(__file__).resolve().parents[1] / "models" / "pair_stdp.toml"
+    assert load_model(top).label == "pair_stdp"  # models/ is the package's folder
+
+
+# --- the theory kernel's parameters ----------------------------------------------------------------
+def test_renamed_parameters_without_a_mapping_are_one_line_in_the_cli(tmp_path, capsys):
+    (tmp_path / "pair_stdp.toml").write_text(renamed(mapping=False))
+    code, err = run_cli(["run", "stdp_window", "--out", str(tmp_path / "out"), "--quiet",
+                         "--set", f"spiking.synapse={tmp_path / 'pair_stdp.toml'}"])
+    assert code == 2 and err.count("\n") == 1 and "Traceback" not in err, err
+    assert "reads parameter 'Apre'" in err and "[window_parameters]" in err, err
+    assert not (tmp_path / "out").exists()
+
+
+def test_renamed_parameters_with_a_mapping_give_the_pair_kernel(tmp_path):
+    (tmp_path / "pair_stdp.toml").write_text(renamed(mapping=True).replace(
+        'A_plus = "0.01"', 'A_plus = "0.02"'))
+    rule = rules(cfg(str(tmp_path / "pair_stdp.toml")))[0]
+    assert rule.tau_params() == ("tau_plus", "tau_minus")
+    # Song, Miller & Abbott's window written out: A+ e^(−Δt/τ+) for Δt > 0, A− e^(Δt/τ−) for Δt < 0
+    dt = np.array([-0.03, -0.005, 0.005, 0.03])
+    expected = np.where(dt > 0, 0.02 * np.exp(-dt / 0.02), -0.0105 * np.exp(dt / 0.02))
+    assert_allclose(rule.kernel(dt), expected, rtol=1e-12)  # closed form both ways: rounding only
+    swept = rule.kernel_with(tau_plus=40e-3 * __import__("brian2").second)
+    assert_allclose(swept(np.array([0.01])), 0.02 * math.exp(-0.25), rtol=1e-12)
+
+
+@pytest.mark.parametrize("table, match", [
+    ('[window_parameters]\nA_pre = "Apre"\n', "reads no such parameter"),
+    ('[window_parameters]\nApre = "taupre"\n', "must be in no unit"),
+    ('[window_parameters]\nApre = "nothing"\n', "does not define"),
+])
+def test_bad_window_parameters_are_one_line(tmp_path, table, match):
+    (tmp_path / "rule.toml").write_text(PAIR + "\n" + table)
+    with pytest.raises(ModelFileError, match=match) as info:
+        load_model(tmp_path / "rule.toml")
+    assert "\n" not in str(info.value)
+
+
+# --- the STDP window: the user's rule has its own results ---------------------------------------
+@pytest.mark.brian2
+def test_a_user_rule_named_like_a_shipped_one_has_its_own_window(tmp_path):
+    """The user's pair_stdp.toml (A+ doubled) and the shipped pair_stdp both run; noise off, the
+    same spikes: the user's LTP is twice the shipped rule's, its LTD the same."""
+    (tmp_path / "pair_stdp.toml").write_text(PAIR.replace('Apre = "0.01"', 'Apre = "0.02"'))
+    out = tmp_path / "out"
+    code, err = run_cli(["run", "stdp_window", "--out", str(out), "--quiet", *STDP_FAST,
+                         "--set", f"spiking.synapse={tmp_path / 'pair_stdp.toml'}",
+                         "--set", "spiking.compare=pair_stdp"])
+    assert code == 0, err
+    summary = json.loads((out / "summary.json").read_text())
+    user, shipped = summary["rules"]
+    assert shipped == "pair_stdp" and user.startswith("pair_stdp@") and summary["rule"] == user
+    data = np.load(out / "data.npz")
+    grid = data["delta_t_ms"]
+    ltp, ltd = grid > 0, grid < 0
+    # ΔW is A+ times the pre-before-post trace sum plus A− times the post-before-pre sum, at the
+    # same spike times; the pairings 250 ms apart add cross terms of relative size about
+    # e^(−230/20) ≈ 1e-5 of the other sign (the only part not doubled), hence rtol 1e-4
+    assert_allclose(data[f"{user}_mean"][ltp], 2 * data["pair_stdp_mean"][ltp], rtol=1e-4)
+    assert_allclose(data[f"{user}_mean"][ltd], data["pair_stdp_mean"][ltd], rtol=1e-4)
+    assert not np.allclose(data[f"{user}_mean"][ltp], data["pair_stdp_mean"][ltp], rtol=0.5)
