@@ -128,3 +128,122 @@ def test_a_user_rule_named_like_a_shipped_one_has_its_own_window(tmp_path):
     assert_allclose(data[f"{user}_mean"][ltp], 2 * data["pair_stdp_mean"][ltp], rtol=1e-4)
     assert_allclose(data[f"{user}_mean"][ltd], data["pair_stdp_mean"][ltd], rtol=1e-4)
     assert not np.allclose(data[f"{user}_mean"][ltp], data["pair_stdp_mean"][ltp], rtol=0.5)
+
+
+# --- the layered network: [spiking] synapse --------------------------------------------------------
+# the contract (stdp_ebm.spiking.params.rule_form) is checked without building anything
+@pytest.mark.parametrize("name, form", [("population_rule", "rate"), ("pair_stdp", "spike"),
+                                        ("triplet_stdp", "spike"), ("rule_synapse", "spike")])
+def test_the_shipped_rules_meet_the_layered_contract(name, form):
+    from stdp_ebm.spiking.params import load_models, rule_form
+
+    models = load_models(name)
+    assert rule_form(models["rule"], models) == form
+
+
+def test_a_spike_rule_loses_only_its_transmission_lines():
+    from stdp_ebm.spiking.params import rule_pathway
+
+    model = load_model("pair_stdp")
+    assert rule_pathway(model, "on_pre").split("\n") == ["apre += Apre", "delta_w += apost"]
+    assert rule_pathway(model, "on_post") == model.on_post.strip("\n")
+
+
+@pytest.mark.parametrize("edit, match", [
+    (None, "must define delta_w_up and delta_w_down"),  # population_synapse: no rule at all
+    (("delta_w += apost\n", "delta_w += apost*v_post/mV\n"), "reads v_post"),
+    (('weight_change = "delta_w"\n', ""), "must define delta_w_up and delta_w_down"),
+])
+def test_files_that_do_not_meet_the_contract_are_one_line(tmp_path, edit, match):
+    from stdp_ebm.spiking.params import load_models
+
+    if edit is None:
+        path = MODELS_DIR / "population_synapse.toml"
+    else:
+        path = tmp_path / "rule.toml"
+        path.write_text(PAIR.replace(*edit))
+    with pytest.raises(ModelFileError, match=match) as info:
+        load_models(str(path))
+    assert "\n" not in str(info.value)
+
+
+def test_a_neuron_file_as_the_rule_is_one_line_in_the_cli(tmp_path):
+    """Refused when the model files are loaded: before the calibration and any Brian2 run."""
+    code, err = run_cli(["run", "alignment", "--out", str(tmp_path / "out"), "--quiet",
+                         "--set", "alignment.model=spiking", "--set", "spiking.synapse=lif_neuron"])
+    assert code == 2 and err.count("\n") == 1 and "must be a synapse model" in err, err
+    assert not (tmp_path / "out").exists()
+
+
+@pytest.mark.brian2
+def test_spike_rules_average_the_pair_kernel_over_neuron_pairs():
+    """SpikeRules between two populations of 3 neurons driven by given spike trains (numpy target:
+    nothing compiled) against pair STDP written out by hand: ΔW_up is the mean over the 9 neuron
+    pairs of Σ K(t_post − t_pre), ΔW_down the same with the layers' roles swapped."""
+    import brian2 as b2
+
+    from stdp_ebm.spiking.layout import Layout
+    from stdp_ebm.spiking.population import SpikeRules
+
+    saved = b2.prefs.codegen.target, b2.defaultclock.dt
+    b2.prefs.codegen.target, b2.defaultclock.dt = "numpy", 0.1 * b2.ms
+    n, rng = 3, np.random.default_rng(5)
+    # spike times on the 0.1 ms grid, no two in the same step (pair STDP's order within a step)
+    steps = rng.choice(np.arange(10, 2000), size=24, replace=False)
+    times = steps * 1e-4
+    idx = rng.integers(0, n, size=24)
+    low, high = (idx[:12], times[:12]), (idx[12:], times[12:])
+    lay = Layout((1, 1), 1, n)
+    groups = [b2.SpikeGeneratorGroup(n, i, t * b2.second, dt=0.1 * b2.ms, name=name)
+              for (i, t), name in ((low, "low"), (high, "high"))]
+    model = load_model("pair_stdp")
+    try:
+        rules = SpikeRules(model, lay, *groups)
+        b2.Network(*groups, rules).run(0.25 * b2.second, namespace={})
+    finally:
+        b2.prefs.codegen.target, b2.defaultclock.dt = saved
+    a_pre, a_post = float(model.params["Apre"]), float(model.params["Apost"])
+    tau_pre, tau_post = float(model.params["taupre"]), float(model.params["taupost"])
+
+    def kernel(d: np.ndarray) -> np.ndarray:
+        return np.where(d > 0, a_pre * np.exp(-d / tau_pre), a_post * np.exp(d / tau_post))
+
+    def mean_over_pairs(pre, post) -> float:
+        return sum(kernel(post[1][post[0] == b][None, :] - pre[1][pre[0] == a][:, None]).sum()
+                   for a in range(n) for b in range(n)) / n ** 2
+
+    # exact exponentials both ways (event-driven traces): float64 rounding only
+    assert_allclose(rules.delta_w_up, [mean_over_pairs(low, high)], rtol=1e-9)
+    assert_allclose(rules.delta_w_down, [mean_over_pairs(high, low)], rtol=1e-9)
+    assert_allclose(rules.delta_w_tied, rules.delta_w_up + rules.delta_w_down, rtol=1e-12)
+    rules.start()
+    assert not np.any(rules.delta_w_up) and not np.any(rules.delta_w_down)
+
+
+TINY = ["spiking.neurons_per_unit=3", "spiking.settle_ms=10", "spiking.free_ms=20",
+        "spiking.nudged_ms=20", "spiking.codegen=numpy", "calibration.points=6",
+        "calibration.neurons_per_point=4", "calibration.duration_ms=100"]
+LAYERED = {
+    "rate_vs_spike": ["network.sizes=[3, 4, 2]", "network.batch=1", "calibration.warmup_ms=10",
+                      "rate_vs_spike.populations=[2]", "rate_vs_spike.trials=[1]",
+                      "rate_vs_spike.traj_units=1"],
+    "alignment": ["alignment.model=spiking", "alignment.betas=[0.5]", "alignment.length_beta=0.5",
+                  "alignment.nudged_steps=[1, 4]", "network.sizes=[3, 4, 2]", "network.batch=1",
+                  "calibration.warmup_ms=10", "dynamics.energy=hopfield"],
+    "train_spiking_quick": ["task.n_train=20", "task.n_test=10", "train.epochs=1",
+                            "train.nudged_steps=2"],
+}
+
+
+@pytest.mark.brian2
+@pytest.mark.parametrize("experiment", [  # 7-8 s each, alignment 16 s (numpy: nothing compiled)
+    "rate_vs_spike", "train_spiking_quick", pytest.param("alignment", marks=pytest.mark.slow)])
+def test_pair_stdp_runs_in_the_layered_network(experiment, tmp_path):
+    out = tmp_path / "out"
+    settings = TINY + LAYERED[experiment] + ["spiking.synapse=pair_stdp"]
+    code, err = run_cli(["run", experiment, "--out", str(out), "--quiet",
+                         *[a for s in settings for a in ("--set", s)]])
+    assert code == 0, err
+    assert json.loads((out / "summary.json").read_text())
+    config = (out / "config.toml").read_text()
+    assert 'synapse = "pair_stdp"' in config
