@@ -247,3 +247,30 @@ def test_pair_stdp_runs_in_the_layered_network(experiment, tmp_path):
     assert json.loads((out / "summary.json").read_text())
     config = (out / "config.toml").read_text()
     assert 'synapse = "pair_stdp"' in config
+
+
+@pytest.mark.brian2
+def test_the_memory_estimate_counts_the_spike_rule_synapses_built():
+    """resources.spiking_objects counts 2n² rule synapses per weight and copy for a spike rule:
+    the number SpikeRules builds (numpy target, no spikes, nothing run)."""
+    import brian2 as b2
+
+    from stdp_ebm.resources import spiking_objects
+    from stdp_ebm.spiking.layout import Layout
+    from stdp_ebm.spiking.population import SpikeRules
+
+    sizes, batch, trials, n = [3, 2, 2], 2, 1, 2
+    lay = Layout(tuple(sizes), batch * trials, n)
+    saved = b2.prefs.codegen.target
+    b2.prefs.codegen.target = "numpy"
+    try:
+        groups = [b2.SpikeGeneratorGroup(size, [], [] * b2.second)
+                  for size in (lay.n_inputs, lay.n_neurons)]
+        built = sum(len(syn) for syn in SpikeRules(load_model("pair_stdp"), lay, *groups))
+    finally:
+        b2.prefs.codegen.target = saved
+    cfg = {"spiking": {"neurons_per_unit": n, "trials": trials, "synapse": "pair_stdp"}}
+    rate = {"spiking": {**cfg["spiking"], "synapse": "population_rule"}}
+    assert spiking_objects(cfg, sizes, batch)[0] - spiking_objects(rate, sizes, batch)[0] \
+        == built - len(lay.rule_pairs()[0])
+    assert built == 2 * n * n * len(lay.rule_pairs()[0])
