@@ -266,7 +266,9 @@ def test_the_memory_estimate_counts_the_spike_rule_synapses_built():
     try:
         groups = [b2.SpikeGeneratorGroup(size, [], [] * b2.second)
                   for size in (lay.n_inputs, lay.n_neurons)]
-        built = sum(len(syn) for syn in SpikeRules(load_model("pair_stdp"), lay, *groups))
+        rules = SpikeRules(load_model("pair_stdp"), lay, *groups)
+        built = sum(len(syn) for syn in rules)
+        b2.Network(*groups, rules).run(0 * b2.ms, namespace={})  # used: no Brian2 warning
     finally:
         b2.prefs.codegen.target = saved
     cfg = {"spiking": {"neurons_per_unit": n, "trials": trials, "synapse": "pair_stdp"}}

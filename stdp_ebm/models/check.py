@@ -63,7 +63,7 @@ def check_neuron_reference(model: "Model", resolve: Callable[[str], Any],
     file first, never the file itself, and of kind "neuron" (so a chain of files cannot form: the
     check of a synapse loads one neuron file, which names none)."""
     sibling = model.path.parent / f"{model.neuron}.toml"
-    path = sibling if sibling.is_file() else resolve(model.neuron)
+    path = sibling if sibling.is_file() else resolve(str(model.neuron))
     if path.resolve() == model.path.resolve():
         raise ModelFileError(f"{model.path}: neuron = {model.neuron!r} names this file itself; "
                              "it must name a neuron model")
@@ -109,6 +109,7 @@ def check_with_brian2(model: "Model", neuron: "Model | None") -> None:
     from brian2.utils.logger import catch_logs
 
     problem = None
+    objects: list[Any] = []
     with catch_logs():  # a failed check leaves objects "never run"; Brian2 would warn about them
         try:
             objects = _build(model, neuron)
@@ -117,7 +118,7 @@ def check_with_brian2(model: "Model", neuron: "Model | None") -> None:
                 AttributeError, ZeroDivisionError, OverflowError, RecursionError,
                 b2.DimensionMismatchError, b2.equations.equations.EquationError) as exc:
             problem = _explain(exc)
-        objects = None
+        objects = []
         gc.collect()
     if problem:
         raise ModelFileError(f"{model.path}: {problem}")

@@ -24,14 +24,15 @@ __all__ = ["parse_quantity", "MAX_CHARS", "MAX_EXPONENT"]
 
 #: longest parameter text (a quantity such as "0.5*nA/ms**2" needs a few dozen characters)
 MAX_CHARS = 200
-#: largest |n| of ``x**n`` (units need squares and cubes; 1e±300 needs no power of 10)
+#: largest size of the exponent n in ``x**n`` (units need squares and cubes; 1e±300 needs no
+#: power of 10)
 MAX_EXPONENT = 32
 
 
 def parse_quantity(text: str, where: str = "value") -> Any:
     """Parse ``"20*ms"``, ``"-70*mV"``, ``"1e-3"``, ``"0.5*nA/ms**2"`` without eval.
 
-    Allowed: numbers, Brian2 unit names, ``*``, ``/``, ``**`` (integer exponent, |n| ≤
+    Allowed: numbers, Brian2 unit names, ``*``, ``/``, ``**`` (an integer exponent n, ``abs(n)`` ≤
     :data:`MAX_EXPONENT`), unary ``-``/``+``. Returns a float or a Brian2 quantity; anything else,
     text longer than :data:`MAX_CHARS` or a value that is not finite is a
     :class:`~stdp_ebm.errors.ModelFileError` naming ``where``.
@@ -63,7 +64,8 @@ def parse_quantity(text: str, where: str = "value") -> Any:
         return sign * node.value
 
     def walk(node: ast.AST) -> Any:
-        if isinstance(node, ast.Constant) and type(node.value) in (int, float):
+        if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) \
+                and not isinstance(node.value, bool):
             try:
                 return finite(float(node.value))
             except OverflowError:
