@@ -26,7 +26,8 @@ SPIKING = {
                    "its weight_change variable (a shipped name, see stdp_ebm.models.shipped_models, or a path)"),
     "compare": Key("str", "rule_synapse, pair_stdp, triplet_stdp", "rules run beside it with the "
                    "same protocol (the rule under test is skipped there), comma-separated model "
-                   "names ('' for none)"),
+                   "names or paths ('' for none); results are filed under each rule's name: a "
+                   "shipped file's stem, another file's stem@content-hash"),
     "noise": Key("bool", True, "membrane noise on (sigma = noise_mV) or off"),
     "noise_mV": Key("float", 2.0, "s.d. of the membrane-potential noise when noise is on",
                     low=0.0),
