@@ -35,15 +35,17 @@ def edited(old: str, new: str) -> str:
     return PAIR.replace(old, new)
 
 
-def cli_case(kind: str, tmp: Path, text: str | None = None, path: Path | None = None) -> None:
-    """The model file as the rule under test of stdp_window: one line, exit 2, nothing left."""
+def cli_case(kind: str, tmp: Path, text: str | None = None, path: Path | None = None,
+             key: str = "synapse") -> None:
+    """The model file as the rule under test (or the neuron) of stdp_window: one line, exit 2,
+    nothing left."""
     if path is None:
         path = tmp / "rule.toml"
         path.write_text(text or "")
     work = tmp / "work"
     work.mkdir()
     check(kind, ["run", "stdp_window", "--out", str(work / "out"), "--quiet",
-                 "--set", f"spiking.synapse={path}"], work)
+                 "--set", f"spiking.{key}={path}"], work)
 
 
 def refused(kind: str, path: Path, match: str) -> None:
@@ -126,12 +128,21 @@ def test_deep_and_large_files_are_one_line_in_the_cli(tmp_path, text):
     cli_case("model files", tmp_path, text)
 
 
-def test_a_2_gib_sparse_model_file_is_refused_without_reading_it(tmp_path):
+@pytest.mark.parametrize("key", ["synapse", "neuron"])
+def test_a_2_gib_sparse_model_file_is_refused_without_reading_it(tmp_path, key):
     path = tmp_path / "huge.toml"
     path.write_text(PAIR)
     os.truncate(path, 2 << 30)  # sparse: no disk space used, 2 GiB to read
-    cli_case("model files", tmp_path, path=path)
+    cli_case("model files", tmp_path, path=path, key=key)
     refused("model files", path, f"larger than {MAX_MODEL_BYTES} bytes")
+
+
+def test_a_hostile_neuron_file_is_refused_before_any_simulation(tmp_path):
+    neuron = (MODELS_DIR / "lif_neuron.toml").read_text()
+    assert 'tau_m = "20*ms"' in neuron
+    cli_case("model quantities", tmp_path, neuron.replace('tau_m = "20*ms"',
+                                                          'tau_m = "9**999999999*ms"'),
+             key="neuron")
 
 
 # --- [initial]: checked at load ---------------------------------------------------------------------

@@ -44,7 +44,8 @@ def renamed(mapping: bool) -> str:
 
 
 def cfg(synapse: str, compare: str = "") -> dict:
-    return {"spiking": {"synapse": synapse, "compare": compare, "learn": False, "tied": False}}
+    return {"spiking": {"synapse": synapse, "compare": compare, "neuron": "lif_neuron",
+                        "learn": False, "tied": False}}
 
 
 # --- names: a user's file is filed apart from a shipped one -------------------------------------

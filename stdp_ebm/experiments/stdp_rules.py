@@ -16,7 +16,8 @@ from typing import Any
 
 from .. import stdp
 from ..config import Key
-from ..models import Model
+from ..errors import ModelFileError
+from ..models import Model, load_model
 from ..protocols import PairingResult, Schedule, plastic_synapse, simulate, switch_params
 from . import RunContext
 
@@ -75,12 +76,16 @@ class Rule:
 
 
 def rules(cfg: dict) -> list[Rule]:
-    """The rule under test first, then the comparison rules; every file loaded and checked (and
-    ``learn``/``tied`` matched to its parameters) now, before anything is simulated. Rules are told
-    apart by :attr:`Rule.name` (not the file stem): the same file named twice runs once, two
-    different files never share a name."""
+    """The rule under test first, then the comparison rules; every file (the neuron's too) loaded
+    and checked (and ``learn``/``tied`` matched to its parameters) now, before anything is
+    simulated. Rules are told apart by :attr:`Rule.name` (not the file stem): the same file named
+    twice runs once, two different files never share a name."""
     s = cfg["spiking"]
     names = [s["synapse"]] + [n.strip() for n in s["compare"].split(",") if n.strip()]
+    neuron = load_model(s["neuron"])
+    if neuron.kind != "neuron":
+        raise ModelFileError(f"{neuron.path}: [spiking] neuron must be a neuron model, not a "
+                             f"{neuron.kind} model")
     out: dict[str, Rule] = {}
     for name in names:
         model = plastic_synapse(name)
