@@ -7,7 +7,8 @@ those compiled in), and once more with the first seed again. Reported: the build
 (program start, reading the changed arrays, simulation, writing results), whether the repeated seed
 gives the same spikes and a new seed other spikes, and the population rate per layer next to the
 same network under Brian2's Cython runtime (another random stream: agreement within the counting
-error). Runs in its own process (the standalone device is process-wide). Usage::
+error), and whether the build left Brian2's runtime device active, a second program in the same
+process is refused and non-finite parameters are refused. Runs in its own process (the standalone device is process-wide). Usage::
 
     python benchmarks/bench_standalone_reuse.py [--neurons 20] [--batch 8] [--duration-ms 1000]
                                                 [--runs 3] [--threads 0] [--json out.json]
@@ -61,6 +62,10 @@ def _children_cpu() -> float:
 
 
 def standalone(n: int, batch: int, duration_ms: float, runs: int, threads: int) -> dict:
+    import brian2 as b2
+    from brian2.devices.device import runtime_device
+
+    from stdp_ebm.errors import DeviceError
     from stdp_ebm.spiking.standalone import StandaloneProgram
 
     net, rho, sp, models = _setup(n, batch)
@@ -68,6 +73,17 @@ def standalone(n: int, batch: int, duration_ms: float, runs: int, threads: int) 
     prog = StandaloneProgram(net, rho, sp, models, duration_ms,
                              tempfile.mkdtemp(prefix="stdp_ebm_standalone_"), threads)
     build_s = time.perf_counter() - t0
+    restored = b2.get_device() is runtime_device
+    try:
+        StandaloneProgram(net, rho, sp, models, duration_ms, tempfile.mkdtemp(), threads)
+        second_refused = False
+    except DeviceError:
+        second_refused = True
+    try:
+        prog.run(net.W, [b * np.nan for b in net.b], rho(net.x), seed=1)
+        nan_refused = False
+    except ValueError:
+        nan_refused = True
     rng, walls, cpus, spikes = np.random.default_rng(0), [], [], []
     first = None
     W, b, x = _changed(net)
@@ -84,7 +100,9 @@ def standalone(n: int, batch: int, duration_ms: float, runs: int, threads: int) 
     return {"build_s": build_s, "run_wall_s": walls, "run_cpu_s": cpus, "spikes": spikes,
             "same_seed_same_spikes": all(np.array_equal(a, b) for a, b in zip(first, again)),
             "new_seed_other_spikes": not np.array_equal(first[1], other[1]),
-            "layer_rates_hz": _layer_rates(prog.sn, first, duration_ms)}
+            "layer_rates_hz": _layer_rates(prog.sn, first, duration_ms),
+            "runtime_device_restored": restored, "second_program_refused": second_refused,
+            "nan_refused": nan_refused}
 
 
 def cython(n: int, batch: int, duration_ms: float) -> dict:

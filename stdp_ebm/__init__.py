@@ -19,7 +19,9 @@ stays cheap and never imports Brian2)::
   intervals)
 * training (Eq 26 in its two-phase form) and its checkpoints: :func:`train_ep`, :func:`train_bp`,
   :func:`fit`, :class:`Checkpoint` (also how to read a run in progress)
-* the spiking network: :mod:`stdp_ebm.spiking` (``simulate``, ``SpikingNetwork``)
+* the spiking network: :class:`SpikingStudy` (a calibrated layered network, its Brian2 phases and
+  the rule's ΔW against the implicit gradient in a few lines), :mod:`stdp_ebm.spiking`
+  (``simulate``, ``SpikingNetwork``)
 * experiments: :func:`run_config` (resolve and run a config into a run directory), :class:`Seeds`
 """
 
@@ -42,7 +44,7 @@ _WHERE = {
     "load_model": "models", "shipped_models": "models",
     "train_ep": "train", "train_bp": "train", "fit": "train", "Checkpoint": "checkpoint",
     "Seeds": "seeds", "UserError": "errors",
-    "run_config": "runner",
+    "run_config": "runner", "SpikingStudy": "study",
 }
 _MODULES = ("protocols", "stdp", "spiking", "models", "runner")
 

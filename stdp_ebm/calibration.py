@@ -21,6 +21,7 @@ import numpy as np
 from .activation import TabulatedRho
 from .config import Key
 from .progress import run_brian2
+from .spiking.brian2_env import Brian2Env
 
 CALIBRATION_SCHEMA: dict[str, Key] = {
     "s_min": Key("float", -0.5, "lowest state s (input current / I_unit) of the f–I table"),
@@ -51,7 +52,8 @@ class FICurve:
 
 def measure_fi(neuron, neuron_params: dict, calib: dict, unit_current, r_max_hz: float,
                seed: int, offset: float = 0.0,
-               inputs: Callable[[Any], list] | None = None) -> FICurve:
+               inputs: Callable[[Any], list] | None = None, *, target: str = "cython",
+               dt_ms: float = 0.1) -> FICurve:
     """Mean rate of uncoupled LIF neurons (``neuron``: a loaded model) at constant ``s`` on a grid.
 
     ``neuron_params``: overrides of the model's parameters (e.g. the noise ``sigma``), as in the
@@ -64,16 +66,16 @@ def measure_fi(neuron, neuron_params: dict, calib: dict, unit_current, r_max_hz:
 
     s = np.linspace(calib["s_min"], calib["s_max"], calib["points"])
     reps = calib["neurons_per_point"]
-    b2.seed(seed)
-    group = b2.NeuronGroup(len(s) * reps, **neuron.group_kwargs(**neuron_params))
-    neuron.initialise(group)
-    group.I_bias = (np.repeat(s, reps) + offset) * unit_current
-    group.pulse_end = 0 * b2.second
-    counts = b2.SpikeMonitor(group, record=False)
-    net = b2.Network(group, counts, *(inputs(group) if inputs else []))
-    run_brian2(net, calib["warmup_ms"] * b2.ms, report=None)
-    before = np.array(counts.count)
-    run_brian2(net, calib["duration_ms"] * b2.ms)
+    with Brian2Env(target, dt_ms, seed).active():
+        group = b2.NeuronGroup(len(s) * reps, **neuron.group_kwargs(**neuron_params))
+        neuron.initialise(group)
+        group.I_bias = (np.repeat(s, reps) + offset) * unit_current
+        group.pulse_end = 0 * b2.second
+        counts = b2.SpikeMonitor(group, record=False)
+        net = b2.Network(group, counts, *(inputs(group) if inputs else []))
+        run_brian2(net, calib["warmup_ms"] * b2.ms, report=None)
+        before = np.array(counts.count)
+        run_brian2(net, calib["duration_ms"] * b2.ms)
     rates = (np.array(counts.count) - before).reshape(len(s), reps) / (calib["duration_ms"] * 1e-3)
     sem = rates.std(axis=1, ddof=1) / np.sqrt(reps)
     resolution = 1.0 / (reps * calib["duration_ms"] * 1e-3)  # one spike among all neurons
@@ -85,13 +87,13 @@ def calibrate(cfg: dict, models: dict, seed: int) -> FICurve:
     ``[calibration]`` sections)."""
     import brian2 as b2
 
-    from .spiking import background, configure_brian2, neuron_overrides
+    from .spiking import background, neuron_overrides
 
     sp = cfg["spiking"]
-    configure_brian2(sp["codegen"], sp["dt_ms"])
     return measure_fi(models["neuron"], neuron_overrides(sp), cfg["calibration"],
                       sp["unit_current_nA"] * b2.nA, sp["r_max_hz"], seed, sp["offset"],
-                      inputs=lambda group: background(group, sp, models))
+                      inputs=lambda group: background(group, sp, models), target=sp["codegen"],
+                      dt_ms=sp["dt_ms"])
 
 
 def siegert_rate(mu_v: np.ndarray, sigma_v: float, tau_m: float, t_ref: float, v_th: float,

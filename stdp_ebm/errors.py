@@ -8,7 +8,7 @@ Anything else is a bug and keeps its traceback.
 from __future__ import annotations
 
 __all__ = ["UserError", "ConfigError", "NetworkFileError", "ModelFileError", "DataError",
-           "ConvergenceError", "DivergenceError", "PointTimeout", "did_you_mean"]
+           "ConvergenceError", "DivergenceError", "PointTimeout", "DeviceError", "did_you_mean"]
 
 
 class UserError(Exception):
@@ -62,3 +62,7 @@ class RunDirError(UserError):
 
 class ResourceError(UserError):
     """A config (or worker count) whose estimated memory exceeds the limit (``--max-memory``)."""
+
+
+class DeviceError(UserError):
+    """A Brian2 device used in a way it cannot serve (a second standalone program in one process)."""

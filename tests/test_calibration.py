@@ -8,7 +8,6 @@ from numpy.testing import assert_allclose
 
 from stdp_ebm.calibration import CALIBRATION_SCHEMA, FICurve, measure_fi
 from stdp_ebm.config import validate
-from stdp_ebm.spiking import configure_brian2
 from stdp_ebm.models import load_model
 
 pytestmark = pytest.mark.brian2
@@ -16,7 +15,6 @@ pytestmark = pytest.mark.brian2
 
 @pytest.fixture(scope="module")
 def neuron():
-    configure_brian2("numpy", 0.1)
     return load_model("lif_neuron")
 
 
@@ -31,7 +29,8 @@ def test_noise_free_fi_matches_lif_formula(neuron):
     p = neuron.params
     calib = _calib(s_min=0.6, s_max=1.4, points=5, neurons_per_point=2, duration_ms=2000.0,
                    warmup_ms=0.0)
-    fi = measure_fi(neuron, {"sigma": 0 * b2.mV}, calib, 0.4 * b2.nA, 100.0, seed=1)
+    fi = measure_fi(neuron, {"sigma": 0 * b2.mV}, calib, 0.4 * b2.nA, 100.0, seed=1,
+                    target="numpy")
     v_inf = p["E_L"] + p["R_m"] * fi.s * 0.4 * b2.nA
     period = p["tau_ref"] + p["tau_m"] * np.log((v_inf - p["v_reset"]) / (v_inf - p["v_th"]))
     want = np.asarray(1 / period)
@@ -48,7 +47,8 @@ def test_noisy_fi_is_smooth_and_tabulates(neuron):
 
     calib = _calib(s_min=-0.5, s_max=1.5, points=9, neurons_per_point=20, duration_ms=500.0,
                    warmup_ms=50.0)
-    fi = measure_fi(neuron, {"sigma": 6 * b2.mV}, calib, 0.4 * b2.nA, 100.0, seed=2, offset=0.3)
+    fi = measure_fi(neuron, {"sigma": 6 * b2.mV}, calib, 0.4 * b2.nA, 100.0, seed=2, offset=0.3,
+                    target="numpy")
     assert np.all(np.diff(fi.rate_hz) >= -3 * fi.sem_hz[1:])  # increasing within noise
     assert fi.rate_hz[0] < 1.0 < fi.rate_hz[-1]
     rho = fi.tabulate()
@@ -78,7 +78,6 @@ def fi_by_source():
     from stdp_ebm.calibration import siegert_rate
     from stdp_ebm.spiking import background, load_models
 
-    configure_brian2("cython", 0.1)
     models = load_models()
     p = models["neuron"].params
     calib = _calib(s_min=-0.3, s_max=1.5, points=10, neurons_per_point=200, duration_ms=1000.0)
@@ -87,12 +86,12 @@ def fi_by_source():
         sp = {"noise_source": source, "noise_mV": 6.0}
         sigma = 6 * b2.mV if source == "membrane" else 0 * b2.mV
         fi = measure_fi(models["neuron"], {"sigma": sigma}, calib, 0.4 * b2.nA, 100.0, seed=3,
-                        offset=0.3, inputs=lambda g, sp=sp: background(g, sp, models))
+                        offset=0.3, inputs=lambda g, sp=sp: background(g, sp, models),
+                        target="cython")
         mu = np.asarray(p["E_L"] + p["R_m"] * (fi.s + 0.3) * 0.4 * b2.nA)
         theory = [siegert_rate(mu, 6e-3, float(p["tau_m"]), float(p["tau_ref"]), float(p["v_th"]),
                                float(p["v_reset"]), dt=dt) for dt in (0.0, 1e-4)]
         out[source] = (fi, *theory)
-    configure_brian2("numpy", 0.1)
     return out
 
 

@@ -55,13 +55,13 @@ from ..network import Network
 from ..rule import FORMS
 from .engine import Episode, PhaseRecord, SpikingNetwork, estimator_reference, teaching_force
 from .layout import Layout
-from .params import (SPIKING_SCHEMA, background, configure_brian2, load_models,
-                     neuron_overrides)
+from .brian2_env import Brian2Env
+from .params import SPIKING_SCHEMA, background, load_models, neuron_overrides
 from .population import population_rates, rule_on_spike_trains, rule_synapses, start_rule
 from .randomstate import random_state, set_random_state
 
-__all__ = ["SPIKING_SCHEMA", "Episode", "Layout", "PhaseRecord", "SpikingNetwork", "SpikingRun", "background",
-           "configure_brian2", "estimator_reference", "load_models", "neuron_overrides",
+__all__ = ["SPIKING_SCHEMA", "Brian2Env", "Episode", "Layout", "PhaseRecord", "SpikingNetwork",
+           "SpikingRun", "background", "estimator_reference", "load_models", "neuron_overrides",
            "population_rates", "random_state", "rule_on_spike_trains", "rule_synapses",
            "set_random_state", "simulate", "start_rule", "teaching_force"]
 
@@ -118,7 +118,6 @@ def simulate(net: Network, rho: Rho, sp: dict, seed: int, models: dict | None = 
     read (:meth:`SpikingRun.delta_w` with ``checkpoint``); ``energy``: that of the calibrated rate
     model, which sets the teaching current (:func:`teaching_force`).
     """
-    import brian2 as b2
     from brian2.units.fundamentalunits import DimensionMismatchError
 
     stops = sorted({min(c, sp["nudged_ms"]) for c in checkpoints_ms or []} | {sp["nudged_ms"]})
@@ -146,6 +145,6 @@ def simulate(net: Network, rho: Rho, sp: dict, seed: int, models: dict | None = 
             "transmission": sn.layout.transmission, "noise_source": sp["noise_source"],
             "neuron_ms": float(len(sn.neurons) * sim_ms),
             "spikes": float(sn.spikes), "synaptic_events": float(sn.events),
-            "codegen": str(b2.prefs.codegen.target)}
+            "codegen": sn.env.target}
     return SpikingRun(ep.rates, ep.y, dW[-1], raw, times, drho, len(net.x), cost,
                       dict(zip(stops, dW)))

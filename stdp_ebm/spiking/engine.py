@@ -13,10 +13,11 @@ from ..errors import DivergenceError
 from ..network import Network
 from ..progress import brian2_report
 from .layout import Layout
-from .params import background, configure_brian2, neuron_overrides
+from .brian2_env import Brian2Env
+from .params import background, neuron_overrides
 from .population import population_rates, rule_synapses, start_rule
 from .randomstate import random_state, set_random_state
-from .schedule import Segment, freeze_long_lived, run_segments
+from .schedule import Segment, run_segments
 
 
 @dataclass
@@ -46,14 +47,20 @@ class SpikingNetwork:
     all transmission synapses one ``Synapses`` (plus one from the Poisson input), all
     population-rate filters one group and all rule synapses one ``Synapses``; the index layout is
     :class:`~stdp_ebm.spiking.layout.Layout`.
+
+    The network runs under its own Brian2 settings (:class:`~stdp_ebm.spiking.brian2_env.
+    Brian2Env`: code-generation target, time step and a random stream seeded with ``seed``), set
+    for each of its calls and the caller's restored afterwards.
     """
 
     def __init__(self, net: Network, rho: Rho, sp: dict, models: dict, seed: int) -> None:
+        self.env = Brian2Env(sp["codegen"], sp["dt_ms"], seed)
+        with self.env.active():
+            self._build(net, rho, sp, models)
+
+    def _build(self, net: Network, rho: Rho, sp: dict, models: dict) -> None:
         import brian2 as b2
 
-        configure_brian2(sp["codegen"], sp["dt_ms"])
-        freeze_long_lived()
-        b2.seed(seed)
         self.net_params, self.sp, self.models = net, sp, models
         self.sizes = net.sizes
         self.batch = len(net.x)
@@ -222,7 +229,8 @@ class SpikingNetwork:
         for monitor in (self.rate_mon, self.out_mon):  # read per phase: keep no older history
             monitor.resize(0)
         before = self._counts()
-        run_segments(self.network, self.neurons.clock, segments, brian2_report())
+        with self.env.active():
+            run_segments(self.network, self.neurons.clock, segments, brian2_report())
         new = [a - b for a, b in zip(self._counts(), before)]
         self.spikes += float(sum(np.sum(c) for c in new))
         self.events += self.synaptic_events(new)
@@ -292,11 +300,12 @@ class SpikingNetwork:
         store/restore replays freed memory)."""
         import brian2 as b2
 
-        return {"t": float(self.network.t / b2.second), "random": random_state(),
-                "groups": [{k: np.array(v, copy=True) for k, v in
-                            g.get_states(read_only_variables=False, units=False).items()
-                            if g.variables[k].owner.name == g.name}  # not linked ones
-                           for g in self._stateful()]}
+        with self.env.active():  # the network's own random stream
+            return {"t": float(self.network.t / b2.second), "random": random_state(),
+                    "groups": [{k: np.array(v, copy=True) for k, v in
+                                g.get_states(read_only_variables=False, units=False).items()
+                                if g.variables[k].owner.name == g.name}  # not linked ones
+                               for g in self._stateful()]}
 
     def resume(self, state: dict) -> None:
         """Return to ``state`` (see :meth:`checkpoint`); time runs on, so refractory clocks
@@ -308,7 +317,8 @@ class SpikingNetwork:
             if "lastspike" in values:
                 values = {**values, "lastspike": values["lastspike"] + elapsed}
             group.set_states(values, units=False)
-        set_random_state(state["random"])
+        with self.env.active():  # the network's own random stream
+            set_random_state(state["random"])
 
     def set_teaching(self, force: np.ndarray) -> None:
         """Output neurons get the teaching current ``force``·I_unit (copies, n_out) on the bias."""

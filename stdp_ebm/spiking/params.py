@@ -64,16 +64,6 @@ _WRITE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?:[-+*/]?=)(?!=)")
 _NEURON_NAME = re.compile(r"\b([A-Za-z_][A-Za-z0-9_]*)_(pre|post)\b")
 
 
-def configure_brian2(codegen: str, dt_ms: float) -> None:
-    """Set Brian2's runtime target (falling back to numpy without a compiler) and time step."""
-    import brian2 as b2
-
-    from ..models import set_codegen_target
-
-    set_codegen_target(codegen)
-    b2.defaultclock.dt = dt_ms * b2.ms
-
-
 def neuron_overrides(sp: dict) -> dict:
     """Parameters of ``stdp_ebm/models/lif_neuron.toml`` set by the [spiking] config: the membrane noise σ,
     zero when the noise comes from the Poisson background instead."""

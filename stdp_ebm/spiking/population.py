@@ -7,7 +7,8 @@ import numpy as np
 
 from ..errors import ModelFileError
 from ..progress import run_brian2
-from .params import RATE_FORM_VARIABLES, SPIKE_FORM, configure_brian2, load_models, rule_form
+from .brian2_env import Brian2Env
+from .params import RATE_FORM_VARIABLES, SPIKE_FORM, load_models, rule_form
 
 
 def population_rates(sources: list, n_units: int, n: int, sp: dict, models: dict) -> tuple:
@@ -177,16 +178,16 @@ def rule_on_spike_trains(trains: list[tuple[np.ndarray, np.ndarray]], n: int, du
     import brian2 as b2
 
     models = models or load_models()
-    configure_brian2(sp["codegen"], sp["dt_ms"])
-    groups = [b2.SpikeGeneratorGroup(n, i, t * b2.ms, name=name)
-              for (i, t), name in zip(trains, ("pre", "post"))]
-    pops, counts = population_rates([(g, np.full(n, u)) for u, g in enumerate(groups)], 2, n, sp,
-                                    models)
-    rules = rule_synapses(pops, np.array([0]), np.array([1]), sp, models)
-    network = b2.Network(*groups, pops, *counts, rules)
-    rules.active = False
-    run_brian2(network, warmup_ms * b2.ms, report=None)
-    start_rule(rules, pops, sp["r_max_hz"])
-    rules.active = True
-    run_brian2(network, duration_ms * b2.ms, report=None)
-    return float(rules.delta_w_up[0]), float(rules.delta_w_down[0])
+    with Brian2Env(sp["codegen"], sp["dt_ms"], seed=None).active():  # draws no random numbers
+        groups = [b2.SpikeGeneratorGroup(n, i, t * b2.ms, name=name)
+                  for (i, t), name in zip(trains, ("pre", "post"))]
+        pops, counts = population_rates([(g, np.full(n, u)) for u, g in enumerate(groups)], 2,
+                                        n, sp, models)
+        rules = rule_synapses(pops, np.array([0]), np.array([1]), sp, models)
+        network = b2.Network(*groups, pops, *counts, rules)
+        rules.active = False
+        run_brian2(network, warmup_ms * b2.ms, report=None)
+        start_rule(rules, pops, sp["r_max_hz"])
+        rules.active = True
+        run_brian2(network, duration_ms * b2.ms, report=None)
+        return float(rules.delta_w_up[0]), float(rules.delta_w_down[0])

@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..errors import UserError
+
+TARGETS = ("cython", "numpy")
+
 
 def random_state() -> dict:
     """Brian2's random-number state, safe to restore after any amount of simulation.
@@ -48,3 +52,28 @@ def _buffer(address: int) -> np.ndarray:
     from brian2.codegen.generators.cython_generator import _BUFFER_SIZE
 
     return np.ctypeslib.as_array((ctypes.c_double * _BUFFER_SIZE).from_address(address))
+
+
+def check_random_access(target: str) -> None:
+    """Refuse, in one line (:class:`~stdp_ebm.errors.UserError`), what :func:`random_state` cannot
+    read: another device than Brian2's runtime device, another code-generation ``target`` than
+    Cython or numpy, or a Brian2 whose Cython target keeps its random numbers otherwise than in the
+    ``rand``/``randn`` buffers of ``_BUFFER_SIZE`` doubles read here (Brian2 2.x)."""
+    import brian2 as b2
+
+    device = b2.get_device()
+    if target not in TARGETS:
+        raise UserError(f"Brian2 code-generation target {target!r}: the spiking network's common "
+                        f"random numbers need one of {', '.join(TARGETS)}")
+    try:
+        from brian2.codegen.generators.cython_generator import _BUFFER_SIZE
+        buffers = [getattr(device, f"{name}_buffer{part}") for name in ("rand", "randn")
+                   for part in ("", "_index")]
+    except (ImportError, AttributeError):
+        _BUFFER_SIZE, buffers = None, []
+    major = int(b2.__version__.split(".")[0])
+    if major != 2 or not isinstance(_BUFFER_SIZE, int) or len(buffers) != 4 or any(
+            not isinstance(b, np.ndarray) or b.size != 1 for b in buffers):
+        raise UserError(f"Brian2 {b2.__version__} with device {type(device).__name__}: the spiking "
+                        "network's common random numbers need Brian2 2.x's runtime device, whose "
+                        "Cython target draws from rand/randn buffers (tested with 2.9)")

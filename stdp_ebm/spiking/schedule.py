@@ -10,12 +10,12 @@ exactly as it would between two ``run`` calls, so results are the same to the bi
 (``tests/test_spiking_episode.py``); a callback may change variables, read monitors, save or
 restore the state and the random numbers.
 
-:func:`freeze_long_lived` removes the other half of the per-run cost, ``gc.collect()``.
+The other half of the per-run cost, ``gc.collect()``, is removed by freezing the objects alive
+during each of the network's calls (:class:`~stdp_ebm.spiking.brian2_env.Brian2Env`).
 """
 
 from __future__ import annotations
 
-import gc
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -86,16 +86,3 @@ def run_segments(network, clock, segments: list[Segment], report=None) -> None:
         fire(last)
     if state["error"] is not None:
         raise state["error"]
-
-
-def freeze_long_lived() -> None:
-    """Hide the objects alive now from the cyclic garbage collector (``gc.freeze``).
-
-    Brian2 calls ``gc.collect()`` at every ``run``; with the ~2×10⁵ objects that brian2, sympy and
-    the calibration keep alive, one call costs ~0.12 s, as much as the code of a mini-batch. Frozen
-    objects are still freed by reference counting; ``gc.unfreeze`` first lets the collector free
-    what became garbage since the last call (e.g. a previous network), so nothing accumulates.
-    """
-    gc.unfreeze()
-    gc.collect()
-    gc.freeze()

@@ -11,7 +11,10 @@ What it runs is a free-running stretch of ``duration_ms`` with fixed currents: s
 ``NetworkOperation``, so the episode's phase changes (:mod:`stdp_ebm.spiking.schedule`) stay with
 the runtime device. It is the fast target for sweeps of free-running networks of one shape; the
 measured cost is in docs/spiking_engine.md (``benchmarks/bench_standalone_reuse.py``).
-The standalone device is process-wide: build one program per process.
+The standalone device is process-wide: one program can be built per process; a second is refused
+(:class:`~stdp_ebm.errors.DeviceError`), since Brian2 would reinitialise the device under the first.
+Brian2 is left as the caller set it: after the build the previously active device and the OpenMP
+preference are restored, and each run addresses the program's own device.
 """
 
 from __future__ import annotations
@@ -22,8 +25,11 @@ import numpy as np
 
 from ..activation import Rho
 from ..config import ConfigError
+from ..errors import DeviceError
 from ..network import Network
 from .engine import SpikingNetwork
+
+_BUILT: list[str] = []  # the directory of the program built in this process, if any
 
 RESEED = """
 for (int _i = 0; _i < {threads}; _i++)
@@ -42,28 +48,48 @@ class StandaloneProgram:
                               "updates); the standalone program runs without it")
         if isinstance(threads, bool) or not isinstance(threads, int) or threads < 0:
             raise ConfigError(f"threads must be a whole number ≥ 0 (0: no OpenMP), not {threads!r}")
+        if _BUILT:
+            raise DeviceError(f"a StandaloneProgram was already built in this process (in "
+                              f"{_BUILT[0]}); Brian2's standalone device is process-wide, so build "
+                              "each program in its own process")
         import brian2 as b2
+        from brian2.devices.device import reset_device
 
+        threads_before = b2.prefs.devices.cpp_standalone.openmp_threads
         b2.prefs.devices.cpp_standalone.openmp_threads = threads
         b2.set_device("cpp_standalone", build_on_run=False, directory=str(directory))
+        try:
+            self.device = b2.get_device()
+            self._build(net, rho, sp, models, duration_ms, threads, str(directory))
+        finally:
+            reset_device()
+            b2.prefs.devices.cpp_standalone.openmp_threads = threads_before
+        _BUILT.append(str(directory))
+
+    def _build(self, net: Network, rho: Rho, sp: dict, models: dict, duration_ms: float,
+               threads: int, directory: str) -> None:
+        import brian2 as b2
+
         self.sn = SpikingNetwork(net, rho, {**sp, "codegen": "cython"}, models, seed=0)
         self.holder = b2.NeuronGroup(1, "seed_value : integer (constant)", name="seed_holder")
         self.sn.network.add(self.holder)
-        device = b2.get_device()
-        device.apply_run_args()
-        array = device.get_array_name(self.holder.variables["seed_value"])
-        device.insert_code("main", RESEED.format(threads=max(1, threads), array=array))
+        self.device.apply_run_args()
+        array = self.device.get_array_name(self.holder.variables["seed_value"])
+        self.device.insert_code("main", RESEED.format(threads=max(1, threads), array=array))
         self.sn.network.run(duration_ms * b2.ms)
-        device.build(directory=str(directory), compile=True, run=False)
+        self.device.build(directory=directory, compile=True, run=False)
 
     def run(self, W: list[np.ndarray], b: list[np.ndarray], rho_x: np.ndarray, seed: int,
             force: np.ndarray | None = None) -> list[np.ndarray]:
         """One run of the program with these parameters, Poisson inputs ρ(x) (batch, n_0), seed and
         teaching current ``force``·I_unit on the output (copies, n_out); returns the spike count
-        of every neuron of the input group and of the LIF group."""
-        import brian2 as b2
+        of every neuron of the input group and of the LIF group.
 
+        Non-finite or misshapen parameters are refused (:class:`ValueError`) before the program
+        starts: the C++ program would run on them silently.
+        """
         sn = self.sn
+        check_run_inputs(sn.sizes, sn.batch, sn.copies, W, b, rho_x, force)
         weights = np.concatenate([w.ravel() for w in W])
         bias = sn._bias_vector(b)
         if force is not None:
@@ -72,5 +98,32 @@ class StandaloneProgram:
         args[sn.neurons.I_bias] = bias * sn.unit_current
         args[sn.source.rates] = sn._input_rates(rho_x)
         args[self.holder.seed_value] = np.array([seed])
-        b2.get_device().run(run_args=args)
+        self.device.run(run_args=args)
         return [np.array(m.count[:], dtype=float) for m in sn.counts]
+
+
+def check_run_inputs(sizes: list[int], batch: int, copies: int, W: list[np.ndarray],
+                     b: list[np.ndarray], rho_x: np.ndarray, force: np.ndarray | None = None) -> None:
+    """Refuse, with one line (:class:`ValueError`), parameters of :meth:`StandaloneProgram.run` that
+    do not fit the compiled network (layer ``sizes``, ``batch`` examples, ``copies`` = batch ×
+    trials network copies) or are not finite."""
+    expected = {f"W[{k}]": (sizes[k], sizes[k + 1]) for k in range(len(sizes) - 1)}
+    expected |= {f"b[{k}]": (sizes[k],) for k in range(len(sizes))}
+    expected["rho_x"] = (batch, sizes[0])
+    if len(W) != len(sizes) - 1 or len(b) != len(sizes):
+        raise ValueError(f"StandaloneProgram.run: {len(W)} weight matrices and {len(b)} bias "
+                         f"vectors for a network of {len(sizes)} layers (needs {len(sizes) - 1} "
+                         f"and {len(sizes)})")
+    given = {**{f"W[{k}]": w for k, w in enumerate(W)}, **{f"b[{k}]": v for k, v in enumerate(b)},
+             "rho_x": rho_x}
+    if force is not None:
+        given["force"] = force
+        expected["force"] = (copies, sizes[-1])
+    for name, value in given.items():
+        arr = np.asarray(value, dtype=float)
+        shape = expected[name]
+        if arr.shape != shape:
+            raise ValueError(f"StandaloneProgram.run: {name} has shape {arr.shape}, the compiled "
+                             f"network needs {shape}")
+        if not np.all(np.isfinite(arr)):
+            raise ValueError(f"StandaloneProgram.run: {name} holds non-finite values (NaN or inf)")
