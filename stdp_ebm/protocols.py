@@ -28,7 +28,8 @@ from typing import Any
 import numpy as np
 
 from .errors import ConfigError, ModelFileError
-from .models import Model, load_model, set_codegen_target
+from .models import Model, load_model
+from .spiking.brian2_env import Brian2Env
 from .progress import run_brian2
 
 __all__ = ["Schedule", "pairing", "poisson", "concat", "PairingResult", "simulate",
@@ -150,11 +151,19 @@ def simulate(schedule: Schedule, seed: int, *, noise_mV: float = 0.0, learn: boo
     with that parameter); ``synapse_params`` overrides parameters of the rule synapse (Brian2
     quantities, units checked).
     """
-    import brian2 as b2
-
-    target = set_codegen_target("cython")
     neuron_m = neuron if isinstance(neuron, Model) else load_model(neuron)
     syn_m = plastic_synapse(synapse)
+    env = Brian2Env("cython", dt_ms, seed)  # the caller's Brian2 settings are restored
+    with env.active():
+        return _simulate(schedule, env.target, noise_mV, learn, tied, dt_ms, pulse_ms, neuron_m,
+                         syn_m, synapse_params)
+
+
+def _simulate(schedule: Schedule, target: str, noise_mV: float, learn: bool, tied: bool,
+              dt_ms: float, pulse_ms: float, neuron_m: Model, syn_m: Model,
+              synapse_params: dict[str, Any] | None) -> PairingResult:
+    import brian2 as b2
+
     switches = switch_params(syn_m, learn=learn, tied=tied)
     neuron_kw = neuron_m.group_kwargs(sigma=noise_mV * b2.mV)
     dt = dt_ms * b2.ms
@@ -179,7 +188,6 @@ def simulate(schedule: Schedule, seed: int, *, noise_mV: float = 0.0, learn: boo
     syn_m.initialise(rule)
     pre_mon, post_mon = b2.SpikeMonitor(pre, name="pre_spikes"), b2.SpikeMonitor(post,
                                                                                    name="post_spikes")
-    b2.seed(seed)
     net = b2.Network(pre, trigger, post, kick, rule, pre_mon, post_mon)
     run_brian2(net, schedule.duration * b2.second, namespace={})
     tied_w = np.array(rule.delta_w_tied[:]) if "delta_w_tied" in rule.variables else None

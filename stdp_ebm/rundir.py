@@ -159,10 +159,10 @@ def versions() -> dict[str, str | None]:
 
 
 def codegen_target() -> str | None:
-    """Brian2's codegen target if Brian2 was used in this process, else None."""
-    if "brian2" not in sys.modules:
-        return None
-    return str(sys.modules["brian2"].prefs.codegen.target)
+    """The Brian2 code-generation target the simulations of this process ran on (each sets its
+    own and restores the caller's: :mod:`stdp_ebm.spiking.brian2_env`), else None."""
+    env = sys.modules.get("stdp_ebm.spiking.brian2_env")
+    return None if env is None else env.targets_used()
 
 
 def manifest(seeds: dict[str, Any], wall_time_s: float, argv: list[str] | None = None,

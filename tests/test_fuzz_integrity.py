@@ -14,7 +14,6 @@ from __future__ import annotations
 import math
 import shutil
 from pathlib import Path
-from typing import Any
 
 import pytest
 from hypothesis import strategies as st

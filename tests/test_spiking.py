@@ -193,10 +193,10 @@ def test_random_state_survives_cython_buffer_refills():
     get/set_random_state restores a freed buffer address here: other numbers or a heap abort)."""
     import brian2 as b2
 
-    from stdp_ebm.models import set_codegen_target
+    from stdp_ebm.spiking.brian2_env import resolve_target
     from stdp_ebm.spiking import random_state, set_random_state
 
-    set_codegen_target("cython")
+    b2.prefs.codegen.target = resolve_target("cython")  # this test's own Brian2 settings
     b2.seed(3)
     group = b2.NeuronGroup(100, "dv/dt = -v/(10*ms) + xi/sqrt(ms) : 1", method="euler")
     net = b2.Network(group)

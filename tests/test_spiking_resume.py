@@ -273,11 +273,11 @@ def test_a_random_state_loads_into_a_process_that_has_not_drawn_yet():
 
     import brian2 as b2
 
-    from stdp_ebm.models import set_codegen_target
+    from stdp_ebm.spiking.brian2_env import resolve_target
     from stdp_ebm.spiking.randomstate import (random_state, random_state_arrays,
                                               random_state_from_arrays, set_random_state)
 
-    set_codegen_target("cython")
+    b2.prefs.codegen.target = resolve_target("cython")  # this test's own Brian2 settings
     b2.seed(3)
     group = b2.NeuronGroup(100, "dv/dt = -v/(10*ms) + xi/sqrt(ms) : 1", method="euler")
     net = b2.Network(group)

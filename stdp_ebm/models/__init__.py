@@ -55,7 +55,7 @@ from .check import check_code, check_neuron_reference, check_with_brian2
 from .quantity import parse_quantity
 
 __all__ = ["Model", "load_model", "shipped_models", "parse_quantity", "resolve_path",
-           "set_codegen_target", "MODELS_DIR", "MAX_MODEL_BYTES"]
+           "MODELS_DIR", "MAX_MODEL_BYTES"]
 
 #: the shipped model files (package data next to this module; pip installs packages unzipped, so
 #: this is a real folder: a synapse file finds its neuron file beside it)
@@ -272,17 +272,3 @@ def load_model(name_or_path: str | Path, check: bool = True) -> Model:
             neuron = load_model(check_neuron_reference(model, resolve_path, _kind_of))
         check_with_brian2(model, neuron)
     return model
-
-
-def set_codegen_target(target: str) -> str:
-    """Set Brian2's runtime code-generation target; "cython" falls back to "numpy" when Cython is
-    not importable. Returns the target in use (the manifest records it)."""
-    from brian2 import prefs
-
-    if target == "cython":
-        try:
-            import Cython  # noqa: F401
-        except ImportError:
-            target = "numpy"
-    prefs.codegen.target = target
-    return target
