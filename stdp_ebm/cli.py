@@ -1,5 +1,5 @@
 """Command line: ``stdp-ebm run CONFIG``, ``stdp-ebm list``, ``stdp-ebm keys CONFIG``,
-``stdp-ebm plot RUN_DIR``, ``stdp-ebm --version``.
+``stdp-ebm plot RUN_DIR``, ``stdp-ebm data DIR``, ``stdp-ebm --version``.
 
 Bad input (config, network file, flag) and failed runs print one line on stderr and exit with 2.
 """
@@ -47,7 +47,8 @@ def _cores() -> int:
 
 DESCRIPTION = ("Rate and Brian2 spiking simulations of the STDP-compatible learning rule "
                "dW ~ pre-rate x d(post)/dt (Bengio et al. 2017): run an experiment config into a "
-               "run directory, list the experiments, show a config's keys, redraw a run's figures.")
+               "run directory, list the experiments, show a config's keys, redraw a run's "
+               "figures, download the measured STDP points.")
 
 
 def plain(text: str) -> str:
@@ -152,7 +153,8 @@ def _cmd_keys(args: argparse.Namespace) -> int:
     from .config import describe_keys
 
     cfg, exp = runner.resolve(args.config, args.overrides)
-    print(f"{args.config}: experiment {exp.name}: {plain(exp.doc.strip().splitlines()[0])}")
+    print(f"{printable(args.config)}: experiment {exp.name}: "
+          f"{plain(exp.doc.strip().splitlines()[0])}")
     print("Each key: its value here (and the default where it differs), the allowed values and "
           "its meaning. Change one with --set SECTION.KEY=VALUE.\n")
     for line in describe_keys(cfg, exp.schema):
