@@ -57,11 +57,19 @@ def plain(text: str) -> str:
     return text.replace("``", "")
 
 
-def _version() -> str:
-    """``stdp-ebm VERSION`` (and where the package is imported from)."""
-    from . import __file__ as where, __version__
+class _Version(argparse.Action):
+    """``--version``: ``stdp-ebm VERSION (where it is imported from)`` on one line (argparse's own
+    version action wraps it at the terminal's width)."""
 
-    return f"stdp-ebm {__version__} ({os.path.dirname(where)})"
+    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS, **kwargs) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS,
+                         help="print the version and where the package is imported from", **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:  # type: ignore[override]
+        from . import __file__ as where, __version__
+
+        print(f"stdp-ebm {__version__} ({os.path.dirname(where)})")
+        parser.exit(0)
 
 
 def _add_keys_parser(sub: argparse._SubParsersAction) -> None:
@@ -84,7 +92,7 @@ def _add_data_parser(sub: argparse._SubParsersAction) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="stdp-ebm", description=DESCRIPTION)
-    parser.add_argument("--version", action="version", version=_version())
+    parser.add_argument("--version", action=_Version)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser,
                                 metavar="{run,list,keys,plot,data}")
     run = sub.add_parser("run", help="run an experiment config into a new run directory")

@@ -30,9 +30,10 @@ def run_cli(argv: list[str], capsys) -> tuple[int, str, str]:
 
 
 # --- the command line ------------------------------------------------------------------------------
-def test_version_prints_the_package_version(capsys):
+def test_version_prints_the_package_version_on_one_line(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "30")  # a narrow terminal does not wrap it
     code, out, _ = run_cli(["--version"], capsys)
-    assert code == 0 and out.startswith(f"stdp-ebm {__version__} ")
+    assert code == 0 and out.startswith(f"stdp-ebm {__version__} (") and out.count("\n") == 1
 
 
 def test_keys_prints_value_default_range_and_doc_of_every_key(capsys):
