@@ -5,7 +5,9 @@ Each measurement runs one command in a child process and reads the child's own r
 processes and compilers included) beside its wall time.
 
 - **cold**: a fresh, empty Cython cache (``CYTHON_CACHE_DIR`` and ``XDG_CACHE_HOME`` point into a
-  new temporary directory, so Brian2 compiles every code object, as on a first run);
+  new temporary directory, so Brian2 compiles every code object and matplotlib rebuilds its font
+  cache, as on a first run; Brian2 takes its cache directory from Cython's, which reads
+  ``CYTHON_CACHE_DIR``);
 - **warm**: the same command again with the cache the cold run filled.
 
 CPU seconds carry across machine load far better than wall time: on a busy machine the wall time

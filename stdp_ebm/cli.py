@@ -1,5 +1,5 @@
 """Command line: ``stdp-ebm run CONFIG``, ``stdp-ebm list``, ``stdp-ebm keys CONFIG``,
-``stdp-ebm plot RUN_DIR``, ``stdp-ebm --version``.
+``stdp-ebm plot RUN_DIR``, ``stdp-ebm data DIR``, ``stdp-ebm --version``.
 
 Bad input (config, network file, flag) and failed runs print one line on stderr and exit with 2.
 """
@@ -47,7 +47,8 @@ def _cores() -> int:
 
 DESCRIPTION = ("Rate and Brian2 spiking simulations of the STDP-compatible learning rule "
                "dW ~ pre-rate x d(post)/dt (Bengio et al. 2017): run an experiment config into a "
-               "run directory, list the experiments, show a config's keys, redraw a run's figures.")
+               "run directory, list the experiments, show a config's keys, redraw a run's "
+               "figures, download the measured STDP points.")
 
 
 def plain(text: str) -> str:
@@ -56,11 +57,19 @@ def plain(text: str) -> str:
     return text.replace("``", "")
 
 
-def _version() -> str:
-    """``stdp-ebm VERSION`` (and where the package is imported from)."""
-    from . import __file__ as where, __version__
+class _Version(argparse.Action):
+    """``--version``: ``stdp-ebm VERSION (where it is imported from)`` on one line (argparse's own
+    version action wraps it at the terminal's width)."""
 
-    return f"stdp-ebm {__version__} ({os.path.dirname(where)})"
+    def __init__(self, option_strings: list[str], dest: str = argparse.SUPPRESS, **kwargs) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS,
+                         help="print the version and where the package is imported from", **kwargs)
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:  # type: ignore[override]
+        from . import __file__ as where, __version__
+
+        print(f"stdp-ebm {__version__} ({os.path.dirname(where)})")
+        parser.exit(0)
 
 
 def _add_keys_parser(sub: argparse._SubParsersAction) -> None:
@@ -83,7 +92,7 @@ def _add_data_parser(sub: argparse._SubParsersAction) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="stdp-ebm", description=DESCRIPTION)
-    parser.add_argument("--version", action="version", version=_version())
+    parser.add_argument("--version", action=_Version)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser,
                                 metavar="{run,list,keys,plot,data}")
     run = sub.add_parser("run", help="run an experiment config into a new run directory")
@@ -155,7 +164,8 @@ def _cmd_keys(args: argparse.Namespace) -> int:
     from .config import describe_keys
 
     cfg, exp = runner.resolve(args.config, args.overrides)
-    print(f"{args.config}: experiment {exp.name}: {plain(exp.doc.strip().splitlines()[0])}")
+    print(f"{printable(args.config)}: experiment {exp.name}: "
+          f"{plain(exp.doc.strip().splitlines()[0])}")
     print("Each key: its value here (and the default where it differs), the allowed values and "
           "its meaning. Change one with --set SECTION.KEY=VALUE.\n")
     for line in describe_keys(cfg, exp.schema):

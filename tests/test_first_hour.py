@@ -12,10 +12,12 @@ import re
 import subprocess
 import sys
 from importlib import metadata
+from pathlib import Path
 
 import pytest
 
 from conftest import REPO
+import stdp_ebm
 from stdp_ebm import __version__, cli, experiments, rundir
 from stdp_ebm.config import CONFIGS_DIR, DATA_DIR, TOP_LEVEL
 
@@ -30,9 +32,10 @@ def run_cli(argv: list[str], capsys) -> tuple[int, str, str]:
 
 
 # --- the command line ------------------------------------------------------------------------------
-def test_version_prints_the_package_version(capsys):
+def test_version_prints_the_package_version_on_one_line(capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "30")  # a narrow terminal does not wrap it
     code, out, _ = run_cli(["--version"], capsys)
-    assert code == 0 and out.startswith(f"stdp-ebm {__version__} ")
+    assert code == 0 and out.startswith(f"stdp-ebm {__version__} (") and out.count("\n") == 1
 
 
 def test_keys_prints_value_default_range_and_doc_of_every_key(capsys):
@@ -135,8 +138,10 @@ def test_absent_bi_poo_points_are_said_on_the_console(tmp_path):
     code = ("from stdp_ebm.experiments.stdp_window import _data_comparison\n"
             f"out = _data_comparison([], {{}}, {{'data': {{'dir': {str(tmp_path)!r}}}}}, None)\n"
             "print(out['bi_poo_points']['present'])")
+    here = str(Path(stdp_ebm.__file__).resolve().parents[1])  # the package under test
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([here, os.environ.get("PYTHONPATH", "")])}
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
-                          timeout=120, cwd=tmp_path)
+                          timeout=120, cwd=tmp_path, env=env)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "False"
     lines = [line for line in done.stderr.splitlines() if "warning" in line]
