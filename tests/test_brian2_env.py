@@ -81,6 +81,14 @@ def test_calibration_and_the_rule_on_given_trains_leave_brian2_as_the_caller_set
     _assert_unchanged(user_settings)
 
 
+def test_an_stdp_protocol_leaves_brian2_as_the_caller_set_it(user_settings):
+    from stdp_ebm import protocols
+
+    protocols.simulate(protocols.pairing(np.array([-10.0, 10.0]), n_pairings=2), seed=1,
+                       noise_mV=2.0)
+    _assert_unchanged(user_settings)
+
+
 def test_a_network_draws_from_its_own_stream_whatever_the_caller_simulates_between_its_calls(
         models):
     """Two networks built alike; between its free phases the caller draws numpy numbers and runs
