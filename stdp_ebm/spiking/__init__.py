@@ -53,11 +53,12 @@ from ..energy import EQ6, Energy
 from ..errors import ModelFileError
 from ..network import Network
 from ..rule import FORMS
-from .engine import Episode, PhaseRecord, SpikingNetwork, estimator_reference, teaching_force
-from .layout import Layout
 from .brian2_env import Brian2Env
+from .engine import SpikingNetwork
+from .layout import Layout
 from .params import SPIKING_SCHEMA, background, load_models, neuron_overrides
 from .population import population_rates, rule_on_spike_trains, rule_synapses, start_rule
+from .phases import Episode, PhaseRecord, estimator_reference, teaching_force
 from .randomstate import random_state, set_random_state
 
 __all__ = ["SPIKING_SCHEMA", "Brian2Env", "Episode", "Layout", "PhaseRecord", "SpikingNetwork",

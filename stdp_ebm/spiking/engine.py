@@ -3,40 +3,20 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 
 import numpy as np
 
 from ..activation import Rho
-from ..energy import Energy
 from ..errors import DivergenceError
 from ..network import Network
 from ..progress import brian2_report
-from .layout import Layout
 from .brian2_env import Brian2Env
+from .layout import Layout
 from .params import background, neuron_overrides
+from .phases import Episode, PhaseRecord, estimator_reference
 from .population import population_rates, rule_synapses, start_rule
 from .randomstate import random_state, set_random_state
 from .schedule import Segment, run_segments
-
-
-@dataclass
-class PhaseRecord:
-    """What one nudged phase left: the rule's accumulators per copy and the rate trajectories."""
-
-    acc: list[dict[str, list[np.ndarray]]]  # per checkpoint: form -> per W_k (copies, n_k, n_k+1)
-    rho: list[np.ndarray]  # per layer, shape (T, copies, n_k)
-
-
-@dataclass
-class Episode:
-    """A free phase and the nudged pair that follows it (:meth:`SpikingNetwork.episode`)."""
-
-    rates: list[np.ndarray]  # free-phase population rates ρ per layer, (copies, n_k)
-    y: np.ndarray  # free-phase output state ŷ, (copies, n_out)
-    plus: PhaseRecord  # the +β phase
-    reference: PhaseRecord  # the −β (symmetric) or β = 0 (one-sided) phase
-    divisor: float  # scale·β: ΔW = (acc(plus) − acc(reference)) / divisor
 
 
 class SpikingNetwork:
@@ -388,20 +368,3 @@ class SpikingNetwork:
                   + self._nudged_segments(plus, checkpoints_ms, phases)
                   + self._nudged_segments(reference, checkpoints_ms, phases), rule=True)
         return Episode(free["rates"], free["y"], phases[0], phases[1], scale * beta)
-
-
-def estimator_reference(estimator: str) -> tuple[float, float]:
-    """(β sign of the reference phase, divisor of the difference in units of β): ``symmetric``
-    compares +β with −β (−1, 2), ``one_sided`` +β with β = 0 (0, 1)."""
-    return (-1.0, 2.0) if estimator == "symmetric" else (0.0, 1.0)
-
-
-def teaching_force(energy: Energy, rho: Rho, y: np.ndarray, target: np.ndarray) -> np.ndarray:
-    """Teaching current per unit of β (in I_unit) from the free-phase output state ŷ: the calibrated
-    rate model's nudge d − o(ŷ) (:meth:`stdp_ebm.energy.Energy.force`), held during the phase.
-
-    With Hopfield's energy it is d − ρ_LIF(ŷ), the force of βC = β½‖ρ(y) − d‖² on the energy the
-    populations descend, so the symmetrised rule estimates −∂C/∂W of the spiking network itself;
-    with Eq 6's, d − ŷ.
-    """
-    return energy.force(rho, y, target)
