@@ -90,6 +90,12 @@ SCHEMA = {
                           low=0.0),
         "align_every": Key("int", 10, "cosine of both learners' ΔW with the implicit gradient "
                            "every this many mini-batches (0: never)", low=0),
+        "eval_free_ms": Key("float", 0.0, "counting window of the free phase that tests the "
+                            "spiking learner after each epoch (ms; 0: [spiking] free_ms, the "
+                            "training window); the settling transient is the training one, and "
+                            "the test's CPU time grows with settle_ms + this window. Training "
+                            "draws the same random numbers whatever the window",
+                            low=0.0),
         "workers": Key("int", 1, "processes the spiking learner splits each mini-batch over "
                        "(stdp_ebm/spiking_parallel.py; must divide [train] batch_size)", low=1),
     },
@@ -116,6 +122,10 @@ def check(cfg: dict, source: str) -> None:
     require(cfg["train"]["batch_size"] % workers == 0 and workers <= cores, source,
             "[learner] workers", workers, f"must divide [train] batch_size and be at most the "
             f"{cores} cores of this machine (each worker is a process with its own network)")
+    window, dt = cfg["learner"]["eval_free_ms"], cfg["spiking"]["dt_ms"]
+    require(window == 0 or window >= dt, source, "[learner] eval_free_ms", window,
+            f"must be 0 ([spiking] free_ms) or a window of at least one time step "
+            f"([spiking] dt_ms = {dt:g} ms)")
     require(cfg["spiking"]["estimator"] == "symmetric", source, "[spiking] estimator",
             cfg["spiking"]["estimator"], "training uses the symmetric ±β estimate")
 
@@ -166,7 +176,8 @@ def build(cfg: dict, ctx: RunContext, data: Dataset) -> tuple:
     model = model_from_config(net.copy(), cfg, rho=rho)
     args = (net, rho, sp, models)
     kwargs = dict(batch=t["batch_size"], lrs=t["lrs"], energy=model.energy_form,
-                  input_mode=lr["input"], rule_dt_ms=lr["rule_dt_ms"])
+                  input_mode=lr["input"], rule_dt_ms=lr["rule_dt_ms"],
+                  eval_free_ms=lr["eval_free_ms"] or sp["free_ms"])
     if lr["workers"] == 1:
         return net, fi, model, SpikingLearner(*args, ctx.seeds.int("brian2"), **kwargs)
     seeds = [ctx.seeds.int(f"brian2_worker_{p}") for p in range(lr["workers"])]
