@@ -39,13 +39,14 @@ the random numbers reproducible without saving them, but the network's state and
 have to be saved, and it would change the numbers of every run made so far; the contents are saved
 as for the common random numbers of the ±β phases.)
 
-Evaluation (:meth:`SpikingLearner.predict`) counts over its own window, ``eval_free_ms`` (default:
-the training free phase, ``sp["free_ms"]``); the settling transient is the training one. It leaves
-training as it found it: the first prediction after a training step saves the network's state and
-random numbers (:meth:`~stdp_ebm.spiking.SpikingNetwork.checkpoint`), and the next training step, or
-checkpoint, first returns to them, clock included. Training therefore draws the same random numbers,
-from the same network state, whatever the evaluation window and however often the learner is
-evaluated; its weights do not depend on the evaluation at all.
+Evaluation (:meth:`SpikingLearner.predict`): a free phase that settles as in training and counts over
+``eval_free_ms``. Given a window, the evaluation leaves training as it found it: the first prediction
+after a training step saves the network's state and random numbers (:meth:`~stdp_ebm.spiking.
+SpikingNetwork.checkpoint`), and the next training step, or checkpoint, first returns to them, clock
+included; training then draws the same random numbers, from the same network state, whatever the
+window and however often the learner is evaluated. Without one (None, the default), predictions
+count over the training window on the training stream, which training continues from, as the
+learner did before the window existed: runs made then are reproduced to the bit.
 """
 
 from __future__ import annotations
@@ -125,6 +126,7 @@ class SpikingLearner(DeltaLearner):
                  rule_dt_ms: float = 0.0, eval_free_ms: float | None = None) -> None:
         self.net, self.rho, self.lrs, self.energy = net.copy(), rho, lrs, energy
         self.input_mode = input_mode
+        self.isolated = eval_free_ms is not None  # evaluations leave no trace in training
         self.eval_free_ms = float(sp["free_ms"] if eval_free_ms is None else eval_free_ms)
         if not (np.isfinite(self.eval_free_ms) and self.eval_free_ms > 0):
             raise ValueError(f"eval_free_ms = {eval_free_ms}: the counting window of an "
@@ -195,10 +197,10 @@ class SpikingLearner(DeltaLearner):
         return dW, db, self._trial_mean(ep.y)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
-        """ŷ (≤ batch rows of ``x``) of a free phase that counts over ``eval_free_ms``; the
-        training state is saved first (once per evaluation) and restored by the next training
-        step (see the module docstring)."""
-        if self._before_eval is None:
+        """ŷ (≤ batch rows of ``x``) of a free phase that counts over ``eval_free_ms``; with a
+        window given, the training state is saved first (once per evaluation) and restored by the
+        next training step (see the module docstring)."""
+        if self.isolated and self._before_eval is None:
             self._before_eval = self.sn.checkpoint()
         self._load(x)
         sp = self.sn.sp  # this learner's own copy of [spiking]: the window of this phase only

@@ -8,8 +8,8 @@ phases and returns its rule ΔW, Δb (means over its copies) and ŷ; the parent 
 estimates, which with equal slices is the mean over all copies, exactly as one network of the whole
 batch would form it, and applies the update. Only the random streams differ from the one-process
 learner: same seeds and P, same result. Workers start with ``spawn`` (no Brian2 state is forked).
-Each worker's learner evaluates over ``eval_free_ms`` and returns to its training state afterwards,
-as one process does (:mod:`stdp_ebm.spiking_learner`).
+Each worker's learner evaluates over ``eval_free_ms`` as one process does (given a window, it
+returns to its training state afterwards; :mod:`stdp_ebm.spiking_learner`).
 
 At each epoch's end the checkpoint holds every worker's network state and random numbers
 (``brian2_w<p>_…``, :meth:`SpikingLearner.extra_state`), so a resumed run gives the bits of an

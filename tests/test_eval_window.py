@@ -5,7 +5,9 @@ tests/test_spiking_resume.py. Predictions count over the evaluation window; the 
 its training state (network variables, clock, random numbers) before it trains again, so its
 weights after two epochs of :func:`stdp_ebm.train.fit` are the same bits whatever the window and
 however often it was evaluated. The window's effect is checked against an independent reference: a
-network built with that window as its training free phase, same seed.
+network built with that window as its training free phase, same seed. Without a window (the
+default) the learner evaluates as it did before the key: a free phase of the engine on the training
+stream.
 """
 
 from __future__ import annotations
@@ -57,10 +59,11 @@ def _fit(learner, eval_batch: int):
 
 @pytest.mark.brian2
 def test_training_is_the_same_whatever_the_evaluation_window(models):
-    """Two epochs of fit() with the training window (10 ms) and with a 4× window evaluated in
-    chunks of 1 (four predictions per evaluation instead of two): same train errors, same
-    weights, same checkpointed network state to the bit; only the test predictions differ."""
-    short, long = _learner(models, None), _learner(models, 4 * TRAIN_MS)
+    """Two epochs of fit() with the training window (10 ms) given as the evaluation window and
+    with a 4× window evaluated in chunks of 1 (four predictions per evaluation instead of two):
+    same train errors, same weights, same checkpointed network state to the bit; only the test
+    predictions differ."""
+    short, long = _learner(models, TRAIN_MS), _learner(models, 4 * TRAIN_MS)
     h_short, h_long = _fit(short, BATCH), _fit(long, 1)
     assert h_short.train_error == h_long.train_error
     for a, b in zip(short.net.W + short.net.b, long.net.W + long.net.b):
@@ -96,6 +99,21 @@ def test_a_prediction_counts_over_the_evaluation_window_and_leaves_no_trace(mode
         np.testing.assert_array_equal(before[k], after[k], err_msg=k)
     evaluated.predict(x)
     got, want = evaluated.delta(x, d), plain.delta(x, d)
+    for a, b in zip(got[0] + got[1] + [got[2]], want[0] + want[1] + [want[2]]):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.brian2
+def test_without_a_window_a_prediction_is_the_training_free_phase_as_before(models):
+    """The default (None): predict is the engine's free phase on the training stream, and the
+    training step after it continues from the state it left (the learner before the key)."""
+    data = _data()
+    x, d, x_test = data.x_train[:BATCH], data.y_train[:BATCH], data.x_test[:BATCH]
+    default, engine = _learner(models, None), _learner(models, None)
+    y = default.predict(x_test)
+    engine._load(x_test)
+    np.testing.assert_array_equal(y, engine.sn.free_phase()[1])  # trials = 1: ŷ per copy
+    got, want = default.delta(x, d), engine.delta(x, d)
     for a, b in zip(got[0] + got[1] + [got[2]], want[0] + want[1] + [want[2]]):
         np.testing.assert_array_equal(a, b)
 

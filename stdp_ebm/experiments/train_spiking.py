@@ -91,11 +91,11 @@ SCHEMA = {
         "align_every": Key("int", 10, "cosine of both learners' ΔW with the implicit gradient "
                            "every this many mini-batches (0: never)", low=0),
         "eval_free_ms": Key("float", 0.0, "counting window of the free phase that tests the "
-                            "spiking learner after each epoch (ms; 0: [spiking] free_ms, the "
-                            "training window); the settling transient is the training one, and "
-                            "the test's CPU time grows with settle_ms + this window. Training "
-                            "draws the same random numbers whatever the window",
-                            low=0.0),
+                            "spiking learner after each epoch (ms), after the training settle_ms; "
+                            "test CPU time grows with settle_ms + this window. > 0: the test "
+                            "runs apart from training, which draws the same random numbers "
+                            "whatever the window; 0: [spiking] free_ms on the training stream, "
+                            "as runs made before this key", low=0.0),
         "workers": Key("int", 1, "processes the spiking learner splits each mini-batch over "
                        "(stdp_ebm/spiking_parallel.py; must divide [train] batch_size)", low=1),
     },
@@ -177,7 +177,7 @@ def build(cfg: dict, ctx: RunContext, data: Dataset) -> tuple:
     args = (net, rho, sp, models)
     kwargs = dict(batch=t["batch_size"], lrs=t["lrs"], energy=model.energy_form,
                   input_mode=lr["input"], rule_dt_ms=lr["rule_dt_ms"],
-                  eval_free_ms=lr["eval_free_ms"] or sp["free_ms"])
+                  eval_free_ms=lr["eval_free_ms"] or None)
     if lr["workers"] == 1:
         return net, fi, model, SpikingLearner(*args, ctx.seeds.int("brian2"), **kwargs)
     seeds = [ctx.seeds.int(f"brian2_worker_{p}") for p in range(lr["workers"])]
