@@ -39,14 +39,15 @@ the random numbers reproducible without saving them, but the network's state and
 have to be saved, and it would change the numbers of every run made so far; the contents are saved
 as for the common random numbers of the ±β phases.)
 
-Evaluation (:meth:`SpikingLearner.predict`): a free phase that settles as in training and counts over
-``eval_free_ms``. Given a window, the evaluation leaves training as it found it: the first prediction
-after a training step saves the network's state and random numbers (:meth:`~stdp_ebm.spiking.
-SpikingNetwork.checkpoint`), and the next training step, or checkpoint, first returns to them, clock
-included; training then draws the same random numbers, from the same network state, whatever the
-window and however often the learner is evaluated. Without one (None, the default), predictions
-count over the training window on the training stream, which training continues from, as the
-learner did before the window existed: runs made then are reproduced to the bit.
+Evaluation (:meth:`SpikingLearner.predict`): a free phase that settles as in training and counts
+over ``eval_free_ms``. Given a window, the evaluation leaves training as it found it: the first
+prediction after a training step saves the network's state and random numbers
+(:meth:`~stdp_ebm.spiking.SpikingNetwork.checkpoint`), and the next training step, or checkpoint,
+first returns to them, clock included; training then draws the same random numbers, from the same
+network state, whatever the window and however often the learner is evaluated. Without one (None,
+the default), predictions count over the training window on the training stream, which training
+continues from, as the learner did before the window existed: runs made then are reproduced to the
+bit.
 """
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""The spiking learner's evaluation window (``[learner] eval_free_ms``, stdp_ebm/spiking_learner.py).
+"""The spiking learner's evaluation window (``[learner] eval_free_ms``,
+stdp_ebm/spiking_learner.py).
 
 A 3-4-2 network on Brian2's numpy target (nothing to compile: tiny populations in seconds), as in
 tests/test_spiking_resume.py. Predictions count over the evaluation window; the learner returns to

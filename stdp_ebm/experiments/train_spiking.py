@@ -5,7 +5,8 @@ pool``) or MNIST, stratified train/test split (:func:`stdp_ebm.data.load_digits`
 
 Spiking learner: :class:`stdp_ebm.spiking_learner.SpikingLearner` (one compiled Brian2 network,
 free phase, ±β nudged phases with common random numbers, ΔW from the rule synapses; the clamped
-input as Poisson trains or as the constant current ρ(x)W_0, ``[learner] input``).
+input as Poisson trains or as the constant current ρ(x)W_0, ``[learner] input``). Its test error
+is counted over ``[learner] eval_free_ms`` (> 0: kept apart from training; 0: the training window).
 
 Rate learner: the same initial network, split, mini-batches, β, learning rates and epochs, trained
 by :func:`stdp_ebm.train.train_ep` (symmetric ±β) with ρ = ρ_LIF, the measured f–I curve of the
