@@ -165,3 +165,44 @@ def test_the_default_evaluation_window_is_the_training_one():
 def test_the_learner_refuses_a_window_that_is_not_positive(models):
     with pytest.raises(ValueError, match="eval_free_ms"):
         _learner(models, 0.0)
+
+
+@pytest.mark.slow
+@pytest.mark.brian2
+def test_a_resumed_run_with_an_evaluation_window_gives_the_bits_of_an_uninterrupted_one(
+        tmp_path, monkeypatch):
+    """The quick task through the command line with eval_free_ms = 400 (the evaluation kept apart
+    from training): stopped after the spiking learner's first epoch and run again, every array of
+    data.npz equals the uninterrupted run's (as tests/test_spiking_resume.py checks for the
+    default): the checkpoint holds the training state, not the evaluation's."""
+    from stdp_ebm import cli
+    from stdp_ebm.checkpoint import Checkpoint
+    from stdp_ebm.experiments import train_spiking
+
+    stop = [True]
+
+    class StopAfterEpoch1(Checkpoint):
+        def save(self, learner, history, rng):
+            super().save(learner, history, rng)
+            if self.path.stem == "spk" and history.epochs == 1 and stop[0]:
+                raise KeyboardInterrupt
+
+    sets = ["calibration.points=11", "calibration.neurons_per_point=20",
+            "calibration.duration_ms=200.0", "task.n_train=20", "task.n_test=10",
+            "train.epochs=2", "learner.eval_free_ms=400"]
+
+    def args(out):
+        return ["run", str(EXPERIMENTS / "train_spiking_quick.toml"), "--out", str(out),
+                "--quiet"] + [a for s in sets for a in ("--set", s)]
+
+    monkeypatch.setattr(train_spiking, "Checkpoint", StopAfterEpoch1)
+    assert cli.main(args(tmp_path / "run")) == 130
+    stop[0] = False
+    assert cli.main(args(tmp_path / "run")) == 0
+    assert cli.main(args(tmp_path / "straight")) == 0
+    with np.load(tmp_path / "run" / "data.npz") as a, \
+            np.load(tmp_path / "straight" / "data.npz") as b:
+        assert a.files == b.files and "spk_W0" in a.files
+        for k in a.files:
+            if not k.endswith("wall_s"):  # measured seconds differ by nature
+                np.testing.assert_array_equal(a[k], b[k], err_msg=k)
