@@ -38,6 +38,16 @@ zeroed when a nudged phase starts. (Reseeding Brian2 from the master seed at eac
 the random numbers reproducible without saving them, but the network's state and clock would still
 have to be saved, and it would change the numbers of every run made so far; the contents are saved
 as for the common random numbers of the ±β phases.)
+
+Evaluation (:meth:`SpikingLearner.predict`): a free phase that settles as in training and counts
+over ``eval_free_ms``. Given a window, the evaluation leaves training as it found it: the first
+prediction after a training step saves the network's state and random numbers
+(:meth:`~stdp_ebm.spiking.SpikingNetwork.checkpoint`), and the next training step, or checkpoint,
+first returns to them, clock included; training then draws the same random numbers, from the same
+network state, whatever the window and however often the learner is evaluated. Without one (None,
+the default), predictions count over the training window on the training stream, which training
+continues from, as the learner did before the window existed: runs made then are reproduced to the
+bit.
 """
 
 from __future__ import annotations
@@ -114,9 +124,15 @@ class SpikingLearner(DeltaLearner):
 
     def __init__(self, net: Network, rho: Rho, sp: dict, models: dict, seed: int, batch: int,
                  lrs: list[float], energy: Energy, input_mode: str = "poisson",
-                 rule_dt_ms: float = 0.0) -> None:
+                 rule_dt_ms: float = 0.0, eval_free_ms: float | None = None) -> None:
         self.net, self.rho, self.lrs, self.energy = net.copy(), rho, lrs, energy
         self.input_mode = input_mode
+        self.isolated = eval_free_ms is not None  # evaluations leave no trace in training
+        self.eval_free_ms = float(sp["free_ms"] if eval_free_ms is None else eval_free_ms)
+        if not (np.isfinite(self.eval_free_ms) and self.eval_free_ms > 0):
+            raise ValueError(f"eval_free_ms = {eval_free_ms}: the counting window of an "
+                             "evaluation must be a finite number of ms > 0")
+        self._before_eval: dict | None = None  # the training state an evaluation started from
         self.sn = SpikingNetwork(shell_network(net, batch, input_mode), rho,
                                  {**sp, "learn": False, "rule_dt_ms": rule_dt_ms}, models, seed)
         if input_mode == "current":
@@ -127,13 +143,16 @@ class SpikingLearner(DeltaLearner):
         return self.sn.batch
 
     def extra_state(self) -> dict[str, np.ndarray]:
-        """The network's state and random numbers now, as arrays (see the module docstring)."""
+        """The network's state and random numbers for training, as arrays (that before any
+        evaluation since the last training step; see the module docstring)."""
+        self._end_evaluation()
         return network_state_arrays(self.sn.checkpoint())
 
     def load_extra_state(self, arrays: dict[str, np.ndarray]) -> None:
         """Back to the state of :meth:`extra_state`'s ``arrays``, clock included. A checkpoint
         written before the state was kept has none: the run goes on with this network's state and
         random numbers (other noise than an uninterrupted run), and says so."""
+        self._end_evaluation()
         if not has_network_state(arrays, STATE):
             return
         self.sn.resume(network_state_from_arrays(arrays, self.sn.checkpoint()), same_time=True)
@@ -160,6 +179,7 @@ class SpikingLearner(DeltaLearner):
         """ΔW_k, Δb_{k+1} of the rule on one full mini-batch (not applied), and ŷ: the free
         phase and the ±β phases in one Brian2 run (:meth:`SpikingNetwork.episode`)."""
         sn = self.sn
+        self._end_evaluation()
         rho_x = self._load(x)
         trials = sn.copies // sn.batch
 
@@ -178,8 +198,26 @@ class SpikingLearner(DeltaLearner):
         return dW, db, self._trial_mean(ep.y)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
+        """ŷ (≤ batch rows of ``x``) of a free phase that counts over ``eval_free_ms``; with a
+        window given, the training state is saved first (once per evaluation) and restored by the
+        next training step (see the module docstring)."""
+        if self.isolated and self._before_eval is None:
+            self._before_eval = self.sn.checkpoint()
         self._load(x)
-        return self._trial_mean(self.sn.free_phase()[1])[:len(x)]
+        sp = self.sn.sp  # this learner's own copy of [spiking]: the window of this phase only
+        train_ms, sp["free_ms"] = sp["free_ms"], self.eval_free_ms
+        try:
+            y = self.sn.free_phase()[1]
+        finally:
+            sp["free_ms"] = train_ms
+        return self._trial_mean(y)[:len(x)]
+
+    def _end_evaluation(self) -> None:
+        """Back to the training state saved by the first :meth:`predict` since the last training
+        step, clock and random numbers included; nothing if there was none."""
+        if self._before_eval is not None:
+            state, self._before_eval = self._before_eval, None
+            self.sn.resume(state, same_time=True)
 
 
 def has_network_state(arrays: dict[str, np.ndarray], prefix: str) -> bool:

@@ -8,6 +8,8 @@ phases and returns its rule ΔW, Δb (means over its copies) and ŷ; the parent 
 estimates, which with equal slices is the mean over all copies, exactly as one network of the whole
 batch would form it, and applies the update. Only the random streams differ from the one-process
 learner: same seeds and P, same result. Workers start with ``spawn`` (no Brian2 state is forked).
+Each worker's learner evaluates over ``eval_free_ms`` as one process does (given a window, it
+returns to its training state afterwards; :mod:`stdp_ebm.spiking_learner`).
 
 At each epoch's end the checkpoint holds every worker's network state and random numbers
 (``brian2_w<p>_…``, :meth:`SpikingLearner.extra_state`), so a resumed run gives the bits of an
@@ -121,7 +123,7 @@ class ParallelSpikingLearner(DeltaLearner):
 
     def __init__(self, net: Network, rho: Rho, sp: dict, models: dict, seeds: list[int],
                  batch: int, lrs: list[float], energy: Energy, input_mode: str = "poisson",
-                 rule_dt_ms: float = 0.0) -> None:
+                 rule_dt_ms: float = 0.0, eval_free_ms: float | None = None) -> None:
         workers = len(seeds)
         if workers < 2 or batch % workers:
             raise UserError(f"[learner] workers = {workers}: needs 2 or more workers that divide "
@@ -134,7 +136,8 @@ class ParallelSpikingLearner(DeltaLearner):
         for seed in seeds:
             parent, child = ctx.Pipe()
             kwargs = dict(net=net, rho=rho, sp=sp, models=models, seed=seed, batch=self.part,
-                          lrs=lrs, energy=energy, input_mode=input_mode, rule_dt_ms=rule_dt_ms)
+                          lrs=lrs, energy=energy, input_mode=input_mode, rule_dt_ms=rule_dt_ms,
+                          eval_free_ms=eval_free_ms)
             proc = ctx.Process(target=_serve, args=(child, kwargs), daemon=True)
             _ignoring_sigint(proc.start)
             child.close()

@@ -5,7 +5,8 @@ pool``) or MNIST, stratified train/test split (:func:`stdp_ebm.data.load_digits`
 
 Spiking learner: :class:`stdp_ebm.spiking_learner.SpikingLearner` (one compiled Brian2 network,
 free phase, ±β nudged phases with common random numbers, ΔW from the rule synapses; the clamped
-input as Poisson trains or as the constant current ρ(x)W_0, ``[learner] input``).
+input as Poisson trains or as the constant current ρ(x)W_0, ``[learner] input``). Its test error
+is counted over ``[learner] eval_free_ms`` (> 0: kept apart from training; 0: the training window).
 
 Rate learner: the same initial network, split, mini-batches, β, learning rates and epochs, trained
 by :func:`stdp_ebm.train.train_ep` (symmetric ±β) with ρ = ρ_LIF, the measured f–I curve of the
@@ -90,6 +91,12 @@ SCHEMA = {
                           low=0.0),
         "align_every": Key("int", 10, "cosine of both learners' ΔW with the implicit gradient "
                            "every this many mini-batches (0: never)", low=0),
+        "eval_free_ms": Key("float", 0.0, "counting window of the free phase that tests the "
+                            "spiking learner after each epoch (ms), after the training settle_ms; "
+                            "test CPU time grows with settle_ms + this window. > 0: the test "
+                            "runs apart from training, which draws the same random numbers "
+                            "whatever the window; 0: [spiking] free_ms on the training stream, "
+                            "as runs made before this key", low=0.0),
         "workers": Key("int", 1, "processes the spiking learner splits each mini-batch over "
                        "(stdp_ebm/spiking_parallel.py; must divide [train] batch_size)", low=1),
     },
@@ -116,6 +123,10 @@ def check(cfg: dict, source: str) -> None:
     require(cfg["train"]["batch_size"] % workers == 0 and workers <= cores, source,
             "[learner] workers", workers, f"must divide [train] batch_size and be at most the "
             f"{cores} cores of this machine (each worker is a process with its own network)")
+    window, dt = cfg["learner"]["eval_free_ms"], cfg["spiking"]["dt_ms"]
+    require(window == 0 or window >= dt, source, "[learner] eval_free_ms", window,
+            f"must be 0 ([spiking] free_ms) or a window of at least one time step "
+            f"([spiking] dt_ms = {dt:g} ms)")
     require(cfg["spiking"]["estimator"] == "symmetric", source, "[spiking] estimator",
             cfg["spiking"]["estimator"], "training uses the symmetric ±β estimate")
 
@@ -166,7 +177,8 @@ def build(cfg: dict, ctx: RunContext, data: Dataset) -> tuple:
     model = model_from_config(net.copy(), cfg, rho=rho)
     args = (net, rho, sp, models)
     kwargs = dict(batch=t["batch_size"], lrs=t["lrs"], energy=model.energy_form,
-                  input_mode=lr["input"], rule_dt_ms=lr["rule_dt_ms"])
+                  input_mode=lr["input"], rule_dt_ms=lr["rule_dt_ms"],
+                  eval_free_ms=lr["eval_free_ms"] or None)
     if lr["workers"] == 1:
         return net, fi, model, SpikingLearner(*args, ctx.seeds.int("brian2"), **kwargs)
     seeds = [ctx.seeds.int(f"brian2_worker_{p}") for p in range(lr["workers"])]
