@@ -159,10 +159,10 @@ def versions() -> dict[str, str | None]:
 
 
 def codegen_target() -> str | None:
-    """The Brian2 code-generation target the simulations of this process ran on (each sets its
-    own and restores the caller's: :mod:`stdp_ebm.spiking.brian2_env`), else None."""
+    """The Brian2 code-generation target the latest simulation of this process ran on (each sets
+    its own and restores the caller's: :mod:`stdp_ebm.spiking.brian2_env`), else None."""
     env = sys.modules.get("stdp_ebm.spiking.brian2_env")
-    return None if env is None else env.targets_used()
+    return None if env is None else env.last_target()
 
 
 def manifest(seeds: dict[str, Any], wall_time_s: float, argv: list[str] | None = None,

@@ -23,17 +23,17 @@ from contextlib import contextmanager
 
 from .randomstate import check_random_access, random_state, set_random_state
 
-__all__ = ["Brian2Env", "resolve_target", "targets_used"]
+__all__ = ["Brian2Env", "last_target", "resolve_target"]
 
 log = logging.getLogger(__name__)
 _warned: set[str] = set()
-_used: set[str] = set()  # the targets simulations of this process ran on (for the manifest)
+_last: list[str] = []  # the target the latest simulation of this process ran on (the manifest's)
 
 
-def targets_used() -> str | None:
-    """The code-generation target(s) the simulations of this process ran on ("cython", "numpy",
-    both joined by "+"), None before any."""
-    return "+".join(sorted(_used)) or None
+def last_target() -> str | None:
+    """The code-generation target ("cython" or "numpy") the latest simulation of this process
+    ran on, None before any."""
+    return _last[-1] if _last else None
 
 
 def resolve_target(target: str) -> str:
@@ -80,7 +80,7 @@ class Brian2Env:
         saved = (b2.prefs.codegen.target, b2.defaultclock.dt, random_state() if runtime else None)
         freeze = gc.get_freeze_count() == 0  # the caller's own frozen objects stay theirs
         b2.prefs.codegen.target = self.target
-        _used.add(self.target)
+        _last[:] = [self.target]
         b2.defaultclock.dt = self.dt_ms * b2.ms
         if self._random is not None and runtime:
             set_random_state(self._random)
