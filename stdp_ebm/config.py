@@ -19,7 +19,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Callable, Mapping
 
-from .errors import ConfigError, DataError, did_you_mean
+from .errors import ConfigError, DataError, UserError, did_you_mean
 
 __all__ = ["Key", "validate", "read_toml", "find_config", "shipped_configs", "CONFIGS_DIR",
            "DATA_DIR", "data_dir_key", "data_directory", "describe_keys"]
@@ -322,34 +322,36 @@ def source_name(path: str | Path) -> str:
 MAX_CONFIG_BYTES = 1 << 20
 
 
-def read_toml(path: str | Path) -> dict[str, Any]:
-    """Read a TOML file; a missing, special or over-large file, bad UTF-8, a syntax error or
-    nesting too deep to parse is a :class:`ConfigError`."""
+def read_toml(path: str | Path, *, what: str = "config", limit: int = MAX_CONFIG_BYTES,
+              error: type[UserError] = ConfigError) -> dict[str, Any]:
+    """Read a TOML file; a missing, special or over-large (> ``limit`` bytes) file, bad UTF-8, a
+    syntax error or nesting too deep to parse is an ``error`` (:class:`ConfigError`) that calls the
+    file a ``what`` (the model files, :mod:`stdp_ebm.models`, are read here too)."""
     path = Path(path)
     try:
         if path.exists() and not path.is_file():
-            raise ConfigError(f"{path}: not a regular file")
+            raise error(f"{path}: not a regular file")
         with open(path, "rb") as f:
-            data = f.read(MAX_CONFIG_BYTES + 1)
+            data = f.read(limit + 1)
     except FileNotFoundError:
-        raise ConfigError(f"{path}: no such config file") from None
+        raise error(f"{path}: no such {what} file") from None
     except OSError as exc:
-        raise ConfigError(f"{path}: cannot read config ({exc.__class__.__name__})") from None
-    if len(data) > MAX_CONFIG_BYTES:
-        raise ConfigError(f"{path}: larger than {MAX_CONFIG_BYTES} bytes; not a config")
+        raise error(f"{path}: cannot read {what} ({exc.__class__.__name__})") from None
+    if len(data) > limit:
+        raise error(f"{path}: larger than {limit} bytes; not a {what}")
     try:
         text = data.decode("utf-8")
         if _DOTTED_CHAIN.search(text):  # tomllib's time and memory grow as its square
-            raise ConfigError(f"{path}: a dotted key of more than {MAX_DEPTH} parts")
+            raise error(f"{path}: a dotted key of more than {MAX_DEPTH} parts")
         raw = tomllib.loads(text)
     except UnicodeDecodeError as exc:
-        raise ConfigError(f"{path}: cannot read config ({exc.__class__.__name__})") from None
+        raise error(f"{path}: cannot read {what} ({exc.__class__.__name__})") from None
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"{path}: TOML syntax error: {exc}") from None
+        raise error(f"{path}: TOML syntax error: {exc}") from None
     except RecursionError:
-        raise ConfigError(f"{path}: tables or arrays nested too deeply") from None
+        raise error(f"{path}: tables or arrays nested too deeply") from None
     if _too_deep(raw):
-        raise ConfigError(f"{path}: tables or arrays nested more than {MAX_DEPTH} deep")
+        raise error(f"{path}: tables or arrays nested more than {MAX_DEPTH} deep")
     return raw
 
 

@@ -126,8 +126,8 @@ def spiking_objects(cfg: dict[str, Any], sizes: list[int], batch: int) -> tuple[
     """(synapses, neurons) of the largest Brian2 network the run of ``cfg`` builds, counted from
     the config alone (the arithmetic of :class:`stdp_ebm.spiking.layout.Layout`, tested equal to
     its arrays): transmission (n·fan per weight and direction, fan = n for the neuron wiring, 1
-    for the population wiring), rate-counting synapses (one per neuron) and one rule synapse per
-    weight, in batch × trials copies (batch: the network's, or the training mini-batch of the
+    for the population wiring), rate-counting synapses (one per neuron) and the rule synapses
+    (one per weight, 2n² for a spike rule: :func:`_rule_synapses`), in batch × trials copies (batch: the network's, or the training mini-batch of the
     spiking learner). (0, 0) where no spiking network is built."""
     sp = cfg.get("spiking")
     alignment = cfg.get("alignment") if isinstance(cfg.get("alignment"), dict) else {}
@@ -143,7 +143,24 @@ def spiking_objects(cfg: dict[str, Any], sizes: list[int], batch: int) -> tuple[
     pairs = [a * b for a, b in zip(sizes[:-1], sizes[1:])]
     transmission = copies * n * fan * (pairs[0] + 2 * sum(pairs[1:]))
     neurons = copies * n * sum(sizes)
-    return transmission + neurons + copies * sum(pairs), neurons
+    return transmission + neurons + copies * sum(pairs) * _rule_synapses(sp, n), neurons
+
+
+def _rule_synapses(sp: dict[str, Any], n: int) -> int:
+    """Rule synapses per weight and copy: 1 for a rate-form rule, 2n² for a spike rule (every
+    neuron pair of the two units, both ways; :func:`stdp_ebm.spiking.params.rule_form`)."""
+    from .models import load_model
+    from .models.check import variables
+
+    name = sp.get("synapse", "population_rule")
+    from brian2.equations.equations import EquationError
+
+    try:
+        model = load_model(name, check=False)  # parsed only; checked when the run loads it
+        rate_form = {"delta_w_up", "delta_w_down"} <= variables(model)
+    except (UserError, EquationError, SyntaxError, ValueError):
+        return 1  # a bad file is refused, in one line, when the run loads it
+    return 1 if rate_form or not model.weight_change else 2 * n * n
 
 
 def check_memory(cfgs: Iterable[dict[str, Any]], parallel: int, sizes: list[int] | None = None,

@@ -16,7 +16,9 @@ decay, ∝ e^(−|Δt|/τ_post,decay)) dominates (τ− is set by the postsynapt
 because k_i' integrates to zero: uncorrelated spike trains at constant rates give no net change.
 
 Pair-based STDP (``models/pair_stdp.toml``) has a closed-form kernel (:class:`ExponentialKernel`).
-A synapse model file names its kernel with ``window = NAME``, a key of :data:`WINDOWS`.
+A synapse model file names its kernel with ``window = NAME``, a key of :data:`WINDOWS`; each kernel
+declares the parameters it reads (:class:`Window`), and a file whose parameters are named otherwise
+maps them in ``[window_parameters]``.
 """
 
 from __future__ import annotations
@@ -131,21 +133,40 @@ class ExponentialKernel(SpikeSum):
 
 @dataclass(frozen=True)
 class Window:
-    """A theory pair kernel a synapse model file can name (``window = NAME``): how to build it from
-    the model's parameters, and which parameters set the window's τ+ and τ−."""
+    """A theory pair kernel a synapse model file can name (``window = NAME``).
+
+    ``params`` declares every parameter the kernel reads, by the kernel's own name, with its
+    dimensions as a Brian2 unit name (``"second"``, ``"Hz"``, ``"1"`` for dimensionless); a model
+    file whose parameters are named otherwise maps them in its ``[window_parameters]`` table
+    (:meth:`stdp_ebm.models.Model.window_namespace`). ``build`` gets exactly those names;
+    ``tau_plus_param`` and ``tau_minus_param`` are the two of them that set the window's τ+ and τ−.
+    """
 
     build: Callable[[Mapping[str, Any]], SpikeSum]
+    params: Mapping[str, str]
     tau_plus_param: str
     tau_minus_param: str
+    doc: str = ""
+
+
+def _pair_exponential(p: Mapping[str, Any]) -> ExponentialKernel:
+    return ExponentialKernel(float(p["Apre"]), float(p["taupre"]), float(p["Apost"]),
+                             float(p["taupost"]))
 
 
 #: theory kernels by the name a model file gives in its ``window`` key
 WINDOWS: dict[str, Window] = {
     "eq26_filters": Window(lambda p: PairKernel(RuleKernels.from_params(p)),
-                           "tau_pre_decay", "tau_post_decay"),
-    "pair_exponential": Window(lambda p: ExponentialKernel(float(p["Apre"]), float(p["taupre"]),
-                                                           float(p["Apost"]), float(p["taupost"])),
-                               "taupre", "taupost"),
+                           {"tau_pre_decay": "second", "tau_pre_rise": "second",
+                            "tau_post_decay": "second", "tau_post_rise": "second", "eta": "1",
+                            "r_max": "Hz"},
+                           "tau_pre_decay", "tau_post_decay",
+                           "Eq 26 with second-order rate filters (PairKernel)"),
+    "pair_exponential": Window(_pair_exponential,
+                               {"Apre": "1", "taupre": "second", "Apost": "1",
+                                "taupost": "second"},
+                               "taupre", "taupost",
+                               "pair-based STDP: Apre·e^(−Δt/taupre), Apost·e^(Δt/taupost)"),
 }
 
 

@@ -9,6 +9,7 @@ import shutil
 import site
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -65,6 +66,10 @@ def test_wheel_runs_shipped_configs_in_a_fresh_venv(tmp_path):
     _run([sys.executable, "-m", "pip", "wheel", str(src), "--no-deps", "--no-build-isolation",
           "--quiet", "-w", str(tmp_path / "dist")], tmp_path, env)
     wheel = next((tmp_path / "dist").glob("stdp_ebm-*.whl"))
+    with zipfile.ZipFile(wheel) as zf:  # the top-level models/ (a link) travels as package data
+        shipped = {f"stdp_ebm/models/{p.name}" for p in (REPO / "models").iterdir()
+                   if p.suffix in (".toml", ".py")}
+        assert shipped and shipped <= set(zf.namelist()), shipped - set(zf.namelist())
     venv = tmp_path / "venv"
     python = _venv_seeing_this_environment(venv, env)
     _run([python, "-m", "pip", "install", "--quiet", "--no-deps", "--force-reinstall",

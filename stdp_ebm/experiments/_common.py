@@ -17,7 +17,7 @@ from . import RunContext
 def calibrated_setup(cfg: dict, ctx: RunContext) -> tuple:
     """Network, model files, f–I curve, calibrated rate model (ρ = ρ_LIF) and its free phase."""
     net = network_from_config(cfg, ctx.seeds.rng("network"), ctx.network_path)
-    models = load_models()
+    models = load_models(cfg["spiking"]["synapse"])
     fi = calibrate(cfg, models, ctx.seeds.int("calibration"))
     model = model_from_config(net, cfg, rho=fi.tabulate())
     d = cfg["dynamics"]

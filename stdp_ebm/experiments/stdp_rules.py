@@ -17,7 +17,8 @@ from typing import Any
 
 from .. import stdp
 from ..config import DATA_DIR, Key, data_dir_key
-from ..models import Model
+from ..errors import ModelFileError
+from ..models import Model, load_model
 from ..protocols import PairingResult, Schedule, plastic_synapse, simulate, switch_params
 from . import RunContext
 
@@ -27,7 +28,8 @@ SPIKING = {
                    "its weight_change variable (a shipped name, see stdp_ebm.models.shipped_models, or a path)"),
     "compare": Key("str", "rule_synapse, pair_stdp, triplet_stdp", "rules run beside it with the "
                    "same protocol (the rule under test is skipped there), comma-separated model "
-                   "names ('' for none)"),
+                   "names or paths ('' for none); results are filed under each rule's name: a "
+                   "shipped file's stem, another file's stem@content-hash"),
     "noise": Key("bool", True, "membrane noise on (sigma = noise_mV) or off"),
     "noise_mV": Key("float", 2.0, "s.d. of the membrane-potential noise when noise is on",
                     low=0.0),
@@ -47,7 +49,13 @@ DATA = {
 
 @dataclass(frozen=True)
 class Rule:
-    """A rule to run: its name, model, and theory kernel (None: the model offers none)."""
+    """A rule to run: the name its results are filed under, its model, and its theory kernel
+    (None: the model offers none).
+
+    ``name`` is the model's :attr:`~stdp_ebm.models.Model.label`: a shipped rule's file stem, any
+    other file's stem with a hash of its content (``pair_stdp@1a2b3c4d``), so a user's
+    ``pair_stdp.toml`` kept from a copy is filed apart from the shipped ``pair_stdp``.
+    """
 
     name: str
     model: Model
@@ -58,22 +66,37 @@ class Rule:
         return stdp.WINDOWS[self.model.window] if self.model.window else None
 
     def kernel_with(self, **params: Any) -> stdp.SpikeSum:
-        """The theory kernel with parameter overrides (Brian2 quantities)."""
-        return self.window.build(self.model.namespace(**params))
+        """The theory kernel with parameter overrides (the file's names, Brian2 quantities)."""
+        assert self.window is not None
+        return self.window.build(self.model.window_namespace(**params))
+
+    def tau_params(self) -> tuple[str, str]:
+        """The file's names of the parameters that set the window's τ+ and τ−."""
+        assert self.window is not None
+        return (self.model.window_param(self.window.tau_plus_param),
+                self.model.window_param(self.window.tau_minus_param))
 
 
 def rules(cfg: dict) -> list[Rule]:
-    """The rule under test first, then the comparison rules; every file loaded and checked (and
-    ``learn``/``tied`` matched to its parameters) now, before anything is simulated."""
+    """The rule under test first, then the comparison rules; every file (the neuron's too) loaded
+    and checked (and ``learn``/``tied`` matched to its parameters) now, before anything is
+    simulated. Rules are told apart by :attr:`Rule.name` (not the file stem): the same file named
+    twice runs once, two different files never share a name."""
     s = cfg["spiking"]
     names = [s["synapse"]] + [n.strip() for n in s["compare"].split(",") if n.strip()]
-    out = []
-    for name in dict.fromkeys(names):
+    neuron = load_model(s["neuron"])
+    if neuron.kind != "neuron":
+        raise ModelFileError(f"{neuron.path}: [spiking] neuron must be a neuron model, not a "
+                             f"{neuron.kind} model")
+    out: dict[str, Rule] = {}
+    for name in names:
         model = plastic_synapse(name)
         switch_params(model, learn=s["learn"], tied=s["tied"])
-        window = stdp.WINDOWS[model.window] if model.window else None
-        out.append(Rule(model.name, model, window.build(model.namespace()) if window else None))
-    return out
+        if model.label not in out:
+            kernel = stdp.WINDOWS[model.window].build(model.window_namespace()) \
+                if model.window else None
+            out[model.label] = Rule(model.label, model, kernel)
+    return list(out.values())
 
 
 def notes(rule_list: list[Rule]) -> dict[str, str]:

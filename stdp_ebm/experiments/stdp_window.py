@@ -10,7 +10,8 @@ intervals from a bootstrap over the repeats. A rule whose model file names a the
 the theory curve, the same fit applied to the noise-free theory (the values the intervals should
 contain) and a sweep of the parameters that set its τ±.
 
-data.npz names (``RULE`` is each rule's model name):
+data.npz names (``RULE`` is each rule's name: a shipped model's file stem, any other file's stem
+and content hash, ``pair_stdp@1a2b3c4d``; :class:`~stdp_ebm.experiments.stdp_rules.Rule`):
 
 * per pair: ``pair_delta_t_ms`` (nominal), ``pair_measured_delta_t_ms``, ``RULE_pair_delta_w``
   (and ``RULE_pair_delta_w_tied`` for a rule with the tied form), ``RULE_pair_x_ms``
@@ -159,8 +160,8 @@ def _theory(rule: Rule, window, delta: np.ndarray, data: dict, fit: WindowFit, c
 def _sweep(rule: Rule, cfg: dict, ctx: RunContext) -> dict:
     """Fitted τ± (simulation without noise, and theory) over the parameters that set τ±."""
     from brian2 import ms
-    sw, win = cfg["tau_sweep"], rule.window
-    base = [float(rule.model.params[k] / ms) for k in (win.tau_plus_param, win.tau_minus_param)]
+    sw, (plus_name, minus_name) = cfg["tau_sweep"], rule.tau_params()
+    base = [float(rule.model.params[k] / ms) for k in (plus_name, minus_name)]
     points = list(dict.fromkeys([(tp, base[1]) for tp in sw["plus_ms"]] +
                                 [(base[0], tq) for tq in sw["minus_ms"]]))
     grid = np.array(cfg["protocol"]["delta_t_ms"])
@@ -168,7 +169,7 @@ def _sweep(rule: Rule, cfg: dict, ctx: RunContext) -> dict:
     out: dict = {k: [] for k in ("sim_tau_plus_ms", "sim_tau_minus_ms", "theory_tau_plus_ms",
                                  "theory_tau_minus_ms")}
     for tp, tq in points:
-        params = {win.tau_plus_param: tp * ms, win.tau_minus_param: tq * ms}
+        params = {plus_name: tp * ms, minus_name: tq * ms}
         res = run_spiking(sched, cfg, ctx, rule, noise_mV=0.0, synapse_params=params)
         theory = schedule_theory(sched, rule.kernel_with(**params))
         for name, values in (("sim", res.delta_w), ("theory", theory)):
@@ -178,7 +179,7 @@ def _sweep(rule: Rule, cfg: dict, ctx: RunContext) -> dict:
     data = {f"sweep_{k}": np.array(v) for k, v in out.items()}
     data["sweep_plus_param_ms"] = np.array([q[0] for q in points])
     data["sweep_minus_param_ms"] = np.array([q[1] for q in points])
-    data["sweep_param_names"] = np.array([win.tau_plus_param, win.tau_minus_param])
+    data["sweep_param_names"] = np.array([plus_name, minus_name])
     return data
 
 

@@ -160,7 +160,7 @@ def build(cfg: dict, ctx: RunContext, data: Dataset) -> tuple:
     n, sp, t, lr = cfg["network"], cfg["spiking"], cfg["train"], cfg["learner"]
     net = random_network(n["sizes"], ctx.seeds.rng("network"), n["init_scale"], n["bias_low"],
                          n["bias_high"])
-    models = load_models()
+    models = load_models(sp["synapse"])
     fi = calibrate(cfg, models, ctx.seeds.int("calibration"))
     rho = fi.tabulate()
     model = model_from_config(net.copy(), cfg, rho=rho)

@@ -23,36 +23,49 @@ equation string), ``method``; neurons add ``threshold``, ``reset``, ``refractory
 ``run_regularly``: discrete integrals; :meth:`Model.attach`) and ``neuron`` (the neuron model file
 it connects, used for the check); a plasticity rule run by the STDP protocols also names
 ``weight_change`` (the variable holding its accumulated ΔW; checked to exist) and may name
-``window`` (a theory pair kernel in :data:`stdp_ebm.stdp.WINDOWS`, for rules that have one); a
+``window`` (a theory pair kernel in :data:`stdp_ebm.stdp.WINDOWS`, for rules that have one; the
+kernel declares the parameters it reads, and a file that names them otherwise maps them in a table
+``[window_parameters]``, kernel name → the file's name, e.g. ``Apre = "A_plus"``); a
 ``poisson_input`` (Brian2's ``PoissonInput``: background spike trains drawn per step, no synapses)
 has ``target_var``, ``weight`` (an expression in the target neuron's variables and the file's
 parameters) and ``neuron``, and its parameters ``N_bg`` (inputs per neuron) and ``rate_bg`` (rate
 of each);
 tables ``[parameters]`` (name → ``"number*unit"``) and ``[initial]`` (variable → Brian2 expression).
+
+Hostile files are bounded: at most :data:`MAX_MODEL_BYTES` bytes are read and nesting is bounded
+(the configs' reader, :func:`stdp_ebm.config.read_toml`); parameters are parsed with bounded work
+(:mod:`.quantity`); code strings with unbounded powers or numbers, ``[initial]`` values that are not
+expressions and a ``neuron`` key that names the file itself or a non-neuron model are refused at
+load (:mod:`.check`), each as one :class:`~stdp_ebm.errors.ModelFileError` line.
 """
 
 from __future__ import annotations
 
-import ast
-import tomllib
+import hashlib
+import json
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from ..config import read_toml
 from ..errors import ModelFileError, did_you_mean
 from ..stdp import WINDOWS
+from .check import check_code, check_neuron_reference, check_with_brian2
+from .quantity import parse_quantity
 
 __all__ = ["Model", "load_model", "shipped_models", "parse_quantity", "resolve_path",
-           "set_codegen_target", "MODELS_DIR"]
+           "set_codegen_target", "MODELS_DIR", "MAX_MODEL_BYTES"]
 
 #: the shipped model files (package data next to this module; pip installs packages unzipped, so
 #: this is a real folder: a synapse file finds its neuron file beside it)
 MODELS_DIR = Path(str(resources.files(__name__)))
 
 _COMMON = {"kind", "description", "equations", "method", "parameters", "initial"}
+_TABLES = {"parameters", "initial", "window_parameters"}
 _KEYS = {"neuron": _COMMON | {"threshold", "reset", "refractory"},
-         "synapse": _COMMON | {"on_pre", "on_post", "on_step", "neuron", "weight_change", "window"},
+         "synapse": _COMMON | {"on_pre", "on_post", "on_step", "neuron", "weight_change", "window",
+                               "window_parameters"},
          "poisson_input": (_COMMON - {"equations", "initial"}) | {"target_var", "weight", "neuron"}}
 _REQUIRED = {"neuron": ("equations", "threshold"), "synapse": ("equations", "on_pre", "neuron"),
              "poisson_input": ("target_var", "weight", "neuron")}
@@ -81,6 +94,35 @@ class Model:
     weight: str | None = None
     weight_change: str | None = None
     window: str | None = None
+    window_parameters: dict[str, str] = field(default_factory=dict)
+    digest: str = ""
+
+    @property
+    def shipped(self) -> bool:
+        """Whether this is one of the package's model files (:data:`MODELS_DIR`)."""
+        return self.path.resolve().parent == MODELS_DIR.resolve()
+
+    @property
+    def label(self) -> str:
+        """The name results are filed under: the stem of a shipped file (``"pair_stdp"``); for any
+        other file the stem and the first 8 hex digits of its content's SHA-256
+        (``"pair_stdp@1a2b3c4d"``), so a user's file never takes the name of a shipped one or of
+        another file of the same stem (files with equal content share it: the same rule)."""
+        return self.name if self.shipped else f"{self.name}@{self.digest[:8]}"
+
+    def window_namespace(self, **overrides: Any) -> dict[str, Any]:
+        """The parameters the theory kernel reads (:attr:`stdp_ebm.stdp.Window.params`), by the
+        kernel's names, from this file's (``[window_parameters]`` maps kernel name → file name);
+        ``overrides`` use the file's names. Checked at load (:func:`.check.check_window`)."""
+        if not self.window:
+            raise ModelFileError(f"{self.path}: no theory kernel (no window key)")
+        ns = self.namespace(**overrides)
+        return {name: ns[self.window_parameters.get(name, name)]
+                for name in WINDOWS[self.window].params}
+
+    def window_param(self, kernel_name: str) -> str:
+        """The file's name of the kernel's parameter ``kernel_name``."""
+        return self.window_parameters.get(kernel_name, kernel_name)
 
     def namespace(self, **overrides: Any) -> dict[str, Any]:
         """The parameters with ``overrides`` applied; an override must have the file's units."""
@@ -144,46 +186,6 @@ class Model:
                 setattr(group, var, expr)
 
 
-def parse_quantity(text: str, where: str = "value") -> Any:
-    """Parse ``"20*ms"``, ``"-70*mV"``, ``"1e-3"``, ``"0.5*nA/ms**2"`` without eval.
-
-    Allowed: numbers, Brian2 unit names, ``*``, ``/``, ``**`` (integer exponent), unary minus.
-    """
-    from brian2 import units
-    from brian2.units.fundamentalunits import Unit
-
-    def walk(node: ast.AST) -> Any:
-        if isinstance(node, ast.Expression):
-            return walk(node.body)
-        if isinstance(node, ast.Constant) and isinstance(node.value, (int, float)) \
-                and not isinstance(node.value, bool):
-            return node.value
-        if isinstance(node, ast.Name):
-            unit = getattr(units, node.id, None)
-            if not isinstance(unit, Unit):
-                raise ModelFileError(f"{where}: '{node.id}' is not a Brian2 unit")
-            return unit
-        if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.USub, ast.UAdd)):
-            value = walk(node.operand)
-            return -value if isinstance(node.op, ast.USub) else value
-        if isinstance(node, ast.BinOp) and isinstance(node.op, (ast.Mult, ast.Div)):
-            left, right = walk(node.left), walk(node.right)
-            return left * right if isinstance(node.op, ast.Mult) else left / right
-        if isinstance(node, ast.BinOp) and isinstance(node.op, ast.Pow) \
-                and isinstance(node.right, ast.Constant) and isinstance(node.right.value, int):
-            return walk(node.left) ** node.right.value
-        raise ModelFileError(f"{where}: {text!r} is not 'number*unit' (e.g. \"20*ms\")")
-
-    if not isinstance(text, str):
-        raise ModelFileError(f"{where}: {text!r} must be a string such as \"20*ms\"")
-    try:
-        tree = ast.parse(text.strip(), mode="eval")
-    except SyntaxError:
-        raise ModelFileError(f"{where}: {text!r} is not 'number*unit' (e.g. \"20*ms\")") from None
-    value = walk(tree)
-    return float(value) if isinstance(value, (int, float)) else value
-
-
 def _check_same_units(path: Path, name: str, reference: Any, value: Any) -> None:
     from brian2.units.fundamentalunits import get_dimensions
 
@@ -210,13 +212,14 @@ def shipped_models() -> list[str]:
     return sorted(p.stem for p in MODELS_DIR.glob("*.toml"))
 
 
+#: largest model file read (the shipped ones are a few kB; a larger file is not a model file)
+MAX_MODEL_BYTES = 1 << 18
+
+
 def _read(path: Path) -> dict[str, Any]:
-    try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
-    except tomllib.TOMLDecodeError as exc:
-        raise ModelFileError(f"{path}: TOML syntax error: {exc}") from None
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ModelFileError(f"{path}: cannot read model file ({exc.__class__.__name__})") from None
+    """The file's TOML, read with the configs' bounds (:func:`stdp_ebm.config.read_toml`): at most
+    :data:`MAX_MODEL_BYTES` bytes are read, whatever the file's size, and nesting is bounded."""
+    return read_toml(path, what="model file", limit=MAX_MODEL_BYTES, error=ModelFileError)
 
 
 def _check_keys(path: Path, raw: dict[str, Any]) -> str:
@@ -227,9 +230,14 @@ def _check_keys(path: Path, raw: dict[str, Any]) -> str:
         if key not in _KEYS[kind]:
             raise ModelFileError(f"{path}: unknown key '{key}' for a {kind} model"
                                  f"{did_you_mean(key, sorted(_KEYS[kind]))}")
-        if key in ("parameters", "initial"):
+        if key in _TABLES:
             if not isinstance(value, dict):
                 raise ModelFileError(f"{path}: [{key}] must be a table")
+            for name, item in value.items():
+                if key == "initial" and type(item) in (int, float):
+                    continue
+                if not isinstance(item, str):
+                    raise ModelFileError(f"{path}: [{key}] {name} must be a string")
         elif not isinstance(value, str):
             raise ModelFileError(f"{path}: {key} must be a string")
     for key in _REQUIRED[kind]:
@@ -238,98 +246,9 @@ def _check_keys(path: Path, raw: dict[str, Any]) -> str:
     return kind
 
 
-def _build(model: Model) -> list[Any]:
-    """Brian2 objects for ``model`` (a synapse gets pre/post groups of its neuron model)."""
-    import brian2 as b2
-    from brian2.codegen.runtime.numpy_rt import NumpyCodeObject
-
-    if model.kind == "neuron":
-        return [b2.NeuronGroup(1, codeobj_class=NumpyCodeObject, **model.group_kwargs())]
-    neuron = _neuron_for(model)
-    if model.kind == "poisson_input":
-        group = b2.NeuronGroup(1, codeobj_class=NumpyCodeObject, **neuron.group_kwargs())
-        group.namespace.update(model.params)
-        return [group, b2.PoissonInput(group, model.target_var, N=int(model.params["N_bg"]),
-                                       rate=model.params["rate_bg"], weight=model.weight)]
-    pre = b2.NeuronGroup(1, codeobj_class=NumpyCodeObject, **neuron.group_kwargs())
-    post = b2.NeuronGroup(1, codeobj_class=NumpyCodeObject, **neuron.group_kwargs())
-    syn = b2.Synapses(pre, post, codeobj_class=NumpyCodeObject, **model.group_kwargs())
-    syn.connect()
-    if model.on_step:
-        syn.run_regularly(model.on_step, when="after_groups", codeobj_class=NumpyCodeObject)
-    return [pre, post, syn]
-
-
-def _neuron_for(model: Model) -> Model:
-    """The neuron model a synapse file names (resolved next to the synapse file first)."""
-    sibling = model.path.parent / f"{model.neuron}.toml"
-    return load_model(sibling if sibling.is_file() else model.neuron)
-
-
-def _check_with_brian2(model: Model) -> None:
-    """Let Brian2 check identifiers, units and syntax (numpy target, zero-length run: no compiling)."""
-    import gc
-
-    import brian2 as b2
-    from brian2.utils.logger import catch_logs
-
-    problem = None
-    with catch_logs():  # a failed check leaves objects "never run"; Brian2 would warn about them
-        try:
-            objects = _build(model)
-            b2.Network(*objects).run(0 * b2.ms, namespace={})
-        except (b2.core.base.BrianObjectException, KeyError, SyntaxError, ValueError, TypeError,
-                b2.DimensionMismatchError, b2.equations.equations.EquationError) as exc:
-            problem = _explain(exc)
-        objects = None
-        gc.collect()
-    if problem:
-        raise ModelFileError(f"{model.path}: {problem}")
-    if model.weight_change and model.weight_change not in _variables(model):
-        names = sorted(_variables(model))
-        raise ModelFileError(f"{model.path}: weight_change = {model.weight_change!r} is not a "
-                             f"variable of the equations{did_you_mean(model.weight_change, names)}")
-    if model.window and model.window not in WINDOWS:
-        raise ModelFileError(f"{model.path}: window = {model.window!r} is not a known theory "
-                             f"kernel{did_you_mean(model.window, sorted(WINDOWS))}")
-    unused = sorted(set(model.params) - _identifiers(model))
-    if unused:
-        raise ModelFileError(f"{model.path}: parameter(s) {', '.join(unused)} not used by the "
-                             f"equations (misspelt?)")
-
-
-def _explain(exc: BaseException) -> str:
-    """One line from a Brian2 error (unwrapping Brian2's 'error with object …' wrapper)."""
-    from brian2 import DimensionMismatchError
-    from brian2.core.base import BrianObjectException
-
-    while isinstance(exc, BrianObjectException) and exc.__cause__ is not None:
-        exc = exc.__cause__
-    text = str(exc.args[0]) if isinstance(exc, KeyError) and exc.args else str(exc)
-    first = (text.strip().splitlines() or [exc.__class__.__name__])[0]
-    if isinstance(exc, DimensionMismatchError):
-        return "unit mismatch: " + " ".join(text.split())
-    if isinstance(exc, KeyError):
-        return f"{first} (a missing parameter?)"
-    return f"invalid model: {first}"
-
-
-def _variables(model: Model) -> set[str]:
-    """The names the model's equations define (state variables and subexpressions)."""
-    from brian2 import Equations
-
-    return set(Equations(model.equations).names)
-
-
-def _identifiers(model: Model) -> set[str]:
-    """Every name the model's code strings refer to (equations, conditions, pathways, initial)."""
-    from brian2.utils.stringtools import get_identifiers
-
-    texts = [model.equations, model.threshold, model.reset, model.refractory, model.on_pre,
-             model.on_post, model.on_step, model.weight, *model.initial.values()]
-    if model.kind == "poisson_input":
-        texts += ["N_bg rate_bg"]  # PoissonInput's own arguments
-    return set().union(*(get_identifiers(t) for t in texts if t))
+def _kind_of(path: Path) -> str:
+    """The ``kind`` of a model file (read within the size and nesting bounds; checked keys)."""
+    return _check_keys(path, _read(path))
 
 
 def load_model(name_or_path: str | Path, check: bool = True) -> Model:
@@ -340,11 +259,18 @@ def load_model(name_or_path: str | Path, check: bool = True) -> Model:
     params = {name: parse_quantity(text, f"{path}: [parameters] {name}")
               for name, text in raw.get("parameters", {}).items()}
     initial = {var: str(expr) for var, expr in raw.get("initial", {}).items()}
+    extra = {k: raw.get(k) for k in _KEYS[kind] - _COMMON - {"window_parameters"}}
+    digest = hashlib.sha256(json.dumps(raw, sort_keys=True).encode()).hexdigest()
     model = Model(name=path.stem, kind=kind, path=path, description=raw.get("description", ""),
                   equations=raw.get("equations", ""), params=params, method=raw.get("method", "euler"),
-                  initial=initial, **{k: raw.get(k) for k in _KEYS[kind] - _COMMON})
+                  initial=initial, window_parameters=dict(raw.get("window_parameters", {})),
+                  digest=digest, **extra)
+    check_code(model)
     if check:
-        _check_with_brian2(model)
+        neuron = None
+        if kind != "neuron":
+            neuron = load_model(check_neuron_reference(model, resolve_path, _kind_of))
+        check_with_brian2(model, neuron)
     return model
 
 

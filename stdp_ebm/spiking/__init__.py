@@ -122,8 +122,9 @@ def simulate(net: Network, rho: Rho, sp: dict, seed: int, models: dict | None = 
 
     stops = sorted({min(c, sp["nudged_ms"]) for c in checkpoints_ms or []} | {sp["nudged_ms"]})
     t0 = time.perf_counter()
+    models = models or load_models(sp.get("synapse", SPIKING_SCHEMA["synapse"].default))
     try:
-        sn = SpikingNetwork(net, rho, sp, models or load_models(), seed)
+        sn = SpikingNetwork(net, rho, sp, models, seed)
         t_build = time.perf_counter() - t0
         target = np.tile(net.target, (sp["trials"], 1))
         ep = sn.episode(lambda y: teaching_force(energy, rho, y, target), stops)

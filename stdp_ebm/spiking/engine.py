@@ -168,13 +168,15 @@ class SpikingNetwork:
         return out
 
     def _rule_layer(self) -> tuple:
-        """Population-rate filters of all units and one Eq 26 rule synapse per weight and copy."""
+        """Population-rate filters of all units and the rule synapses of every weight and copy
+        (:func:`~stdp_ebm.spiking.population.rule_synapses`: the rule file's form)."""
         lay = self.layout
         sources = [(self.source, lay.pop_of_neuron("input")),
                    (self.neurons, lay.pop_of_neuron("neurons"))]
         pops, counts = population_rates(sources, lay.n_units, lay.n, self.sp, self.models)
         self._objects += [pops, *counts]
-        rules = self._add(rule_synapses(pops, *lay.rule_pairs(), self.sp, self.models))
+        rules = self._add(rule_synapses(pops, *lay.rule_pairs(), self.sp, self.models,
+                                        spikes=(lay, self.source, self.neurons)))
         return pops, rules
 
     def _output_monitor(self):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from ..config import Key
@@ -48,7 +49,19 @@ SPIKING_SCHEMA: dict[str, Key] = {
                  "keeping W frozen while ΔW accumulates"),
     "eta": Key("float", 0.0, "online learning rate (used when learn = true)", low=0.0),
     "codegen": Key("str", "cython", "Brian2 code generation target", choices=("cython", "numpy")),
+    "synapse": Key("str", "population_rule", "the rule synapses: a shipped name or a path to a "
+                   "synapse model file; a rate-form rule (defines delta_w_up and delta_w_down, "
+                   "runs between the population-rate filters, e.g. population_rule) or a spike "
+                   "rule (names its weight_change, runs between the LIF neurons of adjacent "
+                   "layers, e.g. pair_stdp); docs/spiking_engine.md"),
 }
+
+#: what a rule file offers the layered network (see :func:`rule_form`)
+RATE_FORM, SPIKE_FORM = "rate", "spike"
+#: the accumulators a rate-form rule defines: Eq 26 upward (pre = layer k) and downward
+RATE_FORM_VARIABLES = ("delta_w_up", "delta_w_down")
+_WRITE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?:[-+*/]?=)(?!=)")
+_NEURON_NAME = re.compile(r"\b([A-Za-z_][A-Za-z0-9_]*)_(pre|post)\b")
 
 
 def neuron_overrides(sp: dict) -> dict:
@@ -60,14 +73,79 @@ def neuron_overrides(sp: dict) -> dict:
     return {"sigma": sigma * b2.mV}
 
 
-def load_models() -> dict:
-    """The model files the spiking network is made of (see :mod:`stdp_ebm.spiking`)."""
+def load_models(synapse: str = SPIKING_SCHEMA["synapse"].default) -> dict:
+    """The model files the spiking network is made of (see :mod:`stdp_ebm.spiking`); ``synapse``
+    ([spiking] synapse) is the rule, checked against the network's contract (:func:`rule_form`)
+    here, before anything is calibrated or built."""
     from ..models import load_model
 
-    return {"neuron": load_model("lif_neuron"), "synapse": load_model("population_synapse"),
-            "current": load_model("population_current"),
-            "background": load_model("poisson_background"),
-            "rate": load_model("population_rate"), "rule": load_model("population_rule")}
+    models = {"neuron": load_model("lif_neuron"), "synapse": load_model("population_synapse"),
+              "current": load_model("population_current"),
+              "background": load_model("poisson_background"),
+              "rate": load_model("population_rate"), "rule": load_model(synapse)}
+    rule_form(models["rule"], models)
+    return models
+
+
+def rule_form(model: Any, models: dict) -> str:
+    """How the layered network runs the rule ``model``, or a ModelFileError in one line.
+
+    The contract (docs/spiking_engine.md): a synapse model file that either
+
+    * defines ``delta_w_up`` and ``delta_w_down`` (:data:`RATE_FORM`): one synapse per weight W_ij
+      and network copy between the population-rate filters of unit j (pre, layer k) and unit i
+      (post, layer k+1) (``models/population_rate.toml``: it may read their ``r``/``u`` as
+      ``r_pre``/``r_post``); ``delta_w_up`` is Eq 26 upward, ``delta_w_down`` downward; or
+    * names its ``weight_change`` (:data:`SPIKE_FORM`): the STDP protocols' rules, run between the
+      LIF neurons of adjacent layers, every neuron of unit j with every neuron of unit i, both
+      ways; ΔW_up of W_ij is the mean of ``weight_change`` over the n² upward synapses, ΔW_down
+      over the downward ones. Lines that write a neuron's variable (``I_syn_post += w*J``, the
+      protocols' transmission) are dropped: the network transmits through its own synapses. Any
+      other neuron variable (``X_pre``, ``X_post``) is refused: the input layer is Poisson.
+
+    The tied form is ΔW_up + ΔW_down in both. At the start of every nudged phase a rate-form rule's
+    ``delta_w_up``/``delta_w_down`` are zeroed and its ``rho_in_last``/``rho_out_last`` (where it
+    has them) set to the current rates; a spike rule's state is set to its ``[initial]`` values (0
+    for the rest), so a phase counts only its own spikes.
+    """
+    from ..errors import ModelFileError
+    from ..models.check import variables
+
+    if model.kind != "synapse":
+        raise ModelFileError(f"{model.path}: [spiking] synapse must be a synapse model, not a "
+                             f"{model.kind} model")
+    names = variables(model)
+    if all(v in names for v in RATE_FORM_VARIABLES):
+        allowed = variables(models["rate"])
+        form = RATE_FORM
+    elif model.weight_change:
+        allowed = set()
+        form = SPIKE_FORM
+    else:
+        raise ModelFileError(
+            f"{model.path}: not a rule for the layered network: it must define delta_w_up and "
+            f"delta_w_down (a rate-form rule, like population_rule) or name its weight_change "
+            f"(a spike rule, like pair_stdp); see docs/spiking_engine.md")
+    texts = [model.equations, model.on_step, *model.initial.values(),
+             *(rule_pathway(model, key) for key in ("on_pre", "on_post"))] \
+        if form == SPIKE_FORM else [model.equations, model.on_step, model.on_pre, model.on_post]
+    for text in filter(None, texts):
+        for name, side in _NEURON_NAME.findall(text):
+            if name not in allowed:
+                what = "the population-rate filters' variables (r, u)" if form == RATE_FORM \
+                    else "its own variables (writes to a neuron are dropped)"
+                raise ModelFileError(f"{model.path}: reads {name}_{side}; a {form} rule of the "
+                                     f"layered network may read only {what}")
+    return form
+
+
+def rule_pathway(model: Any, key: str) -> str:
+    """The ``on_pre``/``on_post`` code of a spike rule without the lines that write a neuron's
+    variable (``I_syn_post += w*J``): the layered network transmits through its own synapses."""
+    code = getattr(model, key) or ""
+    kept = [line for line in code.splitlines()
+            if not ((m := _WRITE.match(line)) and _NEURON_NAME.fullmatch(m.group(1)))]
+    return "\n".join(kept)
 
 
 def background(group: Any, sp: dict, models: dict) -> list:

@@ -1,12 +1,14 @@
-"""Population-rate filters and the Eq 26 rule synapses between them (``stdp_ebm/models/population_*.toml``)."""
+"""Population-rate filters and the rule synapses of the layered network: Eq 26 between the filters
+(``stdp_ebm/models/population_*.toml``) or a spike rule between the LIF neurons (:class:`SpikeRules`)."""
 
 from __future__ import annotations
 
 import numpy as np
 
+from ..errors import ModelFileError
 from ..progress import run_brian2
 from .brian2_env import Brian2Env
-from .params import load_models
+from .params import RATE_FORM_VARIABLES, SPIKE_FORM, load_models, rule_form
 
 
 def population_rates(sources: list, n_units: int, n: int, sp: dict, models: dict) -> tuple:
@@ -27,27 +29,140 @@ def population_rates(sources: list, n_units: int, n: int, sp: dict, models: dict
     return pops, counts
 
 
-def rule_synapses(pops, pre: np.ndarray, post: np.ndarray, sp: dict, models: dict):
-    """Eq 26 rule synapses (``stdp_ebm/models/population_rule.toml``) from units ``pre`` to
-    ``post``, their sum taken every simulation step or, with ``sp["rule_dt_ms"]`` > 0, every
-    ``rule_dt_ms``: the tied form telescopes whatever the step (Σ Δ(ρ_in ρ_out)), so it moves only
-    by where its last sample falls; the one-way forms by the filters' curvature over the step."""
+def rule_synapses(pops, pre: np.ndarray, post: np.ndarray, sp: dict, models: dict,
+                  spikes: tuple | None = None):
+    """The rule synapses of every weight and copy, in :meth:`Layout.rule_pairs` order, as the rule
+    file's form asks (:func:`~stdp_ebm.spiking.params.rule_form`).
+
+    Rate form (``stdp_ebm/models/population_rule.toml``): one synapse from the population-rate
+    filter ``pre`` to ``post`` per weight, its sum taken every simulation step or, with
+    ``sp["rule_dt_ms"]`` > 0, every ``rule_dt_ms``: the tied form telescopes whatever the step
+    (Σ Δ(ρ_in ρ_out)), so it moves only by where its last sample falls; the one-way forms by the
+    filters' curvature over the step. Spike form: :class:`SpikeRules` between the LIF neurons, for
+    which ``spikes`` = (layout, input group, neuron group) of the network."""
     import brian2 as b2
 
-    rules = b2.Synapses(pops, pops, name="rule",
-                        **models["rule"].group_kwargs(r_max=sp["r_max_hz"] * b2.Hz))
+    model = models["rule"]
+    if rule_form(model, models) == SPIKE_FORM:
+        if spikes is None:
+            raise ModelFileError(f"{model.path}: a spike rule runs between the network's neurons; "
+                                 "this builder has only population rates")
+        return SpikeRules(model, *spikes)
+    overrides = {"r_max": sp["r_max_hz"] * b2.Hz} if "r_max" in model.params else {}
+    rules = b2.Synapses(pops, pops, name="rule", **model.group_kwargs(**overrides))
     rules.connect(i=pre, j=post)
     step = sp.get("rule_dt_ms", 0.0)
-    return models["rule"].attach(rules, dt=step * b2.ms if step > 0 else None)
+    return model.attach(rules, dt=step * b2.ms if step > 0 else None)
+
+
+class SpikeRules:
+    """A spike rule (a synapse model naming its ``weight_change``, e.g. ``models/pair_stdp.toml``)
+    between the LIF neurons of adjacent layers, read as the rate form's accumulators.
+
+    For the weight W_ij of layer k (j in layer k, i in k+1) and each copy, every neuron of unit j
+    connects to every neuron of unit i (upward) and back (downward): 2n² synapses per weight and
+    copy, in three Brian2 ``Synapses`` (input → neurons, neurons → input, neurons → neurons).
+    ``delta_w_up``/``delta_w_down`` are the means of ``weight_change`` over a weight's n² upward
+    and downward synapses (the change of the one weight all n² neuron pairs share), in
+    :meth:`Layout.rule_pairs` order; ``delta_w_tied`` is their sum. Iterating gives the Brian2
+    objects (``brian2.Network`` adds containers), ``active`` switches them all.
+    """
+
+    def __init__(self, model, layout, source, neurons) -> None:
+        import brian2 as b2
+
+        from .params import rule_pathway
+
+        self.model, self.n = model, layout.n
+        ns = model.namespace(**({"learn": 0.0} if "learn" in model.params else {}))
+        kwargs = {"model": model.equations, "method": model.method, "namespace": ns,
+                  "on_pre": rule_pathway(model, "on_pre"),
+                  "on_post": rule_pathway(model, "on_post") or None}
+        parts: dict[tuple, list] = {}
+        offset = 0
+        for k in range(len(layout.sizes) - 1):
+            c, i, j = layout.pairs(k)
+            rule = offset + np.arange(len(c))
+            offset += len(c)
+            lo, hi = c * layout.sizes[k] + i, c * layout.sizes[k + 1] + j
+            for src, dst, up in ((k, k + 1, True), (k + 1, k, False)):
+                a, b = (lo, hi) if up else (hi, lo)
+                m_a = np.tile(np.repeat(np.arange(self.n), self.n), len(c))
+                m_b = np.tile(np.arange(self.n), self.n * len(c))
+                key = ("input" if src == 0 else "neurons", "input" if dst == 0 else "neurons")
+                parts.setdefault(key, []).append((
+                    layout.neuron(src, np.repeat(a, self.n * self.n), m_a),
+                    layout.neuron(dst, np.repeat(b, self.n * self.n), m_b),
+                    np.repeat(rule, self.n * self.n), np.full(len(c) * self.n * self.n, up)))
+        groups = {"input": source, "neurons": neurons}
+        self.n_rules = offset
+        self.synapses = []
+        for (src, dst), blocks in parts.items():
+            pre, post, rule, up = (np.concatenate(a) for a in zip(*blocks))
+            syn = b2.Synapses(groups[src], groups[dst], name=f"rule_{src}_to_{dst}", **kwargs)
+            syn.connect(i=pre, j=post)
+            model.attach(syn)
+            self.synapses.append((syn, rule, up))
+        self.start()
+
+    def __iter__(self):
+        return iter([syn for syn, _, _ in self.synapses])
+
+    @property
+    def active(self) -> bool:
+        return all(syn.active for syn, _, _ in self.synapses)
+
+    @active.setter
+    def active(self, value: bool) -> None:
+        for syn, _, _ in self.synapses:
+            syn.active = value
+
+    def _mean(self, up: bool) -> np.ndarray:
+        total = np.zeros(self.n_rules)
+        for syn, rule, direction in self.synapses:
+            dw = np.asarray(getattr(syn, self.model.weight_change)[:])
+            total += np.bincount(rule[direction == up], weights=dw[direction == up],
+                                 minlength=self.n_rules)
+        return total / self.n ** 2
+
+    @property
+    def delta_w_up(self) -> np.ndarray:
+        return self._mean(True)
+
+    @property
+    def delta_w_down(self) -> np.ndarray:
+        return self._mean(False)
+
+    @property
+    def delta_w_tied(self) -> np.ndarray:
+        return self._mean(True) + self._mean(False)
+
+    def start(self) -> None:
+        """Every state variable to 0, then the file's ``[initial]`` values: a phase counts only
+        its own spikes."""
+        from brian2 import Equations
+
+        eqs = Equations(self.model.equations)
+        for syn, _, _ in self.synapses:
+            for name in sorted(eqs.diff_eq_names | eqs.parameter_names):
+                setattr(syn, f"{name}_", 0.0)  # raw value: 0 in the variable's own unit
+            self.model.initialise(syn)
 
 
 def start_rule(rules, pops, r_max_hz: float) -> None:
-    """Zero the rule's integrals and start them from the populations' current rates."""
+    """Start the rule's integrals: a :class:`SpikeRules` from its initial state; a rate-form rule
+    with its accumulators zeroed and its ``rho_in_last``/``rho_out_last`` (where it has them) at
+    the populations' current rates."""
+    if isinstance(rules, SpikeRules):
+        rules.start()
+        return
     rho = np.asarray(pops.r_[:]) / r_max_hz
-    rules.delta_w_up = 0
-    rules.delta_w_down = 0
-    rules.rho_in_last = rho[np.asarray(rules.i[:])]
-    rules.rho_out_last = rho[np.asarray(rules.j[:])]
+    for name in RATE_FORM_VARIABLES:
+        setattr(rules, name, 0)
+    if "rho_in_last" in rules.variables:
+        rules.rho_in_last = rho[np.asarray(rules.i[:])]
+    if "rho_out_last" in rules.variables:
+        rules.rho_out_last = rho[np.asarray(rules.j[:])]
 
 
 def rule_on_spike_trains(trains: list[tuple[np.ndarray, np.ndarray]], n: int, duration_ms: float,
