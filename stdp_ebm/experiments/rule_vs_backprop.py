@@ -34,7 +34,7 @@ from ..calibration import CALIBRATION_SCHEMA
 from ..config import Key
 from ..errors import ConfigError, ModelFileError
 from ..network import NETWORK_SCHEMA
-from ..plotting import figure, legend_below, panel_label
+from ..plotting import figure, panel_label
 from ..rate import DYNAMICS_SCHEMA, check_dynamics
 from ..spiking import SPIKING_SCHEMA
 from . import Experiment, Result, RunContext
@@ -118,43 +118,50 @@ def _rows(by_beta: list[dict], by_len: list[dict], rv: dict) -> list[dict]:
 
 
 def figures(data: dict, summary: dict, cfg: dict) -> dict:
-    metrics = list(data["metrics"])
-    layers = list(data["layers"])
-    rules = list(data["rules"])
-    colors = [f"C{i}" for i in range(len(rules))]
-    styles = [":", "--", "-."]  # per layer W_k (thin); all weights: solid
+    from matplotlib.lines import Line2D
+    from matplotlib.ticker import NullFormatter
+
+    metrics, layers, rules = list(data["metrics"]), list(data["layers"]), list(data["rules"])
+    styles = [":", "--", "-."]  # per layer W_k (thin); all weights: thick, solid
     fig, axes = figure(3, 1, width=3.0, height=2.6)
     cos, ratio = metrics.index("cos"), metrics.index("norm_ratio")
-    panels = ((axes[0], "align", data["betas"], "nudge strength β (dimensionless)", cos),
+    beta_label = "nudge strength β (dimensionless)"
+    panels = ((axes[0], "align", data["betas"], beta_label, cos),
               (axes[1], "length", data["phase_ms"], "nudged-phase length (ms)", cos),
-              (axes[2], "align", data["betas"], "nudge strength β (dimensionless)", ratio))
+              (axes[2], "align", data["betas"], beta_label, ratio))
     for ax, sweep, x, xlabel, m in panels:
         table = data[f"{sweep}_sym_vs_implicit"]
-        for r, rule in enumerate(rules):
+        for r in range(len(rules)):
             for i, layer in enumerate(layers):
                 last = layer == "all"
                 ax.plot(x, table[r, :, i, m], "-" if last else styles[i % len(styles)],
-                        marker="o" if last else None, color=colors[r], lw=2.0 if last else 0.9,
-                        label=(rule if last else None) if r else
-                        (f"{rule}, all weights" if last else f"{rule}, {layer}"))
+                        marker="o" if last else None, color=f"C{r}", lw=2.0 if last else 0.9)
         ax.set_xscale("log")
+        ax.set_xticks(x, [f"{v:g}" for v in x])
+        ax.xaxis.set_minor_formatter(NullFormatter())
         ax.set_xlabel(xlabel)
         if m == cos:
             ax.axhline(0.0, color="0.6", lw=0.8, ls=":")
             ax.set_ylim(-1.05, 1.05)
-            ax.set_ylabel("cos(ΔW, −∂C/∂W) (dimensionless)")
+            ax.set_ylabel("cos(ΔW, −∂C/∂W)\n(dimensionless)")
         else:
             ax.set_yscale("log")
             ax.axhline(1.0, color="0.6", lw=0.8, ls=":")
-            ax.set_ylabel("‖ΔW‖ / ‖−∂C/∂W‖ (rule's units)")
+            ax.set_ylabel("‖ΔW‖ / ‖−∂C/∂W‖\n(rule's units per gradient unit)")
     for ax, lab in zip(axes, "abc"):
         panel_label(ax, lab)
+    axes[0].set_title(f"full phase ({summary['nudged_ms']:g} ms)", fontsize=8)
     axes[1].set_title(f"β = {summary['length_beta']:g}", fontsize=8)
-    legend_below(fig, axes[0], ncol=min(len(rules) + len(layers) - 1, 5))
-    fig.suptitle("tied rule ΔW (up + down) of each synapse rule vs the implicit gradient −∂C/∂W, "
-                 "same spiking network\nthick: all weights; thin: per layer "
-                 f"({', '.join(f'{l} {s}' for l, s in zip(layers[:-1], styles))}); "
-                 "norm ratio in each rule's own units", fontsize=8)
+    axes[2].set_title("norm ratio, as measured", fontsize=8)
+    handles = [Line2D([], [], color=f"C{r}", lw=2.0, marker="o", label=rule)
+               for r, rule in enumerate(rules)]
+    handles += [Line2D([], [], color="0.3", lw=2.0 if layer == "all" else 0.9,
+                       ls="-" if layer == "all" else styles[i % len(styles)],
+                       label="all weights" if layer == "all" else layer)
+                for i, layer in enumerate(layers)]
+    fig.legend(handles=handles, loc="outside lower center", ncol=len(handles))
+    fig.suptitle("tied ΔW (up + down) of each synapse rule in the same spiking network vs the "
+                 "implicit gradient −∂C/∂W", fontsize=8)
     return {"rule_vs_backprop": fig}
 
 
