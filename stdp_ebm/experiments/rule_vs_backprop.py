@@ -58,6 +58,9 @@ SCHEMA = {
     },
 }
 FORMS_SHOWN = ("sym", "up")  # the tied rule and the one-way rule of Eq 26 (down is in data.npz)
+#: legend names of the shipped rules (any other rule is shown by its label)
+SHIPPED = {"population_rule": "Eq 26 (population_rule)", "rule_synapse": "Eq 26, spike filters",
+           "pair_stdp": "pair STDP", "triplet_stdp": "triplet STDP"}
 NORM_NOTE = ("norm_ratio = ‖ΔW‖/‖−∂C/∂W‖ as measured: STDP rules' ΔW are in their own units "
              "(amplitudes per spike pair), so only the cosine compares rules")
 
@@ -153,7 +156,8 @@ def figures(data: dict, summary: dict, cfg: dict) -> dict:
     axes[0].set_title(f"full phase ({summary['nudged_ms']:g} ms)", fontsize=8)
     axes[1].set_title(f"β = {summary['length_beta']:g}", fontsize=8)
     axes[2].set_title("norm ratio, as measured", fontsize=8)
-    handles = [Line2D([], [], color=f"C{r}", lw=2.0, marker="o", label=rule)
+    handles = [Line2D([], [], color=f"C{r}", lw=2.0, marker="o",
+                      label=SHIPPED.get(rule, rule))
                for r, rule in enumerate(rules)]
     handles += [Line2D([], [], color="0.3", lw=2.0 if layer == "all" else 0.9,
                        ls="-" if layer == "all" else styles[i % len(styles)],
