@@ -82,6 +82,8 @@ def test_rules_in_one_network_against_the_implicit_gradient(tmp_path):
     ("rule_vs_backprop.rules=population_rule, pair_stpd", "pair_stpd: no such model file"),
     ("rule_vs_backprop.rules= , ", "names no rule"),
     ("rule_vs_backprop.phase_ms=[10, 500]", "goes past [spiking] nudged_ms"),
+    # a file that exists but is no rule: refused when the models are loaded, before the calibration
+    ("rule_vs_backprop.rules=pair_stdp, lif_neuron", "must be a synapse model, not a neuron"),
 ])
 def test_bad_rules_config_is_one_line(tmp_path, setting, words):
     out = tmp_path / "bad"

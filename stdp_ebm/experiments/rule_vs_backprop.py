@@ -74,13 +74,15 @@ def run(cfg: dict, ctx: RunContext) -> Result:
     from ..spiking import load_models
 
     sp, rv = cfg["spiking"], cfg["rule_vs_backprop"]
-    net, _, _, model, free = calibrated_setup(cfg, ctx)
-    refs = gradient_references(net, model, free.s)
-    rules = {}
-    for name in rule_names(cfg):  # every file checked before anything is simulated
+    rules: dict[str, dict] = {}
+    for name in rule_names(cfg):  # every file checked before the calibration
         models = load_models(name)
         rules.setdefault(models["rule"].label, models)  # a file named twice runs once
-    per_rule, summary_rules, cost = [], {}, {}
+    net, _, _, model, free = calibrated_setup(cfg, ctx)
+    refs = gradient_references(net, model, free.s)
+    per_rule: list[dict] = []
+    summary_rules: dict[str, list[dict]] = {}
+    cost: dict[str, dict] = {}
     for label, models in rules.items():
         runs, dw_beta, dw_len = spiking_sweep(net, model, sp, ctx.seeds.int("brian2"), models,
                                               rv["betas"], rv["length_beta"], rv["phase_ms"],
