@@ -55,6 +55,7 @@ def test_rules_in_one_network_against_the_implicit_gradient(tmp_path):
         assert data[f"dW_sym_W{k}"].shape == (3, 1, *shape)
     # per rule and form (sym, up): one row per β and one per phase length
     assert len(summary["table"]) == 3 * 2 * (1 + 2)
+    assert [row["rule"] for row in summary["table"]] == [r for r in rules for _ in range(6)]
     # the same network, inputs and noise for every rule: the rule synapses draw no random
     # numbers, so each rule's run has exactly the same spikes
     spikes = {r: summary["cost"][r]["0.5"]["spikes"] for r in rules}

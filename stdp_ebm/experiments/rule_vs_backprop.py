@@ -89,7 +89,7 @@ def run(cfg: dict, ctx: RunContext) -> Result:
                                               f"{label}: spiking runs")
         data, by_beta, by_len = alignment_data(refs, rv["betas"], dw_beta, rv["phase_ms"], dw_len)
         per_rule.append(data)
-        summary_rules[label] = _rows(by_beta, by_len, rv)
+        summary_rules[label] = _rows(label, by_beta, by_len, rv)
         cost[label] = {str(b): r.cost for b, r in runs.items()}
     first = per_rule[0]
     data = {k: v for k, v in first.items() if not k.startswith(("dW_", "align_", "length_"))}
@@ -104,16 +104,17 @@ def run(cfg: dict, ctx: RunContext) -> Result:
     return Result(data, summary)
 
 
-def _rows(by_beta: list[dict], by_len: list[dict], rv: dict) -> list[dict]:
-    """The summary table's rows of one rule: per form, cos and norm ratio per W_k and over all
-    weights against the implicit gradient, at each β (full phase) and each phase length."""
+def _rows(rule: str, by_beta: list[dict], by_len: list[dict], rv: dict) -> list[dict]:
+    """The summary table's rows of one rule (its label ``rule``): per form, cos and norm ratio per
+    W_k and over all weights against the implicit gradient, at each β (full phase) and each phase
+    length."""
     out = []
     for form in FORMS_SHOWN:
         key = f"{form}_vs_implicit"
         for sweep, rows, xs in (("beta", by_beta, rv["betas"]), ("phase", by_len, rv["phase_ms"])):
             for x, row in zip(xs, rows):
                 al = row[key]
-                out.append({"form": form, "sweep": sweep,
+                out.append({"rule": rule, "form": form, "sweep": sweep,
                             "beta": x if sweep == "beta" else rv["length_beta"],
                             "phase_ms": x if sweep == "phase" else None,
                             "cos": al["cos"], "cos_all": al["overall"]["cos"],
