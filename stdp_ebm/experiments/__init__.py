@@ -33,6 +33,7 @@ REGISTRY: dict[str, str] = {
     "stdp_random_trains": "stdp_ebm.experiments.stdp_random_trains",
     "train_spiking": "stdp_ebm.experiments.train_spiking",
     "depth": "stdp_ebm.experiments.depth",
+    "rule_vs_backprop": "stdp_ebm.experiments.rule_vs_backprop",
 }
 
 

@@ -10,7 +10,9 @@ from ..errors import DivergenceError
 from ..network import Network, network_from_config
 from ..rate import RateModel, State, model_from_config
 from ..references import feedforward_backprop, implicit_neg_grad
-from ..spiking import load_models
+from ..progress import iterate
+from ..rule import FORMS
+from ..spiking import SpikingRun, load_models, simulate
 from . import RunContext
 
 
@@ -62,3 +64,22 @@ def alignment_data(refs: dict[str, list[np.ndarray]], betas: list[float],
         for key in (k for k in rows[0] if k != "beta"):
             data[f"{prefix}_{key}"] = np.stack([metrics_table(row[key]) for row in rows])
     return data, by_beta, by_length
+
+
+def spiking_sweep(net: Network, model: RateModel, sp: dict, seed: int, models: dict,
+                  betas: list[float], length_beta: float, lengths_ms: list[float],
+                  label: str = "spiking runs"
+                  ) -> tuple[dict[float, SpikingRun], list[dict], list[dict]]:
+    """One :func:`stdp_ebm.spiking.simulate` run per β of ``betas`` and ``length_beta`` (same
+    ``seed``: the same noise and input spikes), the rule's integrals also read at ``lengths_ms``
+    into the nudged phase (capped at ``sp["nudged_ms"]``) of the ``length_beta`` run. Returns the
+    runs by β and the rule's ΔW per form (Eq 26: ``sym``, ``up``, ``down``) at each β and each
+    length, the inputs of :func:`alignment_data`."""
+    runs = {b: simulate(net, model.rho, {**sp, "beta": b}, seed, models,
+                        checkpoints_ms=lengths_ms if b == length_beta else None,
+                        energy=model.energy_form)
+            for b in iterate(sorted(set(betas) | {length_beta}, reverse=True), label)}
+    by_beta = [{f: runs[b].delta_w(f) for f in FORMS} for b in betas]
+    by_length = [{f: runs[length_beta].delta_w(f, checkpoint=min(t, sp["nudged_ms"]))
+                  for f in FORMS} for t in lengths_ms]
+    return runs, by_beta, by_length

@@ -16,28 +16,19 @@ from __future__ import annotations
 import numpy as np
 
 from ..analysis import headline_near_beta, layer_intervals, trial_means
-from ..progress import iterate
-from ..rule import FORMS
-from ..spiking import simulate
 from . import Result, RunContext
-from ._common import alignment_data, calibrated_setup, gradient_references
+from ._common import alignment_data, calibrated_setup, gradient_references, spiking_sweep
 
 
 def run_spiking(cfg: dict, ctx: RunContext) -> Result:
     sp, a, d = cfg["spiking"], cfg["alignment"], cfg["dynamics"]
     net, models, _, model, free = calibrated_setup(cfg, ctx)
-    e = model.energy_form
     refs = gradient_references(net, model, free.s)
     lengths = [n * d["epsilon"] * sp["rate_tau_ms"] for n in a["nudged_steps"]]
-    runs = {b: simulate(net, model.rho, {**sp, "beta": b}, ctx.seeds.int("brian2"), models,
-                        checkpoints_ms=lengths if b == a["length_beta"] else None, energy=e)
-            for b in iterate(sorted(set(a["betas"]) | {a["length_beta"]}, reverse=True),
-                             "spiking runs")}
-    by_length = [{f: runs[a["length_beta"]].delta_w(f, checkpoint=min(t, sp["nudged_ms"]))
-                  for f in FORMS} for t in lengths]
-    data, by_beta, by_len = alignment_data(
-        refs, a["betas"], [{f: runs[b].delta_w(f) for f in FORMS} for b in a["betas"]],
-        a["nudged_steps"], by_length)
+    runs, dw_by_beta, by_length = spiking_sweep(net, model, sp, ctx.seeds.int("brian2"), models,
+                                                a["betas"], a["length_beta"], lengths)
+    data, by_beta, by_len = alignment_data(refs, a["betas"], dw_by_beta, a["nudged_steps"],
+                                           by_length)
     if sp["trials"] >= 3:
         for r in refs:
             data[f"ci_sym_vs_{r}"] = np.array([layer_intervals(
