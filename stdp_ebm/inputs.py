@@ -1,7 +1,9 @@
 """The input files of a run, hashed: what a resume must find unchanged besides the config.
 
 A run's result is determined by its resolved config and by the files it reads: the ``--network``
-file and the data set files of ``[data] dir`` (MNIST). :func:`record` gives each one's path,
+file, the data set files of ``[data] dir`` (MNIST) and the user's own model files that config keys
+name (``[spiking] synapse``, ``neuron``, ``compare``, ``[rule_vs_backprop] rules``; the shipped model
+files belong to the package version the manifest records). :func:`record` gives each one's path,
 size and SHA-256 of its bytes; the record is written into ``manifest.json`` (``inputs``), into a
 sweep's ``sweep.json`` and into the ``inputs.json`` of an interrupted training run, and
 :func:`check_same` refuses a resume whose inputs differ, naming the first input that does.
@@ -16,7 +18,12 @@ from typing import Any, Iterable
 from .config import data_directory
 from .data import mnist_file_limit, mnist_files
 from .errors import DataError, InputError, NetworkFileError
+from .models import MAX_MODEL_BYTES, MODELS_DIR, resolve_path
 from .network import NetworkFile
+
+#: (section, key) of the config keys that name model files (comma-separated lists allowed)
+MODEL_KEYS = (("spiking", "synapse"), ("spiking", "neuron"), ("spiking", "compare"),
+              ("rule_vs_backprop", "rules"))
 
 #: label -> {"path", "bytes", "sha256"}
 Record = dict[str, dict[str, Any]]
@@ -46,6 +53,19 @@ def input_files(cfgs: Iterable[dict[str, Any]],
                 where = data_directory(cfg["data"]["dir"], "MNIST needs its four IDX files")
                 for path in mnist_files(where):
                     files[f"[data] {path}"] = path
+        files.update(_user_model_files(cfg))
+    return files
+
+
+def _user_model_files(cfg: dict[str, Any]) -> dict[str, Path]:
+    """Label -> path of the model files named by ``cfg`` that do not ship with the package."""
+    files: dict[str, Path] = {}
+    for section, key in MODEL_KEYS:
+        value = cfg.get(section, {}).get(key) if isinstance(cfg.get(section), dict) else None
+        for name in (n.strip() for n in value.split(",")) if isinstance(value, str) else ():
+            path = resolve_path(name) if name else None
+            if path is not None and path.resolve().parent != MODELS_DIR.resolve():
+                files[f"[model] {path}"] = path
     return files
 
 
@@ -60,10 +80,12 @@ def record(files: dict[str, Path | NetworkFile]) -> Record:
             out[label] = {"path": str(path), "bytes": len(path.content), "sha256": path.sha256}
             continue
         try:
-            size, limit = path.stat().st_size, mnist_file_limit(path)
+            model = label.startswith("[model]")
+            size, limit = path.stat().st_size, MAX_MODEL_BYTES if model else mnist_file_limit(path)
             if limit is not None and size > limit:
-                raise DataError(f"{label}: {size} bytes, more than the {limit} that this "
-                                "MNIST file can be; not read")
+                what = "a model file" if model else "this MNIST file"
+                raise DataError(f"{label}: {size} bytes, more than the {limit} that {what} "
+                                "can be; not read")
             out[label] = {"path": str(path), "bytes": size, "sha256": sha256(path)}
         except OSError as exc:
             error = NetworkFileError if label == "--network" else InputError

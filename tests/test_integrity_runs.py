@@ -530,3 +530,31 @@ def test_an_edited_checkpoint_is_not_used(tmp_path, monkeypatch):
     with np.load(straight / "data.npz") as a, np.load(tmp_path / "run" / "data.npz") as b:
         for name in ("ep_W_0", "ep_test_error", "bp_test_error"):
             np.testing.assert_array_equal(a[name], b[name])  # exact: the same epochs retrained
+
+
+def test_a_users_model_file_is_an_input_of_the_run_and_an_edit_refuses_the_resume(tmp_path):
+    """A rule file of the user's (not a shipped one) is hashed like the --network file: a resume
+    after it was edited is refused, naming it; shipped rules are part of the package version."""
+    from stdp_ebm import inputs
+    from stdp_ebm.errors import InputError
+    from stdp_ebm.models import MODELS_DIR
+
+    mine = tmp_path / "pair_stdp.toml"
+    shutil.copy(MODELS_DIR / "pair_stdp.toml", mine)
+    cfg = {"spiking": {"synapse": str(mine), "compare": "rule_synapse, triplet_stdp"}}
+    before = inputs.record(inputs.input_files([cfg], None))
+    assert list(before) == [f"[model] {mine}"]
+    mine.write_text(mine.read_text().replace("# ", "#  ", 1))
+    with pytest.raises(InputError, match="pair_stdp.toml"):
+        inputs.check_same(before, inputs.record(inputs.input_files([cfg], None)), "the run")
+
+
+def test_a_sparse_terabyte_model_file_is_refused_by_its_size_before_it_is_hashed(tmp_path):
+    from stdp_ebm import inputs
+    from stdp_ebm.errors import DataError
+
+    huge = tmp_path / "rule.toml"
+    with open(huge, "wb") as f:
+        f.truncate(1 << 40)
+    with pytest.raises(DataError, match="more than the 262144 that a model file can be"):
+        inputs.record(inputs.input_files([{"rule_vs_backprop": {"rules": str(huge)}}], None))
