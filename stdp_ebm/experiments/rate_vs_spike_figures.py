@@ -145,7 +145,8 @@ def _fig_alignment(data: dict, summary: dict):
     b.set_ylim(bottom=0.5 * min(float(np.min(v[v > 0])) for v in shown))  # bars reaching 0: to the axis
     b.set_ylabel("NRMSE ‖ΔW − ref‖ / ‖ref‖")
     a.legend(loc="lower right", fontsize=7, ncol=2)
-    b.legend(loc="lower left", fontsize=7)
+    if b.get_legend_handles_labels()[0]:  # the statistical-error curves need more than one trial
+        b.legend(loc="lower left", fontsize=7)
     fig.suptitle("tied Brian2 rule (Eq 26) vs implicit gradient (solid, filled) and rate rule "
                  "(dashed, open)\nbars: 95 % jackknife intervals over the t noise trials (t ≥ 3), vs "
                  "the implicit gradient; markers of equal N set apart sideways", fontsize=8)
