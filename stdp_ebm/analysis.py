@@ -175,8 +175,8 @@ def layer_intervals(per_trial: Sequence[np.ndarray], reference: Sequence[np.ndar
     refs.append(np.concatenate(refs))
     if n < 2:
         return np.full((len(parts), 2, 3), np.nan)
-    out = np.array([[trial_interval(u, lambda s, r=r: trial_cosine(s, r, trials), level),
-                     trial_interval(u, lambda s, r=r: trial_nrmse(s, r, trials), level)]
+    out = np.array([[trial_interval(u, lambda s: trial_cosine(s, r, trials), level),
+                     trial_interval(u, lambda s: trial_nrmse(s, r, trials), level)]
                     for u, r in zip(parts, refs)])
     out[:, 0, 1:] = np.clip(out[:, 0, 1:], -1.0, 1.0)  # the bounds kept to where a cosine can be
     out[:, 1, 1] = np.maximum(out[:, 1, 1], 0.0)  # and an NRMSE

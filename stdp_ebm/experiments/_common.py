@@ -23,7 +23,7 @@ def calibrated_setup(cfg: dict, ctx: RunContext) -> tuple:
     fi = calibrate(cfg, models, ctx.seeds.int("calibration"))
     model = model_from_config(net, cfg, rho=fi.tabulate())
     d = cfg["dynamics"]
-    free = model.free_phase(net.x, tol=d["tol"], max_steps=d["max_steps"])
+    free = model.free_phase(net.examples()[0], tol=d["tol"], max_steps=d["max_steps"])
     return net, models, fi, model, free
 
 
@@ -34,9 +34,9 @@ def gradient_references(net: Network, model: RateModel, s_free: State
 
     One line (exit 2) before any sweep when both are zero in every layer: with every unit saturated
     (e.g. weights of 1e300) there is nothing to align with, and every metric would be NaN."""
-    e = model.energy_form
-    refs = {"implicit": implicit_neg_grad(net, model.rho, s_free, net.target, model.projected, e),
-            "backprop": feedforward_backprop(net, model.rho, s_free, net.target, model.projected,
+    e, target = model.energy_form, net.examples()[1]
+    refs = {"implicit": implicit_neg_grad(net, model.rho, s_free, target, model.projected, e),
+            "backprop": feedforward_backprop(net, model.rho, s_free, target, model.projected,
                                              e)[0]}
     if not any(np.any(g != 0) for ref in refs.values() for g in ref):
         raise DivergenceError("−∂C/∂W is zero in every layer (every unit saturated, e.g. by huge "
