@@ -120,18 +120,18 @@ def validate_arrays(W: list[np.ndarray], b: list[np.ndarray], x: np.ndarray | No
             raise NetworkFileError(f"{source}: W_{k} has shape {np.shape(wk)}, expected {want} "
                                    f"(n_{k}, n_{k + 1}) from b_{k} and b_{k + 1}")
     named = [(f"W_{k}", w) for k, w in enumerate(W)] + [(f"b_{k}", v) for k, v in enumerate(b)]
-    named += [(n, a) for n, a in (("x", x), ("target", target)) if a is not None]  # type: ignore[misc]
+    named += [(n, a) for n, a in (("x", x), ("target", target)) if a is not None]
     for name, raw in named:
         arr = np.asarray(raw)
         if not np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.complexfloating):
             raise NetworkFileError(f"{source}: {name} must be a real numeric array, has dtype {arr.dtype}")
         if values and not np.all(np.isfinite(arr)):
             raise NetworkFileError(f"{source}: {name} contains NaN or Inf")
-    for name, arr, n in (("x", x, len(b[0])), ("target", target, len(b[-1]))):
-        if arr is not None and np.size(arr) == 0:
-            raise NetworkFileError(f"{source}: {name} has shape {np.shape(arr)}: no examples")
-        if arr is not None and (np.ndim(arr) not in (1, 2) or np.shape(arr)[-1] != n):
-            raise NetworkFileError(f"{source}: {name} has shape {np.shape(arr)}, expected ({n},) "
+    for name, opt, n in (("x", x, len(b[0])), ("target", target, len(b[-1]))):
+        if opt is not None and np.size(opt) == 0:
+            raise NetworkFileError(f"{source}: {name} has shape {np.shape(opt)}: no examples")
+        if opt is not None and (np.ndim(opt) not in (1, 2) or np.shape(opt)[-1] != n):
+            raise NetworkFileError(f"{source}: {name} has shape {np.shape(opt)}, expected ({n},) "
                                    f"or (batch, {n})")
     if x is not None and target is not None:
         n_x, n_target = len(np.atleast_2d(x)), len(np.atleast_2d(target))
