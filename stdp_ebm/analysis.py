@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Callable, Mapping, Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .errors import DivergenceError
 
@@ -94,7 +95,7 @@ def headline_near_beta(by_beta: list[dict], beta: float = 0.01) -> dict:
             "max_norm_ratio_error": max(abs(v - 1) for v in al["norm_ratio"])}
 
 
-def loglog_slope(x: np.ndarray, y: np.ndarray) -> float:
+def loglog_slope(x: ArrayLike, y: ArrayLike) -> float:
     """Least-squares slope of log|y| against log x."""
     return float(np.polyfit(np.log(np.asarray(x, float)), np.log(np.abs(np.asarray(y, float))), 1)[0])
 

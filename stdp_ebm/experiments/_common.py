@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from ..analysis import METRICS, cross_alignment, metrics_table
@@ -58,7 +60,8 @@ def alignment_data(refs: dict[str, list[np.ndarray]], betas: list[float],
     for f in dw_by_beta[0]:
         data.update({f"dW_{f}_W{k}": np.stack([dw[f][k] for dw in dw_by_beta])
                      for k in range(n_w)})
-    by_beta = [{"beta": b, **cross_alignment(dw, refs)} for b, dw in zip(betas, dw_by_beta)]
+    by_beta: list[dict[str, Any]] = [{"beta": b, **cross_alignment(dw, refs)}
+                                     for b, dw in zip(betas, dw_by_beta)]
     by_length = [cross_alignment(dw, refs) for dw in dw_by_length]
     for prefix, rows in (("align", by_beta), ("length", by_length)):
         for key in (k for k in rows[0] if k != "beta"):
