@@ -81,7 +81,7 @@ class TabulatedRho:
         lo, hi = self.bounds
         return (s >= lo) & (s <= hi)
 
-    def __call__(self, s: np.ndarray) -> np.ndarray:
+    def __call__(self, s: np.ndarray | float) -> np.ndarray:
         lo, hi = self.bounds
         return self._spline(np.clip(s, lo, hi))
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Callable, Mapping, Sequence
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .errors import DivergenceError
 
@@ -94,7 +95,7 @@ def headline_near_beta(by_beta: list[dict], beta: float = 0.01) -> dict:
             "max_norm_ratio_error": max(abs(v - 1) for v in al["norm_ratio"])}
 
 
-def loglog_slope(x: np.ndarray, y: np.ndarray) -> float:
+def loglog_slope(x: ArrayLike, y: ArrayLike) -> float:
     """Least-squares slope of log|y| against log x."""
     return float(np.polyfit(np.log(np.asarray(x, float)), np.log(np.abs(np.asarray(y, float))), 1)[0])
 
@@ -175,8 +176,8 @@ def layer_intervals(per_trial: Sequence[np.ndarray], reference: Sequence[np.ndar
     refs.append(np.concatenate(refs))
     if n < 2:
         return np.full((len(parts), 2, 3), np.nan)
-    out = np.array([[trial_interval(u, lambda s, r=r: trial_cosine(s, r, trials), level),
-                     trial_interval(u, lambda s, r=r: trial_nrmse(s, r, trials), level)]
+    out = np.array([[trial_interval(u, lambda s: trial_cosine(s, r, trials), level),
+                     trial_interval(u, lambda s: trial_nrmse(s, r, trials), level)]
                     for u, r in zip(parts, refs)])
     out[:, 0, 1:] = np.clip(out[:, 0, 1:], -1.0, 1.0)  # the bounds kept to where a cosine can be
     out[:, 1, 1] = np.maximum(out[:, 1, 1], 0.0)  # and an NRMSE

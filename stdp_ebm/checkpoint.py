@@ -13,7 +13,7 @@ import logging
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterable, Protocol
+from typing import Any, Iterable, Protocol
 
 import numpy as np
 
@@ -101,7 +101,7 @@ class Checkpoint:
 
     def save(self, learner: Stateful, history: History, rng: np.random.Generator) -> None:
         net = learner.net
-        arrays = {f"W_{k}": w for k, w in enumerate(net.W)}
+        arrays: dict[str, Any] = {f"W_{k}": w for k, w in enumerate(net.W)}
         arrays.update({f"b_{k}": b for k, b in enumerate(net.b)})
         arrays.update({f"history_{k}": v for k, v in history.arrays().items()})
         arrays.update(learner.extra_state())

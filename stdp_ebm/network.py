@@ -19,6 +19,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -79,7 +80,14 @@ class Network:
     def n_hidden(self) -> int:
         return len(self.b) - 2
 
-    def astype(self, dtype: np.dtype | str) -> "Network":
+    def examples(self) -> tuple[np.ndarray, np.ndarray]:
+        """``(x, target)``; both are set on every network from :func:`network_from_config`."""
+        if self.x is None or self.target is None:
+            raise ValueError("this network has no x/target examples; build it with "
+                             "network_from_config, which draws them when the file has none")
+        return self.x, self.target
+
+    def astype(self, dtype: np.dtype | str | type) -> "Network":
         """A copy with weights, biases, x and target in floating-point ``dtype``."""
         cast = [None if a is None else np.asarray(a, dtype) for a in (self.x, self.target)]
         return Network([w.astype(dtype) for w in self.W], [b.astype(dtype) for b in self.b], *cast)
@@ -113,22 +121,22 @@ def validate_arrays(W: list[np.ndarray], b: list[np.ndarray], x: np.ndarray | No
                                    f"(n_{k}, n_{k + 1}) from b_{k} and b_{k + 1}")
     named = [(f"W_{k}", w) for k, w in enumerate(W)] + [(f"b_{k}", v) for k, v in enumerate(b)]
     named += [(n, a) for n, a in (("x", x), ("target", target)) if a is not None]
-    for name, arr in named:
-        arr = np.asarray(arr)
+    for name, raw in named:
+        arr = np.asarray(raw)
         if not np.issubdtype(arr.dtype, np.number) or np.issubdtype(arr.dtype, np.complexfloating):
             raise NetworkFileError(f"{source}: {name} must be a real numeric array, has dtype {arr.dtype}")
         if values and not np.all(np.isfinite(arr)):
             raise NetworkFileError(f"{source}: {name} contains NaN or Inf")
-    for name, arr, n in (("x", x, len(b[0])), ("target", target, len(b[-1]))):
-        if arr is not None and np.size(arr) == 0:
-            raise NetworkFileError(f"{source}: {name} has shape {np.shape(arr)}: no examples")
-        if arr is not None and (np.ndim(arr) not in (1, 2) or np.shape(arr)[-1] != n):
-            raise NetworkFileError(f"{source}: {name} has shape {np.shape(arr)}, expected ({n},) "
+    for name, opt, n in (("x", x, len(b[0])), ("target", target, len(b[-1]))):
+        if opt is not None and np.size(opt) == 0:
+            raise NetworkFileError(f"{source}: {name} has shape {np.shape(opt)}: no examples")
+        if opt is not None and (np.ndim(opt) not in (1, 2) or np.shape(opt)[-1] != n):
+            raise NetworkFileError(f"{source}: {name} has shape {np.shape(opt)}, expected ({n},) "
                                    f"or (batch, {n})")
-    if x is not None and target is not None and len(_as_batch(x)) != len(_as_batch(target)) \
-            and 1 not in (len(_as_batch(x)), len(_as_batch(target))):
-        raise NetworkFileError(f"{source}: x has {len(_as_batch(x))} examples but target has "
-                               f"{len(_as_batch(target))}")
+    if x is not None and target is not None:
+        n_x, n_target = len(np.atleast_2d(x)), len(np.atleast_2d(target))
+        if n_x != n_target and 1 not in (n_x, n_target):
+            raise NetworkFileError(f"{source}: x has {n_x} examples but target has {n_target}")
 
 
 class NetworkFile(str):
@@ -235,7 +243,7 @@ def _check_layout(path: Path, declared: npzfile.Headers) -> None:
 
 def save_network(net: Network, path: str | Path) -> None:
     """Write ``net`` to ``path`` in the network-file format."""
-    arrays = {f"W_{k}": w for k, w in enumerate(net.W)}
+    arrays: dict[str, Any] = {f"W_{k}": w for k, w in enumerate(net.W)}
     arrays.update({f"b_{k}": v for k, v in enumerate(net.b)})
     if net.x is not None:
         arrays["x"] = net.x
@@ -269,10 +277,10 @@ def network_from_config(cfg: dict, rng: np.random.Generator, path: str | None = 
         net.x = rng.uniform(0.0, 1.0, size=(sec["batch"], net.sizes[0]))
     if net.target is None:
         net.target = rng.uniform(0.0, 1.0, size=(len(np.atleast_2d(net.x)), net.sizes[-1]))
-    net.x = _as_batch(net.x)
-    net.target = _as_batch(net.target)
-    if len(net.x) != len(net.target):
-        n = max(len(net.x), len(net.target))
-        net.x = np.broadcast_to(net.x, (n, net.x.shape[1])).copy()
-        net.target = np.broadcast_to(net.target, (n, net.target.shape[1])).copy()
+    x, target = np.atleast_2d(np.asarray(net.x, float)), np.atleast_2d(np.asarray(net.target, float))
+    if len(x) != len(target):
+        n = max(len(x), len(target))
+        x = np.broadcast_to(x, (n, x.shape[1])).copy()
+        target = np.broadcast_to(target, (n, target.shape[1])).copy()
+    net.x, net.target = x, target
     return net

@@ -29,7 +29,8 @@ STYLE: dict[str, Any] = {
 def figure(ncols: int = 1, nrows: int = 1, width: float = 3.2, height: float = 2.6,
            **kwargs: Any) -> tuple[plt.Figure, np.ndarray]:
     """A figure of ``nrows × ncols`` panels (inches per panel), axes always as a flat array."""
-    plt.rcParams.update(STYLE)
+    # the stubs type rcParams' keys as a Literal of every rc name, which a dict[str, Any] is not
+    plt.rcParams.update(STYLE)  # type: ignore[arg-type]
     fig, axes = plt.subplots(nrows, ncols, figsize=(width * ncols, height * nrows),
                              squeeze=False, constrained_layout=True, **kwargs)
     return fig, axes.ravel()

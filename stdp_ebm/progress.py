@@ -113,7 +113,8 @@ class EpochBars:
     closed: its status lines would keep printing."""
 
     def __init__(self, desc: str) -> None:
-        self.desc, self._bar = desc, None
+        self.desc = desc
+        self._bar: Any = None  # a tqdm bar or _StatusLines, made on the epoch's first batch
 
     def __call__(self, epoch: int, batch: int, batches: int, running_error: float) -> None:
         if _mode == "off":

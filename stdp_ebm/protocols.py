@@ -191,6 +191,7 @@ def _simulate(schedule: Schedule, target: str, noise_mV: float, learn: bool, tie
     net = b2.Network(pre, trigger, post, kick, rule, pre_mon, post_mon)
     run_brian2(net, schedule.duration * b2.second, namespace={})
     tied_w = np.array(rule.delta_w_tied[:]) if "delta_w_tied" in rule.variables else None
+    assert syn_m.weight_change is not None  # checked by plastic_synapse
     dw = np.array(getattr(rule, syn_m.weight_change)[:])
     return PairingResult(delta_w=dw, delta_w_tied=tied_w,
                          pre_i=np.array(pre_mon.i[:]), pre_t=np.array(pre_mon.t / b2.second),

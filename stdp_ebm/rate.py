@@ -34,9 +34,10 @@ import numpy as np
 from scipy.linalg.blas import get_blas_funcs
 
 try:  # the clip ufunc itself: np.clip's Python wrappers cost more than clipping a 20×10 or 20×500 batch
-    from numpy._core.umath import clip as _clip
+    # numpy's stubs leave the ufunc out of umath
+    from numpy._core.umath import clip as _clip  # type: ignore[attr-defined]
 except ImportError:  # numpy < 2
-    from numpy.core.umath import clip as _clip
+    from numpy.core.umath import clip as _clip  # type: ignore[no-redef]  # the same ufunc
 
 from .activation import HardSigmoid, Rho
 from .config import Key
@@ -162,7 +163,7 @@ class RateModel:
             out.append(self.energy_form.gain(self.rho, s[k]) * a)
         return out
 
-    def step(self, s: State, beta: float = 0.0, target: np.ndarray | None = None,
+    def step(self, s: State, beta: float | np.ndarray = 0.0, target: np.ndarray | None = None,
              rng: np.random.Generator | None = None, input_drive: np.ndarray | None = None) -> State:
         """One step of Eq 1–2 plus the nudge εβ·(d − y) on the output (εβ·(d − ρ(y)) with
         ``hopfield``: :meth:`Energy.force`); projected if ``self.projected``. With ``noise`` = σ > 0
@@ -176,6 +177,8 @@ class RateModel:
         R = self.drive(noisy, input_drive)
         new = [s[0]] + [sk + self.epsilon * (Rk - sk) for sk, Rk in zip(s[1:], R[1:])]
         if np.any(beta != 0.0):
+            if target is None:
+                raise ValueError("a nudged step (beta != 0) needs a target")
             new[-1] = new[-1] + self.epsilon * beta * self.energy_form.force(self.rho, s[-1], target)
         if self.projected:
             lo, hi = self.rho.bounds
@@ -213,8 +216,8 @@ class RateModel:
                 new = self.step(s, beta, target, rng, drive0)
             residual = max(float(np.max(np.abs(n - o))) for n, o in zip(new[1:], s[1:])) / self.epsilon
             if not np.isfinite(residual):
-                steps = f"{t + 1} step{'s' if t else ''}"
-                raise DivergenceError(f"{phase} phase: non-finite state after {steps} (check "
+                done = f"{t + 1} step{'s' if t else ''}"
+                raise DivergenceError(f"{phase} phase: non-finite state after {done} (check "
                                       "weights and dynamics.epsilon)")
             if on_step is not None:
                 on_step(s, new)
@@ -258,8 +261,10 @@ class RateModel:
         eps = self.epsilon
         drive = list(self.net.b[1:])                     # × ε in _box_steps
         drive[0] = drive[0] + input_drive
-        keep = [1.0 - eps] * len(drive)
+        keep: list[float | np.ndarray] = [1.0 - eps] * len(drive)
         if np.any(beta != 0.0):
+            if target is None:
+                raise ValueError("a nudged phase (beta != 0) needs a target")
             keep[-1] = keep[-1] - eps * (beta if np.ndim(beta) == 0 else np.asarray(beta, float))
             drive[-1] = drive[-1] + beta * target
         return _box_steps(s, self.net.W[1:], drive, keep, eps, self.rho.bounds, steps, self.dtype)
@@ -311,7 +316,7 @@ def _box_steps(s: State, weights: list[np.ndarray], drive: list, keep: list, eps
     if eps != 1.0:
         const *= eps
     head, tail = const[:cut], const[cut:]
-    keep = flat(keep)[cut:] if len(tail) else None
+    keep_tail = flat(keep)[cut:]
 
     def views(b: np.ndarray) -> tuple:               # all, no leak, leak, each layer transposed
         return b, b[:cut], b[cut:], [block.T for block in blocks(b)]
@@ -325,7 +330,7 @@ def _box_steps(s: State, weights: list[np.ndarray], drive: list, keep: list, eps
         if len(head):
             np.copyto(new_head, head)
         if len(tail):
-            np.multiply(old_tail, keep, out=new_tail)
+            np.multiply(old_tail, keep_tail, out=new_tail)
             new_tail += tail
         # gemm(α, A, B, β, C, trans_a, trans_b, overwrite_c): C ← α op(A) op(B) + βC, on layer
         # k = j + 1 transposed: += (ε s_{k+1} W_kᵀ)ᵀ = ε W_k s_{k+1}ᵀ and (ε s_{k−1} W_{k−1})ᵀ

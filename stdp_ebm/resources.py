@@ -84,16 +84,22 @@ def memory_limit() -> int:
     return _LIMIT[0] if _LIMIT else available_memory()
 
 
+def _section(cfg: dict[str, Any], name: str) -> dict[str, Any]:
+    """``cfg[name]`` when it is a table, else an empty one."""
+    sec = cfg.get(name)
+    return sec if isinstance(sec, dict) else {}
+
+
 def estimate(cfg: dict[str, Any], sizes: list[int] | None = None,
              examples: int | None = None) -> int:
     """Bytes the dominant arrays of one run of ``cfg`` need (see the module docstring).
 
     ``sizes``/``examples``: those of the --network file, when one is given.
     """
-    net = cfg.get("network") if isinstance(cfg.get("network"), dict) else {}
+    net = _section(cfg, "network")
     sizes = sizes or net.get("sizes") or []
     weights = sum(a * b for a, b in zip(sizes[:-1], sizes[1:]))
-    data = cfg.get("data") if isinstance(cfg.get("data"), dict) else {}
+    data = _section(cfg, "data")
     n = examples or net.get("batch", 1)
     bytes_ = PER_WEIGHT * weights + PER_STATE * n * sum(sizes)
     synapses, neurons = spiking_objects(cfg, sizes, n)
@@ -116,7 +122,7 @@ def hessian_units(cfg: dict[str, Any], sizes: list[int]) -> int:
     n = sum(sizes)
     depth = cfg.get("depth")
     if isinstance(depth, dict) and "width" in depth:
-        data = cfg.get("data") if isinstance(cfg.get("data"), dict) else {}
+        data = _section(cfg, "data")
         inputs = 784 if data.get("dataset") == "mnist" else 64
         n = max(n, inputs + depth["width"] * max(depth.get("hidden") or [1]) + 10)
     return n
@@ -130,12 +136,12 @@ def spiking_objects(cfg: dict[str, Any], sizes: list[int], batch: int) -> tuple[
     (one per weight, 2n² for a spike rule: :func:`_rule_synapses`), in batch × trials copies (batch: the network's, or the training mini-batch of the
     spiking learner). (0, 0) where no spiking network is built."""
     sp = cfg.get("spiking")
-    alignment = cfg.get("alignment") if isinstance(cfg.get("alignment"), dict) else {}
+    alignment = _section(cfg, "alignment")
     if not isinstance(sp, dict) or "neurons_per_unit" not in sp or len(sizes) < 2 \
             or alignment.get("model", "spiking") != "spiking":
         return 0, 0
-    sweep = cfg.get("rate_vs_spike") if isinstance(cfg.get("rate_vs_spike"), dict) else {}
-    train = cfg.get("train") if isinstance(cfg.get("train"), dict) else {}
+    sweep = _section(cfg, "rate_vs_spike")
+    train = _section(cfg, "train")
     n = max([sp["neurons_per_unit"], *sweep.get("populations", [])])
     batch = max(batch, train.get("batch_size", 1))  # the spiking learner: one copy per example
     copies = batch * max([sp.get("trials", 1), *sweep.get("trials", [])])

@@ -102,6 +102,9 @@ class DeltaLearner:
     def delta(self, x: np.ndarray, d: np.ndarray) -> tuple[list, list, np.ndarray]:
         raise NotImplementedError
 
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
     def update(self, idx: np.ndarray, x: np.ndarray, d: np.ndarray, lr_scale: float,
                rng: np.random.Generator) -> np.ndarray:
         dW, db, y = self.delta(x, d)

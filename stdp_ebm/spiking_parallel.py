@@ -84,10 +84,11 @@ def _serve(conn: Connection, kwargs: dict) -> None:
             what = request[0]
             if what == "stop":
                 return
+            out: object = None
             if what == "state":
                 out = learner.extra_state()
             elif what == "load":
-                out = learner.load_extra_state(request[1])
+                learner.load_extra_state(request[1])
             else:
                 W, b, *args = request[1:]
                 learner.net.W, learner.net.b = W, b

@@ -171,7 +171,7 @@ WINDOWS: dict[str, Window] = {
 
 
 def theory_per_pair(pairs_i: np.ndarray, pre_i: np.ndarray, pre_t: np.ndarray, post_i: np.ndarray,
-                    post_t: np.ndarray, kernel: PairKernel) -> np.ndarray:
+                    post_t: np.ndarray, kernel: SpikeSum) -> np.ndarray:
     """Theory ΔW for each synapse ``k`` in ``pairs_i`` from the recorded spikes of pair ``k``."""
     return np.array([kernel.from_spikes(pre_t[pre_i == k], post_t[post_i == k]) for k in pairs_i])
 

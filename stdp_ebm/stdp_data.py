@@ -28,6 +28,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -99,7 +100,7 @@ def _scale_fit(f: np.ndarray, y: np.ndarray, sigma: np.ndarray) -> tuple[float, 
 
 
 def compare(curve: np.ndarray, y: np.ndarray, sigma: np.ndarray | float, seed: int = 0,
-            n_boot: int = 400) -> dict[str, float]:
+            n_boot: int = 400) -> dict[str, Any]:
     """Scale ``curve`` (the rule at the points' x) to ``y`` by one fitted s ≥ 0; RMSE and the
     Gaussian log-likelihood with per-point scatter ``sigma`` (module docstring). 95 % intervals of
     s and the RMSE from a bootstrap over the points (the same resamples for every rule with the

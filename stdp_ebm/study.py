@@ -137,7 +137,7 @@ class SpikingStudy:
         """−∂C/∂W by implicit differentiation at the calibrated rate model's free fixed point
         (:func:`stdp_ebm.references.implicit_neg_grad`), one array per W_k."""
         m = self.model
-        return implicit_neg_grad(self.net, m.rho, self.free.s, self.net.target, m.projected,
+        return implicit_neg_grad(self.net, m.rho, self.free.s, self.net.examples()[1], m.projected,
                                  m.energy_form)
 
     def compare(self, delta_w: list[np.ndarray]) -> dict[str, Any]:

@@ -90,10 +90,11 @@ def apply_update(net: Network, lrs: list[float], scale: float, dW: list[np.ndarr
     for k, lr in enumerate(lrs):
         if weight_decay:
             net.W[k] *= 1.0 - lr * scale * weight_decay
-        if isinstance(dW[k], LowRank):
-            dW[k].add_to(net.W[k], lr * scale)
+        dw = dW[k]
+        if isinstance(dw, LowRank):
+            dw.add_to(net.W[k], lr * scale)
         else:
-            net.W[k] += (lr * scale) * dW[k]
+            net.W[k] += (lr * scale) * dw
         net.b[k + 1] += (lr * scale) * db[k]
 
 
@@ -196,11 +197,12 @@ class BPLearner:
                rng: np.random.Generator) -> np.ndarray:
         (lo, hi), (s, z) = self.rho.bounds, self._forward(x)
         n = len(self.net.W)
-        dW, db = [None] * n, [None] * n
+        dW: list[np.ndarray | LowRank] = []                  # filled top-down, W_{n−1} first
+        db: list[np.ndarray] = []
         delta = (s[-1] - d) * self.rho.prime(s[-1])             # ∂C/∂z of the output
         for k in range(n - 1, -1, -1):
-            dW[k] = -(self.rho(s[k]).T @ delta) / len(x)
-            db[k] = -delta.mean(axis=0)
+            dW.insert(0, -(self.rho(s[k]).T @ delta) / len(x))
+            db.insert(0, -delta.mean(axis=0))
             if k > 0:
                 inside = (z[k - 1] >= lo) & (z[k - 1] <= hi)
                 delta = (delta @ self.net.W[k].T) * self.rho.prime(s[k]) * inside

@@ -73,8 +73,12 @@ class PCModel(RateModel):
 
     def errors(self, s: State, input_drive: np.ndarray | None = None) -> list[np.ndarray | None]:
         """Prediction errors e_k = s_k − μ_k for k = 1 … L+1 (entry 0 is None: x is clamped)."""
+        return [None, *self._free_errors(s, input_drive)]
+
+    def _free_errors(self, s: State, input_drive: np.ndarray | None = None) -> list[np.ndarray]:
+        """e_1 … e_{L+1} of :meth:`errors` (entry j is e_{j+1})."""
         bottom_up = self.input_drive(s[0]) if input_drive is None else input_drive
-        e: list[np.ndarray | None] = [None]
+        e: list[np.ndarray] = []
         for k in range(1, len(s)):
             e.append(s[k] - self.net.b[k] - bottom_up)
             if k < len(self.net.W):
@@ -83,20 +87,26 @@ class PCModel(RateModel):
 
     def energy(self, s: State) -> np.ndarray:
         """F_PC without the output term: Σ_k ½‖e_k‖², one value per example."""
-        return sum(0.5 * np.sum(e**2, axis=1) for e in self.errors(s)[1:])
+        e = self._free_errors(s)
+        total = 0.5 * np.sum(e[0] ** 2, axis=1)
+        for ek in e[1:]:
+            total = total + 0.5 * np.sum(ek ** 2, axis=1)
+        return total
 
-    def step(self, s: State, beta: float = 0.0, target: np.ndarray | None = None,
+    def step(self, s: State, beta: float | np.ndarray = 0.0, target: np.ndarray | None = None,
              rng: np.random.Generator | None = None, input_drive: np.ndarray | None = None) -> State:
         """s_k ← s_k − ε ∂(F_PC + λC)/∂s_k for every free layer, λ = ``beta``, one-sided at kinks.
 
         ∂F_PC/∂s_k = e_k − ρ'(s_k) ⊙ (e_{k+1} W_kᵀ) for a hidden layer, e_y + λ(y − d) for the output.
         """
-        e = self.errors(s, input_drive)
+        f = self._free_errors(s, input_drive)  # f[k − 1] = e_k
         new = [s[0]]
         for k in range(1, len(s) - 1):
-            inside = e[k] - self.rho.prime(s[k]) * (e[k + 1] @ self.net.W[k].T)
-            new.append(self._kinked_step(s[k], inside, e[k]))
-        new.append(s[-1] - self.epsilon * (e[-1] + (beta * (s[-1] - target) if beta != 0.0 else 0.0)))
+            inside = f[k - 1] - self.rho.prime(s[k]) * (f[k] @ self.net.W[k].T)
+            new.append(self._kinked_step(s[k], inside, f[k - 1]))
+        if beta != 0.0 and target is None:
+            raise ValueError("a nudged step (beta != 0) needs a target")
+        new.append(s[-1] - self.epsilon * (f[-1] + (beta * (s[-1] - target) if beta != 0.0 else 0.0)))
         return new
 
     def _kinked_step(self, h: np.ndarray, g_inside: np.ndarray, g_outside: np.ndarray) -> np.ndarray:
@@ -123,16 +133,16 @@ class PCModel(RateModel):
 
 def pc_delta_w(model: PCModel, s: State, lam: float) -> list[np.ndarray]:
     """PC weight update −(1/λ) ∂F_PC/∂W_k = (1/λ) ρ(s_k)ᵀ e_{k+1}, batch-averaged."""
-    e = model.errors(s)
+    f = model._free_errors(s)  # f[k] = e_{k+1}
     r = [model.rho(sk) for sk in s[:-1]]
-    return [r[k].T @ e[k + 1] / (lam * len(s[0])) for k in range(len(r))]
+    return [r[k].T @ f[k] / (lam * len(s[0])) for k in range(len(r))]
 
 
 @dataclass
 class ClampedOutputModel(RateModel):
     """The EBM of Eq 6 with the output held where it starts (CHL's clamped phase, β → ∞ in Eq 13)."""
 
-    def step(self, s: State, beta: float = 0.0, target: np.ndarray | None = None,
+    def step(self, s: State, beta: float | np.ndarray = 0.0, target: np.ndarray | None = None,
              rng: np.random.Generator | None = None, input_drive: np.ndarray | None = None) -> State:
         new = super().step(s, 0.0, None, rng, input_drive)
         return new[:-1] + [s[-1]]

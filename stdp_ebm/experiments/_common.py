@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from ..analysis import METRICS, cross_alignment, metrics_table
@@ -23,7 +25,7 @@ def calibrated_setup(cfg: dict, ctx: RunContext) -> tuple:
     fi = calibrate(cfg, models, ctx.seeds.int("calibration"))
     model = model_from_config(net, cfg, rho=fi.tabulate())
     d = cfg["dynamics"]
-    free = model.free_phase(net.x, tol=d["tol"], max_steps=d["max_steps"])
+    free = model.free_phase(net.examples()[0], tol=d["tol"], max_steps=d["max_steps"])
     return net, models, fi, model, free
 
 
@@ -34,9 +36,9 @@ def gradient_references(net: Network, model: RateModel, s_free: State
 
     One line (exit 2) before any sweep when both are zero in every layer: with every unit saturated
     (e.g. weights of 1e300) there is nothing to align with, and every metric would be NaN."""
-    e = model.energy_form
-    refs = {"implicit": implicit_neg_grad(net, model.rho, s_free, net.target, model.projected, e),
-            "backprop": feedforward_backprop(net, model.rho, s_free, net.target, model.projected,
+    e, target = model.energy_form, net.examples()[1]
+    refs = {"implicit": implicit_neg_grad(net, model.rho, s_free, target, model.projected, e),
+            "backprop": feedforward_backprop(net, model.rho, s_free, target, model.projected,
                                              e)[0]}
     if not any(np.any(g != 0) for ref in refs.values() for g in ref):
         raise DivergenceError("−∂C/∂W is zero in every layer (every unit saturated, e.g. by huge "
@@ -58,7 +60,8 @@ def alignment_data(refs: dict[str, list[np.ndarray]], betas: list[float],
     for f in dw_by_beta[0]:
         data.update({f"dW_{f}_W{k}": np.stack([dw[f][k] for dw in dw_by_beta])
                      for k in range(n_w)})
-    by_beta = [{"beta": b, **cross_alignment(dw, refs)} for b, dw in zip(betas, dw_by_beta)]
+    by_beta: list[dict[str, Any]] = [{"beta": b, **cross_alignment(dw, refs)}
+                                     for b, dw in zip(betas, dw_by_beta)]
     by_length = [cross_alignment(dw, refs) for dw in dw_by_length]
     for prefix, rows in (("align", by_beta), ("length", by_length)):
         for key in (k for k in rows[0] if k != "beta"):

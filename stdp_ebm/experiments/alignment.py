@@ -75,14 +75,15 @@ def run(cfg: dict, ctx: RunContext) -> Result:
     net = network_from_config(cfg, ctx.seeds.rng("network"), ctx.network_path)
     model = model_from_config(net, cfg)
     d, a = cfg["dynamics"], cfg["alignment"]
-    free = dataclasses.replace(model, noise=0.0).free_phase(net.x, tol=d["tol"],
+    x, target = net.examples()
+    free = dataclasses.replace(model, noise=0.0).free_phase(x, tol=d["tol"],
                                                             max_steps=d["max_steps"])
     if model.noise > 0.0:
         return run_noisy(net, model, free.s, cfg, ctx.seeds)
     refs = gradient_references(net, model, free.s)
-    dw_by_beta = [_rule(model, free.s, net.target, beta, None, d["tol"], d["max_steps"])
+    dw_by_beta = [_rule(model, free.s, target, beta, None, d["tol"], d["max_steps"])
                   for beta in iterate(a["betas"], "β sweep")]
-    dw_by_length = [_rule(model, free.s, net.target, a["length_beta"], n, d["tol"], d["max_steps"])
+    dw_by_length = [_rule(model, free.s, target, a["length_beta"], n, d["tol"], d["max_steps"])
                     for n in iterate(a["nudged_steps"], "length sweep")]
     data, by_beta, by_len = alignment_data(refs, a["betas"], dw_by_beta, a["nudged_steps"],
                                            dw_by_length)

@@ -84,11 +84,12 @@ def run_noisy(net: Network, model: RateModel, s_fixed: State, cfg: dict, seeds: 
     """The rule under noise at the configured σ (vs trials) and over the σ sweep (all trials)."""
     a = cfg["alignment"]
     trials = sorted(a["trials"])
-    n, B, beta = trials[-1], len(net.x), a["noise_beta"]
+    x, target = net.examples()
+    n, B, beta = trials[-1], len(x), a["noise_beta"]
     e = model.energy_form
-    ref = implicit_neg_grad(net, model.rho, s_fixed, net.target, model.projected, e)
+    ref = implicit_neg_grad(net, model.rho, s_fixed, target, model.projected, e)
     quiet = dataclasses.replace(model, noise=0.0)
-    det_end = quiet.relax(s_fixed, beta, net.target, steps=a["noise_steps"]).s
+    det_end = quiet.relax(s_fixed, beta, target, steps=a["noise_steps"]).s
     det = ep_delta_w(model.rho, s_fixed, det_end, beta)
     sigmas = sorted(set(a["noises"]) | {model.noise})
     n_w = len(net.W)
@@ -98,7 +99,7 @@ def run_noisy(net: Network, model: RateModel, s_fixed: State, cfg: dict, seeds: 
     data: dict[str, np.ndarray] = {}
     for i, sigma in enumerate(sigmas):
         m = dataclasses.replace(model, noise=sigma)
-        s, nudged, free = _run_noise(m, s_fixed, net.target, a, n, seeds)
+        s, nudged, free = _run_noise(m, s_fixed, target, a, n, seeds)
         sd[i], offset[i] = stationary_stats(s, s_fixed, n)
         full = _estimates(m, s, nudged, free, beta, n * B)
         for j, est in enumerate(ESTIMATORS):

@@ -223,13 +223,14 @@ def run(cfg: dict, ctx: RunContext) -> Result:
     net = network_from_config(cfg, ctx.seeds.rng("network"), ctx.network_path)
     model = model_from_config(net, cfg)
     d, e = cfg["dynamics"], cfg["early_inference"]
-    free = dataclasses.replace(model, noise=0.0).free_phase(net.x, tol=d["tol"],
+    x, target = net.examples()
+    free = dataclasses.replace(model, noise=0.0).free_phase(x, tol=d["tol"],
                                                             max_steps=d["max_steps"])
-    dC_dh = _backprop_error(model, free.s, net.target)
+    dC_dh = _backprop_error(model, free.s, target)
     if model.noise > 0.0:
-        grid, course, noisy = _noise_sweeps(model, free.s, net.target, dC_dh, e, ctx.seeds)
+        grid, course, noisy = _noise_sweeps(model, free.s, target, dC_dh, e, ctx.seeds)
     else:
-        (grid, course), noisy = _grid(model, free.s, net.target, dC_dh, e), {}
+        (grid, course), noisy = _grid(model, free.s, target, dC_dh, e), {}
     eps_list, nudges = e["epsilons"], e["nudges"]
     slope = np.array([[loglog_slope(eps_list, grid[:, j, k, 3]) for k in range(len(dC_dh))]
                       for j in range(len(nudges))])

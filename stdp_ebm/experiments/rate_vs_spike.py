@@ -32,6 +32,8 @@ cos(E ΔW, −∂C/∂W) with the trial noise removed, over all trials, with its
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from ..analysis import METRICS, layer_alignment, layer_intervals, trial_means
@@ -89,7 +91,7 @@ def _rate_trajectory(model: RateModel, s_free, target, sp: dict, tau_ms: float) 
 
 
 def _sweep_table(run, t: int, refs: dict, form: str, ref: str) -> np.ndarray:
-    al = layer_alignment(run.delta_w(form, trials=t), refs[ref])
+    al: dict[str, Any] = layer_alignment(run.delta_w(form, trials=t), refs[ref])
     return np.vstack([np.array([al[m] for m in METRICS]).T, [al["overall"][m] for m in METRICS]])
 
 

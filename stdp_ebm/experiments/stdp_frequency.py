@@ -19,6 +19,8 @@ data.npz: ``delta_t_ms``, ``frequencies_hz`` (axes); per rule ``RULE_mean``, ``R
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from .. import stdp, stdp_data
@@ -103,7 +105,7 @@ def _compare(rule_list, data: dict, cfg: dict) -> dict:
     sd = np.concatenate([pts[d].sd for d in use])
     for d in use:
         data[f"data_sjostrom_{d:+g}_y"], data[f"data_sjostrom_{d:+g}_sd"] = pts[d].y, pts[d].sd
-    out = {"present": True, "source": pts[use[0]].source, "delta_t_ms": use,
+    out: dict[str, Any] = {"present": True, "source": pts[use[0]].source, "delta_t_ms": use,
            "frequencies_hz": list(pts[use[0]].x), "rules": {}}
     for r in rule_list:
         curve = np.concatenate([data[f"{r.name}_mean"][delta.index(d),

@@ -31,6 +31,8 @@ kernel), ``RULE_delta_w`` (per random-train synapse); ``data_bi_poo_{x_ms,y}`` w
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from .. import stdp, stdp_data
@@ -140,7 +142,7 @@ def _bi_poo(names: list[str], data: dict, cfg: dict) -> dict:
     keep = np.abs(pts.x) < data["lag_ms"].max()
     x, y = pts.x[keep], pts.y[keep]
     data["data_bi_poo_x_ms"], data["data_bi_poo_y"] = x, y
-    out = {"present": True, "source": pts.source, "n": int(x.size), "rules": {}}
+    out: dict[str, Any] = {"present": True, "source": pts.source, "n": int(x.size), "rules": {}}
     for name in names:
         curve = np.interp(x, data["lag_ms"], data[f"{name}_c"])
         fit = stdp_data.compare(curve, y, 1.0)

@@ -160,14 +160,15 @@ def _theory(rule: Rule, window, delta: np.ndarray, data: dict, fit: WindowFit, c
     ≈ 0.05 ms off nominal), seen through its measured spike-time jitter s.d. σ (the theory times
     E[K(Δt + σZ)] / K(Δt); for an exponential side e^(σ²/2τ²)), fitted without noise. Without the
     jitter factor A± sit outside the intervals (summary: ``within_95_ci_without_jitter``)."""
-    p = cfg["protocol"]
-    data["theory"] = stdp.group_stats(delta, schedule_theory(window, rule.kernel))[1]
-    data["curve_theory"] = p["n_pairings"] * rule.kernel(data["curve_t_ms"] * 1e-3)
+    p, kernel = cfg["protocol"], rule.kernel
+    assert kernel is not None  # run() calls this only for a rule with a kernel
+    data["theory"] = stdp.group_stats(delta, schedule_theory(window, kernel))[1]
+    data["curve_theory"] = p["n_pairings"] * kernel(data["curve_t_ms"] * 1e-3)
     grid, x = data["delta_t_ms"], data[f"{rule.name}_x_ms"]
     sd = data[f"{rule.name}_jitter_sd_ms"]
-    at_x = schedule_theory(pairing(x, p["n_pairings"], p["frequency_hz"]), rule.kernel)
+    at_x = schedule_theory(pairing(x, p["n_pairings"], p["frequency_hz"]), kernel)
     with np.errstate(invalid="ignore", divide="ignore"):
-        factor = jitter_average(lambda d: rule.kernel(d * 1e-3), x, sd) / rule.kernel(x * 1e-3)
+        factor = jitter_average(lambda d: kernel(d * 1e-3), x, sd) / kernel(x * 1e-3)
     factor = np.where(np.isfinite(factor), factor, 1.0)
     cut = cfg["fit"]["exclude_ms"]
     ref = fit_window(x, at_x * factor, grid, exclude_ms=cut, n_boot=0).as_dict()

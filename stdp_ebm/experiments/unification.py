@@ -99,9 +99,10 @@ def _compare(net: Network, cfg: dict) -> tuple[dict[str, np.ndarray], dict]:
     """Both sweeps on one net: arrays (without the net prefix) and the summary block."""
     d, u = cfg["dynamics"], cfg["unification"]
     tol, max_steps, ps = d["tol"], d["max_steps"], u["perturbations"]
-    cmp = Comparison.build(model_from_config(net, cfg), u["pc_epsilon"], net.x, net.target, tol,
+    x, target = net.examples()
+    cmp = Comparison.build(model_from_config(net, cfg), u["pc_epsilon"], x, target, tol,
                            max_steps)
-    eq24 = feedforward_backprop(net, cmp.ebm.rho, cmp.s_free, net.target, cmp.ebm.projected,
+    eq24 = feedforward_backprop(net, cmp.ebm.rho, cmp.s_free, target, cmp.ebm.projected,
                                 cmp.ebm.energy_form)[0]
     data: dict[str, np.ndarray] = {"sizes": np.array(net.sizes),
                                    "layers": np.array([f"W_{k}" for k in range(len(net.W))] + ["all"])}

@@ -127,7 +127,7 @@ def simulate(net: Network, rho: Rho, sp: dict, seed: int, models: dict | None = 
     try:
         sn = SpikingNetwork(net, rho, sp, models, seed)
         t_build = time.perf_counter() - t0
-        target = np.tile(net.target, (sp["trials"], 1))
+        target = np.tile(net.examples()[1], (sp["trials"], 1))
         ep = sn.episode(lambda y: teaching_force(energy, rho, y, target), stops)
     except (DimensionMismatchError, KeyError) as exc:
         raise ModelFileError(f"spiking network: the model files do not fit together: {exc}") \
@@ -147,5 +147,5 @@ def simulate(net: Network, rho: Rho, sp: dict, seed: int, models: dict | None = 
             "neuron_ms": float(len(sn.neurons) * sim_ms),
             "spikes": float(sn.spikes), "synaptic_events": float(sn.events),
             "codegen": sn.env.target}
-    return SpikingRun(ep.rates, ep.y, dW[-1], raw, times, drho, len(net.x), cost,
+    return SpikingRun(ep.rates, ep.y, dW[-1], raw, times, drho, len(net.examples()[0]), cost,
                       dict(zip(stops, dW)))

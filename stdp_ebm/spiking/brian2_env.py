@@ -96,6 +96,7 @@ class Brian2Env:
             b2.prefs.codegen.target, b2.defaultclock.dt = saved[0], saved[1]
             if runtime:
                 self._random = random_state()
+                assert saved[2] is not None  # taken above whenever runtime
                 set_random_state(saved[2])
             if freeze:
                 gc.unfreeze()

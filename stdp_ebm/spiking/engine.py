@@ -43,13 +43,14 @@ class SpikingNetwork:
 
         self.net_params, self.sp, self.models = net, sp, models
         self.sizes = net.sizes
-        self.batch = len(net.x)
+        x = net.examples()[0]
+        self.batch = len(x)
         self.copies = self.batch * sp["trials"]
         self.layout = Layout(tuple(self.sizes), self.copies, sp["neurons_per_unit"],
                              sp.get("transmission", "population"))
         self.unit_current = sp["unit_current_nA"] * b2.nA
         self._objects: list = []
-        self.source = self._input_group(rho(net.x))
+        self.source = self._input_group(rho(x))
         self.neurons, self.currents = self._neuron_groups()
         self.conns = self._connections()
         self.pops, self.rules = self._rule_layer()

@@ -17,6 +17,7 @@ the current of unit i (n per weight and copy). Both ways between free layers, on
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -143,7 +144,7 @@ class Layout:
             for k in range(1, last + 1)]
         return np.full(self.n_inputs, self.fan * self.sizes[1]), np.concatenate(degree)
 
-    def layer_blocks(self, counts: tuple[np.ndarray, np.ndarray]) -> list[np.ndarray]:
+    def layer_blocks(self, counts: Sequence[np.ndarray]) -> list[np.ndarray]:
         """Per-neuron values of the input and the LIF group → per layer, (copies, n_k, n)."""
         src, hid = counts
         blocks = [src] + [hid[self.neuron_offset(k):self.neuron_offset(k) +

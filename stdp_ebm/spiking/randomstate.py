@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from ..errors import UserError
@@ -24,7 +26,7 @@ def random_state() -> dict:
     import brian2 as b2
 
     device = b2.get_device()
-    state = {"numpy": np.random.get_state()}
+    state: dict[str, Any] = {"numpy": np.random.get_state()}
     for name in BUFFERS:
         address, index = int(getattr(device, f"{name}_buffer")[0]), int(
             getattr(device, f"{name}_buffer_index")[0])
@@ -61,7 +63,7 @@ def random_state_arrays(state: dict) -> dict[str, np.ndarray]:
     kind, key, pos, has_gauss, gauss = state["numpy"]
     if kind != "MT19937":
         raise ValueError(f"numpy's global generator is {kind}, not MT19937")
-    out = {"numpy_key": np.asarray(key, np.uint32),
+    out: dict[str, np.ndarray] = {"numpy_key": np.asarray(key, np.uint32),
            "numpy_pos": np.array([pos, has_gauss], np.int64),
            "numpy_gauss": np.array(gauss, np.float64)}
     for name in BUFFERS:

@@ -56,21 +56,21 @@ def run_segments(network, clock, segments: list[Segment], report=None) -> None:
     dt_s = float(clock.dt / b2.second)
     first = int(round(network.t_ / dt_s))
     queue, last = _timeline(segments, first, dt_s)
-    state = {"next": 0, "error": None}
+    state = {"next": 0}
+    failed: list[Exception] = []  # the callback's exception, re-raised after the run
 
     def fire(step: int) -> None:
-        while state["error"] is None and state["next"] < len(queue) \
-                and queue[state["next"]][0] <= step:
+        while not failed and state["next"] < len(queue) and queue[state["next"]][0] <= step:
             callback = queue[state["next"]][1]
             state["next"] += 1
             try:
                 callback()
             except Exception as exc:  # re-raised after the run, with its own type
-                state["error"] = exc
+                failed.append(exc)
                 network.stop()
 
     fire(first)
-    if last > first and state["error"] is None:
+    if last > first and not failed:
         # network.t_: the time (s) of the step being run, a float the run loop sets every step
         op = b2.NetworkOperation(lambda: fire(int(round(network.t_ / dt_s))), clock=clock,
                                  when="start", order=-1000)
@@ -78,11 +78,11 @@ def run_segments(network, clock, segments: list[Segment], report=None) -> None:
         try:
             run_brian2(network, (last - first) * dt_s * b2.second, report=report, namespace={})
         except KeyboardInterrupt:
-            if state["error"] is None:  # not our own stop for a failing callback: Ctrl+C
+            if not failed:  # not our own stop for a failing callback: Ctrl+C
                 raise
         finally:
             network.remove(op)
-    if state["error"] is None:
+    if not failed:
         fire(last)
-    if state["error"] is not None:
-        raise state["error"]
+    if failed:
+        raise failed[0]

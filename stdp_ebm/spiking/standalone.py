@@ -107,7 +107,8 @@ def check_run_inputs(sizes: list[int], batch: int, copies: int, W: list[np.ndarr
     """Refuse, with one line (:class:`ValueError`), parameters of :meth:`StandaloneProgram.run` that
     do not fit the compiled network (layer ``sizes``, ``batch`` examples, ``copies`` = batch ×
     trials network copies) or are not finite."""
-    expected = {f"W[{k}]": (sizes[k], sizes[k + 1]) for k in range(len(sizes) - 1)}
+    expected: dict[str, tuple[int, ...]] = {f"W[{k}]": (sizes[k], sizes[k + 1])
+                                            for k in range(len(sizes) - 1)}
     expected |= {f"b[{k}]": (sizes[k],) for k in range(len(sizes))}
     expected["rho_x"] = (batch, sizes[0])
     if len(W) != len(sizes) - 1 or len(b) != len(sizes):

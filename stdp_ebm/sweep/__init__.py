@@ -84,7 +84,8 @@ def run_sweep(cfg: dict[str, Any], exp: experiments.Experiment, out: Path,
         # point is dispatched), so no point reads the file again. A Dask client would serialise
         # them into every task; its workers get the path instead, read it once and refuse bytes
         # of another hash than the recorded one.
-        network = files.get("--network")
+        network: str | Path | None = files.get("--network")
+        assert network is None or isinstance(network, str)  # a NetworkFile (input_files)
         net_hash = recorded["--network"]["sha256"] if network is not None else None
         if network is not None and scheduler is not None:
             network = str(network)

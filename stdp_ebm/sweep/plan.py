@@ -125,7 +125,7 @@ def expand(cfg: dict[str, Any], exp: Experiment, source: str) -> list[Point]:
     base = {k: v for k, v in cfg.items() if k != "sweep"}
     rows = [{**z, **g} for z in _rows(spec.get("zip", {}), True)
             for g in _rows(spec.get("grid", {}), False)]
-    points = []
+    points: list[Point] = []
     for values, (replicate, seed) in itertools.product(rows, enumerate(spec["seeds"])):
         raw = json.loads(json.dumps(base))  # a deep copy of plain data
         for path, value in values.items():

@@ -107,11 +107,14 @@ def write_point(run_dir: Path, point: Point, outcome: Outcome, experiment: str,
     extra = {"experiment": experiment, "point": point.index, "replicate": point.replicate,
              "values": point.values, "session": session, "worker": outcome.worker,
              "status": "ok" if outcome.error is None else "error"}
+    result = None
     if outcome.error is None:
-        extra["nonfinite"] = nonfinite_headline(experiment, outcome.result.summary)
+        assert outcome.result is not None  # a point without an error has its result
+        result = outcome.result
+        extra["nonfinite"] = nonfinite_headline(experiment, result.summary)
     with atomic_directory(point_dir(run_dir, point.index)) as tmp:
-        if outcome.error is None:
-            write_result(tmp, point.cfg, outcome.result.data, outcome.result.summary, seeds, outcome.wall_s, extra)
+        if result is not None:
+            write_result(tmp, point.cfg, result.data, result.summary, seeds, outcome.wall_s, extra)
         else:
             write_config(tmp / "config.toml", point.cfg)
             write_json(tmp / "error.json", outcome.error)
