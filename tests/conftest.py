@@ -70,3 +70,25 @@ def run_cli(argv: list[str]) -> tuple[int, str]:
         except SystemExit as exc:
             code = exc.code
     return code, err.getvalue()
+
+
+#: the digits training config and overrides that make it a run of seconds (2 epochs)
+DIGITS = REPO / "experiments" / "train_digits.toml"
+QUICK = ["data.n_train=200", "data.n_test=100", "train.epochs=2", "network.sizes=[64,30,10]"]
+
+
+def interrupt_digits_training(tmp_path: Path, monkeypatch) -> tuple[list[str], Path]:
+    """A digits training run into ``tmp_path/run`` stopped by Ctrl-C in its backprop baseline,
+    after the rule's 2 epochs were checkpointed: (its CLI arguments, its partial directory)."""
+    from stdp_ebm.experiments import train as train_exp
+
+    args = ["run", str(DIGITS), "--out", str(tmp_path / "run"), "--quiet"]
+    args += [a for o in QUICK for a in ("--set", o)]
+
+    def interrupted(*a, **k):
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as m:
+        m.setattr(train_exp, "train_bp", interrupted)
+        assert run_cli(args)[0] == 130
+    return args, tmp_path / ".run.partial"

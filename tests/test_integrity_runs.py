@@ -21,11 +21,8 @@ import tomli_w
 
 from stdp_ebm.network import random_network, save_network
 
-from conftest import run_cli
+from conftest import DIGITS, QUICK, interrupt_digits_training, run_cli
 
-REPO = Path(__file__).resolve().parent.parent
-DIGITS = REPO / "experiments" / "train_digits.toml"
-QUICK = ["data.n_train=200", "data.n_test=100", "train.epochs=2", "network.sizes=[64,30,10]"]
 ALIGN = """
 experiment = "alignment"
 seed = 11
@@ -150,29 +147,13 @@ def test_a_network_file_is_pickled_with_its_bytes(tmp_path):
 
 
 # --- 2. an edited partial run is refused; 3. its sittings are recorded ----------------------------
-def _interrupted(tmp_path: Path, monkeypatch) -> tuple[list[str], Path]:
-    """A digits training run stopped by Ctrl-C in the baseline, after the rule's 2 epochs."""
-    from stdp_ebm.experiments import train as train_exp
-
-    args = ["run", str(DIGITS), "--out", str(tmp_path / "run"), "--quiet"]
-    args += [a for o in QUICK for a in ("--set", o)]
-
-    def interrupted(*a, **k):
-        raise KeyboardInterrupt
-
-    with monkeypatch.context() as m:
-        m.setattr(train_exp, "train_bp", interrupted)
-        assert run_cli(args)[0] == 130
-    return args, tmp_path / ".run.partial"
-
-
 def _one_line(code: int, err: str) -> None:
     assert code == 2 and err.startswith("stdp-ebm: error: ") and err.count("\n") == 1, err
     assert "Traceback" not in err
 
 
 def test_a_resume_over_an_edited_partial_config_is_refused(tmp_path, monkeypatch):
-    args, partial = _interrupted(tmp_path, monkeypatch)
+    args, partial = interrupt_digits_training(tmp_path, monkeypatch)
     config = partial / "config.toml"
     original = config.read_text()
     edited = tomllib.loads(original)
@@ -190,7 +171,7 @@ def test_a_resume_over_an_edited_partial_config_is_refused(tmp_path, monkeypatch
 
 
 def test_checkpoints_without_their_config_are_refused(tmp_path, monkeypatch):
-    args, partial = _interrupted(tmp_path, monkeypatch)
+    args, partial = interrupt_digits_training(tmp_path, monkeypatch)
     (partial / "config.toml").unlink()
     code, err = run_cli(args)
     _one_line(code, err)
@@ -199,7 +180,7 @@ def test_checkpoints_without_their_config_are_refused(tmp_path, monkeypatch):
 
 
 def test_an_edited_input_record_is_refused(tmp_path, monkeypatch):
-    args, partial = _interrupted(tmp_path, monkeypatch)
+    args, partial = interrupt_digits_training(tmp_path, monkeypatch)
     assert (partial / "inputs.json").read_text() == "{}\n"  # digits: no input files
     (partial / "inputs.json").write_text("{ }\n")  # the same record, but not the file written
     code, err = run_cli(args)
@@ -216,7 +197,7 @@ def _more_epochs(checkpoint: Path, extra: int = 3) -> None:
 
 
 def test_a_checkpoint_with_more_epochs_than_the_config_is_refused(tmp_path, monkeypatch):
-    args, partial = _interrupted(tmp_path, monkeypatch)
+    args, partial = interrupt_digits_training(tmp_path, monkeypatch)
     _more_epochs(partial / "checkpoints" / "ep.npz")
     code, err = run_cli(["plot", str(tmp_path / "run")])  # drawing it: refused, not a ValueError
     _one_line(code, err)
@@ -231,7 +212,7 @@ def test_the_sittings_of_a_resumed_run_are_in_its_manifest(tmp_path, monkeypatch
 
     from stdp_ebm import runner
 
-    args, partial = _interrupted(tmp_path, monkeypatch)
+    args, partial = interrupt_digits_training(tmp_path, monkeypatch)
     first = json.loads((partial / "sittings.json").read_text())["sittings"]
     assert len(first) == 1 and first[0]["ended"] == "interrupted"
     assert run_cli(args)[0] == 0
@@ -513,7 +494,7 @@ def test_an_edited_checkpoint_is_not_used(tmp_path, monkeypatch):
     result is still the uninterrupted run's (the edit is kept aside as ep.damaged.npz)."""
     from stdp_ebm import runner
 
-    args, partial = _interrupted(tmp_path, monkeypatch)
+    args, partial = interrupt_digits_training(tmp_path, monkeypatch)
     path = partial / "checkpoints" / "ep.npz"
     with np.load(path) as f:
         arrays = {k: f[k] for k in f.files}

@@ -17,11 +17,9 @@ from stdp_ebm import runner, sweep
 from stdp_ebm.errors import InputError
 from stdp_ebm.network import random_network, save_network
 
-from conftest import run_cli
+from conftest import DIGITS, QUICK, interrupt_digits_training, run_cli
 
 REPO = Path(__file__).resolve().parent.parent
-DIGITS = REPO / "experiments" / "train_digits.toml"
-QUICK = ["data.n_train=200", "data.n_test=100", "train.epochs=2", "network.sizes=[64,30,10]"]
 SWEEP = """
 experiment = "alignment"
 seed = 11
@@ -124,18 +122,8 @@ def _members(run_dir: Path) -> dict[str, bytes]:
 
 def _interrupt_training(tmp_path: Path, monkeypatch) -> tuple[list[str], Path]:
     """A training run stopped by Ctrl-C in the baseline: the rule's 2 epochs are checkpointed."""
-    from stdp_ebm.experiments import train as train_exp
-
-    args = ["run", str(DIGITS), "--out", str(tmp_path / "run"), "--quiet"]
-    args += [a for o in QUICK for a in ("--set", o)]
-
-    def interrupted(*a, **k):
-        raise KeyboardInterrupt
-
-    with monkeypatch.context() as m:
-        m.setattr(train_exp, "train_bp", interrupted)
-        assert run_cli(args)[0] == 130
-    checkpoints = tmp_path / ".run.partial" / "checkpoints"
+    args, partial = interrupt_digits_training(tmp_path, monkeypatch)
+    checkpoints = partial / "checkpoints"
     assert (checkpoints / "ep.npz").is_file() and (checkpoints / "ep.prev.npz").is_file()
     return args, checkpoints
 
