@@ -207,13 +207,7 @@ class SpikingLearner(DeltaLearner):
         if self.isolated and self._before_eval is None:
             self._before_eval = self.sn.checkpoint()
         self._load(x)
-        sp = self.sn.sp  # this learner's own copy of [spiking]: the window of this phase only
-        train_ms, sp["free_ms"] = sp["free_ms"], self.eval_free_ms
-        try:
-            y = self.sn.free_phase()[1]
-        finally:
-            sp["free_ms"] = train_ms
-        return self._trial_mean(y)[:len(x)]
+        return self._trial_mean(self.sn.free_phase(self.eval_free_ms)[1])[:len(x)]
 
     def _end_evaluation(self) -> None:
         """Back to the training state saved by the first :meth:`predict` since the last training

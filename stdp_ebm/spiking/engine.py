@@ -221,10 +221,11 @@ class SpikingNetwork:
         the input group and of the LIF group."""
         return float(sum(c @ d for c, d in zip(counts, self.layout.out_degree())))
 
-    def _free_segments(self, out: dict) -> list[Segment]:
-        """Settle, then count: ``out`` gets the population rates ρ (copies, n_k) and the output
-        state ŷ (copies, n_out) of the counting window."""
+    def _free_segments(self, out: dict, count_ms: float | None = None) -> list[Segment]:
+        """Settle, then count for ``count_ms`` (default ``free_ms``): ``out`` gets the population
+        rates ρ (copies, n_k) and the output state ŷ (copies, n_out) of the counting window."""
         sp, mark = self.sp, {}
+        window_ms = sp["free_ms"] if count_ms is None else count_ms
 
         def begin() -> None:
             self._nudging = False
@@ -234,14 +235,14 @@ class SpikingNetwork:
             self.out_mon.resize(0)  # the output current from here to finish() only
 
         def finish() -> None:
-            out["rates"], out["y"] = self._free_result(mark["counts"])
+            out["rates"], out["y"] = self._free_result(mark["counts"], window_ms)
 
         return [Segment(sp["settle_ms"], start=begin, end=count),
-                Segment(sp["free_ms"], end=finish)]
+                Segment(window_ms, end=finish)]
 
-    def _free_result(self, before: list[np.ndarray]) -> tuple[list, np.ndarray]:
+    def _free_result(self, before: list[np.ndarray], window_ms: float) -> tuple[list, np.ndarray]:
         sp = self.sp
-        window = sp["free_ms"] * 1e-3
+        window = window_ms * 1e-3
         rates = [(a - b).sum(axis=2) / (self.layout.n * window * sp["r_max_hz"])
                  for a, b in zip(self.layout.layer_blocks(self._counts()), before)]
         # I_syn_ and unit_current as raw values (A): the same quotient as with units
@@ -252,10 +253,11 @@ class SpikingNetwork:
                                   "weights or spiking.unit_current_nA")
         return rates, y
 
-    def free_phase(self) -> tuple[list[np.ndarray], np.ndarray]:
-        """Settle, then count: population rates ρ (copies, n_k), output state ŷ (copies, n_out)."""
+    def free_phase(self, count_ms: float | None = None) -> tuple[list[np.ndarray], np.ndarray]:
+        """Settle, then count for ``count_ms`` (default ``[spiking] free_ms``): population rates ρ
+        (copies, n_k), output state ŷ (copies, n_out)."""
         out: dict = {}
-        self._run(self._free_segments(out), rule=False)
+        self._run(self._free_segments(out, count_ms), rule=False)
         return out["rates"], out["y"]
 
     def _accumulators(self) -> dict[str, list[np.ndarray]]:
