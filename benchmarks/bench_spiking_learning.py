@@ -1,6 +1,6 @@
 """Benchmark: cost per training example of the Brian2 rule-synapse learner, and where it goes.
 
-One :class:`~stdp_ebm.spiking_learner.SpikingLearner` mini-batch (free phase, ±β nudged phases,
+One :class:`~stdp_ebm.spiking.learner.SpikingLearner` mini-batch (free phase, ±β nudged phases,
 ΔW) on random inputs, with the ``[spiking]`` and ``[learner]`` settings of
 ``experiments/train_spiking.toml`` unless overridden; one untimed warm-up batch (compilation),
 then ``--batches`` timed ones. CPU seconds (``time.process_time``: the machine is shared, so wall
@@ -62,12 +62,12 @@ def main() -> None:
     p.add_argument("--json", default=None)
     a = p.parse_args()
 
-    from stdp_ebm.calibration import calibrate
+    from stdp_ebm.spiking.calibration import calibrate
     from stdp_ebm.energy import HOPFIELD
     from stdp_ebm.network import random_network
     from stdp_ebm.runner import resolve
     from stdp_ebm.spiking import load_models
-    from stdp_ebm.spiking_learner import SpikingLearner
+    from stdp_ebm.spiking.learner import SpikingLearner
 
     cfg = resolve(CONFIG, a.overrides + ["calibration.points=11",
                                          "calibration.duration_ms=200.0"])[0]

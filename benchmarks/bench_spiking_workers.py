@@ -2,7 +2,7 @@
 
 The learner of ``experiments/train_spiking.toml`` (or ``--config``) with ``[learner] workers`` =
 each of ``--workers`` (1: one process, the default learner; P > 1:
-:class:`~stdp_ebm.spiking_parallel.ParallelSpikingLearner`), on the first training mini-batches of
+:class:`~stdp_ebm.spiking.pool.ParallelSpikingLearner`), on the first training mini-batches of
 its task: one untimed mini-batch (compilation, worker start), then ``--batches`` timed ones. Wall
 seconds, since the work is spread over processes: run it on cores nothing else uses. Usage::
 

@@ -1,6 +1,6 @@
 """Benchmark: the STDP window in ONE Brian2 run vs one Brian2 simulation per Δt.
 
-The one-run pattern (stdp_ebm.protocols) simulates every Δt and repeat as its own pre/post pair of
+The one-run pattern (stdp_ebm.stdp.protocols) simulates every Δt and repeat as its own pre/post pair of
 one network. The per-Δt pattern is that of Brian's own STDP examples: a loop that builds and runs a
 network for each Δt (here with the same ``repeats`` pairs in it, so both do the same work). Both run
 side by side in this process with a warm Cython cache: each is run once, untimed, on a short
@@ -21,17 +21,17 @@ import time
 import numpy as np
 
 from stdp_ebm.experiments.stdp_window import DEFAULT_GRID
-from stdp_ebm.protocols import pairing, simulate
+from stdp_ebm.stdp.protocols import pairing, run_schedule
 
 
 def one_run(grid: np.ndarray, repeats: int, pairings: int, seed: int) -> np.ndarray:
     """Every Δt and repeat in one network."""
-    return simulate(pairing(np.repeat(grid, repeats), pairings, 1.0), seed).delta_w
+    return run_schedule(pairing(np.repeat(grid, repeats), pairings, 1.0), seed).delta_w
 
 
 def per_delta_t(grid: np.ndarray, repeats: int, pairings: int, seed: int) -> np.ndarray:
     """One network (``repeats`` pairs) per Δt, built and run in a loop."""
-    return np.concatenate([simulate(pairing(np.full(repeats, d), pairings, 1.0), seed).delta_w
+    return np.concatenate([run_schedule(pairing(np.full(repeats, d), pairings, 1.0), seed).delta_w
                            for d in grid])
 
 

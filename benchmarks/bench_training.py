@@ -9,7 +9,7 @@
    ratio can be below 1.) One row per depth (784-500-10, 784-500-500-10, 784-500-500-500-10) and
    precision, and 784-500-10 at the training batch of 20, where the fixed cost of each call weighs
    more.
-2. A training epoch as the configs run it (:func:`stdp_ebm.train.fit`: batch 20, the config's steps,
+2. A training epoch as the configs run it (:func:`stdp_ebm.learning.fit`: batch 20, the config's steps,
    ±β, input dropout; then the test error on 10 000 images): 784-500-10 (train_mnist.toml) timed on
    ``--fit-examples`` training images plus a sixth as many test images and scaled to 60k + 10k,
    per precision. Target: ≤ 3.5 CPU-s per epoch at one BLAS thread. With ``--deep`` also the 2- and
@@ -45,7 +45,7 @@ from stdp_ebm.config import CONFIGS_DIR
 from stdp_ebm.data import Dataset
 from stdp_ebm.network import random_network
 from stdp_ebm.rate import RateModel
-from stdp_ebm.train import EPLearner, TRAIN_SCHEMA, apply_update, train_ep
+from stdp_ebm.learning import EPLearner, TRAIN_SCHEMA, apply_update, train_ep
 
 REPO = Path(__file__).resolve().parent.parent
 MNIST = REPO.parent / "shared" / "data" / "mnist"

@@ -5,7 +5,7 @@ pairings at 5 Hz, 2 mV membrane noise); all seeds are pairs of ONE Brian2 run. E
 as the stdp_window experiment fits its run (cut-off 4 ms, BCa bootstrap over the repeats), and the
 table gives per parameter the coverage of the truth with its Clopper–Pearson 95 % interval and the
 width ratio (mean half-width / (1.96 × s.d. of the estimates across seeds)). The truth includes the
-jitter factor e^(σ²/2τ²) (stdp_ebm.window_coverage). docs/stdp.md quotes this script's output.
+jitter factor e^(σ²/2τ²) (stdp_ebm.stdp.coverage). docs/stdp.md quotes this script's output.
 
     python benchmarks/coverage_study.py                 # 100 seeds in Brian2 (≈ 1 CPU-min)
     python benchmarks/coverage_study.py --synthetic     # the same without Brian2 (seconds)
@@ -18,7 +18,7 @@ import time
 
 import numpy as np
 
-from stdp_ebm import window_coverage as wc
+from stdp_ebm.stdp import coverage as wc
 
 GRID = np.array([-60, -40, -25, -15, -10, -7, -5, 5, 7, 10, 15, 25, 40, 60.0])
 

@@ -45,7 +45,7 @@ def main() -> None:
                         "instead of the test set (for choosing settings)")
     a = p.parse_args()
 
-    from stdp_ebm.calibration import calibrate
+    from stdp_ebm.spiking.calibration import calibrate
     from stdp_ebm.data import Dataset, load_digits, load_mnist
     from stdp_ebm.energy import HOPFIELD
     from stdp_ebm.network import random_network
@@ -53,7 +53,7 @@ def main() -> None:
     from stdp_ebm.runner import resolve
     from stdp_ebm.seeds import Seeds
     from stdp_ebm.spiking import load_models
-    from stdp_ebm.train import EPLearner, train_ep
+    from stdp_ebm.learning import EPLearner, train_ep
 
     cfg = resolve(a.config)[0]
     rho = calibrate(cfg, load_models(), 1).tabulate()

@@ -32,7 +32,7 @@ def main() -> None:
     p.add_argument("--n-test", type=int, default=0, help="first N test examples (0: all)")
     a = p.parse_args()
 
-    from stdp_ebm.calibration import calibrate
+    from stdp_ebm.spiking.calibration import calibrate
     from stdp_ebm.checkpoint import Checkpoint
     from stdp_ebm.experiments import RunContext
     from stdp_ebm.experiments.train_spiking import build, load_task, rate_train_cfg
@@ -41,7 +41,7 @@ def main() -> None:
     from stdp_ebm.runner import resolve
     from stdp_ebm.seeds import Seeds
     from stdp_ebm.spiking import load_models
-    from stdp_ebm.train import EPLearner, evaluate
+    from stdp_ebm.learning import EPLearner, evaluate
 
     cfg = resolve(a.config, a.overrides)[0]
     seeds, t = Seeds(cfg["seed"]), rate_train_cfg(cfg)

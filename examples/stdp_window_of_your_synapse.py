@@ -13,7 +13,8 @@ import tempfile
 import matplotlib.pyplot as plt
 import numpy as np
 
-from stdp_ebm import models, protocols, stdp
+from stdp_ebm import models
+from stdp_ebm.stdp import kernels, protocols
 
 
 def main(delays_ms=np.arange(-80, 81, 10), n_pairings=20, out="stdp_window_of_your_synapse.png"):
@@ -23,9 +24,9 @@ def main(delays_ms=np.arange(-80, 81, 10), n_pairings=20, out="stdp_window_of_yo
     synapse = models.load_model(mine)  # checked by Brian2: units, names, syntax
 
     schedule = protocols.pairing(delays_ms, n_pairings, frequency_hz=1.0)
-    result = protocols.simulate(schedule, seed=1, synapse=synapse)
+    result = protocols.run_schedule(schedule, seed=1, synapse=synapse)
     def theory(model):  # the window predicted from the file's filters, without Brian2
-        kernel = stdp.PairKernel(stdp.RuleKernels.from_params(model.params))
+        kernel = kernels.PairKernel(kernels.RuleKernels.from_params(model.params))
         return np.array([kernel.from_spikes(*schedule.pair(k)) for k in range(schedule.n)])
 
     fig, ax = plt.subplots(figsize=(4.5, 3))

@@ -14,9 +14,9 @@ stays cheap and never imports Brian2)::
 * the references: :func:`implicit_neg_grad`, :func:`feedforward_backprop`,
   :func:`finite_difference_neg_grad`, and the metrics :func:`alignment`, :func:`layer_alignment`
 * Brian2 model files: :func:`load_model`, :func:`shipped_models`
-* STDP: the modules :mod:`stdp_ebm.protocols` (spike-pair schedules and their Brian2 simulation),
-  :mod:`stdp_ebm.stdp` (kernel theory) and :mod:`stdp_ebm.window_fit` (window fits with bootstrap
-  intervals)
+* STDP: the subpackage :mod:`stdp_ebm.stdp` — :mod:`~stdp_ebm.stdp.protocols` (spike-pair schedules and
+  their Brian2 simulation), :mod:`~stdp_ebm.stdp.kernels` (kernel theory), :mod:`~stdp_ebm.stdp.window_fit`
+  (window fits with BCa intervals) and :mod:`~stdp_ebm.stdp.data` (published measurements)
 * training (Eq 26 in its two-phase form) and its checkpoints: :func:`train_ep`, :func:`train_bp`,
   :func:`fit`, :class:`Checkpoint` (also how to read a run in progress)
 * the spiking network: :class:`SpikingStudy` (a calibrated layered network, its Brian2 phases and
@@ -42,11 +42,11 @@ _WHERE = {
     "finite_difference_neg_grad": "references",
     "alignment": "analysis", "layer_alignment": "analysis",
     "load_model": "models", "shipped_models": "models",
-    "train_ep": "train", "train_bp": "train", "fit": "train", "Checkpoint": "checkpoint",
+    "train_ep": "learning", "train_bp": "learning", "fit": "learning", "Checkpoint": "checkpoint",
     "Seeds": "seeds", "UserError": "errors",
     "run_config": "runner", "SpikingStudy": "study",
 }
-_MODULES = ("protocols", "stdp", "spiking", "models", "runner")
+_MODULES = ("stdp", "spiking", "models", "runner")
 
 __all__ = sorted(_WHERE) + list(_MODULES)
 

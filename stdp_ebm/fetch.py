@@ -1,7 +1,7 @@
 """``stdp-ebm data DIR``: fetch the digitised STDP measurements into a directory of the user's.
 
 The package does not ship the digitisations of Bi & Poo (1998) and Sjöström et al. (2001) that the
-STDP experiments compare with (see :mod:`stdp_ebm.stdp_data`: their licence, CC BY-NC-ND 4.0, allows
+STDP experiments compare with (see :mod:`stdp_ebm.stdp.data`: their licence, CC BY-NC-ND 4.0, allows
 verbatim copies for non-commercial use with attribution, but not relicensing under the package's MIT
 licence). This module downloads the verbatim files from their public source at a pinned commit, checks
 each against its pinned SHA-256, and writes them into the user's directory, as scikit-learn's

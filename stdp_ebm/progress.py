@@ -107,7 +107,7 @@ def bar(total: int | None, desc: str, unit: str = "it", initial: int = 0) -> Any
 
 
 class EpochBars:
-    """The ``on_batch`` callback of :func:`stdp_ebm.train.fit`: one bar (or status lines) per epoch
+    """The ``on_batch`` callback of :func:`stdp_ebm.learning.fit`: one bar (or status lines) per epoch
     over its mini-batches, showing the running training error; nothing when progress is off.
     Used as a context manager, so that the bar of an epoch cut short (an exception, Ctrl+C) is
     closed: its status lines would keep printing."""
@@ -139,7 +139,7 @@ class EpochBars:
 
 
 def epoch_lines(desc: str, epochs: int) -> Callable[["History"], None]:
-    """The ``on_epoch`` callback of :func:`stdp_ebm.train.fit`: after each epoch one line on
+    """The ``on_epoch`` callback of :func:`stdp_ebm.learning.fit`: after each epoch one line on
     stderr with the epoch's running training error (the one fit records), its test error, its
     time, the ETA (the median epoch so far times the epochs left: a first epoch slowed by other
     jobs does not dominate it) and the training time so far, resumed sittings included; nothing

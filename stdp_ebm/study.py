@@ -26,7 +26,7 @@ import numpy as np
 
 from . import experiments
 from .analysis import layer_alignment
-from .calibration import FICurve
+from .spiking.calibration import FICurve
 from .config import CONFIGS_DIR, read_toml
 from .errors import ConfigError
 from .network import Network

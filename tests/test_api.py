@@ -13,9 +13,11 @@ import stdp_ebm as se
 def test_every_public_name_resolves():
     for name in se.__all__:
         assert getattr(se, name) is not None, name
-    for module in ("network", "rate", "rule", "references", "analysis", "models", "protocols", "window_fit",
-                   "stdp", "seeds", "errors", "config", "activation", "energy", "train", "checkpoint",
-                   "progress"):
+    for module in ("network", "rate", "rule", "references", "analysis", "models", "stdp",
+                   "stdp.protocols", "stdp.window_fit", "stdp.kernels", "stdp.data", "stdp.coverage",
+                   "seeds", "errors", "config", "activation", "energy", "learning", "algorithms",
+                   "checkpoint", "progress", "spiking", "spiking.learner", "spiking.pool",
+                   "spiking.calibration"):
         mod = __import__(f"stdp_ebm.{module}", fromlist=["__all__"])
         missing = [n for n in mod.__all__ if not hasattr(mod, n)]
         assert not missing, f"stdp_ebm.{module}.__all__ names {missing}"

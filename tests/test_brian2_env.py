@@ -13,7 +13,7 @@ import pytest
 from numpy.testing import assert_array_equal
 
 from stdp_ebm.activation import TabulatedRho
-from stdp_ebm.calibration import CALIBRATION_SCHEMA, calibrate
+from stdp_ebm.spiking.calibration import CALIBRATION_SCHEMA, calibrate
 from stdp_ebm.config import validate
 from stdp_ebm.errors import UserError
 from stdp_ebm.network import network_from_config
@@ -82,9 +82,9 @@ def test_calibration_and_the_rule_on_given_trains_leave_brian2_as_the_caller_set
 
 
 def test_an_stdp_protocol_leaves_brian2_as_the_caller_set_it(user_settings):
-    from stdp_ebm import protocols
+    from stdp_ebm.stdp import protocols
 
-    protocols.simulate(protocols.pairing(np.array([-10.0, 10.0]), n_pairings=2), seed=1,
+    protocols.run_schedule(protocols.pairing(np.array([-10.0, 10.0]), n_pairings=2), seed=1,
                        noise_mV=2.0)
     _assert_unchanged(user_settings)
 

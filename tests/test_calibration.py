@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from stdp_ebm.calibration import CALIBRATION_SCHEMA, FICurve, measure_fi
+from stdp_ebm.spiking.calibration import CALIBRATION_SCHEMA, FICurve, measure_fi
 from stdp_ebm.config import validate
 from stdp_ebm.models import load_model
 
@@ -75,7 +75,7 @@ def fi_by_source():
     with the Siegert rates of the same neuron without and with the discrete-time correction."""
     import brian2 as b2
 
-    from stdp_ebm.calibration import siegert_rate
+    from stdp_ebm.spiking.calibration import siegert_rate
     from stdp_ebm.spiking import background, load_models
 
     models = load_models()

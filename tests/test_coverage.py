@@ -13,8 +13,8 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from stdp_ebm import window_coverage as wc
-from stdp_ebm.window_fit import double_exponential, jitter_average
+from stdp_ebm.stdp import coverage as wc
+from stdp_ebm.stdp.window_fit import double_exponential, jitter_average
 
 GRID = np.array([-60, -40, -25, -15, -10, -7, -5, 5, 7, 10, 15, 25, 40, 60.0])
 # stdp_ebm/models/pair_stdp.toml: Apre, taupre (ms), -Apost, taupost (ms)

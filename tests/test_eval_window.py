@@ -1,10 +1,10 @@
 """The spiking learner's evaluation window (``[learner] eval_free_ms``,
-stdp_ebm/spiking_learner.py).
+stdp_ebm/spiking/learner.py).
 
 A 3-4-2 network on Brian2's numpy target (nothing to compile: tiny populations in seconds), as in
 tests/test_spiking_resume.py. Predictions count over the evaluation window; the learner returns to
 its training state (network variables, clock, random numbers) before it trains again, so its
-weights after two epochs of :func:`stdp_ebm.train.fit` are the same bits whatever the window and
+weights after two epochs of :func:`stdp_ebm.learning.fit` are the same bits whatever the window and
 however often it was evaluated. The window's effect is checked against an independent reference: a
 network built with that window as its training free phase, same seed. Without a window (the
 default) the learner evaluates as it did before the key: a free phase of the engine on the training
@@ -22,9 +22,9 @@ from stdp_ebm.energy import EQ6
 from stdp_ebm.errors import ConfigError
 from stdp_ebm.network import network_from_config
 from stdp_ebm.runner import resolve
-from stdp_ebm.spiking_learner import SpikingLearner
-from stdp_ebm.spiking_parallel import ParallelSpikingLearner
-from stdp_ebm.train import fit
+from stdp_ebm.spiking.learner import SpikingLearner
+from stdp_ebm.spiking.pool import ParallelSpikingLearner
+from stdp_ebm.learning import fit
 from conftest import EXPERIMENTS, numpy_sp, small_config
 
 BATCH = 2

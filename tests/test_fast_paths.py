@@ -11,7 +11,7 @@ from numpy.testing import assert_allclose
 from stdp_ebm.network import random_network
 from stdp_ebm.rate import RateModel, active_inputs
 from stdp_ebm.rule import LowRank, ep_delta_w, ep_input_factors
-from stdp_ebm.train import EPLearner, TRAIN_SCHEMA
+from stdp_ebm.learning import EPLearner, TRAIN_SCHEMA
 
 # Float64 throughout. The fast paths drop exact zero terms or regroup the same products, so they differ
 # from the plain formulas by rounding only: a few ulp of O(1) sums over ≤ 40 terms, far below 1e-12.

@@ -264,7 +264,8 @@ def test_data_fetches_the_pinned_files_and_the_experiments_read_them(served, tmp
     experiments read (45 Bi & Poo points, Sjöström et al. at five frequencies)."""
     import shutil
 
-    from stdp_ebm import fetch, stdp_data
+    from stdp_ebm import fetch
+    from stdp_ebm.stdp import data as stdp_data
 
     folder, url = served
     for name in fetch.FILES:

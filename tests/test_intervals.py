@@ -148,7 +148,7 @@ def test_training_records_per_image_masks_that_survive_a_resume(tmp_path):
     from stdp_ebm.network import random_network
     from stdp_ebm.rate import model_from_config
     from stdp_ebm.runner import resolve
-    from stdp_ebm.train import EPLearner, fit
+    from stdp_ebm.learning import EPLearner, fit
 
     cfg = resolve(str(EXPERIMENTS / "train_spiking_quick.toml"),
                   ["task.n_train=40", "task.n_test=30", "train.epochs=2"])[0]

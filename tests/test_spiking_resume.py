@@ -2,7 +2,7 @@
 
 ``train_spiking`` interrupted after an epoch and resumed gives the bits of an uninterrupted run,
 with one process and with the mini-batch split over two workers (the checkpoint holds each network's
-clock, state and random numbers: stdp_ebm/spiking_learner.py). A ``[learner]`` worker killed in the
+clock, state and random numbers: stdp_ebm/spiking/learner.py). A ``[learner]`` worker killed in the
 middle of an epoch is one line and exit status 2; workers of a killed parent leave at once and
 silently; Ctrl-C of the process group is one or two lines of ours, none of Brian2's.
 """
@@ -88,7 +88,7 @@ def test_a_checkpoint_without_the_network_state_still_resumes(tmp_path, caplog):
     from stdp_ebm.checkpoint import History
     from stdp_ebm.errors import RunDirError
     from stdp_ebm.network import random_network
-    from stdp_ebm.spiking_learner import DeltaLearner, has_network_state
+    from stdp_ebm.spiking.learner import DeltaLearner, has_network_state
 
     class Old(DeltaLearner):  # a learner whose checkpoints hold the network state
         optional_state = ("brian2_",)
@@ -234,7 +234,7 @@ def test_workers_ignore_ctrl_c_and_a_killed_one_is_a_one_line_error(models):
     from stdp_ebm.energy import EQ6
     from stdp_ebm.errors import UserError
     from stdp_ebm.network import network_from_config
-    from stdp_ebm.spiking_parallel import ParallelSpikingLearner, WorkerLost
+    from stdp_ebm.spiking.pool import ParallelSpikingLearner, WorkerLost
 
     from conftest import numpy_sp, small_config
 

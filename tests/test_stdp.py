@@ -14,9 +14,9 @@ import pytest
 from numpy.testing import assert_allclose
 from scipy.integrate import quad
 
-from stdp_ebm import stdp
-from stdp_ebm.protocols import (concat, evoke_latency, measured_delta_t, pairing, poisson,
-                                simulate)
+from stdp_ebm.stdp import kernels as stdp
+from stdp_ebm.stdp.protocols import (concat, evoke_latency, measured_delta_t, pairing, poisson,
+                                run_schedule)
 
 KERN = stdp.RuleKernels(tau_pre_decay=16e-3, tau_pre_rise=1e-3, tau_post_decay=32e-3,
                         tau_post_rise=1e-3, eta=0.1, r_max=100.0)
@@ -89,7 +89,7 @@ def window_run():
     window = pairing(delta, 3, 4.0)
     control = poisson(10.0, 3.0, 40, np.random.default_rng(5))
     schedule, (w, c) = concat(window, control)
-    res = simulate(schedule, seed=11, noise_mV=0.0)
+    res = run_schedule(schedule, seed=11, noise_mV=0.0)
     return {"delta": delta, "window": window, "schedule": schedule, "w": w, "c": c, "res": res}
 
 
@@ -236,7 +236,7 @@ def test_triplet_model_file_is_pfister_gerstner_minimal_rule():
     delta = np.repeat([10.0, -10.0], 3)
     freq = np.tile([1.0, 20.0, 50.0], 2)  # at 20-50 Hz the post-pre-post (triplet) term acts
     schedule = pairing(delta, 15, freq)  # Sjöström's protocol, shortened from 60 pairings
-    res = simulate(schedule, seed=3, noise_mV=0.0, synapse="triplet_stdp")
+    res = run_schedule(schedule, seed=3, noise_mV=0.0, synapse="triplet_stdp")
     ref = np.array([_triplet_reference(res.pre_t[res.pre_i == k], res.post_t[res.post_i == k], p)
                     for k in range(schedule.n)])
     # both are exact exponentials on the same recorded spike times: only rounding differs

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from stdp_ebm.window_fit import TAU_BOUNDS_MS, double_exponential, fit_window
+from stdp_ebm.stdp.window_fit import TAU_BOUNDS_MS, double_exponential, fit_window
 
 TRUTH = {"a_plus": 0.8, "tau_plus": 17.0, "a_minus": 0.3, "tau_minus": 34.0}
 GRID = np.array([-100, -60, -40, -25, -15, -10, -5, -3, 3, 5, 10, 15, 25, 40, 60, 100.0])
@@ -73,7 +73,7 @@ def test_bi_poo_points_with_3_ms_cut_off_stay_bounded():
 
 
 def test_compare_recovers_a_known_scale_and_data_absent_is_none(tmp_path):
-    from stdp_ebm import stdp_data
+    from stdp_ebm.stdp import data as stdp_data
     f = np.linspace(-1.0, 1.0, 20)
     c = stdp_data.compare(f, 3.0 * f, 0.5)
     assert_allclose([c["scale"], c["rmse"]], [3.0, 0.0], atol=1e-12)
@@ -84,7 +84,7 @@ def test_compare_recovers_a_known_scale_and_data_absent_is_none(tmp_path):
 
 @pytest.mark.skipif(not BI_POO.is_file(), reason="digitised points not in ../shared")
 def test_digitised_files_read_as_documented():
-    from stdp_ebm import stdp_data
+    from stdp_ebm.stdp import data as stdp_data
     pts = stdp_data.bi_poo_points(BI_POO.parent)
     assert pts.x.size == 45 and np.all(np.diff(pts.x) >= 0)
     sj = stdp_data.sjostrom_points(BI_POO.parent)
@@ -109,7 +109,7 @@ def test_noise_free_repeats_give_a_degenerate_interval_not_ok():
 
 def test_batch_refits_agree_with_scipy_curve_fit():
     from scipy.optimize import curve_fit
-    from stdp_ebm.window_fit import refit_batch
+    from stdp_ebm.stdp.window_fit import refit_batch
     rng = np.random.default_rng(3)
     x = np.array([5.0, 7.0, 10.0, 15.0, 25.0, 40.0, 60.0])
     y = 0.8 * np.exp(-x / 17.0) * (1 + 0.05 * rng.normal(size=(50, x.size)))
@@ -147,7 +147,7 @@ def test_bi_poo_bounds_move_less_than_5_percent_between_bootstrap_seeds():
     """Three bootstrap seeds: every bound moves < 5 % (measured < 2.1 %) except the upper bound of
     A+, which lies in a heavy tail (resamples without the points nearest 0 give τ+ ≈ 3 ms) and moves
     8.9 % over these seeds (docs/stdp.md): bounded at 10 % here, the 5 % target not met for it."""
-    from stdp_ebm.window_fit import N_BOOT_DATA
+    from stdp_ebm.stdp.window_fit import N_BOOT_DATA
     pts = np.loadtxt(BI_POO, delimiter=",")
     fits = [fit_window(pts[:, 0], pts[:, 1], exclude_ms=3.0, seed=s, n_boot=N_BOOT_DATA).as_dict()
             for s in (11, 12, 13)]

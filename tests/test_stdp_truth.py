@@ -13,10 +13,10 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from stdp_ebm import stdp
+from stdp_ebm.stdp import kernels as stdp
 from stdp_ebm.models import load_model
-from stdp_ebm.protocols import measured_delta_t, pairing, simulate
-from stdp_ebm.window_fit import fit_window
+from stdp_ebm.stdp.protocols import measured_delta_t, pairing, run_schedule
+from stdp_ebm.stdp.window_fit import fit_window
 
 pytestmark = [pytest.mark.brian2, pytest.mark.slow]
 
@@ -27,7 +27,7 @@ SEEDS, REPEATS, PAIRINGS, FREQ_HZ = 20, 5, 10, 2.0  # 2 Hz: neighbours 500 ms ap
 def _blocks(synapse: str, seeds: int, noise_mV: float = 2.0):
     """One run; per seed block: (Δt nominal per pair, measured condition Δt per pair, ΔW per pair)."""
     delta = np.tile(np.repeat(GRID, REPEATS), seeds)
-    res = simulate(pairing(delta, PAIRINGS, FREQ_HZ), seed=2024, noise_mV=noise_mV, synapse=synapse)
+    res = run_schedule(pairing(delta, PAIRINGS, FREQ_HZ), seed=2024, noise_mV=noise_mV, synapse=synapse)
     measured = measured_delta_t(res, delta.size)
     per = GRID.size * REPEATS
     out = []

@@ -15,7 +15,7 @@ from stdp_ebm.network import random_network
 from stdp_ebm.rate import RateModel
 from stdp_ebm.references import finite_difference_neg_grad
 from stdp_ebm.rule import RuleAccumulator
-from stdp_ebm.train import TRAIN_SCHEMA, BPLearner, EPLearner, fit, train_bp, train_ep
+from stdp_ebm.learning import TRAIN_SCHEMA, BPLearner, EPLearner, fit, train_bp, train_ep
 
 
 @pytest.mark.parametrize("sizes", [[6, 7, 5, 3], [5, 3]])

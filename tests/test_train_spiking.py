@@ -1,4 +1,4 @@
-"""Training with the Brian2 rule synapses (experiments/train_spiking.py, spiking_learner.py).
+"""Training with the Brian2 rule synapses (experiments/train_spiking.py, spiking/learner.py).
 
 Default tests: compiled spiking networks (module fixtures) on the quick 2-class task, with the input
 as Poisson trains and as a constant current; their first mini-batch ΔW is compared with the
@@ -20,7 +20,7 @@ from stdp_ebm.errors import ConfigError
 from stdp_ebm.experiments import RunContext
 from stdp_ebm.runner import resolve
 from stdp_ebm.seeds import Seeds
-from stdp_ebm.train import apply_update
+from stdp_ebm.learning import apply_update
 from conftest import EXPERIMENTS
 
 CONFIG = EXPERIMENTS / "train_spiking.toml"
@@ -38,7 +38,7 @@ def _tiny(overrides: list[str]) -> dict:
     """Config, task, rate model and spiking learner, plus both learners' first-batch ΔW."""
     from stdp_ebm.experiments.train_spiking import (build, first_batch_gradient, load_task,
                                                     rate_train_cfg)
-    from stdp_ebm.train import EPLearner
+    from stdp_ebm.learning import EPLearner
 
     cfg = resolve(QUICK, FAST + overrides)[0]
     ctx = RunContext(Seeds(cfg["seed"]))
@@ -109,7 +109,7 @@ def test_rule_every_1_ms_matches_every_step(tiny, models):
     so only its last sample moves (0.9 ms earlier)."""
     import brian2 as b2
 
-    from stdp_ebm.spiking_learner import SpikingLearner
+    from stdp_ebm.spiking.learner import SpikingLearner
 
     spk, cfg, seed = tiny["spk"], tiny["cfg"], 7
     out = []
@@ -127,12 +127,12 @@ def test_rule_every_1_ms_matches_every_step(tiny, models):
 
 @pytest.mark.brian2
 def test_two_workers_give_the_mean_of_two_half_batch_learners_with_their_seeds(tiny, models):
-    """The mini-batch split over two worker processes (stdp_ebm/spiking_parallel.py) against two
+    """The mini-batch split over two worker processes (stdp_ebm/spiking/pool.py) against two
     one-process learners of half the batch, built here with the workers' seeds: the same spikes in
     both (same code, seed and inputs), so the ΔW, Δb and ŷ must be equal to the bit; a wrong split,
     a stale W in a worker or a sum instead of a mean would not be."""
-    from stdp_ebm.spiking_learner import SpikingLearner
-    from stdp_ebm.spiking_parallel import ParallelSpikingLearner
+    from stdp_ebm.spiking.learner import SpikingLearner
+    from stdp_ebm.spiking.pool import ParallelSpikingLearner
 
     spk, cfg, x, d = tiny["spk"], tiny["cfg"], tiny["x"], tiny["d"]
     net = tiny["net"].copy()
@@ -164,7 +164,7 @@ def test_two_workers_give_the_mean_of_two_half_batch_learners_with_their_seeds(t
 
 @pytest.mark.brian2
 def test_a_worker_that_fails_to_build_raises_its_error_in_the_parent_and_all_workers_stop(tiny):
-    from stdp_ebm.spiking_parallel import ParallelSpikingLearner, WorkerError
+    from stdp_ebm.spiking.pool import ParallelSpikingLearner, WorkerError
 
     spk, cfg = tiny["spk"], tiny["cfg"]
     with pytest.raises(WorkerError, match="KeyError") as info:
@@ -225,7 +225,7 @@ def test_alignment_record_of_the_rate_learner_survives_a_resume(tmp_path):
     from stdp_ebm.network import random_network
     from stdp_ebm.rate import model_from_config
     from stdp_ebm.checkpoint import Checkpoint
-    from stdp_ebm.train import EPLearner, fit
+    from stdp_ebm.learning import EPLearner, fit
 
     cfg = resolve(QUICK, ["task.n_train=40", "task.n_test=10", "train.epochs=2"])[0]
     t = rate_train_cfg(cfg)
@@ -262,7 +262,7 @@ def test_a_run_in_progress_is_drawn_from_the_checkpoints_of_its_finished_epochs(
                                                     rate_train_cfg)
     from stdp_ebm.network import random_network
     from stdp_ebm.rate import model_from_config
-    from stdp_ebm.train import EPLearner, fit
+    from stdp_ebm.learning import EPLearner, fit
 
     cfg = resolve(QUICK, ["task.n_train=40", "task.n_test=10", "train.epochs=2"])[0]
     t = rate_train_cfg(cfg)
@@ -292,7 +292,7 @@ def test_each_epoch_shows_a_bar_whose_running_error_is_the_epochs_train_error(ca
     from stdp_ebm.experiments.train_spiking import load_task, rate_train_cfg
     from stdp_ebm.network import random_network
     from stdp_ebm.rate import model_from_config
-    from stdp_ebm.train import EPLearner, fit
+    from stdp_ebm.learning import EPLearner, fit
 
     cfg = resolve(QUICK, ["task.n_train=60", "task.n_test=10", "train.epochs=2",
                           "train.batch_size=20"])[0]

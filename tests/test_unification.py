@@ -1,4 +1,4 @@
-"""EP, CHL and PC (stdp_ebm.unification) against finite differences and independent formulas.
+"""EP, CHL and PC (stdp_ebm.algorithms) against finite differences and independent formulas.
 
 The energies below are written out again here, from the papers, so that each update is checked against
 code it does not share: PC against the prediction-error energy of Whittington & Bogacz (2017) and the
@@ -21,7 +21,7 @@ from stdp_ebm.network import Network, network_from_config
 from stdp_ebm.rate import RateModel
 from stdp_ebm.references import finite_difference_neg_grad, free_mask
 from stdp_ebm.seeds import Seeds
-from stdp_ebm.unification import (ALGORITHMS, Comparison, PCModel, chl_target, clamped_phase,
+from stdp_ebm.algorithms import (ALGORITHMS, Comparison, PCModel, chl_target, clamped_phase,
                                   pc_delta_w)
 
 TOL = 1e-13  # relaxation tolerance of these tests (max |Δs|/ε at the fixed point)

@@ -7,7 +7,7 @@ from typing import Any
 import numpy as np
 
 from ..analysis import METRICS, cross_alignment, metrics_table
-from ..calibration import calibrate
+from ..spiking.calibration import calibrate
 from ..errors import DivergenceError
 from ..network import Network, network_from_config
 from ..rate import RateModel, State, model_from_config

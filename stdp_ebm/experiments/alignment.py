@@ -28,7 +28,7 @@ from ..progress import iterate
 from ..plotting import figure, layer_colors, legend_below, panel_label
 from ..rate import DYNAMICS_SCHEMA, RateModel, check_dynamics, model_from_config
 from ..rule import FORMS, RuleAccumulator
-from ..calibration import CALIBRATION_SCHEMA
+from ..spiking.calibration import CALIBRATION_SCHEMA
 from ..spiking import SPIKING_SCHEMA
 from . import Experiment, Result, RunContext
 from .alignment_noise import figures_noisy, run_noisy

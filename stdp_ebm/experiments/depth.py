@@ -13,7 +13,7 @@ images:
 2. **Per-layer gradient scale** on the first ``n_gradient`` of those images whose cost C is not zero
    after the reference relaxation (a trained net fits most images exactly, with clipped outputs on
    their targets, where every gradient vanishes): ‖ΔW_k‖ of the rule as training
-   computes it (±β, the training ε and steps, :class:`stdp_ebm.train.EPLearner`), of the rule at
+   computes it (±β, the training ε and steps, :class:`stdp_ebm.learning.EPLearner`), of the rule at
    small β with converged phases (``beta_small``, symmetric, relaxed to ``tol`` at ``epsilon_converged``),
    the implicit gradient −∂C/∂W_k at that converged free fixed point (:func:`implicit_neg_grad`) and
    feed-forward backprop through the local Jacobians there (:func:`feedforward_backprop`); cosines of
@@ -36,7 +36,7 @@ from ..plotting import figure, layer_colors, panel_label
 from ..rate import RateModel
 from ..references import feedforward_backprop, implicit_neg_grad
 from ..rule import ep_delta_w
-from ..train import EPLearner, TRAIN_SCHEMA
+from ..learning import EPLearner, TRAIN_SCHEMA
 from . import Experiment, Result, RunContext
 from .train import SCHEMA as TRAIN_EXPERIMENT_SCHEMA, load_data
 

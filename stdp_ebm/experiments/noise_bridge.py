@@ -38,7 +38,7 @@ import numpy as np
 from matplotlib.ticker import NullLocator
 
 from ..analysis import loglog_slope
-from ..calibration import CALIBRATION_SCHEMA
+from ..spiking.calibration import CALIBRATION_SCHEMA
 from ..config import Key, require
 from ..langevin import burn_in, matched_noise, paired_steps, per_trial, trial_delta_w, window_rates
 from ..network import NETWORK_SCHEMA

@@ -1,7 +1,7 @@
 """Rate model vs Brian2 spiking model of one network: fixed points, nudged trajectories, rule ΔW.
 
 The LIF neuron's f–I curve under its noise is measured and tabulated as ρ_LIF
-(:mod:`stdp_ebm.calibration`); the rate model runs with that ρ and the energy of ``[dynamics]`` (the
+(:mod:`stdp_ebm.spiking.calibration`); the rate model runs with that ρ and the energy of ``[dynamics]`` (the
 "calibrated rate model"; the shipped config uses Hopfield's energy, whose fixed point
 s = b + Wρ_LIF(s) is the populations' own, :mod:`stdp_ebm.energy`). Then:
 
@@ -37,7 +37,7 @@ from typing import Any
 import numpy as np
 
 from ..analysis import METRICS, layer_alignment, layer_intervals, trial_means
-from ..calibration import CALIBRATION_SCHEMA
+from ..spiking.calibration import CALIBRATION_SCHEMA
 from ..config import Key
 from ..network import NETWORK_SCHEMA
 from ..rate import DYNAMICS_SCHEMA, RateModel

@@ -10,7 +10,7 @@ from ..plotting import figure, layer_colors, layer_name, legend_below, panel_lab
 
 def _fig_calibration(data: dict, cfg: dict):
     from ..activation import HardSigmoid
-    from ..calibration import FICurve
+    from ..spiking.calibration import FICurve
 
     sp = cfg["spiking"]
     fi = FICurve(data["calib_s"], data["calib_rate_hz"], data["calib_sem_hz"], sp["r_max_hz"])

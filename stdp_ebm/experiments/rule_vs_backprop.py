@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..calibration import CALIBRATION_SCHEMA
+from ..spiking.calibration import CALIBRATION_SCHEMA
 from ..config import Key
 from ..errors import ConfigError, ModelFileError
 from ..network import NETWORK_SCHEMA

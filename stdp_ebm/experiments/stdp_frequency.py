@@ -1,7 +1,7 @@
 """Pairing-frequency dependence of STDP for each rule, against Sjöström et al. (2001).
 
 All (Δt, frequency, repeat) combinations are pairs of one Brian2 run per rule. For a rule that is a
-sum of a pair kernel K over ALL pre/post spike pairs (Eq 26, pair-based STDP; :mod:`stdp_ebm.stdp`),
+sum of a pair kernel K over ALL pre/post spike pairs (Eq 26, pair-based STDP; :mod:`stdp_ebm.stdp.kernels`),
 at a pairing period T the change per pairing is Σ_m K(Δt + mT): once T is comparable to the
 kernel's time constants the neighbouring pairings contribute with the opposite sign, and as T → 0
 the sum tends to (1/T)∫K, which is 0 for Eq 26 (∫K = 0) and negative for pair-based STDP
@@ -10,7 +10,7 @@ the sum tends to (1/T)∫K, which is 0 for Eq 26 (∫K = 0) and negative for pai
 
 Sjöström et al.'s points (mean ± s.d., % change) are read from ``[data] dir`` when present; each
 rule's ΔW is compared with them after ONE fitted scale factor per rule (all rule parameters fixed,
-:func:`stdp_ebm.stdp_data.compare`), with the reported s.d. as per-point scatter.
+:func:`stdp_ebm.stdp.data.compare`), with the reported s.d. as per-point scatter.
 
 data.npz: ``delta_t_ms``, ``frequencies_hz`` (axes); per rule ``RULE_mean``, ``RULE_sem`` (shape
 (n_delta_t, n_frequencies), ΔW after ``n_pairings`` pairings), ``RULE_theory`` and
@@ -23,10 +23,10 @@ from typing import Any
 
 import numpy as np
 
-from .. import stdp, stdp_data
+from ..stdp import kernels as stdp, data as stdp_data
 from ..config import Key, require
 from ..plotting import figure, panel_label
-from ..protocols import pairing
+from ..stdp.protocols import pairing
 from . import Experiment, Result, RunContext
 from .stdp_rules import DATA, SPIKING, data_dir, notes, rules, run_spiking, warn_absent
 from .stdp_window import schedule_theory

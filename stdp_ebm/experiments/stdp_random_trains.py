@@ -35,10 +35,10 @@ from typing import Any
 
 import numpy as np
 
-from .. import stdp, stdp_data
+from ..stdp import kernels as stdp, data as stdp_data
 from ..config import Key, require
 from ..plotting import figure, panel_label
-from ..protocols import concat, pairing, poisson
+from ..stdp.protocols import concat, pairing, poisson
 from . import Experiment, Result, RunContext
 from .stdp_rules import DATA, SPIKING, data_dir, notes, rules, run_spiking, warn_absent
 from .stdp_window_figures import label

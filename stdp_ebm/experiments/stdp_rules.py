@@ -2,8 +2,8 @@
 theory kernels, and one call that simulates a schedule with one rule.
 
 A rule is any synapse model file that names its ``weight_change`` variable
-(:func:`stdp_ebm.protocols.plastic_synapse`). The theory overlay and the τ sweep need a pair kernel,
-which a model file offers with its ``window`` key (:data:`stdp_ebm.stdp.WINDOWS`); rules without one
+(:func:`stdp_ebm.stdp.protocols.plastic_synapse`). The theory overlay and the τ sweep need a pair kernel,
+which a model file offers with its ``window`` key (:data:`stdp_ebm.stdp.kernels.WINDOWS`); rules without one
 (the triplet rule, which is not a sum over spike pairs) are run and plotted, and summary.json says
 what was skipped. All of this is decided by :func:`rules` before any simulation starts.
 """
@@ -15,11 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .. import stdp
+from ..stdp import kernels as stdp
 from ..config import DATA_DIR, Key, data_dir_key
 from ..errors import ModelFileError
 from ..models import Model, load_model
-from ..protocols import PairingResult, Schedule, plastic_synapse, simulate, switch_params
+from ..stdp.protocols import PairingResult, Schedule, plastic_synapse, run_schedule, switch_params
 from . import RunContext
 
 SPIKING = {
@@ -113,7 +113,7 @@ def run_spiking(schedule: Schedule, cfg: dict, ctx: RunContext, rule: Rule,
     kwargs = {"noise_mV": s["noise_mV"] if s["noise"] else 0.0, "learn": s["learn"],
               "tied": s["tied"], "dt_ms": s["dt_ms"], "pulse_ms": s["pulse_ms"],
               "neuron": s["neuron"], "synapse": rule.model, **overrides}
-    return simulate(schedule, ctx.seeds.int("brian2"), **kwargs)
+    return run_schedule(schedule, ctx.seeds.int("brian2"), **kwargs)
 
 
 def data_dir(cfg: dict) -> Path | None:

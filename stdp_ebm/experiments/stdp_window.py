@@ -2,9 +2,9 @@
 next to other rules and to Bi & Poo's measured points.
 
 Every Δt and every repeat is a separate pre/post pair of the same network
-(:mod:`stdp_ebm.protocols`); the rule under test (``[spiking] synapse``) runs the window and the
+(:mod:`stdp_ebm.stdp.protocols`); the rule under test (``[spiking] synapse``) runs the window and the
 Poisson control in one Brian2 run, each comparison rule (``[spiking] compare``) the window in one
-run of its own. The fit (:mod:`stdp_ebm.window_fit`) regresses each condition's mean ΔW on its
+run of its own. The fit (:mod:`stdp_ebm.stdp.window_fit`) regresses each condition's mean ΔW on its
 *measured* Δt (the mean over its pairs of each pair's mean nearest post − pre spike) and takes its
 95 % intervals from a BCa bootstrap over the repeats that recomputes both means from each resample.
 A rule whose model file names a theory kernel also gets the theory curve, the same fit applied to the
@@ -29,10 +29,10 @@ import logging
 
 import numpy as np
 
-from .. import stdp, stdp_data
+from ..stdp import kernels as stdp, data as stdp_data
 from ..config import Key, require
-from ..protocols import PairingResult, concat, pairing, pairing_offsets, poisson
-from ..window_fit import N_BOOT, N_BOOT_DATA, WindowFit, fit_window, jitter_average, jitter_sd
+from ..stdp.protocols import PairingResult, concat, pairing, pairing_offsets, poisson
+from ..stdp.window_fit import N_BOOT, N_BOOT_DATA, WindowFit, fit_window, jitter_average, jitter_sd
 from . import Experiment, Result, RunContext
 from .stdp_rules import (DATA, SPIKING, Rule, data_dir, notes, rules, run_spiking,
                          warn_absent)

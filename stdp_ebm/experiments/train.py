@@ -1,8 +1,8 @@
 """Training with the rule: two-phase (free / nudged) learning of the rate model, with a backprop baseline.
 
-The network is trained by :func:`stdp_ebm.train.train_ep` (free phase, nudged phase under
+The network is trained by :func:`stdp_ebm.learning.train_ep` (free phase, nudged phase under
 F = E + βC (Eq 13), update by the closed form of the symmetrised rule (Eq 26)); the same initial
-network is trained as a feed-forward chain by backprop (:func:`stdp_ebm.train.train_bp`) on the same
+network is trained as a feed-forward chain by backprop (:func:`stdp_ebm.learning.train_bp`) on the same
 split, batches, learning rates and epochs, both in the precision ``dynamics.dtype``. Both
 checkpoint after every epoch into the run directory's ``checkpoints/`` (``ep.npz``, ``bp.npz``); an
 interrupted run is left in ``.<run dir>.partial`` and the same command (or ``--resume RUN_DIR``)
@@ -38,7 +38,7 @@ from ..plotting import (error_floor, figure, layer_colors, log_percent_axis, mar
                         panel_label, plot_percent)
 from ..rate import DTYPE_KEY, DYNAMICS_SCHEMA, RateModel, check_dynamics
 from ..seeds import Seeds
-from ..train import TRAIN_SCHEMA, train_bp, train_ep
+from ..learning import TRAIN_SCHEMA, train_bp, train_ep
 from . import Experiment, Result, RunContext
 
 N_INPUTS = {"digits": 64, "mnist": 784}

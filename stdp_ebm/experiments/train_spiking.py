@@ -3,14 +3,14 @@
 Task: scikit-learn's 8×8 digits (all ten classes or a few, optionally block-averaged, ``[task]
 pool``) or MNIST, stratified train/test split (:func:`stdp_ebm.data.load_digits`).
 
-Spiking learner: :class:`stdp_ebm.spiking_learner.SpikingLearner` (one compiled Brian2 network,
+Spiking learner: :class:`stdp_ebm.spiking.learner.SpikingLearner` (one compiled Brian2 network,
 free phase, ±β nudged phases with common random numbers, ΔW from the rule synapses; the clamped
 input as Poisson trains or as the constant current ρ(x)W_0, ``[learner] input``). Its test error
 is counted over ``[learner] eval_free_ms`` (> 0: kept apart from training; 0: the training window).
 
 Rate learner: the same initial network, split, mini-batches, β, learning rates and epochs, trained
-by :func:`stdp_ebm.train.train_ep` (symmetric ±β) with ρ = ρ_LIF, the measured f–I curve of the
-spiking neuron (:mod:`stdp_ebm.calibration`).
+by :func:`stdp_ebm.learning.train_ep` (symmetric ±β) with ρ = ρ_LIF, the measured f–I curve of the
+spiking neuron (:mod:`stdp_ebm.spiking.calibration`).
 
 Both learners are watched every ``[learner] align_every`` mini-batches: the cosine per layer of
 the ΔW they apply with −∂C/∂W of the calibrated rate model at their weights before the update
@@ -39,7 +39,7 @@ import numpy as np
 
 from .. import progress
 from ..analysis import METRICS, layer_alignment
-from ..calibration import CALIBRATION_SCHEMA, calibrate
+from ..spiking.calibration import CALIBRATION_SCHEMA, calibrate
 from ..checkpoint import Checkpoint, History, read_checkpoints
 from ..config import Key, data_dir_key, data_directory, require
 from ..data import DataError, Dataset, load_digits, load_mnist, one_hot
@@ -48,9 +48,9 @@ from ..rate import DYNAMICS_SCHEMA, RateModel, model_from_config
 from ..references import implicit_neg_grad
 from ..seeds import Seeds
 from ..spiking import SPIKING_SCHEMA, load_models
-from ..spiking_learner import INPUTS, DeltaLearner, SpikingLearner
-from ..spiking_parallel import ParallelSpikingLearner
-from ..train import TRAIN_SCHEMA, EPLearner, Learner, evaluate, fit
+from ..spiking.learner import INPUTS, DeltaLearner, SpikingLearner
+from ..spiking.pool import ParallelSpikingLearner
+from ..learning import TRAIN_SCHEMA, EPLearner, Learner, evaluate, fit
 from . import Experiment, Result, RunContext
 from .train_spiking_plots import LEARNERS, figures, paired_test
 
@@ -85,7 +85,7 @@ SCHEMA = {
     "learner": {
         "input": Key("str", "poisson", "how the clamped input enters the spiking network: "
                      "poisson: trains at ρ_LIF(x)·r_max through W_0; current: the constant current "
-                     "ρ_LIF(x)W_0 into h_1 (stdp_ebm/spiking_learner.py)", choices=INPUTS),
+                     "ρ_LIF(x)W_0 into h_1 (stdp_ebm/spiking/learner.py)", choices=INPUTS),
         "rule_dt_ms": Key("float", 0.0, "step of the rule synapses (ms; 0: every simulation "
                           "step); the tied ΔW telescopes, so it only moves the last sample",
                           low=0.0),
@@ -98,7 +98,7 @@ SCHEMA = {
                             "whatever the window; 0: [spiking] free_ms on the training stream, "
                             "as runs made before this key", low=0.0),
         "workers": Key("int", 1, "processes the spiking learner splits each mini-batch over "
-                       "(stdp_ebm/spiking_parallel.py; must divide [train] batch_size)", low=1),
+                       "(stdp_ebm/spiking/pool.py; must divide [train] batch_size)", low=1),
     },
 }
 

@@ -1,6 +1,6 @@
 """EP, CHL and PC vs backprop at the infinitesimal inference limit (Millidge et al. 2022).
 
-On the standard net and on a digits-trained net, each algorithm of :mod:`stdp_ebm.unification` is run
+On the standard net and on a digits-trained net, each algorithm of :mod:`stdp_ebm.algorithms` is run
 (1) to its perturbed fixed point for each perturbation p (β for EP, γ for CHL, λ for PC) and (2) for a
 given number of inference steps at p = ``steps_perturbation``. Its ΔW is compared with the backprop
 gradient of its own energy's limit: the implicit gradient at the free fixed point (EP, CHL) or the
@@ -34,8 +34,8 @@ from ..network import NETWORK_SCHEMA, Network, network_from_config, random_netwo
 from ..plotting import figure, layer_colors, layer_name, panel_label
 from ..rate import DYNAMICS_SCHEMA, check_dynamics, model_from_config
 from ..references import feedforward_backprop
-from ..train import TRAIN_SCHEMA, train_ep
-from ..unification import ALGORITHMS, Comparison, fixed_point_gap
+from ..learning import TRAIN_SCHEMA, train_ep
+from ..algorithms import ALGORITHMS, Comparison, fixed_point_gap
 from . import Experiment, Result, RunContext
 
 #: the distance may rise by this much (absolute) between two perturbations and still count as falling:

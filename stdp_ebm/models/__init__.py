@@ -23,7 +23,7 @@ equation string), ``method``; neurons add ``threshold``, ``reset``, ``refractory
 ``run_regularly``: discrete integrals; :meth:`Model.attach`) and ``neuron`` (the neuron model file
 it connects, used for the check); a plasticity rule run by the STDP protocols also names
 ``weight_change`` (the variable holding its accumulated ΔW; checked to exist) and may name
-``window`` (a theory pair kernel in :data:`stdp_ebm.stdp.WINDOWS`, for rules that have one; the
+``window`` (a theory pair kernel in :data:`stdp_ebm.stdp.kernels.WINDOWS`, for rules that have one; the
 kernel declares the parameters it reads, and a file that names them otherwise maps them in a table
 ``[window_parameters]``, kernel name → the file's name, e.g. ``Apre = "A_plus"``); a
 ``poisson_input`` (Brian2's ``PoissonInput``: background spike trains drawn per step, no synapses)
@@ -50,7 +50,7 @@ from typing import Any
 
 from ..config import read_toml
 from ..errors import ModelFileError, did_you_mean
-from ..stdp import WINDOWS
+from ..stdp.kernels import WINDOWS
 from .check import check_code, check_neuron_reference, check_with_brian2
 from .quantity import parse_quantity
 
@@ -111,7 +111,7 @@ class Model:
         return self.name if self.shipped else f"{self.name}@{self.digest[:8]}"
 
     def window_namespace(self, **overrides: Any) -> dict[str, Any]:
-        """The parameters the theory kernel reads (:attr:`stdp_ebm.stdp.Window.params`), by the
+        """The parameters the theory kernel reads (:attr:`stdp_ebm.stdp.kernels.Window.params`), by the
         kernel's names, from this file's (``[window_parameters]`` maps kernel name → file name);
         ``overrides`` use the file's names. Checked at load (:func:`.check.check_window`)."""
         if not self.window:

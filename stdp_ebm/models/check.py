@@ -15,7 +15,7 @@ import re
 from typing import TYPE_CHECKING, Any, Callable
 
 from ..errors import ModelFileError, did_you_mean
-from ..stdp import WINDOWS
+from ..stdp.kernels import WINDOWS
 from .quantity import MAX_EXPONENT
 
 if TYPE_CHECKING:
@@ -135,7 +135,7 @@ def check_with_brian2(model: "Model", neuron: "Model | None") -> None:
 
 def check_window(model: "Model") -> None:
     """The theory kernel a rule names exists, and every parameter it declares
-    (:class:`stdp_ebm.stdp.Window`) is one of the file's, with the declared dimensions — under its
+    (:class:`stdp_ebm.stdp.kernels.Window`) is one of the file's, with the declared dimensions — under its
     own name or the file's name for it in ``[window_parameters]``."""
     if not model.window:
         if model.window_parameters:

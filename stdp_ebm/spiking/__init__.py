@@ -15,7 +15,7 @@ Mapping to the rate model (Bengio et al. 2017; ``stdp_ebm.rate``):
   (``stdp_ebm/models/population_current.toml``) and read by the unit's n neurons as a linked variable; with
   ``"neuron"`` every neuron of j projects to every neuron of i (n² synapses per weight, the same
   dynamics; the wiring for per-neuron weights). Index layout: :mod:`stdp_ebm.spiking.layout`;
-* the measured f–I curve (``stdp_ebm.calibration``) is ρ_LIF, so the population's fixed point is the
+* the measured f–I curve (``stdp_ebm.spiking.calibration``) is ρ_LIF, so the population's fixed point is the
   calibrated rate model's;
 * the input layer x is clamped as Poisson generators at rates ρ_LIF(x)·r_max;
 * the population settles at s = b + Wρ_LIF(s): the fixed point of the rate model with Hopfield's

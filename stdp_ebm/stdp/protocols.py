@@ -1,7 +1,7 @@
 """STDP protocols, vectorised: N independent pre/post pairs simulated in ONE Brian2 run.
 
 A :class:`Schedule` lists, for each pair k, the presynaptic spike times and the wanted postsynaptic
-spike times. :func:`simulate` turns it into one network:
+spike times. :func:`run_schedule` turns it into one network:
 
 * ``pre``  — a ``SpikeGeneratorGroup`` (N): the presynaptic spikes;
 * ``post`` — N LIF neurons (``stdp_ebm/models/lif_neuron.toml``); each wanted post spike is evoked the way
@@ -27,12 +27,12 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ConfigError, ModelFileError
-from .models import Model, load_model
-from .spiking.brian2_env import Brian2Env
-from .progress import run_brian2
+from ..errors import ConfigError, ModelFileError
+from ..models import Model, load_model
+from ..spiking.brian2_env import Brian2Env
+from ..progress import run_brian2
 
-__all__ = ["Schedule", "pairing", "poisson", "concat", "PairingResult", "simulate",
+__all__ = ["Schedule", "pairing", "poisson", "concat", "PairingResult", "run_schedule",
            "measured_delta_t", "pairing_offsets", "evoke_latency", "plastic_synapse", "switch_params"]
 
 #: silence before the first spike and after the last one (s): the rate traces decay fully (≫ 5τ)
@@ -140,7 +140,7 @@ class PairingResult:
     target: str
 
 
-def simulate(schedule: Schedule, seed: int, *, noise_mV: float = 0.0, learn: bool = False,
+def run_schedule(schedule: Schedule, seed: int, *, noise_mV: float = 0.0, learn: bool = False,
              tied: bool = False, dt_ms: float = 0.1, pulse_ms: float = 2.0,
              neuron: str | Model = "lif_neuron", synapse: str | Model = "rule_synapse",
              synapse_params: dict[str, Any] | None = None) -> PairingResult:
@@ -155,11 +155,11 @@ def simulate(schedule: Schedule, seed: int, *, noise_mV: float = 0.0, learn: boo
     syn_m = plastic_synapse(synapse)
     env = Brian2Env("cython", dt_ms, seed)  # the caller's Brian2 settings are restored
     with env.active():
-        return _simulate(schedule, env.target, noise_mV, learn, tied, dt_ms, pulse_ms, neuron_m,
+        return _run_schedule(schedule, env.target, noise_mV, learn, tied, dt_ms, pulse_ms, neuron_m,
                          syn_m, synapse_params)
 
 
-def _simulate(schedule: Schedule, target: str, noise_mV: float, learn: bool, tied: bool,
+def _run_schedule(schedule: Schedule, target: str, noise_mV: float, learn: bool, tied: bool,
               dt_ms: float, pulse_ms: float, neuron_m: Model, syn_m: Model,
               synapse_params: dict[str, Any] | None) -> PairingResult:
     import brian2 as b2

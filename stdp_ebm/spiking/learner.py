@@ -10,7 +10,7 @@ current +β(d − o(ŷ)), resume, nudged phase with −β (common random numbers
     ΔW_k = ⟨acc(+β) − acc(−β)⟩_copies / 2β,    Δb_k = ⟨ρ_k^{+β}(T) − ρ_k^{−β}(T)⟩_copies / 2β
 
 (the bias term of Eq 6 integrates dρ/dt to the end-of-phase filtered rates), applied after the
-mini-batch by :func:`stdp_ebm.train.apply_update`. Prediction = argmax of the free-phase ŷ.
+mini-batch by :func:`stdp_ebm.learning.apply_update`. Prediction = argmax of the free-phase ŷ.
 
 How the clamped input x enters (``input``):
 
@@ -56,12 +56,15 @@ import logging
 
 import numpy as np
 
-from .activation import Rho
-from .energy import Energy
-from .network import Network
-from .spiking import SpikingNetwork, teaching_force
-from .spiking.randomstate import random_state_arrays, random_state_from_arrays
-from .train import apply_update
+from ..activation import Rho
+from ..energy import Energy
+from ..network import Network
+from . import SpikingNetwork, teaching_force
+from .randomstate import random_state_arrays, random_state_from_arrays
+from ..learning import apply_update
+
+__all__ = ["INPUTS", "STATE", "DeltaLearner", "SpikingLearner", "shell_network", "pad_batch",
+           "has_network_state", "network_state_arrays", "network_state_from_arrays"]
 
 INPUTS = ("poisson", "current")
 LOG = logging.getLogger(__name__)
@@ -122,7 +125,7 @@ class DeltaLearner:
 
 
 class SpikingLearner(DeltaLearner):
-    """The rule synapses of one compiled :class:`SpikingNetwork` as a :class:`~stdp_ebm.train.
+    """The rule synapses of one compiled :class:`SpikingNetwork` as a :class:`~stdp_ebm.learning.
     Learner` (see the module docstring); ``net`` is the learner's own parameters."""
 
     def __init__(self, net: Network, rho: Rho, sp: dict, models: dict, seed: int, batch: int,

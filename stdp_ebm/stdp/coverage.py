@@ -4,7 +4,7 @@ The rule is pair-based STDP (``stdp_ebm/models/pair_stdp.toml``; one pairing at 
 weight by A_pre e^(−Δt/τ_pre) for Δt > 0 and A_post e^(Δt/τ_post) for Δt < 0), not the project's
 Eq 26 kernel. Every "seed" is an independent copy of the protocol (every Δt, every repeat, its own
 membrane noise); all seeds are pairs of ONE Brian2 run (:func:`simulate_seeds`), so 100 seeds cost
-one compiled network. Each seed is fitted with :func:`stdp_ebm.window_fit.fit_window` exactly as the
+one compiled network. Each seed is fitted with :func:`stdp_ebm.stdp.window_fit.fit_window` exactly as the
 ``stdp_window`` experiment fits its run, and :func:`coverage` counts how often each 95 % interval
 contains the truth.
 
@@ -12,7 +12,7 @@ contains the truth.
 whose post spike lands δ off its condition's mean changes the weight by A e^(−(Δt̄ + δ)/τ), whose
 mean over the jitter is A e^(−Δt̄/τ) e^(σ²/2τ²) (σ: the jitter's s.d., measured per condition and
 pooled over the seeds). So the truth of A± is n_pairings · A± · e^(σ²/2τ²) (obtained by fitting the
-jitter-averaged window, :func:`stdp_ebm.window_fit.jitter_average`), and the truth of τ± is τ±,
+jitter-averaged window, :func:`stdp_ebm.stdp.window_fit.jitter_average`), and the truth of τ± is τ±,
 except for the pairs of spikes from neighbouring pairings (at 5 Hz, e^(−(200 − abs(Δt))/τ) ≈ 1e-3 of
 the main term at abs(Δt) = 60 ms): they are summed over the schedule with the post spikes at their
 measured mean offset (the evoked spikes land ≈ 0.05 ms late), which the regressor Δt̄ does not
@@ -64,12 +64,12 @@ def simulate_seeds(n_seeds: int, grid: np.ndarray, repeats: int, n_pairings: int
                    frequency_hz: float, noise_mV: float, seed: int = 2024,
                    synapse: str = "pair_stdp") -> Seeds:
     """``n_seeds`` copies of the protocol as pairs of one Brian2 run of the pair-based rule."""
-    from .models import load_model
-    from .protocols import pairing, pairing_offsets, simulate
+    from ..models import load_model
+    from .protocols import pairing, pairing_offsets, run_schedule
     grid = np.asarray(grid, float)
     nominal = np.tile(np.repeat(grid, repeats), n_seeds)
     who = np.repeat(np.arange(n_seeds), grid.size * repeats)
-    res = simulate(pairing(nominal, n_pairings, frequency_hz), seed=seed, noise_mV=noise_mV,
+    res = run_schedule(pairing(nominal, n_pairings, frequency_hz), seed=seed, noise_mV=noise_mV,
                    synapse=synapse)
     offsets = pairing_offsets(res, nominal.size)
     p = load_model(synapse).params
@@ -104,7 +104,7 @@ def pair_rule_truth(data: Seeds, exclude_ms: float) -> dict[str, float]:
     post spikes at their measured mean offset from nominal (pooled over the seeds), times the
     jitter factor of the condition, fitted like the data but without noise."""
     from .protocols import pairing
-    from .stdp import ExponentialKernel
+    from .kernels import ExponentialKernel
     grid = np.unique(data.nominal)
     x = np.array([np.mean(data.measured[data.nominal == g]) for g in grid])
     a_p, t_p, a_m, t_m = data.window

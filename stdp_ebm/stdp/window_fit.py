@@ -287,7 +287,7 @@ def fit_window(delta_t_ms: np.ndarray, delta_w: np.ndarray, nominal_ms: np.ndarr
 def jitter_sd(offsets: list[np.ndarray], nominal_ms: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Spike-time jitter per condition: the s.d. (ms) of every pairing's measured post − pre about
     its condition's mean, pooled over the condition's repeats (``offsets``: per pair, the measured
-    post − pre of each of its pairings; :func:`stdp_ebm.protocols.pairing_offsets`).
+    post − pre of each of its pairings; :func:`stdp_ebm.stdp.protocols.pairing_offsets`).
     Returns (conditions, s.d.)."""
     nominal = np.asarray(nominal_ms, float)
     grid = np.unique(nominal)

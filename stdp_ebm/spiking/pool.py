@@ -1,7 +1,7 @@
 """The spiking learner's mini-batch split over worker processes (``[learner] workers``).
 
 Brian2's runtime target runs on one core. With ``workers`` = P > 1, P processes each hold their own
-compiled :class:`~stdp_ebm.spiking_learner.SpikingLearner` for batch/P examples of every mini-batch
+compiled :class:`~stdp_ebm.spiking.learner.SpikingLearner` for batch/P examples of every mini-batch
 (its own Brian2 network and random stream, seeded from the run's master seed). Per mini-batch the
 parent sends each worker the current W, b and its slice of the examples; each runs the free and ±β
 phases and returns its rule ΔW, Δb (means over its copies) and ŷ; the parent averages the P
@@ -9,7 +9,7 @@ estimates, which with equal slices is the mean over all copies, exactly as one n
 batch would form it, and applies the update. Only the random streams differ from the one-process
 learner: same seeds and P, same result. Workers start with ``spawn`` (no Brian2 state is forked).
 Each worker's learner evaluates over ``eval_free_ms`` as one process does (given a window, it
-returns to its training state afterwards; :mod:`stdp_ebm.spiking_learner`).
+returns to its training state afterwards; :mod:`stdp_ebm.spiking.learner`).
 
 At each epoch's end the checkpoint holds every worker's network state and random numbers
 (``brian2_w<p>_…``, :meth:`SpikingLearner.extra_state`), so a resumed run gives the bits of an
@@ -33,11 +33,13 @@ from multiprocessing.connection import Connection, wait
 
 import numpy as np
 
-from .activation import Rho
-from .energy import Energy
-from .errors import UserError
-from .network import Network
-from .spiking_learner import STATE, DeltaLearner, SpikingLearner, has_network_state, pad_batch
+from ..activation import Rho
+from ..energy import Energy
+from ..errors import UserError
+from ..network import Network
+from .learner import STATE, DeltaLearner, SpikingLearner, has_network_state, pad_batch
+
+__all__ = ["ParallelSpikingLearner", "WorkerError", "WorkerLost"]
 
 # the pipe of a parent or worker that is gone
 GONE = (EOFError, BrokenPipeError, ConnectionResetError)
@@ -71,7 +73,7 @@ def _serve(conn: Connection, kwargs: dict) -> None:
     ``stop`` (or the parent goes away)."""
     import brian2  # noqa: F401 - installs its Ctrl-C handler, replaced here
 
-    from . import progress
+    from .. import progress
 
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the parent's to handle
     _exit_with_parent()

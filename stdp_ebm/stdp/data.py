@@ -9,8 +9,8 @@ goes on, the figures say "points absent" and summary.json records why.
 Files (verbatim names of the digitisation):
 
 * ``bi_poo_stdp_points.csv``: Bi & Poo (1998) J Neurosci 18:10464, Fig. 7, 45 points
-  ``Δt (ms) = t_post − t_pre, change of the EPSC amplitude (%)`` (0 % = no change: the values run
-  from −40 % to +99 % and scatter about 0 at |Δt| ≈ 100 ms).
+  (Δt in ms = t_post − t_pre, change of the EPSC amplitude in %; 0 % = no change: the values run
+  from −40 % to +99 % and scatter about 0 at Δt ≈ ±100 ms).
 * ``sjo_ltp_freq_extracted.csv``, ``sjo_ltd_freq_extracted.csv``: Sjöström, Turrigiano & Nelson
   (2001) Neuron 32:1149, Δt = +10 ms and −10 ms, for 0.1, 10, 20, 40, 50 Hz the pairs (mean,
   mean + s.d.) of the EPSP after pairing in % of before (100 % = no change), in that order.
@@ -32,7 +32,10 @@ from typing import Any
 
 import numpy as np
 
-from .errors import ConfigError
+from ..errors import ConfigError
+
+__all__ = ["BI_POO_FILE", "SJOSTROM_FILES", "SJOSTROM_FREQUENCIES_HZ", "SOURCE", "Points",
+           "bi_poo_points", "sjostrom_points", "data_scatter", "compare"]
 
 BI_POO_FILE = "bi_poo_stdp_points.csv"
 SJOSTROM_FILES = {10.0: "sjo_ltp_freq_extracted.csv", -10.0: "sjo_ltd_freq_extracted.csv"}

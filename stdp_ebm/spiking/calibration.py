@@ -18,10 +18,12 @@ from typing import Any, Callable
 
 import numpy as np
 
-from .activation import TabulatedRho
-from .config import Key
-from .progress import run_brian2
-from .spiking.brian2_env import Brian2Env
+from ..activation import TabulatedRho
+from ..config import Key
+from ..progress import run_brian2
+from .brian2_env import Brian2Env
+
+__all__ = ["CALIBRATION_SCHEMA", "FICurve", "measure_fi", "calibrate", "siegert_rate"]
 
 CALIBRATION_SCHEMA: dict[str, Key] = {
     "s_min": Key("float", -0.5, "lowest state s (input current / I_unit) of the f–I table"),
@@ -87,7 +89,7 @@ def calibrate(cfg: dict, models: dict, seed: int) -> FICurve:
     ``[calibration]`` sections)."""
     import brian2 as b2
 
-    from .spiking import background, neuron_overrides
+    from . import background, neuron_overrides
 
     sp = cfg["spiking"]
     return measure_fi(models["neuron"], neuron_overrides(sp), cfg["calibration"],

@@ -31,6 +31,10 @@ from .rate import Phase, RateModel, State
 from .references import implicit_neg_grad
 from .rule import ep_delta_w
 
+__all__ = ["ALGORITHMS", "Comparison", "PCModel", "ClampedOutputModel", "feedforward",
+           "feedforward_neg_grad", "pc_delta_w", "clamped_phase", "chl_target",
+           "fixed_point_gap"]
+
 
 def feedforward(net: Network, rho: Rho, x: np.ndarray) -> State:
     """The feed-forward limit of the PC energy: h_0 = x, h_{k+1} = ρ(h_k) W_k + b_{k+1}, y = h_{L+1}."""
