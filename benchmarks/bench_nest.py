@@ -36,26 +36,26 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_spiking import SIMULATED_S, _network, _row  # noqa: E402
 
 
-def build(sp: dict, net, rho, models: dict, seed: int) -> tuple[list, object]:
+def build(sp, net, rho, models: dict, seed: int) -> tuple[list, object]:
     """The spiking network of ``net`` in NEST (see the module docstring): per layer the list of
     its units' node collections (copy-major), and a spike recorder of every neuron."""
     import nest
 
     p = models["neuron"].params
-    n, dt = sp["neurons_per_unit"], sp["dt_ms"]
+    n, dt = sp.neurons_per_unit, sp.dt_ms
     nest.ResetKernel()
     nest.verbosity = nest.VerbosityLevel.ERROR
     nest.SetKernelStatus({"resolution": dt, "rng_seed": seed % 2**31 or 1,
                           "local_num_threads": 1})
     ms, mV, pA = 1e-3, 1e-3, 1e-12
     tau_m, R_m = float(p["tau_m"]), float(p["R_m"])
-    I_unit = sp["unit_current_nA"] * 1e-9
-    J = I_unit / (n * sp["r_max_hz"] * float(p["tau_s"])) / pA  # pA per unit weight
+    I_unit = sp.unit_current_nA * 1e-9
+    J = I_unit / (n * sp.r_max_hz * float(p["tau_s"])) / pA  # pA per unit weight
     params = {"C_m": tau_m / R_m / 1e-12, "tau_m": tau_m / ms, "t_ref": float(p["tau_ref"]) / ms,
               "E_L": float(p["E_L"]) / mV, "V_th": float(p["v_th"]) / mV,
               "V_reset": float(p["v_reset"]) / mV, "V_m": float(p["E_L"]) / mV,
               "tau_syn_ex": float(p["tau_s"]) / ms, "tau_syn_in": float(p["tau_s"]) / ms}
-    sigma_I = sp["noise_mV"] * mV / R_m * np.sqrt(2 * tau_m / (dt * ms)) / pA
+    sigma_I = sp.noise_mV * mV / R_m * np.sqrt(2 * tau_m / (dt * ms)) / pA
     noise = nest.Create("noise_generator", params={"std": sigma_I, "dt": dt})
     copies, x = len(net.x), rho(net.x)
     layers = []
@@ -65,12 +65,12 @@ def build(sp: dict, net, rho, models: dict, seed: int) -> tuple[list, object]:
             for u in range(size):
                 if k == 0:
                     gen = nest.Create("poisson_generator",
-                                      params={"rate": float(x[c, u] * sp["r_max_hz"])})
+                                      params={"rate": float(x[c, u] * sp.r_max_hz)})
                     pop = nest.Create("parrot_neuron", n)
                     nest.Connect(gen, pop)
                 else:
                     pop = nest.Create("iaf_psc_exp", n, params={
-                        **params, "I_e": (net.b[k][u] + sp["offset"]) * I_unit / pA})
+                        **params, "I_e": (net.b[k][u] + sp.offset) * I_unit / pA})
                     nest.Connect(noise, pop)
                 units.append(pop)
         layers.append(units)

@@ -44,14 +44,15 @@ def _network(n: int, batch: int, transmission: str):
     from stdp_ebm.activation import HardSigmoid
     from stdp_ebm.network import network_from_config
     from stdp_ebm.seeds import Seeds
-    from stdp_ebm.spiking import load_models
+    from stdp_ebm.network import NetworkParams
+    from stdp_ebm.spiking import SpikingParams, load_models
 
     cfg, _ = runner.resolve(CONFIG, [f"spiking.neurons_per_unit={n}", "spiking.trials=1",
                                      f"network.batch={batch}",
                                      f"spiking.transmission={transmission}"])
     seeds = Seeds(cfg["seed"])
-    net = network_from_config(cfg, seeds.rng("network"))
-    return cfg["spiking"], net, HardSigmoid(), load_models(), seeds.int("brian2")
+    net = network_from_config(NetworkParams.of(cfg), seeds.rng("network"))
+    return SpikingParams.of(cfg), net, HardSigmoid(), load_models(), seeds.int("brian2")
 
 
 def worker(n: int, batch: int, transmission: str, target: str) -> dict:
@@ -64,7 +65,7 @@ def worker(n: int, batch: int, transmission: str, target: str) -> dict:
     if target == "cpp_standalone":
         b2.set_device("cpp_standalone", build_on_run=False)
     sn = SpikingNetwork(net, rho, sp, models, seed)
-    sn.set_teaching(sp["beta"] * (net.target - 0.5))
+    sn.set_teaching(sp.beta * (net.target - 0.5))
     sn.rules.active = True
     if target == "cython":
         sn.network.run(10 * b2.ms)  # compile or load every code object

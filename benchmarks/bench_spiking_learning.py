@@ -62,19 +62,19 @@ def main() -> None:
     p.add_argument("--json", default=None)
     a = p.parse_args()
 
-    from stdp_ebm.spiking.calibration import calibrate
+    from stdp_ebm.spiking.calibration import CalibrationParams, calibrate
     from stdp_ebm.energy import HOPFIELD
     from stdp_ebm.network import random_network
     from stdp_ebm.runner import resolve
-    from stdp_ebm.spiking import load_models
+    from stdp_ebm.spiking import SpikingParams, load_models
     from stdp_ebm.spiking.learner import SpikingLearner
 
     cfg = resolve(CONFIG, a.overrides + ["calibration.points=11",
                                          "calibration.duration_ms=200.0"])[0]
-    sp, lr, bs = cfg["spiking"], cfg["learner"], cfg["train"]["batch_size"]
+    sp, lr, bs = SpikingParams.of(cfg), cfg["learner"], cfg["train"]["batch_size"]
     mode = a.input or lr["input"]
     models = load_models()
-    rho = calibrate(cfg, models, 1).tabulate()
+    rho = calibrate(sp, CalibrationParams.of(cfg), models, 1).tabulate()
     rng = np.random.default_rng(0)
     net = random_network(a.sizes, rng, cfg["network"]["init_scale"], 0.0, 0.0)
     t0 = time.perf_counter()
@@ -103,13 +103,13 @@ def main() -> None:
     for name, t in profile.items():
         groups[group_of(name)] += t / a.batches
     groups["Python and Brian2 around the code objects"] = cpu - sum(groups.values())
-    sim_ms = sp["settle_ms"] + sp["free_ms"] + 2 * sp["nudged_ms"]
-    out = {"sizes": a.sizes, "input": mode, "batch": bs, "n": sp["neurons_per_unit"],
-           "dt_ms": sp["dt_ms"], "rule_dt_ms": lr["rule_dt_ms"], "simulated_ms": sim_ms,
+    sim_ms = sp.settle_ms + sp.free_ms + 2 * sp.nudged_ms
+    out = {"sizes": a.sizes, "input": mode, "batch": bs, "n": sp.neurons_per_unit,
+           "dt_ms": sp.dt_ms, "rule_dt_ms": lr["rule_dt_ms"], "simulated_ms": sim_ms,
            "lif_neurons": len(learner.sn.neurons), "rule_synapses": len(learner.sn.rules),
            "build_s": build_s, "cpu_s_per_batch": cpu, "wall_s_per_batch": wall,
            "cpu_ms_per_example": 1e3 * cpu / bs,
-           "cpu_us_per_step": 1e6 * cpu / (sim_ms / sp["dt_ms"]),
+           "cpu_us_per_step": 1e6 * cpu / (sim_ms / sp.dt_ms),
            "cpu_fraction": {k: v / cpu for k, v in sorted(groups.items(), key=lambda kv: -kv[1])}}
     print(json.dumps(out, indent=1))
     if a.json:

@@ -34,13 +34,14 @@ CONFIG = REPO / "experiments" / "rate_vs_spike.toml"
 def _setup(n: int, batch: int):
     from stdp_ebm import runner
     from stdp_ebm.activation import HardSigmoid
-    from stdp_ebm.network import network_from_config
+    from stdp_ebm.network import NetworkParams, network_from_config
+    from stdp_ebm.spiking import SpikingParams
     from stdp_ebm.seeds import Seeds
     from stdp_ebm.spiking import load_models
 
     cfg = runner.resolve(CONFIG, [f"spiking.neurons_per_unit={n}", f"network.batch={batch}"])[0]
-    net = network_from_config(cfg, Seeds(cfg["seed"]).rng("network"))
-    return net, HardSigmoid(), cfg["spiking"], load_models()
+    net = network_from_config(NetworkParams.of(cfg), Seeds(cfg["seed"]).rng("network"))
+    return net, HardSigmoid(), SpikingParams.of(cfg), load_models()
 
 
 def _changed(net) -> tuple:

@@ -45,7 +45,7 @@ from stdp_ebm.config import CONFIGS_DIR
 from stdp_ebm.data import Dataset
 from stdp_ebm.network import random_network
 from stdp_ebm.rate import RateModel
-from stdp_ebm.learning import EPLearner, TRAIN_SCHEMA, apply_update, train_ep
+from stdp_ebm.learning import EPLearner, TrainParams, apply_update, train_ep
 
 REPO = Path(__file__).resolve().parent.parent
 MNIST = REPO.parent / "shared" / "data" / "mnist"
@@ -104,9 +104,10 @@ def bench_step(model: RateModel, x: np.ndarray, steps: int, repeats: int) -> dic
     return {k: float(np.median(v)) for k, v in out.items()}
 
 
-def _config(hidden: int) -> tuple[list[int], dict, float]:
+def _config(hidden: int) -> tuple[list[int], TrainParams, float]:
     raw = tomllib.loads((CONFIGS_DIR / CONFIGS[hidden]).read_text())
-    cfg = {**{k: key.default for k, key in TRAIN_SCHEMA.items()}, **raw["train"], "epochs": 1}
+    train = {k: v for k, v in raw["train"].items() if k != "baseline"}  # the experiment's own key
+    cfg = TrainParams.from_mapping({**train, "epochs": 1})
     return raw["network"]["sizes"], cfg, raw["dynamics"]["epsilon"]
 
 
@@ -130,7 +131,7 @@ def bench_fit(hidden: int, data: Dataset, repeats: int) -> dict[str, float]:
     return {k: float(np.median(v)) for k, v in times.items()}
 
 
-def bench_epoch(model: RateModel, cfg: dict, x: np.ndarray, d: np.ndarray,
+def bench_epoch(model: RateModel, cfg: TrainParams, x: np.ndarray, d: np.ndarray,
                 repeats: int) -> dict[str, float]:
     """Seconds for one pass over (x, d): batched vs one example at a time (same updates)."""
     net0 = model.net.copy()
@@ -150,7 +151,7 @@ def bench_epoch(model: RateModel, cfg: dict, x: np.ndarray, d: np.ndarray,
                      for j in range(i, min(i + BATCH, len(x)))]
             dW = [np.mean([p[0][k] for p in parts], axis=0) for k in range(len(net0.W))]
             db = [np.mean([p[1][k] for p in parts], axis=0) for k in range(len(net0.W))]
-            apply_update(model.net, cfg["lrs"], 1.0, dW, db)
+            apply_update(model.net, cfg.lrs, 1.0, dW, db)
 
     times = {"batched": [], "per_example": []}
     for _ in range(repeats):
@@ -204,7 +205,7 @@ def main() -> None:
     ep = bench_epoch(model, cfg, data.x_train[:args.examples], data.y_train[:args.examples],
                      max(1, args.repeats // 2))
     speed = ep["per_example"] / ep["batched"]
-    phases = f"{cfg['free_steps']} free + {(2 if cfg['symmetric'] else 1)}×{cfg['nudged_steps']} nudged"
+    phases = f"{cfg.free_steps} free + {(2 if cfg.symmetric else 1)}×{cfg.nudged_steps} nudged"
     print(f"3. training pass over {args.examples} examples, 784-500-10 float64 ({phases} steps):")
     print(f"  batched (batch {BATCH}): {ep['batched']:8.2f} s; per-example loop, same maths: "
           f"{ep['per_example']:8.2f} s; speed-up {speed:.1f}× (target ≥ 5) "

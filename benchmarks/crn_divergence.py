@@ -50,15 +50,15 @@ def measure(source: str, beta: float, neurons: int, batch: int) -> dict:
 
     from stdp_ebm import runner
     from stdp_ebm.activation import TabulatedRho
-    from stdp_ebm.network import network_from_config
+    from stdp_ebm.network import NetworkParams, network_from_config
     from stdp_ebm.seeds import Seeds
-    from stdp_ebm.spiking import SpikingNetwork, load_models
+    from stdp_ebm.spiking import SpikingNetwork, SpikingParams, load_models
 
     cfg, _ = runner.resolve(CONFIG, [f"spiking.noise_source={source}",
                                      f"spiking.neurons_per_unit={neurons}",
                                      f"network.batch={batch}"])
-    seeds, sp = Seeds(cfg["seed"]), cfg["spiking"]
-    net = network_from_config(cfg, seeds.rng("network"))
+    seeds, sp = Seeds(cfg["seed"]), SpikingParams.of(cfg)
+    net = network_from_config(NetworkParams.of(cfg), seeds.rng("network"))
     s = np.linspace(-0.5, 1.5, 41)
     rho = TabulatedRho(s, np.clip(s + 0.3, 0.0, 1.2))  # only sets the input rates ρ(x)·r_max
     sn = SpikingNetwork(net, rho, sp, load_models(), seeds.int("brian2"))
@@ -69,11 +69,11 @@ def measure(source: str, beta: float, neurons: int, batch: int) -> dict:
     runs, rhos = [], []
     for sign in (1.0, -1.0):
         counts, t0 = [m.num_spikes for m in monitors], float(sn.network.t / b2.second)
-        rhos.append(sn.nudged_phase(sign * beta * force, [sp["nudged_ms"]]).rho)
-        runs.append([_spikes(m, c, t0, sp["dt_ms"] * 1e-3) for m, c in zip(monitors, counts)])
+        rhos.append(sn.nudged_phase(sign * beta * force, [sp.nudged_ms]).rho)
+        runs.append([_spikes(m, c, t0, sp.dt_ms * 1e-3) for m, c in zip(monitors, counts)])
         sn.resume(start)
-    bins = np.arange(0.0, sp["nudged_ms"] + 1e-9, BIN_MS) / sp["dt_ms"]
-    lay, steps_per_sample = sn.layout, int(round(BIN_MS / sp["record_ms"]))
+    bins = np.arange(0.0, sp.nudged_ms + 1e-9, BIN_MS) / sp.dt_ms
+    lay, steps_per_sample = sn.layout, int(round(BIN_MS / sp.record_ms))
     layers = {}
     for k, size in enumerate(sn.sizes):
         group = 0 if k == 0 else 1

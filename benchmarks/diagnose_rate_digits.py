@@ -45,18 +45,18 @@ def main() -> None:
                         "instead of the test set (for choosing settings)")
     a = p.parse_args()
 
-    from stdp_ebm.spiking.calibration import calibrate
+    from stdp_ebm.spiking.calibration import CalibrationParams, calibrate
     from stdp_ebm.data import Dataset, load_digits, load_mnist
     from stdp_ebm.energy import HOPFIELD
     from stdp_ebm.network import random_network
     from stdp_ebm.rate import RateModel
     from stdp_ebm.runner import resolve
     from stdp_ebm.seeds import Seeds
-    from stdp_ebm.spiking import load_models
-    from stdp_ebm.learning import EPLearner, train_ep
+    from stdp_ebm.spiking import SpikingParams, load_models
+    from stdp_ebm.learning import EPLearner, TrainParams, train_ep
 
     cfg = resolve(a.config)[0]
-    rho = calibrate(cfg, load_models(), 1).tabulate()
+    rho = calibrate(SpikingParams.of(cfg), CalibrationParams.of(cfg), load_models(), 1).tabulate()
     lo, hi = rho.bounds
     seeds = Seeds(1234)
     full = load_digits(seeds.rng("data"), 0.2)
@@ -78,7 +78,7 @@ def main() -> None:
     data = Dataset("digits", xtr[:n], ytr[:n], xte, yte)
     net = random_network([xtr.shape[1], a.H, ytr.shape[1]], seeds.rng("network"), a.init, 0, 0)
     model = RateModel(net, rho, epsilon=0.5, projected=True, energy_form=HOPFIELD)
-    t = dict(epochs=a.epochs, batch_size=a.bs, lrs=a.lrs, lr_decay=a.decay, free_steps=a.free,
+    t = TrainParams(epochs=a.epochs, batch_size=a.bs, lrs=a.lrs, lr_decay=a.decay, free_steps=a.free,
              nudged_steps=a.nudged, beta=a.beta, symmetric=True, random_sign=False,
              persistent=False, eval_batch=400)
     learner = EPLearner(model, t, 0)

@@ -25,13 +25,13 @@ def measure(source: str, trials: int) -> dict:
     from stdp_ebm.experiments._common import calibrated_setup
     from stdp_ebm.references import implicit_neg_grad
     from stdp_ebm.seeds import Seeds
-    from stdp_ebm.spiking import simulate
+    from stdp_ebm.spiking import SpikingParams, simulate
 
     cfg, _ = runner.resolve(CONFIG, [f"spiking.noise_source={source}", f"spiking.trials={trials}"])
     ctx = RunContext(seeds=Seeds(cfg["seed"]))
     net, models, _, model, free = calibrated_setup(cfg, ctx)
     ref = implicit_neg_grad(net, model.rho, free.s, net.target, model.projected, model.energy_form)
-    run = simulate(net, model.rho, cfg["spiking"], ctx.seeds.int("brian2"), models,
+    run = simulate(net, model.rho, SpikingParams.of(cfg), ctx.seeds.int("brian2"), models,
                    energy=model.energy_form)
     dw = run.delta_w("sym")
     return {"trial_sd_over_ref": [float(np.linalg.norm(s) / np.linalg.norm(r))

@@ -36,14 +36,14 @@ def main() -> None:
     from stdp_ebm.experiments.train_spiking import (build, first_batch_gradient, load_task,
                                                     rate_train_cfg)
     from stdp_ebm.network import Network
-    from stdp_ebm.rate import model_from_config
+    from stdp_ebm.rate import DynamicsParams, model_from_config
     from stdp_ebm.runner import resolve
     from stdp_ebm.seeds import Seeds
 
     cfg = resolve(a.config, a.overrides)[0]
     ctx = RunContext(Seeds(cfg["seed"]))
     t = rate_train_cfg(cfg)
-    data = load_task(cfg["task"], ctx.seeds.rng("data"), t["batch_size"], cfg["data"]["dir"])
+    data = load_task(cfg["task"], ctx.seeds.rng("data"), t.batch_size, cfg["data"]["dir"])
     net0, _, model0, spk = build(cfg, ctx, data)
     layers = len(cfg["network"]["sizes"]) - 1
     if a.checkpoint == "initial":
@@ -52,12 +52,12 @@ def main() -> None:
         with np.load(a.checkpoint) as f:
             W, b = [f[f"W_{k}"] for k in range(layers)], [f[f"b_{k}"] for k in range(layers + 1)]
     spk.net = Network([w.copy() for w in W], [x.copy() for x in b])
-    model = model_from_config(Network(W, b), cfg, rho=model0.rho)
-    bs, cos, ratio, signal, error = t["batch_size"], [], [], [], []
+    model = model_from_config(Network(W, b), DynamicsParams.of(cfg), rho=model0.rho)
+    bs, cos, ratio, signal, error = t.batch_size, [], [], [], []
     c0 = time.process_time()
     for i in range(a.batches):
         x, d = data.x_train[i * bs:(i + 1) * bs], data.y_train[i * bs:(i + 1) * bs]
-        dW, ref = spk.delta(x, d)[0], first_batch_gradient(model, x, d, cfg["dynamics"])
+        dW, ref = spk.delta(x, d)[0], first_batch_gradient(model, x, d, DynamicsParams.of(cfg))
         al = layer_alignment(dW, ref)
         cos.append(al["cos"])
         ratio.append(al["norm_ratio"])

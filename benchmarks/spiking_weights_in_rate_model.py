@@ -32,29 +32,30 @@ def main() -> None:
     p.add_argument("--n-test", type=int, default=0, help="first N test examples (0: all)")
     a = p.parse_args()
 
-    from stdp_ebm.spiking.calibration import calibrate
+    from stdp_ebm.spiking.calibration import CalibrationParams, calibrate
     from stdp_ebm.checkpoint import Checkpoint
     from stdp_ebm.experiments import RunContext
     from stdp_ebm.experiments.train_spiking import build, load_task, rate_train_cfg
     from stdp_ebm.network import Network
-    from stdp_ebm.rate import model_from_config
+    from stdp_ebm.rate import DynamicsParams, model_from_config
     from stdp_ebm.runner import resolve
     from stdp_ebm.seeds import Seeds
-    from stdp_ebm.spiking import load_models
+    from stdp_ebm.spiking import SpikingParams, load_models
     from stdp_ebm.learning import EPLearner, evaluate
 
     cfg = resolve(a.config, a.overrides)[0]
     seeds, t = Seeds(cfg["seed"]), rate_train_cfg(cfg)
-    data = load_task(cfg["task"], seeds.rng("data"), t["batch_size"], cfg["data"]["dir"])
+    data = load_task(cfg["task"], seeds.rng("data"), t.batch_size, cfg["data"]["dir"])
     n_test = a.n_test or len(data.x_test)
     x_test, y_test = data.x_test[:n_test], data.y_test[:n_test]
-    rho = calibrate(cfg, load_models(), seeds.int("calibration")).tabulate()
+    rho = calibrate(SpikingParams.of(cfg), CalibrationParams.of(cfg), load_models(),
+                    seeds.int("calibration")).tabulate()
     layers = len(cfg["network"]["sizes"]) - 1
     for path in map(Path, a.checkpoints):
         history, arrays = Checkpoint(path.parent, path.stem).read()
         net = Network([arrays[f"W_{k}"] for k in range(layers)],
                       [arrays[f"b_{k}"] for k in range(layers + 1)])
-        model = model_from_config(net, cfg, rho=rho)
+        model = model_from_config(net, DynamicsParams.of(cfg), rho=rho)
         err = evaluate(EPLearner(model, t, 0).predict, x_test, y_test, 1000)
         spiking = 100 * history.test_error[-1]
         print(f"{path}: after epoch {history.epochs}: Brian2 network {spiking:.2f} % (all test "
@@ -65,7 +66,7 @@ def main() -> None:
             with closing(build(c, RunContext(Seeds(c["seed"])), data)[3]) as spk:
                 spk.net = net.copy()
                 t0 = time.perf_counter()
-                err = evaluate(spk.predict, x_test, y_test, t["batch_size"])
+                err = evaluate(spk.predict, x_test, y_test, t.batch_size)
             print(f"  Brian2 network counting {free_ms:g} ms: {100 * err:.2f} % ({n_test} test "
                   f"examples, {time.perf_counter() - t0:.0f} s on {c['learner']['workers']} "
                   "worker(s))", flush=True)

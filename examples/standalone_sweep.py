@@ -18,7 +18,7 @@ import numpy as np
 import stdp_ebm as se
 from stdp_ebm.activation import HardSigmoid
 from stdp_ebm.plotting import layer_name
-from stdp_ebm.spiking import SPIKING_SCHEMA, load_models
+from stdp_ebm.spiking import SpikingParams, load_models
 from stdp_ebm.spiking.standalone import StandaloneProgram
 
 
@@ -26,7 +26,7 @@ def main(sizes=(20, 30, 10), n=10, scales=(0.5, 1.0, 1.5, 2.0), seeds=(1, 2, 3),
          duration_ms=500.0, out="standalone_sweep.png"):
     net = se.random_network(list(sizes), se.Seeds(1).rng("network"))
     net.x = se.Seeds(1).rng("input").uniform(0.0, 1.0, size=(1, sizes[0]))
-    spiking = {k: key.default for k, key in SPIKING_SCHEMA.items()} | {"neurons_per_unit": n}
+    spiking = SpikingParams(neurons_per_unit=n)
     rho = HardSigmoid()
     t0 = time.perf_counter()
     program = StandaloneProgram(net, rho, spiking, load_models(), duration_ms,

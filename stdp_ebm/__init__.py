@@ -17,6 +17,9 @@ stays cheap and never imports Brian2)::
 * STDP: the subpackage :mod:`stdp_ebm.stdp` — :mod:`~stdp_ebm.stdp.protocols` (spike-pair schedules and
   their Brian2 simulation), :mod:`~stdp_ebm.stdp.kernels` (kernel theory), :mod:`~stdp_ebm.stdp.window_fit`
   (window fits with BCa intervals) and :mod:`~stdp_ebm.stdp.data` (published measurements)
+* typed parameters, one frozen dataclass per config section, checked when made:
+  :class:`NetworkParams`, :class:`DynamicsParams`, :class:`TrainParams`, :class:`SpikingParams`,
+  :class:`CalibrationParams` (:mod:`stdp_ebm.sections`)
 * training (Eq 26 in its two-phase form) and its checkpoints: :func:`train_ep`, :func:`train_bp`,
   :func:`fit`, :class:`Checkpoint` (also how to read a run in progress)
 * the spiking network: :class:`SpikingStudy` (a calibrated layered network, its Brian2 phases and
@@ -44,6 +47,8 @@ _WHERE = {
     "load_model": "models", "shipped_models": "models",
     "train_ep": "learning", "train_bp": "learning", "fit": "learning", "Checkpoint": "checkpoint",
     "Seeds": "seeds", "UserError": "errors",
+    "NetworkParams": "network", "DynamicsParams": "rate", "TrainParams": "learning",
+    "SpikingParams": "spiking.params", "CalibrationParams": "spiking.calibration",
     "run_config": "runner", "SpikingStudy": "study",
 }
 _MODULES = ("stdp", "spiking", "models", "runner")

@@ -173,8 +173,10 @@ def fail(source: str, where: str, value: Any, problem: str) -> ConfigError:
 def validate(raw: Mapping[str, Any], schema: Schema, source: str) -> dict[str, Any]:
     """Validate a parsed config against ``schema`` and fill in defaults.
 
-    Returns a new nested dict with every key of the schema present. Raises :class:`ConfigError`
-    naming ``source``, the key and the allowed values on the first problem found.
+    Returns a new nested dict with every key of the schema present. A section whose schema is a
+    typed section's (:class:`stdp_ebm.sections.SectionSchema`) is also built once, which runs its
+    cross-key checks. Raises :class:`ConfigError` naming ``source``, the key and the allowed values
+    on the first problem found.
     """
     out: dict[str, Any] = {}
     sections = [s for s in schema] + ["sweep"]
@@ -208,6 +210,12 @@ def validate(raw: Mapping[str, Any], schema: Schema, source: str) -> dict[str, A
             if problem:
                 raise fail(source, f"[{section}] {name}", value, problem)
             resolved[name] = coerced
+        params = getattr(keys, "params", None)  # a typed section checks its keys together
+        if params is not None:
+            try:
+                params.of({section: resolved})
+            except ConfigError as exc:
+                raise ConfigError(f"{source}: {exc}") from None
         out[section] = resolved
     return out
 

@@ -29,45 +29,62 @@ resume from the checkpoint, so an interrupted run continues exactly where it sto
 from __future__ import annotations
 
 import time
-from typing import Callable, Protocol
+from dataclasses import dataclass
+from typing import Callable, ClassVar, Protocol, Sequence
 
 import numpy as np
 
 from .activation import Rho
 from .checkpoint import Checkpoint, History, Stateful
-from .config import Key
 from .data import Dataset
 from .errors import DivergenceError, UserError
 from .network import Network
 from .rate import RateModel, State
 from .rule import LowRank, ep_delta_w, ep_input_factors
+from .sections import Section, key
 
-__all__ = ["TRAIN_SCHEMA", "Learner", "EPLearner", "BPLearner", "fit", "train_ep", "train_bp",
+__all__ = ["TRAIN_SCHEMA", "TrainParams", "Learner", "EPLearner", "BPLearner", "fit", "train_ep",
+           "train_bp",
            "evaluate", "error_rate", "apply_update"]
 
-TRAIN_SCHEMA: dict[str, Key] = {
-    "epochs": Key("int", 20, "passes over the training set", low=1),
-    "batch_size": Key("int", 20, "examples per mini-batch (relaxed together)", low=1),
-    "beta": Key("float", 0.5, "nudge strength β of the nudged phase (Eq 13)", low=0.0,
-                open_low=True),
-    "random_sign": Key("bool", True, "draw the sign of β at random for each mini-batch"),
-    "symmetric": Key("bool", False, "symmetric ±β estimate: two nudged phases, ΔW from their "
-                                    "difference over 2β (overrides random_sign)"),
-    "persistent": Key("bool", False, "start each example's free phase from its last free state"),
-    "lrs": Key("floats", [0.1, 0.05], "learning rate of W_k (and b_{k+1}), one per weight "
-                                      "matrix, input side first", low=0.0),
-    "lr_decay": Key("float", 1.0, "learning rates are multiplied by this after every epoch",
-                    low=0.0, open_low=True, high=1.0),
-    "free_steps": Key("int", 20, "steps of the free phase (also used to evaluate)", low=1),
-    "nudged_steps": Key("int", 4, "steps of the nudged phase", low=1),
-    "eval_batch": Key("int", 1000, "examples relaxed together when measuring errors", low=1),
-    "input_dropout": Key("float", 0.0, "fraction p of training input pixels set to 0, drawn afresh "
-                                       "for every presentation; predictions see (1 − p)·x, the "
-                                       "mean input (permutation invariant)", low=0.0, high=1.0,
-                         open_high=True),
-    "weight_decay": Key("float", 0.0, "L2 decay λ: each update also moves W_k by −lr_k·decay^"
-                                      "epoch·λ·W_k (biases are not decayed)", low=0.0),
-}
+@dataclass(frozen=True)
+class TrainParams(Section):
+    """The ``[train]`` section: epochs, mini-batches, the nudge and the learning rates of
+    two-phase training (Eq 13 and 26) and of the backprop baseline.
+
+    Parameters
+    ----------
+    epochs, batch_size, beta, random_sign, symmetric, persistent, lrs, lr_decay, free_steps, nudged_steps, eval_batch, input_dropout, weight_decay
+        The keys of ``[train]`` (``stdp-ebm keys train_digits`` lists each one's meaning and
+        range); ``lrs`` has one learning rate per weight matrix, input side first.
+    """
+
+    SECTION: ClassVar[str] = "train"
+    epochs: int = key("int", 20, "passes over the training set", low=1)
+    batch_size: int = key("int", 20, "examples per mini-batch (relaxed together)", low=1)
+    beta: float = key("float", 0.5, "nudge strength β of the nudged phase (Eq 13)", low=0.0,
+        open_low=True)
+    random_sign: bool = key("bool", True, "draw the sign of β at random for each mini-batch")
+    symmetric: bool = key("bool", False, "symmetric ±β estimate: two nudged phases, ΔW from their "
+        "difference over 2β (overrides random_sign)")
+    persistent: bool = key("bool", False, "start each example's free phase from its last free state")
+    lrs: tuple[float, ...] = key("floats", [0.1, 0.05], "learning rate of W_k (and b_{k+1}), one per weight "
+        "matrix, input side first", low=0.0)
+    lr_decay: float = key("float", 1.0, "learning rates are multiplied by this after every epoch",
+        low=0.0, open_low=True, high=1.0)
+    free_steps: int = key("int", 20, "steps of the free phase (also used to evaluate)", low=1)
+    nudged_steps: int = key("int", 4, "steps of the nudged phase", low=1)
+    eval_batch: int = key("int", 1000, "examples relaxed together when measuring errors", low=1)
+    input_dropout: float = key("float", 0.0, "fraction p of training input pixels set to 0, drawn afresh "
+        "for every presentation; predictions see (1 − p)·x, the "
+        "mean input (permutation invariant)", low=0.0, high=1.0,
+        open_high=True)
+    weight_decay: float = key("float", 0.0, "L2 decay λ: each update also moves W_k by −lr_k·decay^"
+        "epoch·λ·W_k (biases are not decayed)", low=0.0)
+
+
+
+TRAIN_SCHEMA = TrainParams.schema()
 
 
 def error_rate(y: np.ndarray, target: np.ndarray) -> float:
@@ -84,7 +101,7 @@ class Learner(Stateful, Protocol):
     def predict(self, x: np.ndarray) -> np.ndarray: ...
 
 
-def apply_update(net: Network, lrs: list[float], scale: float, dW: list[np.ndarray | LowRank],
+def apply_update(net: Network, lrs: Sequence[float], scale: float, dW: list[np.ndarray | LowRank],
                  db: list[np.ndarray], weight_decay: float = 0.0) -> None:
     """W_k += lr_k·scale·(ΔW_k − λ W_k) and b_{k+1} += lr_k·scale·Δb_{k+1}, in place."""
     for k, lr in enumerate(lrs):
@@ -101,16 +118,16 @@ def apply_update(net: Network, lrs: list[float], scale: float, dW: list[np.ndarr
 class EPLearner:
     """The rule in a :class:`RateModel`: free phase, nudged phase(s), closed-form update."""
 
-    def __init__(self, model: RateModel, cfg: dict, n_train: int) -> None:
+    def __init__(self, model: RateModel, cfg: TrainParams, n_train: int) -> None:
         self.model, self.cfg, self.net = model, cfg, model.net
         self.states: list[np.ndarray] | None = None
-        if cfg["persistent"]:
+        if cfg.persistent:
             lo = model.rho.bounds[0]
             self.states = [np.full((n_train, n), lo) for n in model.net.sizes[1:]]
 
     def _free(self, x: np.ndarray, drive: np.ndarray, start: State | None = None) -> State:
         s = start if start is not None else self.model.initial_state(x)
-        return self.model.settle(s, self.cfg["free_steps"], drive)
+        return self.model.settle(s, self.cfg.free_steps, drive)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         return self._free(x, self.model.input_drive(x))[-1]
@@ -122,15 +139,15 @@ class EPLearner:
         c = self.cfg
         drive = self.model.input_drive(x)            # ρ(x)W_0: shared by every phase of this batch
         s0 = self._free(x, drive, start)
-        beta, steps = c["beta"], c["nudged_steps"]
-        if c["symmetric"]:
+        beta, steps = c.beta, c.nudged_steps
+        if c.symmetric:
             n = len(s0[0])
             both = self.model.settle([np.concatenate([sk, sk]) for sk in s0], steps,
                                      np.concatenate([drive, drive]),
                                      np.repeat([-beta, beta], n)[:, None], np.concatenate([d, d]))
             return (s0, [s0[0]] + [sk[:n] for sk in both[1:]],
                     [s0[0]] + [sk[n:] for sk in both[1:]], 2 * beta)
-        if c["random_sign"] and rng.random() < 0.5:
+        if c.random_sign and rng.random() < 0.5:
             beta = -beta
         return s0, s0, self.model.settle(s0, steps, drive, beta, d), beta
 
@@ -156,8 +173,8 @@ class EPLearner:
         if self.states is not None:
             for store, sk in zip(self.states, s0[1:]):
                 store[idx] = sk
-        apply_update(self.net, self.cfg["lrs"], lr_scale, dW, self._bias_delta(ref, nudged, beta),
-                     self.cfg.get("weight_decay", 0.0))
+        apply_update(self.net, self.cfg.lrs, lr_scale, dW, self._bias_delta(ref, nudged, beta),
+                     self.cfg.weight_decay)
         return s0[-1]
 
     def extra_state(self) -> dict[str, np.ndarray]:
@@ -178,7 +195,7 @@ class BPLearner:
     plain BP stalls at 40–60 % error on the digits), whereas EP's nudge moves it (Eq 13).
     """
 
-    def __init__(self, net: Network, rho: Rho, cfg: dict) -> None:
+    def __init__(self, net: Network, rho: Rho, cfg: TrainParams) -> None:
         self.net, self.rho, self.cfg = net, rho, cfg
 
     def _forward(self, x: np.ndarray) -> tuple[list[np.ndarray], list[np.ndarray]]:
@@ -206,8 +223,8 @@ class BPLearner:
             if k > 0:
                 inside = (z[k - 1] >= lo) & (z[k - 1] <= hi)
                 delta = (delta @ self.net.W[k].T) * self.rho.prime(s[k]) * inside
-        apply_update(self.net, self.cfg["lrs"], lr_scale, dW, db,
-                     self.cfg.get("weight_decay", 0.0))
+        apply_update(self.net, self.cfg.lrs, lr_scale, dW, db,
+                     self.cfg.weight_decay)
         return s[-1]
 
     def extra_state(self) -> dict[str, np.ndarray]:
@@ -224,7 +241,7 @@ def evaluate(predict: Callable[[np.ndarray], np.ndarray], x: np.ndarray, target:
     return error_rate(y, target)
 
 
-def fit(learner: Learner, data: Dataset, cfg: dict, rng: np.random.Generator,
+def fit(learner: Learner, data: Dataset, cfg: TrainParams, rng: np.random.Generator,
         checkpoint: Checkpoint | None = None,
         on_epoch: Callable[[History], None] | None = None,
         on_batch: Callable[[int, int, int, float], None] | None = None) -> History:
@@ -237,13 +254,13 @@ def fit(learner: Learner, data: Dataset, cfg: dict, rng: np.random.Generator,
     history = History()
     if checkpoint is not None:
         checkpoint.restore(learner, history, rng)
-    n, bs = len(data.x_train), cfg["batch_size"]
-    p_drop = cfg.get("input_dropout", 0.0)
+    n, bs = len(data.x_train), cfg.batch_size
+    p_drop = cfg.input_dropout
     predict = learner.predict if not p_drop else lambda x: learner.predict((1.0 - p_drop) * x)
-    for epoch in range(history.epochs, cfg["epochs"]):
+    for epoch in range(history.epochs, cfg.epochs):
         t0 = time.perf_counter()
         order = rng.permutation(n)
-        scale = cfg["lr_decay"] ** epoch
+        scale = cfg.lr_decay ** epoch
         wrong, cost, batches = 0.0, 0.0, -(-n // bs)
         for i in range(0, n, bs):
             idx = order[i:i + bs]
@@ -261,7 +278,7 @@ def fit(learner: Learner, data: Dataset, cfg: dict, rng: np.random.Generator,
         history.train_error.append(wrong / n)
         history.train_cost.append(cost / n)
         history.test_error.append(evaluate(predict, data.x_test, data.y_test,
-                                           cfg["eval_batch"]))
+                                           cfg.eval_batch))
         history.wall_s.append(time.perf_counter() - t0)
         if checkpoint is not None:
             checkpoint.save(learner, history, rng)
@@ -270,30 +287,28 @@ def fit(learner: Learner, data: Dataset, cfg: dict, rng: np.random.Generator,
     return history
 
 
-def train_ep(model: RateModel, data: Dataset, cfg: dict, rng: np.random.Generator,
+def train_ep(model: RateModel, data: Dataset, cfg: TrainParams, rng: np.random.Generator,
              checkpoint: Checkpoint | None = None,
              on_epoch: Callable[[History], None] | None = None,
              on_batch: Callable[[int, int, int, float], None] | None = None) -> History:
     """Train ``model.net`` in place with the rule (see module docstring); ``cfg`` is the [train]
-    section (missing keys take their :data:`TRAIN_SCHEMA` defaults)."""
-    cfg = {**{k: key.default for k, key in TRAIN_SCHEMA.items()}, **cfg}
+    section."""
     _check_lrs(cfg, model.net)
     return fit(EPLearner(model, cfg, len(data.x_train)), data, cfg, rng, checkpoint, on_epoch,
                on_batch)
 
 
-def train_bp(net: Network, rho: Rho, data: Dataset, cfg: dict, rng: np.random.Generator,
+def train_bp(net: Network, rho: Rho, data: Dataset, cfg: TrainParams, rng: np.random.Generator,
              checkpoint: Checkpoint | None = None,
              on_epoch: Callable[[History], None] | None = None,
              on_batch: Callable[[int, int, int, float], None] | None = None) -> History:
     """Train ``net`` in place as a feed-forward chain by backprop (the baseline); ``on_epoch``,
     ``on_batch`` as in :func:`fit`."""
-    cfg = {**{k: key.default for k, key in TRAIN_SCHEMA.items()}, **cfg}
     _check_lrs(cfg, net)
     return fit(BPLearner(net, rho, cfg), data, cfg, rng, checkpoint, on_epoch, on_batch)
 
 
-def _check_lrs(cfg: dict, net: Network) -> None:
-    if len(cfg["lrs"]) != len(net.W):
-        raise UserError(f"[train] lrs has {len(cfg['lrs'])} entries but the network has "
+def _check_lrs(cfg: TrainParams, net: Network) -> None:
+    if len(cfg.lrs) != len(net.W):
+        raise UserError(f"[train] lrs has {len(cfg.lrs)} entries but the network has "
                         f"{len(net.W)} weight matrices (one learning rate per W_k)")

@@ -19,45 +19,59 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 
 from . import npzfile
-from .config import Key
 from .errors import NetworkFileError
 from .resources import memory_limit
+from .sections import Section, key
 
 __all__ = ["Network", "NetworkFile", "random_network", "load_network", "save_network",
-           "network_from_config",
-           "NETWORK_SCHEMA"]
+           "network_from_config", "NetworkParams", "NETWORK_SCHEMA"]
 
-NETWORK_SCHEMA: dict[str, Key] = {
-    "sizes": Key("ints", [20, 30, 20, 10], "units per layer, input first, output last",
-                 low=1, min_len=2),
-    "init_scale": Key("float", 0.3, "gain of the Glorot-uniform weight init", low=0.0),
-    "bias_low": Key("float", 0.2, "biases are drawn uniformly from [bias_low, bias_high]"),
-    "bias_high": Key("float", 0.6, "upper end of the bias range"),
-    "batch": Key("int", 8, "number of random (x, target) examples when the file has none", low=1),
-}
+@dataclass(frozen=True)
+class NetworkParams(Section):
+    """The ``[network]`` section: how a random network and its examples are drawn.
+
+    Parameters
+    ----------
+    sizes : tuple[int, ...]
+        Units per layer, input first, output last (at least two layers).
+    init_scale : float
+        Gain of the Glorot-uniform weight init (≥ 0).
+    bias_low, bias_high : float
+        Biases are drawn uniformly from [bias_low, bias_high] (bias_low ≤ bias_high).
+    batch : int
+        Number of random (x, target) examples when the network file has none.
+    """
+
+    SECTION: ClassVar[str] = "network"
+    sizes: tuple[int, ...] = key("ints", [20, 30, 20, 10], "units per layer, input first, output "
+                                 "last", low=1, min_len=2)
+    init_scale: float = key("float", 0.3, "gain of the Glorot-uniform weight init", low=0.0)
+    bias_low: float = key("float", 0.2, "biases are drawn uniformly from [bias_low, bias_high]")
+    bias_high: float = key("float", 0.6, "upper end of the bias range")
+    batch: int = key("int", 8, "number of random (x, target) examples when the file has none",
+                     low=1)
+
+    def check(self) -> None:
+        """bias_low ≤ bias_high, and finite ranges for the draws of :func:`random_network`."""
+        if self.bias_low > self.bias_high:
+            raise self.problem("bias_low", f"must be <= bias_high = {self.bias_high:g}")
+        # uniform on [low, high) needs a finite width high − low, and the Glorot range ±a a
+        # finite 2a (numpy refuses an infinite range with OverflowError)
+        if not math.isfinite(self.bias_high - self.bias_low):
+            raise self.problem("bias_high", f"minus bias_low = {self.bias_low:g} overflows; give "
+                               "a finite range")
+        widest = max((6.0 / (a + b) for a, b in zip(self.sizes[:-1], self.sizes[1:])),
+                     default=0.0)
+        if not math.isfinite(2.0 * self.init_scale * math.sqrt(widest)):
+            raise self.problem("init_scale", "makes the weight range overflow; give a finite scale")
 
 
-def check_network(cfg: dict, source: str) -> None:
-    """Cross-key checks of the [network] section."""
-    from .config import require
-    sec = cfg["network"]
-    require(sec["bias_low"] <= sec["bias_high"], source, "[network] bias_low", sec["bias_low"],
-            f"must be <= bias_high = {sec['bias_high']:g}")
-    # the draws of random_network: uniform on [low, high) needs a finite width high − low, and
-    # the Glorot range ±a a finite 2a (numpy refuses an infinite range with OverflowError)
-    require(math.isfinite(sec["bias_high"] - sec["bias_low"]), source,
-            "[network] bias_high", sec["bias_high"],
-            f"minus bias_low = {sec['bias_low']:g} overflows; give a finite range")
-    sizes = sec["sizes"]
-    widest = max((6.0 / (a + b) for a, b in zip(sizes[:-1], sizes[1:])), default=0.0)
-    require(math.isfinite(2.0 * sec["init_scale"] * math.sqrt(widest)), source,
-            "[network] init_scale", sec["init_scale"],
-            "makes the weight range overflow; give a finite scale")
+NETWORK_SCHEMA = NetworkParams.schema()
 
 
 @dataclass
@@ -263,18 +277,32 @@ def random_network(sizes: list[int], rng: np.random.Generator, init_scale: float
     return Network(W, b)
 
 
-def network_from_config(cfg: dict, rng: np.random.Generator, path: str | None = None) -> Network:
-    """The network of a run: ``path`` when given, else a random one from ``cfg['network']``.
+def network_from_config(params: NetworkParams, rng: np.random.Generator,
+                        path: str | None = None) -> Network:
+    """The network of a run: ``path`` when given, else a random one drawn as ``params`` says.
 
-    Missing ``x``/``target`` are drawn uniformly in [0, 1] (``cfg['network']['batch']`` examples).
+    Parameters
+    ----------
+    params : NetworkParams
+        The ``[network]`` section.
+    rng : numpy.random.Generator
+        Draws the weights, biases and missing examples.
+    path : str, optional
+        A network file (``--network``).
+
+    Returns
+    -------
+    Network
+        With ``x`` and ``target`` of shape (batch, n): missing ones are drawn uniformly in [0, 1]
+        (``params.batch`` examples).
     """
-    sec = cfg["network"]
+    sec = params
     if path:
         net = load_network(path)
     else:
-        net = random_network(sec["sizes"], rng, sec["init_scale"], sec["bias_low"], sec["bias_high"])
+        net = random_network(list(sec.sizes), rng, sec.init_scale, sec.bias_low, sec.bias_high)
     if net.x is None:
-        net.x = rng.uniform(0.0, 1.0, size=(sec["batch"], net.sizes[0]))
+        net.x = rng.uniform(0.0, 1.0, size=(sec.batch, net.sizes[0]))
     if net.target is None:
         net.target = rng.uniform(0.0, 1.0, size=(len(np.atleast_2d(net.x)), net.sizes[-1]))
     x, target = np.atleast_2d(np.asarray(net.x, float)), np.atleast_2d(np.asarray(net.target, float))

@@ -28,7 +28,7 @@ current-based spiking population. The two coincide for the projected hard sigmoi
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, ClassVar
 
 import numpy as np
 from scipy.linalg.blas import get_blas_funcs
@@ -44,40 +44,62 @@ from .config import Key
 from .energy import EQ6, ENERGIES, Energy
 from .errors import ConvergenceError, DivergenceError
 from .network import Network
+from .sections import Section, key
 
-__all__ = ["RateModel", "Phase", "model_from_config", "active_inputs", "DYNAMICS_SCHEMA"]
+__all__ = ["RateModel", "Phase", "model_from_config", "active_inputs", "DynamicsParams",
+           "DYNAMICS_SCHEMA"]
 
 State = list[np.ndarray]
 StepCallback = Callable[[State, State], None]
 
-DYNAMICS_SCHEMA: dict[str, Key] = {
-    "epsilon": Key("float", 0.5, "step ε of Eq 1–2 in units of the time constant", low=0.0,
-                   open_low=True, high=1.0),
-    "beta1": Key("float", 0.0, "lower bound β1 of the hard sigmoid / state box (Eq 7)"),
-    "beta2": Key("float", 1.0, "upper bound β2 of the hard sigmoid / state box (Eq 7)"),
-    "projected": Key("bool", True, "clip states to [β1, β2] after each step"),
-    "energy": Key("str", "eq6", "eq6: Eq 6, drive ρ'(s)(b + Wρ), C = ½‖y − d‖²; hopfield: Hopfield "
-                  "(1984), drive b + Wρ, C = ½‖ρ(y) − d‖² (the spiking populations' rate model; "
-                  "the same as eq6 for the projected hard sigmoid)", choices=tuple(ENERGIES)),
-    "noise": Key("float", 0.0, "standard deviation σ of the Langevin noise η per step (Eq 1–2: "
-                 "s ← s + ε(R(s + η) − s)); 0 is the deterministic model", low=0.0),
-    "tol": Key("float", 1e-10, "free phase stops when max |s_{t+1} − s_t|/ε < tol", low=0.0,
-               open_low=True),
-    "max_steps": Key("int", 200_000, "free phase fails after this many steps", low=1),
-}
+@dataclass(frozen=True)
+class DynamicsParams(Section):
+    """The ``[dynamics]`` section: the rate model's relaxation (Eq 1–2) and energy.
+
+    Parameters
+    ----------
+    epsilon : float
+        Step ε of Eq 1–2 in units of the time constant, in (0, 1].
+    beta1, beta2 : float
+        Bounds β1 < β2 of the hard sigmoid and of the state box (Eq 7).
+    projected : bool
+        Clip the states to [β1, β2] after each step.
+    energy : str
+        ``eq6`` (Eq 6) or ``hopfield`` (Hopfield 1984; the spiking populations' rate model).
+    noise : float
+        Standard deviation σ of the Langevin noise η per step (Eq 1–2); 0 is deterministic.
+    tol : float
+        The free phase stops when max |s_{t+1} − s_t|/ε < tol.
+    max_steps : int
+        The free phase fails after this many steps.
+    """
+
+    SECTION: ClassVar[str] = "dynamics"
+    epsilon: float = key("float", 0.5, "step ε of Eq 1–2 in units of the time constant", low=0.0,
+                         open_low=True, high=1.0)
+    beta1: float = key("float", 0.0, "lower bound β1 of the hard sigmoid / state box (Eq 7)")
+    beta2: float = key("float", 1.0, "upper bound β2 of the hard sigmoid / state box (Eq 7)")
+    projected: bool = key("bool", True, "clip states to [β1, β2] after each step")
+    energy: str = key("str", "eq6", "eq6: Eq 6, drive ρ'(s)(b + Wρ), C = ½‖y − d‖²; hopfield: "
+                      "Hopfield (1984), drive b + Wρ, C = ½‖ρ(y) − d‖² (the spiking populations' "
+                      "rate model; the same as eq6 for the projected hard sigmoid)",
+                      choices=tuple(ENERGIES))
+    noise: float = key("float", 0.0, "standard deviation σ of the Langevin noise η per step (Eq "
+                       "1–2: s ← s + ε(R(s + η) − s)); 0 is the deterministic model", low=0.0)
+    tol: float = key("float", 1e-10, "free phase stops when max |s_{t+1} − s_t|/ε < tol", low=0.0,
+                     open_low=True)
+    max_steps: int = key("int", 200_000, "free phase fails after this many steps", low=1)
+
+    def check(self) -> None:
+        """β1 < β2."""
+        if not self.beta1 < self.beta2:
+            raise self.problem("beta1", f"must be < beta2 = {self.beta2:g}")
+
+
+DYNAMICS_SCHEMA = DynamicsParams.schema()
 SPARSE_INPUTS = 0.75   # fraction of active input units below which ρ(x)W_0 skips the others' rows
 DTYPE_KEY = Key("str", "float64", "floating-point precision of weights, states and data (training: "
                 "float32 halves memory traffic and matrix-product time)", choices=("float64", "float32"))
-
-
-def check_dynamics(cfg: dict, source: str, noiseless: str | None = None) -> None:
-    """Cross-key checks of the [dynamics] section; ``noiseless`` (the reason) forbids noise."""
-    from .config import require
-    d = cfg["dynamics"]
-    require(d["beta1"] < d["beta2"], source, "[dynamics] beta1", d["beta1"],
-            f"must be < beta2 = {d['beta2']:g}")
-    if noiseless is not None:
-        require(d["noise"] == 0.0, source, "[dynamics] noise", d["noise"], f"must be 0: {noiseless}")
 
 
 def active_inputs(r: np.ndarray) -> np.ndarray | None:
@@ -91,12 +113,26 @@ def active_inputs(r: np.ndarray) -> np.ndarray | None:
     return rows if len(rows) <= SPARSE_INPUTS * r.shape[1] else None
 
 
-def model_from_config(net: Network, cfg: dict, rho: Rho | None = None) -> "RateModel":
-    """A :class:`RateModel` from the [dynamics] section (hard sigmoid unless ``rho`` is given)."""
-    d = cfg["dynamics"]
-    rho = rho if rho is not None else HardSigmoid(d["beta1"], d["beta2"])
-    return RateModel(net, rho, epsilon=d["epsilon"], projected=d["projected"], noise=d["noise"],
-                     energy_form=ENERGIES[d["energy"]])
+def model_from_config(net: Network, params: DynamicsParams, rho: Rho | None = None) -> "RateModel":
+    """A :class:`RateModel` of ``net`` with the dynamics ``params``.
+
+    Parameters
+    ----------
+    net : Network
+        The weights, biases and examples.
+    params : DynamicsParams
+        The ``[dynamics]`` section.
+    rho : Rho, optional
+        The activation; the hard sigmoid on [β1, β2] when not given.
+
+    Returns
+    -------
+    RateModel
+        The model (it shares ``net``).
+    """
+    rho = rho if rho is not None else HardSigmoid(params.beta1, params.beta2)
+    return RateModel(net, rho, epsilon=params.epsilon, projected=params.projected,
+                     noise=params.noise, energy_form=ENERGIES[params.energy])
 
 
 @dataclass

@@ -33,7 +33,7 @@ from .network import Network
 from .rate import Phase, RateModel
 from .references import implicit_neg_grad
 from .seeds import Seeds
-from .spiking import SpikingRun, simulate
+from .spiking import SpikingParams, SpikingRun, simulate
 
 __all__ = ["SpikingStudy"]
 
@@ -48,8 +48,8 @@ class SpikingStudy:
     ----------
     net : Network
         Weights, biases and the examples ``x`` (batch, n_0) and ``target`` (batch, n_out).
-    cfg : dict
-        The validated settings, one dict per section (``cfg["spiking"]`` etc.).
+    spiking : SpikingParams
+        The ``[spiking]`` settings: populations, noise, nudge, phase lengths, Brian2 target.
     models : dict
         The Brian2 model files the network is made of.
     fi : FICurve
@@ -63,7 +63,7 @@ class SpikingStudy:
     """
 
     net: Network
-    cfg: dict[str, Any]
+    spiking: SpikingParams
     models: dict
     fi: FICurve
     model: RateModel
@@ -107,7 +107,7 @@ class SpikingStudy:
         cfg = experiments.get("rate_vs_spike").validate(raw, "SpikingStudy.build")
         ctx = experiments.RunContext(seeds=Seeds(seed))
         net, models, fi, model, free = calibrated_setup(cfg, ctx)
-        return cls(net, {k: cfg[k] for k in SECTIONS}, models, fi, model, free, ctx.seeds)
+        return cls(net, SpikingParams.of(cfg), models, fi, model, free, ctx.seeds)
 
     def simulate(self, beta: float | None = None, seed: int | None = None) -> SpikingRun:
         """Free phase, then the nudged phases (±β, or +β and 0: ``spiking.estimator``) in Brian2,
@@ -126,9 +126,10 @@ class SpikingStudy:
             ``delta_w("sym")`` is the tied (symmetrised) ΔW, ``delta_w("up")`` the one-way Eq 26
             form, each a list of arrays, one per W_k.
         """
-        sp = self.cfg["spiking"] if beta is None else {**self.cfg["spiking"], "beta": beta}
-        if not np.isfinite(sp["beta"]) or sp["beta"] <= 0:
-            raise ConfigError(f"SpikingStudy.simulate: beta = {beta!r} must be > 0")
+        try:
+            sp = self.spiking if beta is None else self.spiking.replace(beta=beta)
+        except ConfigError as exc:
+            raise ConfigError(f"SpikingStudy.simulate: {exc}") from None
         return simulate(self.net, self.model.rho, sp,
                         self.seeds.int("brian2") if seed is None else seed, self.models,
                         energy=self.model.energy_form)

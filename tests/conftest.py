@@ -19,8 +19,11 @@ EXPERIMENTS = CONFIGS_DIR  # the shipped configs (the repository's experiments/ 
 
 
 def small_config(sizes=(4, 6, 5, 3), batch=3, init_scale=0.6):
-    return {"network": {"sizes": list(sizes), "init_scale": init_scale, "bias_low": 0.2,
-                        "bias_high": 0.6, "batch": batch}}
+    """The [network] section of a small random network with ``batch`` examples."""
+    from stdp_ebm.network import NetworkParams
+
+    return NetworkParams(sizes=sizes, init_scale=init_scale, bias_low=0.2, bias_high=0.6,
+                         batch=batch)
 
 
 @pytest.fixture(scope="session")
@@ -31,14 +34,12 @@ def models():
     return load_models()
 
 
-def numpy_sp(**kw) -> dict:
-    """[spiking] with the schema's defaults and ``kw``, on Brian2's numpy target (no compilation:
-    tiny populations in seconds)."""
-    from stdp_ebm.config import validate
-    from stdp_ebm.spiking import SPIKING_SCHEMA
+def numpy_sp(**kw):
+    """[spiking] with the defaults and ``kw``, on Brian2's numpy target (no compilation: tiny
+    populations in seconds)."""
+    from stdp_ebm.spiking import SpikingParams
 
-    sp = validate({"spiking": kw}, {"spiking": SPIKING_SCHEMA}, "test")["spiking"]
-    return {**sp, "codegen": "numpy"}
+    return SpikingParams(**{"codegen": "numpy", **kw})
 
 
 @pytest.fixture

@@ -13,8 +13,7 @@ import pytest
 from numpy.testing import assert_array_equal
 
 from stdp_ebm.activation import TabulatedRho
-from stdp_ebm.spiking.calibration import CALIBRATION_SCHEMA, calibrate
-from stdp_ebm.config import validate
+from stdp_ebm.spiking.calibration import CalibrationParams, calibrate
 from stdp_ebm.errors import UserError
 from stdp_ebm.network import network_from_config
 from stdp_ebm.spiking import SpikingNetwork, brian2_env, rule_on_spike_trains, simulate
@@ -71,10 +70,8 @@ def test_simulate_leaves_brian2_as_the_caller_set_it(models, user_settings):
 
 def test_calibration_and_the_rule_on_given_trains_leave_brian2_as_the_caller_set_it(
         models, user_settings):
-    cfg = validate({"calibration": {"points": 5, "neurons_per_point": 2, "duration_ms": 20.0,
-                                    "warmup_ms": 0.0}},
-                   {"calibration": CALIBRATION_SCHEMA}, "test")
-    calibrate({**cfg, "spiking": _tiny()[2]}, models, seed=1)
+    calib = CalibrationParams(points=5, neurons_per_point=2, duration_ms=20.0, warmup_ms=0.0)
+    calibrate(_tiny()[2], calib, models, seed=1)
     _assert_unchanged(user_settings)
     trains = [(np.array([0, 1]), np.array([1.0, 2.0])), (np.array([0]), np.array([3.0]))]
     rule_on_spike_trains(trains, 2, 10.0, _tiny()[2], models)

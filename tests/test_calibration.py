@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from stdp_ebm.spiking.calibration import CALIBRATION_SCHEMA, FICurve, measure_fi
-from stdp_ebm.config import validate
+from stdp_ebm.spiking import SpikingParams
+from stdp_ebm.spiking.calibration import CalibrationParams, FICurve, measure_fi
 from stdp_ebm.models import load_model
 
 pytestmark = pytest.mark.brian2
@@ -18,8 +18,8 @@ def neuron():
     return load_model("lif_neuron")
 
 
-def _calib(**kw) -> dict:
-    return validate({"calibration": kw}, {"calibration": CALIBRATION_SCHEMA}, "test")["calibration"]
+def _calib(**kw) -> CalibrationParams:
+    return CalibrationParams(**kw)
 
 
 def test_noise_free_fi_matches_lif_formula(neuron):
@@ -83,7 +83,7 @@ def fi_by_source():
     calib = _calib(s_min=-0.3, s_max=1.5, points=10, neurons_per_point=200, duration_ms=1000.0)
     out = {}
     for source in ("membrane", "poisson"):
-        sp = {"noise_source": source, "noise_mV": 6.0}
+        sp = SpikingParams(noise_source=source, noise_mV=6.0)
         sigma = 6 * b2.mV if source == "membrane" else 0 * b2.mV
         fi = measure_fi(models["neuron"], {"sigma": sigma}, calib, 0.4 * b2.nA, 100.0, seed=3,
                         offset=0.3, inputs=lambda g, sp=sp: background(g, sp, models),

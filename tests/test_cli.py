@@ -11,7 +11,7 @@ import pytest
 
 from conftest import EXPERIMENTS
 from stdp_ebm.cli import main
-from stdp_ebm.network import load_network, network_from_config, save_network
+from stdp_ebm.network import NetworkParams, load_network, network_from_config, save_network
 
 FAST = ["--set", "alignment.betas=[0.1, 0.01]", "--set", "alignment.nudged_steps=[5, 50]", "--quiet"]
 
@@ -65,9 +65,8 @@ def test_plot_redraws_a_finished_run(alignment_run, tmp_path, capsys):
 
 
 def test_user_network_file_with_x_and_target(tmp_path, capsys):
-    net = network_from_config({"network": {"sizes": [5, 7, 3], "init_scale": 0.5, "bias_low": 0.2,
-                                           "bias_high": 0.6, "batch": 2}},
-                              np.random.default_rng(0))
+    net = network_from_config(NetworkParams(sizes=(5, 7, 3), init_scale=0.5, bias_low=0.2,
+                                            bias_high=0.6, batch=2), np.random.default_rng(0))
     path = tmp_path / "net.npz"
     save_network(net, path)
     out = tmp_path / "run"

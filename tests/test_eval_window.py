@@ -24,7 +24,7 @@ from stdp_ebm.network import network_from_config
 from stdp_ebm.runner import resolve
 from stdp_ebm.spiking.learner import SpikingLearner
 from stdp_ebm.spiking.pool import ParallelSpikingLearner
-from stdp_ebm.learning import fit
+from stdp_ebm.learning import TrainParams, fit
 from conftest import EXPERIMENTS, numpy_sp, small_config
 
 BATCH = 2
@@ -37,7 +37,7 @@ def _net():
                                np.random.default_rng(5))
 
 
-def _sp(free_ms: float = TRAIN_MS) -> dict:
+def _sp(free_ms: float = TRAIN_MS):
     return numpy_sp(neurons_per_unit=3, settle_ms=5.0, free_ms=free_ms, nudged_ms=10.0)
 
 
@@ -54,7 +54,7 @@ def _data() -> Dataset:
 
 
 def _fit(learner, eval_batch: int):
-    cfg = {"epochs": 2, "batch_size": BATCH, "lr_decay": 1.0, "eval_batch": eval_batch}
+    cfg = TrainParams(epochs=2, batch_size=BATCH, lr_decay=1.0, eval_batch=eval_batch)
     return fit(learner, _data(), cfg, np.random.default_rng(2))
 
 

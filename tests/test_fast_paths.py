@@ -11,7 +11,7 @@ from numpy.testing import assert_allclose
 from stdp_ebm.network import random_network
 from stdp_ebm.rate import RateModel, active_inputs
 from stdp_ebm.rule import LowRank, ep_delta_w, ep_input_factors
-from stdp_ebm.learning import EPLearner, TRAIN_SCHEMA
+from stdp_ebm.learning import EPLearner, TrainParams
 
 # Float64 throughout. The fast paths drop exact zero terms or regroup the same products, so they differ
 # from the plain formulas by rounding only: a few ulp of O(1) sums over ≤ 40 terms, far below 1e-12.
@@ -95,14 +95,13 @@ def test_update_applies_the_plain_delta(symmetric, weight_decay):
     rng = np.random.default_rng(3)
     net = random_network([40, 20, 20, 5], rng, 1.0, 0.0, 0.3)
     x, d = _sparse_inputs(rng, 8, 40), np.eye(5)[rng.integers(0, 5, 8)]
-    cfg = {**{k: key.default for k, key in TRAIN_SCHEMA.items()}, "symmetric": symmetric,
-           "random_sign": False, "free_steps": 25, "nudged_steps": 6, "lrs": [0.3, 0.2, 0.1],
-           "weight_decay": weight_decay}
+    cfg = TrainParams(symmetric=symmetric, random_sign=False, free_steps=25, nudged_steps=6,
+                      lrs=[0.3, 0.2, 0.1], weight_decay=weight_decay)
     learner = EPLearner(RateModel(net, epsilon=1.0), cfg, len(x))
     before = net.copy()
     dW, db, _ = learner.delta(x, d, np.random.default_rng(0))
     learner.update(np.arange(len(x)), x, d, 0.5, np.random.default_rng(0))
-    for lr, w0, w1, g in zip(cfg["lrs"], before.W, net.W, dW):
+    for lr, w0, w1, g in zip(cfg.lrs, before.W, net.W, dW):
         assert_allclose(w1, w0 + 0.5 * lr * (g - weight_decay * w0), rtol=0, atol=ATOL)
-    for lr, b0, b1, g in zip(cfg["lrs"], before.b[1:], net.b[1:], db):
+    for lr, b0, b1, g in zip(cfg.lrs, before.b[1:], net.b[1:], db):
         assert_allclose(b1, b0 + 0.5 * lr * g, rtol=0, atol=ATOL)

@@ -149,16 +149,17 @@ def test_training_records_per_image_masks_that_survive_a_resume(tmp_path):
     from stdp_ebm.rate import model_from_config
     from stdp_ebm.runner import resolve
     from stdp_ebm.learning import EPLearner, fit
+    from stdp_ebm.rate import DynamicsParams
 
     cfg = resolve(str(EXPERIMENTS / "train_spiking_quick.toml"),
                   ["task.n_train=40", "task.n_test=30", "train.epochs=2"])[0]
     t = rate_train_cfg(cfg)
-    data = load_task(cfg["task"], np.random.default_rng(0), t["batch_size"])
+    data = load_task(cfg["task"], np.random.default_rng(0), t.batch_size)
     labels = np.argmax(data.y_test, axis=1)
 
     def watched(seed=1):
         net = random_network(cfg["network"]["sizes"], np.random.default_rng(seed), 0.6, 0.0, 0.0)
-        return Watched(EPLearner(model_from_config(net, cfg), t, len(data.x_train)), cfg, None,
+        return Watched(EPLearner(model_from_config(net, DynamicsParams.of(cfg)), t, len(data.x_train)), cfg, None,
                        every=0, labels=labels)
 
     straight = watched()
@@ -167,7 +168,7 @@ def test_training_records_per_image_masks_that_survive_a_resume(tmp_path):
     for mask, err in zip(straight.correct, h.test_error):
         assert mask.shape == (30,) and np.mean(~mask) == err  # the same count, exactly
     ck = Checkpoint(tmp_path, "rate")
-    fit(watched(), data, {**t, "epochs": 1}, np.random.default_rng(2), ck)
+    fit(watched(), data, t.replace(epochs=1), np.random.default_rng(2), ck)
     resumed = watched()
     fit(resumed, data, t, np.random.default_rng(2), ck)
     assert np.array_equal(np.array(resumed.correct), np.array(straight.correct))

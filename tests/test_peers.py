@@ -12,9 +12,8 @@ import numpy as np
 import pytest
 
 from stdp_ebm.activation import HardSigmoid
-from stdp_ebm.config import validate
 from stdp_ebm.network import network_from_config
-from stdp_ebm.spiking import SPIKING_SCHEMA, SpikingNetwork, load_models
+from stdp_ebm.spiking import SpikingNetwork, SpikingParams, load_models
 
 from conftest import REPO, small_config
 
@@ -31,15 +30,13 @@ def test_nest_and_brian2_population_rates_agree():
     (measured: r = 0.999, mean |difference| 0.9 Hz over rates of 27–96 Hz; ~70 s)."""
     net = network_from_config(small_config(sizes=(4, 6, 5, 3), batch=1, init_scale=0.3),
                               np.random.default_rng(3))
-    sp = validate({"spiking": {"neurons_per_unit": 20, "settle_ms": 100.0, "free_ms": 1000.0}},
-                  {"spiking": SPIKING_SCHEMA}, "test")["spiking"]
-    sp = {**sp, "codegen": "numpy"}
+    sp = SpikingParams(neurons_per_unit=20, settle_ms=100.0, free_ms=1000.0, codegen="numpy")
     models, rho = load_models(), HardSigmoid()
     brian2_rates, _ = SpikingNetwork(net, rho, sp, models, seed=1).free_phase()
     layers, recorder = build(sp, net, rho, models, seed=1)
-    nest.Simulate(sp["settle_ms"] + sp["free_ms"])
-    nest_rates = unit_rates(layers, recorder, sp["settle_ms"], sp["settle_ms"] + sp["free_ms"])
-    a = np.concatenate([r.ravel() for r in brian2_rates[1:]]) * sp["r_max_hz"]
+    nest.Simulate(sp.settle_ms + sp.free_ms)
+    nest_rates = unit_rates(layers, recorder, sp.settle_ms, sp.settle_ms + sp.free_ms)
+    a = np.concatenate([r.ravel() for r in brian2_rates[1:]]) * sp.r_max_hz
     b = np.concatenate(nest_rates[1:])
     assert b.min() < 30 < b.max()  # a spread of rates, so the correlation means something
     # 20 neurons × 1 s: a unit's rate has a Poisson-like s.d. ≤ sqrt(r/20) ≈ 2 Hz at 80 Hz, so the

@@ -9,8 +9,8 @@ from numpy.testing import assert_allclose
 from conftest import EXPERIMENTS
 from stdp_ebm import runner
 from stdp_ebm.activation import HardSigmoid
-from stdp_ebm.network import network_from_config
-from stdp_ebm.rate import RateModel, model_from_config
+from stdp_ebm.network import NetworkParams, network_from_config
+from stdp_ebm.rate import DynamicsParams, RateModel, model_from_config
 from stdp_ebm.references import implicit_neg_grad
 from stdp_ebm.rule import RuleAccumulator, ep_delta_w
 from stdp_ebm.seeds import Seeds
@@ -52,8 +52,8 @@ def test_input_weights_have_no_top_down_half(small_net):
 def standard(request):
     """The standard 20-30-20-10 net of alignment.toml and the same with a third hidden layer."""
     cfg, _ = runner.resolve(EXPERIMENTS / "alignment.toml", request.param)
-    net = network_from_config(cfg, Seeds(cfg["seed"]).rng("network"))
-    return net, model_from_config(net, cfg)
+    net = network_from_config(NetworkParams.of(cfg), Seeds(cfg["seed"]).rng("network"))
+    return net, model_from_config(net, DynamicsParams.of(cfg))
 
 
 def test_rule_matches_implicit_gradient_on_the_standard_net(standard):
@@ -95,8 +95,7 @@ def test_rule_estimates_the_gradient_of_hopfields_energy():
     from stdp_ebm.activation import TabulatedRho
     from stdp_ebm.energy import HOPFIELD
 
-    cfg = small_config()
-    net = network_from_config(cfg, Seeds(7).rng("network"))
+    net = network_from_config(small_config(), Seeds(7).rng("network"))
     grid = np.linspace(-0.5, 1.5, 41)
     rho = TabulatedRho(grid, 1.0 / (1.0 + np.exp(-5 * (grid - 0.4))))
     model = RateModel(net, rho, epsilon=0.5, energy_form=HOPFIELD)

@@ -40,7 +40,7 @@ def _reference_rule(trains, n: int, duration_ms: float, sp: dict,
     trapezoidal Stieltjes sums Σ ½(ρ_a(t) + ρ_a(t + dt))·(ρ_b(t + dt) − ρ_b(t)) over the exact
     kernels sampled at the simulation's dt (what the rule synapse computes from its samples).
     """
-    tau, rise, r_max = sp["tau_r_ms"], sp["tau_rise_ms"], sp["r_max_hz"] * 1e-3  # per ms
+    tau, rise, r_max = sp.tau_r_ms, sp.tau_rise_ms, sp.r_max_hz * 1e-3  # per ms
     t = np.arange(warmup_ms, warmup_ms + duration_ms + 1e-9, DT_MS / 10)
     rho, drho = [], []
     for _, times in trains:
@@ -166,8 +166,8 @@ def test_common_random_numbers_hold_when_the_teaching_current_differs(models, no
     net = network_from_config(small_config(sizes=(3, 4, 2), batch=1, init_scale=0.5),
                               np.random.default_rng(5))
     rho = TabulatedRho(np.linspace(-0.5, 1.5, 21), np.linspace(0.0, 1.2, 21))
-    sp = {**numpy_sp(neurons_per_unit=5, settle_ms=10.0, free_ms=20.0, nudged_ms=100.0,
-                noise_source=noise_source), "codegen": codegen}
+    sp = numpy_sp(neurons_per_unit=5, settle_ms=10.0, free_ms=20.0, nudged_ms=100.0,
+                  noise_source=noise_source, codegen=codegen)
     sn = SpikingNetwork(net, rho, sp, models, seed=9)
     monitors = [b2.SpikeMonitor(sn.source), b2.SpikeMonitor(sn.neurons)]
     sn.network.add(*monitors)

@@ -46,9 +46,9 @@ def test_episode_in_one_run_equals_the_phases_run_one_by_one(models):
     ref_calls = _counting_runs(ref)
     rates, y = ref.free_phase()
     start = ref.checkpoint()
-    plus = ref.nudged_phase(ref.sp["beta"] * force, [10.0, 30.0])
+    plus = ref.nudged_phase(ref.sp.beta * force, [10.0, 30.0])
     ref.resume(start)
-    minus = ref.nudged_phase(-ref.sp["beta"] * force, [10.0, 30.0])
+    minus = ref.nudged_phase(-ref.sp.beta * force, [10.0, 30.0])
 
     sn = _small_network(models)
     calls = _counting_runs(sn)
@@ -56,7 +56,7 @@ def test_episode_in_one_run_equals_the_phases_run_one_by_one(models):
     ep = sn.episode(lambda y_free: seen.append(y_free) or force, [10.0, 30.0])
     assert (len(ref_calls), len(calls)) == (3, 1)
     assert_allclose(seen[0], y, rtol=0, atol=0)  # the force is computed from the free phase's ŷ
-    assert ep.divisor == 2 * sn.sp["beta"]
+    assert ep.divisor == 2 * sn.sp.beta
     for a, b in zip(ep.rates + [ep.y], rates + [y]):
         assert_allclose(a, b, rtol=0, atol=0)
     for got, want in ((ep.plus, plus), (ep.reference, minus)):
@@ -81,10 +81,10 @@ def test_the_rate_history_is_kept_for_one_phase_only_so_memory_stays_bounded(mod
         samples += [len(ep.plus.rho[0]), len(ep.reference.rho[0])]
         assert sn.rate_mon.variables["N"].get_value().item() == samples[-1]
         # the output current (1 ms samples) from the counting window on: this episode's only
-        one_episode = sn.sp["free_ms"] + 2 * 30.0
+        one_episode = sn.sp.free_ms + 2 * 30.0
         assert sn.out_mon.variables["N"].get_value().item() <= one_episode + 1
     # 30 ms at record_ms = 2 ms: 15 samples in each of the six phases
-    assert samples == [round(30.0 / sn.sp["record_ms"])] * 6
+    assert samples == [round(30.0 / sn.sp.record_ms)] * 6
 
 
 def test_ctrl_c_during_an_episode_interrupts_it_instead_of_returning_a_cut_short_phase(models):
@@ -115,4 +115,4 @@ def test_a_failing_callback_stops_the_run_and_raises_its_own_error(models):
         run_segments(sn.network, sn.neurons.clock, segments)
     assert called == []
     # stopped at the end of the step in which the callback ran
-    assert float(sn.network.t / b2.ms) == pytest.approx(5.0 + sn.sp["dt_ms"])
+    assert float(sn.network.t / b2.ms) == pytest.approx(5.0 + sn.sp.dt_ms)

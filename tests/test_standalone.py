@@ -16,6 +16,7 @@ from numpy.testing import assert_allclose
 
 from conftest import REPO
 from stdp_ebm.config import ConfigError
+from stdp_ebm.spiking import SpikingParams
 from stdp_ebm.spiking.standalone import StandaloneProgram, check_run_inputs
 
 SIZES, BATCH, COPIES = [3, 4, 2], 2, 6
@@ -34,7 +35,7 @@ def _bench(tmp_path, runs: int, threads: int) -> dict:
 @given(st.one_of(st.integers(max_value=-1), st.booleans(), st.floats(), st.text(max_size=3)))
 def test_a_thread_count_that_is_not_a_whole_number_is_refused_before_anything_is_built(threads):
     with pytest.raises(ConfigError, match="threads must be a whole number"):
-        StandaloneProgram(None, None, {}, {}, 100.0, "unused", threads=threads)
+        StandaloneProgram(None, None, SpikingParams(), {}, 100.0, "unused", threads=threads)
 
 
 @pytest.mark.slow

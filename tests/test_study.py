@@ -6,6 +6,7 @@ import pytest
 
 from stdp_ebm import SpikingStudy
 from stdp_ebm.errors import ConfigError
+from stdp_ebm.spiking import SpikingParams
 
 
 @pytest.mark.parametrize("kwargs, match", [
@@ -25,6 +26,6 @@ def test_bad_settings_are_one_config_error_before_anything_runs(kwargs, match, m
 
 def test_simulate_refuses_a_beta_that_is_not_positive():
     study = SpikingStudy.__new__(SpikingStudy)
-    study.cfg = {"spiking": {"beta": 0.2}}
+    study.spiking = SpikingParams(beta=0.2)
     with pytest.raises(ConfigError, match="beta"):
         study.simulate(beta=0.0)

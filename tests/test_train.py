@@ -15,7 +15,7 @@ from stdp_ebm.network import random_network
 from stdp_ebm.rate import RateModel
 from stdp_ebm.references import finite_difference_neg_grad
 from stdp_ebm.rule import RuleAccumulator
-from stdp_ebm.learning import TRAIN_SCHEMA, BPLearner, EPLearner, fit, train_bp, train_ep
+from stdp_ebm.learning import BPLearner, EPLearner, TrainParams, fit, train_bp, train_ep
 
 
 @pytest.mark.parametrize("sizes", [[6, 7, 5, 3], [5, 3]])
@@ -65,7 +65,8 @@ def test_ep_update_is_the_online_rule(symmetric):
     cfg = {"epsilon": 0.5, "free_steps": 30, "nudged_steps": 10, "beta": 0.3,
            "symmetric": symmetric, "random_sign": False, "persistent": False, "lrs": [1.0] * 3}
     before = net.copy()
-    EPLearner(RateModel(net, epsilon=0.5), cfg, 5).update(np.arange(5), x, d, 1.0, rng)
+    train = TrainParams.from_mapping({k: v for k, v in cfg.items() if k != "epsilon"})
+    EPLearner(RateModel(net, epsilon=0.5), train, 5).update(np.arange(5), x, d, 1.0, rng)
     if symmetric:   # (1/2β)(ρ⁺ρ⁺ − ρ⁻ρ⁻) is the mean of the +β and −β one-sided estimates
         plus, minus = _online_reference(before, x, d, 0.3, cfg), _online_reference(before, x, d,
                                                                                     -0.3, cfg)
@@ -91,7 +92,7 @@ def test_backprop_baseline_is_the_gradient():
         return [np.clip(h @ n.W[1] + n.b[2], 0, 1)]
 
     before = net.copy()
-    BPLearner(net, HardSigmoid(), {"lrs": [1.0, 1.0]}).update(np.arange(4), x, d, 1.0, rng)
+    BPLearner(net, HardSigmoid(), TrainParams(lrs=[1.0, 1.0])).update(np.arange(4), x, d, 1.0, rng)
     fds = finite_difference_neg_grad(before, feedforward, d, h=1e-6)
     for k, (w, fd) in enumerate(zip(before.W, fds)):
         # C is quadratic in each weight inside the box: central differences are exact up to
@@ -100,9 +101,9 @@ def test_backprop_baseline_is_the_gradient():
     assert np.all(net.W[0][:, [0, 2, 4]] == before.W[0][:, [0, 2, 4]])  # clipped units pass nothing
 
 
-TINY = {"epochs": 3, "batch_size": 20, "beta": 0.5, "symmetric": True, "random_sign": False,
-        "persistent": True, "lrs": [0.1, 0.05], "lr_decay": 0.9, "free_steps": 10,
-        "nudged_steps": 4, "eval_batch": 64}
+TINY = TrainParams(epochs=3, batch_size=20, beta=0.5, symmetric=True, random_sign=False,
+                   persistent=True, lrs=[0.1, 0.05], lr_decay=0.9, free_steps=10, nudged_steps=4,
+                   eval_batch=64)
 
 
 @pytest.fixture(scope="module")
@@ -117,7 +118,7 @@ def _ep(seed: int = 5):
 
 @pytest.mark.parametrize("extra", [{}, {"input_dropout": 0.2, "weight_decay": 1e-3}])
 def test_training_lowers_the_cost_and_resumes_exactly(tiny_digits, tmp_path, extra):
-    cfg = {**TINY, **extra}
+    cfg = TINY.replace(**extra)
     straight = _ep()
     full = train_ep(straight, tiny_digits, cfg, np.random.default_rng(9),
                     Checkpoint(tmp_path / "a", "ep"))
@@ -151,14 +152,14 @@ def test_backprop_baseline_learns(tiny_digits):
 
 
 def test_checkpoint_of_another_network_is_refused(tiny_digits, tmp_path):
-    train_ep(_ep(), tiny_digits, {**TINY, "epochs": 1}, np.random.default_rng(0),
+    train_ep(_ep(), tiny_digits, TINY.replace(epochs=1), np.random.default_rng(0),
              Checkpoint(tmp_path, "ep"))
     other = RateModel(random_network([64, 30, 10], np.random.default_rng(0)), epsilon=1.0)
     with pytest.raises(UserError, match="does not match"):
         train_ep(other, tiny_digits, TINY, np.random.default_rng(0), Checkpoint(tmp_path, "ep"))
 
 
-DEFAULTS = {k: key.default for k, key in TRAIN_SCHEMA.items()}
+DEFAULTS = TrainParams()
 
 
 @pytest.mark.parametrize("learner", ["ep", "bp"])
@@ -169,7 +170,7 @@ def test_weight_decay_adds_minus_lr_lambda_w_to_weights_only(learner):
     lrs, scale, lam = [0.3, 0.2], 0.5, 0.1
 
     def step(n, wd):
-        c = {**DEFAULTS, "lrs": lrs, "symmetric": True, "weight_decay": wd}
+        c = DEFAULTS.replace(lrs=lrs, symmetric=True, weight_decay=wd)
         learn = EPLearner(RateModel(n, epsilon=0.5), c, 5) if learner == "ep" else \
             BPLearner(n, HardSigmoid(), c)
         learn.update(np.arange(5), x, d, scale, np.random.default_rng(0))
@@ -209,7 +210,7 @@ class _Recorder:
 @pytest.mark.parametrize("p", [0.0, 0.3])
 def test_input_dropout_masks_training_pixels_afresh_and_predicts_from_the_mean(tiny_digits, p):
     rec = _Recorder()
-    fit(rec, tiny_digits, {**DEFAULTS, "epochs": 2, "input_dropout": p}, np.random.default_rng(1))
+    fit(rec, tiny_digits, DEFAULTS.replace(epochs=2, input_dropout=p), np.random.default_rng(1))
     per_epoch = len(rec.seen) // 2
     masks = [np.zeros(tiny_digits.x_train.shape, bool) for _ in range(2)]
     for i, (idx, x) in enumerate(rec.seen):
@@ -252,8 +253,7 @@ def test_float32_training_step_matches_float64():
     rng = np.random.default_rng(3)
     net = random_network([30, 40, 40, 10], rng, 0.5, 0.0, 0.0)
     x, d = rng.uniform(size=(16, 30)), np.eye(10)[rng.integers(0, 10, 16)]
-    cfg = {**{k: key.default for k, key in TRAIN_SCHEMA.items()}, "symmetric": True, "free_steps": 50,
-           "nudged_steps": 8, "lrs": [0.4, 0.1, 0.01]}
+    cfg = TrainParams(symmetric=True, free_steps=50, nudged_steps=8, lrs=[0.4, 0.1, 0.01])
     out = {}
     for dt in ("float64", "float32"):
         learner = EPLearner(RateModel(net.astype(dt), epsilon=1.0), cfg, len(x))

@@ -21,6 +21,8 @@ from stdp_ebm.experiments import RunContext
 from stdp_ebm.runner import resolve
 from stdp_ebm.seeds import Seeds
 from stdp_ebm.learning import apply_update
+from stdp_ebm.rate import DynamicsParams
+from stdp_ebm.spiking import SpikingParams
 from conftest import EXPERIMENTS
 
 CONFIG = EXPERIMENTS / "train_spiking.toml"
@@ -45,11 +47,11 @@ def _tiny(overrides: list[str]) -> dict:
     data = load_task(cfg["task"], ctx.seeds.rng("data"))
     net, _, model, spk = build(cfg, ctx, data)
     t = rate_train_cfg(cfg)
-    x, d = data.x_train[:t["batch_size"]], data.y_train[:t["batch_size"]]
+    x, d = data.x_train[:t.batch_size], data.y_train[:t.batch_size]
     rate = EPLearner(model, t, len(x)).delta(x, d, np.random.default_rng(0))
     return {"cfg": cfg, "t": t, "x": x, "d": d, "net": net, "spk": spk,
             "dW_spk": spk.delta(x, d)[0], "dW_rate": rate[0],
-            "implicit": first_batch_gradient(model, x, d, cfg["dynamics"])}
+            "implicit": first_batch_gradient(model, x, d, DynamicsParams.of(cfg))}
 
 
 @pytest.fixture(scope="module")
@@ -92,8 +94,8 @@ def test_update_applies_lr_times_dw_on_the_same_network(tiny):
     spk, t = tiny["spk"], tiny["t"]
     network, before = spk.sn.network, [w.copy() for w in spk.net.W]
     dW = spk.delta(tiny["x"], tiny["d"])[0]
-    apply_update(spk.net, t["lrs"], 1.0, dW, [np.zeros_like(b) for b in spk.net.b[1:]])
-    for w, w0, g, lr in zip(spk.net.W, before, dW, t["lrs"]):
+    apply_update(spk.net, t.lrs, 1.0, dW, [np.zeros_like(b) for b in spk.net.b[1:]])
+    for w, w0, g, lr in zip(spk.net.W, before, dW, t.lrs):
         assert_allclose(w, w0 + lr * g, rtol=0, atol=1e-12)  # exact arithmetic, float rounding
     spk.predict(tiny["x"][:3])  # a short chunk is padded to the compiled batch
     assert spk.sn.network is network
@@ -114,8 +116,8 @@ def test_rule_every_1_ms_matches_every_step(tiny, models):
     spk, cfg, seed = tiny["spk"], tiny["cfg"], 7
     out = []
     for rule_dt in (1.0, 0.0):
-        learner = SpikingLearner(tiny["net"], spk.rho, cfg["spiking"], models, seed,
-                                 spk.batch, tiny["t"]["lrs"], spk.energy, "poisson", rule_dt)
+        learner = SpikingLearner(tiny["net"], spk.rho, SpikingParams.of(cfg), models, seed,
+                                 spk.batch, tiny["t"].lrs, spk.energy, "poisson", rule_dt)
         b2.seed(seed)
         out.append(learner.delta(tiny["x"], tiny["d"])[0])
     a, b = out
@@ -138,8 +140,8 @@ def test_two_workers_give_the_mean_of_two_half_batch_learners_with_their_seeds(t
     net = tiny["net"].copy()
     net.W[1] = net.W[1] * 1.1  # parameters reach the workers with each request, not only at start
     seeds, half = [21, 22], spk.batch // 2
-    kwargs = dict(lrs=tiny["t"]["lrs"], energy=spk.energy, input_mode="poisson")
-    par = ParallelSpikingLearner(tiny["net"], spk.rho, cfg["spiking"], models, seeds,
+    kwargs = dict(lrs=tiny["t"].lrs, energy=spk.energy, input_mode="poisson")
+    par = ParallelSpikingLearner(tiny["net"], spk.rho, SpikingParams.of(cfg), models, seeds,
                                  spk.batch, **kwargs)
     try:
         par.net = net.copy()
@@ -148,7 +150,7 @@ def test_two_workers_give_the_mean_of_two_half_batch_learners_with_their_seeds(t
         par.close()
     parts = []
     for p, seed in enumerate(seeds):
-        one = SpikingLearner(tiny["net"], spk.rho, cfg["spiking"], models, seed, half,
+        one = SpikingLearner(tiny["net"], spk.rho, SpikingParams.of(cfg), models, seed, half,
                              **kwargs)
         one.net = net.copy()
         rows = slice(p * half, (p + 1) * half)
@@ -168,8 +170,8 @@ def test_a_worker_that_fails_to_build_raises_its_error_in_the_parent_and_all_wor
 
     spk, cfg = tiny["spk"], tiny["cfg"]
     with pytest.raises(WorkerError, match="KeyError") as info:
-        ParallelSpikingLearner(tiny["net"], spk.rho, cfg["spiking"], {}, [1, 2], spk.batch,
-                               tiny["t"]["lrs"], spk.energy)  # no model files: KeyError
+        ParallelSpikingLearner(tiny["net"], spk.rho, SpikingParams.of(cfg), {}, [1, 2], spk.batch,
+                               tiny["t"].lrs, spk.energy)  # no model files: KeyError
     assert "Traceback" in str(info.value)  # the worker's own traceback, for a bug report
     assert not multiprocessing.active_children()  # the other worker was stopped too
 
@@ -229,18 +231,18 @@ def test_alignment_record_of_the_rate_learner_survives_a_resume(tmp_path):
 
     cfg = resolve(QUICK, ["task.n_train=40", "task.n_test=10", "train.epochs=2"])[0]
     t = rate_train_cfg(cfg)
-    data = load_task(cfg["task"], np.random.default_rng(0), t["batch_size"])
+    data = load_task(cfg["task"], np.random.default_rng(0), t.batch_size)
 
     def watched():
         net = random_network(cfg["network"]["sizes"], np.random.default_rng(1), 0.6, 0.0, 0.0)
-        model = model_from_config(net, cfg)
+        model = model_from_config(net, DynamicsParams.of(cfg))
         return Watched(EPLearner(model, t, len(data.x_train)), cfg, model.rho, every=2)
 
     straight = watched()
     fit(straight, data, t, np.random.default_rng(2))
     ck = Checkpoint(tmp_path, "rate")
     first = watched()
-    fit(first, data, {**t, "epochs": 1}, np.random.default_rng(2), ck)
+    fit(first, data, t.replace(epochs=1), np.random.default_rng(2), ck)
     resumed = watched()
     fit(resumed, data, t, np.random.default_rng(2), ck)
     assert straight.batches == resumed.batches == [1, 3, 5, 7]
@@ -266,9 +268,9 @@ def test_a_run_in_progress_is_drawn_from_the_checkpoints_of_its_finished_epochs(
 
     cfg = resolve(QUICK, ["task.n_train=40", "task.n_test=10", "train.epochs=2"])[0]
     t = rate_train_cfg(cfg)
-    data = load_task(cfg["task"], Seeds(cfg["seed"]).rng("data"), t["batch_size"])
+    data = load_task(cfg["task"], Seeds(cfg["seed"]).rng("data"), t.batch_size)
     model = model_from_config(random_network(cfg["network"]["sizes"], np.random.default_rng(1),
-                                             0.6, 0.0, 0.0), cfg)
+                                             0.6, 0.0, 0.0), DynamicsParams.of(cfg))
     assert interim(cfg, tmp_path) is None  # no finished epoch yet
     learner = Watched(EPLearner(model, t, len(data.x_train)), cfg, model.rho, every=2)
     h = fit(learner, data, t, np.random.default_rng(2), Checkpoint(tmp_path / "checkpoints", "rate"))
@@ -297,9 +299,9 @@ def test_each_epoch_shows_a_bar_whose_running_error_is_the_epochs_train_error(ca
     cfg = resolve(QUICK, ["task.n_train=60", "task.n_test=10", "train.epochs=2",
                           "train.batch_size=20"])[0]
     t = rate_train_cfg(cfg)
-    data = load_task(cfg["task"], np.random.default_rng(0), t["batch_size"]).subset(50, 10)
+    data = load_task(cfg["task"], np.random.default_rng(0), t.batch_size).subset(50, 10)
     model = model_from_config(random_network(cfg["network"]["sizes"], np.random.default_rng(1),
-                                             0.6, 0.0, 0.0), cfg)
+                                             0.6, 0.0, 0.0), DynamicsParams.of(cfg))
     learner, bars = EPLearner(model, t, len(data.x_train)), progress.EpochBars("rate")
     progress.configure(True, terminal=False)
     try:

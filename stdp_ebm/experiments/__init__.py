@@ -15,9 +15,8 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..config import CrossCheck, Schema, validate
+from ..config import CrossCheck, Schema, require, validate
 from ..errors import ConfigError, did_you_mean
-from ..network import NETWORK_SCHEMA, check_network
 from ..seeds import Seeds
 
 #: experiment name -> module defining ``EXPERIMENT``
@@ -78,12 +77,10 @@ class Experiment:
     interim: Callable[[dict, Path], tuple[dict, dict] | None] | None = None
 
     def validate(self, raw: dict[str, Any], source: str) -> dict[str, Any]:
-        """``raw`` (a config without ``[sweep]``) checked against the schema and the cross-key
-        checks of the shared network section and of this experiment; a :class:`ConfigError`
-        names ``source``."""
+        """``raw`` (a config without ``[sweep]``) checked against the schema (whose typed sections
+        run their own cross-key checks) and the cross-key checks of this experiment; a
+        :class:`ConfigError` names ``source``."""
         cfg = validate(raw, self.schema, source)
-        if cfg.get("network") is not None and self.schema.get("network") is NETWORK_SCHEMA:
-            check_network(cfg, source)
         if self.check is not None:
             self.check(cfg, source)
         return cfg
@@ -95,3 +92,19 @@ def get(name: str, source: str = "config") -> Experiment:
         extra = did_you_mean(name, list(REGISTRY)) or f"; known: {', '.join(sorted(REGISTRY))}"
         raise ConfigError(f"{source}: experiment = {name!r} is not a known experiment{extra}")
     return importlib.import_module(REGISTRY[name]).EXPERIMENT
+
+
+def require_noiseless(cfg: dict, source: str, reason: str) -> None:
+    """``[dynamics] noise`` must be 0 for ``reason`` (an experiment's cross-key check).
+
+    Parameters
+    ----------
+    cfg : dict
+        The validated config.
+    source : str
+        How errors name the config.
+    reason : str
+        Why the experiment needs the deterministic rate model.
+    """
+    noise = cfg["dynamics"]["noise"]
+    require(noise == 0.0, source, "[dynamics] noise", noise, f"must be 0: {reason}")

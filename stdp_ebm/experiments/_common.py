@@ -7,25 +7,25 @@ from typing import Any
 import numpy as np
 
 from ..analysis import METRICS, cross_alignment, metrics_table
-from ..spiking.calibration import calibrate
+from ..spiking.calibration import CalibrationParams, calibrate
 from ..errors import DivergenceError
-from ..network import Network, network_from_config
-from ..rate import RateModel, State, model_from_config
+from ..network import Network, NetworkParams, network_from_config
+from ..rate import DynamicsParams, RateModel, State, model_from_config
 from ..references import feedforward_backprop, implicit_neg_grad
 from ..progress import iterate
 from ..rule import FORMS
-from ..spiking import SpikingRun, load_models, simulate
+from ..spiking import SpikingParams, SpikingRun, load_models, simulate
 from . import RunContext
 
 
 def calibrated_setup(cfg: dict, ctx: RunContext) -> tuple:
     """Network, model files, f–I curve, calibrated rate model (ρ = ρ_LIF) and its free phase."""
-    net = network_from_config(cfg, ctx.seeds.rng("network"), ctx.network_path)
-    models = load_models(cfg["spiking"]["synapse"])
-    fi = calibrate(cfg, models, ctx.seeds.int("calibration"))
-    model = model_from_config(net, cfg, rho=fi.tabulate())
-    d = cfg["dynamics"]
-    free = model.free_phase(net.examples()[0], tol=d["tol"], max_steps=d["max_steps"])
+    net = network_from_config(NetworkParams.of(cfg), ctx.seeds.rng("network"), ctx.network_path)
+    sp, d = SpikingParams.of(cfg), DynamicsParams.of(cfg)
+    models = load_models(sp.synapse)
+    fi = calibrate(sp, CalibrationParams.of(cfg), models, ctx.seeds.int("calibration"))
+    model = model_from_config(net, d, rho=fi.tabulate())
+    free = model.free_phase(net.examples()[0], tol=d.tol, max_steps=d.max_steps)
     return net, models, fi, model, free
 
 
@@ -69,20 +69,20 @@ def alignment_data(refs: dict[str, list[np.ndarray]], betas: list[float],
     return data, by_beta, by_length
 
 
-def spiking_sweep(net: Network, model: RateModel, sp: dict, seed: int, models: dict,
+def spiking_sweep(net: Network, model: RateModel, sp: SpikingParams, seed: int, models: dict,
                   betas: list[float], length_beta: float, lengths_ms: list[float],
                   label: str = "spiking runs"
                   ) -> tuple[dict[float, SpikingRun], list[dict], list[dict]]:
     """One :func:`stdp_ebm.spiking.simulate` run per β of ``betas`` and ``length_beta`` (same
     ``seed``: the same noise and input spikes), the rule's integrals also read at ``lengths_ms``
-    into the nudged phase (capped at ``sp["nudged_ms"]``) of the ``length_beta`` run. Returns the
+    into the nudged phase (capped at ``sp.nudged_ms``) of the ``length_beta`` run. Returns the
     runs by β and the rule's ΔW per form (Eq 26: ``sym``, ``up``, ``down``) at each β and each
     length, the inputs of :func:`alignment_data`."""
-    runs = {b: simulate(net, model.rho, {**sp, "beta": b}, seed, models,
+    runs = {b: simulate(net, model.rho, sp.replace(beta=b), seed, models,
                         checkpoints_ms=lengths_ms if b == length_beta else None,
                         energy=model.energy_form)
             for b in iterate(sorted(set(betas) | {length_beta}, reverse=True), label)}
     by_beta = [{f: runs[b].delta_w(f) for f in FORMS} for b in betas]
-    by_length = [{f: runs[length_beta].delta_w(f, checkpoint=min(t, sp["nudged_ms"]))
+    by_length = [{f: runs[length_beta].delta_w(f, checkpoint=min(t, sp.nudged_ms))
                   for f in FORMS} for t in lengths_ms]
     return runs, by_beta, by_length

@@ -23,14 +23,14 @@ import numpy as np
 
 from ..analysis import NOISE_FLOOR, direction_where_defined, headline_near_beta
 from ..config import Key
-from ..network import NETWORK_SCHEMA, network_from_config
+from ..network import NETWORK_SCHEMA, NetworkParams, network_from_config
 from ..progress import iterate
 from ..plotting import figure, layer_colors, legend_below, panel_label
-from ..rate import DYNAMICS_SCHEMA, RateModel, check_dynamics, model_from_config
+from ..rate import DYNAMICS_SCHEMA, DynamicsParams, RateModel, model_from_config
 from ..rule import FORMS, RuleAccumulator
 from ..spiking.calibration import CALIBRATION_SCHEMA
 from ..spiking import SPIKING_SCHEMA
-from . import Experiment, Result, RunContext
+from . import Experiment, Result, RunContext, require_noiseless
 from .alignment_noise import figures_noisy, run_noisy
 from .alignment_spiking import run_spiking
 from ._common import alignment_data, gradient_references
@@ -72,8 +72,8 @@ def _rule(model: RateModel, s_free, target, beta: float, steps: int | None, tol:
 def run(cfg: dict, ctx: RunContext) -> Result:
     if cfg["alignment"]["model"] == "spiking":
         return run_spiking(cfg, ctx)
-    net = network_from_config(cfg, ctx.seeds.rng("network"), ctx.network_path)
-    model = model_from_config(net, cfg)
+    net = network_from_config(NetworkParams.of(cfg), ctx.seeds.rng("network"), ctx.network_path)
+    model = model_from_config(net, DynamicsParams.of(cfg))
     d, a = cfg["dynamics"], cfg["alignment"]
     x, target = net.examples()
     free = dataclasses.replace(model, noise=0.0).free_phase(x, tol=d["tol"],
@@ -144,9 +144,8 @@ def figures(data: dict, summary: dict, cfg: dict) -> dict:
 
 
 def _check(cfg: dict, source: str) -> None:
-    noiseless = "the spiking model brings its own noise" \
-        if cfg["alignment"]["model"] == "spiking" else None
-    check_dynamics(cfg, source, noiseless)
+    if cfg["alignment"]["model"] == "spiking":
+        require_noiseless(cfg, source, "the spiking model brings its own noise")
 
 
 EXPERIMENT = Experiment(

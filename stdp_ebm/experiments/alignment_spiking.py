@@ -16,20 +16,21 @@ from __future__ import annotations
 import numpy as np
 
 from ..analysis import headline_near_beta, layer_intervals, trial_means
+from ..spiking.params import SpikingParams
 from . import Result, RunContext
 from ._common import alignment_data, calibrated_setup, gradient_references, spiking_sweep
 
 
 def run_spiking(cfg: dict, ctx: RunContext) -> Result:
-    sp, a, d = cfg["spiking"], cfg["alignment"], cfg["dynamics"]
+    sp, a, d = SpikingParams.of(cfg), cfg["alignment"], cfg["dynamics"]
     net, models, _, model, free = calibrated_setup(cfg, ctx)
     refs = gradient_references(net, model, free.s)
-    lengths = [n * d["epsilon"] * sp["rate_tau_ms"] for n in a["nudged_steps"]]
+    lengths = [n * d["epsilon"] * sp.rate_tau_ms for n in a["nudged_steps"]]
     runs, dw_by_beta, by_length = spiking_sweep(net, model, sp, ctx.seeds.int("brian2"), models,
                                                 a["betas"], a["length_beta"], lengths)
     data, by_beta, by_len = alignment_data(refs, a["betas"], dw_by_beta, a["nudged_steps"],
                                            by_length)
-    if sp["trials"] >= 3:
+    if sp.trials >= 3:
         for r in refs:
             data[f"ci_sym_vs_{r}"] = np.array([layer_intervals(
                 trial_means(runs[b].dW_copies["sym"], runs[b].batch), refs[r]) for b in a["betas"]])
@@ -41,7 +42,7 @@ def run_spiking(cfg: dict, ctx: RunContext) -> Result:
                "cost": {str(b): r.cost for b, r in runs.items()}}
     if "ci_sym_vs_implicit" in data:
         summary["intervals"] = {
-            "trials": sp["trials"], "level": 0.95,
+            "trials": sp.trials, "level": 0.95,
             "method": "jackknife t-interval over noise trials (tied rule, all weights)",
             "by_beta": [{"beta": b, "cos_vs_implicit": data["ci_sym_vs_implicit"][i, -1, 0].tolist(),
                          "nrmse_vs_implicit": data["ci_sym_vs_implicit"][i, -1, 1].tolist()}

@@ -36,7 +36,7 @@ from ..plotting import figure, layer_colors, panel_label
 from ..rate import RateModel
 from ..references import feedforward_backprop, implicit_neg_grad
 from ..rule import ep_delta_w
-from ..learning import EPLearner, TRAIN_SCHEMA
+from ..learning import EPLearner, TrainParams
 from . import Experiment, Result, RunContext
 from .train import SCHEMA as TRAIN_EXPERIMENT_SCHEMA, load_data
 
@@ -125,8 +125,8 @@ def gradients(net: Network, x: np.ndarray, target: np.ndarray, d: dict, free_ste
               nudged_steps: int) -> dict[str, list[float]]:
     """Per-layer norms of the four ΔW_k and the cosines of the two rules with the implicit one."""
     rho = HardSigmoid()
-    train_cfg = {**{k: key.default for k, key in TRAIN_SCHEMA.items()}, "beta": d["beta"],
-                 "symmetric": True, "free_steps": free_steps, "nudged_steps": nudged_steps}
+    train_cfg = TrainParams(beta=d["beta"], symmetric=True, free_steps=free_steps,
+                            nudged_steps=nudged_steps)
     learner = EPLearner(RateModel(net, rho, epsilon=d["epsilon"]), train_cfg, len(x))
     rule = learner.delta(x, target, np.random.default_rng(0))[0]
     slow = RateModel(net, rho, epsilon=d["epsilon_converged"])

@@ -42,9 +42,9 @@ import numpy as np
 from ..analysis import loglog_slope
 from ..config import Key, require
 from ..langevin import burn_in, gate_probability, paired_steps, per_trial, stationary_stats
-from ..network import NETWORK_SCHEMA, network_from_config
+from ..network import NETWORK_SCHEMA, NetworkParams, network_from_config
 from ..plotting import figure, layer_colors, layer_name, legend_below, panel_label
-from ..rate import DYNAMICS_SCHEMA, RateModel, State, check_dynamics, model_from_config
+from ..rate import DYNAMICS_SCHEMA, DynamicsParams, RateModel, State, model_from_config
 from ..references import feedforward_backprop
 from ..seeds import Seeds
 from . import Experiment, Result, RunContext
@@ -72,7 +72,6 @@ SCHEMA = {
 
 
 def check(cfg: dict, source: str) -> None:
-    check_dynamics(cfg, source)
     steps, n_layers = cfg["early_inference"]["steps"], len(cfg["network"]["sizes"])
     require(steps >= n_layers, source, "[early_inference] steps", steps,
             f"must be >= the number of layers ({n_layers}) so the nudge reaches the first hidden layer")
@@ -220,8 +219,8 @@ def _bias_exponent(sigmas: np.ndarray, sweep: np.ndarray) -> np.ndarray:
 
 
 def run(cfg: dict, ctx: RunContext) -> Result:
-    net = network_from_config(cfg, ctx.seeds.rng("network"), ctx.network_path)
-    model = model_from_config(net, cfg)
+    net = network_from_config(NetworkParams.of(cfg), ctx.seeds.rng("network"), ctx.network_path)
+    model = model_from_config(net, DynamicsParams.of(cfg))
     d, e = cfg["dynamics"], cfg["early_inference"]
     x, target = net.examples()
     free = dataclasses.replace(model, noise=0.0).free_phase(x, tol=d["tol"],

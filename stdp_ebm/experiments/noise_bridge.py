@@ -43,10 +43,10 @@ from ..config import Key, require
 from ..langevin import burn_in, matched_noise, paired_steps, per_trial, trial_delta_w, window_rates
 from ..network import NETWORK_SCHEMA
 from ..plotting import figure, layer_colors, layer_name, panel_label
-from ..rate import DYNAMICS_SCHEMA, RateModel, State, check_dynamics
-from ..spiking import SPIKING_SCHEMA, estimator_reference, simulate
+from ..rate import DYNAMICS_SCHEMA, RateModel, State
+from ..spiking import SPIKING_SCHEMA, SpikingParams, estimator_reference, simulate
 from ..progress import iterate
-from . import Experiment, Result, RunContext
+from . import Experiment, Result, RunContext, require_noiseless
 from ._common import calibrated_setup
 
 ESTIMATORS = ("paired", "independent")
@@ -73,32 +73,32 @@ def _rms_sd(a: np.ndarray, trials: int) -> float:
     return float(np.sqrt(np.mean(per_trial(a.reshape(len(a), -1), trials).var(axis=0, ddof=1))))
 
 
-def _steps(sp: dict, epsilon: float, ms: float) -> int:
+def _steps(sp: SpikingParams, epsilon: float, ms: float) -> int:
     """Rate-model steps of ``ms`` of spiking time: one step lasts ε·τ (τ = rate_tau_ms)."""
-    return max(1, int(round(ms / (epsilon * sp["rate_tau_ms"]))))
+    return max(1, int(round(ms / (epsilon * sp.rate_tau_ms))))
 
 
-def _rate_spread(model: RateModel, s: State, target: np.ndarray, sp: dict, steps: int, K: int,
+def _rate_spread(model: RateModel, s: State, target: np.ndarray, sp: SpikingParams, steps: int, K: int,
                  seed: int) -> dict[str, list[np.ndarray]]:
     """Per estimator, the trials' ΔW per W_k (K, n_k, n_{k+1}) from the stationary samples ``s``."""
-    sign, scale = estimator_reference(sp["estimator"])
+    sign, scale = estimator_reference(sp.estimator)
     rows = np.tile(target, (K, 1))
     out = {}
     for est in ESTIMATORS:
-        for _, nudged, _, ref in paired_steps(model, s, rows, sp["beta"], steps, seed,
-                                              beta_ref=sign * sp["beta"],
+        for _, nudged, _, ref in paired_steps(model, s, rows, sp.beta, steps, seed,
+                                              beta_ref=sign * sp.beta,
                                               common=est == "paired"):
             pass
-        out[est] = trial_delta_w(model.rho, ref, nudged, scale * sp["beta"], K)
+        out[est] = trial_delta_w(model.rho, ref, nudged, scale * sp.beta, K)
     return out
 
 
 def run(cfg: dict, ctx: RunContext) -> Result:
-    sp, nb = cfg["spiking"], cfg["noise_bridge"]
+    sp, nb = SpikingParams.of(cfg), cfg["noise_bridge"]
     net, models, _, model, free = calibrated_setup(cfg, ctx)
     pops, T, K = sorted(nb["populations"]), nb["trials"], nb["rate_trials"]
-    m_window, m_nudged = _steps(sp, model.epsilon, sp["free_ms"]), _steps(sp, model.epsilon,
-                                                                          sp["nudged_ms"])
+    m_window, m_nudged = _steps(sp, model.epsilon, sp.free_ms), _steps(sp, model.epsilon,
+                                                                          sp.nudged_ms)
     gain = np.array([np.sqrt(np.mean(model.rho.prime(sk) ** 2)) for sk in free.s[1:]])
     n_w, n_free = len(net.W), len(net.sizes) - 1
     keys = ("rate_sd_spiking", "rate_sd_rate", "noise_per_layer")
@@ -108,7 +108,7 @@ def run(cfg: dict, ctx: RunContext) -> Result:
         data[k] = np.zeros((len(pops), n_w))
     data["noise"] = np.zeros(len(pops))
     for i, n in enumerate(iterate(pops, "spiking runs")):
-        spk = simulate(net, model.rho, {**sp, "neurons_per_unit": n, "trials": T},
+        spk = simulate(net, model.rho, sp.replace(neurons_per_unit=n, trials=T),
                        ctx.seeds.int(f"brian2 n={n}"), models, energy=model.energy_form)
         data["rate_sd_spiking"][i] = [_rms_sd(r, T) for r in spk.rates_free_copies[1:]]
         data["dw_sd_spiking"][i] = [np.sqrt(np.mean(sd**2)) for sd in spk.trial_sd("sym")]
@@ -125,7 +125,7 @@ def run(cfg: dict, ctx: RunContext) -> Result:
         data["dw_norm_rate"][i] = [np.linalg.norm(d.mean(axis=0)) for d in dw["paired"]]
     data.update({"populations": np.array(pops), "trials": np.array(T), "gain": gain,
                  "window_steps": np.array(m_window), "nudged_steps": np.array(m_nudged),
-                 "beta": np.array(sp["beta"]), "estimators": np.array(ESTIMATORS)})
+                 "beta": np.array(sp.beta), "estimators": np.array(ESTIMATORS)})
     return Result(data, _summary(data, net.sizes))
 
 
@@ -173,7 +173,7 @@ def _legend(ax, names: list[str], colors: list, styles: dict[str, str]) -> None:
 def figures(data: dict, summary: dict, cfg: dict) -> dict:
     """(a) counted population-rate s.d. per layer vs n, spiking and the matched rate model;
     (b) trial-to-trial s.d. of ΔW per W_k vs n: spiking, rate model paired and independent."""
-    n, r_max = data["populations"], cfg["spiking"]["r_max_hz"]
+    n, r_max = data["populations"], SpikingParams.of(cfg).r_max_hz
     n_free, n_w = data["rate_sd_spiking"].shape[1], data["dw_sd_spiking"].shape[1]
     fig, (a, b) = figure(2, 1, width=3.4, height=3.1)
     free_colors, w_colors = layer_colors(n_free), layer_colors(n_w)
@@ -208,10 +208,10 @@ def figures(data: dict, summary: dict, cfg: dict) -> dict:
 def check(cfg: dict, source: str) -> None:
     """[dynamics] noise stays 0 (σ is matched to the spiking run), and the counting window of the
     free phase must last at least one rate-model step."""
-    check_dynamics(cfg, source, noiseless="noise_bridge sets σ from the spiking populations")
-    sp, eps = cfg["spiking"], cfg["dynamics"]["epsilon"]
-    require(sp["free_ms"] >= eps * sp["rate_tau_ms"], source, "[spiking] free_ms", sp["free_ms"],
-            f"must last at least one rate-model step ε·τ = {eps * sp['rate_tau_ms']:g} ms")
+    require_noiseless(cfg, source, "noise_bridge sets σ from the spiking populations")
+    sp, eps = SpikingParams.of(cfg), cfg["dynamics"]["epsilon"]
+    require(sp.free_ms >= eps * sp.rate_tau_ms, source, "[spiking] free_ms", sp.free_ms,
+            f"must last at least one rate-model step ε·τ = {eps * sp.rate_tau_ms:g} ms")
 
 
 EXPERIMENT = Experiment(

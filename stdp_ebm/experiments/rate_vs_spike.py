@@ -43,7 +43,7 @@ from ..network import NETWORK_SCHEMA
 from ..rate import DYNAMICS_SCHEMA, RateModel
 from ..references import implicit_neg_grad
 from ..rule import RuleAccumulator
-from ..spiking import SPIKING_SCHEMA, estimator_reference, simulate
+from ..spiking import SPIKING_SCHEMA, SpikingParams, estimator_reference, simulate
 from ..progress import iterate
 from . import Experiment, Result, RunContext
 from ._common import calibrated_setup
@@ -65,28 +65,28 @@ SCHEMA = {
 }
 
 
-def _rate_rule(model: RateModel, s_free, target, sp: dict, d: dict) -> list[np.ndarray]:
+def _rate_rule(model: RateModel, s_free, target, sp: SpikingParams, d: dict) -> list[np.ndarray]:
     """Rate rule ΔW (tied, Eq 26) with the spiking run's β and estimator."""
-    sign, scale = estimator_reference(sp["estimator"])
+    sign, scale = estimator_reference(sp.estimator)
     accs = []
-    for b in (sp["beta"], sign * sp["beta"]):
+    for b in (sp.beta, sign * sp.beta):
         acc = RuleAccumulator(model.rho, model.net.sizes)
         if b != 0.0:
             model.nudged_phase(s_free, target, b, tol=d["tol"], max_steps=d["max_steps"],
                                on_step=acc)
         accs.append(acc.acc["sym"])
-    return [(p - r) / (scale * sp["beta"]) for p, r in zip(*accs)]
+    return [(p - r) / (scale * sp.beta) for p, r in zip(*accs)]
 
 
-def _rate_trajectory(model: RateModel, s_free, target, sp: dict, tau_ms: float) -> tuple:
+def _rate_trajectory(model: RateModel, s_free, target, sp: SpikingParams, tau_ms: float) -> tuple:
     """(ρ^{+β}(t) − ρ^{ref}(t)) / (scale·β) of example 0 over the nudged phase, and the times."""
-    sign, scale = estimator_reference(sp["estimator"])
+    sign, scale = estimator_reference(sp.estimator)
     dt = model.epsilon * tau_ms
-    steps = max(1, int(round(sp["nudged_ms"] / dt)))
+    steps = max(1, int(round(sp.nudged_ms / dt)))
     s0 = [s[:1] for s in s_free]
     runs = [model.relax(s0, b, target[:1], steps=steps, record=True).trajectory
-            for b in (sp["beta"], sign * sp["beta"])]
-    diff = [(model.rho(p) - model.rho(r))[:, 0] / (scale * sp["beta"]) for p, r in zip(*runs)]
+            for b in (sp.beta, sign * sp.beta)]
+    diff = [(model.rho(p) - model.rho(r))[:, 0] / (scale * sp.beta) for p, r in zip(*runs)]
     return np.arange(steps + 1) * dt, diff
 
 
@@ -104,36 +104,36 @@ def _noise_nrmse(run, t: int, ref: list[np.ndarray]) -> np.ndarray:
 
 
 def run(cfg: dict, ctx: RunContext) -> Result:
-    sp, d, rv = cfg["spiking"], cfg["dynamics"], cfg["rate_vs_spike"]
+    sp, d, rv = SpikingParams.of(cfg), cfg["dynamics"], cfg["rate_vs_spike"]
     net, models, fi, model, free = calibrated_setup(cfg, ctx)
     rho = model.rho
     refs = {"implicit": implicit_neg_grad(net, rho, free.s, net.target, model.projected,
                                           model.energy_form),
             "rate": _rate_rule(model, free.s, net.target, sp, d)}
-    pops = sorted(set(rv["populations"]) | {sp["neurons_per_unit"]})
-    trials = sorted(set(rv["trials"]) | {sp["trials"]})
+    pops = sorted(set(rv["populations"]) | {sp.neurons_per_unit})
+    trials = sorted(set(rv["trials"]) | {sp.trials})
     runs = {}
     for n in iterate(pops, "spiking runs"):
-        runs[n] = simulate(net, rho, {**sp, "neurons_per_unit": n, "trials": trials[-1]},
+        runs[n] = simulate(net, rho, sp.replace(neurons_per_unit=n, trials=trials[-1]),
                            ctx.seeds.int("brian2"), models, energy=model.energy_form)
-    main = runs[sp["neurons_per_unit"]]
+    main = runs[sp.neurons_per_unit]
     data = {"calib_s": fi.s, "calib_rate_hz": fi.rate_hz, "calib_sem_hz": fi.sem_hz,
             "populations": np.array(pops), "trials": np.array(trials), "metrics": np.array(METRICS),
             "layers": np.array([f"W_{k}" for k in range(len(net.W))] + ["all"]),
             "sweep_wall_s": np.array([runs[n].cost["wall_s"] for n in pops])}
-    spk_rates = main.rates_free(sp["trials"])
+    spk_rates = main.rates_free(sp.trials)
     for k in range(1, len(net.sizes)):
         data[f"free_spk_L{k}"] = spk_rates[k]
         data[f"free_rate_L{k}"] = rho(free.s[k])
-    t_rate, traj_rate = _rate_trajectory(model, free.s, net.target, sp, sp["rate_tau_ms"])
+    t_rate, traj_rate = _rate_trajectory(model, free.s, net.target, sp, sp.rate_tau_ms)
     data["traj_rate_time_ms"], data["traj_spk_time_ms"] = t_rate, main.times_ms
-    traj_spk = main.example_drho(0, sp["trials"])
+    traj_spk = main.example_drho(0, sp.trials)
     for k in range(1, len(net.sizes)):
         data[f"traj_rate_L{k}"], data[f"traj_spk_L{k}"] = traj_rate[k], traj_spk[k]
     for k in range(len(net.W)):
         data[f"ref_implicit_W{k}"], data[f"dW_rate_W{k}"] = refs["implicit"][k], refs["rate"][k]
         for f in FORMS:
-            data[f"dW_spk_{f}_W{k}"] = main.delta_w(f, sp["trials"])[k]
+            data[f"dW_spk_{f}_W{k}"] = main.delta_w(f, sp.trials)[k]
     for f in FORMS:
         for r in REFS:
             data[f"sweep_{f}_vs_{r}"] = np.array([[_sweep_table(runs[n], t, refs, f, r)
@@ -151,11 +151,11 @@ def run(cfg: dict, ctx: RunContext) -> Result:
     return Result(data, _summary(data, main, sp, net.sizes))
 
 
-def _summary(data: dict, main, sp: dict, sizes: list[int]) -> dict:
+def _summary(data: dict, main, sp: SpikingParams, sizes: list[int]) -> dict:
     spk = np.concatenate([data[f"free_spk_L{k}"].ravel() for k in range(1, len(sizes))])
     rate = np.concatenate([data[f"free_rate_L{k}"].ravel() for k in range(1, len(sizes))])
     pops, trials = list(data["populations"]), list(data["trials"])
-    at = (pops.index(sp["neurons_per_unit"]), trials.index(sp["trials"]))
+    at = (pops.index(sp.neurons_per_unit), trials.index(sp.trials))
     metrics = list(data["metrics"])
     headline = {f"{f}_vs_{r}": {m: data[f"sweep_{f}_vs_{r}"][at][:, metrics.index(m)].tolist()
                                 for m in METRICS} for f in FORMS for r in REFS}
@@ -165,8 +165,8 @@ def _summary(data: dict, main, sp: dict, sizes: list[int]) -> dict:
         "fixed_point_corr_per_layer": [float(np.corrcoef(data[f"free_spk_L{k}"].ravel(),
                                                          data[f"free_rate_L{k}"].ravel())[0, 1])
                                        for k in range(1, len(sizes))],
-        "default": {"neurons_per_unit": sp["neurons_per_unit"], "trials": sp["trials"],
-                    "beta": sp["beta"], "estimator": sp["estimator"],
+        "default": {"neurons_per_unit": sp.neurons_per_unit, "trials": sp.trials,
+                    "beta": sp.beta, "estimator": sp.estimator,
                     "min_cos_sym_vs_implicit": min(headline["sym_vs_implicit"]["cos"][:-1]),
                     "alignment": headline, "cost": main.cost},
         "sweep_wall_s": data["sweep_wall_s"].tolist(),

@@ -11,13 +11,14 @@ from ..plotting import figure, layer_colors, layer_name, legend_below, panel_lab
 def _fig_calibration(data: dict, cfg: dict):
     from ..activation import HardSigmoid
     from ..spiking.calibration import FICurve
+    from ..spiking.params import SpikingParams
 
-    sp = cfg["spiking"]
-    fi = FICurve(data["calib_s"], data["calib_rate_hz"], data["calib_sem_hz"], sp["r_max_hz"])
+    sp = SpikingParams.of(cfg)
+    fi = FICurve(data["calib_s"], data["calib_rate_hz"], data["calib_sem_hz"], sp.r_max_hz)
     rho = fi.tabulate()
     hard = HardSigmoid(cfg["dynamics"]["beta1"], cfg["dynamics"]["beta2"])
     s = np.linspace(fi.s[0], fi.s[-1], 400)
-    r_max = sp["r_max_hz"]
+    r_max = sp.r_max_hz
     fig, (a, b) = figure(2, 1, width=3.0, height=2.7)
     a.errorbar(fi.s, fi.rate_hz, yerr=fi.sem_hz, fmt="o", ms=3, color="k",
                label="LIF population rate (measured ± s.e.m.)")

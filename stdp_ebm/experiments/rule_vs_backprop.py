@@ -35,9 +35,9 @@ from ..config import Key
 from ..errors import ConfigError, ModelFileError
 from ..network import NETWORK_SCHEMA
 from ..plotting import figure, panel_label
-from ..rate import DYNAMICS_SCHEMA, check_dynamics
-from ..spiking import SPIKING_SCHEMA
-from . import Experiment, Result, RunContext
+from ..rate import DYNAMICS_SCHEMA
+from ..spiking import SPIKING_SCHEMA, SpikingParams
+from . import Experiment, Result, RunContext, require_noiseless
 from ._common import alignment_data, calibrated_setup, gradient_references, spiking_sweep
 
 SCHEMA = {
@@ -73,7 +73,7 @@ def rule_names(cfg: dict) -> list[str]:
 def run(cfg: dict, ctx: RunContext) -> Result:
     from ..spiking import load_models
 
-    sp, rv = cfg["spiking"], cfg["rule_vs_backprop"]
+    sp, rv = SpikingParams.of(cfg), cfg["rule_vs_backprop"]
     rules: dict[str, dict] = {}
     for name in rule_names(cfg):  # every file checked before the calibration
         models = load_models(name)
@@ -99,7 +99,7 @@ def run(cfg: dict, ctx: RunContext) -> Result:
                  if k.startswith(("dW_", "align_", "length_"))})
     summary = {"sizes": net.sizes, "free_phase_steps": free.steps, "rules": list(rules),
                "betas": rv["betas"], "phase_ms": rv["phase_ms"], "length_beta": rv["length_beta"],
-               "nudged_ms": sp["nudged_ms"], "reference": "implicit", "note": NORM_NOTE,
+               "nudged_ms": sp.nudged_ms, "reference": "implicit", "note": NORM_NOTE,
                "table": [row for label in rules for row in summary_rules[label]], "cost": cost}
     return Result(data, summary)
 
@@ -175,7 +175,7 @@ def figures(data: dict, summary: dict, cfg: dict) -> dict:
 def _check(cfg: dict, source: str) -> None:
     from ..models import resolve_path
 
-    check_dynamics(cfg, source, "the spiking model brings its own noise")
+    require_noiseless(cfg, source, "the spiking model brings its own noise")
     names = rule_names(cfg)
     if not names:
         raise ConfigError(f"{source}: [rule_vs_backprop] rules names no rule")
@@ -184,7 +184,7 @@ def _check(cfg: dict, source: str) -> None:
             resolve_path(name)
         except ModelFileError as exc:
             raise ConfigError(f"{source}: [rule_vs_backprop] rules: {exc}") from None
-    nudged = cfg["spiking"]["nudged_ms"]
+    nudged = SpikingParams.of(cfg).nudged_ms
     if max(cfg["rule_vs_backprop"]["phase_ms"]) > nudged:
         raise ConfigError(f"{source}: [rule_vs_backprop] phase_ms = "
                           f"{cfg['rule_vs_backprop']['phase_ms']} goes past [spiking] nudged_ms = "

@@ -23,7 +23,6 @@ summary.json: ``test_error_fraction`` (the rule's final test error) and per lear
 
 from __future__ import annotations
 
-import dataclasses
 from pathlib import Path
 
 import numpy as np
@@ -36,23 +35,19 @@ from ..data import Dataset, load_digits, load_mnist
 from ..network import NETWORK_SCHEMA, Network, random_network, save_network
 from ..plotting import (error_floor, figure, layer_colors, log_percent_axis, mark_floor,
                         panel_label, plot_percent)
-from ..rate import DTYPE_KEY, DYNAMICS_SCHEMA, RateModel, check_dynamics
+from ..rate import DTYPE_KEY, DYNAMICS_SCHEMA, RateModel
 from ..seeds import Seeds
-from ..learning import TRAIN_SCHEMA, train_bp, train_ep
+from ..learning import TRAIN_SCHEMA, TrainParams, train_bp, train_ep
 from . import Experiment, Result, RunContext
 
 N_INPUTS = {"digits": 64, "mnist": 784}
 LEARNERS = {"ep": "rule (EP, Eq 26)", "bp": "backprop baseline"}
 
 SCHEMA = {
-    "network": {
-        "sizes": dataclasses.replace(NETWORK_SCHEMA["sizes"], default=[64, 300, 10]),
-        "init_scale": dataclasses.replace(NETWORK_SCHEMA["init_scale"], default=1.0),
-        "bias_low": dataclasses.replace(NETWORK_SCHEMA["bias_low"], default=0.0),
-        "bias_high": dataclasses.replace(NETWORK_SCHEMA["bias_high"], default=0.0),
-    },
-    "dynamics": {**{k: DYNAMICS_SCHEMA[k] for k in ("epsilon", "beta1", "beta2")},
-                 "dtype": DTYPE_KEY},
+    "network": NETWORK_SCHEMA.subset("sizes", "init_scale", "bias_low", "bias_high",
+                                     sizes=[64, 300, 10], init_scale=1.0, bias_low=0.0,
+                                     bias_high=0.0),
+    "dynamics": DYNAMICS_SCHEMA.subset("epsilon", "beta1", "beta2").plus(dtype=DTYPE_KEY),
     "data": {
         "dataset": Key("str", "digits", "digits: scikit-learn's bundled 8×8 set; mnist: IDX files "
                                         "in dir", choices=tuple(N_INPUTS)),
@@ -65,16 +60,13 @@ SCHEMA = {
                                     "them as the 'test' set, for choosing hyper-parameters without "
                                     "the test set", low=0),
     },
-    "train": {
-        **TRAIN_SCHEMA,
-        "baseline": Key("bool", True, "also train the same architecture by backprop"),
-    },
+    "train": TRAIN_SCHEMA.plus(
+        baseline=Key("bool", True, "also train the same architecture by backprop")),
 }
 
 
 def check(cfg: dict, source: str) -> None:
     """Cross-key checks: layer sizes fit the data set, one learning rate per weight matrix."""
-    check_dynamics(cfg, source)
     sizes = cfg["network"]["sizes"]
     n_in = N_INPUTS[cfg["data"]["dataset"]]
     require(len(sizes) >= 2 and sizes[0] == n_in and sizes[-1] == 10, source, "[network] sizes",
@@ -118,14 +110,14 @@ def _summary(h: History) -> dict:
 
 
 def run(cfg: dict, ctx: RunContext) -> Result:
-    n, d, t = cfg["network"], cfg["dynamics"], cfg["train"]
+    n, d, t, tp = cfg["network"], cfg["dynamics"], cfg["train"], TrainParams.of(cfg)
     data = load_data(cfg["data"], ctx.seeds.rng("data")).astype(d["dtype"])
     net = random_network(n["sizes"], ctx.seeds.rng("network"), n["init_scale"], n["bias_low"],
                          n["bias_high"]).astype(d["dtype"])
     initial = net.copy()
     rho = HardSigmoid(d["beta1"], d["beta2"])
     with progress.EpochBars("EP") as bars:
-        histories = {"ep": train_ep(RateModel(net, rho, epsilon=d["epsilon"]), data, t,
+        histories = {"ep": train_ep(RateModel(net, rho, epsilon=d["epsilon"]), data, tp,
                                     ctx.seeds.rng("train_ep"), _checkpoint(ctx, "ep"),
                                     progress.epoch_lines("EP", t["epochs"]), bars)}
     if ctx.work_dir is not None:
@@ -133,7 +125,7 @@ def run(cfg: dict, ctx: RunContext) -> Result:
                      Path(ctx.work_dir) / "trained_network.npz")
     if t["baseline"]:
         with progress.EpochBars("BP") as bars:
-            histories["bp"] = train_bp(initial, rho, data, t, ctx.seeds.rng("train_bp"),
+            histories["bp"] = train_bp(initial, rho, data, tp, ctx.seeds.rng("train_bp"),
                                        _checkpoint(ctx, "bp"), progress.epoch_lines("BP", t["epochs"]),
                                        bars)
     out: dict[str, np.ndarray] = {"epoch": np.arange(1, t["epochs"] + 1)}

@@ -30,7 +30,6 @@ weights, ``first_dW_implicit_W{k}`` the implicit gradient of the calibrated rate
 
 from __future__ import annotations
 
-import dataclasses
 import os
 from contextlib import closing
 from pathlib import Path
@@ -39,28 +38,27 @@ import numpy as np
 
 from .. import progress
 from ..analysis import METRICS, layer_alignment
-from ..spiking.calibration import CALIBRATION_SCHEMA, calibrate
+from ..spiking.calibration import CALIBRATION_SCHEMA, CalibrationParams, calibrate
 from ..checkpoint import Checkpoint, History, read_checkpoints
 from ..config import Key, data_dir_key, data_directory, require
+from ..errors import ConfigError
 from ..data import DataError, Dataset, load_digits, load_mnist, one_hot
 from ..network import NETWORK_SCHEMA, random_network
-from ..rate import DYNAMICS_SCHEMA, RateModel, model_from_config
+from ..rate import DYNAMICS_SCHEMA, DynamicsParams, RateModel, model_from_config
 from ..references import implicit_neg_grad
 from ..seeds import Seeds
-from ..spiking import SPIKING_SCHEMA, load_models
-from ..spiking.learner import INPUTS, DeltaLearner, SpikingLearner
+from ..spiking import SPIKING_SCHEMA, SpikingParams, load_models
+from ..spiking.learner import LEARNER_SCHEMA, DeltaLearner, LearnerParams, SpikingLearner
 from ..spiking.pool import ParallelSpikingLearner
-from ..learning import TRAIN_SCHEMA, EPLearner, Learner, evaluate, fit
+from ..learning import TRAIN_SCHEMA, EPLearner, Learner, TrainParams, evaluate, fit
 from . import Experiment, Result, RunContext
 from .train_spiking_plots import LEARNERS, figures, paired_test
 
 TRAIN_KEYS = ("epochs", "batch_size", "lrs", "lr_decay", "free_steps", "nudged_steps")
 
 SCHEMA = {
-    "network": {
-        "sizes": dataclasses.replace(NETWORK_SCHEMA["sizes"], default=[64, 50, 10]),
-        **{k: NETWORK_SCHEMA[k] for k in ("init_scale", "bias_low", "bias_high")},
-    },
+    "network": NETWORK_SCHEMA.subset("sizes", "init_scale", "bias_low", "bias_high",
+                                     sizes=[64, 50, 10]),
     "dynamics": DYNAMICS_SCHEMA,
     "spiking": SPIKING_SCHEMA,
     "calibration": CALIBRATION_SCHEMA,
@@ -81,25 +79,8 @@ SCHEMA = {
     },
     "data": {"dir": data_dir_key("data/mnist", "directory of the MNIST IDX files "
                                                "([task] dataset = mnist)")},
-    "train": {k: TRAIN_SCHEMA[k] for k in TRAIN_KEYS},
-    "learner": {
-        "input": Key("str", "poisson", "how the clamped input enters the spiking network: "
-                     "poisson: trains at ρ_LIF(x)·r_max through W_0; current: the constant current "
-                     "ρ_LIF(x)W_0 into h_1 (stdp_ebm/spiking/learner.py)", choices=INPUTS),
-        "rule_dt_ms": Key("float", 0.0, "step of the rule synapses (ms; 0: every simulation "
-                          "step); the tied ΔW telescopes, so it only moves the last sample",
-                          low=0.0),
-        "align_every": Key("int", 10, "cosine of both learners' ΔW with the implicit gradient "
-                           "every this many mini-batches (0: never)", low=0),
-        "eval_free_ms": Key("float", 0.0, "counting window of the free phase that tests the "
-                            "spiking learner after each epoch (ms), after the training settle_ms; "
-                            "test CPU time grows with settle_ms + this window. > 0: the test "
-                            "runs apart from training, which draws the same random numbers "
-                            "whatever the window; 0: [spiking] free_ms on the training stream, "
-                            "as runs made before this key", low=0.0),
-        "workers": Key("int", 1, "processes the spiking learner splits each mini-batch over "
-                       "(stdp_ebm/spiking/pool.py; must divide [train] batch_size)", low=1),
-    },
+    "train": TRAIN_SCHEMA.subset(*TRAIN_KEYS),
+    "learner": LEARNER_SCHEMA,
 }
 
 
@@ -119,10 +100,9 @@ def check(cfg: dict, source: str) -> None:
             cfg["train"]["lrs"], f"needs one learning rate per weight matrix ({len(sizes) - 1})")
     require(tk["n_train"] % cfg["train"]["batch_size"] == 0, source, "[task] n_train",
             tk["n_train"], "must be a multiple of [train] batch_size (the network's copies)")
-    workers, cores = cfg["learner"]["workers"], os.cpu_count() or 1
-    require(cfg["train"]["batch_size"] % workers == 0 and workers <= cores, source,
-            "[learner] workers", workers, f"must divide [train] batch_size and be at most the "
-            f"{cores} cores of this machine (each worker is a process with its own network)")
+    workers = cfg["learner"]["workers"]
+    require(cfg["train"]["batch_size"] % workers == 0, source, "[learner] workers", workers,
+            "must divide [train] batch_size (each worker takes an equal share of a mini-batch)")
     window, dt = cfg["learner"]["eval_free_ms"], cfg["spiking"]["dt_ms"]
     require(window == 0 or window >= dt, source, "[learner] eval_free_ms", window,
             f"must be 0 ([spiking] free_ms) or a window of at least one time step "
@@ -168,28 +148,33 @@ def load_task(sec: dict, rng: np.random.Generator, batch_size: int = 1,
 def build(cfg: dict, ctx: RunContext, data: Dataset) -> tuple:
     """Initial network, calibrated rate model (ρ_LIF) and the spiking learner (one compiled
     network, or one per worker process)."""
-    n, sp, t, lr = cfg["network"], cfg["spiking"], cfg["train"], cfg["learner"]
+    n, sp, t, lr = cfg["network"], SpikingParams.of(cfg), cfg["train"], LearnerParams.of(cfg)
+    cores = os.cpu_count() or 1
+    if lr.workers > cores:  # checked at run time: a stored config plots and resumes anywhere
+        raise ConfigError(f"[learner] workers = {lr.workers}: at most the {cores} cores of this "
+                          "machine (each worker is a process with its own network)")
     net = random_network(n["sizes"], ctx.seeds.rng("network"), n["init_scale"], n["bias_low"],
                          n["bias_high"])
-    models = load_models(sp["synapse"])
-    fi = calibrate(cfg, models, ctx.seeds.int("calibration"))
+    models = load_models(sp.synapse)
+    fi = calibrate(sp, CalibrationParams.of(cfg), models, ctx.seeds.int("calibration"))
     rho = fi.tabulate()
-    model = model_from_config(net.copy(), cfg, rho=rho)
+    model = model_from_config(net.copy(), DynamicsParams.of(cfg), rho=rho)
     args = (net, rho, sp, models)
     kwargs = dict(batch=t["batch_size"], lrs=t["lrs"], energy=model.energy_form,
-                  input_mode=lr["input"], rule_dt_ms=lr["rule_dt_ms"],
-                  eval_free_ms=lr["eval_free_ms"] or None)
-    if lr["workers"] == 1:
+                  input_mode=lr.input, rule_dt_ms=lr.rule_dt_ms,
+                  eval_free_ms=lr.eval_free_ms or None)
+    if lr.workers == 1:
         return net, fi, model, SpikingLearner(*args, ctx.seeds.int("brian2"), **kwargs)
-    seeds = [ctx.seeds.int(f"brian2_worker_{p}") for p in range(lr["workers"])]
+    seeds = [ctx.seeds.int(f"brian2_worker_{p}") for p in range(lr.workers)]
     return net, fi, model, ParallelSpikingLearner(*args, seeds, **kwargs)
 
 
-def rate_train_cfg(cfg: dict) -> dict:
+def rate_train_cfg(cfg: dict) -> TrainParams:
     """[train] for :class:`EPLearner`: the spiking run's β and estimator, evaluated per batch."""
-    sp = cfg["spiking"]
-    return {**cfg["train"], "beta": sp["beta"], "symmetric": sp["estimator"] == "symmetric",
-            "random_sign": False, "persistent": False, "eval_batch": cfg["train"]["batch_size"]}
+    sp = SpikingParams.of(cfg)
+    return TrainParams.of(cfg).replace(beta=sp.beta, symmetric=sp.estimator == "symmetric",
+                                       random_sign=False, persistent=False,
+                                       eval_batch=cfg["train"]["batch_size"])
 
 
 class Watched:
@@ -213,8 +198,8 @@ class Watched:
         watch = self.every and self.done % self.every == 0
         if watch:
             before = [w.copy() for w in self.net.W]
-            ref = first_batch_gradient(model_from_config(self.net.copy(), self.cfg, self.rho),
-                                       x, d, self.cfg["dynamics"])
+            dyn = DynamicsParams.of(self.cfg)
+            ref = first_batch_gradient(model_from_config(self.net.copy(), dyn, self.rho), x, d, dyn)
         y = self.learner.update(idx, x, d, lr_scale, rng)
         self.done += 1
         if watch:
@@ -266,7 +251,7 @@ def train_both(cfg: dict, ctx: RunContext, data: Dataset, model: RateModel,
         ck = None if ctx.work_dir is None else Checkpoint(Path(ctx.work_dir) / "checkpoints", name)
         with progress.EpochBars(LEARNERS[name]) as bars:
             h = fit(learner, data, t, ctx.seeds.rng("order"), ck,
-                    progress.epoch_lines(LEARNERS[name], t["epochs"]), bars)
+                    progress.epoch_lines(LEARNERS[name], t.epochs), bars)
         out[name] = (h, learner)
     return out
 
@@ -291,16 +276,16 @@ def run(cfg: dict, ctx: RunContext) -> Result:
 
 def _run(cfg: dict, ctx: RunContext) -> Result:
     t = rate_train_cfg(cfg)
-    data = load_task(cfg["task"], ctx.seeds.rng("data"), t["batch_size"], cfg["data"]["dir"])
+    data = load_task(cfg["task"], ctx.seeds.rng("data"), t.batch_size, cfg["data"]["dir"])
     net, fi, model, spk = build(cfg, ctx, data)
-    x0, d0 = data.x_train[:t["batch_size"]], data.y_train[:t["batch_size"]]
+    x0, d0 = data.x_train[:t.batch_size], data.y_train[:t.batch_size]
     with closing(spk):
         first = {"spk": spk.delta(x0, d0)[0],
                  "rate": EPLearner(model, t, len(x0)).delta(x0, d0, ctx.seeds.rng("first"))[0],
-                 "implicit": first_batch_gradient(model, x0, d0, cfg["dynamics"])}
+                 "implicit": first_batch_gradient(model, x0, d0, DynamicsParams.of(cfg))}
         trained = train_both(cfg, ctx, data, model, spk)
     histories = {m: h for m, (h, _) in trained.items()}
-    out: dict[str, np.ndarray] = {"epoch": np.arange(1, t["epochs"] + 1),
+    out: dict[str, np.ndarray] = {"epoch": np.arange(1, t.epochs + 1),
                                   "calib_s": fi.s, "calib_rate_hz": fi.rate_hz}
     for m, (h, watched) in trained.items():
         out.update({f"{m}_{k}": v for k, v in h.arrays().items()})
@@ -311,10 +296,10 @@ def _run(cfg: dict, ctx: RunContext) -> Result:
     for k in range(len(net.W)):
         out.update({f"first_dW_{m}_W{k}": first[m][k] for m in first})
         out[f"spk_W{k}"], out[f"rate_W{k}"] = spk.net.W[k], model.net.W[k]
-    spk_in_rate = EPLearner(model_from_config(spk.net, cfg, rho=model.rho), t, 0)
+    spk_in_rate = EPLearner(model_from_config(spk.net, DynamicsParams.of(cfg), rho=model.rho), t, 0)
     cross = evaluate(spk_in_rate.predict, data.x_test, data.y_test, len(data.x_test))
     summary = _summary(data, net.sizes, histories, first, cross)
-    summary["batch_size"] = t["batch_size"]
+    summary["batch_size"] = t.batch_size
     for m in histories:
         summary[m]["test_error_ci95"] = out[f"{m}_test_ci"][-1].tolist()
     out["test_mcnemar_p"], summary["paired_test"] = paired_test(out)
@@ -328,9 +313,9 @@ def interim(cfg: dict, work_dir: Path) -> tuple[dict, dict] | None:
     if not got:
         return None
     t = rate_train_cfg(cfg)
-    data = load_task(cfg["task"], Seeds(cfg["seed"]).rng("data"), t["batch_size"],
+    data = load_task(cfg["task"], Seeds(cfg["seed"]).rng("data"), t.batch_size,
                      cfg["data"]["dir"])
-    out: dict[str, np.ndarray] = {"epoch": np.arange(1, t["epochs"] + 1)}
+    out: dict[str, np.ndarray] = {"epoch": np.arange(1, t.epochs + 1)}
     for m, (h, arrays) in got.items():
         out.update({f"{m}_{k}": v for k, v in h.arrays().items()})
         out[f"{m}_test_ci"] = test_ci(h.test_error, len(data.x_test))
@@ -338,20 +323,20 @@ def interim(cfg: dict, work_dir: Path) -> tuple[dict, dict] | None:
         out[f"{m}_test_correct"] = arrays.get("test_correct", np.zeros((0, len(data.x_test))))
     out["test_mcnemar_p"], paired = paired_test(out)
     summary = {"dataset": data.name, "sizes": cfg["network"]["sizes"], "n_train": len(data.x_train),
-               "n_test": len(data.x_test), "batch_size": t["batch_size"], "epochs": t["epochs"],
+               "n_test": len(data.x_test), "batch_size": t.batch_size, "epochs": t.epochs,
                "epochs_done": {m: h.epochs for m, (h, _) in got.items()},
                "test_accuracy_pct": {m: 100 * (1 - h.test_error[-1]) for m, (h, _) in got.items()},
                "paired_test": paired}
     return out, summary
 
 
-def first_batch_gradient(model: RateModel, x: np.ndarray, d: np.ndarray, dyn: dict
+def first_batch_gradient(model: RateModel, x: np.ndarray, d: np.ndarray, dyn: DynamicsParams
                          ) -> list[np.ndarray]:
     """−∂C/∂W of the calibrated rate model on one mini-batch (implicit differentiation of its free
     fixed point): the reference both learners' ΔW estimate."""
     net = model.net.copy()
     net.x, net.target = x, d
-    free = model.free_phase(x, tol=dyn["tol"], max_steps=dyn["max_steps"])
+    free = model.free_phase(x, tol=dyn.tol, max_steps=dyn.max_steps)
     return implicit_neg_grad(net, model.rho, free.s, d, model.projected, model.energy_form)
 
 

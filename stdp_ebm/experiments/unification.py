@@ -30,13 +30,13 @@ import numpy as np
 from ..analysis import METRICS, NOISE_FLOOR, direction_where_defined, layer_alignment
 from ..config import Key, require
 from ..data import load_digits
-from ..network import NETWORK_SCHEMA, Network, network_from_config, random_network
+from ..network import NETWORK_SCHEMA, Network, NetworkParams, network_from_config, random_network
 from ..plotting import figure, layer_colors, layer_name, panel_label
-from ..rate import DYNAMICS_SCHEMA, check_dynamics, model_from_config
+from ..rate import DYNAMICS_SCHEMA, DynamicsParams, model_from_config
 from ..references import feedforward_backprop
-from ..learning import TRAIN_SCHEMA, train_ep
+from ..learning import TRAIN_SCHEMA, TrainParams, train_ep
 from ..algorithms import ALGORITHMS, Comparison, fixed_point_gap
-from . import Experiment, Result, RunContext
+from . import Experiment, Result, RunContext, require_noiseless
 
 #: the distance may rise by this much (absolute) between two perturbations and still count as falling:
 #: the fixed points are solved to tol ≤ 1e-12, so the contrast/p carries errors ≲ tol/p_min = 1e-8.
@@ -88,8 +88,8 @@ def _digits_network(cfg: dict, ctx: RunContext) -> tuple[Network, dict]:
     sizes = [data.x_train.shape[1], *dg["hidden"], data.y_train.shape[1]]
     net = random_network(sizes, ctx.seeds.rng("digits_init"), cfg["network"]["init_scale"],
                          cfg["network"]["bias_low"], cfg["network"]["bias_high"])
-    model = model_from_config(net, cfg)
-    history = train_ep(model, data, cfg["train"], ctx.seeds.rng("digits_train"))
+    model = model_from_config(net, DynamicsParams.of(cfg))
+    history = train_ep(model, data, TrainParams.of(cfg), ctx.seeds.rng("digits_train"))
     n = dg["examples"]
     curve = {"train_error_fraction": history.train_error, "test_error_fraction": history.test_error}
     return Network(net.W, net.b, data.x_test[:n], data.y_test[:n]), curve
@@ -100,8 +100,8 @@ def _compare(net: Network, cfg: dict) -> tuple[dict[str, np.ndarray], dict]:
     d, u = cfg["dynamics"], cfg["unification"]
     tol, max_steps, ps = d["tol"], d["max_steps"], u["perturbations"]
     x, target = net.examples()
-    cmp = Comparison.build(model_from_config(net, cfg), u["pc_epsilon"], x, target, tol,
-                           max_steps)
+    cmp = Comparison.build(model_from_config(net, DynamicsParams.of(cfg)), u["pc_epsilon"], x,
+                           target, tol, max_steps)
     eq24 = feedforward_backprop(net, cmp.ebm.rho, cmp.s_free, target, cmp.ebm.projected,
                                 cmp.ebm.energy_form)[0]
     data: dict[str, np.ndarray] = {"sizes": np.array(net.sizes),
@@ -157,7 +157,8 @@ def _headline(ps: list[float], table: np.ndarray) -> dict:
 
 
 def run(cfg: dict, ctx: RunContext) -> Result:
-    nets = {"standard": network_from_config(cfg, ctx.seeds.rng("network"), ctx.network_path)}
+    nets = {"standard": network_from_config(NetworkParams.of(cfg), ctx.seeds.rng("network"),
+                                            ctx.network_path)}
     training = None
     if cfg["digits"]["enabled"]:
         nets["digits"], training = _digits_network(cfg, ctx)
@@ -245,8 +246,8 @@ def _sweep_figure(data: dict, sweep: str, xkey: str, xlabel: str, title: str, ga
 
 def check(cfg: dict, source: str) -> None:
     """Cross-key checks: no Langevin noise (deterministic fixed points); lrs fit the digits net."""
-    check_dynamics(cfg, source,
-                   noiseless="the three algorithms are compared at their deterministic fixed points")
+    require_noiseless(cfg, source,
+                      "the three algorithms are compared at their deterministic fixed points")
     dg, lrs = cfg["digits"], cfg["train"]["lrs"]
     require(not dg["enabled"] or len(lrs) == len(dg["hidden"]) + 1, source, "[train] lrs", lrs,
             f"needs one learning rate per weight matrix of the digits net ({len(dg['hidden']) + 1})")

@@ -44,6 +44,7 @@ control run.
 from __future__ import annotations
 
 import time
+from typing import Any
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -56,13 +57,13 @@ from ..rule import FORMS
 from .brian2_env import Brian2Env
 from .engine import SpikingNetwork
 from .layout import Layout
-from .params import SPIKING_SCHEMA, background, load_models, neuron_overrides
+from .params import SPIKING_SCHEMA, SpikingParams, background, load_models, neuron_overrides
 from .population import population_rates, rule_on_spike_trains, rule_synapses, start_rule
 from .phases import Episode, PhaseRecord, estimator_reference, teaching_force
 from .randomstate import random_state, set_random_state
 
 __all__ = ["SPIKING_SCHEMA", "Brian2Env", "Episode", "Layout", "PhaseRecord", "SpikingNetwork",
-           "SpikingRun", "background", "estimator_reference", "load_models", "neuron_overrides",
+           "SpikingParams", "SpikingRun", "background", "estimator_reference", "load_models", "neuron_overrides",
            "population_rates", "random_state", "rule_on_spike_trains", "rule_synapses",
            "set_random_state", "simulate", "start_rule", "teaching_force"]
 
@@ -78,7 +79,7 @@ class SpikingRun:
     times_ms: np.ndarray  # sample times of the nudged-phase trajectories (from the nudge onset)
     drho_copies: list[np.ndarray]  # per layer, (ρ(+β) − ρ(ref))/(scale·β), (T, copies, n_k)
     batch: int
-    cost: dict[str, float] = field(default_factory=dict)
+    cost: dict[str, Any] = field(default_factory=dict)
     checkpoints: dict[float, dict] = field(default_factory=dict)  # time (ms) -> dW_copies then
 
     def _mean(self, a: np.ndarray, trials: int | None, axis: int = 0) -> np.ndarray:
@@ -111,7 +112,7 @@ class SpikingRun:
         return [self._mean(d, trials, axis=1)[:, example] for d in self.drho_copies]
 
 
-def simulate(net: Network, rho: Rho, sp: dict, seed: int, models: dict | None = None,
+def simulate(net: Network, rho: Rho, sp: SpikingParams, seed: int, models: dict | None = None,
              checkpoints_ms: list[float] | None = None, energy: Energy = EQ6) -> SpikingRun:
     """Free phase, then the nudged phases with common random numbers (see the module docstring).
 
@@ -121,13 +122,13 @@ def simulate(net: Network, rho: Rho, sp: dict, seed: int, models: dict | None = 
     """
     from brian2.units.fundamentalunits import DimensionMismatchError
 
-    stops = sorted({min(c, sp["nudged_ms"]) for c in checkpoints_ms or []} | {sp["nudged_ms"]})
+    stops = sorted({min(c, sp.nudged_ms) for c in checkpoints_ms or []} | {sp.nudged_ms})
     t0 = time.perf_counter()
-    models = models or load_models(sp.get("synapse", SPIKING_SCHEMA["synapse"].default))
+    models = models or load_models(sp.synapse)
     try:
         sn = SpikingNetwork(net, rho, sp, models, seed)
         t_build = time.perf_counter() - t0
-        target = np.tile(net.examples()[1], (sp["trials"], 1))
+        target = np.tile(net.examples()[1], (sp.trials, 1))
         ep = sn.episode(lambda y: teaching_force(energy, rho, y, target), stops)
     except (DimensionMismatchError, KeyError) as exc:
         raise ModelFileError(f"spiking network: the model files do not fit together: {exc}") \
@@ -136,14 +137,14 @@ def simulate(net: Network, rho: Rho, sp: dict, seed: int, models: dict | None = 
     plus, ref, denom = ep.plus, ep.reference, ep.divisor
     dW = [{f: [(p - r) / denom for p, r in zip(pa[f], ra[f])] for f in FORMS}
           for pa, ra in zip(plus.acc, ref.acc)]
-    raw = {f: [p / sp["beta"] for p in plus.acc[-1][f]] for f in FORMS}
+    raw = {f: [p / sp.beta for p in plus.acc[-1][f]] for f in FORMS}
     drho = [(p - r) / denom for p, r in zip(plus.rho, ref.rho)]
-    times = np.arange(plus.rho[0].shape[0]) * sp["record_ms"]
-    sim_ms = sp["settle_ms"] + sp["free_ms"] + 2 * sp["nudged_ms"]
+    times = np.arange(plus.rho[0].shape[0]) * sp.record_ms
+    sim_ms = sp.settle_ms + sp.free_ms + 2 * sp.nudged_ms
     cost = {"wall_s": wall, "build_s": t_build, "simulated_ms": sim_ms,
             "neurons": len(sn.neurons) + len(sn.source),
             "synapses": int(sum(len(s) for s, _, _ in sn.conns)),
-            "transmission": sn.layout.transmission, "noise_source": sp["noise_source"],
+            "transmission": sn.layout.transmission, "noise_source": sp.noise_source,
             "neuron_ms": float(len(sn.neurons) * sim_ms),
             "spikes": float(sn.spikes), "synaptic_events": float(sn.events),
             "codegen": sn.env.target}

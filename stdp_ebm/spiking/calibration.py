@@ -14,26 +14,52 @@ smooth curve (the rate model's EP estimate needs a derivative consistent with ρ
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, ClassVar
 
 import numpy as np
 
 from ..activation import TabulatedRho
-from ..config import Key
+from ..sections import Section, key
+from .params import SpikingParams
 from ..progress import run_brian2
 from .brian2_env import Brian2Env
 
-__all__ = ["CALIBRATION_SCHEMA", "FICurve", "measure_fi", "calibrate", "siegert_rate"]
+__all__ = ["CALIBRATION_SCHEMA", "CalibrationParams", "FICurve", "measure_fi", "calibrate", "siegert_rate"]
 
-CALIBRATION_SCHEMA: dict[str, Key] = {
-    "s_min": Key("float", -0.5, "lowest state s (input current / I_unit) of the f–I table"),
-    "s_max": Key("float", 1.5, "highest state s of the f–I table"),
-    "points": Key("int", 41, "grid points of the f–I table", low=5),
-    "neurons_per_point": Key("int", 100, "independent neurons averaged per grid point", low=2),
-    "duration_ms": Key("float", 1000.0, "counting window per grid point (ms)", low=0.0,
-                       open_low=True),
-    "warmup_ms": Key("float", 100.0, "transient discarded before counting (ms)", low=0.0),
-}
+@dataclass(frozen=True)
+class CalibrationParams(Section):
+    """The ``[calibration]`` section: the grid and the counting of the measured f–I curve.
+
+    Parameters
+    ----------
+    s_min, s_max : float
+        Lowest and highest state s (input current / I_unit) of the table (s_min < s_max).
+    points : int
+        Grid points of the table.
+    neurons_per_point : int
+        Independent neurons averaged per grid point.
+    duration_ms : float
+        Counting window per grid point (ms).
+    warmup_ms : float
+        Transient discarded before counting (ms).
+    """
+
+    SECTION: ClassVar[str] = "calibration"
+    s_min: float = key("float", -0.5, "lowest state s (input current / I_unit) of the f–I table")
+    s_max: float = key("float", 1.5, "highest state s of the f–I table")
+    points: int = key("int", 41, "grid points of the f–I table", low=5)
+    neurons_per_point: int = key("int", 100, "independent neurons averaged per grid point", low=2)
+    duration_ms: float = key("float", 1000.0, "counting window per grid point (ms)", low=0.0,
+                             open_low=True)
+    warmup_ms: float = key("float", 100.0, "transient discarded before counting (ms)", low=0.0)
+
+    def check(self) -> None:
+        """s_min < s_max."""
+        if not self.s_min < self.s_max:
+            raise self.problem("s_min", f"must be < s_max = {self.s_max:g}")
+
+
+CALIBRATION_SCHEMA = CalibrationParams.schema()
 
 
 @dataclass
@@ -52,7 +78,7 @@ class FICurve:
         return TabulatedRho(self.s, rho, smoothing=float(np.mean(sem**2)))
 
 
-def measure_fi(neuron, neuron_params: dict, calib: dict, unit_current, r_max_hz: float,
+def measure_fi(neuron, neuron_params: dict, calib: CalibrationParams, unit_current, r_max_hz: float,
                seed: int, offset: float = 0.0,
                inputs: Callable[[Any], list] | None = None, *, target: str = "cython",
                dt_ms: float = 0.1) -> FICurve:
@@ -66,8 +92,8 @@ def measure_fi(neuron, neuron_params: dict, calib: dict, unit_current, r_max_hz:
     """
     import brian2 as b2
 
-    s = np.linspace(calib["s_min"], calib["s_max"], calib["points"])
-    reps = calib["neurons_per_point"]
+    s = np.linspace(calib.s_min, calib.s_max, calib.points)
+    reps = calib.neurons_per_point
     with Brian2Env(target, dt_ms, seed).active():
         group = b2.NeuronGroup(len(s) * reps, **neuron.group_kwargs(**neuron_params))
         neuron.initialise(group)
@@ -75,27 +101,42 @@ def measure_fi(neuron, neuron_params: dict, calib: dict, unit_current, r_max_hz:
         group.pulse_end = 0 * b2.second
         counts = b2.SpikeMonitor(group, record=False)
         net = b2.Network(group, counts, *(inputs(group) if inputs else []))
-        run_brian2(net, calib["warmup_ms"] * b2.ms, report=None)
+        run_brian2(net, calib.warmup_ms * b2.ms, report=None)
         before = np.array(counts.count)
-        run_brian2(net, calib["duration_ms"] * b2.ms)
-    rates = (np.array(counts.count) - before).reshape(len(s), reps) / (calib["duration_ms"] * 1e-3)
+        run_brian2(net, calib.duration_ms * b2.ms)
+    rates = (np.array(counts.count) - before).reshape(len(s), reps) / (calib.duration_ms * 1e-3)
     sem = rates.std(axis=1, ddof=1) / np.sqrt(reps)
-    resolution = 1.0 / (reps * calib["duration_ms"] * 1e-3)  # one spike among all neurons
+    resolution = 1.0 / (reps * calib.duration_ms * 1e-3)  # one spike among all neurons
     return FICurve(s, rates.mean(axis=1), np.maximum(sem, resolution), r_max_hz)
 
 
-def calibrate(cfg: dict, models: dict, seed: int) -> FICurve:
-    """The f–I curve of the configured neuron under its noise source (``[spiking]`` and
-    ``[calibration]`` sections)."""
+def calibrate(sp: SpikingParams, calib: CalibrationParams, models: dict, seed: int) -> FICurve:
+    """The f–I curve of the configured neuron under its noise source.
+
+    Parameters
+    ----------
+    sp : SpikingParams
+        The populations' settings (noise, I_unit, offset, r_max, time step, target).
+    calib : CalibrationParams
+        The grid and counting of the table.
+    models : dict
+        The loaded model files (:func:`~stdp_ebm.spiking.params.load_models`).
+    seed : int
+        Seed of the calibration's own random stream.
+
+    Returns
+    -------
+    FICurve
+        The measured curve; :meth:`FICurve.tabulate` gives ρ_LIF.
+    """
     import brian2 as b2
 
     from . import background, neuron_overrides
 
-    sp = cfg["spiking"]
-    return measure_fi(models["neuron"], neuron_overrides(sp), cfg["calibration"],
-                      sp["unit_current_nA"] * b2.nA, sp["r_max_hz"], seed, sp["offset"],
-                      inputs=lambda group: background(group, sp, models), target=sp["codegen"],
-                      dt_ms=sp["dt_ms"])
+    return measure_fi(models["neuron"], neuron_overrides(sp), calib,
+                      sp.unit_current_nA * b2.nA, sp.r_max_hz, seed, sp.offset,
+                      inputs=lambda group: background(group, sp, models), target=sp.codegen,
+                      dt_ms=sp.dt_ms)
 
 
 def siegert_rate(mu_v: np.ndarray, sigma_v: float, tau_m: float, t_ref: float, v_th: float,

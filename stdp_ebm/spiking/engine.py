@@ -12,7 +12,7 @@ from ..network import Network
 from ..progress import brian2_report
 from .brian2_env import Brian2Env
 from .layout import Layout
-from .params import background, neuron_overrides
+from .params import SpikingParams, background, neuron_overrides
 from .phases import Episode, PhaseRecord, estimator_reference
 from .population import population_rates, rule_synapses, start_rule
 from .randomstate import random_state, set_random_state
@@ -33,22 +33,24 @@ class SpikingNetwork:
     for each of its calls and the caller's restored afterwards.
     """
 
-    def __init__(self, net: Network, rho: Rho, sp: dict, models: dict, seed: int) -> None:
-        self.env = Brian2Env(sp["codegen"], sp["dt_ms"], seed)
+    def __init__(self, net: Network, rho: Rho, sp: SpikingParams, models: dict, seed: int, *,
+                 rule_dt_ms: float = 0.0) -> None:
+        self.env = Brian2Env(sp.codegen, sp.dt_ms, seed)
+        self.rule_dt_ms = rule_dt_ms
         with self.env.active():
             self._build(net, rho, sp, models)
 
-    def _build(self, net: Network, rho: Rho, sp: dict, models: dict) -> None:
+    def _build(self, net: Network, rho: Rho, sp: SpikingParams, models: dict) -> None:
         import brian2 as b2
 
         self.net_params, self.sp, self.models = net, sp, models
         self.sizes = net.sizes
         x = net.examples()[0]
         self.batch = len(x)
-        self.copies = self.batch * sp["trials"]
-        self.layout = Layout(tuple(self.sizes), self.copies, sp["neurons_per_unit"],
-                             sp.get("transmission", "population"))
-        self.unit_current = sp["unit_current_nA"] * b2.nA
+        self.copies = self.batch * sp.trials
+        self.layout = Layout(tuple(self.sizes), self.copies, sp.neurons_per_unit,
+                             sp.transmission)
+        self.unit_current = sp.unit_current_nA * b2.nA
         self._objects: list = []
         self.source = self._input_group(rho(x))
         self.neurons, self.currents = self._neuron_groups()
@@ -57,10 +59,10 @@ class SpikingNetwork:
         self.counts = [self._add(b2.SpikeMonitor(g, record=False))
                        for g in (self.source, self.neurons)]
         self.rate_mon = self._add(b2.StateMonitor(self.pops, "r", record=True,
-                                                  dt=sp["record_ms"] * b2.ms))
+                                                  dt=sp.record_ms * b2.ms))
         self.out_mon = self._add(self._output_monitor())
         self.network = b2.Network(*self._objects)
-        if sp["learn"]:
+        if sp.learn:
             self.network.add(b2.NetworkOperation(self._learn_step, dt=1 * b2.ms))
         self.spikes = self.events = 0.0
         self._nudging = False  # online learning (``learn``) only in nudged phases
@@ -81,7 +83,7 @@ class SpikingNetwork:
         import brian2 as b2
 
         copy, unit = self.layout.units(0)
-        return rho_x[copy % self.batch, unit] * self.sp["r_max_hz"] * b2.Hz
+        return rho_x[copy % self.batch, unit] * self.sp.r_max_hz * b2.Hz
 
     def _neuron_groups(self) -> tuple:
         """The LIF neurons of layers 1 … L and, with population transmission, the synaptic
@@ -121,7 +123,7 @@ class SpikingNetwork:
     def _bias_vector(self, b: list[np.ndarray]) -> np.ndarray:
         """(b_i + s0) of every LIF neuron, in the group's index order."""
         return np.concatenate([b[k][self.layout.units(k)[1]] for k in range(1, len(self.sizes))]) \
-            + self.sp["offset"]
+            + self.sp.offset
 
     def _connections(self) -> list:
         """Transmission synapses W_k (:meth:`Layout.transmission_synapses`) with the current jump
@@ -133,7 +135,7 @@ class SpikingNetwork:
         import brian2 as b2
 
         model, lay = self.models["synapse"], self.layout
-        J = self.unit_current / (lay.n * self.sp["r_max_hz"] * b2.Hz
+        J = self.unit_current / (lay.n * self.sp.r_max_hz * b2.Hz
                                  * self.models["neuron"].params["tau_s"])
         self.w_flat = np.concatenate([w.ravel() for w in self.net_params.W])
         target = self.currents if self.currents is not None else self.neurons
@@ -157,7 +159,8 @@ class SpikingNetwork:
         pops, counts = population_rates(sources, lay.n_units, lay.n, self.sp, self.models)
         self._objects += [pops, *counts]
         rules = self._add(rule_synapses(pops, *lay.rule_pairs(), self.sp, self.models,
-                                        spikes=(lay, self.source, self.neurons)))
+                                        spikes=(lay, self.source, self.neurons),
+                                        rule_dt_ms=self.rule_dt_ms))
         return pops, rules
 
     def _output_monitor(self):
@@ -178,7 +181,7 @@ class SpikingNetwork:
             return
         tied = np.asarray(self.rules.delta_w_tied[:])
         for syn, widx, ridx in self.conns:
-            syn.w = self.w_flat[widx] + self.sp["eta"] * tied[ridx]
+            syn.w = self.w_flat[widx] + self.sp.eta * tied[ridx]
 
     # --- training hooks: change inputs and parameters without rebuilding (recompiling) ---------
     def set_input(self, rho_x: np.ndarray) -> None:
@@ -225,7 +228,7 @@ class SpikingNetwork:
         """Settle, then count for ``count_ms`` (default ``free_ms``): ``out`` gets the population
         rates ρ (copies, n_k) and the output state ŷ (copies, n_out) of the counting window."""
         sp, mark = self.sp, {}
-        window_ms = sp["free_ms"] if count_ms is None else count_ms
+        window_ms = sp.free_ms if count_ms is None else count_ms
 
         def begin() -> None:
             self._nudging = False
@@ -237,13 +240,13 @@ class SpikingNetwork:
         def finish() -> None:
             out["rates"], out["y"] = self._free_result(mark["counts"], window_ms)
 
-        return [Segment(sp["settle_ms"], start=begin, end=count),
+        return [Segment(sp.settle_ms, start=begin, end=count),
                 Segment(window_ms, end=finish)]
 
     def _free_result(self, before: list[np.ndarray], window_ms: float) -> tuple[list, np.ndarray]:
         sp = self.sp
         window = window_ms * 1e-3
-        rates = [(a - b).sum(axis=2) / (self.layout.n * window * sp["r_max_hz"])
+        rates = [(a - b).sum(axis=2) / (self.layout.n * window * sp.r_max_hz)
                  for a, b in zip(self.layout.layer_blocks(self._counts()), before)]
         # I_syn_ and unit_current as raw values (A): the same quotient as with units
         current = (self.out_mon.I_syn_ / np.asarray(self.unit_current)).mean(axis=1)
@@ -321,7 +324,7 @@ class SpikingNetwork:
 
         def begin() -> None:
             self.set_teaching(force())
-            start_rule(self.rules, self.pops, self.sp["r_max_hz"])
+            start_rule(self.rules, self.pops, self.sp.r_max_hz)
             self.rate_mon.resize(0)  # the rates from here to finish(): memory bounded by a phase
             self._nudging = True
 
@@ -330,7 +333,7 @@ class SpikingNetwork:
 
         def finish() -> None:
             read()
-            r = np.array(self.rate_mon.r_).T / self.sp["r_max_hz"]  # r_: raw values, no units
+            r = np.array(self.rate_mon.r_).T / self.sp.r_max_hz  # r_: raw values, no units
             lay = self.layout
             out.append(PhaseRecord(rec["accs"], [
                 r[:, lay.unit_offset(k):lay.unit_offset(k) + self.copies * s]
@@ -353,8 +356,8 @@ class SpikingNetwork:
         """Free phase, then from its end state the +β phase and (resumed, common random numbers)
         the estimator's reference phase (−β or β = 0), all in one Brian2 run. The teaching current
         per unit of β is ``force_of(ŷ)`` (copies, n_out) of the free phase's output state ŷ."""
-        beta = self.sp["beta"]
-        sign, scale = estimator_reference(self.sp["estimator"])
+        beta = self.sp.beta
+        sign, scale = estimator_reference(self.sp.estimator)
         free: dict = {}
         phases: list[PhaseRecord] = []
         saved: dict = {}

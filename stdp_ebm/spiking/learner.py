@@ -53,6 +53,8 @@ bit.
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
+from typing import ClassVar
 
 import numpy as np
 
@@ -60,13 +62,59 @@ from ..activation import Rho
 from ..energy import Energy
 from ..network import Network
 from . import SpikingNetwork, teaching_force
+from .params import SpikingParams
+from ..sections import Section, key
 from .randomstate import random_state_arrays, random_state_from_arrays
 from ..learning import apply_update
 
-__all__ = ["INPUTS", "STATE", "DeltaLearner", "SpikingLearner", "shell_network", "pad_batch",
-           "has_network_state", "network_state_arrays", "network_state_from_arrays"]
+__all__ = ["INPUTS", "STATE", "LEARNER_SCHEMA", "LearnerParams", "DeltaLearner", "SpikingLearner",
+           "shell_network", "pad_batch", "has_network_state", "network_state_arrays", "network_state_from_arrays"]
 
 INPUTS = ("poisson", "current")
+
+
+@dataclass(frozen=True)
+class LearnerParams(Section):
+    """The ``[learner]`` section of ``train_spiking``: how the spiking learner is fed, steps its
+    rule synapses, is tested and is split over processes.
+
+    Parameters
+    ----------
+    input : str
+        ``poisson`` (Poisson trains at ρ_LIF(x)·r_max through W_0) or ``current`` (the constant
+        current ρ_LIF(x)W_0 into h_1).
+    rule_dt_ms : float
+        Step of the rule synapses (ms; 0: every simulation step).
+    align_every : int
+        Cosine of the learners' ΔW with the implicit gradient every this many mini-batches
+        (0: never).
+    eval_free_ms : float
+        Counting window of the free phase that tests the learner (ms; 0: ``[spiking] free_ms`` on
+        the training stream).
+    workers : int
+        Processes each mini-batch is split over (:mod:`stdp_ebm.spiking.pool`).
+    """
+
+    SECTION: ClassVar[str] = "learner"
+    input: str = key("str", "poisson", "how the clamped input enters the spiking network: "
+                     "poisson: trains at ρ_LIF(x)·r_max through W_0; current: the constant current "
+                     "ρ_LIF(x)W_0 into h_1 (stdp_ebm/spiking/learner.py)", choices=INPUTS)
+    rule_dt_ms: float = key("float", 0.0, "step of the rule synapses (ms; 0: every simulation "
+                            "step); the tied ΔW telescopes, so it only moves the last sample",
+                            low=0.0)
+    align_every: int = key("int", 10, "cosine of both learners' ΔW with the implicit gradient "
+                           "every this many mini-batches (0: never)", low=0)
+    eval_free_ms: float = key("float", 0.0, "counting window of the free phase that tests the "
+                              "spiking learner after each epoch (ms), after the training "
+                              "settle_ms; test CPU time grows with settle_ms + this window. > 0: "
+                              "the test runs apart from training, which draws the same random "
+                              "numbers whatever the window; 0: [spiking] free_ms on the training "
+                              "stream, as runs made before this key", low=0.0)
+    workers: int = key("int", 1, "processes the spiking learner splits each mini-batch over "
+                       "(stdp_ebm/spiking/pool.py; must divide [train] batch_size)", low=1)
+
+
+LEARNER_SCHEMA = LearnerParams.schema()
 LOG = logging.getLogger(__name__)
 STATE = "brian2_"  # the prefix of the network state's arrays in a checkpoint
 
@@ -128,19 +176,19 @@ class SpikingLearner(DeltaLearner):
     """The rule synapses of one compiled :class:`SpikingNetwork` as a :class:`~stdp_ebm.learning.
     Learner` (see the module docstring); ``net`` is the learner's own parameters."""
 
-    def __init__(self, net: Network, rho: Rho, sp: dict, models: dict, seed: int, batch: int,
+    def __init__(self, net: Network, rho: Rho, sp: SpikingParams, models: dict, seed: int, batch: int,
                  lrs: list[float], energy: Energy, input_mode: str = "poisson",
                  rule_dt_ms: float = 0.0, eval_free_ms: float | None = None) -> None:
         self.net, self.rho, self.lrs, self.energy = net.copy(), rho, lrs, energy
         self.input_mode = input_mode
         self.isolated = eval_free_ms is not None  # evaluations leave no trace in training
-        self.eval_free_ms = float(sp["free_ms"] if eval_free_ms is None else eval_free_ms)
+        self.eval_free_ms = float(sp.free_ms if eval_free_ms is None else eval_free_ms)
         if not (np.isfinite(self.eval_free_ms) and self.eval_free_ms > 0):
             raise ValueError(f"eval_free_ms = {eval_free_ms}: the counting window of an "
                              "evaluation must be a finite number of ms > 0")
         self._before_eval: dict | None = None  # the training state an evaluation started from
         self.sn = SpikingNetwork(shell_network(net, batch, input_mode), rho,
-                                 {**sp, "learn": False, "rule_dt_ms": rule_dt_ms}, models, seed)
+                                 sp.replace(learn=False), models, seed, rule_dt_ms=rule_dt_ms)
         if input_mode == "current":
             self.sn.set_input(np.zeros((batch, 1)))  # the stand-in input layer stays silent
 
@@ -193,7 +241,7 @@ class SpikingLearner(DeltaLearner):
             return teaching_force(self.energy, self.rho, np.tile(self._trial_mean(y), (trials, 1)),
                                   np.tile(d, (trials, 1)))
 
-        ep = sn.episode(force, [sn.sp["nudged_ms"]])  # symmetric
+        ep = sn.episode(force, [sn.sp.nudged_ms])  # symmetric
         plus, minus, two_beta = ep.plus, ep.reference, ep.divisor
         dW = [(p - m).mean(axis=0) / two_beta
               for p, m in zip(plus.acc[-1]["sym"], minus.acc[-1]["sym"])]

@@ -3,58 +3,77 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, ClassVar
 
-from ..config import Key
+from ..sections import Section, key
 
-SPIKING_SCHEMA: dict[str, Key] = {
-    "neurons_per_unit": Key("int", 20, "LIF neurons per rate unit (population size n)", low=1,
-                            high=100_000),
-    "trials": Key("int", 1, "independent noise repeats, vectorised as extra network copies", low=1,
-                  high=100_000),
-    "transmission": Key("str", "population", "population: a spike of unit j adds W_ij·J to one "
-                        "current per target unit i, read by its n neurons (n× fewer synapses and "
-                        "events); neuron: every neuron of j to every neuron of i (n² synapses per "
-                        "weight; the wiring for per-neuron weights)", choices=("population", "neuron")),
-    "noise_source": Key("str", "membrane", "membrane: white noise σ on v; poisson: balanced "
-                        "excitatory and inhibitory Poisson background of the same mean and variance "
-                        "(stdp_ebm/models/poisson_background.toml)", choices=("membrane", "poisson")),
-    "beta": Key("float", 0.2, "nudge strength β of the teaching current (Eq 13)", low=0.0,
-                open_low=True),
-    "estimator": Key("str", "symmetric", "symmetric: ±β runs; one_sided: +β against β = 0 "
-                     "(both with common random numbers)", choices=("symmetric", "one_sided")),
-    "r_max_hz": Key("float", 100.0, "rate of ρ = 1 (Hz)", low=0.0, open_low=True),
-    "unit_current_nA": Key("float", 0.4, "input current I_unit of the state s = 1 (nA)", low=0.0,
-                           open_low=True),
-    "offset": Key("float", 0.3, "state-to-current shift s0: a neuron gets (s + s0)·I_unit, which "
-                  "puts the f–I curve's knee below the states' range (ρ'_LIF ≈ 1 there)"),
-    "noise_mV": Key("float", 6.0, "noise σ of the LIF membrane potential (mV), from either source",
-                    low=0.0),
-    "dt_ms": Key("float", 0.1, "simulation time step (ms)", low=0.0, open_low=True, high=1.0),
-    "settle_ms": Key("float", 100.0, "free phase: transient before the rates are counted (ms)",
-                     low=0.0),
-    "free_ms": Key("float", 300.0, "free phase: counting window after the transient (ms)", low=0.0,
-                   open_low=True),
-    "nudged_ms": Key("float", 300.0, "nudged phase length (ms)", low=0.0, open_low=True),
-    "tau_r_ms": Key("float", 50.0, "decay of the population-rate filter of the rule (ms)", low=0.0,
-                    open_low=True),
-    "tau_rise_ms": Key("float", 10.0, "rise of the population-rate filter of the rule (ms)",
-                       low=0.0, open_low=True),
-    "rate_tau_ms": Key("float", 20.0, "time constant τ of the rate model in spiking time: a rate "
-                       "step ε lasts ε·τ (to compare trajectories and phase lengths)", low=0.0,
-                       open_low=True),
-    "record_ms": Key("float", 2.0, "sampling interval of the recorded rate trajectories (ms)",
-                     low=0.0, open_low=True),
-    "learn": Key("bool", False, "learn online (W += eta·ΔW_tied in the nudged phase) instead of "
-                 "keeping W frozen while ΔW accumulates"),
-    "eta": Key("float", 0.0, "online learning rate (used when learn = true)", low=0.0),
-    "codegen": Key("str", "cython", "Brian2 code generation target", choices=("cython", "numpy")),
-    "synapse": Key("str", "population_rule", "the rule synapses: a shipped name or a path to a "
-                   "synapse model file; a rate-form rule (defines delta_w_up and delta_w_down, "
-                   "runs between the population-rate filters, e.g. population_rule) or a spike "
-                   "rule (names its weight_change, runs between the LIF neurons of adjacent "
-                   "layers, e.g. pair_stdp); docs/spiking_engine.md"),
-}
+@dataclass(frozen=True)
+class SpikingParams(Section):
+    """The ``[spiking]`` section: the LIF populations that stand in for the rate units, their
+    noise, the nudge, the phase lengths, the rule's rate filters and the Brian2 target.
+
+    Each field is a config key of the same name (``stdp-ebm keys rate_vs_spike`` lists them with
+    their documentation); times in ms, rates in Hz, currents in nA, potentials in mV.
+
+    Parameters
+    ----------
+    neurons_per_unit, trials, transmission, noise_source, beta, estimator, r_max_hz, unit_current_nA, offset, noise_mV, dt_ms, settle_ms, free_ms, nudged_ms, tau_r_ms, tau_rise_ms, rate_tau_ms, record_ms, learn, eta, codegen, synapse
+        The keys of ``[spiking]``; see :meth:`~stdp_ebm.sections.Section.schema` for each one's
+        meaning and range.
+    """
+
+    SECTION: ClassVar[str] = "spiking"
+    neurons_per_unit: int = key("int", 20, "LIF neurons per rate unit (population size n)", low=1,
+        high=100_000)
+    trials: int = key("int", 1, "independent noise repeats, vectorised as extra network copies", low=1,
+        high=100_000)
+    transmission: str = key("str", "population", "population: a spike of unit j adds W_ij·J to one "
+        "current per target unit i, read by its n neurons (n× fewer synapses and "
+        "events); neuron: every neuron of j to every neuron of i (n² synapses per "
+        "weight; the wiring for per-neuron weights)", choices=("population", "neuron"))
+    noise_source: str = key("str", "membrane", "membrane: white noise σ on v; poisson: balanced "
+        "excitatory and inhibitory Poisson background of the same mean and variance "
+        "(stdp_ebm/models/poisson_background.toml)", choices=("membrane", "poisson"))
+    beta: float = key("float", 0.2, "nudge strength β of the teaching current (Eq 13)", low=0.0,
+        open_low=True)
+    estimator: str = key("str", "symmetric", "symmetric: ±β runs; one_sided: +β against β = 0 "
+        "(both with common random numbers)", choices=("symmetric", "one_sided"))
+    r_max_hz: float = key("float", 100.0, "rate of ρ = 1 (Hz)", low=0.0, open_low=True)
+    unit_current_nA: float = key("float", 0.4, "input current I_unit of the state s = 1 (nA)", low=0.0,
+        open_low=True)
+    offset: float = key("float", 0.3, "state-to-current shift s0: a neuron gets (s + s0)·I_unit, which "
+        "puts the f–I curve's knee below the states' range (ρ'_LIF ≈ 1 there)")
+    noise_mV: float = key("float", 6.0, "noise σ of the LIF membrane potential (mV), from either source",
+        low=0.0)
+    dt_ms: float = key("float", 0.1, "simulation time step (ms)", low=0.0, open_low=True, high=1.0)
+    settle_ms: float = key("float", 100.0, "free phase: transient before the rates are counted (ms)",
+        low=0.0)
+    free_ms: float = key("float", 300.0, "free phase: counting window after the transient (ms)", low=0.0,
+        open_low=True)
+    nudged_ms: float = key("float", 300.0, "nudged phase length (ms)", low=0.0, open_low=True)
+    tau_r_ms: float = key("float", 50.0, "decay of the population-rate filter of the rule (ms)", low=0.0,
+        open_low=True)
+    tau_rise_ms: float = key("float", 10.0, "rise of the population-rate filter of the rule (ms)",
+        low=0.0, open_low=True)
+    rate_tau_ms: float = key("float", 20.0, "time constant τ of the rate model in spiking time: a rate "
+        "step ε lasts ε·τ (to compare trajectories and phase lengths)", low=0.0,
+        open_low=True)
+    record_ms: float = key("float", 2.0, "sampling interval of the recorded rate trajectories (ms)",
+        low=0.0, open_low=True)
+    learn: bool = key("bool", False, "learn online (W += eta·ΔW_tied in the nudged phase) instead of "
+        "keeping W frozen while ΔW accumulates")
+    eta: float = key("float", 0.0, "online learning rate (used when learn = true)", low=0.0)
+    codegen: str = key("str", "cython", "Brian2 code generation target", choices=("cython", "numpy"))
+    synapse: str = key("str", "population_rule", "the rule synapses: a shipped name or a path to a "
+        "synapse model file; a rate-form rule (defines delta_w_up and delta_w_down, "
+        "runs between the population-rate filters, e.g. population_rule) or a spike "
+        "rule (names its weight_change, runs between the LIF neurons of adjacent "
+        "layers, e.g. pair_stdp); docs/spiking_engine.md")
+
+
+
+SPIKING_SCHEMA = SpikingParams.schema()
 
 #: what a rule file offers the layered network (see :func:`rule_form`)
 RATE_FORM, SPIKE_FORM = "rate", "spike"
@@ -64,12 +83,12 @@ _WRITE = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_]*)\s*(?:[-+*/]?=)(?!=)")
 _NEURON_NAME = re.compile(r"\b([A-Za-z_][A-Za-z0-9_]*)_(pre|post)\b")
 
 
-def neuron_overrides(sp: dict) -> dict:
+def neuron_overrides(sp: SpikingParams) -> dict:
     """Parameters of ``stdp_ebm/models/lif_neuron.toml`` set by the [spiking] config: the membrane noise σ,
     zero when the noise comes from the Poisson background instead."""
     import brian2 as b2
 
-    sigma = sp["noise_mV"] if sp.get("noise_source", "membrane") == "membrane" else 0.0
+    sigma = sp.noise_mV if sp.noise_source == "membrane" else 0.0
     return {"sigma": sigma * b2.mV}
 
 
@@ -148,17 +167,17 @@ def rule_pathway(model: Any, key: str) -> str:
     return "\n".join(kept)
 
 
-def background(group: Any, sp: dict, models: dict) -> list:
+def background(group: Any, sp: SpikingParams, models: dict) -> list:
     """The Poisson background of ``group`` (``noise_source = "poisson"``; none for membrane noise):
     an excitatory and an inhibitory :class:`brian2.PoissonInput` into ``v`` whose jump size is the
     formula of ``stdp_ebm/models/poisson_background.toml`` at σ = ``noise_mV``, so that the input's mean is
     zero and its variance that of the membrane noise. Add the returned objects to the network."""
-    if sp.get("noise_source", "membrane") != "poisson":
+    if sp.noise_source != "poisson":
         return []
     import brian2 as b2
 
     model = models["background"]
-    ns = model.namespace(sigma_bg=sp["noise_mV"] * b2.mV)
+    ns = model.namespace(sigma_bg=sp.noise_mV * b2.mV)
     group.namespace.update(ns)  # the weight expression reads them with the neuron's tau_m
     inputs = [b2.PoissonInput(group, model.target_var, N=int(ns["N_bg"]), rate=ns["rate_bg"],
                               weight=f"{sign}({model.weight})") for sign in ("", "-")]

@@ -37,6 +37,7 @@ from ..activation import Rho
 from ..energy import Energy
 from ..errors import UserError
 from ..network import Network
+from .params import SpikingParams
 from .learner import STATE, DeltaLearner, SpikingLearner, has_network_state, pad_batch
 
 __all__ = ["ParallelSpikingLearner", "WorkerError", "WorkerLost"]
@@ -124,7 +125,7 @@ class ParallelSpikingLearner(DeltaLearner):
     """:class:`SpikingLearner`'s interface with the mini-batch split over ``len(seeds)`` worker
     processes, worker p seeded ``seeds[p]`` (see the module docstring)."""
 
-    def __init__(self, net: Network, rho: Rho, sp: dict, models: dict, seeds: list[int],
+    def __init__(self, net: Network, rho: Rho, sp: SpikingParams, models: dict, seeds: list[int],
                  batch: int, lrs: list[float], energy: Energy, input_mode: str = "poisson",
                  rule_dt_ms: float = 0.0, eval_free_ms: float | None = None) -> None:
         workers = len(seeds)

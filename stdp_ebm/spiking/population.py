@@ -8,16 +8,16 @@ import numpy as np
 from ..errors import ModelFileError
 from ..progress import run_brian2
 from .brian2_env import Brian2Env
-from .params import RATE_FORM_VARIABLES, SPIKE_FORM, load_models, rule_form
+from .params import RATE_FORM_VARIABLES, SPIKE_FORM, SpikingParams, load_models, rule_form
 
 
-def population_rates(sources: list, n_units: int, n: int, sp: dict, models: dict) -> tuple:
+def population_rates(sources: list, n_units: int, n: int, sp: SpikingParams, models: dict) -> tuple:
     """``n_units`` population-rate filters (``stdp_ebm/models/population_rate.toml``) and the synapses that
     feed them: every spike of a neuron in ``sources`` [(group, unit index of each neuron)] adds
     1/(n·τ_r) to its unit's ``u``, so r is the unit's mean rate per neuron (Hz)."""
     import brian2 as b2
 
-    tau_r, tau_rise = sp["tau_r_ms"] * b2.ms, sp["tau_rise_ms"] * b2.ms
+    tau_r, tau_rise = sp.tau_r_ms * b2.ms, sp.tau_rise_ms * b2.ms
     pops = b2.NeuronGroup(n_units, name="population_rates",
                           **models["rate"].group_kwargs(tau_r=tau_r, tau_rise=tau_rise))
     counts = []
@@ -29,14 +29,14 @@ def population_rates(sources: list, n_units: int, n: int, sp: dict, models: dict
     return pops, counts
 
 
-def rule_synapses(pops, pre: np.ndarray, post: np.ndarray, sp: dict, models: dict,
-                  spikes: tuple | None = None):
+def rule_synapses(pops, pre: np.ndarray, post: np.ndarray, sp: SpikingParams, models: dict,
+                  spikes: tuple | None = None, rule_dt_ms: float = 0.0):
     """The rule synapses of every weight and copy, in :meth:`Layout.rule_pairs` order, as the rule
     file's form asks (:func:`~stdp_ebm.spiking.params.rule_form`).
 
     Rate form (``stdp_ebm/models/population_rule.toml``): one synapse from the population-rate
     filter ``pre`` to ``post`` per weight, its sum taken every simulation step or, with
-    ``sp["rule_dt_ms"]`` > 0, every ``rule_dt_ms``: the tied form telescopes whatever the step
+    ``rule_dt_ms`` > 0, every ``rule_dt_ms``: the tied form telescopes whatever the step
     (Σ Δ(ρ_in ρ_out)), so it moves only by where its last sample falls; the one-way forms by the
     filters' curvature over the step. Spike form: :class:`SpikeRules` between the LIF neurons, for
     which ``spikes`` = (layout, input group, neuron group) of the network."""
@@ -48,11 +48,10 @@ def rule_synapses(pops, pre: np.ndarray, post: np.ndarray, sp: dict, models: dic
             raise ModelFileError(f"{model.path}: a spike rule runs between the network's neurons; "
                                  "this builder has only population rates")
         return SpikeRules(model, *spikes)
-    overrides = {"r_max": sp["r_max_hz"] * b2.Hz} if "r_max" in model.params else {}
+    overrides = {"r_max": sp.r_max_hz * b2.Hz} if "r_max" in model.params else {}
     rules = b2.Synapses(pops, pops, name="rule", **model.group_kwargs(**overrides))
     rules.connect(i=pre, j=post)
-    step = sp.get("rule_dt_ms", 0.0)
-    return model.attach(rules, dt=step * b2.ms if step > 0 else None)
+    return model.attach(rules, dt=rule_dt_ms * b2.ms if rule_dt_ms > 0 else None)
 
 
 class SpikeRules:
@@ -166,7 +165,7 @@ def start_rule(rules, pops, r_max_hz: float) -> None:
 
 
 def rule_on_spike_trains(trains: list[tuple[np.ndarray, np.ndarray]], n: int, duration_ms: float,
-                         sp: dict, models: dict | None = None,
+                         sp: SpikingParams, models: dict | None = None,
                          warmup_ms: float = 0.0) -> tuple[float, float]:
     """The Brian2 rule between two populations driven by given spike trains.
 
@@ -178,7 +177,7 @@ def rule_on_spike_trains(trains: list[tuple[np.ndarray, np.ndarray]], n: int, du
     import brian2 as b2
 
     models = models or load_models()
-    with Brian2Env(sp["codegen"], sp["dt_ms"], seed=None).active():  # draws no random numbers
+    with Brian2Env(sp.codegen, sp.dt_ms, seed=None).active():  # draws no random numbers
         groups = [b2.SpikeGeneratorGroup(n, i, t * b2.ms, name=name)
                   for (i, t), name in zip(trains, ("pre", "post"))]
         pops, counts = population_rates([(g, np.full(n, u)) for u, g in enumerate(groups)], 2,
@@ -187,7 +186,7 @@ def rule_on_spike_trains(trains: list[tuple[np.ndarray, np.ndarray]], n: int, du
         network = b2.Network(*groups, pops, *counts, rules)
         rules.active = False
         run_brian2(network, warmup_ms * b2.ms, report=None)
-        start_rule(rules, pops, sp["r_max_hz"])
+        start_rule(rules, pops, sp.r_max_hz)
         rules.active = True
         run_brian2(network, duration_ms * b2.ms, report=None)
         return float(rules.delta_w_up[0]), float(rules.delta_w_down[0])

@@ -28,6 +28,7 @@ from ..config import ConfigError
 from ..errors import DeviceError
 from ..network import Network
 from .engine import SpikingNetwork
+from .params import SpikingParams
 
 _BUILT: list[str] = []  # the directory of the program built in this process, if any
 
@@ -41,9 +42,9 @@ class StandaloneProgram:
     """``net``'s spiking network as one compiled ``cpp_standalone`` program in ``directory``,
     run on ``threads`` OpenMP threads (0: no OpenMP, Brian2's default)."""
 
-    def __init__(self, net: Network, rho: Rho, sp: dict, models: dict, duration_ms: float,
+    def __init__(self, net: Network, rho: Rho, sp: SpikingParams, models: dict, duration_ms: float,
                  directory: str | Path, threads: int = 0) -> None:
-        if sp.get("learn"):
+        if sp.learn:
             raise ConfigError("[spiking] learn = true needs Python during the run (online weight "
                               "updates); the standalone program runs without it")
         if isinstance(threads, bool) or not isinstance(threads, int) or threads < 0:
@@ -66,11 +67,11 @@ class StandaloneProgram:
             b2.prefs.devices.cpp_standalone.openmp_threads = threads_before
         _BUILT.append(str(directory))
 
-    def _build(self, net: Network, rho: Rho, sp: dict, models: dict, duration_ms: float,
+    def _build(self, net: Network, rho: Rho, sp: SpikingParams, models: dict, duration_ms: float,
                threads: int, directory: str) -> None:
         import brian2 as b2
 
-        self.sn = SpikingNetwork(net, rho, {**sp, "codegen": "cython"}, models, seed=0)
+        self.sn = SpikingNetwork(net, rho, sp.replace(codegen="cython"), models, seed=0)
         self.holder = b2.NeuronGroup(1, "seed_value : integer (constant)", name="seed_holder")
         self.sn.network.add(self.holder)
         self.device.apply_run_args()
