@@ -20,7 +20,7 @@ Examples
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Mapping
 
 import numpy as np
 
@@ -32,6 +32,7 @@ from .errors import ConfigError
 from .network import Network
 from .rate import Phase, RateModel
 from .references import implicit_neg_grad
+from .sections import Section
 from .seeds import Seeds
 from .spiking import SpikingParams, SpikingRun, simulate
 
@@ -72,7 +73,7 @@ class SpikingStudy:
 
     @classmethod
     def build(cls, sizes: list[int], *, batch: int = 8, seed: int = 1234,
-              **sections: dict[str, Any]) -> "SpikingStudy":
+              **sections: Mapping[str, Any] | Section) -> "SpikingStudy":
         """Draw a network of layer ``sizes`` (input first) with ``batch`` random examples,
         calibrate its populations and relax the calibrated rate model.
 
@@ -84,9 +85,10 @@ class SpikingStudy:
             Number of (x, target) examples, drawn uniformly in [0, 1].
         seed : int
             Master seed; the network, calibration and Brian2 seeds derive from it.
-        **sections : dict
+        **sections : dict or Section
             Overrides of the ``network``, ``dynamics``, ``spiking`` and ``calibration`` sections
-            of ``rate_vs_spike`` (``stdp-ebm keys rate_vs_spike`` lists them).
+            of ``rate_vs_spike`` (``stdp-ebm keys rate_vs_spike`` lists them): a dict of some
+            keys, or a whole typed section (e.g. ``spiking=SpikingParams(neurons_per_unit=10)``).
 
         Returns
         -------
@@ -97,12 +99,13 @@ class SpikingStudy:
         unknown = set(sections) - set(SECTIONS)
         if unknown:
             raise ConfigError(f"SpikingStudy.build: unknown section(s) "
-                                          f"{', '.join(sorted(unknown))}; one of "
-                                          f"{', '.join(SECTIONS)}")
+                              f"{', '.join(sorted(unknown))}; one of {', '.join(SECTIONS)}")
         shipped = read_toml(CONFIGS_DIR / "rate_vs_spike.toml")
         raw: dict[str, Any] = {"experiment": "rate_vs_spike", "seed": seed}
         for name in SECTIONS:
-            raw[name] = {**shipped[name], **sections.get(name, {})}
+            given = sections.get(name, {})
+            raw[name] = {**shipped[name],
+                         **(given.as_dict() if isinstance(given, Section) else given)}
         raw["network"] |= {"sizes": list(sizes), "batch": batch}
         cfg = experiments.get("rate_vs_spike").validate(raw, "SpikingStudy.build")
         ctx = experiments.RunContext(seeds=Seeds(seed))
