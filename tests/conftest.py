@@ -12,10 +12,32 @@ import pytest
 
 from stdp_ebm import cli, experiments
 from stdp_ebm.config import CONFIGS_DIR
-from stdp_ebm.network import network_from_config
+from stdp_ebm.network import network_from_config, random_network, save_network
 
 REPO = Path(__file__).resolve().parent.parent
 EXPERIMENTS = CONFIGS_DIR  # the shipped configs (the repository's experiments/ links here)
+
+
+#: a seconds-long alignment run on a 6-8-4 net with two examples (runs, resumes and sweeps)
+ALIGN_TINY = """
+experiment = "alignment"
+seed = 11
+[network]
+sizes = [6, 8, 4]
+batch = 2
+[alignment]
+betas = [0.1, 0.01]
+nudged_steps = [1, 5]
+"""
+
+
+def two_networks(tmp_path: Path, sizes=(6, 8, 4)) -> tuple[Path, Path]:
+    """Two different random network files of layer ``sizes``."""
+    paths = []
+    for seed in (1, 2):
+        paths.append(tmp_path / f"net{seed}.npz")
+        save_network(random_network(list(sizes), np.random.default_rng(seed)), paths[-1])
+    return paths[0], paths[1]
 
 
 def small_config(sizes=(4, 6, 5, 3), batch=3, init_scale=0.6):

@@ -19,28 +19,12 @@ import numpy as np
 import pytest
 import tomli_w
 
-from stdp_ebm.network import random_network, save_network
+from stdp_ebm.network import random_network
 
-from conftest import DIGITS, QUICK, interrupt_digits_training, run_cli
+from conftest import (ALIGN_TINY, DIGITS, QUICK, interrupt_digits_training, run_cli,
+                      two_networks)
 
-ALIGN = """
-experiment = "alignment"
-seed = 11
-[network]
-sizes = [6, 8, 4]
-batch = 2
-[alignment]
-betas = [0.1, 0.01]
-nudged_steps = [1, 5]
-"""
-
-
-def two_networks(tmp_path: Path, sizes=(6, 8, 4)) -> tuple[Path, Path]:
-    paths = []
-    for seed in (1, 2):
-        paths.append(tmp_path / f"net{seed}.npz")
-        save_network(random_network(list(sizes), np.random.default_rng(seed)), paths[-1])
-    return paths[0], paths[1]
+ALIGN = ALIGN_TINY
 
 
 def sha(path: Path) -> str:

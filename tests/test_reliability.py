@@ -17,30 +17,11 @@ from stdp_ebm import runner, sweep
 from stdp_ebm.errors import InputError
 from stdp_ebm.network import random_network, save_network
 
-from conftest import DIGITS, QUICK, interrupt_digits_training, run_cli
+from conftest import (ALIGN_TINY, DIGITS, QUICK, interrupt_digits_training, run_cli,
+                      two_networks)
 
 REPO = Path(__file__).resolve().parent.parent
-SWEEP = """
-experiment = "alignment"
-seed = 11
-[network]
-sizes = [6, 8, 4]
-batch = 2
-[alignment]
-betas = [0.1, 0.01]
-nudged_steps = [1, 5]
-[sweep]
-seeds = 3
-"""
-
-
-def two_networks(tmp_path: Path, sizes=(6, 8, 4)) -> tuple[Path, Path]:
-    paths = []
-    for seed in (1, 2):
-        net = random_network(list(sizes), np.random.default_rng(seed))
-        paths.append(tmp_path / f"net{seed}.npz")
-        save_network(net, paths[-1])
-    return paths[0], paths[1]
+SWEEP = ALIGN_TINY + "[sweep]\nseeds = 3\n"
 
 
 # --- resume keyed on the inputs ---------------------------------------------------------------------
