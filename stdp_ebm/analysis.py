@@ -198,7 +198,7 @@ def loglog_slope(x: ArrayLike, y: ArrayLike) -> float:
     Returns
     -------
     float
-        The exponent p of |y| ∝ x^p.
+        The exponent p of abs(y) ∝ x^p.
 
     Examples
     --------
