@@ -289,7 +289,7 @@ class ClampedOutputModel(RateModel):
 
     def step(self, s: State, beta: float | np.ndarray = 0.0, target: np.ndarray | None = None,
              rng: np.random.Generator | None = None, input_drive: np.ndarray | None = None) -> State:
-        """One step of the rate dynamics (:meth:`stdp_ebm.rate.RateModel.step`) with the output unchanged.
+        """One step of the rate dynamics (:meth:`~stdp_ebm.rate.RateModel.step`), output unchanged.
 
         Parameters
         ----------
@@ -396,7 +396,8 @@ def fixed_point_gap(s_free: State, s_chl: State, gamma: float, s_ep: State,
     return out
 
 
-#: The algorithms :class:`Comparison` runs: equilibrium propagation, contrastive Hebbian learning, predictive coding.
+#: The algorithms :class:`Comparison` runs: equilibrium propagation, contrastive Hebbian
+#: learning, predictive coding.
 ALGORITHMS = ("EP", "CHL", "PC")
 
 
@@ -514,7 +515,7 @@ class Comparison:
         return ep_delta_w(self.ebm.rho, self.s_free, s, p)
 
     def reference(self, alg: str) -> list[np.ndarray]:
-        """−∂C/∂W of the energy's own limit: implicit gradient at s⁰ (EP, CHL); feed-forward backprop (PC).
+        """−∂C/∂W of the energy's own limit: implicit gradient at s⁰ (EP, CHL), backprop (PC).
 
         Parameters
         ----------

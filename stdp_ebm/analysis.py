@@ -252,7 +252,7 @@ def _trial_moments(samples: np.ndarray) -> tuple[np.ndarray, float]:
 
 
 def trial_cosine(samples: np.ndarray, reference: np.ndarray, trials: float | None = None) -> float:
-    """cos of a ``trials``-trial mean of ΔW with ``reference``, the noise entering by its expected power.
+    """cos of a ``trials``-trial mean of ΔW with ``reference``, the noise by its expected power.
 
     ⟨E ΔW, r̂⟩ / √(‖E ΔW‖² + tr Σ/trials), estimated from T noisy trials with the numerator and the
     squared norm unbiased (‖ΔW̄‖² − tr Σ̂/T estimates ‖E ΔW‖²). ``inf`` gives the cosine of the
@@ -332,7 +332,7 @@ def trial_means(copies: Sequence[np.ndarray], batch: int) -> list[np.ndarray]:
 
 def layer_intervals(per_trial: Sequence[np.ndarray], reference: Sequence[np.ndarray],
                     trials: float | None = None, level: float = 0.95) -> np.ndarray:
-    """:func:`trial_cosine` and :func:`trial_nrmse` of the trials' mean, with intervals, per W_k and overall.
+    """:func:`trial_cosine` and :func:`trial_nrmse` with intervals, per W_k and overall.
 
     Each with its :func:`trial_interval` over the trials. The bounds are clipped to [−1, 1] (cos) and
     ≥ 0 (NRMSE); the estimates are not.

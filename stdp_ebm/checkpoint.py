@@ -166,7 +166,7 @@ class Checkpoint:
         self.previous = Path(directory) / f"{tag}.prev.npz"
 
     def save(self, learner: Stateful, history: History, rng: np.random.Generator) -> None:
-        """Write the checkpoint after an epoch (atomically; the previous one becomes ``<tag>.prev.npz``).
+        """Write the checkpoint after an epoch (atomically; the last one becomes ``<tag>.prev.npz``).
 
         A SHA-256 digest of all arrays is stored with them, so an edited file is refused on restore.
 

@@ -303,7 +303,7 @@ def mnist_files(data_dir: str | Path) -> list[Path]:
 
 
 def read_bounded(path: Path, limit: int) -> bytes:
-    """The (decompressed) content of ``path``, refused before it is inflated or read past ``limit`` bytes.
+    """The (decompressed) content of ``path``, refused before it is inflated or read past ``limit``.
 
     Checked by the gzip trailer's declared size, by the IDX header's declared shape, and by reading at
     most ``limit + 1`` bytes (declared sizes can lie).

@@ -138,8 +138,8 @@ class Energy:
     def force(self, rho: Rho, y: np.ndarray, target: np.ndarray) -> np.ndarray:
         """The nudge per unit of β added to dy/dt: −(o(y) − d).
 
-        The negative gradient of C in the coordinates the dynamics descend (the state for ``eq6``, Eq 13;
-        the rate for ``hopfield``).
+        The negative gradient of C in the coordinates the dynamics descend (the state for ``eq6``,
+        Eq 13; the rate for ``hopfield``).
 
         Parameters
         ----------
@@ -179,8 +179,8 @@ class Energy:
     def self_term(self, rho: Rho, s: np.ndarray) -> np.ndarray:
         """The single-unit term of E summed over units, per example.
 
-        Σ s²/2 for ``eq6`` (Eq 6), or Σ ∫^{ρ(s)} ρ⁻¹ = Σ (s ρ(s) − P(s)) up to a constant for ``hopfield``,
-        P an antiderivative of ρ.
+        Σ s²/2 for ``eq6`` (Eq 6), or Σ ∫^{ρ(s)} ρ⁻¹ = Σ (s ρ(s) − P(s)) up to a constant for
+        ``hopfield``, P an antiderivative of ρ.
 
         Parameters
         ----------

@@ -257,7 +257,7 @@ def window_rates(model: RateModel, s: State, steps: int, seed: int) -> list[np.n
 
 
 def matched_noise(rate_sd: np.ndarray, gain: np.ndarray, window_steps: int) -> np.ndarray:
-    """σ_k of Eq 2, per layer, whose noisy rates counted over ``window_steps`` steps have s.d. ``rate_sd``.
+    """σ_k of Eq 2 per layer: noisy rates counted over ``window_steps`` steps have s.d. ``rate_sd``.
 
     The neighbours of a unit see ρ(s + η) ≈ ρ(s) + ρ'(s)·η, held for one step: a rate noise of
     variance ρ'²σ² per step, independent from step to step, whose mean over m = ``window_steps``

@@ -10,7 +10,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-#: Matplotlib rc settings of every figure (applied by :func:`figure`); a fixed SVG hash salt keeps SVGs byte-identical.
+#: Matplotlib rc settings of every figure (applied by :func:`figure`); a fixed SVG hash salt
+#: keeps SVGs byte-identical.
 STYLE: dict[str, Any] = {
     "font.size": 9,
     "axes.titlesize": 9,

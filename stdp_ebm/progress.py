@@ -132,7 +132,7 @@ def bar(total: int | None, desc: str, unit: str = "it", initial: int = 0) -> Any
 
 
 class EpochBars:
-    """The ``on_batch`` callback of :func:`stdp_ebm.learning.fit`: one bar per epoch over its mini-batches.
+    """The ``on_batch`` callback of :func:`stdp_ebm.learning.fit`: a bar per epoch over its batches.
 
     Shows the running training error; nothing when progress is off. Used as a context manager, so that
     the bar of an epoch cut short (an exception, Ctrl+C) is closed: its status lines would keep
@@ -266,7 +266,7 @@ def brian2_report() -> str | None:
 
 
 def run_brian2(network, duration, report: str | None = "configured", **kwargs) -> None:
-    """``network.run(duration, ...)`` that either simulates all of ``duration`` or raises ``KeyboardInterrupt``.
+    """``network.run(duration, ...)`` that simulates all of ``duration`` or raises KeyboardInterrupt.
 
     During a run Brian2 takes a first Ctrl+C as "stop at the end of this step" and returns normally;
     the caller would then analyse a simulation cut short (seen: the spiking learner took a cut-short

@@ -67,7 +67,7 @@ def resolve(path: str | Path, overrides: list[str] | None = None) -> tuple[dict[
 
 def run_config(config: str | Path, out: str | Path, overrides: list[str] | None = None,
                progress: bool = False) -> Path:
-    """Run a config into the new run directory ``out``, as ``stdp-ebm run CONFIG --out OUT --set …`` does.
+    """Run a config into the new run directory ``out``, as ``stdp-ebm run CONFIG --out OUT`` does.
 
     Parameters
     ----------

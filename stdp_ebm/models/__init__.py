@@ -153,8 +153,8 @@ class Model:
     def window_namespace(self, **overrides: Any) -> dict[str, Any]:
         """The parameters the theory kernel reads, by the kernel's names, from this file's.
 
-        :attr:`stdp_ebm.stdp.kernels.Window.params` names them; ``[window_parameters]`` maps kernel name →
-        file name. Checked at load (:func:`.check.check_window`).
+        :attr:`stdp_ebm.stdp.kernels.Window.params` names them; ``[window_parameters]`` maps kernel
+        name → file name. Checked at load (:func:`.check.check_window`).
 
         Parameters
         ----------
@@ -276,8 +276,8 @@ class Model:
     def attach(self, group: Any, dt: Any = None) -> Any:
         """Add the file's ``on_step`` code to ``group`` as a ``run_regularly`` operation.
 
-        After the groups' state updates, on every time step or every ``dt``; it is switched on and off with
-        the group. Nothing is added if the file has no ``on_step``.
+        After the groups' state updates, on every time step or every ``dt``; it is switched on and off
+        with the group. Nothing is added if the file has no ``on_step``.
 
         Parameters
         ----------
@@ -299,8 +299,8 @@ class Model:
     def initialise(self, group: Any, **overrides: Any) -> None:
         """Set the file's ``[initial]`` values on a group built from this model.
 
-        A value that is a number, a quantity or a parameter name is set directly (no code generation); any
-        other expression is handed to Brian2 as a string.
+        A value that is a number, a quantity or a parameter name is set directly (no code generation);
+        any other expression is handed to Brian2 as a string.
 
         Parameters
         ----------

@@ -39,7 +39,7 @@ def _code_strings(model: "Model") -> list[tuple[str, str]]:
 
 
 def check_code(model: "Model") -> None:
-    """Refuse unbounded powers and numbers in every code string, and ``[initial]`` values that are not expressions.
+    """Refuse unbounded powers and numbers in code strings, and ``[initial]`` values not expressions.
 
     Checked here, at load, not when Brian2 first sets them.
 
@@ -136,7 +136,7 @@ def _build(model: "Model", neuron: "Model | None") -> list[Any]:
 
 
 def check_with_brian2(model: "Model", neuron: "Model | None") -> None:
-    """Let Brian2 check identifiers, units and syntax, ``[initial]`` included; then the rule keys and unused parameters.
+    """Let Brian2 check identifiers, units, syntax and ``[initial]``; then rule keys, unused parameters.
 
     Numpy target and a zero-length run: nothing is compiled.
 
