@@ -8,7 +8,7 @@ with ``_`` when the module has no ``__all__``):
   unknown or malformed section is a failure);
 * a function, or a public method of a public class (dunder methods aside), whose parameters other than
   ``self``/``cls`` are not empty has a ``Parameters`` section naming each of them (``*args`` as
-  ``*args``; ``x, y : float`` names both);
+  ``*args``; ``x, y : float`` names both), and no name the signature lacks (a renamed argument);
 * a function whose return annotation is not ``None`` has a ``Returns`` (or ``Yields``) section;
   a property only needs a docstring;
 * a class whose ``__init__`` (its own or one of the package's, not a builtin's) takes arguments names
@@ -151,6 +151,13 @@ def _missing(wanted: list[str], have: set[str]) -> list[str]:
     return [w for w in wanted if w not in have and w.lstrip("*") not in have]
 
 
+def _stale(wanted: list[str], parsed: Any) -> list[str]:
+    """Names in the Parameters sections that the signature no longer has (a renamed argument)."""
+    names = {w.lstrip("*") for w in wanted}
+    return sorted(n for n in _documented(parsed, "Parameters", "Other Parameters")
+                  if n.lstrip("*") not in names)
+
+
 def _check_function(func: Any, where: str, problems: list[str]) -> None:
     doc = inspect.getdoc(func)
     if not doc:
@@ -163,9 +170,13 @@ def _check_function(func: Any, where: str, problems: list[str]) -> None:
         sig = inspect.signature(func)
     except (TypeError, ValueError):
         return
-    lacking = _missing(_param_names(sig), _documented(parsed, "Parameters", "Other Parameters"))
+    wanted = _param_names(sig)
+    lacking = _missing(wanted, _documented(parsed, "Parameters", "Other Parameters"))
     if lacking:
         problems.append(f"{where}: Parameters section lacks {', '.join(lacking)}")
+    stale = _stale(wanted, parsed)
+    if stale:
+        problems.append(f"{where}: Parameters section names {', '.join(stale)}, not in the signature")
     ret = sig.return_annotation
     returns = ret not in (None, "None", inspect.Signature.empty)
     if returns and not (parsed["Returns"] or parsed["Yields"]):
@@ -205,6 +216,10 @@ def _check_class(cls: type, where: str, problems: list[str]) -> None:
             lacking = _missing(wanted, _documented(parsed, *sections))
             if lacking:
                 problems.append(f"{where}: Parameters section lacks {', '.join(lacking)}")
+            stale = _stale(wanted, parsed) if wanted else []
+            if stale:
+                problems.append(f"{where}: Parameters section names {', '.join(stale)}, "
+                                "not in the signature")
     for name, attr in vars(cls).items():
         if name.startswith("_"):
             continue
