@@ -21,6 +21,25 @@ class HardSigmoid:
     The inclusive derivative keeps a unit sitting exactly at a bound responsive to its input (with
     ρ'(0) = 0 a unit at 0 would have zero drive R = ρ'(s)(b + Wρ) and freeze there). ``β1 = 0,
     β2 = 1`` is the convention of the equilibrium-propagation code and the default here.
+
+    Parameters
+    ----------
+    beta1 : float
+        Lower bound β1 of the rate (dimensionless, a fraction of the maximum rate).
+    beta2 : float
+        Upper bound β2 > β1.
+
+    Raises
+    ------
+    ValueError
+        If ``beta1 >= beta2``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> rho = HardSigmoid()
+    >>> print(rho(np.array([-0.5, 0.25, 1.0, 2.0])), rho.prime(np.array([-0.5, 0.0, 1.0, 2.0])))
+    [0.   0.25 1.   1.  ] [0. 1. 1. 0.]
     """
 
     beta1: float = 0.0
@@ -32,19 +51,57 @@ class HardSigmoid:
 
     @property
     def bounds(self) -> tuple[float, float]:
+        """(β1, β2): the interval the projected dynamics keep the states in."""
         return self.beta1, self.beta2
 
     def __call__(self, s: np.ndarray) -> np.ndarray:
         return np.clip(s, self.beta1, self.beta2)
 
     def prime(self, s: np.ndarray) -> np.ndarray:
+        """ρ'(s), 1 on the closed interval [β1, β2] and 0 outside (the inclusive derivative).
+
+        Parameters
+        ----------
+        s : numpy.ndarray
+            States, any shape (e.g. ``(batch, n)``), dimensionless.
+
+        Returns
+        -------
+        numpy.ndarray
+            ρ'(s), same shape as ``s``, of 0.0 and 1.0.
+        """
         return ((s >= self.beta1) & (s <= self.beta2)).astype(float)
 
     def second(self, s: np.ndarray) -> np.ndarray:
+        """ρ''(s), zero everywhere (ρ is piecewise linear).
+
+        Parameters
+        ----------
+        s : numpy.ndarray
+            States, any shape.
+
+        Returns
+        -------
+        numpy.ndarray
+            Zeros of the shape of ``s``.
+        """
         return np.zeros_like(s, dtype=float)
 
     def integral(self, s: np.ndarray) -> np.ndarray:
-        """An antiderivative P of ρ (P' = ρ), continuous, piecewise quadratic."""
+        """An antiderivative P of ρ (P' = ρ), continuous, piecewise quadratic.
+
+        Used by the Hopfield energy (:mod:`stdp_ebm.energy`), whose single-unit term is s ρ(s) − P(s).
+
+        Parameters
+        ----------
+        s : numpy.ndarray
+            States, any shape.
+
+        Returns
+        -------
+        numpy.ndarray
+            P(s), same shape as ``s``, with P(β1) = β1².
+        """
         a, b = self.beta1, self.beta2
         return a * np.minimum(s, a) + 0.5 * (np.clip(s, a, b) ** 2 - a**2) + b * (np.maximum(s, b) - b)
 
@@ -56,6 +113,21 @@ class TabulatedRho:
     A cubic smoothing spline (``smoothing`` is scipy's ``s`` per point) fits the table; ρ, ρ' and ρ''
     all come from that one spline. Outside the tabulated range ρ is held at its end values with
     ρ' = ρ'' = 0, and states are meant to stay within ``bounds`` (the tabulated range).
+
+    Parameters
+    ----------
+    s : numpy.ndarray
+        Tabulated states, shape ``(k,)`` with k ≥ 5, strictly increasing (dimensionless: the input
+        current in the units of the network's states).
+    rho : numpy.ndarray
+        Rate at each ``s``, shape ``(k,)``, dimensionless (rate / r_max).
+    smoothing : float
+        Spline smoothing per point (scipy's ``s`` divided by k); 0 interpolates the table.
+
+    Raises
+    ------
+    ValueError
+        If the table has fewer than 5 points, mismatched shapes or non-increasing ``s``.
     """
 
     s: np.ndarray
@@ -75,6 +147,7 @@ class TabulatedRho:
 
     @property
     def bounds(self) -> tuple[float, float]:
+        """(s_0, s_last): the tabulated range, in which the states are meant to stay."""
         return float(self.s[0]), float(self.s[-1])
 
     def _inside(self, s: np.ndarray) -> np.ndarray:
@@ -86,15 +159,50 @@ class TabulatedRho:
         return self._spline(np.clip(s, lo, hi))
 
     def prime(self, s: np.ndarray) -> np.ndarray:
+        """ρ'(s) from the spline's first derivative, 0 outside the tabulated range.
+
+        Parameters
+        ----------
+        s : numpy.ndarray
+            States, any shape.
+
+        Returns
+        -------
+        numpy.ndarray
+            ρ'(s), same shape as ``s``.
+        """
         lo, hi = self.bounds
         return np.where(self._inside(s), self._spline.derivative(1)(np.clip(s, lo, hi)), 0.0)
 
     def second(self, s: np.ndarray) -> np.ndarray:
+        """ρ''(s) from the spline's second derivative, 0 outside the tabulated range.
+
+        Parameters
+        ----------
+        s : numpy.ndarray
+            States, any shape.
+
+        Returns
+        -------
+        numpy.ndarray
+            ρ''(s), same shape as ``s``.
+        """
         lo, hi = self.bounds
         return np.where(self._inside(s), self._spline.derivative(2)(np.clip(s, lo, hi)), 0.0)
 
     def integral(self, s: np.ndarray) -> np.ndarray:
-        """An antiderivative P of ρ (P' = ρ), continued linearly where ρ is held constant."""
+        """An antiderivative P of ρ (P' = ρ), continued linearly where ρ is held constant.
+
+        Parameters
+        ----------
+        s : numpy.ndarray
+            States, any shape.
+
+        Returns
+        -------
+        numpy.ndarray
+            P(s), same shape as ``s``, with P(s_0) = 0.
+        """
         lo, hi = self.bounds
         inner = self._spline.antiderivative(1)(np.clip(s, lo, hi))
         return inner + self(lo) * np.minimum(s - lo, 0.0) + self(hi) * np.maximum(s - hi, 0.0)

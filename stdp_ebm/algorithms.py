@@ -37,7 +37,22 @@ __all__ = ["ALGORITHMS", "Comparison", "PCModel", "ClampedOutputModel", "feedfor
 
 
 def feedforward(net: Network, rho: Rho, x: np.ndarray) -> State:
-    """The feed-forward limit of the PC energy: h_0 = x, h_{k+1} = ρ(h_k) W_k + b_{k+1}, y = h_{L+1}."""
+    """The feed-forward limit of the PC energy: h_0 = x, h_{k+1} = ρ(h_k) W_k + b_{k+1}, y = h_{L+1}.
+
+    Parameters
+    ----------
+    net : Network
+        The layered network.
+    rho : Rho
+        The rate function ρ.
+    x : numpy.ndarray
+        Input batch, shape ``(batch, n_0)`` (or ``(n_0,)`` for one example).
+
+    Returns
+    -------
+    list of numpy.ndarray
+        h_0 … h_{L+1}, shape ``(batch, n_k)``.
+    """
     h = [np.atleast_2d(np.asarray(x, float))]
     for w, b in zip(net.W, net.b[1:]):
         h.append(rho(h[-1]) @ w + b)
@@ -49,6 +64,22 @@ def feedforward_neg_grad(net: Network, rho: Rho, x: np.ndarray,
     """−∂C/∂W_k of the feed-forward network :func:`feedforward` with C = ½‖y − d‖², by backprop.
 
     δ_{L+1} = y − d, δ_k = ρ'(h_k) ⊙ (δ_{k+1} W_kᵀ), ∂C/∂W_k = ρ(h_k)ᵀ δ_{k+1}; batch-averaged.
+
+    Parameters
+    ----------
+    net : Network
+        The layered network.
+    rho : Rho
+        The rate function ρ.
+    x : numpy.ndarray
+        Input batch, shape ``(batch, n_0)`` (or ``(n_0,)`` for one example).
+    target : numpy.ndarray
+        The target d, shape ``(batch, n_out)`` or ``(n_out,)``.
+
+    Returns
+    -------
+    list of numpy.ndarray
+        −∂C/∂W_k, shape ``(n_k, n_{k+1})``.
     """
     h = feedforward(net, rho, x)
     delta = h[-1] - np.atleast_2d(target)
@@ -65,8 +96,28 @@ class PCModel(RateModel):
 
     Energy F = Σ_{k≥1} ½‖e_k‖² + λ C, prediction errors e_k = s_k − μ_k, μ_k = ρ(s_{k−1}) W_{k−1} + b_k.
     Inference is gradient descent on F with step ε (``relax``, ``nudged_phase`` with β = λ are those of
-    :class:`RateModel`): ∂F/∂s_k = e_k − ρ'(s_k) ⊙ (e_{k+1} W_kᵀ), plus λ(y − d) on the output.
-    Values are not bounded (``projected`` is False) and there is no Langevin noise.
+    :class:`~stdp_ebm.rate.RateModel`): ∂F/∂s_k = e_k − ρ'(s_k) ⊙ (e_{k+1} W_kᵀ), plus λ(y − d) on
+    the output. Values are not bounded and there is no Langevin noise.
+
+    Parameters
+    ----------
+    net : Network
+        The layered network whose weights and biases are used.
+    rho : Rho
+        The rate function ρ.
+    epsilon : float
+        Inference step size ε (dimensionless, a fraction of the time constant).
+    projected : bool
+        Must be False (PC values are unbounded).
+    noise : float
+        Must be 0 (no Langevin noise).
+    energy_form : Energy
+        The energy the dynamics descend (:data:`stdp_ebm.energy.ENERGIES`).
+
+    Raises
+    ------
+    ValueError
+        If ``projected`` is True or ``noise`` is not 0.
     """
 
     projected: bool = False
@@ -76,7 +127,20 @@ class PCModel(RateModel):
             raise ValueError("the PC model has unbounded values and no noise")
 
     def errors(self, s: State, input_drive: np.ndarray | None = None) -> list[np.ndarray | None]:
-        """Prediction errors e_k = s_k − μ_k for k = 1 … L+1 (entry 0 is None: x is clamped)."""
+        """Prediction errors e_k = s_k − μ_k for k = 1 … L+1.
+
+        Parameters
+        ----------
+        s : list of numpy.ndarray
+            The state, one array per layer, shape ``(batch, n_k)``.
+        input_drive : numpy.ndarray or None
+            ρ(x) W_0, shape ``(batch, n_1)``, if already computed.
+
+        Returns
+        -------
+        list of numpy.ndarray or None
+            Aligned with ``s``: entry 0 is None (x is clamped), entry k is e_k, shape ``(batch, n_k)``.
+        """
         return [None, *self._free_errors(s, input_drive)]
 
     def _free_errors(self, s: State, input_drive: np.ndarray | None = None) -> list[np.ndarray]:
@@ -90,7 +154,18 @@ class PCModel(RateModel):
         return e
 
     def energy(self, s: State) -> np.ndarray:
-        """F_PC without the output term: Σ_k ½‖e_k‖², one value per example."""
+        """F_PC without the output term: Σ_k ½‖e_k‖², one value per example.
+
+        Parameters
+        ----------
+        s : list of numpy.ndarray
+            The state, one array per layer, shape ``(batch, n_k)``.
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape ``(batch,)``.
+        """
         e = self._free_errors(s)
         total = 0.5 * np.sum(e[0] ** 2, axis=1)
         for ek in e[1:]:
@@ -102,6 +177,30 @@ class PCModel(RateModel):
         """s_k ← s_k − ε ∂(F_PC + λC)/∂s_k for every free layer, λ = ``beta``, one-sided at kinks.
 
         ∂F_PC/∂s_k = e_k − ρ'(s_k) ⊙ (e_{k+1} W_kᵀ) for a hidden layer, e_y + λ(y − d) for the output.
+
+        Parameters
+        ----------
+        s : list of numpy.ndarray
+            The state, one array per layer (input first), shape ``(batch, n_k)``.
+        beta : float or numpy.ndarray
+            Perturbation strength on the output (λ for PC, ignored by the clamped model); per example
+            when an array of shape ``(batch, 1)``.
+        target : numpy.ndarray or None
+            The target d, shape ``(batch, n_out)``; needed when ``beta`` is non-zero.
+        rng : numpy.random.Generator or None
+            Source of the Langevin noise (unused: these models have none).
+        input_drive : numpy.ndarray or None
+            ρ(x) W_0, shape ``(batch, n_1)``, if already computed for this phase.
+
+        Returns
+        -------
+        list of numpy.ndarray
+            The new state, same shapes as ``s`` (``s[0]`` is the same array).
+
+        Raises
+        ------
+        ValueError
+            If ``beta`` is non-zero and ``target`` is None.
         """
         f = self._free_errors(s, input_drive)  # f[k − 1] = e_k
         new = [s[0]]
@@ -131,12 +230,38 @@ class PCModel(RateModel):
         return np.clip(h - self.epsilon * g, down_to, up_to)
 
     def initial_state(self, x: np.ndarray) -> State:
-        """The feed-forward pass, the free-phase equilibrium of F_PC (every e_k = 0)."""
+        """The feed-forward pass, the free-phase equilibrium of F_PC (every e_k = 0).
+
+        Parameters
+        ----------
+        x : numpy.ndarray
+            Input batch, shape ``(batch, n_0)``.
+
+        Returns
+        -------
+        list of numpy.ndarray
+            :func:`feedforward` of ``x``.
+        """
         return feedforward(self.net, self.rho, x)
 
 
 def pc_delta_w(model: PCModel, s: State, lam: float) -> list[np.ndarray]:
-    """PC weight update −(1/λ) ∂F_PC/∂W_k = (1/λ) ρ(s_k)ᵀ e_{k+1}, batch-averaged."""
+    """PC weight update −(1/λ) ∂F_PC/∂W_k = (1/λ) ρ(s_k)ᵀ e_{k+1}, batch-averaged.
+
+    Parameters
+    ----------
+    model : PCModel
+        The predictive-coding model.
+    s : list of numpy.ndarray
+        Its perturbed equilibrium, shape ``(batch, n_k)`` per layer.
+    lam : float
+        The output weight λ of the perturbed phase.
+
+    Returns
+    -------
+    list of numpy.ndarray
+        ΔW_k, shape ``(n_k, n_{k+1})``; tends to −∂C/∂W_k of the feed-forward network as λ → 0.
+    """
     f = model._free_errors(s)  # f[k] = e_{k+1}
     r = [model.rho(sk) for sk in s[:-1]]
     return [r[k].T @ f[k] / (lam * len(s[0])) for k in range(len(r))]
@@ -144,30 +269,125 @@ def pc_delta_w(model: PCModel, s: State, lam: float) -> list[np.ndarray]:
 
 @dataclass
 class ClampedOutputModel(RateModel):
-    """The EBM of Eq 6 with the output held where it starts (CHL's clamped phase, β → ∞ in Eq 13)."""
+    """The EBM of Eq 6 with the output held where it starts (CHL's clamped phase, β → ∞ in Eq 13).
+
+    Parameters
+    ----------
+    net : Network
+        The layered network whose weights and biases are used.
+    rho : Rho
+        The rate function ρ.
+    epsilon : float
+        Inference step size ε (dimensionless, a fraction of the time constant).
+    projected : bool
+        Whether states are clipped to ρ's bounds after each step.
+    noise : float
+        Langevin noise amplitude per step.
+    energy_form : Energy
+        The energy the dynamics descend (:data:`stdp_ebm.energy.ENERGIES`).
+    """
 
     def step(self, s: State, beta: float | np.ndarray = 0.0, target: np.ndarray | None = None,
              rng: np.random.Generator | None = None, input_drive: np.ndarray | None = None) -> State:
+        """One step of the rate dynamics (:meth:`~stdp_ebm.rate.RateModel.step`), output unchanged.
+
+        Parameters
+        ----------
+        s : list of numpy.ndarray
+            The state, one array per layer (input first), shape ``(batch, n_k)``.
+        beta : float or numpy.ndarray
+            Perturbation strength on the output (λ for PC, ignored by the clamped model); per example
+            when an array of shape ``(batch, 1)``.
+        target : numpy.ndarray or None
+            The target d, shape ``(batch, n_out)``; needed when ``beta`` is non-zero.
+        rng : numpy.random.Generator or None
+            Source of the Langevin noise (unused: these models have none).
+        input_drive : numpy.ndarray or None
+            ρ(x) W_0, shape ``(batch, n_1)``, if already computed for this phase.
+
+        Returns
+        -------
+        list of numpy.ndarray
+            The new state; its last entry is ``s[-1]`` itself.
+        """
         new = super().step(s, 0.0, None, rng, input_drive)
         return new[:-1] + [s[-1]]
 
 
 def clamped_phase(model: RateModel, s_free: State, y_clamp: np.ndarray, **kwargs) -> Phase:
-    """Relax the hidden layers of ``model`` from ``s_free`` with the output clamped to ``y_clamp``."""
+    """Relax the hidden layers of ``model`` from ``s_free`` with the output clamped to ``y_clamp``.
+
+    Parameters
+    ----------
+    model : RateModel
+        The EBM (its net, ρ, ε, projection and noise are used).
+    s_free : list of numpy.ndarray
+        The free fixed point, shape ``(batch, n_k)`` per layer.
+    y_clamp : numpy.ndarray
+        The clamped output, shape ``(batch, n_out)`` (e.g. :func:`chl_target`).
+    **kwargs
+        Passed to :meth:`stdp_ebm.rate.RateModel.relax` (``steps``, ``tol``, ``max_steps``, ...).
+
+    Returns
+    -------
+    Phase
+        The clamped phase's final state and step count.
+    """
     clamped = ClampedOutputModel(model.net, model.rho, model.epsilon, model.projected, model.noise)
     return clamped.relax(s_free[:-1] + [np.atleast_2d(y_clamp)], phase="clamped", **kwargs)
 
 
 def chl_target(y_free: np.ndarray, target: np.ndarray, gamma: float) -> np.ndarray:
-    """The CHL clamp d_γ = y⁰ + γ (d − y⁰): γ = 1 clamps to the target, γ → 0 to the free output."""
+    """The CHL clamp d_γ = y⁰ + γ (d − y⁰): γ = 1 clamps to the target, γ → 0 to the free output.
+
+    Parameters
+    ----------
+    y_free : numpy.ndarray
+        Free-phase output y⁰, shape ``(batch, n_out)``.
+    target : numpy.ndarray
+        Target d, shape ``(batch, n_out)`` or ``(n_out,)``.
+    gamma : float
+        Clamp fraction γ (dimensionless).
+
+    Returns
+    -------
+    numpy.ndarray
+        d_γ, shape ``(batch, n_out)``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> print(chl_target(np.array([[0.2, 0.8]]), np.array([1.0, 0.0]), 0.5))
+    [[0.6 0.4]]
+    """
     return y_free + gamma * (np.atleast_2d(target) - y_free)
 
 
 def fixed_point_gap(s_free: State, s_chl: State, gamma: float, s_ep: State,
                     beta: float) -> list[float]:
-    """Per free layer ‖(s^c − s⁰)/γ − (s^β − s⁰)/β‖ / ‖(s^β − s⁰)/β‖: how far CHL's normalised
-    fixed-point shift is from EP's. Zero would make the two updates identical; the output layer's
-    entry is the clamp-vs-nudge mismatch that explains CHL's bias."""
+    """How far CHL's normalised fixed-point shift is from EP's, per free layer.
+
+    ‖(s^c − s⁰)/γ − (s^β − s⁰)/β‖ / ‖(s^β − s⁰)/β‖. Zero would make the two updates identical; the
+    output layer's entry is the clamp-vs-nudge mismatch that explains CHL's bias.
+
+    Parameters
+    ----------
+    s_free : list of numpy.ndarray
+        The free fixed point s⁰, shape ``(batch, n_k)`` per layer.
+    s_chl : list of numpy.ndarray
+        CHL's clamped fixed point s^c.
+    gamma : float
+        CHL's clamp fraction γ.
+    s_ep : list of numpy.ndarray
+        EP's nudged fixed point s^β.
+    beta : float
+        EP's nudge strength β.
+
+    Returns
+    -------
+    list of float
+        One relative gap per free layer (dimensionless); NaN where EP's shift is zero.
+    """
     out = []
     for s0, sc, sb in zip(s_free[1:], s_chl[1:], s_ep[1:]):
         ep = (sb - s0) / beta
@@ -176,6 +396,8 @@ def fixed_point_gap(s_free: State, s_chl: State, gamma: float, s_ep: State,
     return out
 
 
+#: The algorithms :class:`Comparison` runs: equilibrium propagation, contrastive Hebbian
+#: learning, predictive coding.
 ALGORITHMS = ("EP", "CHL", "PC")
 
 
@@ -183,8 +405,20 @@ ALGORITHMS = ("EP", "CHL", "PC")
 class Comparison:
     """EP, CHL and PC on one network and batch: their free phases, perturbed phases and updates.
 
-    ``perturbation`` p is β for EP, γ for CHL and λ for PC; ``steps=None`` relaxes the perturbed phase
-    to its fixed point, an integer stops it after that many inference steps.
+    The perturbation p is β for EP, γ for CHL and λ for PC. Build it with :meth:`build`.
+
+    Parameters
+    ----------
+    ebm : RateModel
+        The energy-based model (EP and CHL).
+    pc : PCModel
+        The predictive-coding model on the same weights.
+    target : numpy.ndarray
+        The target d, shape ``(batch, n_out)``.
+    s_free : list of numpy.ndarray
+        The EBM's free fixed point, shape ``(batch, n_k)`` per layer.
+    s_ff : list of numpy.ndarray
+        The feed-forward pass, PC's free equilibrium.
     """
 
     ebm: RateModel
@@ -196,13 +430,59 @@ class Comparison:
     @classmethod
     def build(cls, ebm: RateModel, pc_epsilon: float, x: np.ndarray, target: np.ndarray,
               tol: float, max_steps: int) -> "Comparison":
+        """Relax the EBM's free phase and run the feed-forward pass for one batch.
+
+        Parameters
+        ----------
+        ebm : RateModel
+            The energy-based model.
+        pc_epsilon : float
+            Inference step ε of the PC model.
+        x : numpy.ndarray
+            Input batch, shape ``(batch, n_0)``.
+        target : numpy.ndarray
+            Target, shape ``(batch, n_out)`` or ``(n_out,)``.
+        tol : float
+            Fixed-point tolerance of the free phase (max|Δs|/ε).
+        max_steps : int
+            Step limit of the free phase.
+
+        Returns
+        -------
+        Comparison
+            The three algorithms' common starting point.
+        """
         pc = PCModel(ebm.net, ebm.rho, epsilon=pc_epsilon)
         s_free = ebm.free_phase(x, tol=tol, max_steps=max_steps).s
         return cls(ebm, pc, np.atleast_2d(target), s_free, pc.initial_state(x))
 
     def perturbed(self, alg: str, p: float, steps: int | None = None, tol: float = 1e-12,
                   max_steps: int = 200_000) -> Phase:
-        """The perturbed phase of ``alg`` from its free-phase equilibrium."""
+        """The perturbed phase of ``alg`` from its free-phase equilibrium.
+
+        Parameters
+        ----------
+        alg : str
+            One of :data:`ALGORITHMS`.
+        p : float
+            The perturbation: β (EP), γ (CHL) or λ (PC).
+        steps : int or None
+            None relaxes to the fixed point; an integer stops after that many inference steps.
+        tol : float
+            Fixed-point tolerance when ``steps`` is None.
+        max_steps : int
+            Step limit when ``steps`` is None.
+
+        Returns
+        -------
+        Phase
+            The perturbed state and the steps taken.
+
+        Raises
+        ------
+        ValueError
+            If ``alg`` is not one of :data:`ALGORITHMS`.
+        """
         kw = {"steps": steps, "tol": tol, "max_steps": max_steps}
         if alg == "EP":
             return self.ebm.nudged_phase(self.s_free, self.target, p, **kw)
@@ -214,13 +494,39 @@ class Comparison:
         raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {alg!r}")
 
     def update(self, alg: str, s: State, p: float) -> list[np.ndarray]:
-        """ΔW_k of ``alg`` from its perturbed state ``s`` (see the module docstring)."""
+        """ΔW_k of ``alg`` from its perturbed state ``s`` (see the module docstring).
+
+        Parameters
+        ----------
+        alg : str
+            One of :data:`ALGORITHMS`.
+        s : list of numpy.ndarray
+            The perturbed state from :meth:`perturbed`.
+        p : float
+            The perturbation it was run with.
+
+        Returns
+        -------
+        list of numpy.ndarray
+            ΔW_k, shape ``(n_k, n_{k+1})``.
+        """
         if alg == "PC":
             return pc_delta_w(self.pc, s, p)
         return ep_delta_w(self.ebm.rho, self.s_free, s, p)
 
     def reference(self, alg: str) -> list[np.ndarray]:
-        """−∂C/∂W of the energy's own limit: implicit gradient at s⁰ (EP, CHL); FF backprop (PC)."""
+        """−∂C/∂W of the energy's own limit: implicit gradient at s⁰ (EP, CHL), backprop (PC).
+
+        Parameters
+        ----------
+        alg : str
+            One of :data:`ALGORITHMS`.
+
+        Returns
+        -------
+        list of numpy.ndarray
+            −∂C/∂W_k, shape ``(n_k, n_{k+1})``.
+        """
         if alg == "PC":
             return feedforward_neg_grad(self.pc.net, self.pc.rho, self.s_ff[0], self.target)
         return implicit_neg_grad(self.ebm.net, self.ebm.rho, self.s_free, self.target,

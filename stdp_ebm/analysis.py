@@ -13,6 +13,7 @@ __all__ = ["METRICS", "NOISE_FLOOR", "direction_where_defined", "alignment", "la
            "headline_near_beta", "loglog_slope", "trial_interval", "trial_cosine", "trial_nrmse",
            "trial_means", "layer_intervals", "mcnemar"]
 
+#: The metrics of :func:`alignment`, in the column order of :func:`metrics_table`.
 METRICS = ("cos", "angle_deg", "norm_ratio", "nrmse", "sign_agree")
 #: an update whose norm is below this fraction of its reference's is rounding noise (e.g. a layer
 #: the nudge has not reached yet, ‖ΔW‖/‖−∂C/∂W‖ ~ 1e-10): its direction is not defined
@@ -20,13 +21,27 @@ NOISE_FLOOR = 1e-6
 
 
 def direction_where_defined(values: np.ndarray, norm_ratio: np.ndarray) -> np.ndarray:
-    """``values`` (a cosine or an angle) with NaN where ``norm_ratio`` < :data:`NOISE_FLOOR`, so that
-    figures do not draw the direction of rounding noise."""
+    """``values`` with NaN where ``norm_ratio`` < :data:`NOISE_FLOOR`.
+
+    So that figures do not draw the direction of rounding noise.
+
+    Parameters
+    ----------
+    values : numpy.ndarray
+        A cosine or an angle per layer (any shape).
+    norm_ratio : numpy.ndarray
+        ‖ΔW‖/‖reference‖ for the same entries, broadcastable to ``values``.
+
+    Returns
+    -------
+    numpy.ndarray
+        ``values``, NaN where the update is below the noise floor.
+    """
     return np.where(np.asarray(norm_ratio) >= NOISE_FLOOR, values, np.nan)
 
 
 def alignment(update: np.ndarray, reference: np.ndarray) -> dict[str, float]:
-    """Compare two arrays of the same shape.
+    """Compare an update with a reference of the same shape.
 
     * ``cos``: cosine similarity ⟨u, r⟩ / (‖u‖‖r‖)
     * ``angle_deg``: arccos of ``cos`` in degrees
@@ -35,8 +50,32 @@ def alignment(update: np.ndarray, reference: np.ndarray) -> dict[str, float]:
     * ``sign_agree``: fraction of entries with the same sign, among entries where ``|r|`` exceeds
       1e-9 of ``max|r|`` (entries that are zero in the reference have no sign to match)
 
-    A non-finite entry in either array (an overflow upstream, e.g. weights of 1e300 with unprojected
-    dynamics) raises :class:`~stdp_ebm.errors.DivergenceError` instead of metrics that are all NaN.
+    Parameters
+    ----------
+    update : numpy.ndarray
+        The update u (e.g. the rule's ΔW_k), any shape.
+    reference : numpy.ndarray
+        The reference r (e.g. −∂C/∂W_k), the shape of ``update``.
+
+    Returns
+    -------
+    dict of str to float
+        The metrics of :data:`METRICS`; NaN where a norm is zero.
+
+    Raises
+    ------
+    ValueError
+        If the shapes differ.
+    DivergenceError
+        If either array has a non-finite entry (an overflow upstream, e.g. weights of 1e300 with
+        unprojected dynamics), instead of metrics that are all NaN.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> al = alignment(np.array([1.0, 1.0]), np.array([2.0, 0.0]))
+    >>> print(round(al["cos"], 4), round(al["angle_deg"], 1), round(al["norm_ratio"], 4))
+    0.7071 45.0 0.7071
     """
     u = np.ravel(np.asarray(update, float))
     r = np.ravel(np.asarray(reference, float))
@@ -64,7 +103,21 @@ def alignment(update: np.ndarray, reference: np.ndarray) -> dict[str, float]:
 
 def layer_alignment(updates: Sequence[np.ndarray],
                     references: Sequence[np.ndarray]) -> dict[str, list[float] | dict[str, float]]:
-    """Per-layer metrics (lists indexed by W_k) plus ``overall`` on all weights concatenated."""
+    """Per-layer :func:`alignment` plus ``overall`` on all weights concatenated.
+
+    Parameters
+    ----------
+    updates : sequence of numpy.ndarray
+        ΔW_k per weight matrix.
+    references : sequence of numpy.ndarray
+        The reference per weight matrix, same length and shapes.
+
+    Returns
+    -------
+    dict
+        Each metric of :data:`METRICS` as a list indexed by k, and ``"overall"``: the metrics dict of
+        all weights together.
+    """
     per = [alignment(u, r) for u, r in zip(updates, references, strict=True)]
     out: dict[str, list[float] | dict[str, float]] = {m: [p[m] for p in per] for m in METRICS}
     out["overall"] = alignment(np.concatenate([np.ravel(u) for u in updates]),
@@ -74,21 +127,58 @@ def layer_alignment(updates: Sequence[np.ndarray],
 
 def cross_alignment(updates: Mapping[str, Sequence[np.ndarray]],
                     references: Mapping[str, Sequence[np.ndarray]]) -> dict[str, dict]:
-    """:func:`layer_alignment` of every update against every reference, keyed
-    ``"<update>_vs_<reference>"`` (e.g. ``"sym_vs_implicit"``)."""
+    """:func:`layer_alignment` of every update against every reference.
+
+    Parameters
+    ----------
+    updates : mapping of str to sequence of numpy.ndarray
+        Updates by name (e.g. ``"sym"``), each one array per W_k.
+    references : mapping of str to sequence of numpy.ndarray
+        References by name (e.g. ``"implicit"``).
+
+    Returns
+    -------
+    dict of str to dict
+        Keyed ``"<update>_vs_<reference>"`` (e.g. ``"sym_vs_implicit"``).
+    """
     return {f"{u}_vs_{r}": layer_alignment(updates[u], references[r])
             for u in updates for r in references}
 
 
 def metrics_table(al: dict) -> np.ndarray:
-    """A :func:`layer_alignment` result as an array (n_W + 1, len(METRICS)), the last row overall."""
+    """A :func:`layer_alignment` result as an array, the last row overall.
+
+    Parameters
+    ----------
+    al : dict
+        A :func:`layer_alignment` result.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(n_W + 1, len(METRICS))``.
+    """
     per = np.array([al[m] for m in METRICS]).T
     return np.vstack([per, [al["overall"][m] for m in METRICS]])
 
 
 def headline_near_beta(by_beta: list[dict], beta: float = 0.01) -> dict:
-    """The symmetrised rule vs the implicit gradient at the swept β closest (in log) to ``beta``:
-    the least per-layer cosine and the largest per-layer ``|‖ΔW‖ / ‖−∂C/∂W‖ − 1|``."""
+    """The symmetrised rule vs the implicit gradient at the swept β closest (in log) to ``beta``.
+
+    Parameters
+    ----------
+    by_beta : list of dict
+        One row per swept β, each with ``"beta"`` and a ``"sym_vs_implicit"``
+        :func:`layer_alignment` result.
+    beta : float
+        The nudge strength to report.
+
+    Returns
+    -------
+    dict
+        ``beta`` (the swept value used), ``min_cos`` (the least per-layer cosine) and
+        ``max_norm_ratio_error`` (the largest per-layer ``|‖ΔW‖ / ‖−∂C/∂W‖ − 1|``).
+    """
     row = min(by_beta, key=lambda r: abs(np.log(r["beta"] / beta)))
     al = row["sym_vs_implicit"]
     return {"beta": row["beta"], "min_cos": min(al["cos"]),
@@ -96,18 +186,50 @@ def headline_near_beta(by_beta: list[dict], beta: float = 0.01) -> dict:
 
 
 def loglog_slope(x: ArrayLike, y: ArrayLike) -> float:
-    """Least-squares slope of log|y| against log x."""
+    """Least-squares slope of log|y| against log x.
+
+    Parameters
+    ----------
+    x : array_like
+        Positive abscissae (e.g. β), shape ``(n,)``.
+    y : array_like
+        Values whose magnitude is fitted, shape ``(n,)``, non-zero.
+
+    Returns
+    -------
+    float
+        The exponent p of abs(y) ∝ x^p.
+
+    Examples
+    --------
+    >>> print(round(loglog_slope([1.0, 10.0, 100.0], [2.0, 200.0, 20000.0]), 6))
+    2.0
+    """
     return float(np.polyfit(np.log(np.asarray(x, float)), np.log(np.abs(np.asarray(y, float))), 1)[0])
 
 
 # --- intervals over noise trials and paired tests ------------------------------------------------
 def trial_interval(samples: np.ndarray, statistic: Callable[[np.ndarray], float],
                    level: float = 0.95) -> tuple[float, float, float]:
-    """``statistic(samples)`` and its jackknife t-interval over the trials (first axis):
-    θ̂ ± t_{T−1}·se_jack, se_jack² = (T−1)/T·Σ(θ̂_(i) − θ̄)² over the leave-one-out values.
+    """``statistic(samples)`` and its jackknife t-interval over the trials (first axis).
 
-    Trials are independent noise repeats (i.i.d.); with fewer than three the interval is
-    (NaN, NaN). Coverage and width against simulated truth: ``tests/test_intervals.py``.
+    θ̂ ± t_{T−1}·se_jack, se_jack² = (T−1)/T·Σ(θ̂_(i) − θ̄)² over the leave-one-out values. Trials are
+    independent noise repeats (i.i.d.). Coverage and width against simulated truth:
+    ``tests/test_intervals.py``.
+
+    Parameters
+    ----------
+    samples : numpy.ndarray
+        One sample per trial along the first axis, shape ``(T, ...)``.
+    statistic : callable
+        Maps ``samples`` (or any T−1 of them) to a float.
+    level : float
+        The interval's confidence level.
+
+    Returns
+    -------
+    tuple of float
+        ``(estimate, low, high)``; with fewer than three trials the bounds are NaN.
     """
     from scipy.stats import t as student
 
@@ -130,12 +252,28 @@ def _trial_moments(samples: np.ndarray) -> tuple[np.ndarray, float]:
 
 
 def trial_cosine(samples: np.ndarray, reference: np.ndarray, trials: float | None = None) -> float:
-    """cos of a ``trials``-trial mean of ΔW with ``reference``, the noise entering by its expected
-    power: ⟨E ΔW, r̂⟩ / √(‖E ΔW‖² + tr Σ/trials), estimated from T noisy trials with the numerator
-    and the squared norm unbiased (‖ΔW̄‖² − tr Σ̂/T estimates ‖E ΔW‖²). ``trials`` = T (the
-    default) gives the plain cosine of their mean; ``inf`` the cosine of the noise-free E ΔW,
-    which the plain cosine underestimates (in hundreds of weights the noise's tr Σ/T outweighs
-    the cosine's spread many times). Needs T ≥ 2."""
+    """cos of a ``trials``-trial mean of ΔW with ``reference``, the noise by its expected power.
+
+    ⟨E ΔW, r̂⟩ / √(‖E ΔW‖² + tr Σ/trials), estimated from T noisy trials with the numerator and the
+    squared norm unbiased (‖ΔW̄‖² − tr Σ̂/T estimates ‖E ΔW‖²). ``inf`` gives the cosine of the
+    noise-free E ΔW, which the plain cosine underestimates (in hundreds of weights the noise's tr Σ/T
+    outweighs the cosine's spread many times).
+
+    Parameters
+    ----------
+    samples : numpy.ndarray
+        ΔW of each trial, shape ``(T, ...)``, T ≥ 2.
+    reference : numpy.ndarray
+        The reference, T-free shape ``(...)`` (flattened).
+    trials : float or None
+        The number of trials averaged; None is T (the plain cosine of their mean), ``inf`` the
+        noise-free limit.
+
+    Returns
+    -------
+    float
+        The cosine; NaN when the estimated squared norm is not positive.
+    """
     mean, tr = _trial_moments(samples)
     n = len(samples)
     r = np.ravel(np.asarray(reference, float))
@@ -145,10 +283,26 @@ def trial_cosine(samples: np.ndarray, reference: np.ndarray, trials: float | Non
 
 
 def trial_nrmse(samples: np.ndarray, reference: np.ndarray, trials: float | None = None) -> float:
-    """Root-mean-square NRMSE of a ``trials``-trial mean of ΔW against ``reference``,
-    √(E‖ΔW̄_trials − r‖²)/‖r‖ = √(‖E ΔW − r‖² + tr Σ/trials)/‖r‖, estimated without bias in the
-    square from T samples (``trials`` = T, the default, gives the NRMSE of their own mean;
-    ``inf`` its systematic part). Needs T ≥ 2."""
+    """Root-mean-square NRMSE of a ``trials``-trial mean of ΔW against ``reference``.
+
+    √(E‖ΔW̄_trials − r‖²)/‖r‖ = √(‖E ΔW − r‖² + tr Σ/trials)/‖r‖, estimated without bias in the square
+    from T samples.
+
+    Parameters
+    ----------
+    samples : numpy.ndarray
+        ΔW of each trial, shape ``(T, ...)``, T ≥ 2.
+    reference : numpy.ndarray
+        The reference, shape ``(...)`` (flattened).
+    trials : float or None
+        The number of trials averaged; None is T (the NRMSE of their own mean), ``inf`` its
+        systematic part.
+
+    Returns
+    -------
+    float
+        The NRMSE (dimensionless, ≥ 0).
+    """
     mean, tr = _trial_moments(samples)
     n = len(samples)
     r = np.ravel(np.asarray(reference, float))
@@ -158,17 +312,48 @@ def trial_nrmse(samples: np.ndarray, reference: np.ndarray, trials: float | None
 
 
 def trial_means(copies: Sequence[np.ndarray], batch: int) -> list[np.ndarray]:
-    """Per W_k, the ΔW of each noise trial averaged over its ``batch`` examples: copies are
-    ordered trial-major (trial 0's examples first), shape (trials × batch, …) → (trials, …)."""
+    """Per W_k, the ΔW of each noise trial averaged over its ``batch`` examples.
+
+    Parameters
+    ----------
+    copies : sequence of numpy.ndarray
+        Per W_k, the per-example ΔW ordered trial-major (trial 0's examples first), shape
+        ``(trials * batch, ...)``.
+    batch : int
+        Examples per trial.
+
+    Returns
+    -------
+    list of numpy.ndarray
+        Per W_k, shape ``(trials, ...)``.
+    """
     return [np.asarray(a).reshape(-1, batch, *np.shape(a)[1:]).mean(axis=1) for a in copies]
 
 
 def layer_intervals(per_trial: Sequence[np.ndarray], reference: Sequence[np.ndarray],
                     trials: float | None = None, level: float = 0.95) -> np.ndarray:
-    """:func:`trial_cosine` and :func:`trial_nrmse` of the trials' mean against ``reference``, per
-    W_k and for all weights together (last row), each with its :func:`trial_interval` over the
-    trials: shape (n_W + 1, 2 (cos, nrmse), 3 (estimate, low, high)); all NaN for one trial. The
-    bounds are clipped to [−1, 1] (cos) and ≥ 0 (NRMSE); the estimates are not."""
+    """:func:`trial_cosine` and :func:`trial_nrmse` with intervals, per W_k and overall.
+
+    Each with its :func:`trial_interval` over the trials. The bounds are clipped to [−1, 1] (cos) and
+    ≥ 0 (NRMSE); the estimates are not.
+
+    Parameters
+    ----------
+    per_trial : sequence of numpy.ndarray
+        Per W_k, the ΔW of each trial, shape ``(T, n_k, n_{k+1})``.
+    reference : sequence of numpy.ndarray
+        Per W_k, the reference, shape ``(n_k, n_{k+1})``.
+    trials : float or None
+        Passed to :func:`trial_cosine` and :func:`trial_nrmse`.
+    level : float
+        The intervals' confidence level.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape ``(n_W + 1, 2, 3)``: per W_k and for all weights together (last row), (cos, nrmse) ×
+        (estimate, low, high); all NaN for one trial.
+    """
     n = len(per_trial[0])
     parts = [np.reshape(w, (n, -1)) for w in per_trial]
     parts.append(np.concatenate(parts, axis=1))
@@ -185,9 +370,27 @@ def layer_intervals(per_trial: Sequence[np.ndarray], reference: Sequence[np.ndar
 
 
 def mcnemar(correct_a: np.ndarray, correct_b: np.ndarray) -> dict[str, float]:
-    """Exact McNemar test of two classifiers on the same test examples (per-example correct
-    masks): ``a_only``/``b_only`` the discordant counts, ``p`` the two-sided binomial p-value of
-    ``a_only`` among the discordant pairs at ½ (scipy.stats.binomtest); 1 when there are none."""
+    """Exact McNemar test of two classifiers on the same test examples.
+
+    Parameters
+    ----------
+    correct_a : numpy.ndarray
+        Per-example correct mask of classifier a, shape ``(n,)``.
+    correct_b : numpy.ndarray
+        The same for classifier b, shape ``(n,)``.
+
+    Returns
+    -------
+    dict of str to float
+        ``a_only``/``b_only`` the discordant counts, ``p`` the two-sided binomial p-value of ``a_only``
+        among the discordant pairs at ½ (scipy.stats.binomtest; 1 when there are none), ``n`` the
+        number of examples.
+
+    Raises
+    ------
+    ValueError
+        If the masks differ in shape.
+    """
     from scipy.stats import binomtest
 
     a, b = np.asarray(correct_a, bool), np.asarray(correct_b, bool)

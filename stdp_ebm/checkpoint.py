@@ -51,7 +51,19 @@ def check_digest(path: Path, arrays: dict[str, np.ndarray]) -> None:
 
 @dataclass
 class History:
-    """Per-epoch learning curve: errors are fractions in [0, 1]; ``wall_s`` is seconds per epoch."""
+    """Per-epoch learning curve of a training run.
+
+    Parameters
+    ----------
+    train_error : list of float
+        Training-set error after each epoch, a fraction in [0, 1].
+    test_error : list of float
+        Test-set error after each epoch, a fraction in [0, 1].
+    train_cost : list of float
+        Mean cost C on the training set after each epoch.
+    wall_s : list of float
+        Wall-clock time of each epoch (s).
+    """
 
     train_error: list[float] = field(default_factory=list)
     test_error: list[float] = field(default_factory=list)
@@ -60,15 +72,40 @@ class History:
 
     @property
     def epochs(self) -> int:
+        """The number of finished epochs (entries of ``test_error``)."""
         return len(self.test_error)
 
     def arrays(self) -> dict[str, np.ndarray]:
+        """The curve as float arrays, for a checkpoint file.
+
+        Returns
+        -------
+        dict of str to numpy.ndarray
+            One array of shape ``(epochs,)`` per field, keyed by the field's name.
+        """
         return {name: np.asarray(getattr(self, name), float) for name in self.__dataclass_fields__}
 
     @classmethod
     def from_checkpoint(cls, path: Path, arrays: dict[str, np.ndarray]) -> "History":
-        """The learning curve stored in a checkpoint's ``arrays`` (read from ``path``), checked:
-        :class:`RunDirError` if missing or damaged."""
+        """The learning curve stored in a checkpoint's ``arrays``, checked.
+
+        Parameters
+        ----------
+        path : pathlib.Path
+            The checkpoint file the arrays were read from (for the error message).
+        arrays : dict of str to numpy.ndarray
+            The checkpoint's arrays (``history_<field>``, each of shape ``(epochs,)``).
+
+        Returns
+        -------
+        History
+            The curve.
+
+        Raises
+        ------
+        RunDirError
+            If an array is missing, not one-dimensional, or the arrays differ in length.
+        """
         names = [f"history_{n}" for n in cls.__dataclass_fields__]
         if any(n not in arrays or arrays[n].ndim != 1 for n in names) or \
                 len({len(arrays[n]) for n in names}) != 1:
@@ -77,14 +114,36 @@ class History:
 
 
 class Stateful(Protocol):
-    """What a checkpoint holds of a learner: its network and any state of its own (a learner may
-    name, as ``optional_state``, prefixes of keys that checkpoints of earlier versions lack)."""
+    """What a checkpoint holds of a learner: its network and any state of its own.
+
+    A learner may name, as ``optional_state``, prefixes of keys that checkpoints of earlier versions
+    lack.
+
+    Attributes
+    ----------
+    net : Network
+        The network being trained.
+    """
 
     net: Network
 
-    def extra_state(self) -> dict[str, np.ndarray]: ...
+    def extra_state(self) -> dict[str, np.ndarray]:
+        """The learner's own state to save beside the weights.
 
-    def load_extra_state(self, arrays: dict[str, np.ndarray]) -> None: ...
+        Returns
+        -------
+        dict of str to numpy.ndarray
+            Arrays by name; an array whose first dimension is 0 in a fresh learner may grow.
+        """
+
+    def load_extra_state(self, arrays: dict[str, np.ndarray]) -> None:
+        """Set the learner's own state from a checkpoint.
+
+        Parameters
+        ----------
+        arrays : dict of str to numpy.ndarray
+            All arrays of the checkpoint (those of :meth:`extra_state` among them).
+        """
 
 
 class Checkpoint:
@@ -93,6 +152,13 @@ class Checkpoint:
     Written to a temporary file and renamed; the one it replaces is kept as ``<tag>.prev.npz``.
     A checkpoint that is damaged (truncated, an array missing or of the wrong shape, a garbled
     RNG state) is never used: :meth:`restore` falls back to the previous one, or stops.
+
+    Parameters
+    ----------
+    directory : str or pathlib.Path
+        The directory of the checkpoint files (created on the first save).
+    tag : str
+        The learner's name, the file's stem (e.g. ``"ep"``).
     """
 
     def __init__(self, directory: str | Path, tag: str) -> None:
@@ -100,6 +166,19 @@ class Checkpoint:
         self.previous = Path(directory) / f"{tag}.prev.npz"
 
     def save(self, learner: Stateful, history: History, rng: np.random.Generator) -> None:
+        """Write the checkpoint after an epoch (atomically; the last one becomes ``<tag>.prev.npz``).
+
+        A SHA-256 digest of all arrays is stored with them, so an edited file is refused on restore.
+
+        Parameters
+        ----------
+        learner : Stateful
+            The learner: its network's weights and biases, and its own state (:class:`Stateful`).
+        history : History
+            The learning curve so far.
+        rng : numpy.random.Generator
+            The training run's generator (mini-batch order, noise).
+        """
         net = learner.net
         arrays: dict[str, Any] = {f"W_{k}": w for k, w in enumerate(net.W)}
         arrays.update({f"b_{k}": b for k, b in enumerate(net.b)})
@@ -115,8 +194,27 @@ class Checkpoint:
         os.replace(tmp, self.path)
 
     def restore(self, learner: Stateful, history: History, rng: np.random.Generator) -> bool:
-        """Load the newest good checkpoint into ``learner``, ``history`` and ``rng``; False if
-        there is none. Raises :class:`RunDirError` (deleting nothing) if all are damaged."""
+        """Load the newest good checkpoint into ``learner``, ``history`` and ``rng``.
+
+        Parameters
+        ----------
+        learner : Stateful
+            The learner: its network's weights and biases, and its own state (:class:`Stateful`).
+        history : History
+            The learning curve so far.
+        rng : numpy.random.Generator
+            The training run's generator (mini-batch order, noise).
+
+        Returns
+        -------
+        bool
+            True if a checkpoint was loaded, False if there is none.
+
+        Raises
+        ------
+        RunDirError
+            If all checkpoints are damaged (nothing is deleted).
+        """
         damaged = []
         for path in (self.path, self.previous):
             if not path.is_file():
@@ -143,9 +241,16 @@ class Checkpoint:
         return False
 
     def read(self) -> tuple[History, dict[str, np.ndarray]] | None:
-        """The learning curve and all arrays of the newest good checkpoint, read without a learner
-        to load them into (a run in progress, drawn by ``stdp-ebm plot``); None if there is none.
-        Safe while the run writes: :meth:`save` replaces files by renaming."""
+        """The learning curve and all arrays of the newest good checkpoint, read without a learner.
+
+        For a run in progress, drawn by ``stdp-ebm plot``. Safe while the run writes: :meth:`save`
+        replaces files by renaming.
+
+        Returns
+        -------
+        tuple of (History, dict of str to numpy.ndarray) or None
+            The curve and the arrays; None if there is no good checkpoint.
+        """
         for path in (self.path, self.previous):
             try:
                 arrays = npzfile.load(path, memory_limit(), RunDirError)
@@ -191,15 +296,39 @@ class Checkpoint:
 
 def read_checkpoints(directory: str | Path, tags: Iterable[str]
                      ) -> dict[str, tuple[History, dict[str, np.ndarray]]]:
-    """:meth:`Checkpoint.read` of each tag in ``directory`` that has a good checkpoint (the
-    learners of a run in progress that have finished an epoch)."""
+    """:meth:`Checkpoint.read` of each tag in ``directory`` that has a good checkpoint.
+
+    The learners of a run in progress that have finished an epoch.
+
+    Parameters
+    ----------
+    directory : str or pathlib.Path
+        The checkpoint directory.
+    tags : iterable of str
+        The learners' tags to look for.
+
+    Returns
+    -------
+    dict
+        Tag -> (History, arrays), for the tags with a good checkpoint only.
+    """
     got = {tag: Checkpoint(directory, tag).read() for tag in tags}
     return {tag: g for tag, g in got.items() if g is not None}
 
 
 def epochs_done(directory: str | Path) -> dict[str, tuple[Path, int]]:
-    """Tag -> (file, finished epochs) of the readable checkpoint (``<tag>.npz`` or
-    ``<tag>.prev.npz``) holding the most epochs, for every tag in ``directory``."""
+    """The readable checkpoint holding the most epochs, for every tag in ``directory``.
+
+    Parameters
+    ----------
+    directory : str or pathlib.Path
+        The checkpoint directory; a missing one gives an empty dict.
+
+    Returns
+    -------
+    dict of str to tuple of (pathlib.Path, int)
+        Tag -> (file, finished epochs), the file ``<tag>.npz`` or ``<tag>.prev.npz``.
+    """
     out: dict[str, tuple[Path, int]] = {}
     directory = Path(directory)
     if not directory.is_dir():

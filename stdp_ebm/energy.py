@@ -35,46 +35,171 @@ __all__ = ["Energy", "ENERGIES"]
 
 @dataclass(frozen=True)
 class Energy:
-    """One of :data:`ENERGIES` (see the module docstring)."""
+    """One of :data:`ENERGIES` (see the module docstring).
+
+    Parameters
+    ----------
+    name : str
+        ``"eq6"`` (Bengio et al. 2017 Eq 6, cost on the output state) or ``"hopfield"`` (Hopfield's
+        continuous energy, cost on the output rate).
+    """
 
     name: str
 
     def gain(self, rho: Rho, s: np.ndarray) -> np.ndarray:
-        """g(s): the drive of a unit is R = g(s)·a(s) (Eq 8 for ``eq6``)."""
+        """g(s): the drive of a unit is R = g(s)·a(s) (Eq 8 for ``eq6``).
+
+        Parameters
+        ----------
+        rho : Rho
+            The rate function ρ (:class:`~stdp_ebm.activation.HardSigmoid` or
+            :class:`~stdp_ebm.activation.TabulatedRho`).
+        s : numpy.ndarray
+            States of one layer, shape ``(batch, n)``, dimensionless.
+
+        Returns
+        -------
+        numpy.ndarray
+            ρ'(s) for ``eq6``, ones for ``hopfield``; shape of ``s``.
+        """
         return rho.prime(s) if self.name == "eq6" else np.ones_like(s, dtype=float)
 
     def gain_prime(self, rho: Rho, s: np.ndarray) -> np.ndarray:
-        """dg/ds."""
+        """dg/ds, the derivative of :meth:`gain`.
+
+        Parameters
+        ----------
+        rho : Rho
+            The rate function ρ (:class:`~stdp_ebm.activation.HardSigmoid` or
+            :class:`~stdp_ebm.activation.TabulatedRho`).
+        s : numpy.ndarray
+            States of one layer, shape ``(batch, n)``, dimensionless.
+
+        Returns
+        -------
+        numpy.ndarray
+            ρ''(s) for ``eq6``, zeros for ``hopfield``; shape of ``s``.
+        """
         return rho.second(s) if self.name == "eq6" else np.zeros_like(s, dtype=float)
 
     def readout(self, rho: Rho, y: np.ndarray) -> np.ndarray:
-        """o(y), the output quantity the cost C = ½‖o(y) − d‖² compares with the target d."""
+        """o(y), the output quantity the cost C = ½‖o(y) − d‖² compares with the target d.
+
+        Parameters
+        ----------
+        rho : Rho
+            The rate function ρ.
+        y : numpy.ndarray
+            Output-layer states, shape ``(batch, n_out)``.
+
+        Returns
+        -------
+        numpy.ndarray
+            ``y`` itself for ``eq6`` (Eq 13), ρ(y) for ``hopfield``; shape ``(batch, n_out)``.
+        """
         return y if self.name == "eq6" else rho(y)
 
     def readout_prime(self, rho: Rho, y: np.ndarray) -> np.ndarray:
-        """do/dy."""
+        """do/dy, the derivative of :meth:`readout`.
+
+        Parameters
+        ----------
+        rho : Rho
+            The rate function ρ.
+        y : numpy.ndarray
+            Output-layer states, shape ``(batch, n_out)``.
+
+        Returns
+        -------
+        numpy.ndarray
+            Ones for ``eq6``, ρ'(y) for ``hopfield``; shape ``(batch, n_out)``.
+        """
         return np.ones_like(y, dtype=float) if self.name == "eq6" else rho.prime(y)
 
     def cost(self, rho: Rho, y: np.ndarray, target: np.ndarray) -> np.ndarray:
-        """C = ½‖o(y) − d‖² per example (Eq 13 for ``eq6``)."""
+        """C = ½‖o(y) − d‖² per example (Eq 13 for ``eq6``).
+
+        Parameters
+        ----------
+        rho : Rho
+            The rate function ρ.
+        y : numpy.ndarray
+            Output-layer states, shape ``(batch, n_out)``.
+        target : numpy.ndarray
+            Target d, shape ``(batch, n_out)`` (rates in [0, 1], e.g. one-hot).
+
+        Returns
+        -------
+        numpy.ndarray
+            The cost of each example, shape ``(batch,)``.
+        """
         return 0.5 * np.sum((self.readout(rho, y) - target) ** 2, axis=1)
 
     def force(self, rho: Rho, y: np.ndarray, target: np.ndarray) -> np.ndarray:
-        """The nudge per unit of β added to dy/dt: −(o(y) − d), the negative gradient of C in the
-        coordinates the dynamics descend (the state for ``eq6``, the rate for ``hopfield``)."""
+        """The nudge per unit of β added to dy/dt: −(o(y) − d).
+
+        The negative gradient of C in the coordinates the dynamics descend (the state for ``eq6``,
+        Eq 13; the rate for ``hopfield``).
+
+        Parameters
+        ----------
+        rho : Rho
+            The rate function ρ.
+        y : numpy.ndarray
+            Output-layer states, shape ``(batch, n_out)``.
+        target : numpy.ndarray
+            Target d, shape ``(batch, n_out)`` (rates in [0, 1], e.g. one-hot).
+
+        Returns
+        -------
+        numpy.ndarray
+            d − o(y), shape ``(batch, n_out)``.
+        """
         return target - self.readout(rho, y)
 
     def cost_grad(self, rho: Rho, y: np.ndarray, target: np.ndarray) -> np.ndarray:
-        """∂C/∂y = o'(y)(o(y) − d), the error the references propagate."""
+        """∂C/∂y = o'(y)(o(y) − d), the error the references propagate.
+
+        Parameters
+        ----------
+        rho : Rho
+            The rate function ρ.
+        y : numpy.ndarray
+            Output-layer states, shape ``(batch, n_out)``.
+        target : numpy.ndarray
+            Target d, shape ``(batch, n_out)`` (rates in [0, 1], e.g. one-hot).
+
+        Returns
+        -------
+        numpy.ndarray
+            ∂C/∂y, shape ``(batch, n_out)``.
+        """
         return self.readout_prime(rho, y) * (self.readout(rho, y) - target)
 
     def self_term(self, rho: Rho, s: np.ndarray) -> np.ndarray:
-        """The single-unit term of E summed over units, per example: Σ s²/2 (``eq6``) or
-        Σ ∫^{ρ(s)} ρ⁻¹ = Σ (s ρ(s) − P(s)) up to a constant, P an antiderivative of ρ (``hopfield``)."""
+        """The single-unit term of E summed over units, per example.
+
+        Σ s²/2 for ``eq6`` (Eq 6), or Σ ∫^{ρ(s)} ρ⁻¹ = Σ (s ρ(s) − P(s)) up to a constant for
+        ``hopfield``, P an antiderivative of ρ.
+
+        Parameters
+        ----------
+        rho : Rho
+            The rate function ρ (:class:`~stdp_ebm.activation.HardSigmoid` or
+            :class:`~stdp_ebm.activation.TabulatedRho`).
+        s : numpy.ndarray
+            States of one layer, shape ``(batch, n)``, dimensionless.
+
+        Returns
+        -------
+        numpy.ndarray
+            The term for each example, shape ``(batch,)``.
+        """
         if self.name == "eq6":
             return 0.5 * np.sum(s**2, axis=1)
         return np.sum(s * rho(s) - rho.integral(s), axis=1)
 
 
 EQ6, HOPFIELD = Energy("eq6"), Energy("hopfield")
+#: The two energies by name: ``"eq6"`` (Eq 6) and ``"hopfield"`` (Hopfield 1984).
 ENERGIES: dict[str, Energy] = {e.name: e for e in (EQ6, HOPFIELD)}

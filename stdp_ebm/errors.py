@@ -44,8 +44,27 @@ class PointTimeout(UserError):
 
 
 def did_you_mean(name: str, options: list[str]) -> str:
-    """``"; did you mean 'x'?"`` for the closest of ``options`` to a misspelt ``name``, else ``""``:
-    the one hint every error about an unknown name (config key, model file, experiment) gives."""
+    """The one hint every error about an unknown name (config key, model file, experiment) gives.
+
+    Parameters
+    ----------
+    name : str
+        The misspelt name the user gave.
+    options : list of str
+        The names that exist.
+
+    Returns
+    -------
+    str
+        ``"; did you mean 'x'?"`` for the closest option ``x`` (difflib ratio ≥ 0.5), else ``""``.
+
+    Examples
+    --------
+    >>> did_you_mean("sedd", ["seed", "network"])
+    "; did you mean 'seed'?"
+    >>> did_you_mean("zzz", ["seed"])
+    ''
+    """
     import difflib
 
     match = difflib.get_close_matches(name, options, n=1, cutoff=0.5)

@@ -27,7 +27,9 @@ __all__ = ["SOURCE", "COMMIT", "LICENCE", "FILES", "fetch_stdp_data"]
 
 #: the public repository that holds the digitisations, and the commit they are read at
 SOURCE = "https://raw.githubusercontent.com/dspicher/STDP_Multicompartment"
+#: The commit of :data:`SOURCE` whose files are fetched (pinned, like their checksums).
 COMMIT = "57e5cf2cd5b02f9519148f48515b7135cab73bad"
+#: The licence of the digitisations, written into ``PROVENANCE.txt`` beside them.
 LICENCE = ("CC BY-NC-ND 4.0 (https://creativecommons.org/licenses/by-nc-nd/4.0/): attribution "
            "required, non-commercial use only, no derivatives. Digitisations by "
            "github.com/dspicher/STDP_Multicompartment (experimental_data/); cite that repository "
@@ -64,12 +66,30 @@ def _download(url: str, timeout: float) -> bytes:
 
 def fetch_stdp_data(directory: str | Path, base_url: str | None = None,
                     timeout: float = 60.0) -> list[Path]:
-    """Download the digitised STDP points into ``directory`` (created if needed) and return their
-    paths; each is checked against its pinned SHA-256 (:data:`FILES`) before it is put in place.
+    """Download the digitised STDP points into ``directory`` and return their paths.
 
-    ``base_url`` replaces ``SOURCE/COMMIT/experimental_data`` (a mirror; the checksums stay
-    pinned). A file already there with the right checksum is kept; a wrong checksum, a failed or
-    oversized download raises :class:`DataError` and leaves no partial file.
+    Each file is checked against its pinned SHA-256 (:data:`FILES`) before it is put in place. A file
+    already there with the right checksum is kept. ``PROVENANCE.txt`` records the source and licence.
+
+    Parameters
+    ----------
+    directory : str or pathlib.Path
+        Where to write the files (created if needed).
+    base_url : str or None
+        Replaces ``SOURCE/COMMIT/experimental_data`` (a mirror; the checksums stay pinned).
+    timeout : float
+        Seconds to wait for each download.
+
+    Returns
+    -------
+    list of pathlib.Path
+        The paths of the files of :data:`FILES`, in its order.
+
+    Raises
+    ------
+    DataError
+        If ``directory`` is not a directory, or a download fails, is oversized or has a wrong
+        checksum (no partial file is left).
     """
     directory = Path(directory)
     base = (base_url or f"{SOURCE}/{COMMIT}/experimental_data").rstrip("/")

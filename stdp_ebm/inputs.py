@@ -30,7 +30,18 @@ Record = dict[str, dict[str, Any]]
 
 
 def sha256(path: str | Path) -> str:
-    """SHA-256 of the bytes of ``path``, read in 1 MiB blocks."""
+    """SHA-256 of the bytes of ``path``, read in 1 MiB blocks.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The file.
+
+    Returns
+    -------
+    str
+        The hex digest (64 characters).
+    """
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
@@ -40,9 +51,21 @@ def sha256(path: str | Path) -> str:
 
 def input_files(cfgs: Iterable[dict[str, Any]],
                 network_path: str | None) -> dict[str, Path | NetworkFile]:
-    """Label -> path of every file that runs of ``cfgs`` (a run, or a sweep's points) read; the
-    ``--network`` file as a :class:`~stdp_ebm.network.NetworkFile` (read once, here if it is
-    given as a path)."""
+    """Label -> path of every file that runs of ``cfgs`` read.
+
+    Parameters
+    ----------
+    cfgs : iterable of dict
+        Resolved configs: a run's, or those of a sweep's points.
+    network_path : str or None
+        The ``--network`` file, read here once as a :class:`~stdp_ebm.network.NetworkFile`.
+
+    Returns
+    -------
+    dict
+        Label (``"--network"``, ``"[data] <path>"``, ``"[model] <path>"``) -> path, or the
+        :class:`~stdp_ebm.network.NetworkFile` for ``--network``.
+    """
     files: dict[str, Path | NetworkFile] = {}
     if network_path:
         files["--network"] = NetworkFile.read(network_path)
@@ -70,10 +93,29 @@ def _user_model_files(cfg: dict[str, Any]) -> dict[str, Path]:
 
 
 def record(files: dict[str, Path | NetworkFile]) -> Record:
-    """Path, size and SHA-256 of each input file: of the bytes a
-    :class:`~stdp_ebm.network.NetworkFile` holds (what the run parses), else of the file, whose
-    size is checked first against what it can be (MNIST: the canonical size), so a huge or
-    sparse file is refused at once instead of hashed."""
+    """Path, size and SHA-256 of each input file.
+
+    Of the bytes a :class:`~stdp_ebm.network.NetworkFile` holds (what the run parses), else of the
+    file, whose size is checked first against what it can be (MNIST: the canonical size), so a huge or
+    sparse file is refused at once instead of hashed.
+
+    Parameters
+    ----------
+    files : dict
+        :func:`input_files`' result.
+
+    Returns
+    -------
+    dict of str to dict
+        Label -> ``{"path", "bytes", "sha256"}``.
+
+    Raises
+    ------
+    DataError
+        If a file is larger than it can be.
+    InputError
+        If a file cannot be read (``NetworkFileError`` for ``--network``).
+    """
     out: Record = {}
     for label, path in files.items():
         if isinstance(path, NetworkFile):
@@ -94,10 +136,22 @@ def record(files: dict[str, Path | NetworkFile]) -> Record:
 
 
 def check_same(before: Record | None, now: Record, what: str) -> None:
-    """Refuse to continue ``what`` (e.g. "--out runs/x: the sweep") if its inputs changed.
+    """Refuse to continue ``what`` if its inputs changed, naming the first input that did.
 
-    ``before`` is None for a run started before inputs were recorded: accepted only if it has
-    no input files now either (there is then nothing that could differ).
+    Parameters
+    ----------
+    before : dict or None
+        The record the run was started with (:func:`record`); None for a run started before inputs
+        were recorded, accepted only if it has no input files now either.
+    now : dict
+        The record of the inputs given now.
+    what : str
+        What would continue, for the message (e.g. ``"--out runs/x: the sweep"``).
+
+    Raises
+    ------
+    InputError
+        If an input was added, dropped or changed.
     """
     if before is None:
         if now:

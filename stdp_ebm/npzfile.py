@@ -20,17 +20,36 @@ from .errors import UserError
 
 #: name -> (declared shape, dtype)
 Headers = dict[str, tuple[tuple[int, ...], np.dtype]]
+#: What reading a damaged zip or ``.npy`` member can raise; each becomes the caller's ``error``.
 READ_ERRORS = (OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile, zlib.error)
 
 
 def headers(path: Path, limit: int, error: type[UserError],
             content: bytes | None = None) -> Headers:
-    """The members of ``path`` (or of ``content``, the bytes read from it) as declared by their
-    ``.npy`` headers (no array data read).
+    """The members of ``path`` as declared by their ``.npy`` headers (no array data read).
 
-    Raises ``error`` for a file that is not a zip of ``.npy`` arrays, an object or non-numeric-
-    size dtype, a header whose shape disagrees with the member's size, or arrays that together
-    declare more than ``limit`` bytes.
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The ``.npz`` file (also named in error messages).
+    limit : int
+        The most bytes all arrays together may declare (the memory limit).
+    error : type
+        The :class:`~stdp_ebm.errors.UserError` subclass to raise (e.g. ``NetworkFileError``).
+    content : bytes or None
+        The bytes already read from ``path`` (parsed instead of opening it again).
+
+    Returns
+    -------
+    dict of str to tuple
+        Member name (without ``.npy``) -> (declared shape, dtype).
+
+    Raises
+    ------
+    UserError
+        ``error``, for a file that is not a zip of ``.npy`` arrays, an object dtype, a header whose
+        shape disagrees with the member's size, or arrays that together declare more than ``limit``
+        bytes.
     """
     out: Headers = {}
     total = 0
@@ -69,11 +88,35 @@ def headers(path: Path, limit: int, error: type[UserError],
 def load(path: str | Path, limit: int, error: type[UserError],
          check_names: Callable[[Headers], None] | None = None,
          content: bytes | None = None) -> dict[str, np.ndarray]:
-    """All arrays of ``path``, read only after :func:`headers` (and ``check_names``, which sees
-    the declared names, shapes and dtypes) accepted them; any failure raises ``error``.
+    """All arrays of ``path``, read only after their headers were checked.
 
-    With ``content`` (the bytes already read from ``path``) the file is not opened again: what
-    was hashed is what is parsed."""
+    :func:`headers` (and ``check_names``, which sees the declared names, shapes and dtypes) accept them
+    first; any failure raises ``error``.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The ``.npz`` file (also named in error messages).
+    limit : int
+        The most bytes all arrays together may declare (the memory limit).
+    error : type
+        The :class:`~stdp_ebm.errors.UserError` subclass to raise (e.g. ``NetworkFileError``).
+    check_names : callable or None
+        ``check_names(headers)``: raises if the declared members are not what the caller expects.
+    content : bytes or None
+        The bytes already read from ``path``: the file is not opened again, so what was hashed is
+        what is parsed.
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        The arrays by name.
+
+    Raises
+    ------
+    UserError
+        ``error``, for a missing, damaged, hostile or oversized file.
+    """
     path = Path(path)
     if content is None and not path.is_file():
         raise error(f"{path}: no such file" if not path.exists() else f"{path}: not a file")

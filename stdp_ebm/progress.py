@@ -38,8 +38,16 @@ _brian2_reports = True  # Brian2's per-run report lines, when progress is on
 
 
 def configure(enabled: bool, terminal: bool | None = None) -> None:
-    """Turn progress output on or off for this process; ``terminal`` (default: whether stderr is a
-    terminal) chooses tqdm bars or status lines."""
+    """Turn progress output on or off for this process.
+
+    Parameters
+    ----------
+    enabled : bool
+        Whether to show progress at all (``--quiet`` turns it off).
+    terminal : bool or None
+        True for tqdm bars, False for status lines every :data:`INTERVAL_S` seconds; None asks whether
+        stderr is a terminal.
+    """
     global _mode
     if terminal is None:
         terminal = sys.stderr.isatty()
@@ -96,8 +104,25 @@ class _StatusLines:
 
 
 def bar(total: int | None, desc: str, unit: str = "it", initial: int = 0) -> Any:
-    """A progress counter for ``with bar(...) as b: ... b.update()``: a tqdm bar, status lines,
-    or (progress off) a disabled tqdm that prints nothing."""
+    """A progress counter for ``with bar(...) as b: ... b.update()``.
+
+    Parameters
+    ----------
+    total : int or None
+        The count at completion; None if unknown.
+    desc : str
+        The label before the counts.
+    unit : str
+        What is counted (``"point"``, ``"batch"``, ...).
+    initial : int
+        The count to start from (work done in an earlier sitting).
+
+    Returns
+    -------
+    tqdm.tqdm or status-line counter
+        A tqdm bar, a status-line counter with tqdm's ``update``/``set_postfix_str``/``close``, or
+        (progress off) a disabled tqdm that prints nothing.
+    """
     from tqdm import tqdm
 
     if _mode == "lines":
@@ -107,10 +132,17 @@ def bar(total: int | None, desc: str, unit: str = "it", initial: int = 0) -> Any
 
 
 class EpochBars:
-    """The ``on_batch`` callback of :func:`stdp_ebm.learning.fit`: one bar (or status lines) per epoch
-    over its mini-batches, showing the running training error; nothing when progress is off.
-    Used as a context manager, so that the bar of an epoch cut short (an exception, Ctrl+C) is
-    closed: its status lines would keep printing."""
+    """The ``on_batch`` callback of :func:`stdp_ebm.learning.fit`: a bar per epoch over its batches.
+
+    Shows the running training error; nothing when progress is off. Used as a context manager, so that
+    the bar of an epoch cut short (an exception, Ctrl+C) is closed: its status lines would keep
+    printing. Call it as ``bars(epoch, batch, batches, running_error)``.
+
+    Parameters
+    ----------
+    desc : str
+        The label of the bars (the learner's name).
+    """
 
     def __init__(self, desc: str) -> None:
         self.desc = desc
@@ -127,6 +159,7 @@ class EpochBars:
             self.close()
 
     def close(self) -> None:
+        """Close the current epoch's bar, if one is open (its final line is printed)."""
         if self._bar is not None:
             self._bar.close()
             self._bar = None
@@ -139,11 +172,25 @@ class EpochBars:
 
 
 def epoch_lines(desc: str, epochs: int) -> Callable[["History"], None]:
-    """The ``on_epoch`` callback of :func:`stdp_ebm.learning.fit`: after each epoch one line on
-    stderr with the epoch's running training error (the one fit records), its test error, its
-    time, the ETA (the median epoch so far times the epochs left: a first epoch slowed by other
-    jobs does not dominate it) and the training time so far, resumed sittings included; nothing
-    when progress is off."""
+    """The ``on_epoch`` callback of :func:`stdp_ebm.learning.fit`: one line on stderr after each epoch.
+
+    The line holds the epoch's running training error (the one fit records), its test error, its time,
+    the ETA (the median epoch so far times the epochs left: a first epoch slowed by other jobs does not
+    dominate it) and the training time so far, resumed sittings included; nothing when progress is off.
+
+    Parameters
+    ----------
+    desc : str
+        The label of the lines (the learner's name).
+    epochs : int
+        The epochs the run trains in all (for the ETA).
+
+    Returns
+    -------
+    callable
+        ``report(history)``, to be called with the :class:`~stdp_ebm.checkpoint.History` after each
+        epoch.
+    """
     def report(history: "History") -> None:
         if _mode == "off":
             return
@@ -158,8 +205,15 @@ def epoch_lines(desc: str, epochs: int) -> Callable[["History"], None]:
 
 @contextlib.contextmanager
 def brian2_quiet() -> Iterator[None]:
-    """Brian2's per-run reports off inside the block (a training loop of thousands of short runs),
-    progress bars as configured."""
+    """Brian2's per-run reports off inside the block; progress bars as configured.
+
+    For a training loop of thousands of short runs.
+
+    Yields
+    ------
+    None
+        Inside the block the reports are off; the previous setting is restored on exit.
+    """
     global _brian2_reports
     saved, _brian2_reports = _brian2_reports, False
     try:
@@ -169,7 +223,20 @@ def brian2_quiet() -> Iterator[None]:
 
 
 def iterate(items: Iterable[T], desc: str) -> Iterable[T]:
-    """``items`` with progress (a tqdm bar or status lines) when progress is on, else unchanged."""
+    """``items`` with progress (a tqdm bar or status lines) when progress is on, else unchanged.
+
+    Parameters
+    ----------
+    items : iterable
+        What to loop over; its ``len`` (if any) is the total.
+    desc : str
+        The label of the bar.
+
+    Returns
+    -------
+    iterable
+        The same items, in the same order.
+    """
     if _mode == "off":
         return items
     if _mode == "bar":
@@ -187,17 +254,40 @@ def _iterate_lines(items: Iterable[T], desc: str) -> Iterator[T]:
 
 
 def brian2_report() -> str | None:
-    """The ``report`` argument for ``brian2.Network.run``: Brian2's progress lines on stderr, or
-    none."""
+    """The ``report`` argument for ``brian2.Network.run``.
+
+    Returns
+    -------
+    str or None
+        ``"stderr"`` (Brian2's progress lines on stderr) when progress is on and not inside
+        :func:`brian2_quiet`, else None.
+    """
     return "stderr" if _mode != "off" and _brian2_reports else None
 
 
 def run_brian2(network, duration, report: str | None = "configured", **kwargs) -> None:
-    """``network.run(duration, ...)`` that either simulates all of ``duration`` or raises
-    ``KeyboardInterrupt``. During a run Brian2 takes a first Ctrl+C as "stop at the end of this
-    step" and returns normally; the caller would then analyse a simulation cut short (seen: the
-    spiking learner took a cut-short phase for a whole one, NaN rates). ``report``: Brian2's
-    progress lines as configured here (:func:`brian2_report`) unless given."""
+    """``network.run(duration, ...)`` that simulates all of ``duration`` or raises KeyboardInterrupt.
+
+    During a run Brian2 takes a first Ctrl+C as "stop at the end of this step" and returns normally;
+    the caller would then analyse a simulation cut short (seen: the spiking learner took a cut-short
+    phase for a whole one, NaN rates).
+
+    Parameters
+    ----------
+    network : brian2.Network
+        The network to run.
+    duration : brian2.Quantity
+        Simulated time to run (a time, e.g. ``200*ms``).
+    report : str or None
+        Brian2's ``report``; ``"configured"`` (the default) uses :func:`brian2_report`.
+    **kwargs
+        Passed to ``network.run`` (e.g. ``namespace``).
+
+    Raises
+    ------
+    KeyboardInterrupt
+        If Brian2 stopped before the end of ``duration``.
+    """
     import logging
 
     from brian2 import second

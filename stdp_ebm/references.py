@@ -49,6 +49,24 @@ def free_mask(net: Network, rho: Rho, s: list[np.ndarray], projected: bool,
     """Boolean mask per layer of units free to move (not pinned at a bound by an outward drive).
 
     The input layer is clamped, so its mask is all False.
+
+    Parameters
+    ----------
+    net : Network
+        The layered network (weights ``W``, biases ``b``, ``sizes``).
+    rho : Rho
+        The rate function ρ.
+    s : list of numpy.ndarray
+        The free fixed point, one array per layer (input first), shape ``(batch, n_k)``.
+    projected : bool
+        Whether the dynamics are projected onto ρ's bounds (units pinned at a bound do not move).
+    energy : Energy
+        The energy the dynamics descend (:data:`stdp_ebm.energy.ENERGIES`; Eq 6 by default).
+
+    Returns
+    -------
+    list of numpy.ndarray
+        One boolean array per layer, shape ``(batch, n_k)``; True where the unit is free.
     """
     a = _pre_activation(net, rho, s)
     masks = [np.zeros_like(s[0], dtype=bool)]
@@ -63,7 +81,28 @@ def free_mask(net: Network, rho: Rho, s: list[np.ndarray], projected: bool,
 
 def implicit_neg_grad(net: Network, rho: Rho, s: list[np.ndarray], target: np.ndarray,
                       projected: bool = True, energy: Energy = EQ6) -> list[np.ndarray]:
-    """(a) −∂C/∂W from implicit differentiation of the free fixed point ``s`` (see module doc)."""
+    """(a) −∂C/∂W from implicit differentiation of the free fixed point ``s`` (see module doc).
+
+    Parameters
+    ----------
+    net : Network
+        The layered network (weights ``W``, biases ``b``, ``sizes``).
+    rho : Rho
+        The rate function ρ.
+    s : list of numpy.ndarray
+        The free fixed point, one array per layer (input first), shape ``(batch, n_k)``.
+    target : numpy.ndarray
+        The target d, shape ``(batch, n_out)`` or ``(n_out,)`` for one target for all examples.
+    projected : bool
+        Whether the dynamics are projected onto ρ's bounds (units pinned at a bound do not move).
+    energy : Energy
+        The energy the dynamics descend (:data:`stdp_ebm.energy.ENERGIES`; Eq 6 by default).
+
+    Returns
+    -------
+    list of numpy.ndarray
+        −∂C/∂W_k, shape ``(n_k, n_{k+1})``, averaged over the batch.
+    """
     full, offsets = _full_matrix(net)
     a = np.concatenate(_pre_activation(net, rho, s), axis=1)
     st = np.concatenate(s, axis=1)
@@ -92,14 +131,37 @@ def feedforward_backprop(net: Network, rho: Rho, s: list[np.ndarray], target: np
                          projected: bool = True, energy: Energy = EQ6,
                          gate: list[np.ndarray] | None = None
                          ) -> tuple[list[np.ndarray], list[np.ndarray]]:
-    """(b) Back-propagation through the local Jacobians ∂R_{k+1}/∂s_k = ρ'(s_k) W_k g(s_{k+1}) at
-    the fixed point (Eq 24; g the energy's gain, ρ' for Eq 6).
+    """(b) Back-propagation through the local Jacobians at the fixed point (Eq 24).
 
-    Returns ``(neg_grad, dC_dh)``: −∂C/∂W_k per weight matrix and, per layer, the back-propagated
-    error ∂C/∂h_k (masked by :func:`free_mask`; the input layer gets zeros), shape (batch, n_k).
-    ``gate`` (per layer, shape of ``s``) multiplies the error a layer passes down, for ∂C/∂h_k only:
-    the probability that a unit's noisy rate transmits a perturbation
-    (:func:`stdp_ebm.langevin.gate_probability`); None is a gate of 1.
+    ∂R_{k+1}/∂s_k = ρ'(s_k) W_k g(s_{k+1}), g the energy's gain (ρ' for Eq 6); the feedback loops are
+    ignored.
+
+    Parameters
+    ----------
+    net : Network
+        The layered network (weights ``W``, biases ``b``, ``sizes``).
+    rho : Rho
+        The rate function ρ.
+    s : list of numpy.ndarray
+        The free fixed point, one array per layer (input first), shape ``(batch, n_k)``.
+    target : numpy.ndarray
+        The target d, shape ``(batch, n_out)`` or ``(n_out,)`` for one target for all examples.
+    projected : bool
+        Whether the dynamics are projected onto ρ's bounds (units pinned at a bound do not move).
+    energy : Energy
+        The energy the dynamics descend (:data:`stdp_ebm.energy.ENERGIES`; Eq 6 by default).
+    gate : list of numpy.ndarray or None
+        Per layer, shape of ``s``: multiplies the error a layer passes down, for ∂C/∂h_k only: the
+        probability that a unit's noisy rate transmits a perturbation
+        (:func:`stdp_ebm.langevin.gate_probability`); None is a gate of 1.
+
+    Returns
+    -------
+    neg_grad : list of numpy.ndarray
+        −∂C/∂W_k per weight matrix, shape ``(n_k, n_{k+1})``.
+    dC_dh : list of numpy.ndarray
+        Per layer, the back-propagated error ∂C/∂h_k (masked by :func:`free_mask`; the input layer
+        gets zeros), shape ``(batch, n_k)``.
     """
     masks = free_mask(net, rho, s, projected, energy)
     target = np.atleast_2d(target)
@@ -118,10 +180,29 @@ def feedforward_backprop(net: Network, rho: Rho, s: list[np.ndarray], target: np
 
 def finite_difference_neg_grad(net: Network, relax, target: np.ndarray, h: float = 1e-6,
                                readout=None) -> list[np.ndarray]:
-    """(c) −∂C/∂W by central differences; ``relax(net) -> fixed-point state`` re-solves the free phase.
+    """(c) −∂C/∂W by central differences of C(ŝ(W)).
 
-    C = ½‖o(y) − d‖² with ``readout`` o (the identity by default; ρ for Hopfield's energy).
-    Costs two relaxations per weight: meant for small test networks.
+    C = ½‖o(y) − d‖² with ``readout`` o, averaged over the batch. Costs two relaxations per weight:
+    meant for small test networks.
+
+    Parameters
+    ----------
+    net : Network
+        The network; copied for each perturbation, never changed.
+    relax : callable
+        ``relax(net) -> state``: re-solves the free phase of a network (tightly) and returns its fixed
+        point, a list of ``(batch, n_k)`` arrays.
+    target : numpy.ndarray
+        The target d, shape ``(batch, n_out)`` or ``(n_out,)``.
+    h : float
+        The step added to and subtracted from each weight.
+    readout : callable or None
+        o(y); None is the identity (Eq 13), ρ for Hopfield's energy.
+
+    Returns
+    -------
+    list of numpy.ndarray
+        −∂C/∂W_k, shape ``(n_k, n_{k+1})``.
     """
     target = np.atleast_2d(target)
     readout = readout or (lambda y: y)

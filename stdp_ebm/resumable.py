@@ -38,9 +38,21 @@ def _write_json(path: Path, obj: Any) -> None:
 
 
 def check_started(partial: Path) -> None:
-    """Refuse (:class:`RunDirError`) a partial directory whose ``config.toml`` or ``inputs.json``
-    is not what the run wrote (``started.json``). A partial directory without ``started.json``
-    (written by a version before it existed) is compared by content only."""
+    """Refuse a partial directory whose ``config.toml`` or ``inputs.json`` is not what the run wrote.
+
+    Compared with the hashes in ``started.json``. A partial directory without ``started.json``
+    (written by a version before it existed) is compared by content only.
+
+    Parameters
+    ----------
+    partial : pathlib.Path
+        The run's partial directory ``.<out>.partial/``.
+
+    Raises
+    ------
+    RunDirError
+        If either file was edited or is missing.
+    """
     path = partial / STARTED
     if not path.is_file():
         return
@@ -58,8 +70,22 @@ def check_started(partial: Path) -> None:
 
 
 def check_epochs(partial: Path, cfg: dict[str, Any]) -> None:
-    """Refuse a checkpoint holding more finished epochs than the config trains (``[train]
-    epochs``): a damaged or edited checkpoint, or one of another run."""
+    """Refuse a checkpoint holding more finished epochs than the config trains (``[train] epochs``).
+
+    A damaged or edited checkpoint, or one of another run.
+
+    Parameters
+    ----------
+    partial : pathlib.Path
+        The run's partial directory ``.<out>.partial/``.
+    cfg : dict
+        The resolved config.
+
+    Raises
+    ------
+    RunDirError
+        If a checkpoint holds too many epochs.
+    """
     epochs = cfg.get("train", {}).get("epochs") if isinstance(cfg.get("train"), dict) else None
     if epochs is None:
         return
@@ -71,8 +97,24 @@ def check_epochs(partial: Path, cfg: dict[str, Any]) -> None:
 
 
 def begin(partial: Path, cfg: dict[str, Any], recorded: Record, resume: bool) -> int:
-    """Write the config, the input record and their hashes (``started.json``) into ``partial``
-    and open a new sitting; its index. ``resume``: the run continues earlier work."""
+    """Write the config, the input record and their hashes into ``partial`` and open a new sitting.
+
+    Parameters
+    ----------
+    partial : pathlib.Path
+        The run's partial directory ``.<out>.partial/``.
+    cfg : dict
+        The resolved config (written as ``config.toml``).
+    recorded : dict
+        The input record (:func:`stdp_ebm.inputs.record`, written as ``inputs.json``).
+    resume : bool
+        Whether the run continues earlier work.
+
+    Returns
+    -------
+    int
+        The new sitting's index in ``sittings.json``.
+    """
     write_config(partial / CONFIG, cfg)
     _write_json(partial / INPUTS, recorded)
     _write_json(partial / STARTED, {name: sha256(partial / name) for name in (CONFIG, INPUTS)})
@@ -88,7 +130,24 @@ def begin(partial: Path, cfg: dict[str, Any], recorded: Record, resume: bool) ->
 
 
 def end(partial: Path, index: int, wall_s: float, how: str) -> list[dict[str, Any]]:
-    """Close sitting ``index`` (``how``: finished, interrupted, failed: …); all sittings."""
+    """Close sitting ``index`` with its finished epochs, wall time and how it ended.
+
+    Parameters
+    ----------
+    partial : pathlib.Path
+        The run's partial directory ``.<out>.partial/``.
+    index : int
+        The sitting's index (from :func:`begin`).
+    wall_s : float
+        The sitting's wall time (s).
+    how : str
+        ``"finished"``, ``"interrupted"`` or ``"failed: <error>"``.
+
+    Returns
+    -------
+    list of dict
+        All sittings, as written.
+    """
     entries = sittings(partial)
     if 0 <= index < len(entries):
         entries[index].update(
@@ -99,7 +158,24 @@ def end(partial: Path, index: int, wall_s: float, how: str) -> list[dict[str, An
 
 
 def sittings(partial: Path) -> list[dict[str, Any]]:
-    """The sittings recorded in ``partial`` (empty if none): :class:`RunDirError` if damaged."""
+    """The sittings recorded in ``partial`` (empty if none).
+
+    Parameters
+    ----------
+    partial : pathlib.Path
+        The run's partial directory ``.<out>.partial/``.
+
+    Returns
+    -------
+    list of dict
+        One entry per sitting: ``started``, ``resumed``, ``epochs_at_start``, ``epochs_at_end``,
+        ``wall_s``, ``ended``.
+
+    Raises
+    ------
+    RunDirError
+        If ``sittings.json`` is damaged.
+    """
     path = partial / SITTINGS
     if not path.is_file():
         return []

@@ -25,6 +25,7 @@ from .rate import State, active_inputs
 
 __all__ = ["FORMS", "LowRank", "RuleAccumulator", "ep_delta_w", "ep_input_factors"]
 
+#: The three directions of Eq 26 (see the module docstring): one-way ``up`` and ``down``, tied ``sym``.
 FORMS = ("up", "down", "sym")
 
 
@@ -32,6 +33,29 @@ class RuleAccumulator:
     """Integrates Eq 26 online; call it with (s_prev, s_next) after every step of a phase.
 
     Pass it as ``on_step`` to :meth:`stdp_ebm.rate.RateModel.relax`; read :meth:`delta_w` after.
+    Calling it adds, for each W_k and each form in :data:`FORMS`, the step's post change times the
+    trapezoidal pre rate, averaged over the batch.
+
+    Parameters
+    ----------
+    rho : Rho
+        The rate function ρ of the model.
+    sizes : list of int
+        Layer sizes [n_0, ..., n_L], input first; W_k has shape ``(n_k, n_{k+1})``.
+
+    Examples
+    --------
+    The integrated ``sym`` form equals the closed form :func:`ep_delta_w` (the sum telescopes):
+
+    >>> import numpy as np
+    >>> from stdp_ebm.activation import HardSigmoid
+    >>> rho, rng = HardSigmoid(), np.random.default_rng(0)
+    >>> free = [rng.uniform(0, 1, (2, n)) for n in (3, 4)]
+    >>> nudged = [free[0], free[1] + 0.01]
+    >>> acc = RuleAccumulator(rho, [3, 4])
+    >>> acc(free, nudged)
+    >>> bool(np.allclose(acc.delta_w(0.1)[0], ep_delta_w(rho, free, nudged, 0.1)[0]))
+    True
     """
 
     def __init__(self, rho: Rho, sizes: list[int]) -> None:
@@ -52,21 +76,64 @@ class RuleAccumulator:
                                    + (r1[k] - r0[k]).T @ pre_hi) / batch
 
     def delta_w(self, beta: float, form: str = "sym") -> list[np.ndarray]:
-        """(1/β) × the accumulated integral, one array per W_k (shape (n_k, n_{k+1}))."""
+        """(1/β) × the accumulated integral of Eq 26, one array per W_k.
+
+        Parameters
+        ----------
+        beta : float
+            The nudge strength β of the phase that was integrated.
+        form : str
+            One of :data:`FORMS`: ``"up"``, ``"down"`` or ``"sym"`` (the EP update).
+
+        Returns
+        -------
+        list of numpy.ndarray
+            ΔW_k, shape ``(n_k, n_{k+1})`` for each k.
+
+        Raises
+        ------
+        ValueError
+            If ``form`` is not one of :data:`FORMS`.
+        """
         if form not in FORMS:
             raise ValueError(f"form must be one of {FORMS}, got {form!r}")
         return [a / beta for a in self.acc[form]]
 
 
 def ep_delta_w(rho: Rho, s_free: State, s_nudged: State, beta: float) -> list[np.ndarray]:
-    """Closed form of the symmetrised rule: (1/β)(ρ^β_k ᵀ ρ^β_{k+1} − ρ^0_k ᵀ ρ^0_{k+1}) / batch.
+    """Closed form of the symmetrised rule: (1/β)(ρ^β_kᵀ ρ^β_{k+1} − ρ^0_kᵀ ρ^0_{k+1}) / batch.
 
-    Identical to the integrated ``sym`` form (the trapezoidal sum telescopes); used for training,
-    where only the end points are needed.
+    Identical to the integrated ``sym`` form of Eq 26 (the trapezoidal sum telescopes); used for
+    training, where only the end points are needed.
 
     When both states share the clamped input (the same array ``s[0]``, as after any relaxation from
     one free state), ΔW_0 = ρ(x)ᵀ(ρ^β_1 − ρ^0_1)/(β·batch): one input-sized product instead of two
     (:func:`ep_input_factors`).
+
+    Parameters
+    ----------
+    rho : Rho
+        The rate function ρ (:mod:`stdp_ebm.activation`).
+    s_free : list of numpy.ndarray
+        The free fixed point s^0, one array per layer, shape ``(batch, n_k)``.
+    s_nudged : list of numpy.ndarray
+        The nudged state s^β after a phase with nudge strength β, same shapes.
+    beta : float
+        The nudge strength β > 0 (dimensionless).
+
+    Returns
+    -------
+    list of numpy.ndarray
+        ΔW_k, shape ``(n_k, n_{k+1})``, averaged over the batch; it tends to −∂C/∂W_k as β → 0.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from stdp_ebm.activation import HardSigmoid
+    >>> x = np.array([[1.0, 0.0]])
+    >>> free, nudged = [x, np.array([[0.5]])], [x, np.array([[0.6]])]
+    >>> print(ep_delta_w(HardSigmoid(), free, nudged, beta=0.1)[0].ravel())
+    [1. 0.]
     """
     scale = 1.0 / (beta * len(s_free[0]))
     if s_free[0] is s_nudged[0]:
@@ -82,9 +149,34 @@ def ep_delta_w(rho: Rho, s_free: State, s_nudged: State, beta: float) -> list[np
 
 def ep_input_factors(rho: Rho, s_free: State, s_nudged: State,
                      beta: float) -> tuple[np.ndarray, np.ndarray]:
-    """ΔW_0 of :func:`ep_delta_w` as its factors, ΔW_0 = preᵀ post, for two states that share the
-    clamped input x: pre = ρ(x) (batch, n_0) and post = (ρ^β_1 − ρ^0_1)/(β·batch) (batch, n_1).
-    The product has rank ≤ batch and zero rows for the inputs with ρ(x) = 0 in every example."""
+    """ΔW_0 of :func:`ep_delta_w` as its factors, ΔW_0 = preᵀ post.
+
+    For two states that share the clamped input x: pre = ρ(x) and post = (ρ^β_1 − ρ^0_1)/(β·batch).
+    The product has rank ≤ batch and zero rows for the inputs with ρ(x) = 0 in every example.
+
+    Parameters
+    ----------
+    rho : Rho
+        The rate function ρ (:mod:`stdp_ebm.activation`).
+    s_free : list of numpy.ndarray
+        The free fixed point s^0, one array per layer, shape ``(batch, n_k)``.
+    s_nudged : list of numpy.ndarray
+        The nudged state s^β after a phase with nudge strength β, same shapes.
+    beta : float
+        The nudge strength β > 0 (dimensionless).
+
+    Returns
+    -------
+    pre : numpy.ndarray
+        ρ(x), shape ``(batch, n_0)``.
+    post : numpy.ndarray
+        (ρ^β_1 − ρ^0_1)/(β·batch), shape ``(batch, n_1)``.
+
+    Raises
+    ------
+    ValueError
+        If the two states do not share the same input array ``s[0]``.
+    """
     if s_free[0] is not s_nudged[0]:
         raise ValueError("ep_input_factors: the two states must share the clamped input s[0]")
     pre = rho(s_free[0])
@@ -93,15 +185,32 @@ def ep_input_factors(rho: Rho, s_free: State, s_nudged: State,
 
 @dataclass(frozen=True)
 class LowRank:
-    """A weight change held as its factors, ΔW = preᵀ post (rank ≤ batch), e.g. the rule's ΔW_0
-    (:func:`ep_input_factors`): applied without forming ΔW, on the rows of W where
-    ``pre`` has a non-zero (:func:`stdp_ebm.rate.active_inputs`, the inputs that were on)."""
+    """A weight change held as its factors, ΔW = preᵀ post (rank ≤ batch).
+
+    E.g. the rule's ΔW_0 (:func:`ep_input_factors`): applied without forming ΔW, on the rows of W where
+    ``pre`` has a non-zero (:func:`stdp_ebm.rate.active_inputs`, the inputs that were on).
+
+    Parameters
+    ----------
+    pre : numpy.ndarray
+        Pre-synaptic factor, shape ``(batch, n_pre)``.
+    post : numpy.ndarray
+        Post-synaptic factor, shape ``(batch, n_post)``.
+    """
 
     pre: np.ndarray
     post: np.ndarray
 
     def add_to(self, w: np.ndarray, alpha: float) -> None:
-        """w += α preᵀ post in place: one BLAS gemm, C ← α AᵀB + C, on the rows that change."""
+        """w += α preᵀ post in place: one BLAS gemm, C ← α AᵀB + C, on the rows that change.
+
+        Parameters
+        ----------
+        w : numpy.ndarray
+            The weights to update in place, shape ``(n_pre, n_post)``.
+        alpha : float
+            The factor α (e.g. the learning rate).
+        """
         rows = active_inputs(self.pre)
         block = w if rows is None else w[rows]
         pre = self.pre if rows is None else self.pre[:, rows]

@@ -33,11 +33,20 @@ import tomli_w
 
 from .errors import OutLocked, RunDirError, UserError
 
+#: The distributions whose versions a run's manifest records.
 PACKAGES = ("numpy", "scipy", "matplotlib", "brian2", "cython", "stdp-ebm")
 
 
 def save_npz(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    """Like ``np.savez`` (loadable with ``np.load``) but byte-for-byte reproducible."""
+    """Like ``np.savez`` (loadable with ``np.load``) but byte-for-byte reproducible (fixed timestamps).
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The file to write.
+    arrays : dict of str to numpy.ndarray
+        The arrays by name (stored sorted by name, uncompressed, no pickles).
+    """
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED) as zf:
         for name in sorted(arrays):
             buf = io.BytesIO()
@@ -72,8 +81,20 @@ HEADLINE = {"alignment": ("headline",), "unification": ("headline",),
 
 
 def nonfinite_headline(experiment: str, summary: dict[str, Any]) -> list[str]:
-    """Dotted paths of the non-finite numbers (NaN, ±inf) among ``experiment``'s headline numbers
-    (:data:`HEADLINE`) in ``summary``."""
+    """Dotted paths of the non-finite numbers among ``experiment``'s headline numbers in ``summary``.
+
+    Parameters
+    ----------
+    experiment : str
+        The experiment's name (a key of :data:`HEADLINE`).
+    summary : dict
+        Its ``summary.json`` content.
+
+    Returns
+    -------
+    list of str
+        E.g. ``["headline.min_cos"]``; empty if every headline number is finite.
+    """
     found: list[str] = []
 
     def walk(value: Any, path: str) -> None:
@@ -93,11 +114,36 @@ def nonfinite_headline(experiment: str, summary: dict[str, Any]) -> list[str]:
 
 
 def write_json(path: Path, obj: Any) -> None:
+    """Write ``obj`` as indented JSON with sorted keys (NaN as null, ±inf as strings, arrays as lists).
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The file to write.
+    obj : object
+        Dicts, lists, numbers, strings and numpy arrays or scalars.
+    """
     path.write_text(json.dumps(_jsonable(obj), indent=2, sort_keys=True) + "\n", encoding="utf-8")
 
 
 def read_json(path: Path) -> Any:
-    """A JSON object the run wrote; unreadable or not an object: :class:`RunDirError`."""
+    """A JSON object the run wrote.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The file.
+
+    Returns
+    -------
+    dict
+        Its content.
+
+    Raises
+    ------
+    RunDirError
+        If it is unreadable or not an object.
+    """
     try:
         value = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
@@ -108,9 +154,17 @@ def read_json(path: Path) -> Any:
 
 
 def git_state() -> dict[str, Any]:
-    """Commit and dirty flag of the source tree the package is imported from; for an installed
-    (non-editable) package, the commit pip recorded when it installed from a git URL
-    (``direct_url.json``, PEP 610), dirty None; else None. ``source`` says which."""
+    """Commit and dirty flag of the source tree the package is imported from.
+
+    For an installed (non-editable) package, the commit pip recorded when it installed from a git URL
+    (:func:`installed_commit`).
+
+    Returns
+    -------
+    dict
+        ``commit`` (str or None), ``dirty`` (bool, or None when unknown) and ``source`` (which of the
+        two it came from, or None).
+    """
     root = Path(__file__).resolve().parent.parent
     try:
         # only a checkout that tracks this package: an installed copy inside some other
@@ -130,8 +184,15 @@ def git_state() -> dict[str, Any]:
 
 
 def installed_commit() -> dict[str, Any]:
-    """The commit pip recorded for an install from a git URL (``pip install git+https://…``),
-    from the distribution's ``direct_url.json``; None for any other install."""
+    """The commit pip recorded for an install from a git URL (``pip install git+https://…``).
+
+    Read from the distribution's ``direct_url.json`` (PEP 610).
+
+    Returns
+    -------
+    dict
+        ``commit``, ``dirty`` (None) and ``source``; all None for any other install.
+    """
     try:
         info = json.loads(metadata.distribution("stdp-ebm").read_text("direct_url.json") or "{}")
     except (metadata.PackageNotFoundError, ValueError, OSError):
@@ -144,8 +205,16 @@ def installed_commit() -> dict[str, Any]:
 
 
 def versions() -> dict[str, str | None]:
-    """Versions of the packages a run depends on; this package's from its own ``__version__``
-    when no installed metadata names it (imported from a source tree on ``PYTHONPATH``)."""
+    """Versions of the packages a run depends on (:data:`PACKAGES`).
+
+    This package's own from ``__version__`` when no installed metadata names it (imported from a source
+    tree on ``PYTHONPATH``).
+
+    Returns
+    -------
+    dict of str to str or None
+        Distribution name -> version; None for one not installed.
+    """
     from . import __version__
 
     out: dict[str, str | None] = {}
@@ -159,15 +228,39 @@ def versions() -> dict[str, str | None]:
 
 
 def codegen_target() -> str | None:
-    """The Brian2 code-generation target the latest simulation of this process ran on (each sets
-    its own and restores the caller's: :mod:`stdp_ebm.spiking.brian2_env`), else None."""
+    """The Brian2 code-generation target the latest simulation of this process ran on.
+
+    Each simulation sets its own and restores the caller's (:mod:`stdp_ebm.spiking.brian2_env`).
+
+    Returns
+    -------
+    str or None
+        E.g. ``"cython"`` or ``"numpy"``; None if nothing was simulated.
+    """
     env = sys.modules.get("stdp_ebm.spiking.brian2_env")
     return None if env is None else env.last_target()
 
 
 def manifest(seeds: dict[str, Any], wall_time_s: float, argv: list[str] | None = None,
              extra: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The manifest of a run (see module docstring)."""
+    """The manifest of a run (see module docstring).
+
+    Parameters
+    ----------
+    seeds : dict
+        The master seed and the derived seeds used (:attr:`stdp_ebm.seeds.Seeds.used`).
+    wall_time_s : float
+        The run's wall time (s).
+    argv : list of str or None
+        The command line; None is ``sys.argv``.
+    extra : dict or None
+        More entries (e.g. ``inputs``, ``sittings``).
+
+    Returns
+    -------
+    dict
+        Command line, Python, platform, versions, Brian2 codegen target, git state, seeds, wall time.
+    """
     return {
         "command_line": list(sys.argv if argv is None else argv),
         "python": platform.python_version(),
@@ -182,13 +275,36 @@ def manifest(seeds: dict[str, Any], wall_time_s: float, argv: list[str] | None =
 
 
 def save_figure(fig: Any, figures_dir: Path, name: str) -> None:
-    """Save a matplotlib figure as PNG (200 dpi) and SVG (no timestamp metadata)."""
+    """Save a matplotlib figure as PNG (200 dpi) and SVG (no timestamp metadata).
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+        The figure.
+    figures_dir : pathlib.Path
+        The existing directory to write into.
+    name : str
+        The files' stem.
+    """
     fig.savefig(figures_dir / f"{name}.png", dpi=200, bbox_inches="tight")
     fig.savefig(figures_dir / f"{name}.svg", bbox_inches="tight", metadata={"Date": None})
 
 
 def save_figures(run_dir: Path, figures: dict[str, Any]) -> list[str]:
-    """Save ``{name: Figure}`` into ``run_dir/figures`` (PNG and SVG) and close them; the names."""
+    """Save figures into ``run_dir/figures`` (PNG and SVG) and close them.
+
+    Parameters
+    ----------
+    run_dir : pathlib.Path
+        The run directory.
+    figures : dict of str to matplotlib.figure.Figure
+        Figures by file stem.
+
+    Returns
+    -------
+    list of str
+        The names saved.
+    """
     import matplotlib.pyplot as plt
 
     figures_dir = Path(run_dir) / "figures"
@@ -202,7 +318,25 @@ def save_figures(run_dir: Path, figures: dict[str, Any]) -> list[str]:
 def write_result(run_dir: Path, cfg: dict[str, Any], data: dict[str, np.ndarray],
                  summary: dict[str, Any], seeds: dict[str, Any], wall: float,
                  extra: dict[str, Any]) -> None:
-    """Write config.toml, data.npz, summary.json and manifest.json of one run into ``run_dir``."""
+    """Write config.toml, data.npz, summary.json and manifest.json of one run into ``run_dir``.
+
+    Parameters
+    ----------
+    run_dir : pathlib.Path
+        The (temporary) run directory.
+    cfg : dict
+        The resolved config.
+    data : dict of str to numpy.ndarray
+        The run's arrays.
+    summary : dict
+        Its summary (headline numbers).
+    seeds : dict
+        Seeds for the manifest.
+    wall : float
+        Wall time (s).
+    extra : dict
+        More manifest entries.
+    """
     write_config(run_dir / "config.toml", cfg)
     save_npz(run_dir / "data.npz", data)
     write_json(run_dir / "summary.json", summary)
@@ -217,7 +351,18 @@ def _directory_mode() -> int:
 
 
 def partial_directory(final: Path) -> Path:
-    """Where a resumable run into ``final`` is written until it finishes."""
+    """Where a resumable run into ``final`` is written until it finishes.
+
+    Parameters
+    ----------
+    final : pathlib.Path
+        The run directory (``--out``).
+
+    Returns
+    -------
+    pathlib.Path
+        ``.<name>.partial`` beside it.
+    """
     final = Path(final)
     return final.parent / f".{final.name}.partial"
 
@@ -227,9 +372,26 @@ def atomic_directory(final: Path, resumable: bool = False) -> Iterator[Path]:
     """Yield a temporary directory next to ``final``; rename it to ``final`` on success.
 
     On an exception the temporary directory is removed, so no half-written run remains. With
-    ``resumable`` it is :func:`partial_directory` (reused if it exists) and is kept by an
-    interruption that is not an error (KeyboardInterrupt, SystemExit; a kill never reaches this
-    code) and by an error once it holds finished work (a checkpoint): no finished epoch is lost.
+    ``resumable`` it is :func:`partial_directory` (reused if it exists) and is kept by an interruption
+    that is not an error (KeyboardInterrupt, SystemExit; a kill never reaches this code) and by an
+    error once it holds finished work (a checkpoint): no finished epoch is lost.
+
+    Parameters
+    ----------
+    final : pathlib.Path
+        The run directory to create (absent or empty).
+    resumable : bool
+        Whether the run can continue in a later sitting.
+
+    Yields
+    ------
+    pathlib.Path
+        The directory to write the run into.
+
+    Raises
+    ------
+    UserError
+        If ``final`` exists and is not empty, or cannot be created.
     """
     final = check_out(final)
     if final.exists() and (not final.is_dir() or any(final.iterdir())):
@@ -256,9 +418,26 @@ def atomic_directory(final: Path, resumable: bool = False) -> Iterator[Path]:
 
 
 def check_out(final: Path) -> Path:
-    """Refuse, before anything runs, an ``--out`` that cannot be renamed into place at the end:
-    a symlink, the current directory or one above it, a name too long for the temporary
-    siblings (``.<name>.partial``, ``.<name>.tmp-…``)."""
+    """Refuse, before anything runs, an ``--out`` that cannot be renamed into place at the end.
+
+    A symlink, the current directory or one above it, a name too long for the temporary siblings
+    (``.<name>.partial``, ``.<name>.tmp-…``).
+
+    Parameters
+    ----------
+    final : pathlib.Path
+        The ``--out`` directory.
+
+    Returns
+    -------
+    pathlib.Path
+        ``final`` as a path.
+
+    Raises
+    ------
+    UserError
+        If it cannot be used.
+    """
     final = Path(final)
     if final.is_symlink():
         raise UserError(f"--out {final}: is a symbolic link; give the directory itself")
@@ -276,14 +455,44 @@ def check_out(final: Path) -> Path:
 
 
 def holds_work(partial: Path) -> bool:
-    """Whether a resumable run's directory holds a finished epoch (a checkpoint)."""
+    """Whether a resumable run's directory holds a finished epoch (a checkpoint).
+
+    Parameters
+    ----------
+    partial : pathlib.Path
+        The partial directory.
+
+    Returns
+    -------
+    bool
+        True if ``checkpoints/*.npz`` exists.
+    """
     return any((Path(partial) / "checkpoints").glob("*.npz"))
 
 
 @contextmanager
 def out_lock(final: Path) -> Iterator[None]:
-    """Hold an exclusive lock on ``--out`` (the file ``.<name>.lock`` beside it) for the run, so
-    that two runs cannot write one directory; a second one fails at once with one line."""
+    """Hold an exclusive lock on ``--out`` (the file ``.<name>.lock`` beside it) for the run.
+
+    So that two runs cannot write one directory; a second one fails at once with one line.
+
+    Parameters
+    ----------
+    final : pathlib.Path
+        The ``--out`` directory.
+
+    Yields
+    ------
+    None
+        While the lock is held.
+
+    Raises
+    ------
+    OutLocked
+        If another run holds the lock.
+    UserError
+        If ``--out`` is a symbolic link or the lock file cannot be created.
+    """
     import fcntl
 
     final = Path(os.path.abspath(final))  # "." (resuming a sweep from inside it) has a name
@@ -319,4 +528,13 @@ def out_lock(final: Path) -> Iterator[None]:
 
 
 def write_config(path: Path, cfg: dict[str, Any]) -> None:
+    """Write a resolved config as TOML.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The file (``config.toml``).
+    cfg : dict
+        The config, sections of keys.
+    """
     path.write_text(tomli_w.dumps(cfg), encoding="utf-8")

@@ -28,8 +28,27 @@ __all__ = ["run_config", "resolve", "execute", "replot", "in_progress", "default
 
 def resolve(path: str | Path, overrides: list[str] | None = None) -> tuple[dict[str, Any],
                                                                              experiments.Experiment]:
-    """Read ``path`` (a config file, or a shipped config's name), apply ``--set`` overrides,
-    validate; return (resolved config, experiment)."""
+    """Read a config, apply ``--set`` overrides and validate it.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        A config file, or a shipped config's name (``"alignment"``).
+    overrides : list of str or None
+        ``--set`` assignments, ``"section.key=value"`` (TOML values).
+
+    Returns
+    -------
+    cfg : dict
+        The resolved config (defaults filled in; a ``[sweep]`` table parsed and every point validated).
+    exp : Experiment
+        The experiment the config names.
+
+    Raises
+    ------
+    ConfigError
+        If the config is invalid.
+    """
     path = cfgmod.find_config(path)
     source = cfgmod.source_name(path)
     raw = cfgmod.apply_overrides(cfgmod.read_toml(path), overrides or [])
@@ -48,14 +67,30 @@ def resolve(path: str | Path, overrides: list[str] | None = None) -> tuple[dict[
 
 def run_config(config: str | Path, out: str | Path, overrides: list[str] | None = None,
                progress: bool = False) -> Path:
-    """Run a config (a shipped name such as ``"alignment"`` or a TOML file) into the new run
-    directory ``out``, as ``stdp-ebm run CONFIG --out OUT --set …`` does; returns ``out``.
+    """Run a config into the new run directory ``out``, as ``stdp-ebm run CONFIG --out OUT`` does.
+
+    Parameters
+    ----------
+    config : str or pathlib.Path
+        A shipped config's name such as ``"alignment"``, or a TOML file.
+    out : str or pathlib.Path
+        The run directory to create (absent or empty).
+    overrides : list of str or None
+        ``--set`` assignments, ``"section.key=value"``.
+    progress : bool
+        Show progress bars or status lines on stderr.
+
+    Returns
+    -------
+    pathlib.Path
+        ``out``, holding ``config.toml``, ``manifest.json``, ``data.npz``, ``summary.json`` and
+        ``figures/``.
 
     Examples
     --------
     >>> import json, stdp_ebm as se                                        # doctest: +SKIP
-    >>> run = se.run_config("alignment", "runs/a", ["alignment.betas=[0.1, 0.01]"])
-    >>> json.loads((run / "summary.json").read_text())["headline"]["min_cos"]
+    >>> run = se.run_config("alignment", "runs/a", ["alignment.betas=[0.1, 0.01]"])  # doctest: +SKIP
+    >>> json.loads((run / "summary.json").read_text())["headline"]["min_cos"]  # doctest: +SKIP
     """
     cfg, exp = resolve(config, overrides)
     return execute(cfg, exp, Path(out),
@@ -67,11 +102,25 @@ def _stamp() -> str:
 
 
 def default_out(config_path: str | Path, root: str | Path = "runs") -> Path:
-    """``runs/<config>-<date>-<time>``, or with ``-2``, ``-3``, … appended when that name is
-    taken (a run directory, an unfinished run's partial directory or a lock exists): runs started
-    in the same second get distinct names. Two that choose one name at the same instant are
-    separated by the lock (:func:`stdp_ebm.rundir.out_lock`): the second is refused with
-    :class:`~stdp_ebm.errors.OutLocked` before anything runs and chooses again."""
+    """``runs/<config>-<date>-<time>``, or with ``-2``, ``-3``, … appended when that name is taken.
+
+    Taken: a run directory, an unfinished run's partial directory or a lock exists, so runs started in
+    the same second get distinct names. Two that choose one name at the same instant are separated by
+    the lock (:func:`stdp_ebm.rundir.out_lock`): the second is refused with
+    :class:`~stdp_ebm.errors.OutLocked` before anything runs and chooses again.
+
+    Parameters
+    ----------
+    config_path : str or pathlib.Path
+        The config; its stem starts the name.
+    root : str or pathlib.Path
+        The directory of runs.
+
+    Returns
+    -------
+    pathlib.Path
+        A free run directory name under ``root``.
+    """
     base = f"{Path(config_path).stem}-{_stamp()}"
     for k in range(1, 10_000):
         out = Path(root) / (base if k == 1 else f"{base}-{k}")
@@ -83,9 +132,25 @@ def default_out(config_path: str | Path, root: str | Path = "runs") -> Path:
 
 def execute(cfg: dict[str, Any], exp: experiments.Experiment, out: Path,
             ctx: experiments.RunContext | None = None) -> Path:
-    """Run ``exp`` with ``cfg`` and write everything into ``out`` (atomically).
+    """Run ``exp`` with ``cfg`` and write everything into ``out`` (atomically, under ``out``'s lock).
 
     A config with a ``sweep`` entry runs every point of the sweep (:func:`stdp_ebm.sweep.run_sweep`).
+
+    Parameters
+    ----------
+    cfg : dict
+        The resolved config (:func:`resolve`).
+    exp : Experiment
+        The experiment.
+    out : pathlib.Path
+        The run directory to create.
+    ctx : RunContext or None
+        Seeds, progress, ``--network`` file and options; None derives the seeds from ``cfg["seed"]``.
+
+    Returns
+    -------
+    pathlib.Path
+        ``out``.
     """
     ctx = ctx or experiments.RunContext(seeds=Seeds(cfg["seed"]))
     if ctx.network_path:  # read once: the bytes hashed for the record are the bytes parsed
@@ -173,8 +238,20 @@ def check_partial(out: Path, cfg: dict[str, Any], recorded: inputs.Record) -> No
 
 
 def in_progress(run_dir: str | Path) -> Path | None:
-    """The partial directory of a resumable run into ``run_dir`` that has not finished (running,
-    or interrupted), given ``run_dir`` or that directory itself; None for any other directory."""
+    """The partial directory of a resumable run into ``run_dir`` that has not finished.
+
+    Running, or interrupted.
+
+    Parameters
+    ----------
+    run_dir : str or pathlib.Path
+        The run directory, or that partial directory itself.
+
+    Returns
+    -------
+    pathlib.Path or None
+        The partial directory; None for any other directory (a finished run among them).
+    """
     run_dir = Path(run_dir)
     if (run_dir / "summary.json").is_file():
         return None
@@ -184,12 +261,27 @@ def in_progress(run_dir: str | Path) -> Path | None:
 
 
 def replot(run_dir: str | Path) -> list[str]:
-    """Redraw the figures of a finished run (or sweep) from the files it wrote. For a training run
-    in progress (:func:`in_progress`), draw its finished epochs from their checkpoints into the
-    ``figures`` folder of its partial directory, where the final figures will replace them.
+    """Redraw the figures of a finished run (or sweep) from the files it wrote.
 
-    A damaged run directory (truncated data.npz, unreadable summary.json, a missing array or
-    summary entry, ``figures`` not a directory) is bad input: :class:`RunDirError`, one line.
+    For a training run in progress (:func:`in_progress`), draw its finished epochs from their
+    checkpoints into the ``figures`` folder of its partial directory, where the final figures will
+    replace them.
+
+    Parameters
+    ----------
+    run_dir : str or pathlib.Path
+        A run or sweep directory (or a training run's partial directory).
+
+    Returns
+    -------
+    list of str
+        The names of the figures drawn.
+
+    Raises
+    ------
+    RunDirError
+        If the run directory is damaged (truncated data.npz, unreadable summary.json, a missing array
+        or summary entry, ``figures`` not a directory): bad input, one line.
     """
     partial = in_progress(run_dir)
     run_dir = partial or Path(run_dir)

@@ -73,7 +73,47 @@ _REQUIRED = {"neuron": ("equations", "threshold"), "synapse": ("equations", "on_
 
 @dataclass(frozen=True)
 class Model:
-    """A checked model file. ``params`` maps names to Brian2 quantities (or floats if unitless)."""
+    """A checked model file (see the module docstring for the file format).
+
+    Built by :func:`load_model`; each field is the file's key of the same name.
+
+    Parameters
+    ----------
+    name : str
+        The file's stem (e.g. ``"lif_neuron"``).
+    kind : str
+        ``"neuron"``, ``"synapse"`` or ``"poisson_input"``.
+    path : pathlib.Path
+        The file.
+    description : str
+        Free text.
+    equations : str
+        A Brian2 equation string.
+    params : dict of str to object
+        Parameter name -> Brian2 quantity (or float if unitless), parsed by :func:`parse_quantity`.
+    method : str
+        Brian2 integration method (``"euler"``, ``"exact"``, ...).
+    initial : dict of str to str
+        Variable -> Brian2 expression of its initial value.
+    threshold, reset, refractory : str or None
+        A neuron's Brian2 threshold condition, reset code and refractory period or condition.
+    on_pre, on_post : str or None
+        A synapse's pathway code on pre- and post-synaptic spikes.
+    on_step : str or None
+        Code run on every time step after the groups' updates (:meth:`attach`).
+    neuron : str or None
+        The neuron model file a synapse or Poisson input connects (for the check).
+    target_var, weight : str or None
+        A Poisson input's target variable and weight expression.
+    weight_change : str or None
+        The variable holding a plasticity rule's accumulated ΔW.
+    window : str or None
+        The theory pair kernel's name in :data:`stdp_ebm.stdp.kernels.WINDOWS`.
+    window_parameters : dict of str to str
+        Kernel parameter name -> the file's name for it.
+    digest : str
+        SHA-256 of the file's parsed content (hex), for :attr:`label`.
+    """
 
     name: str
     kind: str
@@ -111,9 +151,26 @@ class Model:
         return self.name if self.shipped else f"{self.name}@{self.digest[:8]}"
 
     def window_namespace(self, **overrides: Any) -> dict[str, Any]:
-        """The parameters the theory kernel reads (:attr:`stdp_ebm.stdp.kernels.Window.params`), by the
-        kernel's names, from this file's (``[window_parameters]`` maps kernel name → file name);
-        ``overrides`` use the file's names. Checked at load (:func:`.check.check_window`)."""
+        """The parameters the theory kernel reads, by the kernel's names, from this file's.
+
+        :attr:`stdp_ebm.stdp.kernels.Window.params` names them; ``[window_parameters]`` maps kernel
+        name → file name. Checked at load (:func:`.check.check_window`).
+
+        Parameters
+        ----------
+        **overrides
+            Parameter values replacing the file's, by the file's names, with the file's units.
+
+        Returns
+        -------
+        dict of str to object
+            Kernel parameter name -> Brian2 quantity or float.
+
+        Raises
+        ------
+        ModelFileError
+            If the file names no theory kernel, or an override is unknown or of other units.
+        """
         if not self.window:
             raise ModelFileError(f"{self.path}: no theory kernel (no window key)")
         ns = self.namespace(**overrides)
@@ -121,11 +178,38 @@ class Model:
                 for name in WINDOWS[self.window].params}
 
     def window_param(self, kernel_name: str) -> str:
-        """The file's name of the kernel's parameter ``kernel_name``."""
+        """The file's name of the kernel's parameter ``kernel_name``.
+
+        Parameters
+        ----------
+        kernel_name : str
+            A name in the kernel's :attr:`~stdp_ebm.stdp.kernels.Window.params`.
+
+        Returns
+        -------
+        str
+            The file's name for it (the same name unless ``[window_parameters]`` maps it).
+        """
         return self.window_parameters.get(kernel_name, kernel_name)
 
     def namespace(self, **overrides: Any) -> dict[str, Any]:
-        """The parameters with ``overrides`` applied; an override must have the file's units."""
+        """The parameters with ``overrides`` applied; an override must have the file's units.
+
+        Parameters
+        ----------
+        **overrides
+            Parameter values by the file's names (e.g. ``sigma=2*mV``).
+
+        Returns
+        -------
+        dict of str to object
+            Parameter name -> Brian2 quantity or float, for a Brian2 ``namespace``.
+
+        Raises
+        ------
+        ModelFileError
+            If an override names no parameter of the file or has other units.
+        """
         out = dict(self.params)
         for name, value in overrides.items():
             if name not in self.params:
@@ -136,7 +220,19 @@ class Model:
         return out
 
     def group_kwargs(self, **overrides: Any) -> dict[str, Any]:
-        """Keyword arguments for ``NeuronGroup`` (neuron) or ``Synapses`` (synapse)."""
+        """Keyword arguments for ``NeuronGroup`` (neuron) or ``Synapses`` (synapse).
+
+        Parameters
+        ----------
+        **overrides
+            Parameter values replacing the file's (:meth:`namespace`).
+
+        Returns
+        -------
+        dict of str to object
+            ``model``, ``method``, ``namespace`` and the neuron's ``threshold``/``reset``/``refractory``
+            or the synapse's ``on_pre``/``on_post`` that the file sets.
+        """
         kwargs: dict[str, Any] = {"model": self.equations, "method": self.method,
                                   "namespace": self.namespace(**overrides)}
         names = ("threshold", "reset", "refractory") if self.kind == "neuron" else ("on_pre", "on_post")
@@ -144,9 +240,26 @@ class Model:
         return kwargs
 
     def linked(self, variable: str) -> "Model":
-        """This neuron model with ``variable``'s equation replaced by a Brian2 linked variable of
-        the same unit: the variable is then held by another group (e.g. one synaptic current per
-        population, ``models/population_current.toml``) and read through ``linked_var``."""
+        """This neuron model with ``variable``'s equation replaced by a Brian2 linked variable.
+
+        Of the same unit: the variable is then held by another group (e.g. one synaptic current per
+        population, ``models/population_current.toml``) and read through ``linked_var``.
+
+        Parameters
+        ----------
+        variable : str
+            The variable to link (e.g. ``"I_syn"``).
+
+        Returns
+        -------
+        Model
+            A copy with ``variable : <unit> (linked)`` in place of its equation.
+
+        Raises
+        ------
+        ModelFileError
+            If the equations do not define ``variable`` exactly once.
+        """
         import dataclasses
         import re
 
@@ -161,9 +274,23 @@ class Model:
             f"{variable} : {unit} (linked)"]) + "\n")
 
     def attach(self, group: Any, dt: Any = None) -> Any:
-        """Add the file's ``on_step`` code to ``group`` (built from this model) as a
-        ``run_regularly`` operation after the groups' state updates, on every time step or every
-        ``dt`` (a Brian2 time); it is switched on and off with the group. Returns ``group``."""
+        """Add the file's ``on_step`` code to ``group`` as a ``run_regularly`` operation.
+
+        After the groups' state updates, on every time step or every ``dt``; it is switched on and off
+        with the group. Nothing is added if the file has no ``on_step``.
+
+        Parameters
+        ----------
+        group : brian2.Group
+            A group built from this model.
+        dt : brian2.Quantity or None
+            The operation's period (a time); None is every time step.
+
+        Returns
+        -------
+        brian2.Group
+            ``group``.
+        """
         if self.on_step:
             group.run_regularly(self.on_step, dt=dt, when="after_groups",
                                 name=f"{group.name}_on_step")
@@ -172,8 +299,15 @@ class Model:
     def initialise(self, group: Any, **overrides: Any) -> None:
         """Set the file's ``[initial]`` values on a group built from this model.
 
-        A value that is a number, a quantity or a parameter name is set directly (no code
-        generation); any other expression is handed to Brian2 as a string.
+        A value that is a number, a quantity or a parameter name is set directly (no code generation);
+        any other expression is handed to Brian2 as a string.
+
+        Parameters
+        ----------
+        group : brian2.Group
+            A group built from this model.
+        **overrides
+            Parameter values replacing the file's (:meth:`namespace`).
         """
         namespace = self.namespace(**overrides)
         for var, expr in self.initial.items():
@@ -195,7 +329,23 @@ def _check_same_units(path: Path, name: str, reference: Any, value: Any) -> None
 
 
 def resolve_path(name_or_path: str | Path) -> Path:
-    """A shipped model name (``"lif_neuron"``, see :func:`shipped_models`) or a path to a TOML file."""
+    """The file of a shipped model name (``"lif_neuron"``, see :func:`shipped_models`) or a TOML path.
+
+    Parameters
+    ----------
+    name_or_path : str or pathlib.Path
+        A shipped model's name, or a path to a ``.toml`` file.
+
+    Returns
+    -------
+    pathlib.Path
+        The existing file.
+
+    Raises
+    ------
+    ModelFileError
+        If there is no such file (with a "did you mean" hint and the shipped names).
+    """
     path = Path(name_or_path)
     if path.suffix != ".toml" and not path.exists():
         path = MODELS_DIR / f"{path.name}.toml"
@@ -208,7 +358,13 @@ def resolve_path(name_or_path: str | Path) -> Path:
 
 
 def shipped_models() -> list[str]:
-    """The names of the model files that ship with the package."""
+    """The names of the model files that ship with the package.
+
+    Returns
+    -------
+    list of str
+        Sorted stems of :data:`MODELS_DIR`'s ``*.toml`` (e.g. ``"lif_neuron"``, ``"pair_stdp"``).
+    """
     return sorted(p.stem for p in MODELS_DIR.glob("*.toml"))
 
 
@@ -252,7 +408,26 @@ def _kind_of(path: Path) -> str:
 
 
 def load_model(name_or_path: str | Path, check: bool = True) -> Model:
-    """Load, parse and (``check=True``) Brian2-check a model file; errors are ModelFileError."""
+    """Load, parse and Brian2-check a model file.
+
+    Parameters
+    ----------
+    name_or_path : str or pathlib.Path
+        A shipped model's name (:func:`shipped_models`) or a path to a ``.toml`` file.
+    check : bool
+        Whether to check the file with Brian2 (numpy target, a zero-length run: identifiers, units,
+        syntax, unused parameters) besides its keys and code strings.
+
+    Returns
+    -------
+    Model
+        The checked model.
+
+    Raises
+    ------
+    ModelFileError
+        For any problem, in one line naming the file.
+    """
     path = resolve_path(name_or_path)
     raw = _read(path)
     kind = _check_keys(path, raw)

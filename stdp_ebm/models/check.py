@@ -39,8 +39,21 @@ def _code_strings(model: "Model") -> list[tuple[str, str]]:
 
 
 def check_code(model: "Model") -> None:
-    """Refuse unbounded powers and numbers in every code string, and ``[initial]`` expressions that
-    are not expressions (checked here, at load, not when Brian2 first sets them)."""
+    """Refuse unbounded powers and numbers in code strings, and ``[initial]`` values not expressions.
+
+    Checked here, at load, not when Brian2 first sets them.
+
+    Parameters
+    ----------
+    model : Model
+        The model, as loaded.
+
+    Raises
+    ------
+    ModelFileError
+        For a power above :data:`~stdp_ebm.models.quantity.MAX_EXPONENT`, a number of more than
+        :data:`MAX_DIGITS` digits, or an ``[initial]`` value that does not parse.
+    """
     for where, text in _code_strings(model):
         for match in _POWER.finditer(text):
             if int(match.group(1)) > MAX_EXPONENT:
@@ -59,9 +72,31 @@ def check_code(model: "Model") -> None:
 
 def check_neuron_reference(model: "Model", resolve: Callable[[str], Any],
                            read_kind: Callable[[Any], Any]) -> Any:
-    """The path of the neuron model a synapse or Poisson-input file names: resolved next to the
-    file first, never the file itself, and of kind "neuron" (so a chain of files cannot form: the
-    check of a synapse loads one neuron file, which names none)."""
+    """The path of the neuron model a synapse or Poisson-input file names.
+
+    Resolved next to the file first, never the file itself, and of kind "neuron" (so a chain of files
+    cannot form: the check of a synapse loads one neuron file, which names none).
+
+    Parameters
+    ----------
+    model : Model
+        The model, as loaded.
+    resolve : callable
+        ``resolve(name) -> path`` of a shipped model name or path
+        (:func:`stdp_ebm.models.resolve_path`).
+    read_kind : callable
+        ``read_kind(path) -> kind`` of a model file, read within the bounds.
+
+    Returns
+    -------
+    pathlib.Path
+        The neuron model's file.
+
+    Raises
+    ------
+    ModelFileError
+        If the file names itself or a model that is not a neuron.
+    """
     sibling = model.path.parent / f"{model.neuron}.toml"
     path = sibling if sibling.is_file() else resolve(str(model.neuron))
     if path.resolve() == model.path.resolve():
@@ -101,8 +136,23 @@ def _build(model: "Model", neuron: "Model | None") -> list[Any]:
 
 
 def check_with_brian2(model: "Model", neuron: "Model | None") -> None:
-    """Let Brian2 check identifiers, units and syntax, ``[initial]`` included (numpy target,
-    zero-length run: no compiling); then the rule keys and unused parameters."""
+    """Let Brian2 check identifiers, units, syntax and ``[initial]``; then rule keys, unused parameters.
+
+    Numpy target and a zero-length run: nothing is compiled.
+
+    Parameters
+    ----------
+    model : Model
+        The model, as loaded.
+    neuron : Model or None
+        The neuron model a synapse or Poisson input connects (None for a neuron).
+
+    Raises
+    ------
+    ModelFileError
+        With Brian2's complaint in one line, for a ``weight_change`` that is not a variable, a bad
+        ``window`` (:func:`check_window`) or parameters the code never uses.
+    """
     import gc
 
     import brian2 as b2
@@ -134,9 +184,22 @@ def check_with_brian2(model: "Model", neuron: "Model | None") -> None:
 
 
 def check_window(model: "Model") -> None:
-    """The theory kernel a rule names exists, and every parameter it declares
-    (:class:`stdp_ebm.stdp.kernels.Window`) is one of the file's, with the declared dimensions — under its
-    own name or the file's name for it in ``[window_parameters]``."""
+    """The theory kernel a rule names exists, and the file defines every parameter it declares.
+
+    Each parameter of the kernel (:class:`stdp_ebm.stdp.kernels.Window`) must be one of the file's,
+    with the declared dimensions, under its own name or the file's name for it in
+    ``[window_parameters]``.
+
+    Parameters
+    ----------
+    model : Model
+        The model, as loaded.
+
+    Raises
+    ------
+    ModelFileError
+        If the kernel is unknown, or a parameter is missing, unknown to the kernel or of other units.
+    """
     if not model.window:
         if model.window_parameters:
             raise ModelFileError(f"{model.path}: [window_parameters] without a window key")
@@ -183,14 +246,36 @@ def _explain(exc: BaseException) -> str:
 
 
 def variables(model: "Model") -> set[str]:
-    """The names the model's equations define (state variables and subexpressions)."""
+    """The names the model's equations define (state variables and subexpressions).
+
+    Parameters
+    ----------
+    model : Model
+        The model, as loaded.
+
+    Returns
+    -------
+    set of str
+        Brian2's ``Equations(...).names``.
+    """
     from brian2 import Equations
 
     return set(Equations(model.equations).names)
 
 
 def identifiers(model: "Model") -> set[str]:
-    """Every name the model's code strings refer to (equations, conditions, pathways, initial)."""
+    """Every name the model's code strings refer to (equations, conditions, pathways, initial).
+
+    Parameters
+    ----------
+    model : Model
+        The model, as loaded.
+
+    Returns
+    -------
+    set of str
+        The identifiers, including ``N_bg`` and ``rate_bg`` for a Poisson input.
+    """
     from brian2.utils.stringtools import get_identifiers
 
     texts = [text for _, text in _code_strings(model)]

@@ -33,9 +33,25 @@ def parse_quantity(text: str, where: str = "value") -> Any:
     """Parse ``"20*ms"``, ``"-70*mV"``, ``"1e-3"``, ``"0.5*nA/ms**2"`` without eval.
 
     Allowed: numbers, Brian2 unit names, ``*``, ``/``, ``**`` (an integer exponent n, ``abs(n)`` ≤
-    :data:`MAX_EXPONENT`), unary ``-``/``+``. Returns a float or a Brian2 quantity; anything else,
-    text longer than :data:`MAX_CHARS` or a value that is not finite is a
-    :class:`~stdp_ebm.errors.ModelFileError` naming ``where``.
+    :data:`MAX_EXPONENT`), unary ``-``/``+``.
+
+    Parameters
+    ----------
+    text : str
+        The value as written in a model file.
+    where : str
+        What the value is, for the error message (e.g. ``"file.toml: [parameters] tau"``).
+
+    Returns
+    -------
+    float or brian2.Quantity
+        A float for a unitless value, else a Brian2 quantity.
+
+    Raises
+    ------
+    ModelFileError
+        For anything else, text longer than :data:`MAX_CHARS` or a value that is not finite, naming
+        ``where``.
     """
     from brian2 import units
     from brian2.units.fundamentalunits import Unit

@@ -32,14 +32,35 @@ from .window_fit import N_BOOT, double_exponential, fit_window, jitter_average, 
 __all__ = ["Seeds", "simulate_seeds", "synthetic_seeds", "pair_rule_truth", "coverage",
            "format_table", "PARAMS"]
 
+#: The fitted window parameters whose intervals are checked: A+, τ+ (ms), A−, τ− (ms).
 PARAMS = ("a_plus", "tau_plus", "a_minus", "tau_minus")
 
 
 @dataclass(frozen=True)
 class Seeds:
-    """Per pair of all seeds: nominal Δt (ms), measured Δt (ms, mean over its pairings), ΔW, and
-    the seed it belongs to; ``jitter_ms``: per nominal Δt, the jitter s.d. pooled over the seeds;
-    ``window``: (A+, τ+, A−, τ−) of one pairing (τ in ms); ``n_pairings`` per pair."""
+    """Per pair of all seeds: the data one coverage study fits.
+
+    Parameters
+    ----------
+    nominal : numpy.ndarray
+        Nominal Δt of each pair (ms), shape ``(n_pairs,)``.
+    measured : numpy.ndarray
+        Measured Δt of each pair (ms), the mean over its pairings.
+    delta_w : numpy.ndarray
+        ΔW of each pair (the rule's weight units).
+    seed : numpy.ndarray
+        The seed (copy of the protocol) each pair belongs to.
+    jitter_ms : numpy.ndarray
+        Per nominal Δt (sorted), the jitter s.d. pooled over the seeds (ms).
+    window : tuple of float
+        (A+, τ+, A−, τ−) of one pairing, τ in ms.
+    n_pairings : int
+        Pairings per pair.
+    frequency_hz : float
+        Pairing frequency (Hz); 0 for isolated pairings.
+    source : str
+        How the data were made, for the table.
+    """
 
     nominal: np.ndarray
     measured: np.ndarray
@@ -63,7 +84,32 @@ def _pooled_jitter(offsets: list[np.ndarray], nominal: np.ndarray, seed: np.ndar
 def simulate_seeds(n_seeds: int, grid: np.ndarray, repeats: int, n_pairings: int,
                    frequency_hz: float, noise_mV: float, seed: int = 2024,
                    synapse: str = "pair_stdp") -> Seeds:
-    """``n_seeds`` copies of the protocol as pairs of one Brian2 run of the pair-based rule."""
+    """``n_seeds`` copies of the protocol as pairs of one Brian2 run of the pair-based rule.
+
+    Parameters
+    ----------
+    n_seeds : int
+        Independent copies of the protocol.
+    grid : numpy.ndarray
+        Nominal Δt of the conditions (ms), shape ``(n_conditions,)``.
+    repeats : int
+        Pairs per condition in each seed.
+    n_pairings : int
+        Pre/post pairings per pair.
+    frequency_hz : float
+        Pairing frequency (Hz).
+    noise_mV : float
+        s.d. of the membrane noise (mV), the source of the spike-time jitter.
+    seed : int
+        Brian2's seed.
+    synapse : str
+        The rule's model file; its window must be ``Apre``/``taupre``/``Apost``/``taupost``.
+
+    Returns
+    -------
+    Seeds
+        The simulated data.
+    """
     from ..models import load_model
     from .protocols import pairing, pairing_offsets, run_schedule
     grid = np.asarray(grid, float)
@@ -83,9 +129,36 @@ def simulate_seeds(n_seeds: int, grid: np.ndarray, repeats: int, n_pairings: int
 def synthetic_seeds(n_seeds: int, grid: np.ndarray, repeats: int, n_pairings: int,
                     jitter_ms: float, window: tuple[float, float, float, float],
                     seed: int = 0, dt_ms: float = 0.1) -> Seeds:
-    """The same data drawn without Brian2: each pairing's post spike lands N(0, jitter) off its
-    nominal time, rounded to the ``dt_ms`` grid, and changes the weight by the known window
-    (isolated pairings: no interaction between neighbouring pairings)."""
+    """The same data drawn without Brian2, from the known window.
+
+    Each pairing's post spike lands N(0, jitter) off its nominal time, rounded to the ``dt_ms`` grid,
+    and changes the weight by the known window (isolated pairings: no interaction between neighbouring
+    pairings).
+
+    Parameters
+    ----------
+    n_seeds : int
+        Independent copies of the protocol.
+    grid : numpy.ndarray
+        Nominal Δt of the conditions (ms), shape ``(n_conditions,)``.
+    repeats : int
+        Pairs per condition in each seed.
+    n_pairings : int
+        Pre/post pairings per pair.
+    jitter_ms : float
+        s.d. of the post spike's offset (ms).
+    window : tuple of float
+        (A+, τ+, A−, τ−) of one pairing, τ in ms.
+    seed : int
+        Seed of the generator.
+    dt_ms : float
+        Time grid the spikes are rounded to (ms).
+
+    Returns
+    -------
+    Seeds
+        The synthetic data (``frequency_hz`` 0).
+    """
     rng = np.random.default_rng(seed)
     grid = np.asarray(grid, float)
     nominal = np.tile(np.repeat(grid, repeats), n_seeds)
@@ -99,10 +172,25 @@ def synthetic_seeds(n_seeds: int, grid: np.ndarray, repeats: int, n_pairings: in
 
 
 def pair_rule_truth(data: Seeds, exclude_ms: float) -> dict[str, float]:
-    """The values the intervals should contain (module docstring): the rule's ΔW over each
-    condition's schedule (every pre–post pair of spikes, so neighbouring pairings count) with the
-    post spikes at their measured mean offset from nominal (pooled over the seeds), times the
-    jitter factor of the condition, fitted like the data but without noise."""
+    """The values the intervals should contain (module docstring).
+
+    The rule's ΔW over each condition's schedule (every pre–post pair of spikes, so neighbouring
+    pairings count) with the post spikes at their measured mean offset from nominal (pooled over the
+    seeds), times the jitter factor e^(σ²/2τ²) of the condition, fitted like the data but without
+    noise.
+
+    Parameters
+    ----------
+    data : Seeds
+        The seeds' data.
+    exclude_ms : float
+        Pairs with abs(Δt) at most this (ms) are left out of the fit, as in the data's.
+
+    Returns
+    -------
+    dict of str to float
+        The truth of each of :data:`PARAMS` (τ in ms).
+    """
     from .protocols import pairing
     from .kernels import ExponentialKernel
     grid = np.unique(data.nominal)
@@ -121,9 +209,27 @@ def pair_rule_truth(data: Seeds, exclude_ms: float) -> dict[str, float]:
 
 
 def coverage(data: Seeds, exclude_ms: float, n_boot: int = N_BOOT) -> dict[str, Any]:
-    """Fit every seed; per parameter: coverage with its Clopper–Pearson 95 % interval, the width
-    ratio (mean half-width / (1.96 × s.d. of the estimates across seeds)) and the bias of the mean
-    estimate in standard errors."""
+    """Fit every seed and measure how often each interval contains the truth.
+
+    Per parameter: coverage with its Clopper–Pearson 95 % interval, the width ratio (mean half-width /
+    (1.96 × s.d. of the estimates across seeds)) and the bias of the mean estimate in standard errors.
+
+    Parameters
+    ----------
+    data : Seeds
+        The seeds' data.
+    exclude_ms : float
+        Pairs with abs(Δt) at most this (ms) are left out of every fit.
+    n_boot : int
+        Bootstrap resamples of each BCa interval.
+
+    Returns
+    -------
+    dict
+        ``rows`` (per parameter: truth, nominal, mean, sd, covered, n, coverage, coverage_ci,
+        width_ratio, bias_se), ``n_seeds``, ``failed``, ``source``, ``n_boot``, ``exclude_ms`` and
+        ``jitter_ms`` (its range).
+    """
     truth = pair_rule_truth(data, exclude_ms)
     fits = []
     for s in np.unique(data.seed):
@@ -155,7 +261,18 @@ def _nominal(data: Seeds, name: str) -> float:
 
 
 def format_table(result: dict[str, Any]) -> str:
-    """The coverage table as Markdown."""
+    """The coverage table as Markdown.
+
+    Parameters
+    ----------
+    result : dict
+        A :func:`coverage` result.
+
+    Returns
+    -------
+    str
+        A header line and a table with one row per parameter.
+    """
     lo, hi = result["jitter_ms"]
     out = [f"{result['n_seeds']} seeds, {result['source']}; jitter s.d. {lo:.3f}–{hi:.3f} ms; "
            f"BCa, {result['n_boot']} resamples; fit on |Δt| > {result['exclude_ms']:g} ms; "

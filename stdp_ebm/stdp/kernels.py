@@ -40,7 +40,23 @@ THEORY_STEP_S = 1e-5
 
 @dataclass(frozen=True)
 class RuleKernels:
-    """Time constants (s) of the rule synapse's rate filters, its learning rate and rate scale."""
+    """Time constants of the rule synapse's rate filters, its learning rate and rate scale.
+
+    Parameters
+    ----------
+    tau_pre_decay : float
+        Decay time constant of the presynaptic rate filter (s); sets the window's τ+.
+    tau_pre_rise : float
+        Rise time constant of the presynaptic rate filter (s).
+    tau_post_decay : float
+        Decay time constant of the postsynaptic rate filter (s); sets the window's τ−.
+    tau_post_rise : float
+        Rise time constant of the postsynaptic rate filter (s).
+    eta : float
+        Learning rate η of Eq 26 (dimensionless).
+    r_max : float
+        Rate scale r_max (Hz): ρ = r / r_max.
+    """
 
     tau_pre_decay: float
     tau_pre_rise: float
@@ -51,12 +67,49 @@ class RuleKernels:
 
     @classmethod
     def from_params(cls, params: Mapping[str, Any]) -> "RuleKernels":
-        """From a rule-synapse namespace (Brian2 quantities are converted to SI floats)."""
+        """From a rule-synapse namespace (Brian2 quantities are converted to SI floats).
+
+        Parameters
+        ----------
+        params : mapping
+            Parameter name -> value, with at least the six fields' names (e.g.
+            :meth:`stdp_ebm.models.Model.window_namespace`).
+
+        Returns
+        -------
+        RuleKernels
+            Times in s, ``r_max`` in Hz.
+        """
         return cls(**{name: float(params[name]) for name in cls.__dataclass_fields__})
 
 
 def filter_kernel(t: np.ndarray, tau_decay: float, tau_rise: float) -> np.ndarray:
-    """Impulse response of du/dt = −u/τ_d, dr/dt = (u − r)/τ_r, u += 1/τ_d at a spike (unit area)."""
+    """Impulse response of the rule synapse's rate filter (unit area).
+
+    du/dt = −u/τ_d, dr/dt = (u − r)/τ_r, u += 1/τ_d at a spike: k(t) = (e^(−t/τ_d) − e^(−t/τ_r)) /
+    (τ_d − τ_r) for t ≥ 0.
+
+    Parameters
+    ----------
+    t : numpy.ndarray
+        Times after the spike (s), any shape; negative times give 0.
+    tau_decay : float
+        Decay time constant τ_d (s).
+    tau_rise : float
+        Rise time constant τ_r (s); equal to τ_d gives the alpha function.
+
+    Returns
+    -------
+    numpy.ndarray
+        k(t) (1/s), shape of ``t``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> t = np.arange(0.0, 1.0, 1e-5)
+    >>> print(round(float(filter_kernel(t, 0.02, 0.005).sum() * 1e-5), 4))
+    1.0
+    """
     t = np.asarray(t, float)
     s = np.clip(t, 0.0, None)
     if math.isclose(tau_decay, tau_rise):
@@ -67,7 +120,22 @@ def filter_kernel(t: np.ndarray, tau_decay: float, tau_rise: float) -> np.ndarra
 
 
 def filter_kernel_derivative(t: np.ndarray, tau_decay: float, tau_rise: float) -> np.ndarray:
-    """d/dt of :func:`filter_kernel`, i.e. (u − r)/τ_r after one spike (0 before it)."""
+    """d/dt of :func:`filter_kernel`, i.e. (u − r)/τ_r after one spike (0 before it).
+
+    Parameters
+    ----------
+    t : numpy.ndarray
+        Times after the spike (s), any shape; negative times give 0.
+    tau_decay : float
+        Decay time constant τ_d (s).
+    tau_rise : float
+        Rise time constant τ_r (s); equal to τ_d gives the alpha function.
+
+    Returns
+    -------
+    numpy.ndarray
+        k'(t) (1/s²), shape of ``t``.
+    """
     t = np.asarray(t, float)
     s = np.clip(t, 0.0, None)
     if math.isclose(tau_decay, tau_rise):
@@ -87,7 +155,20 @@ class SpikeSum:
         raise NotImplementedError
 
     def from_spikes(self, pre_t: np.ndarray, post_t: np.ndarray) -> float:
-        """ΔW of one synapse given all its pre and post spike times (s): Σ_{a,b} K(t_b − t_a)."""
+        """ΔW of one synapse given all its pre and post spike times: Σ_{a,b} K(t_b − t_a).
+
+        Parameters
+        ----------
+        pre_t : numpy.ndarray
+            Presynaptic spike times (s), shape ``(n_pre,)``.
+        post_t : numpy.ndarray
+            Postsynaptic spike times (s), shape ``(n_post,)``.
+
+        Returns
+        -------
+        float
+            The summed pair kernel (in the rule's weight units).
+        """
         pre_t, post_t = np.sort(pre_t), np.asarray(post_t, float)
         total = 0.0
         for tb in post_t:
@@ -97,7 +178,17 @@ class SpikeSum:
 
 
 class PairKernel(SpikeSum):
-    """K(Δt) of the module docstring, tabulated once and interpolated (Δt in seconds)."""
+    """K(Δt) of the module docstring, tabulated once and interpolated.
+
+    Call it with Δt = t_post − t_pre (s); zero beyond the tabulated span (15 time constants).
+
+    Parameters
+    ----------
+    kern : RuleKernels
+        The rule synapse's filters, learning rate and rate scale.
+    step : float
+        Grid step (s) of the numerical integration (midpoint rule, O(step²)).
+    """
 
     def __init__(self, kern: RuleKernels, step: float = THEORY_STEP_S) -> None:
         self.kern = kern
@@ -118,8 +209,27 @@ class PairKernel(SpikeSum):
 
 
 class ExponentialKernel(SpikeSum):
-    """Pair-based STDP with all-to-all traces (Song, Miller & Abbott 2000), in closed form:
-    K(Δt) = A_pre e^(−Δt/τ_pre) for Δt > 0, A_post e^(Δt/τ_post) for Δt < 0 (A_post < 0)."""
+    """Pair-based STDP with all-to-all traces (Song, Miller & Abbott 2000), in closed form.
+
+    K(Δt) = A_pre e^(−Δt/τ_pre) for Δt > 0, A_post e^(Δt/τ_post) for Δt < 0 (A_post < 0).
+
+    Parameters
+    ----------
+    a_pre : float
+        Amplitude A_pre of potentiation (dimensionless weight change per pair).
+    tau_pre : float
+        Time constant τ_pre of the presynaptic trace (s).
+    a_post : float
+        Amplitude A_post of depression (negative).
+    tau_post : float
+        Time constant τ_post of the postsynaptic trace (s).
+
+    Examples
+    --------
+    >>> k = ExponentialKernel(0.01, 0.02, -0.0105, 0.02)
+    >>> print(k([0.02, -0.02]).round(5))
+    [ 0.00368 -0.00386]
+    """
 
     def __init__(self, a_pre: float, tau_pre: float, a_post: float, tau_post: float) -> None:
         self.a_pre, self.tau_pre, self.a_post, self.tau_post = a_pre, tau_pre, a_post, tau_post
@@ -135,11 +245,23 @@ class ExponentialKernel(SpikeSum):
 class Window:
     """A theory pair kernel a synapse model file can name (``window = NAME``).
 
-    ``params`` declares every parameter the kernel reads, by the kernel's own name, with its
-    dimensions as a Brian2 unit name (``"second"``, ``"Hz"``, ``"1"`` for dimensionless); a model
-    file whose parameters are named otherwise maps them in its ``[window_parameters]`` table
-    (:meth:`stdp_ebm.models.Model.window_namespace`). ``build`` gets exactly those names;
-    ``tau_plus_param`` and ``tau_minus_param`` are the two of them that set the window's τ+ and τ−.
+    A model file whose parameters are named otherwise than the kernel's maps them in its
+    ``[window_parameters]`` table (:meth:`stdp_ebm.models.Model.window_namespace`).
+
+    Parameters
+    ----------
+    build : callable
+        ``build(params) -> kernel``: gets exactly the names of ``params`` (values as SI floats or
+        quantities) and returns a kernel callable on Δt (s).
+    params : mapping of str to str
+        Every parameter the kernel reads, by the kernel's own name, with its dimensions as a Brian2
+        unit name (``"second"``, ``"Hz"``, ``"1"`` for dimensionless).
+    tau_plus_param : str
+        The parameter that sets the window's τ+ (the potentiation side).
+    tau_minus_param : str
+        The parameter that sets the window's τ− (the depression side).
+    doc : str
+        One line describing the kernel.
     """
 
     build: Callable[[Mapping[str, Any]], SpikeSum]
@@ -172,7 +294,28 @@ WINDOWS: dict[str, Window] = {
 
 def theory_per_pair(pairs_i: np.ndarray, pre_i: np.ndarray, pre_t: np.ndarray, post_i: np.ndarray,
                     post_t: np.ndarray, kernel: SpikeSum) -> np.ndarray:
-    """Theory ΔW for each synapse ``k`` in ``pairs_i`` from the recorded spikes of pair ``k``."""
+    """Theory ΔW for each synapse ``k`` in ``pairs_i`` from the recorded spikes of pair ``k``.
+
+    Parameters
+    ----------
+    pairs_i : numpy.ndarray
+        Pair (synapse) indices to evaluate, shape ``(n,)``.
+    pre_i : numpy.ndarray
+        Pair index of each presynaptic spike.
+    pre_t : numpy.ndarray
+        Time of each presynaptic spike (s).
+    post_i : numpy.ndarray
+        Pair index of each postsynaptic spike.
+    post_t : numpy.ndarray
+        Time of each postsynaptic spike (s).
+    kernel : SpikeSum
+        The pair kernel (:class:`PairKernel` or :class:`ExponentialKernel`).
+
+    Returns
+    -------
+    numpy.ndarray
+        ΔW per pair, shape ``(n,)``.
+    """
     return np.array([kernel.from_spikes(pre_t[pre_i == k], post_t[post_i == k]) for k in pairs_i])
 
 
@@ -180,7 +323,32 @@ def theory_per_pair(pairs_i: np.ndarray, pre_i: np.ndarray, pre_t: np.ndarray, p
 
 def group_stats(keys: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray,
                                                                 np.ndarray]:
-    """Unique keys (sorted), mean, standard error of the mean (ddof=1; 0 for one sample), count."""
+    """Per unique key: the mean of ``values``, its standard error and the count.
+
+    Parameters
+    ----------
+    keys : numpy.ndarray
+        Group key of each value (e.g. the nominal Δt in ms), shape ``(n,)``.
+    values : numpy.ndarray
+        Values (e.g. ΔW), shape ``(n,)``.
+
+    Returns
+    -------
+    keys : numpy.ndarray
+        Unique keys, sorted.
+    mean : numpy.ndarray
+        Mean per key.
+    sem : numpy.ndarray
+        Standard error of the mean (ddof = 1; 0 for one sample).
+    count : numpy.ndarray
+        Values per key.
+
+    Examples
+    --------
+    >>> k, m, se, n = group_stats([1, 1, 2], [1.0, 3.0, 5.0])
+    >>> print(k, m, se, n)
+    [1. 2.] [2. 5.] [1. 0.] [2 1]
+    """
     keys, values = np.asarray(keys, float), np.asarray(values, float)
     uniq = np.unique(keys)
     mean = np.array([values[keys == k].mean() for k in uniq])
@@ -191,7 +359,27 @@ def group_stats(keys: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.nd
 
 
 def zero_crossing(x: np.ndarray, y: np.ndarray, near: float = 0.0) -> float:
-    """The sign change of y(x) closest to ``near``, by linear interpolation (NaN if none)."""
+    """The sign change of y(x) closest to ``near``, by linear interpolation.
+
+    Parameters
+    ----------
+    x : numpy.ndarray
+        Abscissae, increasing, shape ``(n,)``.
+    y : numpy.ndarray
+        Values, shape ``(n,)``.
+    near : float
+        The crossing closest to this x is returned.
+
+    Returns
+    -------
+    float
+        The interpolated root (an exact zero of ``y`` if there is no sign change); NaN if none.
+
+    Examples
+    --------
+    >>> zero_crossing([-2.0, -1.0, 1.0, 2.0], [-1.0, -1.0, 1.0, 1.0])
+    0.0
+    """
     x, y = np.asarray(x, float), np.asarray(y, float)
     idx = np.nonzero(np.sign(y[:-1]) * np.sign(y[1:]) < 0)[0]
     if idx.size == 0:
@@ -202,6 +390,19 @@ def zero_crossing(x: np.ndarray, y: np.ndarray, near: float = 0.0) -> float:
 
 
 def rmse_fraction(simulated: np.ndarray, theory: np.ndarray) -> float:
-    """RMSE between simulation and theory as a fraction of max|theory|."""
+    """RMSE between simulation and theory as a fraction of max|theory|.
+
+    Parameters
+    ----------
+    simulated : numpy.ndarray
+        Simulated values, shape ``(n,)``.
+    theory : numpy.ndarray
+        Theory at the same points, shape ``(n,)``, not all zero.
+
+    Returns
+    -------
+    float
+        The RMSE / max|theory| (dimensionless).
+    """
     simulated, theory = np.asarray(simulated, float), np.asarray(theory, float)
     return float(np.sqrt(np.mean((simulated - theory) ** 2)) / np.max(np.abs(theory)))

@@ -41,7 +41,21 @@ LEAD_S, TAIL_S = 0.05, 0.5
 
 @dataclass(frozen=True)
 class Schedule:
-    """Spike times (s) of ``n`` independent pairs; ``post_t`` are the wanted post spike times."""
+    """Spike times of ``n`` independent pairs; ``post_t`` are the wanted post spike times.
+
+    Parameters
+    ----------
+    n : int
+        The number of pairs.
+    pre_i : numpy.ndarray
+        Pair index of each presynaptic spike, ints in [0, n).
+    pre_t : numpy.ndarray
+        Time of each presynaptic spike (s), same length as ``pre_i``.
+    post_i : numpy.ndarray
+        Pair index of each wanted postsynaptic spike.
+    post_t : numpy.ndarray
+        Wanted time of each postsynaptic spike (s).
+    """
 
     n: int
     pre_i: np.ndarray
@@ -56,14 +70,51 @@ class Schedule:
         return float(last + TAIL_S)
 
     def pair(self, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """(pre, post) spike times of pair ``k``."""
+        """(pre, post) spike times of pair ``k``.
+
+        Parameters
+        ----------
+        k : int
+            The pair's index.
+
+        Returns
+        -------
+        pre : numpy.ndarray
+            Its presynaptic spike times (s).
+        post : numpy.ndarray
+            Its wanted postsynaptic spike times (s).
+        """
         return self.pre_t[self.pre_i == k], self.post_t[self.post_i == k]
 
 
 def pairing(delta_t_ms: np.ndarray, n_pairings: int, frequency_hz: np.ndarray | float = 1.0
             ) -> Schedule:
-    """Spike-pair protocol: pair k gets ``n_pairings`` pre spikes at ``frequency_hz[k]`` and a post
-    spike at Δt_k = t_post − t_pre (ms) after each (before it if Δt_k < 0)."""
+    """Spike-pair protocol: ``n_pairings`` pre spikes per pair, each with a post spike Δt_k after it.
+
+    Pair k gets ``n_pairings`` pre spikes at ``frequency_hz[k]`` and a post spike at
+    Δt_k = t_post − t_pre after each (before it if Δt_k < 0).
+
+    Parameters
+    ----------
+    delta_t_ms : numpy.ndarray
+        Δt of each pair (ms), shape ``(n,)``.
+    n_pairings : int
+        Pre/post pairings per pair.
+    frequency_hz : numpy.ndarray or float
+        Pairing frequency (Hz), one for all pairs or one per pair.
+
+    Returns
+    -------
+    Schedule
+        ``n`` pairs, the first pre spike after a silent lead.
+
+    Examples
+    --------
+    >>> s = pairing([10.0, -10.0], n_pairings=2, frequency_hz=1.0)
+    >>> pre, post = s.pair(0)
+    >>> print(s.n, ((post - pre) * 1e3).round(6))
+    2 [10. 10.]
+    """
     delta = np.asarray(delta_t_ms, float) * 1e-3
     freq = np.broadcast_to(np.asarray(frequency_hz, float), delta.shape)
     start = LEAD_S + max(0.0, -float(np.min(delta, initial=0.0)))
@@ -75,8 +126,33 @@ def pairing(delta_t_ms: np.ndarray, n_pairings: int, frequency_hz: np.ndarray | 
 
 def poisson(rate_hz: float, duration_s: float, n: int, rng: np.random.Generator,
             dead_time_ms: float = 5.0) -> Schedule:
-    """Independent Poisson pre and post trains (rate ``rate_hz``, with a dead time so that no two
-    pulses of one neuron overlap) for ``n`` pairs: the no-correlation control."""
+    """Independent Poisson pre and post trains for ``n`` pairs: the no-correlation control.
+
+    With a dead time so that no two pulses of one neuron overlap.
+
+    Parameters
+    ----------
+    rate_hz : float
+        Rate of each train (Hz).
+    duration_s : float
+        Length of the trains (s).
+    n : int
+        The number of pairs.
+    rng : numpy.random.Generator
+        Draws the intervals.
+    dead_time_ms : float
+        Minimum interval between two spikes of one train (ms).
+
+    Returns
+    -------
+    Schedule
+        ``n`` pairs of independent trains.
+
+    Raises
+    ------
+    ConfigError
+        If the rate is too high for the dead time.
+    """
     def trains() -> tuple[np.ndarray, np.ndarray]:
         dead = dead_time_ms * 1e-3
         mean_isi = 1.0 / rate_hz - dead
@@ -94,7 +170,20 @@ def poisson(rate_hz: float, duration_s: float, n: int, rng: np.random.Generator,
 
 
 def concat(*schedules: Schedule) -> tuple[Schedule, list[slice]]:
-    """One schedule made of several (pair indices shifted); also each part's slice of pairs."""
+    """One schedule made of several (pair indices shifted), so that they share one compiled run.
+
+    Parameters
+    ----------
+    *schedules : Schedule
+        The schedules, in order.
+
+    Returns
+    -------
+    schedule : Schedule
+        All pairs, the first schedule's first.
+    slices : list of slice
+        Each part's slice of the pairs.
+    """
     parts, slices, offset = [], [], 0
     for s in schedules:
         parts.append((s.pre_i + offset, s.pre_t, s.post_i + offset, s.post_t))
@@ -107,10 +196,28 @@ def concat(*schedules: Schedule) -> tuple[Schedule, list[slice]]:
 # ------------------------------------------------------------------------------- Brian2 network
 
 def evoke_latency(params: dict[str, Any], pulse_ms: float) -> float:
-    """Time (s) from pulse onset to threshold for a LIF neuron at rest driven by I_pulse:
-    v(t) = E_L + R_m I (1 − e^(−t/τ_m)) reaches v_th at t* = τ_m ln(R I / (R I − (v_th − E_L))).
+    """Time from pulse onset to threshold for a LIF neuron at rest driven by I_pulse.
 
+    v(t) = E_L + R_m I (1 − e^(−t/τ_m)) reaches v_th at t* = τ_m ln(R I / (R I − (v_th − E_L))).
     The pulse must evoke exactly one spike: t* < pulse and the refractory period outlasts it.
+
+    Parameters
+    ----------
+    params : dict
+        The neuron's namespace (Brian2 quantities): ``R_m``, ``I_pulse``, ``v_th``, ``E_L``,
+        ``tau_m``, ``tau_ref``.
+    pulse_ms : float
+        The pulse's duration (ms).
+
+    Returns
+    -------
+    float
+        The latency t* (s).
+
+    Raises
+    ------
+    ConfigError
+        If the pulse does not reach threshold, or would evoke a second spike.
     """
     drive = float(params["R_m"] * params["I_pulse"])
     gap = float(params["v_th"] - params["E_L"])
@@ -128,8 +235,25 @@ def evoke_latency(params: dict[str, Any], pulse_ms: float) -> float:
 
 @dataclass
 class PairingResult:
-    """ΔW per pair (the model's ``weight_change`` variable; ``delta_w_tied`` only for a model that
-    has the tied form of Eq 26, else None) and the spikes that produced it (times in s)."""
+    """ΔW per pair and the spikes that produced it.
+
+    Parameters
+    ----------
+    delta_w : numpy.ndarray
+        ΔW per pair, the model's ``weight_change`` variable, shape ``(n,)``.
+    delta_w_tied : numpy.ndarray or None
+        The tied form of Eq 26 per pair, for a model that has it; else None.
+    pre_i : numpy.ndarray
+        Pair index of each recorded presynaptic spike.
+    pre_t : numpy.ndarray
+        Time of each recorded presynaptic spike (s).
+    post_i : numpy.ndarray
+        Pair index of each recorded postsynaptic spike.
+    post_t : numpy.ndarray
+        Time of each recorded postsynaptic spike (s).
+    target : str
+        The Brian2 code-generation target the run used (``"cython"`` or ``"numpy"``).
+    """
 
     delta_w: np.ndarray
     delta_w_tied: np.ndarray | None
@@ -146,10 +270,42 @@ def run_schedule(schedule: Schedule, seed: int, *, noise_mV: float = 0.0, learn:
              synapse_params: dict[str, Any] | None = None) -> PairingResult:
     """Run ``schedule`` as one Brian2 network (module docstring) and return ΔW per pair.
 
-    ``noise_mV`` is the s.d. ``sigma`` of the membrane noise; ``learn`` switches on online learning
-    (the EPSP weight follows ΔW) and ``tied`` selects the tied form for it (each only for a model
-    with that parameter); ``synapse_params`` overrides parameters of the rule synapse (Brian2
-    quantities, units checked).
+    The caller's Brian2 settings (target, clock, seed) are restored afterwards.
+
+    Parameters
+    ----------
+    schedule : Schedule
+        The pairs to simulate.
+    seed : int
+        Brian2's seed (membrane noise).
+    noise_mV : float
+        s.d. ``sigma`` of the membrane noise (mV).
+    learn : bool
+        Online learning: the EPSP weight follows ΔW (only for a model with a ``learn`` parameter).
+    tied : bool
+        Use the tied form for it (only for a model with a ``tied`` parameter).
+    dt_ms : float
+        Simulation time step (ms).
+    pulse_ms : float
+        Duration of the current pulse that evokes each post spike (ms).
+    neuron : str or Model
+        The neuron model file (name, path or loaded model).
+    synapse : str or Model
+        The plastic synapse model file; it must name its ``weight_change`` variable.
+    synapse_params : dict or None
+        Overrides of the synapse's parameters (Brian2 quantities, units checked).
+
+    Returns
+    -------
+    PairingResult
+        ΔW per pair and the recorded spikes.
+
+    Raises
+    ------
+    ConfigError
+        If the pulse cannot evoke the post spikes as scheduled, or a switch is missing.
+    ModelFileError
+        If a model file is invalid or the synapse is not a plasticity rule.
     """
     neuron_m = neuron if isinstance(neuron, Model) else load_model(neuron)
     syn_m = plastic_synapse(synapse)
@@ -200,7 +356,23 @@ def _run_schedule(schedule: Schedule, target: str, noise_mV: float, learn: bool,
 
 
 def plastic_synapse(synapse: str | Model) -> Model:
-    """The synapse model file of a plasticity rule; it must name its ``weight_change`` variable."""
+    """The synapse model file of a plasticity rule; it must name its ``weight_change`` variable.
+
+    Parameters
+    ----------
+    synapse : str or Model
+        A model name, path or loaded model.
+
+    Returns
+    -------
+    Model
+        The loaded synapse model.
+
+    Raises
+    ------
+    ModelFileError
+        If it is not a synapse or names no ``weight_change``.
+    """
     model = synapse if isinstance(synapse, Model) else load_model(synapse)
     if model.kind != "synapse" or not model.weight_change:
         raise ModelFileError(f"{model.path}: a plasticity rule for the STDP protocols must be a "
@@ -210,8 +382,27 @@ def plastic_synapse(synapse: str | Model) -> Model:
 
 
 def switch_params(model: Model, *, learn: bool, tied: bool) -> dict[str, float]:
-    """``learn``/``tied`` as parameter overrides of ``model``; asking for a switch the model does
-    not have is a ConfigError (before anything is compiled)."""
+    """``learn``/``tied`` as parameter overrides of ``model``.
+
+    Parameters
+    ----------
+    model : Model
+        The synapse model.
+    learn : bool
+        Whether online learning is on.
+    tied : bool
+        Whether the tied form is used.
+
+    Returns
+    -------
+    dict of str to float
+        1.0 or 0.0 for each of ``learn``/``tied`` that the model has.
+
+    Raises
+    ------
+    ConfigError
+        If a switch asked for is not a parameter of the model (before anything is compiled).
+    """
     out = {}
     for name, on in (("learn", learn), ("tied", tied)):
         if name in model.params:
@@ -223,13 +414,40 @@ def switch_params(model: Model, *, learn: bool, tied: bool) -> dict[str, float]:
 
 
 def measured_delta_t(result: PairingResult, n: int) -> np.ndarray:
-    """Per pair, the mean over its pre spikes of (nearest post spike − pre spike), in ms."""
+    """Per pair, the mean over its pre spikes of (nearest post spike − pre spike).
+
+    Parameters
+    ----------
+    result : PairingResult
+        A :func:`run_schedule` result.
+    n : int
+        The number of pairs of its schedule.
+
+    Returns
+    -------
+    numpy.ndarray
+        Measured Δt per pair (ms), shape ``(n,)``; NaN for a pair without spikes.
+    """
     return np.array([float(np.mean(d)) if d.size else np.nan for d in pairing_offsets(result, n)])
 
 
 def pairing_offsets(result: PairingResult, n: int) -> list[np.ndarray]:
-    """Per pair, for each of its pre spikes the nearest post spike − pre spike (ms); empty for a
-    pair without pre or post spikes. Their spread within a condition is the spike-time jitter."""
+    """Per pair, for each of its pre spikes the nearest post spike − pre spike.
+
+    Their spread within a condition is the spike-time jitter.
+
+    Parameters
+    ----------
+    result : PairingResult
+        A :func:`run_schedule` result.
+    n : int
+        The number of pairs of its schedule.
+
+    Returns
+    -------
+    list of numpy.ndarray
+        Offsets (ms) per pair, one per pre spike; empty for a pair without pre or post spikes.
+    """
     out = []
     pre, post = _by_pair(result.pre_i, result.pre_t, n), _by_pair(result.post_i, result.post_t, n)
     for k in range(n):

@@ -62,9 +62,33 @@ def run_sweep(cfg: dict[str, Any], exp: experiments.Experiment, out: Path,
               ctx: experiments.RunContext) -> Path:
     """Run every unfinished point of the sweep in ``cfg`` and aggregate them into ``out``.
 
-    ``ctx.workers`` processes (``ctx.options["scheduler"]``: a Dask cluster instead);
-    ``ctx.options["resume"]``: ``out`` must hold the unfinished sweep. Failed points are recorded
-    and the sweep goes on; if any failed, a :class:`UserError` reports them once all are done.
+    Failed points are recorded and the sweep goes on; if any failed, a :class:`UserError` reports them
+    once all are done.
+
+    Parameters
+    ----------
+    cfg : dict
+        The resolved config, its ``sweep`` entry parsed (:func:`parse_spec`).
+    exp : Experiment
+        The experiment swept.
+    out : pathlib.Path
+        The sweep's run directory (created, or an unfinished sweep of the same plan).
+    ctx : RunContext
+        ``ctx.workers`` processes (``ctx.options["scheduler"]``: a Dask cluster instead);
+        ``ctx.options["resume"]``: ``out`` must hold the unfinished sweep;
+        ``ctx.options["allow_nonfinite"]`` accepts non-finite headline numbers.
+
+    Returns
+    -------
+    pathlib.Path
+        ``out``, complete (``summary.json`` written).
+
+    Raises
+    ------
+    UserError
+        If a point failed, the executor failed, or ``out`` holds another sweep.
+    NonFiniteResult
+        If points have non-finite headline numbers (unless allowed).
     """
     points = expand(cfg, exp, str(out / "config.toml"))
     files = input_files([p.cfg for p in points], ctx.network_path)
@@ -151,7 +175,27 @@ def _finish(out: Path, cfg: dict[str, Any], exp: experiments.Experiment, points:
 
 
 def replot_sweep(run_dir: Path, cfg: dict[str, Any], exp: experiments.Experiment) -> list[str]:
-    """Redraw the figures of a finished sweep from its table.npz (``cfg``: its resolved config)."""
+    """Redraw the figures of a finished sweep from its table.npz.
+
+    Parameters
+    ----------
+    run_dir : pathlib.Path
+        The sweep's run directory.
+    cfg : dict
+        Its resolved config (``config.toml``).
+    exp : Experiment
+        The experiment swept.
+
+    Returns
+    -------
+    list of str
+        The names of the figures drawn.
+
+    Raises
+    ------
+    UserError
+        If the sweep is not finished.
+    """
     if not (run_dir / "table.npz").is_file():
         raise UserError(f"{run_dir}: the sweep is not finished (no table.npz); resume it with "
                         f"--resume {run_dir}")

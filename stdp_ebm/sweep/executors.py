@@ -17,8 +17,18 @@ SCHEDULER = re.compile(r"^(tcp|tls|ucx|inproc)://\S+$")
 
 
 def check_scheduler(address: str) -> None:
-    """Reject a malformed ``--scheduler`` address (scheme, host, numeric port) before anything
-    runs."""
+    """Reject a malformed ``--scheduler`` address (scheme, host, numeric port) before anything runs.
+
+    Parameters
+    ----------
+    address : str
+        A Dask scheduler address such as ``tcp://HOST:8786``.
+
+    Raises
+    ------
+    UserError
+        If the address is malformed or its port is not in 1–65535.
+    """
     m = SCHEDULER.match(address)
     port = address.rpartition(":")[2] if m and not address.startswith("inproc") else "1"
     if not m or not port.isdigit() or not 0 < int(port) < 65536:
@@ -28,8 +38,25 @@ def check_scheduler(address: str) -> None:
 
 @contextmanager
 def executor(workers: int, scheduler: str | None) -> Iterator[Executor]:
-    """A ``concurrent.futures`` executor: a spawn-context process pool of ``workers`` processes,
-    or, with ``scheduler``, the executor of a Dask ``Client`` connected to it."""
+    """A ``concurrent.futures`` executor for the sweep's points.
+
+    Parameters
+    ----------
+    workers : int
+        Processes of the local spawn-context pool (ignored with ``scheduler``).
+    scheduler : str or None
+        A Dask scheduler address: the executor of a Dask ``Client`` connected to it.
+
+    Yields
+    ------
+    concurrent.futures.Executor
+        The pool (shut down on exit; pending points cancelled on an exception) or Dask's executor.
+
+    Raises
+    ------
+    UserError
+        If the address is malformed, Dask is not installed or the scheduler cannot be reached.
+    """
     if scheduler is None:
         pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
         try:

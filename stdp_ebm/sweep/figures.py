@@ -27,9 +27,24 @@ def _varies(column: np.ndarray) -> bool:
 
 
 def summary_figure(table: dict[str, np.ndarray], spec: dict[str, Any]) -> Any:
-    """One panel per varying numeric summary figure (and the wall time per point) against the first
+    """The generic sweep figure: each varying numeric summary number against the first swept key.
+
+    One panel per varying numeric summary figure (and the wall time per point) against the first
     numeric swept key (grid before zip), one line per combination of the other swept keys (the keys
-    zipped with x move with it), mean ± s.d. over the seeds."""
+    zipped with x move with it), mean ± s.d. over the seeds.
+
+    Parameters
+    ----------
+    table : dict of str to numpy.ndarray
+        The sweep's table (one entry per point in each column).
+    spec : dict
+        The parsed ``[sweep]`` table (``grid``, ``zip``, ``seeds``).
+
+    Returns
+    -------
+    matplotlib.figure.Figure
+        The figure.
+    """
     from ..plotting import figure, layer_colors, panel_label
 
     grid, zipped = list(spec.get("grid", {})), list(spec.get("zip", {}))
@@ -68,8 +83,26 @@ def summary_figure(table: dict[str, np.ndarray], spec: dict[str, Any]) -> Any:
 
 def draw_sweep(run_dir: Path, table: dict[str, np.ndarray], cfg: dict[str, Any],
                exp: experiments.Experiment) -> list[str]:
-    """Draw ``figures/sweep_summary`` and the experiment's own ``sweep_figures(table, cfg)``
-    (a module-level function of the experiment, when it defines one)."""
+    """Draw ``figures/sweep_summary`` and the experiment's own ``sweep_figures(table, cfg)``.
+
+    The latter when the experiment's module defines that function.
+
+    Parameters
+    ----------
+    run_dir : pathlib.Path
+        The sweep's run directory.
+    table : dict of str to numpy.ndarray
+        The sweep's table.
+    cfg : dict
+        The resolved config.
+    exp : Experiment
+        The experiment.
+
+    Returns
+    -------
+    list of str
+        The names of the figures saved.
+    """
     figs = {"sweep_summary": summary_figure(table, cfg["sweep"])}
     own = getattr(importlib.import_module(experiments.REGISTRY[exp.name]), "sweep_figures", None)
     if own is not None:

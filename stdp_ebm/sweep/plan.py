@@ -15,12 +15,14 @@ from ..seeds import Seeds
 
 __all__ = ["SPEC", "MAX_POINTS", "Point", "parse_spec", "expand", "variants", "plan"]
 
+#: The keys of a ``[sweep]`` table and what each means.
 SPEC: dict[str, str] = {
     "grid": "table of section.key = [values]: every combination is a point",
     "zip": "table of section.key = [values] of equal length, taken together",
     "seeds": "number of replicates (seeds derived from the master seed) or a list of seeds",
     "timeout": "seconds one point may run before it is stopped and recorded as failed",
 }
+#: The most points (rows × combinations × seeds) a sweep may have.
 MAX_POINTS = 100_000
 SEEDS_N = Key("int", 1, SPEC["seeds"], low=1, high=MAX_POINTS)
 SEEDS_LIST = Key("ints", [], SPEC["seeds"], low=0, high=2**63 - 1)
@@ -29,6 +31,21 @@ TIMEOUT = Key("float", 0.0, SPEC["timeout"], low=0.0, open_low=True, high=1e7)  
 
 @dataclass(frozen=True)
 class Point:
+    """One point of a sweep.
+
+    Parameters
+    ----------
+    index : int
+        Its number (zip rows × grid combinations × seeds, seed fastest).
+    replicate : int
+        Its seed's index in the sweep's seed list.
+    seed : int
+        Its master seed.
+    values : dict of str to object
+        ``"section.key"`` -> the swept value, as validated.
+    cfg : dict
+        The point's full, validated config (no ``[sweep]``).
+    """
     index: int
     replicate: int
     seed: int
@@ -83,7 +100,27 @@ def _seeds(raw: Any, master: int, source: str) -> list[int]:
 def parse_spec(raw: Any, schema: Schema, master: int, source: str) -> dict[str, Any]:
     """Validate a ``[sweep]`` table; return it normalised (dotted paths, the explicit seed list).
 
-    Raises :class:`ConfigError` naming ``source`` and the offending entry.
+    Parameters
+    ----------
+    raw : object
+        The ``[sweep]`` table as read from TOML.
+    schema : dict
+        The experiment's config schema (the keys that may be swept).
+    master : int
+        The config's master seed (replicate seeds derive from it).
+    source : str
+        The config's name, for error messages.
+
+    Returns
+    -------
+    dict
+        ``grid`` and ``zip`` (dotted path -> list of values), ``seeds`` (list of int) and ``timeout``
+        (s) when given.
+
+    Raises
+    ------
+    ConfigError
+        Naming ``source`` and the offending entry.
     """
     if not isinstance(raw, dict):
         raise fail(source, "sweep", raw, "must be a table [sweep]")
@@ -120,7 +157,27 @@ def _rows(axes: dict[str, list], zipped: bool) -> list[dict[str, Any]]:
 
 
 def expand(cfg: dict[str, Any], exp: Experiment, source: str) -> list[Point]:
-    """The points of the sweep in ``cfg["sweep"]``, each config validated and cross-checked."""
+    """The points of the sweep in ``cfg["sweep"]``, each config validated and cross-checked.
+
+    Parameters
+    ----------
+    cfg : dict
+        The resolved config with its parsed ``sweep`` entry.
+    exp : Experiment
+        The experiment (validates each point's config).
+    source : str
+        The config's name, for error messages.
+
+    Returns
+    -------
+    list of Point
+        In index order.
+
+    Raises
+    ------
+    ConfigError
+        If a point's config is invalid (naming the point and its values).
+    """
     spec = cfg["sweep"]
     base = {k: v for k, v in cfg.items() if k != "sweep"}
     rows = [{**z, **g} for z in _rows(spec.get("zip", {}), True)
@@ -142,8 +199,20 @@ def expand(cfg: dict[str, Any], exp: Experiment, source: str) -> list[Point]:
 
 
 def variants(cfg: dict[str, Any]) -> Iterator[dict[str, Any]]:
-    """The config of each zip × grid row of the sweep in ``cfg`` (its points without their
-    seeds), neither copied deeply nor validated again: cheap, for estimates."""
+    """The config of each zip × grid row of the sweep in ``cfg`` (its points without their seeds).
+
+    Neither copied deeply nor validated again: cheap, for estimates.
+
+    Parameters
+    ----------
+    cfg : dict
+        The resolved config with its parsed ``sweep`` entry.
+
+    Yields
+    ------
+    dict
+        One config per row.
+    """
     spec = cfg["sweep"]
     for z in _rows(spec.get("zip", {}), True):
         for g in _rows(spec.get("grid", {}), False):
@@ -159,7 +228,22 @@ def _show(values: dict[str, Any]) -> str:
 
 
 def plan(cfg: dict[str, Any], exp: Experiment, points: list[Point]) -> dict[str, Any]:
-    """JSON-able description of the sweep; a resumed sweep must have the same plan."""
+    """JSON-able description of the sweep; a resumed sweep must have the same plan.
+
+    Parameters
+    ----------
+    cfg : dict
+        The resolved config.
+    exp : Experiment
+        The experiment.
+    points : list of Point
+        :func:`expand`'s points.
+
+    Returns
+    -------
+    dict
+        ``experiment``, ``config`` and every point's ``index``, ``replicate``, ``seed`` and ``values``.
+    """
     described = {"experiment": exp.name, "config": cfg,
                  "points": [{"index": p.index, "replicate": p.replicate, "seed": p.seed,
                              "values": p.values} for p in points]}

@@ -24,11 +24,36 @@ __all__ = ["point_dir", "finished", "log", "sessions", "open_sweep", "write_poin
 
 
 def point_dir(run_dir: Path, index: int) -> Path:
+    """The directory of point ``index``: ``points/NNNN``.
+
+    Parameters
+    ----------
+    run_dir : pathlib.Path
+        The sweep's run directory.
+    index : int
+        The point's index.
+
+    Returns
+    -------
+    pathlib.Path
+        ``run_dir/points/<index, 4 digits>``.
+    """
     return run_dir / "points" / f"{index:04d}"
 
 
 def finished(run_dir: Path) -> set[int]:
-    """Indices of the points whose directory exists (each was renamed into place complete)."""
+    """Indices of the points whose directory exists (each was renamed into place complete).
+
+    Parameters
+    ----------
+    run_dir : pathlib.Path
+        The sweep's run directory.
+
+    Returns
+    -------
+    set of int
+        The finished points.
+    """
     points = run_dir / "points"
     if not points.is_dir():
         return set()
@@ -36,6 +61,15 @@ def finished(run_dir: Path) -> set[int]:
 
 
 def log(run_dir: Path, entry: dict[str, Any]) -> None:
+    """Append one JSON line to ``sweep.log`` and flush it to disk.
+
+    Parameters
+    ----------
+    run_dir : pathlib.Path
+        The sweep's run directory.
+    entry : dict
+        A session entry (``session`` key) or a point entry (``point`` key).
+    """
     with open(run_dir / "sweep.log", "a", encoding="utf-8") as f:
         f.write(json.dumps(entry, sort_keys=True) + "\n")
         f.flush()
@@ -43,7 +77,26 @@ def log(run_dir: Path, entry: dict[str, Any]) -> None:
 
 
 def sessions(run_dir: Path) -> list[dict[str, Any]]:
-    """The session entries of ``sweep.log`` (one per start or resume), oldest first."""
+    """The session entries of ``sweep.log`` (one per start or resume), oldest first.
+
+    Lines torn by a kill or damaged are skipped: the point directories are the record of what
+    finished.
+
+    Parameters
+    ----------
+    run_dir : pathlib.Path
+        The sweep's run directory.
+
+    Returns
+    -------
+    list of dict
+        The session entries.
+
+    Raises
+    ------
+    RunDirError
+        If the log is larger than a sweep's log can grow to.
+    """
     path = run_dir / "sweep.log"
     if not path.is_file():
         return []
@@ -63,7 +116,28 @@ def sessions(run_dir: Path) -> list[dict[str, Any]]:
 
 
 def open_sweep(out: Path, cfg: dict[str, Any], plan: dict[str, Any], resume: bool) -> None:
-    """Create the sweep directory, or check that ``out`` holds an unfinished sweep of this plan."""
+    """Create the sweep directory, or check that ``out`` holds an unfinished sweep of this plan.
+
+    Parameters
+    ----------
+    out : pathlib.Path
+        The sweep's run directory.
+    cfg : dict
+        The resolved config (written as ``config.toml``).
+    plan : dict
+        The plan (:func:`stdp_ebm.sweep.plan.plan`) with its ``inputs`` record.
+    resume : bool
+        Whether ``out`` must already hold the sweep (``--resume``).
+
+    Raises
+    ------
+    UserError
+        If ``out`` is complete, holds another sweep, or (``resume``) is not a sweep.
+    RunDirError
+        If its log is not a regular file or is too large.
+    InputError
+        If the sweep's input files changed.
+    """
     if not (out / "sweep.json").is_file():
         if resume:
             raise UserError(f"--resume {out}: not a sweep run directory (no sweep.json)")
@@ -103,6 +177,21 @@ def open_sweep(out: Path, cfg: dict[str, Any], plan: dict[str, Any], resume: boo
 
 def write_point(run_dir: Path, point: Point, outcome: Outcome, experiment: str,
                  session: int) -> None:
+    """Write a point's run directory (its result, or its ``error.json``) atomically and log it.
+
+    Parameters
+    ----------
+    run_dir : pathlib.Path
+        The sweep's run directory.
+    point : Point
+        The point.
+    outcome : Outcome
+        What its worker returned.
+    experiment : str
+        The experiment's name.
+    session : int
+        The number of the current session.
+    """
     seeds = {"master": point.seed, "derived": outcome.seeds}
     extra = {"experiment": experiment, "point": point.index, "replicate": point.replicate,
              "values": point.values, "session": session, "worker": outcome.worker,

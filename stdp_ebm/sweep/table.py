@@ -17,6 +17,7 @@ from .store import point_dir
 
 __all__ = ["BOOKKEEPING", "row", "columns", "write_csv"]
 
+#: The columns every sweep table starts with, before the swept values and the summary numbers.
 BOOKKEEPING = ("index", "replicate", "seed", "status", "error", "wall_s")
 
 
@@ -32,8 +33,26 @@ def _scalars(summary: Any, prefix: str = "") -> dict[str, Any]:
 
 
 def row(run_dir: Path, point: Point) -> dict[str, Any]:
-    """The point's row; a point directory damaged since it was written is a :class:`RunDirError`
-    naming it."""
+    """The point's row of the table.
+
+    Parameters
+    ----------
+    run_dir : pathlib.Path
+        The sweep's run directory.
+    point : Point
+        The point.
+
+    Returns
+    -------
+    dict
+        :data:`BOOKKEEPING`, the swept values and every scalar of the point's summary.json under
+        dotted names (or its error message).
+
+    Raises
+    ------
+    RunDirError
+        If the point directory was damaged since it was written, naming it.
+    """
     pdir = point_dir(run_dir, point.index)
     try:
         meta = read_json(pdir / "manifest.json")
@@ -53,8 +72,26 @@ def row(run_dir: Path, point: Point) -> dict[str, Any]:
 
 
 def columns(rows: list[dict[str, Any]]) -> dict[str, np.ndarray]:
-    """Rows → one array per column: integers as int64, other numbers as float64 (NaN where
-    missing), anything else as text."""
+    """Rows → one array per column.
+
+    Integers as int64, other numbers as float64 (NaN where missing), anything else as text.
+
+    Parameters
+    ----------
+    rows : list of dict
+        :func:`row` of every point.
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        One array of length ``len(rows)`` per column, in order of first appearance.
+
+    Examples
+    --------
+    >>> t = columns([{"index": 0, "cos": 0.5}, {"index": 1}])
+    >>> print(t["index"].dtype, t["cos"])
+    int64 [0.5 nan]
+    """
     names = list(dict.fromkeys(name for row in rows for name in row))
     table = {}
     for name in names:
@@ -70,6 +107,15 @@ def columns(rows: list[dict[str, Any]]) -> dict[str, np.ndarray]:
 
 
 def write_csv(path: Path, table: dict[str, np.ndarray]) -> None:
+    """Write the table as CSV: a header, then one line per point (NaN as an empty cell).
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        The file (``table.csv``).
+    table : dict of str to numpy.ndarray
+        :func:`columns`' result.
+    """
     with open(path, "w", newline="", encoding="utf-8") as f:
         writer = csv.writer(f)
         writer.writerow(list(table))

@@ -28,6 +28,24 @@ __all__ = ["Task", "Outcome", "worker_cache_dir", "deadline", "run_point"]
 
 @dataclass(frozen=True)
 class Task:
+    """What a worker needs to run one sweep point (picklable).
+
+    Parameters
+    ----------
+    experiment : str
+        The experiment's name.
+    index : int
+        The point's index.
+    cfg : dict
+        The point's validated config.
+    network_path : str, NetworkFile or None
+        The ``--network`` file: its bytes (a :class:`~stdp_ebm.network.NetworkFile`, process pool)
+        or its path (Dask workers read it once).
+    timeout : float or None
+        Seconds the point may run (None: no limit).
+    network_sha256 : str or None
+        The ``--network`` file's hash when the sweep started; a worker refuses other bytes.
+    """
     experiment: str
     index: int
     cfg: dict[str, Any]
@@ -38,6 +56,23 @@ class Task:
 
 @dataclass
 class Outcome:
+    """What a worker returns for one point.
+
+    Parameters
+    ----------
+    index : int
+        The point's index.
+    wall_s : float
+        Its wall time (s).
+    worker : dict
+        ``host``, ``pid``, ``cache_dir`` and ``brian2_codegen_target`` of the worker.
+    seeds : dict of str to int
+        The derived seeds it used.
+    result : Result or None
+        The experiment's result; None if it failed.
+    error : dict of str to str or None
+        ``type``, ``message`` (and ``traceback`` for a bug) of its failure; None if it ran.
+    """
     index: int
     wall_s: float
     worker: dict[str, Any]
@@ -52,10 +87,15 @@ _CACHE: list[tuple[Any, Path]] = []  # (lock file held for the life of the proce
 def worker_cache_dir() -> Path:
     """This worker process's own Cython cache for Brian2, claimed once per process.
 
-    ``$XDG_CACHE_HOME/stdp-ebm/cython/<machine>-<python tag>/worker-<slot>``: a slot is claimed
-    with an exclusive ``flock`` held until the process exits, so no two live workers share a
-    cache (no lock contention), later sweeps reuse the compiled code of earlier ones, and the
-    machine/Python tag keeps binaries of different architectures apart in a shared home.
+    ``$XDG_CACHE_HOME/stdp-ebm/cython/<machine>-<python tag>/worker-<slot>``: a slot is claimed with an
+    exclusive ``flock`` held until the process exits, so no two live workers share a cache (no lock
+    contention), later sweeps reuse the compiled code of earlier ones, and the machine/Python tag keeps
+    binaries of different architectures apart in a shared home.
+
+    Returns
+    -------
+    pathlib.Path
+        The cache directory (also set as ``CYTHON_CACHE_DIR`` and Brian2's Cython cache).
     """
     if _CACHE:
         return _CACHE[0][1]
@@ -84,11 +124,21 @@ def worker_cache_dir() -> Path:
 
 @contextmanager
 def deadline(seconds: float | None) -> Iterator[None]:
-    """Raise :class:`PointTimeout` in this thread after ``seconds`` (None: no limit).
+    """Raise :class:`PointTimeout` in this thread after ``seconds``.
 
     In a process-pool worker (main thread) by SIGALRM; in a Dask worker thread by an asynchronous
     exception. Either is delivered between Python bytecodes, so a long call into compiled code
     finishes first.
+
+    Parameters
+    ----------
+    seconds : float or None
+        The limit (s); None is no limit.
+
+    Yields
+    ------
+    None
+        While the deadline runs.
     """
     if seconds is None:
         yield
@@ -123,7 +173,25 @@ def deadline(seconds: float | None) -> Iterator[None]:
 
 
 def run_point(task: Task) -> Outcome:
-    """Run one point (in a worker); any exception is caught and returned as the point's error."""
+    """Run one point (in a worker); any exception is caught and returned as the point's error.
+
+    With one BLAS thread, the worker's own Cython cache and the point's deadline.
+
+    Parameters
+    ----------
+    task : Task
+        The point to run.
+
+    Returns
+    -------
+    Outcome
+        Its result or error, wall time and worker.
+
+    Raises
+    ------
+    InputError
+        If the ``--network`` file's bytes are not those the sweep started with.
+    """
     from threadpoolctl import threadpool_limits
 
     cache = worker_cache_dir()
