@@ -4,6 +4,11 @@
 ``figures(data, summary, cfg) -> {name: Figure}`` draws from those alone, so ``stdp-ebm plot RUN_DIR``
 can redraw a finished run (and, for training, draw one in progress from its checkpoints). Modules
 are imported lazily (rate-only experiments never import Brian2).
+
+Each experiment module's one public name is its ``EXPERIMENT``, run by name (``stdp-ebm run``,
+:func:`stdp_ebm.run_config`); the functions in those modules are the experiment's internals. A study
+of one's own builds on the library (:mod:`stdp_ebm.network`, :mod:`stdp_ebm.rate`,
+:class:`stdp_ebm.SpikingStudy`, :mod:`stdp_ebm.stdp`, the typed sections of :mod:`stdp_ebm.sections`).
 """
 
 from __future__ import annotations
@@ -38,7 +43,23 @@ REGISTRY: dict[str, str] = {
 
 @dataclass
 class RunContext:
-    """What a run gets besides its config: seeds, CLI options, a progress flag."""
+    """What a run gets besides its config.
+
+    Parameters
+    ----------
+    seeds : Seeds
+        Every random stream of the run, derived by name from the master seed.
+    network_path : str, optional
+        A network file given with ``--network``.
+    progress : bool
+        Whether to draw progress bars.
+    workers : int
+        Processes a sweep may use (``--workers``).
+    options : dict
+        Further command-line options by name.
+    work_dir : Path, optional
+        The directory the run is being written into.
+    """
 
     seeds: Seeds
     network_path: str | None = None
@@ -52,7 +73,15 @@ class RunContext:
 
 @dataclass
 class Result:
-    """``data``: arrays for data.npz; ``summary``: JSON-able headline numbers."""
+    """What an experiment's ``run`` returns.
+
+    Parameters
+    ----------
+    data : dict[str, numpy.ndarray]
+        The arrays written to ``data.npz``.
+    summary : dict[str, Any]
+        The JSON-able headline numbers written to ``summary.json``.
+    """
 
     data: dict[str, np.ndarray]
     summary: dict[str, Any]
@@ -60,8 +89,27 @@ class Result:
 
 @dataclass(frozen=True)
 class Experiment:
-    """One experiment: its config ``schema``, ``run(cfg, ctx) -> Result``, ``figures(data, summary,
-    cfg) -> {name: Figure}`` and the cross-key ``check(cfg, source)`` of its own keys."""
+    """One experiment.
+
+    Parameters
+    ----------
+    name : str
+        The name configs give in ``experiment = NAME``.
+    doc : str
+        One line on what it measures.
+    schema : Schema
+        Its config sections and keys.
+    run : Callable
+        ``run(cfg, ctx) -> Result``.
+    figures : Callable
+        ``figures(data, summary, cfg) -> {name: Figure}``, drawn from the results alone.
+    check : Callable, optional
+        ``check(cfg, source)``: the cross-key checks of the experiment's own keys.
+    resumable : bool
+        Whether it checkpoints into ``RunContext.work_dir`` and continues from there.
+    interim : Callable, optional
+        ``interim(cfg, work_dir) -> (data, summary)`` of a run in progress, or None.
+    """
 
     name: str
     doc: str
@@ -77,9 +125,22 @@ class Experiment:
     interim: Callable[[dict, Path], tuple[dict, dict] | None] | None = None
 
     def validate(self, raw: dict[str, Any], source: str) -> dict[str, Any]:
-        """``raw`` (a config without ``[sweep]``) checked against the schema (whose typed sections
-        run their own cross-key checks) and the cross-key checks of this experiment; a
-        :class:`ConfigError` names ``source``."""
+        """Check a parsed config against the schema (whose typed sections run their own
+        cross-key checks) and this experiment's cross-key checks.
+
+        Parameters
+        ----------
+        raw : dict[str, Any]
+            The parsed config, without ``[sweep]``.
+        source : str
+            How errors name the config.
+
+        Returns
+        -------
+        dict[str, Any]
+            The validated config with every default filled in; a problem is a
+            :class:`~stdp_ebm.errors.ConfigError` naming ``source`` and the key.
+        """
         cfg = validate(raw, self.schema, source)
         if self.check is not None:
             self.check(cfg, source)
@@ -87,7 +148,20 @@ class Experiment:
 
 
 def get(name: str, source: str = "config") -> Experiment:
-    """The experiment called ``name``; an unknown name is a :class:`ConfigError`."""
+    """The experiment called ``name``.
+
+    Parameters
+    ----------
+    name : str
+        A key of :data:`REGISTRY`.
+    source : str
+        How an error names the config.
+
+    Returns
+    -------
+    Experiment
+        Its module's ``EXPERIMENT``; an unknown name is a :class:`ConfigError`.
+    """
     if name not in REGISTRY:
         extra = did_you_mean(name, list(REGISTRY)) or f"; known: {', '.join(sorted(REGISTRY))}"
         raise ConfigError(f"{source}: experiment = {name!r} is not a known experiment{extra}")

@@ -17,6 +17,9 @@ from ..rule import FORMS
 from ..spiking import SpikingParams, SpikingRun, load_models, simulate
 from . import RunContext
 
+#: the public name of this module: none: the functions here are internals of the experiments that use them
+__all__: list[str] = []
+
 
 def calibrated_setup(cfg: dict, ctx: RunContext) -> tuple:
     """Network, model files, f–I curve, calibrated rate model (ρ = ρ_LIF) and its free phase."""

@@ -35,6 +35,9 @@ from .alignment_noise import figures_noisy, run_noisy
 from .alignment_spiking import run_spiking
 from ._common import alignment_data, gradient_references
 
+#: the public name of this module: its experiment, run by name (stdp-ebm run, stdp_ebm.run_config)
+__all__: list[str] = ["EXPERIMENT"]
+
 SCHEMA = {
     "network": NETWORK_SCHEMA,
     "dynamics": DYNAMICS_SCHEMA,
@@ -148,6 +151,7 @@ def _check(cfg: dict, source: str) -> None:
         require_noiseless(cfg, source, "the spiking model brings its own noise")
 
 
+#: the ``alignment`` experiment: its schema, run, figures and checks
 EXPERIMENT = Experiment(
     name="alignment",
     doc="Rule ΔW (Eq 26) vs implicit and feed-forward backprop gradients over β and phase length.",

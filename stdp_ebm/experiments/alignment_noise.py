@@ -47,6 +47,9 @@ from ..rule import ep_delta_w
 from ..seeds import Seeds
 from . import Result
 
+#: the public name of this module: none: the functions here are internals of the experiments that use them
+__all__: list[str] = []
+
 ESTIMATORS = ("paired", "online")
 GROUPS = 8  # disjoint groups of trials whose spread gives the standard error of the bias
 

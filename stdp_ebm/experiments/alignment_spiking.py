@@ -20,6 +20,9 @@ from ..spiking.params import SpikingParams
 from . import Result, RunContext
 from ._common import alignment_data, calibrated_setup, gradient_references, spiking_sweep
 
+#: the public name of this module: none: the functions here are internals of the experiments that use them
+__all__: list[str] = []
+
 
 def run_spiking(cfg: dict, ctx: RunContext) -> Result:
     sp, a, d = SpikingParams.of(cfg), cfg["alignment"], cfg["dynamics"]

@@ -40,6 +40,9 @@ from ..learning import EPLearner, TrainParams
 from . import Experiment, Result, RunContext
 from .train import SCHEMA as TRAIN_EXPERIMENT_SCHEMA, load_data
 
+#: the public name of this module: its experiment, run by name (stdp-ebm run, stdp_ebm.run_config)
+__all__: list[str] = ["EXPERIMENT"]
+
 GRADIENTS = ("rule", "rule_small", "implicit", "backprop")
 
 SCHEMA = {
@@ -249,6 +252,7 @@ def _gradient_figure(data: dict):
     return fig
 
 
+#: the ``depth`` experiment: its schema, run, figures and checks
 EXPERIMENT = Experiment(
     name="depth",
     doc="Depth diagnostics: free-phase convergence and per-layer gradient scale vs depth.",

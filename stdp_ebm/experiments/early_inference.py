@@ -49,6 +49,9 @@ from ..references import feedforward_backprop
 from ..seeds import Seeds
 from . import Experiment, Result, RunContext
 
+#: the public name of this module: its experiment, run by name (stdp-ebm run, stdp_ebm.run_config)
+__all__: list[str] = ["EXPERIMENT"]
+
 SCHEMA = {
     "network": NETWORK_SCHEMA,
     "dynamics": DYNAMICS_SCHEMA,
@@ -391,6 +394,7 @@ def _noise_figures(data: dict, name: list[str], colors: list) -> dict:
     return {"early_inference_noise_trials": fig1, "early_inference_noise_sigma": fig2}
 
 
+#: the ``early_inference`` experiment: its schema, run, figures and checks
 EXPERIMENT = Experiment(
     name="early_inference",
     doc="Eq 19/24/25: after a nudge, layer k first moves at step k+1 by −ε^(k+1)·∂C/∂h_k (backprop).",

@@ -49,6 +49,9 @@ from ..progress import iterate
 from . import Experiment, Result, RunContext, require_noiseless
 from ._common import calibrated_setup
 
+#: the public name of this module: its experiment, run by name (stdp-ebm run, stdp_ebm.run_config)
+__all__: list[str] = ["EXPERIMENT"]
+
 ESTIMATORS = ("paired", "independent")
 
 SCHEMA = {
@@ -214,6 +217,7 @@ def check(cfg: dict, source: str) -> None:
             f"must last at least one rate-model step ε·τ = {eps * sp.rate_tau_ms:g} ms")
 
 
+#: the ``noise_bridge`` experiment: its schema, run, figures and checks
 EXPERIMENT = Experiment(
     name="noise_bridge",
     doc="Langevin rate model with σ matched to the LIF populations: ΔW spread vs spiking, vs n.",

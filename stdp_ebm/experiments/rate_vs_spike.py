@@ -49,6 +49,9 @@ from . import Experiment, Result, RunContext
 from ._common import calibrated_setup
 from .rate_vs_spike_figures import figures
 
+#: the public name of this module: its experiment, run by name (stdp-ebm run, stdp_ebm.run_config)
+__all__: list[str] = ["EXPERIMENT"]
+
 FORMS = ("sym", "up")
 REFS = ("implicit", "rate")
 
@@ -189,6 +192,7 @@ def _interval_summary(data: dict) -> dict:
                               for p, n in enumerate(data["populations"])]}
 
 
+#: the ``rate_vs_spike`` experiment: its schema, run, figures and checks
 EXPERIMENT = Experiment(
     name="rate_vs_spike",
     doc="Brian2 spiking vs calibrated rate model: fixed points, nudged trajectories, rule ΔW vs n.",

@@ -7,6 +7,9 @@ import numpy as np
 
 from ..plotting import figure, layer_colors, layer_name, legend_below, panel_label
 
+#: the public name of this module: none: the functions here are internals of the experiments that use them
+__all__: list[str] = []
+
 
 def _fig_calibration(data: dict, cfg: dict):
     from ..activation import HardSigmoid

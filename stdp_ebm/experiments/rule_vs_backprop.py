@@ -40,6 +40,9 @@ from ..spiking import SPIKING_SCHEMA, SpikingParams
 from . import Experiment, Result, RunContext, require_noiseless
 from ._common import alignment_data, calibrated_setup, gradient_references, spiking_sweep
 
+#: the public name of this module: its experiment, run by name (stdp-ebm run, stdp_ebm.run_config)
+__all__: list[str] = ["EXPERIMENT"]
+
 SCHEMA = {
     "network": NETWORK_SCHEMA,
     "dynamics": DYNAMICS_SCHEMA,
@@ -191,6 +194,7 @@ def _check(cfg: dict, source: str) -> None:
                           f"{nudged:g}: the nudged phase ends there")
 
 
+#: the ``rule_vs_backprop`` experiment: its schema, run, figures and checks
 EXPERIMENT = Experiment(
     name="rule_vs_backprop",
     doc="Eq 26, pair and triplet STDP and user rules in one spiking network vs −∂C/∂W, over β and "

@@ -32,6 +32,9 @@ from .stdp_rules import DATA, SPIKING, data_dir, notes, rules, run_spiking, warn
 from .stdp_window import schedule_theory
 from .stdp_window_figures import label
 
+#: the public name of this module: its experiment, run by name (stdp-ebm run, stdp_ebm.run_config)
+__all__: list[str] = ["EXPERIMENT"]
+
 SCHEMA = {
     "protocol": {
         "delta_t_ms": Key("floats", [10.0, -10.0], "Δt = t_post − t_pre of the pairings",
@@ -157,6 +160,7 @@ def figure_panels(n: int):
     return fig, axes
 
 
+#: the ``stdp_frequency`` experiment: its schema, run, figures and checks
 EXPERIMENT = Experiment(
     name="stdp_frequency",
     doc="Pairing-frequency dependence of STDP for Eq 26, pair-based and triplet rules vs "

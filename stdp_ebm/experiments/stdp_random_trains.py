@@ -43,6 +43,9 @@ from . import Experiment, Result, RunContext
 from .stdp_rules import DATA, SPIKING, data_dir, notes, rules, run_spiking, warn_absent
 from .stdp_window_figures import label
 
+#: the public name of this module: its experiment, run by name (stdp-ebm run, stdp_ebm.run_config)
+__all__: list[str] = ["EXPERIMENT"]
+
 SCHEMA = {
     "protocol": {
         "pairs": Key("int", 600, "independent random-train synapses", low=10),
@@ -207,6 +210,7 @@ def figures(data: dict, summary: dict, cfg: dict) -> dict:
     return {"random_trains": fig}
 
 
+#: the ``stdp_random_trains`` experiment: its schema, run, figures and checks
 EXPERIMENT = Experiment(
     name="stdp_random_trains",
     doc="STDP window from random pre/post spike trains (after Bengio et al.; least-squares "

@@ -22,6 +22,9 @@ from ..models import Model, load_model
 from ..stdp.protocols import PairingResult, Schedule, plastic_synapse, run_schedule, switch_params
 from . import RunContext
 
+#: the public name of this module: none: the functions here are internals of the experiments that use them
+__all__: list[str] = []
+
 SPIKING = {
     "neuron": Key("str", "lif_neuron", "neuron model file (a shipped name, see stdp_ebm.models.shipped_models, or a path)"),
     "synapse": Key("str", "rule_synapse", "the rule under test: a synapse model file that names "

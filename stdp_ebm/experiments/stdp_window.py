@@ -38,6 +38,9 @@ from .stdp_rules import (DATA, SPIKING, Rule, data_dir, notes, rules, run_spikin
                          warn_absent)
 from .stdp_window_figures import figures
 
+#: the public name of this module: its experiment, run by name (stdp-ebm run, stdp_ebm.run_config)
+__all__: list[str] = ["EXPERIMENT"]
+
 log = logging.getLogger(__name__)
 
 DEFAULT_GRID = [-100.0, -80.0, -60.0, -50.0, -40.0, -30.0, -25.0, -20.0, -15.0, -10.0, -7.0, -5.0,
@@ -296,6 +299,7 @@ def _headline(data: dict, rule: Rule, fit: WindowFit, target: str, cfg: dict) ->
     return out
 
 
+#: the ``stdp_window`` experiment: its schema, run, figures and checks
 EXPERIMENT = Experiment(
     name="stdp_window",
     doc="STDP window of a rule from spike pairs in one Brian2 run: fit with bootstrap intervals, "

@@ -7,6 +7,9 @@ from matplotlib.ticker import MaxNLocator
 
 from ..plotting import figure, panel_label
 
+#: the public name of this module: none: the functions here are internals of the experiments that use them
+__all__: list[str] = []
+
 RULE_LABELS = {"rule_synapse": "Eq 26 (Bengio et al. 2017)", "pair_stdp": "pair-based STDP",
                "triplet_stdp": "triplet STDP (Pfister & Gerstner 2006)"}
 #: data units: a rule's ΔW is dimensionless, in units of the synapse's initial weight (its model

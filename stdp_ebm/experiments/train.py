@@ -40,6 +40,9 @@ from ..seeds import Seeds
 from ..learning import TRAIN_SCHEMA, TrainParams, train_bp, train_ep
 from . import Experiment, Result, RunContext
 
+#: the public name of this module: its experiment, run by name (stdp-ebm run, stdp_ebm.run_config)
+__all__: list[str] = ["EXPERIMENT"]
+
 N_INPUTS = {"digits": 64, "mnist": 784}
 LEARNERS = {"ep": "rule (EP, Eq 26)", "bp": "backprop baseline"}
 
@@ -228,6 +231,7 @@ def _receptive_fields(dw0: np.ndarray, side: int, n: int = 25):
     return fig
 
 
+#: the ``train`` experiment: its schema, run, figures and checks
 EXPERIMENT = Experiment(
     name="train",
     doc="Two-phase training with the rule (EP form of Eq 26) vs backprop, on digits or MNIST.",

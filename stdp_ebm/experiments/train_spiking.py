@@ -54,6 +54,9 @@ from ..learning import TRAIN_SCHEMA, EPLearner, Learner, TrainParams, evaluate, 
 from . import Experiment, Result, RunContext
 from .train_spiking_plots import LEARNERS, figures, paired_test
 
+#: the public name of this module: its experiment, run by name (stdp-ebm run, stdp_ebm.run_config)
+__all__: list[str] = ["EXPERIMENT"]
+
 TRAIN_KEYS = ("epochs", "batch_size", "lrs", "lr_decay", "free_steps", "nudged_steps")
 
 SCHEMA = {
@@ -362,6 +365,7 @@ def _summary(data: Dataset, sizes: list[int], histories: dict[str, History], fir
                for m, h in histories.items()}}
 
 
+#: the ``train_spiking`` experiment: its schema, run, figures and checks
 EXPERIMENT = Experiment(
     name="train_spiking",
     doc="Digits trained by the Brian2 rule synapses vs the calibrated rate model.",

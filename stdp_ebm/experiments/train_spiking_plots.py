@@ -10,6 +10,9 @@ from ..analysis import mcnemar
 from ..plotting import (error_floor, figure, layer_colors, layer_name, log_percent_axis,
                         mark_floor, panel_label, plot_percent)
 
+#: the public name of this module: none: the functions here are internals of the experiments that use them
+__all__: list[str] = []
+
 LEARNERS = {"spk": "Brian2 rule synapses", "rate": "rate model, ρ_LIF"}
 
 

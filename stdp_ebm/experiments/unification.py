@@ -38,6 +38,9 @@ from ..learning import TRAIN_SCHEMA, TrainParams, train_ep
 from ..algorithms import ALGORITHMS, Comparison, fixed_point_gap
 from . import Experiment, Result, RunContext, require_noiseless
 
+#: the public name of this module: its experiment, run by name (stdp-ebm run, stdp_ebm.run_config)
+__all__: list[str] = ["EXPERIMENT"]
+
 #: the distance may rise by this much (absolute) between two perturbations and still count as falling:
 #: the fixed points are solved to tol ≤ 1e-12, so the contrast/p carries errors ≲ tol/p_min = 1e-8.
 NOISE = 1e-6
@@ -266,6 +269,7 @@ def figures(data: dict, summary: dict, cfg: dict) -> dict:
     }
 
 
+#: the ``unification`` experiment: its schema, run, figures and checks
 EXPERIMENT = Experiment(
     name="unification",
     doc="EP, CHL and predictive coding vs backprop over perturbation strength and inference steps.",
