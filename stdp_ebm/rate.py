@@ -69,7 +69,7 @@ class DynamicsParams(Section):
     noise : float
         Standard deviation σ of the Langevin noise η per step (Eq 1–2); 0 is deterministic.
     tol : float
-        The free phase stops when max |s_{t+1} − s_t|/ε < tol.
+        The free phase stops when ``max |s_{t+1} − s_t|/ε < tol``.
     max_steps : int
         The free phase fails after this many steps.
     """
