@@ -9,12 +9,14 @@ schemas and cross-key checks as a config file, so a bad value is the same one-li
 
 Examples
 --------
->>> from stdp_ebm import SpikingStudy                                   # doctest: +SKIP
->>> study = SpikingStudy.build([20, 30, 10], batch=4, seed=1,
-...                            spiking={"neurons_per_unit": 20, "trials": 2})
->>> run = study.simulate(beta=0.2)                  # free, +β and −β phases in Brian2
->>> dW_tied, dW_eq26 = run.delta_w("sym"), run.delta_w("up")
->>> study.compare(dW_tied)["cos"]                   # per W_k, against −∂C/∂W
+A Brian2 simulation (tens of seconds, noisy numbers), so shown rather than doctested::
+
+    from stdp_ebm import SpikingStudy
+    study = SpikingStudy.build([20, 30, 10], batch=4, seed=1,
+                               spiking={"neurons_per_unit": 20, "trials": 2})
+    run = study.simulate(beta=0.2)                  # free, +β and −β phases in Brian2
+    dW_tied, dW_eq26 = run.delta_w("sym"), run.delta_w("up")
+    study.compare(dW_tied)["cos"]                   # per W_k, against −∂C/∂W
 """
 
 from __future__ import annotations
