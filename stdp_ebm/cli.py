@@ -23,6 +23,7 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"stdp-ebm: error: {printable(message)} (see {self.prog} --help)\n")
 
 
+#: the most ``--workers`` accepted
 MAX_WORKERS = 1024
 
 
@@ -45,6 +46,7 @@ def _cores() -> int:
     return os.cpu_count() or 1
 
 
+#: what ``stdp-ebm --help`` says the program does
 DESCRIPTION = ("Rate and Brian2 spiking simulations of the STDP-compatible learning rule "
                "dW ~ pre-rate x d(post)/dt (Bengio et al. 2017): run an experiment config into a "
                "run directory, list the experiments, show a config's keys, redraw a run's "

@@ -84,6 +84,7 @@ class TrainParams(Section):
 
 
 
+#: the config schema of ``[train]``, derived from :class:`TrainParams`
 TRAIN_SCHEMA = TrainParams.schema()
 
 
@@ -577,7 +578,9 @@ def train_bp(net: Network, rho: Rho, data: Dataset, cfg: TrainParams, rng: np.ra
              checkpoint: Checkpoint | None = None,
              on_epoch: Callable[[History], None] | None = None,
              on_batch: Callable[[int, int, int, float], None] | None = None) -> History:
-    """Train ``net`` in place as a feed-forward chain by backprop (the baseline, :class:`BPLearner`).
+    """Train ``net`` in place as a feed-forward chain by backprop (the baseline).
+
+    The learner is :class:`BPLearner`.
 
     Parameters
     ----------

@@ -71,6 +71,7 @@ class NetworkParams(Section):
             raise self.problem("init_scale", "makes the weight range overflow; give a finite scale")
 
 
+#: the config schema of ``[network]``, derived from :class:`NetworkParams`
 NETWORK_SCHEMA = NetworkParams.schema()
 
 

@@ -96,6 +96,7 @@ class DynamicsParams(Section):
             raise self.problem("beta1", f"must be < beta2 = {self.beta2:g}")
 
 
+#: the config schema of ``[dynamics]``, derived from :class:`DynamicsParams`
 DYNAMICS_SCHEMA = DynamicsParams.schema()
 SPARSE_INPUTS = 0.75   # fraction of active input units below which ρ(x)W_0 skips the others' rows
 DTYPE_KEY = Key("str", "float64", "floating-point precision of weights, states and data (training: "

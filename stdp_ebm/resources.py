@@ -26,6 +26,7 @@ _LIMIT: list[int] = []  # the --max-memory of this process, when given
 PER_WEIGHT, PER_STATE = 8 * 16, 8 * 6
 #: the MNIST arrays (60k + 10k images as float64, one-hot targets, the raw bytes)
 DATASET_BYTES = {"digits": 1797 * 74 * 8, "mnist": 70_000 * (784 + 10) * 8 + 55_000_000}
+#: the factor of each size suffix of ``--max-memory`` (powers of 1024; "" is bytes)
 UNITS = {"": 1, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}
 #: bytes per Brian2 synapse and per neuron at the peak of building a spiking network: the index and
 #: weight arrays, the spike queue and numpy's construction temporaries (measured 75–81 per
@@ -36,7 +37,7 @@ PER_SYNAPSE, PER_NEURON = 96, 256
 #: n units and the system matrix built from it, 5 float64 copies of n² at its peak (measured:
 #: 154 MB traced for alignment with sizes [4, 2000, 3], 5.0 × n²·8 bytes)
 HESSIAN_EXPERIMENTS = {"alignment", "unification", "rate_vs_spike", "depth", "train_spiking"}
-PER_HESSIAN = 8 * 5
+PER_HESSIAN = 8 * 5  #: bytes per n² entry at that peak: 5 float64 copies
 
 
 def parse_size(text: str) -> int:

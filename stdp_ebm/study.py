@@ -150,8 +150,9 @@ class SpikingStudy:
     def gradient(self) -> list[np.ndarray]:
         """−∂C/∂W by implicit differentiation at the calibrated rate model's free fixed point.
 
-        The reference the spiking ΔW is compared with (:func:`stdp_ebm.references.implicit_neg_grad`;
-        C of Bengio et al. 2017 Eq 13, summed over the examples).
+        The reference the spiking ΔW is compared with
+        (:func:`stdp_ebm.references.implicit_neg_grad`; C of Bengio et al. 2017 Eq 13, summed over
+        the examples).
 
         Returns
         -------

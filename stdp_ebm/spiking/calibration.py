@@ -59,6 +59,7 @@ class CalibrationParams(Section):
             raise self.problem("s_min", f"must be < s_max = {self.s_max:g}")
 
 
+#: the config schema of ``[calibration]``, derived from :class:`CalibrationParams`
 CALIBRATION_SCHEMA = CalibrationParams.schema()
 
 

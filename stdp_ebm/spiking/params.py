@@ -73,6 +73,7 @@ class SpikingParams(Section):
 
 
 
+#: the config schema of ``[spiking]``, derived from :class:`SpikingParams`
 SPIKING_SCHEMA = SpikingParams.schema()
 
 #: what a rule file offers the layered network (see :func:`rule_form`)

@@ -287,7 +287,8 @@ def rule_on_spike_trains(trains: list[tuple[np.ndarray, np.ndarray]], n: int, du
     duration_ms : float
         How long the rule accumulates, in ms.
     sp : SpikingParams
-        The ``[spiking]`` section; the rate filters, ``r_max_hz``, ``dt_ms`` and ``codegen`` are read.
+        The ``[spiking]`` section; the rate filters, ``r_max_hz``, ``dt_ms`` and ``codegen`` are
+        read.
     models : dict, optional
         The model files (:func:`~stdp_ebm.spiking.params.load_models`); the shipped ones if None.
     warmup_ms : float

@@ -8,7 +8,9 @@ import numpy as np
 
 from ..errors import UserError
 
+#: the Cython target's random-number buffers (uniform and normal numbers)
 BUFFERS = ("rand", "randn")
+#: the code-generation targets whose random state :func:`random_state` can read
 TARGETS = ("cython", "numpy")
 
 

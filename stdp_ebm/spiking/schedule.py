@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from ..progress import run_brian2
 
+#: a segment's ``start`` or ``end``: called with no argument, its result ignored
 Callback = Callable[[], None]
 
 
