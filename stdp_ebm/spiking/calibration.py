@@ -131,7 +131,7 @@ def measure_fi(neuron, neuron_params: dict, calib: CalibrationParams, unit_curre
     -------
     FICurve
         Rates counted after ``warmup_ms`` over ``duration_ms``; the standard error is at least
-        one spike among all of a point's neurons.
+        the rate that one spike among all of a point's neurons gives, 1/(neurons · duration).
     """
     import brian2 as b2
 
