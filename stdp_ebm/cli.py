@@ -23,6 +23,7 @@ class _Parser(argparse.ArgumentParser):
         self.exit(2, f"stdp-ebm: error: {printable(message)} (see {self.prog} --help)\n")
 
 
+#: the most ``--workers`` accepted
 MAX_WORKERS = 1024
 
 
@@ -45,6 +46,7 @@ def _cores() -> int:
     return os.cpu_count() or 1
 
 
+#: what ``stdp-ebm --help`` says the program does
 DESCRIPTION = ("Rate and Brian2 spiking simulations of the STDP-compatible learning rule "
                "dW ~ pre-rate x d(post)/dt (Bengio et al. 2017): run an experiment config into a "
                "run directory, list the experiments, show a config's keys, redraw a run's "
@@ -52,7 +54,23 @@ DESCRIPTION = ("Rate and Brian2 spiking simulations of the STDP-compatible learn
 
 
 def plain(text: str) -> str:
-    """``text`` without reStructuredText markup (``code``, :func:`name`), for the terminal."""
+    """``text`` without reStructuredText markup (``code``, :func:`name`), for the terminal.
+
+    Parameters
+    ----------
+    text : str
+        E.g. an experiment's documentation.
+
+    Returns
+    -------
+    str
+        Roles (``:func:`~a.b```) replaced by their target, double backquotes removed.
+
+    Examples
+    --------
+    >>> plain("run :func:`~stdp_ebm.rate.active_inputs` on ``x``")
+    'run stdp_ebm.rate.active_inputs on x'
+    """
     text = re.sub(r":[a-z]+:`~?([^`]+)`", r"\1", text)
     return text.replace("``", "")
 
@@ -91,6 +109,14 @@ def _add_data_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The parser of the ``stdp-ebm`` command line (docs/cli.md).
+
+    Returns
+    -------
+    argparse.ArgumentParser
+        With the sub-commands ``run``, ``list``, ``keys``, ``plot`` and ``data``; a usage error
+        is one line and exit status 2.
+    """
     parser = _Parser(prog="stdp-ebm", description=DESCRIPTION)
     parser.add_argument("--version", action=_Version)
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser,
@@ -287,12 +313,44 @@ def _cmd_run(args: argparse.Namespace) -> int:
 
 
 def printable(text: str) -> str:
-    """``text`` with control, format and unencodable characters escaped as repr does, so that a
-    name from input (a key, a path) can neither break the line nor send terminal sequences."""
+    r"""``text`` with control, format and unencodable characters escaped as repr does.
+
+    A name from input (a key, a path) can then neither break the line nor send terminal
+    sequences.
+
+    Parameters
+    ----------
+    text : str
+        Text to print, e.g. an error message quoting user input.
+
+    Returns
+    -------
+    str
+        The text with every non-printable character but the space replaced by its escape.
+
+    Examples
+    --------
+    >>> print(printable("a\nb\x1b[2J"))
+    a\nb\x1b[2J
+    """
     return "".join(c if c.isprintable() or c == " " else repr(c)[1:-1] for c in text)
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Run the ``stdp-ebm`` command line.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        The arguments after the program name; ``sys.argv[1:]`` if None.
+
+    Returns
+    -------
+    int
+        The exit status: 0 done, 2 bad input or a failed run (one line on stderr), 3 a run whose
+        headline numbers are not finite, 130 interrupted. A usage error exits (status 2) from
+        the parser.
+    """
     args = build_parser().parse_args(argv)
     try:
         if args.command == "list":

@@ -34,9 +34,28 @@ INT_CEILING = 10**7
 class Key:
     """One config key: its kind, default, documentation and allowed range.
 
-    ``kind`` is one of ``float``, ``int``, ``bool``, ``str``, ``floats`` (list of float) or ``ints``.
-    ``low``/``high`` bound numbers (and every item of a list); ``open_low``/``open_high`` make the bound
-    strict. ``choices`` restricts strings. ``min_len`` is the least length of a list.
+    Parameters
+    ----------
+    kind : str
+        One of ``float``, ``int``, ``bool``, ``str``, ``floats`` (list of float) or ``ints``
+        (list of int).
+    default : Any
+        The value taken when a config does not set the key.
+    doc : str
+        What the key means, with its unit; shown by ``stdp-ebm keys``.
+    low, high : float or None
+        Bounds of a number (and of every item of a list); None: unbounded on that side.
+    open_low, open_high : bool
+        Make the bound ``low`` (``high``) strict.
+    choices : tuple of str
+        The allowed values of a string (empty: any string).
+    min_len : int
+        The least length of a list.
+
+    Examples
+    --------
+    >>> Key("float", 0.5, "step size", low=0, open_low=True, high=1).allowed()
+    'a number > 0 and <= 1'
     """
 
     kind: str
@@ -51,13 +70,26 @@ class Key:
 
     @property
     def upper(self) -> float | None:
-        """``high``, or :data:`INT_CEILING` for an integer key that declares no ``high``."""
+        """``high``, or :data:`INT_CEILING` for an integer key that declares no ``high``.
+
+        Returns
+        -------
+        float or None
+            The upper bound checked; None: unbounded above.
+        """
         if self.high is None and self.kind in ("int", "ints"):
             return INT_CEILING
         return self.high
 
     def allowed(self) -> str:
-        """A human-readable statement of the allowed values."""
+        """A human-readable statement of the allowed values.
+
+        Returns
+        -------
+        str
+            E.g. ``"an integer >= 1 and <= 10000000"`` or ``"one of 'a', 'b'"``; error messages
+            append it to ``"must be "``.
+        """
         if self.choices:
             return "one of " + ", ".join(repr(c) for c in self.choices)
         what = {"floats": "a list of numbers", "ints": "a list of integers", "float": "a number",
@@ -93,13 +125,45 @@ RENAMED = {"data.data_dir": DATA_DIR, "task.data_dir": DATA_DIR}
 
 
 def data_dir_key(default: str, doc: str) -> Key:
-    """The ``[data] dir`` key (:data:`DATA_DIR`) with an experiment's default and documentation."""
+    """The ``[data] dir`` key (:data:`DATA_DIR`) with an experiment's default and documentation.
+
+    Parameters
+    ----------
+    default : str
+        The experiment's default directory.
+    doc : str
+        What the directory holds; a note that relative paths are taken from the working
+        directory is appended.
+
+    Returns
+    -------
+    Key
+        A ``str`` key.
+    """
     return Key("str", default, doc + " (relative paths: to the working directory)")
 
 
 def data_directory(value: str | Path, needed_for: str) -> Path:
-    """The existing directory that the value of :data:`DATA_DIR` names; else a
-    :class:`DataError` that names the key, the directory and what it is ``needed_for``."""
+    """The existing directory that the value of :data:`DATA_DIR` names.
+
+    Parameters
+    ----------
+    value : str or pathlib.Path
+        The value of :data:`DATA_DIR` in the config.
+    needed_for : str
+        What the directory is needed for; quoted in the error.
+
+    Returns
+    -------
+    pathlib.Path
+        ``value`` as a path.
+
+    Raises
+    ------
+    DataError
+        If no such directory exists; the message names the key, the directory and
+        ``needed_for``.
+    """
     path = Path(value)
     if not path.is_dir():
         raise DataError(f"{DATA_DIR} = {str(path)!r}: no such directory ({path.absolute()}); "
@@ -173,10 +237,29 @@ def fail(source: str, where: str, value: Any, problem: str) -> ConfigError:
 def validate(raw: Mapping[str, Any], schema: Schema, source: str) -> dict[str, Any]:
     """Validate a parsed config against ``schema`` and fill in defaults.
 
-    Returns a new nested dict with every key of the schema present. A section whose schema is a
-    typed section's (:class:`stdp_ebm.sections.SectionSchema`) is also built once, which runs its
-    cross-key checks. Raises :class:`ConfigError` naming ``source``, the key and the allowed values
-    on the first problem found.
+    A section whose schema is a typed section's (:class:`stdp_ebm.sections.SectionSchema`) is also
+    built once, which runs its cross-key checks.
+
+    Parameters
+    ----------
+    raw : Mapping[str, Any]
+        The parsed config (e.g. from :func:`read_toml`): top-level keys and one table per section.
+        A ``[sweep]`` table is allowed and left out of the result.
+    schema : Mapping[str, Mapping[str, Key]]
+        The experiment's keys, section name → key name → :class:`Key`.
+    source : str
+        How errors name the config (its file name).
+
+    Returns
+    -------
+    dict
+        A new nested dict with every top-level key and every key of the schema present, values
+        normalised (floats as float, lists as lists).
+
+    Raises
+    ------
+    ConfigError
+        On the first problem found: one line naming ``source``, the key and the allowed values.
     """
     out: dict[str, Any] = {}
     sections = [s for s in schema] + ["sweep"]
@@ -236,8 +319,22 @@ def _literal(value: Any, width: int = 70) -> str:
 
 
 def describe_keys(cfg: Mapping[str, Any], schema: Schema) -> list[str]:
-    """The keys of a validated config, one block each: ``key = value`` (and the default where it
-    differs), then the allowed values and the documentation, indented (``stdp-ebm keys``)."""
+    """The keys of a validated config, one block each (``stdp-ebm keys``).
+
+    Parameters
+    ----------
+    cfg : Mapping[str, Any]
+        A validated config (:func:`validate`).
+    schema : Mapping[str, Mapping[str, Key]]
+        The experiment's schema, section name → key name → :class:`Key`.
+
+    Returns
+    -------
+    list of str
+        Lines: for each key ``key = value`` (and the default where it differs), then the
+        documentation and the allowed values, indented; a ``[section]`` line before each
+        section.
+    """
     def block(name: str, key: Key, value: Any) -> list[str]:
         head = f"{name} = {_literal(value)}"
         same = value == key.default or (key.kind == "float" and _is_number(key.default)
@@ -299,13 +396,39 @@ CONFIGS_DIR = Path(str(resources.files("stdp_ebm").joinpath("configs")))
 
 
 def shipped_configs() -> dict[str, Path]:
-    """The shipped experiment configs by name (``"stdp_window"`` → its TOML file)."""
+    """The shipped experiment configs by name.
+
+    Returns
+    -------
+    dict of str to pathlib.Path
+        Config name (``"stdp_window"``) → its TOML file in :data:`CONFIGS_DIR`, sorted by name.
+    """
     return {p.stem: p for p in sorted(CONFIGS_DIR.glob("*.toml"))}
 
 
 def find_config(name_or_path: str | Path) -> Path:
-    """An existing config file, or a shipped config by bare name (``stdp_window`` or
-    ``stdp_window.toml``, no folder): ``stdp-ebm run stdp_window`` works from any directory."""
+    """An existing config file, or a shipped config by bare name.
+
+    A bare name (``stdp_window`` or ``stdp_window.toml``, no folder) that is no file in the
+    working directory names a shipped config, so ``stdp-ebm run stdp_window`` works from any
+    directory.
+
+    Parameters
+    ----------
+    name_or_path : str or pathlib.Path
+        A path to a config file, or the name of a shipped config.
+
+    Returns
+    -------
+    pathlib.Path
+        The file: ``name_or_path`` itself if it is a file or has a folder part (whether or not it
+        exists), else the shipped config of that name.
+
+    Raises
+    ------
+    ConfigError
+        A bare name that is neither a file nor a shipped config.
+    """
     path = Path(name_or_path)
     if path.is_file() or path.parent != Path("."):  # a run directory named "alignment" is no config
         return path
@@ -332,9 +455,32 @@ MAX_CONFIG_BYTES = 1 << 20
 
 def read_toml(path: str | Path, *, what: str = "config", limit: int = MAX_CONFIG_BYTES,
               error: type[UserError] = ConfigError) -> dict[str, Any]:
-    """Read a TOML file; a missing, special or over-large (> ``limit`` bytes) file, bad UTF-8, a
-    syntax error or nesting too deep to parse is an ``error`` (:class:`ConfigError`) that calls the
-    file a ``what`` (the model files, :mod:`stdp_ebm.models`, are read here too)."""
+    """Read a TOML file, refusing what cannot be a config in one line.
+
+    The model files (:mod:`stdp_ebm.models`) are read here too.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The file.
+    what : str
+        What the file is called in errors (``"config"``, ``"model"``).
+    limit : int
+        The largest size read, in bytes.
+    error : type of UserError
+        The error raised (:class:`ConfigError` by default).
+
+    Returns
+    -------
+    dict
+        The parsed TOML.
+
+    Raises
+    ------
+    UserError
+        ``error``, for a missing, special or over-large (> ``limit`` bytes) file, bad UTF-8, a
+        syntax error or nesting too deep to parse.
+    """
     path = Path(path)
     try:
         if path.exists() and not path.is_file():

@@ -84,11 +84,31 @@ class TrainParams(Section):
 
 
 
+#: the config schema of ``[train]``, derived from :class:`TrainParams`
 TRAIN_SCHEMA = TrainParams.schema()
 
 
 def error_rate(y: np.ndarray, target: np.ndarray) -> float:
-    """Fraction of examples whose largest output is not the target class."""
+    """Fraction of examples whose largest output is not the target class.
+
+    Parameters
+    ----------
+    y : numpy.ndarray
+        Outputs, shape ``(batch, n_classes)``.
+    target : numpy.ndarray
+        Targets (one-hot, or any array whose largest entry is the class), same shape.
+
+    Returns
+    -------
+    float
+        The error rate in [0, 1].
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> error_rate(np.array([[0.9, 0.1], [0.2, 0.7]]), np.array([[1, 0], [1, 0]]))
+    0.5
+    """
     return float(np.mean(np.argmax(y, axis=1) != np.argmax(target, axis=1)))
 
 
@@ -96,14 +116,65 @@ class Learner(Stateful, Protocol):
     """What :func:`fit` needs: a mini-batch update, a prediction and checkpointable state."""
 
     def update(self, idx: np.ndarray, x: np.ndarray, d: np.ndarray, lr_scale: float,
-               rng: np.random.Generator) -> np.ndarray: ...
+               rng: np.random.Generator) -> np.ndarray:
+        """Learn from one mini-batch: change the network in place.
 
-    def predict(self, x: np.ndarray) -> np.ndarray: ...
+        Parameters
+        ----------
+        idx : numpy.ndarray
+            Indices of the mini-batch's examples in the training set, shape ``(batch,)``.
+        x : numpy.ndarray
+            Their inputs, shape ``(batch, n_0)``, in [0, 1] (after input dropout).
+        d : numpy.ndarray
+            Their one-hot targets, shape ``(batch, n_{L+1})``.
+        lr_scale : float
+            Factor of every learning rate, decay^epoch.
+        rng : numpy.random.Generator
+            The training stream (e.g. the sign of β).
+
+        Returns
+        -------
+        numpy.ndarray
+            The predictions made while learning, shape ``(batch, n_{L+1})`` (the epoch's train
+            error is measured on them).
+        """
+        ...
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        """The network's output for inputs ``x``.
+
+        Parameters
+        ----------
+        x : numpy.ndarray
+            Inputs, shape ``(batch, n_0)``.
+
+        Returns
+        -------
+        numpy.ndarray
+            Outputs y, shape ``(batch, n_{L+1})``.
+        """
+        ...
 
 
 def apply_update(net: Network, lrs: Sequence[float], scale: float, dW: list[np.ndarray | LowRank],
                  db: list[np.ndarray], weight_decay: float = 0.0) -> None:
-    """W_k += lr_k·scale·(ΔW_k − λ W_k) and b_{k+1} += lr_k·scale·Δb_{k+1}, in place."""
+    """W_k += lr_k·scale·(ΔW_k − λ W_k) and b_{k+1} += lr_k·scale·Δb_{k+1}, in place.
+
+    Parameters
+    ----------
+    net : Network
+        Changed in place.
+    lrs : Sequence[float]
+        Learning rate lr_k of W_k and b_{k+1}, one per weight matrix, input side first.
+    scale : float
+        Factor of every learning rate (decay^epoch).
+    dW : list of numpy.ndarray or LowRank
+        ΔW_k, shape ``(n_k, n_{k+1})`` or as factors (:class:`~stdp_ebm.rule.LowRank`).
+    db : list of numpy.ndarray
+        Δb_{k+1}, shape ``(n_{k+1},)``.
+    weight_decay : float
+        The L2 decay λ of the weights (not of the biases).
+    """
     for k, lr in enumerate(lrs):
         if weight_decay:
             net.W[k] *= 1.0 - lr * scale * weight_decay
@@ -116,7 +187,20 @@ def apply_update(net: Network, lrs: Sequence[float], scale: float, dW: list[np.n
 
 
 class EPLearner:
-    """The rule in a :class:`RateModel`: free phase, nudged phase(s), closed-form update."""
+    """The rule in a :class:`RateModel`: free phase, nudged phase(s), closed-form update.
+
+    The update of Bengio et al. 2017 Eq 26 integrated over the nudged phase (Eq 13), in the
+    closed form of the module docstring.
+
+    Parameters
+    ----------
+    model : RateModel
+        The model trained; its network is changed in place.
+    cfg : TrainParams
+        The ``[train]`` section.
+    n_train : int
+        The number of training examples (the persistent states hold one state per example).
+    """
 
     def __init__(self, model: RateModel, cfg: TrainParams, n_train: int) -> None:
         self.model, self.cfg, self.net = model, cfg, model.net
@@ -130,6 +214,18 @@ class EPLearner:
         return self.model.settle(s, self.cfg.free_steps, drive)
 
     def predict(self, x: np.ndarray) -> np.ndarray:
+        """The output after ``free_steps`` steps of the free phase started at rest.
+
+        Parameters
+        ----------
+        x : numpy.ndarray
+            Inputs, shape ``(batch, n_0)``.
+
+        Returns
+        -------
+        numpy.ndarray
+            y⁰, shape ``(batch, n_{L+1})``.
+        """
         return self._free(x, self.model.input_drive(x))[-1]
 
     def _phases(self, x: np.ndarray, d: np.ndarray, rng: np.random.Generator,
@@ -157,13 +253,56 @@ class EPLearner:
 
     def delta(self, x: np.ndarray, d: np.ndarray, rng: np.random.Generator,
               start: State | None = None) -> tuple[list[np.ndarray], list[np.ndarray], State]:
-        """ΔW_k and Δb_{k+1} of the rule for one mini-batch (not applied) and its free state s⁰."""
+        """ΔW_k and Δb_{k+1} of the rule for one mini-batch (not applied) and its free state s⁰.
+
+        Parameters
+        ----------
+        x : numpy.ndarray
+            Inputs, shape ``(batch, n_0)``.
+        d : numpy.ndarray
+            Targets, shape ``(batch, n_{L+1})``.
+        rng : numpy.random.Generator
+            Draws the sign of β (with ``random_sign``).
+        start : list of numpy.ndarray, optional
+            The free phase's initial state; at rest (:meth:`RateModel.initial_state`) if None.
+
+        Returns
+        -------
+        dW : list of numpy.ndarray
+            ΔW_k, shape ``(n_k, n_{k+1})``, per unit learning rate.
+        db : list of numpy.ndarray
+            Δb_{k+1}, shape ``(n_{k+1},)``.
+        s0 : list of numpy.ndarray
+            The free state s⁰.
+        """
         s0, ref, nudged, beta = self._phases(x, d, rng, start)
         return ep_delta_w(self.model.rho, ref, nudged, beta), self._bias_delta(ref, nudged, beta), s0
 
     def update(self, idx: np.ndarray, x: np.ndarray, d: np.ndarray, lr_scale: float,
                rng: np.random.Generator) -> np.ndarray:
-        """:meth:`delta`, applied; ΔW_0 as its factors (:class:`LowRank`), never formed."""
+        """:meth:`delta`, applied; ΔW_0 as its factors (:class:`LowRank`), never formed.
+
+        With ``persistent`` the free phase starts from, and stores, each example's last free
+        state.
+
+        Parameters
+        ----------
+        idx : numpy.ndarray
+            Indices of the mini-batch's examples in the training set, shape ``(batch,)``.
+        x : numpy.ndarray
+            Their inputs, shape ``(batch, n_0)``, in [0, 1] (after input dropout).
+        d : numpy.ndarray
+            Their one-hot targets, shape ``(batch, n_{L+1})``.
+        lr_scale : float
+            Factor of every learning rate, decay^epoch.
+        rng : numpy.random.Generator
+            The training stream (e.g. the sign of β).
+
+        Returns
+        -------
+        numpy.ndarray
+            The free-phase output y⁰, shape ``(batch, n_{L+1})``.
+        """
         start = None if self.states is None else [x] + [s[idx] for s in self.states]
         s0, ref, nudged, beta = self._phases(x, d, rng, start)
         rho = self.model.rho
@@ -178,9 +317,24 @@ class EPLearner:
         return s0[-1]
 
     def extra_state(self) -> dict[str, np.ndarray]:
+        """The learner's own state for a checkpoint.
+
+        Returns
+        -------
+        dict of str to numpy.ndarray
+            ``persist_k``: the persistent free states of layer k + 1, shape
+            ``(n_train, n_{k+1})``; empty without ``persistent``.
+        """
         return {} if self.states is None else {f"persist_{k}": s for k, s in enumerate(self.states)}
 
     def load_extra_state(self, arrays: dict[str, np.ndarray]) -> None:
+        """Restore the state of :meth:`extra_state` from a checkpoint.
+
+        Parameters
+        ----------
+        arrays : dict of str to numpy.ndarray
+            The checkpoint's arrays; ``persist_k`` is read with ``persistent``.
+        """
         if self.states is not None:
             self.states = [arrays[f"persist_{k}"].copy() for k in range(len(self.states))]
 
@@ -193,6 +347,15 @@ class BPLearner:
     projection's derivative [β1 ≤ z ≤ β2]). The output error y − d is not masked by the projection:
     an output that starts beyond a bound would otherwise never learn (with the mask on every layer,
     plain BP stalls at 40–60 % error on the digits), whereas EP's nudge moves it (Eq 13).
+
+    Parameters
+    ----------
+    net : Network
+        The network trained, in place.
+    rho : Rho
+        The activation ρ; its bounds are the projection's [β1, β2].
+    cfg : TrainParams
+        The ``[train]`` section.
     """
 
     def __init__(self, net: Network, rho: Rho, cfg: TrainParams) -> None:
@@ -208,10 +371,42 @@ class BPLearner:
         return s, z
 
     def predict(self, x: np.ndarray) -> np.ndarray:
+        """The feed-forward output s_{L+1}.
+
+        Parameters
+        ----------
+        x : numpy.ndarray
+            Inputs, shape ``(batch, n_0)``.
+
+        Returns
+        -------
+        numpy.ndarray
+            Outputs, shape ``(batch, n_{L+1})``.
+        """
         return self._forward(x)[0][-1]
 
     def update(self, idx: np.ndarray, x: np.ndarray, d: np.ndarray, lr_scale: float,
                rng: np.random.Generator) -> np.ndarray:
+        """One SGD step on C = ½‖y − d‖² (mean over the batch), backpropagated exactly.
+
+        Parameters
+        ----------
+        idx : numpy.ndarray
+            Indices of the mini-batch's examples in the training set, shape ``(batch,)``.
+        x : numpy.ndarray
+            Their inputs, shape ``(batch, n_0)``, in [0, 1] (after input dropout).
+        d : numpy.ndarray
+            Their one-hot targets, shape ``(batch, n_{L+1})``.
+        lr_scale : float
+            Factor of every learning rate, decay^epoch.
+        rng : numpy.random.Generator
+            The training stream (e.g. the sign of β).
+
+        Returns
+        -------
+        numpy.ndarray
+            The forward output before the step, shape ``(batch, n_{L+1})``.
+        """
         (lo, hi), (s, z) = self.rho.bounds, self._forward(x)
         n = len(self.net.W)
         dW: list[np.ndarray | LowRank] = []                  # filled top-down, W_{n−1} first
@@ -228,15 +423,46 @@ class BPLearner:
         return s[-1]
 
     def extra_state(self) -> dict[str, np.ndarray]:
+        """The learner's own state for a checkpoint.
+
+        Returns
+        -------
+        dict of str to numpy.ndarray
+            Empty: the baseline keeps no state besides its network.
+        """
         return {}
 
     def load_extra_state(self, arrays: dict[str, np.ndarray]) -> None:
+        """Restore the state of :meth:`extra_state` from a checkpoint.
+
+        Parameters
+        ----------
+        arrays : dict of str to numpy.ndarray
+            Ignored.
+        """
         return None
 
 
 def evaluate(predict: Callable[[np.ndarray], np.ndarray], x: np.ndarray, target: np.ndarray,
              chunk: int) -> float:
-    """Error rate of ``predict`` on (x, target), ``chunk`` examples at a time."""
+    """Error rate of ``predict`` on (x, target), ``chunk`` examples at a time.
+
+    Parameters
+    ----------
+    predict : callable
+        Maps inputs ``(batch, n_0)`` to outputs ``(batch, n_{L+1})``.
+    x : numpy.ndarray
+        Inputs, shape ``(n, n_0)``.
+    target : numpy.ndarray
+        One-hot targets, shape ``(n, n_{L+1})``.
+    chunk : int
+        Examples per call of ``predict``.
+
+    Returns
+    -------
+    float
+        The error rate in [0, 1] (:func:`error_rate`).
+    """
     y = np.concatenate([predict(x[i:i + chunk]) for i in range(0, len(x), chunk)])
     return error_rate(y, target)
 
@@ -245,12 +471,39 @@ def fit(learner: Learner, data: Dataset, cfg: TrainParams, rng: np.random.Genera
         checkpoint: Checkpoint | None = None,
         on_epoch: Callable[[History], None] | None = None,
         on_batch: Callable[[int, int, int, float], None] | None = None) -> History:
-    """Train ``learner`` for ``cfg['epochs']`` epochs of shuffled mini-batches (resuming from
-    ``checkpoint`` if it holds one) and return the learning curve. ``on_epoch(history)`` is called
-    after each epoch (checkpoint written); ``on_batch(epoch, batch, batches, running_error)`` after
-    each mini-batch (1-based epoch and batch; the error so far in the epoch is what the history
-    records as the epoch's train error when the epoch ends), e.g.
-    :class:`~stdp_ebm.progress.EpochBars`."""
+    """Train ``learner`` for ``cfg.epochs`` epochs of shuffled mini-batches.
+
+    Resumes from ``checkpoint`` if it holds one.
+
+    Parameters
+    ----------
+    learner : Learner
+        What learns (:class:`EPLearner`, :class:`BPLearner` or another).
+    data : Dataset
+        The train/test split.
+    cfg : TrainParams
+        The ``[train]`` section (epochs, batch size, learning-rate decay, input dropout).
+    rng : numpy.random.Generator
+        Shuffles the examples, draws the dropout masks and is passed to ``learner.update``.
+    checkpoint : Checkpoint, optional
+        Restored from before training, written after each epoch.
+    on_epoch : callable, optional
+        ``on_epoch(history)``, called after each epoch (checkpoint written).
+    on_batch : callable, optional
+        ``on_batch(epoch, batch, batches, running_error)``, called after each mini-batch
+        (1-based epoch and batch; the error so far in the epoch is what the history records as
+        the epoch's train error when the epoch ends), e.g. :class:`~stdp_ebm.progress.EpochBars`.
+
+    Returns
+    -------
+    History
+        The learning curve: train error, train cost, test error and wall-clock seconds per epoch.
+
+    Raises
+    ------
+    DivergenceError
+        Non-finite outputs.
+    """
     history = History()
     if checkpoint is not None:
         checkpoint.restore(learner, history, rng)
@@ -291,8 +544,31 @@ def train_ep(model: RateModel, data: Dataset, cfg: TrainParams, rng: np.random.G
              checkpoint: Checkpoint | None = None,
              on_epoch: Callable[[History], None] | None = None,
              on_batch: Callable[[int, int, int, float], None] | None = None) -> History:
-    """Train ``model.net`` in place with the rule (see module docstring); ``cfg`` is the [train]
-    section."""
+    """Train ``model.net`` in place with the rule (see module docstring; Eq 13 and 26).
+
+    Parameters
+    ----------
+    model : RateModel
+        The rate model whose network is trained.
+    data : Dataset
+        The train/test split.
+    cfg : TrainParams
+        The ``[train]`` section; one learning rate per weight matrix.
+    rng : numpy.random.Generator
+        The training stream.
+    checkpoint, on_epoch, on_batch
+        As in :func:`fit`.
+
+    Returns
+    -------
+    History
+        The learning curve (:func:`fit`).
+
+    Raises
+    ------
+    UserError
+        If ``cfg.lrs`` does not have one entry per weight matrix.
+    """
     _check_lrs(cfg, model.net)
     return fit(EPLearner(model, cfg, len(data.x_train)), data, cfg, rng, checkpoint, on_epoch,
                on_batch)
@@ -302,8 +578,35 @@ def train_bp(net: Network, rho: Rho, data: Dataset, cfg: TrainParams, rng: np.ra
              checkpoint: Checkpoint | None = None,
              on_epoch: Callable[[History], None] | None = None,
              on_batch: Callable[[int, int, int, float], None] | None = None) -> History:
-    """Train ``net`` in place as a feed-forward chain by backprop (the baseline); ``on_epoch``,
-    ``on_batch`` as in :func:`fit`."""
+    """Train ``net`` in place as a feed-forward chain by backprop (the baseline).
+
+    The learner is :class:`BPLearner`.
+
+    Parameters
+    ----------
+    net : Network
+        The network trained.
+    rho : Rho
+        The activation ρ.
+    data : Dataset
+        The train/test split.
+    cfg : TrainParams
+        The ``[train]`` section; one learning rate per weight matrix.
+    rng : numpy.random.Generator
+        The training stream.
+    checkpoint, on_epoch, on_batch
+        As in :func:`fit`.
+
+    Returns
+    -------
+    History
+        The learning curve (:func:`fit`).
+
+    Raises
+    ------
+    UserError
+        If ``cfg.lrs`` does not have one entry per weight matrix.
+    """
     _check_lrs(cfg, net)
     return fit(BPLearner(net, rho, cfg), data, cfg, rng, checkpoint, on_epoch, on_batch)
 

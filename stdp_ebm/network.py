@@ -71,12 +71,39 @@ class NetworkParams(Section):
             raise self.problem("init_scale", "makes the weight range overflow; give a finite scale")
 
 
+#: the config schema of ``[network]``, derived from :class:`NetworkParams`
 NETWORK_SCHEMA = NetworkParams.schema()
 
 
 @dataclass
 class Network:
-    """Weights ``W[k]`` (n_k, n_{k+1}), biases ``b[k]`` (n_k,), optional ``x`` and ``target``."""
+    """A layered network: weights, biases and optional examples (validated on construction).
+
+    Parameters
+    ----------
+    W : list of numpy.ndarray
+        ``W[k]`` of shape ``(n_k, n_{k+1})`` couples layers k and k+1 symmetrically (Bengio et
+        al. 2017 Eq 6); L+1 matrices for L hidden layers.
+    b : list of numpy.ndarray
+        ``b[k]`` of shape ``(n_k,)``, the bias of layer k; layer 0 is the input x, the last the
+        output y.
+    x : numpy.ndarray, optional
+        Input examples, shape ``(n_0,)`` or ``(batch, n_0)``, dimensionless rates in [0, 1].
+    target : numpy.ndarray, optional
+        Targets of the output, shape ``(n_{L+1},)`` or ``(batch, n_{L+1})``.
+
+    Raises
+    ------
+    NetworkFileError
+        Shapes that do not fit together, non-numeric or non-finite values.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> net = random_network([3, 4, 2], np.random.default_rng(0))
+    >>> net.sizes, net.n_hidden, [w.shape for w in net.W]
+    ([3, 4, 2], 1, [(3, 4), (4, 2)])
+    """
 
     W: list[np.ndarray]
     b: list[np.ndarray]
@@ -88,25 +115,69 @@ class Network:
 
     @property
     def sizes(self) -> list[int]:
+        """Units per layer, input first.
+
+        Returns
+        -------
+        list of int
+            ``[n_0, ..., n_{L+1}]``.
+        """
         return [len(b) for b in self.b]
 
     @property
     def n_hidden(self) -> int:
+        """The number of hidden layers L.
+
+        Returns
+        -------
+        int
+            The number of layers minus two (input and output).
+        """
         return len(self.b) - 2
 
     def examples(self) -> tuple[np.ndarray, np.ndarray]:
-        """``(x, target)``; both are set on every network from :func:`network_from_config`."""
+        """The examples; both are set on every network from :func:`network_from_config`.
+
+        Returns
+        -------
+        x, target : numpy.ndarray
+            As stored: shapes ``(batch, n_0)`` and ``(batch, n_{L+1})`` on a network from
+            :func:`network_from_config`.
+
+        Raises
+        ------
+        ValueError
+            If ``x`` or ``target`` is not set.
+        """
         if self.x is None or self.target is None:
             raise ValueError("this network has no x/target examples; build it with "
                              "network_from_config, which draws them when the file has none")
         return self.x, self.target
 
     def astype(self, dtype: np.dtype | str | type) -> "Network":
-        """A copy with weights, biases, x and target in floating-point ``dtype``."""
+        """A copy with weights, biases, x and target in floating-point ``dtype``.
+
+        Parameters
+        ----------
+        dtype : numpy.dtype, str or type
+            E.g. ``numpy.float32``.
+
+        Returns
+        -------
+        Network
+            New arrays; this network is unchanged.
+        """
         cast = [None if a is None else np.asarray(a, dtype) for a in (self.x, self.target)]
         return Network([w.astype(dtype) for w in self.W], [b.astype(dtype) for b in self.b], *cast)
 
     def copy(self) -> "Network":
+        """A deep copy.
+
+        Returns
+        -------
+        Network
+            The same values in new arrays.
+        """
         return Network([w.copy() for w in self.W], [b.copy() for b in self.b],
                        None if self.x is None else self.x.copy(),
                        None if self.target is None else self.target.copy())
@@ -155,8 +226,18 @@ def validate_arrays(W: list[np.ndarray], b: list[np.ndarray], x: np.ndarray | No
 
 class NetworkFile(str):
     """A network file read once: the path (this string, as given), its bytes (``content``) and
-    their SHA-256 (``sha256``). :func:`load_network` parses these bytes instead of opening the
-    path again, so the hash recorded for a run describes the network the run used."""
+    their SHA-256 as hex digits (``sha256``).
+
+    :func:`load_network` parses these bytes instead of opening the path again, so the hash
+    recorded for a run describes the network the run used. Build one with :meth:`read`.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The file's path, as given.
+    content : bytes
+        Its bytes.
+    """
 
     content: bytes
     sha256: str
@@ -172,8 +253,24 @@ class NetworkFile(str):
 
     @classmethod
     def read(cls, path: str | Path) -> "NetworkFile":
-        """Read ``path`` into memory (refused if it is not a regular file or is larger than the
-        memory limit of :mod:`stdp_ebm.resources`)."""
+        """Read ``path`` into memory.
+
+        Parameters
+        ----------
+        path : str or pathlib.Path
+            The network file; a :class:`NetworkFile` is returned as it is.
+
+        Returns
+        -------
+        NetworkFile
+            The path with its bytes and their hash.
+
+        Raises
+        ------
+        NetworkFileError
+            A missing file, one that is not a regular file, one larger than the memory limit of
+            :mod:`stdp_ebm.resources`, one that changed size while read, or a read error.
+        """
         if isinstance(path, NetworkFile):
             return path
         file = Path(path)
@@ -202,11 +299,26 @@ _KEY = re.compile(r"^(W|b)_(0|[1-9]\d*)$")  # canonical numbers: W_01 would alia
 
 
 def load_network(path: str | Path) -> Network:
-    """Load and validate a network file (see the module docstring for the contract); a
-    :class:`NetworkFile` is parsed from the bytes it holds, without opening the file again.
+    """Load and validate a network file (see the module docstring for the contract).
 
     Member names, dtypes and declared shapes are checked before any array is read
     (:mod:`stdp_ebm.npzfile`), against the memory limit of :mod:`stdp_ebm.resources`.
+
+    Parameters
+    ----------
+    path : str, pathlib.Path or NetworkFile
+        The ``.npz`` file; a :class:`NetworkFile` is parsed from the bytes it holds, without
+        opening the file again.
+
+    Returns
+    -------
+    Network
+        Arrays as float64.
+
+    Raises
+    ------
+    NetworkFileError
+        A missing file or one that breaks the contract, naming the file and the array.
     """
     content = path.content if isinstance(path, NetworkFile) else None
     path = Path(path)
@@ -256,7 +368,15 @@ def _check_layout(path: Path, declared: npzfile.Headers) -> None:
 
 
 def save_network(net: Network, path: str | Path) -> None:
-    """Write ``net`` to ``path`` in the network-file format."""
+    """Write ``net`` to ``path`` in the network-file format.
+
+    Parameters
+    ----------
+    net : Network
+        Written as ``W_k``, ``b_k`` and, where set, ``x`` and ``target``.
+    path : str or pathlib.Path
+        The ``.npz`` file (``numpy.savez`` appends ``.npz`` to a name without it).
+    """
     arrays: dict[str, Any] = {f"W_{k}": w for k, w in enumerate(net.W)}
     arrays.update({f"b_{k}": v for k, v in enumerate(net.b)})
     if net.x is not None:
@@ -268,7 +388,24 @@ def save_network(net: Network, path: str | Path) -> None:
 
 def random_network(sizes: list[int], rng: np.random.Generator, init_scale: float = 1.0,
                    bias_low: float = 0.0, bias_high: float = 0.5) -> Network:
-    """Glorot-uniform weights times ``init_scale``; uniform biases in [bias_low, bias_high]."""
+    """A random network: Glorot-uniform weights times ``init_scale``, uniform biases.
+
+    Parameters
+    ----------
+    sizes : list of int
+        Units per layer, input first, output last.
+    rng : numpy.random.Generator
+        Draws the weights, then the biases.
+    init_scale : float
+        Gain of the weight range: ``W_k`` is uniform in ±init_scale·sqrt(6 / (n_k + n_{k+1})).
+    bias_low, bias_high : float
+        Biases are uniform in [bias_low, bias_high).
+
+    Returns
+    -------
+    Network
+        Without ``x`` and ``target``.
+    """
     W = []
     for n_in, n_out in zip(sizes[:-1], sizes[1:]):
         a = init_scale * np.sqrt(6.0 / (n_in + n_out))

@@ -69,7 +69,7 @@ class DynamicsParams(Section):
     noise : float
         Standard deviation σ of the Langevin noise η per step (Eq 1–2); 0 is deterministic.
     tol : float
-        The free phase stops when max |s_{t+1} − s_t|/ε < tol.
+        The free phase stops when ``max |s_{t+1} − s_t|/ε < tol``.
     max_steps : int
         The free phase fails after this many steps.
     """
@@ -96,6 +96,7 @@ class DynamicsParams(Section):
             raise self.problem("beta1", f"must be < beta2 = {self.beta2:g}")
 
 
+#: the config schema of ``[dynamics]``, derived from :class:`DynamicsParams`
 DYNAMICS_SCHEMA = DynamicsParams.schema()
 SPARSE_INPUTS = 0.75   # fraction of active input units below which ρ(x)W_0 skips the others' rows
 DTYPE_KEY = Key("str", "float64", "floating-point precision of weights, states and data (training: "
@@ -103,10 +104,31 @@ DTYPE_KEY = Key("str", "float64", "floating-point precision of weights, states a
 
 
 def active_inputs(r: np.ndarray) -> np.ndarray | None:
-    """Indices of the input units with ρ(x) ≠ 0 in some example of the batch ``r`` = ρ(x), or None
-    when they are more than :data:`SPARSE_INPUTS` of all. Only their rows of W_0 enter ρ(x)W_0 and
-    only their rows of ΔW_0 are non-zero (pre rate 0, Eq 26); a mini-batch of 20 MNIST images has
-    about 430 of 784. Above the threshold gathering the rows costs more than the zero terms."""
+    """The input units with ρ(x) ≠ 0 in some example of a batch, when they are few.
+
+    Only their rows of W_0 enter ρ(x)W_0 and only their rows of ΔW_0 are non-zero (pre rate 0,
+    Bengio et al. 2017 Eq 26); a mini-batch of 20 MNIST images has about 430 of 784. Above the
+    threshold :data:`SPARSE_INPUTS` gathering the rows costs more than the zero terms.
+
+    Parameters
+    ----------
+    r : numpy.ndarray
+        ρ(x), shape ``(batch, n_0)``; any other number of dimensions gives None.
+
+    Returns
+    -------
+    numpy.ndarray or None
+        The sorted indices of the active input units, or None when they are more than
+        :data:`SPARSE_INPUTS` of all.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> active_inputs(np.array([[0.0, 0.5, 0.0, 0.0], [0.0, 0.0, 0.0, 1.0]]))
+    array([1, 3])
+    >>> active_inputs(np.ones((2, 4))) is None
+    True
+    """
     if r.ndim != 2:
         return None
     rows = np.flatnonzero(r.any(axis=0))
@@ -137,7 +159,18 @@ def model_from_config(net: Network, params: DynamicsParams, rho: Rho | None = No
 
 @dataclass
 class Phase:
-    """Result of a relaxation: final state, steps taken, optional trajectory per layer (T+1, B, n)."""
+    """Result of a relaxation.
+
+    Parameters
+    ----------
+    s : list of numpy.ndarray
+        The final state, ``s[k]`` of shape ``(batch, n_k)``; ``s[0]`` is the clamped input.
+    steps : int
+        The number of steps taken.
+    trajectory : list of numpy.ndarray, optional
+        Per layer k, the states at every step, shape ``(steps + 1, batch, n_k)`` (the initial
+        state first); None unless recorded.
+    """
 
     s: State
     steps: int
@@ -146,7 +179,38 @@ class Phase:
 
 @dataclass
 class RateModel:
-    """Layered continuous Hopfield/EBM network of Bengio et al. (2017), batched over examples."""
+    """Layered continuous Hopfield/EBM network of Bengio et al. (2017), batched over examples.
+
+    States are lists ``s`` of arrays ``s[k]`` of shape ``(batch, n_k)``, k = 0 … L+1, with
+    ``s[0]`` the clamped input x (module docstring).
+
+    Parameters
+    ----------
+    net : Network
+        Weights and biases (shared, not copied).
+    rho : Rho
+        The activation ρ (Eq 7); the hard sigmoid on [0, 1] by default.
+    epsilon : float
+        Step ε of Eq 1–2, in units of the time constant, in (0, 1].
+    projected : bool
+        Clip the free states to ρ's range [β1, β2] after each step.
+    noise : float
+        Standard deviation σ of the Langevin noise η per step (Eq 1–2), dimensionless; 0 is
+        deterministic.
+    energy_form : Energy
+        ``EQ6`` (Eq 6) or the Hopfield form (:mod:`stdp_ebm.energy`).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from stdp_ebm.network import Network
+    >>> net = Network([np.array([[1.0]]), np.array([[0.5]])], [np.zeros(1), np.zeros(1),
+    ...                                                        np.zeros(1)])
+    >>> model = RateModel(net)
+    >>> phase = model.free_phase(np.array([[0.6]]))  # fixed point: h = 0.6 + y/2, y = h/2
+    >>> [round(float(v), 6) for v in (phase.s[1][0, 0], phase.s[2][0, 0])]
+    [0.8, 0.4]
+    """
 
     net: Network
     rho: Rho = field(default_factory=HardSigmoid)
@@ -157,13 +221,31 @@ class RateModel:
 
     @property
     def dtype(self) -> np.dtype:
-        """The precision of the states: that of the weights (float64 for integer weights)."""
+        """The precision of the states: that of the weights (float64 for integer weights).
+
+        Returns
+        -------
+        numpy.dtype
+            float32 or float64 (or wider).
+        """
         return np.result_type(self.net.W[0].dtype, np.float32)
 
     # --- the maths -----------------------------------------------------------------------------
     def energy(self, s: State) -> np.ndarray:
-        """Eq 6: E = Σ s²/2 − Σ_k ρ(s_k)ᵀ W_k ρ(s_{k+1}) − Σ b·ρ(s), one value per example (with
-        ``hopfield`` the first term is Σ ∫^{ρ(s)} ρ⁻¹, :meth:`Energy.self_term`)."""
+        """The energy of Eq 6: E = Σ s²/2 − Σ_k ρ(s_k)ᵀ W_k ρ(s_{k+1}) − Σ b·ρ(s).
+
+        With ``hopfield`` the first term is Σ ∫^{ρ(s)} ρ⁻¹ (:meth:`Energy.self_term`).
+
+        Parameters
+        ----------
+        s : list of numpy.ndarray
+            A state, ``s[k]`` of shape ``(batch, n_k)``.
+
+        Returns
+        -------
+        numpy.ndarray
+            E per example, shape ``(batch,)``, dimensionless.
+        """
         r = [self.rho(sk) for sk in s]
         e = sum(self.energy_form.self_term(self.rho, sk) for sk in s)
         e -= sum(np.einsum("bi,ij,bj->b", r[k], w, r[k + 1]) for k, w in enumerate(self.net.W))
@@ -171,21 +253,59 @@ class RateModel:
         return e
 
     def cost(self, s: State, target: np.ndarray) -> np.ndarray:
-        """C = ½ ‖y − d‖² per example (Eq 13; ½ ‖ρ(y) − d‖² with ``hopfield``)."""
+        """The cost of Eq 13: C = ½ ‖y − d‖² (½ ‖ρ(y) − d‖² with ``hopfield``).
+
+        Parameters
+        ----------
+        s : list of numpy.ndarray
+            A state; y = ``s[-1]``, shape ``(batch, n_{L+1})``.
+        target : numpy.ndarray
+            The target d, shape ``(batch, n_{L+1})`` or ``(n_{L+1},)``.
+
+        Returns
+        -------
+        numpy.ndarray
+            C per example, shape ``(batch,)``.
+        """
         return self.energy_form.cost(self.rho, s[-1], target)
 
     def input_drive(self, x: np.ndarray) -> np.ndarray:
-        """ρ(x) W_0: constant while x is clamped, so computed once per phase. Only the rows of W_0
-        of the :func:`active_inputs` take part when they are few (the other terms are zero)."""
+        """The bottom-up drive of the first hidden layer, ρ(x) W_0.
+
+        Constant while x is clamped, so computed once per phase. Only the rows of W_0 of the
+        :func:`active_inputs` take part when they are few (the other terms are zero).
+
+        Parameters
+        ----------
+        x : numpy.ndarray
+            The input, shape ``(batch, n_0)``.
+
+        Returns
+        -------
+        numpy.ndarray
+            ρ(x) W_0, shape ``(batch, n_1)``.
+        """
         r, w = self.rho(x), self.net.W[0]
         rows = active_inputs(r)
         return r @ w if rows is None else r[:, rows] @ w[rows]
 
     def drive(self, s: State, input_drive: np.ndarray | None = None) -> list[np.ndarray]:
-        """Eq 8: R_k = ρ'(s_k) (b_k + ρ(s_{k−1}) W_{k−1} + ρ(s_{k+1}) W_kᵀ) for k = 1 … L+1
-        (without the factor ρ'(s_k) with ``hopfield``: :meth:`Energy.gain`).
+        """The drive of Eq 8: R_k = ρ'(s_k) (b_k + ρ(s_{k−1}) W_{k−1} + ρ(s_{k+1}) W_kᵀ).
 
-        Returns a list aligned with ``s`` whose entry 0 (the clamped input) is ``s[0]`` itself.
+        For k = 1 … L+1; without the factor ρ'(s_k) with ``hopfield`` (:meth:`Energy.gain`).
+
+        Parameters
+        ----------
+        s : list of numpy.ndarray
+            A state, ``s[k]`` of shape ``(batch, n_k)``.
+        input_drive : numpy.ndarray, optional
+            ρ(x) W_0 (:meth:`input_drive`) when already computed; else computed from ``s[0]``.
+
+        Returns
+        -------
+        list of numpy.ndarray
+            R aligned with ``s``: entry 0 (the clamped input) is ``s[0]`` itself, entry k has
+            shape ``(batch, n_k)``.
         """
         W, b = self.net.W, self.net.b
         r = [None] + [self.rho(sk) for sk in s[1:]]
@@ -201,10 +321,37 @@ class RateModel:
 
     def step(self, s: State, beta: float | np.ndarray = 0.0, target: np.ndarray | None = None,
              rng: np.random.Generator | None = None, input_drive: np.ndarray | None = None) -> State:
-        """One step of Eq 1–2 plus the nudge εβ·(d − y) on the output (εβ·(d − ρ(y)) with
-        ``hopfield``: :meth:`Energy.force`); projected if ``self.projected``. With ``noise`` = σ > 0
-        the drive is R(s + η), η ~ N(0, σ²) per free unit drawn from ``rng`` (module doc); the
-        nudge uses the noiseless y."""
+        """One step of Eq 1–2 plus the nudge εβ·(d − y) on the output (Eq 13).
+
+        The nudge is εβ·(d − ρ(y)) with ``hopfield`` (:meth:`Energy.force`); the result is
+        projected if ``self.projected``. With ``noise`` = σ > 0 the drive is R(s + η),
+        η ~ N(0, σ²) per free unit drawn from ``rng`` (module doc); the nudge uses the noiseless
+        y.
+
+        Parameters
+        ----------
+        s : list of numpy.ndarray
+            The state, ``s[k]`` of shape ``(batch, n_k)``; not changed.
+        beta : float or numpy.ndarray
+            The nudging strength β ≥ 0, one for the batch or one per example (shape
+            ``(batch, 1)``); 0 is the free dynamics.
+        target : numpy.ndarray, optional
+            The target d, shape ``(batch, n_{L+1})``; needed when β ≠ 0.
+        rng : numpy.random.Generator, optional
+            Draws η; needed when ``noise`` > 0.
+        input_drive : numpy.ndarray, optional
+            ρ(x) W_0 of the phase (:meth:`input_drive`).
+
+        Returns
+        -------
+        list of numpy.ndarray
+            The next state (new arrays; ``s[0]`` shared).
+
+        Raises
+        ------
+        ValueError
+            A noisy step without ``rng`` or a nudged step without ``target``.
+        """
         noisy = s
         if self.noise > 0.0:
             if rng is None:
@@ -223,7 +370,18 @@ class RateModel:
 
     # --- phases --------------------------------------------------------------------------------
     def initial_state(self, x: np.ndarray) -> State:
-        """Input clamped to x, every free unit at the lower end of ρ's range."""
+        """Input clamped to x, every free unit at the lower end of ρ's range.
+
+        Parameters
+        ----------
+        x : numpy.ndarray
+            The input, shape ``(batch, n_0)`` or ``(n_0,)``.
+
+        Returns
+        -------
+        list of numpy.ndarray
+            The state, ``s[k]`` of shape ``(batch, n_k)`` in :attr:`dtype`.
+        """
         x = np.atleast_2d(np.asarray(x, self.dtype))
         lo = self.rho.bounds[0]
         return [x] + [np.full((len(x), n), lo, self.dtype) for n in self.net.sizes[1:]]
@@ -232,11 +390,47 @@ class RateModel:
               steps: int | None = None, tol: float = 1e-10, max_steps: int = 200_000,
               rng: np.random.Generator | None = None, record: bool = False,
               on_step: StepCallback | None = None, phase: str = "free") -> Phase:
-        """Run the dynamics from ``s``: exactly ``steps`` steps, or (``steps=None``) until the
-        fixed-point residual max|s_{t+1} − s_t|/ε falls below ``tol``.
+        """Run the dynamics (Eq 1–2, nudged as in Eq 13 when β ≠ 0) from ``s``.
 
-        ``on_step(s_prev, s_next)`` is called after each step (the online rule hooks in here).
-        Raises :class:`ConvergenceError` after ``max_steps`` and :class:`DivergenceError` on NaN/Inf.
+        Exactly ``steps`` steps, or (``steps=None``) until the fixed-point residual
+        max|s_{t+1} − s_t|/ε falls below ``tol``.
+
+        Parameters
+        ----------
+        s : list of numpy.ndarray
+            The initial state, ``s[k]`` of shape ``(batch, n_k)``.
+        beta : float
+            The nudging strength β; 0 is the free phase.
+        target : numpy.ndarray, optional
+            The target d, shape ``(batch, n_{L+1})``; needed when β ≠ 0.
+        steps : int, optional
+            A fixed number of steps (needed with noise); None: run to the fixed point.
+        tol : float
+            The residual at which a phase to the fixed point stops.
+        max_steps : int
+            The most steps of a phase to the fixed point.
+        rng : numpy.random.Generator, optional
+            Draws the Langevin noise; needed when ``noise`` > 0.
+        record : bool
+            Keep the trajectory (:attr:`Phase.trajectory`).
+        on_step : callable, optional
+            ``on_step(s_prev, s_next)``, called after each step (the online rule hooks in here).
+        phase : str
+            How errors name the phase (``"free"``, ``"nudged"``).
+
+        Returns
+        -------
+        Phase
+            The final state, the number of steps and, with ``record``, the trajectory.
+
+        Raises
+        ------
+        ConvergenceError
+            No fixed point within ``max_steps``.
+        DivergenceError
+            A state became NaN or Inf.
+        ValueError
+            Noise without ``steps``, or β ≠ 0 without ``target``.
         """
         if steps is None and self.noise > 0.0:
             raise ValueError("with noise the relaxation needs a fixed number of steps")
@@ -276,10 +470,11 @@ class RateModel:
 
     def settle(self, s: State, steps: int, input_drive: np.ndarray,
                beta: float | np.ndarray = 0.0, target: np.ndarray | None = None) -> State:
-        """Exactly ``steps`` noiseless steps of Eq 1–2 (Eq 13's nudge if β ≠ 0) from ``s``, given
-        the phase's input drive ρ(x)W_0: the inner loop of training. No residual check, trajectory
-        or callback; ``s`` is left unchanged. ``beta`` is one β for the batch or one per example
-        (shape (batch, 1)), so that several nudged phases relax as one batch.
+        """Exactly ``steps`` noiseless steps of Eq 1–2 (Eq 13's nudge if β ≠ 0) from ``s``.
+
+        The inner loop of training, given the phase's input drive ρ(x)W_0. No residual check,
+        trajectory or callback; ``s`` is left unchanged. ``beta`` is one β for the batch or one
+        per example (shape (batch, 1)), so that several nudged phases relax as one batch.
 
         With the projected hard sigmoid the states stay in the box [β1, β2], where ρ(s) = s and the
         inclusive ρ'(s) = 1 (so both energies give the same step), and the step of layer k is exactly
@@ -289,6 +484,24 @@ class RateModel:
         (the states are projected onto the box first), computed by :func:`_box_steps`. Any other ρ
         or unprojected dynamics loop over :meth:`step`; noisy dynamics need an rng, i.e.
         :meth:`relax`. The arithmetic is in the weights' precision (:attr:`dtype`).
+
+        Parameters
+        ----------
+        s : list of numpy.ndarray
+            The initial state, ``s[k]`` of shape ``(batch, n_k)``.
+        steps : int
+            The number of steps.
+        input_drive : numpy.ndarray
+            ρ(x) W_0 of the phase, shape ``(batch, n_1)`` (:meth:`input_drive`).
+        beta : float or numpy.ndarray
+            The nudging strength β, one for the batch or shape ``(batch, 1)``.
+        target : numpy.ndarray, optional
+            The target d, shape ``(batch, n_{L+1})``; needed when β ≠ 0.
+
+        Returns
+        -------
+        list of numpy.ndarray
+            The state after ``steps`` steps.
         """
         if not (self.projected and isinstance(self.rho, HardSigmoid) and self.noise == 0.0):
             for _ in range(steps):
@@ -306,11 +519,43 @@ class RateModel:
         return _box_steps(s, self.net.W[1:], drive, keep, eps, self.rho.bounds, steps, self.dtype)
 
     def free_phase(self, x: np.ndarray, **kwargs) -> Phase:
-        """Relax with the input clamped and β = 0 (to a fixed point unless ``steps`` is given)."""
+        """Relax with the input clamped and β = 0 (to a fixed point unless ``steps`` is given).
+
+        Parameters
+        ----------
+        x : numpy.ndarray
+            The input, shape ``(batch, n_0)`` or ``(n_0,)``; the phase starts from
+            :meth:`initial_state`.
+        **kwargs
+            Keyword arguments of :meth:`relax` (``steps``, ``tol``, ``max_steps``, ``rng``,
+            ``record``, ``on_step``).
+
+        Returns
+        -------
+        Phase
+            The free fixed point (or the state after ``steps``).
+        """
         return self.relax(self.initial_state(x), 0.0, None, phase="free", **kwargs)
 
     def nudged_phase(self, s_free: State, target: np.ndarray, beta: float, **kwargs) -> Phase:
-        """Relax from the free fixed point under F = E + β C (Eq 13)."""
+        """Relax from the free fixed point under F = E + β C (Eq 13).
+
+        Parameters
+        ----------
+        s_free : list of numpy.ndarray
+            The free phase's final state.
+        target : numpy.ndarray
+            The target d, shape ``(batch, n_{L+1})`` or ``(n_{L+1},)``.
+        beta : float
+            The nudging strength β.
+        **kwargs
+            Keyword arguments of :meth:`relax`.
+
+        Returns
+        -------
+        Phase
+            The nudged state.
+        """
         return self.relax(s_free, beta, np.atleast_2d(target), phase="nudged", **kwargs)
 
 

@@ -26,6 +26,7 @@ _LIMIT: list[int] = []  # the --max-memory of this process, when given
 PER_WEIGHT, PER_STATE = 8 * 16, 8 * 6
 #: the MNIST arrays (60k + 10k images as float64, one-hot targets, the raw bytes)
 DATASET_BYTES = {"digits": 1797 * 74 * 8, "mnist": 70_000 * (784 + 10) * 8 + 55_000_000}
+#: the factor of each size suffix of ``--max-memory`` (powers of 1024; "" is bytes)
 UNITS = {"": 1, "k": 2**10, "m": 2**20, "g": 2**30, "t": 2**40}
 #: bytes per Brian2 synapse and per neuron at the peak of building a spiking network: the index and
 #: weight arrays, the spike queue and numpy's construction temporaries (measured 75–81 per
@@ -36,11 +37,33 @@ PER_SYNAPSE, PER_NEURON = 96, 256
 #: n units and the system matrix built from it, 5 float64 copies of n² at its peak (measured:
 #: 154 MB traced for alignment with sizes [4, 2000, 3], 5.0 × n²·8 bytes)
 HESSIAN_EXPERIMENTS = {"alignment", "unification", "rate_vs_spike", "depth", "train_spiking"}
-PER_HESSIAN = 8 * 5
+PER_HESSIAN = 8 * 5  #: bytes per n² entry at that peak: 5 float64 copies
 
 
 def parse_size(text: str) -> int:
-    """``"4G"``, ``"512MiB"``, ``"1.5g"`` or a number of bytes → bytes."""
+    """A size as ``--max-memory`` takes it, in bytes.
+
+    Parameters
+    ----------
+    text : str
+        ``"4G"``, ``"512MiB"``, ``"1.5g"`` or a number of bytes; the units k, M, G, T are
+        powers of 1024.
+
+    Returns
+    -------
+    int
+        Bytes (rounded down).
+
+    Raises
+    ------
+    UserError
+        Text that is no such size, or a size below 1 byte or from 8 EiB on.
+
+    Examples
+    --------
+    >>> parse_size("4G"), parse_size("512MiB"), parse_size("1000")
+    (4294967296, 536870912, 1000)
+    """
     m = re.fullmatch(r"\s*([0-9]+(?:\.[0-9]+)?)\s*([kKmMgGtT]?)(?:i?[bB])?\s*", text)
     if not m:
         raise UserError(f"--max-memory {text!r}: expected a size such as 4G, 512M or 1000000")
@@ -51,12 +74,25 @@ def parse_size(text: str) -> int:
 
 
 def set_memory_limit(nbytes: int | None) -> None:
-    """Use ``nbytes`` as the limit of this process (None: the available memory)."""
+    """Use ``nbytes`` as the limit of this process.
+
+    Parameters
+    ----------
+    nbytes : int or None
+        The limit in bytes; None: the available memory (:func:`available_memory`).
+    """
     _LIMIT[:] = [] if nbytes is None else [nbytes]
 
 
 def available_memory() -> int:
-    """Bytes this process can still allocate: MemAvailable, capped by a cgroup v2 limit."""
+    """Bytes this process can still allocate: MemAvailable, capped by a cgroup v2 limit.
+
+    Returns
+    -------
+    int
+        Bytes (the free physical pages where ``/proc`` is absent; 16 GiB where nothing can be
+        read).
+    """
     found = []
     try:
         for line in Path("/proc/meminfo").read_text().splitlines():
@@ -80,7 +116,13 @@ def available_memory() -> int:
 
 
 def memory_limit() -> int:
-    """The limit: ``--max-memory`` if given, else :func:`available_memory`."""
+    """The limit: ``--max-memory`` if given, else :func:`available_memory`.
+
+    Returns
+    -------
+    int
+        Bytes.
+    """
     return _LIMIT[0] if _LIMIT else available_memory()
 
 
@@ -94,7 +136,21 @@ def estimate(cfg: dict[str, Any], sizes: list[int] | None = None,
              examples: int | None = None) -> int:
     """Bytes the dominant arrays of one run of ``cfg`` need (see the module docstring).
 
-    ``sizes``/``examples``: those of the --network file, when one is given.
+    Parameters
+    ----------
+    cfg : dict
+        A validated config (:func:`stdp_ebm.config.validate`): the sections ``network``, ``data``,
+        ``train``, ``spiking`` … are read where present.
+    sizes : list of int, optional
+        Units per layer of the ``--network`` file, when one is given (else ``[network] sizes``).
+    examples : int, optional
+        The number of examples of the ``--network`` file (else ``[network] batch``).
+
+    Returns
+    -------
+    int
+        Bytes: weights, states, data set and spiking network, or the implicit-gradient system
+        where that is larger.
     """
     net = _section(cfg, "network")
     sizes = sizes or net.get("sizes") or []
@@ -116,9 +172,24 @@ def estimate(cfg: dict[str, Any], sizes: list[int] | None = None,
 
 
 def hessian_units(cfg: dict[str, Any], sizes: list[int]) -> int:
-    """Units of the largest network whose implicit-gradient system the run solves: the network's
-    (or the ``--network`` file's), and for ``depth`` its widest random net (input, hidden layers
-    of ``width``, 10 outputs)."""
+    """Units of the largest network whose implicit-gradient system the run solves.
+
+    The network's (or the ``--network`` file's), and for ``depth`` its widest random net (input,
+    hidden layers of ``width``, 10 outputs).
+
+    Parameters
+    ----------
+    cfg : dict
+        A validated config (:func:`stdp_ebm.config.validate`): the sections ``network``, ``data``,
+        ``train``, ``spiking`` … are read where present.
+    sizes : list of int
+        Units per layer of the run's network.
+
+    Returns
+    -------
+    int
+        The number of units n (the system holds n × n matrices).
+    """
     n = sum(sizes)
     depth = cfg.get("depth")
     if isinstance(depth, dict) and "width" in depth:
@@ -133,8 +204,25 @@ def spiking_objects(cfg: dict[str, Any], sizes: list[int], batch: int) -> tuple[
     the config alone (the arithmetic of :class:`stdp_ebm.spiking.layout.Layout`, tested equal to
     its arrays): transmission (n·fan per weight and direction, fan = n for the neuron wiring, 1
     for the population wiring), rate-counting synapses (one per neuron) and the rule synapses
-    (one per weight, 2n² for a spike rule: :func:`_rule_synapses`), in batch × trials copies (batch: the network's, or the training mini-batch of the
-    spiking learner). (0, 0) where no spiking network is built."""
+    (one per weight, 2n² for a spike rule: :func:`_rule_synapses`), in batch × trials copies
+    (batch: the network's, or the training mini-batch of the spiking learner).
+
+    Parameters
+    ----------
+    cfg : dict
+        A validated config (:func:`stdp_ebm.config.validate`): the sections ``network``, ``data``,
+        ``train``, ``spiking`` … are read where present.
+    sizes : list of int
+        Units per layer of the run's network.
+    batch : int
+        The number of examples of the network.
+
+    Returns
+    -------
+    synapses, neurons : int
+        Counts of Brian2 synapses (all kinds) and neurons; (0, 0) where no spiking network is
+        built.
+    """
     sp = cfg.get("spiking")
     alignment = _section(cfg, "alignment")
     if not isinstance(sp, dict) or "neurons_per_unit" not in sp or len(sizes) < 2 \
@@ -172,7 +260,22 @@ def _rule_synapses(sp: dict[str, Any], n: int) -> int:
 def check_memory(cfgs: Iterable[dict[str, Any]], parallel: int, sizes: list[int] | None = None,
                  examples: int | None = None) -> None:
     """Refuse before anything runs if ``parallel`` runs of the largest of ``cfgs`` (the points
-    of a sweep that run at once) would need more than the limit."""
+    of a sweep that run at once) would need more than the limit.
+
+    Parameters
+    ----------
+    cfgs : iterable of dict
+        The validated configs of the runs (one, or a sweep's points).
+    parallel : int
+        How many run at once.
+    sizes, examples : int or list of int, optional
+        As in :func:`estimate`.
+
+    Raises
+    ------
+    ResourceError
+        If the estimate times ``parallel`` exceeds :func:`memory_limit`.
+    """
     one = max(estimate(c, sizes, examples) for c in cfgs)
     need, limit = one * parallel, memory_limit()
     if need > limit:

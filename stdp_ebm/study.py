@@ -9,12 +9,14 @@ schemas and cross-key checks as a config file, so a bad value is the same one-li
 
 Examples
 --------
->>> from stdp_ebm import SpikingStudy                                   # doctest: +SKIP
->>> study = SpikingStudy.build([20, 30, 10], batch=4, seed=1,
-...                            spiking={"neurons_per_unit": 20, "trials": 2})
->>> run = study.simulate(beta=0.2)                  # free, +β and −β phases in Brian2
->>> dW_tied, dW_eq26 = run.delta_w("sym"), run.delta_w("up")
->>> study.compare(dW_tied)["cos"]                   # per W_k, against −∂C/∂W
+A Brian2 simulation (tens of seconds, noisy numbers), so shown rather than doctested::
+
+    from stdp_ebm import SpikingStudy
+    study = SpikingStudy.build([20, 30, 10], batch=4, seed=1,
+                               spiking={"neurons_per_unit": 20, "trials": 2})
+    run = study.simulate(beta=0.2)                  # free, +β and −β phases in Brian2
+    dW_tied, dW_eq26 = run.delta_w("sym"), run.delta_w("up")
+    study.compare(dW_tied)["cos"]                   # per W_k, against −∂C/∂W
 """
 
 from __future__ import annotations
@@ -45,7 +47,9 @@ SECTIONS = ("network", "dynamics", "spiking", "calibration")
 class SpikingStudy:
     """A calibrated layered spiking network and its rate model (build it with :meth:`build`).
 
-    Attributes
+    The constructor takes the fields below, as :meth:`build` makes them; each is an attribute.
+
+    Parameters
     ----------
     net : Network
         Weights, biases and the examples ``x`` (batch, n_0) and ``target`` (batch, n_out).
@@ -93,6 +97,12 @@ class SpikingStudy:
         Returns
         -------
         SpikingStudy
+            The network, its calibration and the calibrated rate model at its free fixed point.
+
+        Raises
+        ------
+        ConfigError
+            An unknown section, or a key or value the sections refuse (one line).
         """
         from .experiments._common import calibrated_setup  # imports Brian2: at first use
 
@@ -138,14 +148,35 @@ class SpikingStudy:
                         energy=self.model.energy_form)
 
     def gradient(self) -> list[np.ndarray]:
-        """−∂C/∂W by implicit differentiation at the calibrated rate model's free fixed point
-        (:func:`stdp_ebm.references.implicit_neg_grad`), one array per W_k."""
+        """−∂C/∂W by implicit differentiation at the calibrated rate model's free fixed point.
+
+        The reference the spiking ΔW is compared with
+        (:func:`stdp_ebm.references.implicit_neg_grad`; C of Bengio et al. 2017 Eq 13, summed over
+        the examples).
+
+        Returns
+        -------
+        list of numpy.ndarray
+            One array per W_k, shape ``(n_k, n_{k+1})``.
+        """
         m = self.model
         return implicit_neg_grad(self.net, m.rho, self.free.s, self.net.examples()[1], m.projected,
                                  m.energy_form)
 
     def compare(self, delta_w: list[np.ndarray]) -> dict[str, Any]:
-        """Cosine, norm ratio and the other metrics of :func:`stdp_ebm.analysis.alignment` of
-        ``delta_w`` against :meth:`gradient`, per W_k (lists) and over all weights
-        (``"overall"``)."""
+        """How well ``delta_w`` aligns with the implicit gradient (:meth:`gradient`).
+
+        Parameters
+        ----------
+        delta_w : list of numpy.ndarray
+            A weight change per W_k, shape ``(n_k, n_{k+1})``, e.g. ``run.delta_w("sym")`` of
+            :meth:`simulate`.
+
+        Returns
+        -------
+        dict
+            The metrics of :func:`stdp_ebm.analysis.alignment` (``cos``, ``angle_deg``,
+            ``norm_ratio``, ``nrmse``, ``sign_agree``), each a list with one value per W_k, and
+            ``"overall"``: a dict of the same metrics over all weights together.
+        """
         return layer_alignment(delta_w, self.gradient())

@@ -70,7 +70,38 @@ __all__ = ["SPIKING_SCHEMA", "Brian2Env", "Episode", "Layout", "PhaseRecord", "S
 
 @dataclass
 class SpikingRun:
-    """Results of :func:`simulate`, averaged over copies unless named ``*_copies``."""
+    """Results of :func:`simulate`; the methods average over copies, the ``*_copies`` fields
+    do not.
+
+    A copy is one (trial, example) pair: ``copies = trials × batch``, trial-major (copy
+    ``t·batch + i`` is trial t of example i). ΔW forms are ``"up"`` (the one-way Eq 26 form,
+    ∫ρ_in dρ_out), ``"down"`` (∫ρ_out dρ_in) and ``"sym"`` (their sum, the tied form).
+
+    Parameters
+    ----------
+    rates_free_copies : list of numpy.ndarray
+        Per layer, the free-phase rate ρ (population rate / r_max, dimensionless), shape
+        ``(copies, n_k)``.
+    y_free_copies : numpy.ndarray
+        The output state ŷ at the end of the free phase (current / I_unit), shape
+        ``(copies, n_out)``.
+    dW_copies : dict of str to list of numpy.ndarray
+        Per form, the estimator's ΔW per W_k and copy, shape ``(copies, n_k, n_{k+1})``.
+    raw_copies : dict of str to list of numpy.ndarray
+        Per form, acc(+β)/β per W_k and copy (the rule's own integral without the control run).
+    times_ms : numpy.ndarray
+        Sample times of the nudged-phase trajectories in ms from the nudge onset, shape ``(T,)``.
+    drho_copies : list of numpy.ndarray
+        Per layer, (ρ(+β) − ρ(ref))/(scale·β), shape ``(T, copies, n_k)``.
+    batch : int
+        The number of examples.
+    cost : dict
+        What the run cost: ``wall_s``, ``build_s`` (s), ``simulated_ms``, ``neurons``,
+        ``synapses``, ``spikes``, ``synaptic_events``, ``neuron_ms``, ``transmission``,
+        ``noise_source``, ``codegen``.
+    checkpoints : dict of float to dict
+        Time in ms into the nudged phase → ``dW_copies`` at that time.
+    """
 
     rates_free_copies: list[np.ndarray]  # per layer, ρ (population rate / r_max), (copies, n_k)
     y_free_copies: np.ndarray  # output state ŷ (current / I_unit), (copies, n_out)
@@ -92,23 +123,77 @@ class SpikingRun:
 
     def delta_w(self, form: str = "sym", trials: int | None = None, raw: bool = False,
                 checkpoint: float | None = None) -> list[np.ndarray]:
-        """ΔW per W_k averaged over the batch and the first ``trials`` noise repeats (at the end of
-        the nudged phase, or at ``checkpoint`` ms into it)."""
+        """ΔW per W_k averaged over the batch and the first ``trials`` noise repeats.
+
+        At the end of the nudged phase, or at ``checkpoint`` ms into it.
+
+        Parameters
+        ----------
+        form : str
+            ``"sym"`` (tied, symmetrised), ``"up"`` (the one-way Eq 26 form) or ``"down"``.
+        trials : int, optional
+            Average the first ``trials`` noise repeats only; all if None.
+        raw : bool
+            The rule's own integral acc(+β)/β, without the control run.
+        checkpoint : float, optional
+            A time in ms into the nudged phase given to :func:`simulate` as a checkpoint.
+
+        Returns
+        -------
+        list of numpy.ndarray
+            ΔW_k per unit β, shape ``(n_k, n_{k+1})``, comparable with −∂C/∂W_k.
+        """
         src = (self.raw_copies if raw else self.checkpoints[checkpoint] if checkpoint is not None
                else self.dW_copies)[form]
         return [self._mean(a, trials).mean(axis=0) for a in src]
 
     def trial_sd(self, form: str = "sym") -> list[np.ndarray]:
-        """Standard deviation over noise trials of the batch-averaged ΔW, per W_k (needs ≥ 2)."""
+        """Standard deviation over noise trials of the batch-averaged ΔW, per W_k.
+
+        Parameters
+        ----------
+        form : str
+            ``"sym"``, ``"up"`` or ``"down"`` (as in :meth:`delta_w`).
+
+        Returns
+        -------
+        list of numpy.ndarray
+            Per W_k, shape ``(n_k, n_{k+1})`` (sample s.d., ddof = 1: needs ≥ 2 trials; NaN
+            with one).
+        """
         return [a.reshape(-1, self.batch, *a.shape[1:]).mean(axis=1).std(axis=0, ddof=1)
                 for a in self.dW_copies[form]]
 
     def rates_free(self, trials: int | None = None) -> list[np.ndarray]:
-        """Free-phase population rates ρ per layer, averaged over trials, shape (batch, n_k)."""
+        """Free-phase population rates ρ per layer, averaged over trials.
+
+        Parameters
+        ----------
+        trials : int, optional
+            Average the first ``trials`` noise repeats only; all if None.
+
+        Returns
+        -------
+        list of numpy.ndarray
+            Per layer, ρ (population rate / r_max, dimensionless), shape ``(batch, n_k)``.
+        """
         return [self._mean(r, trials) for r in self.rates_free_copies]
 
     def example_drho(self, example: int, trials: int | None = None) -> list[np.ndarray]:
-        """Nudged-phase Δρ/β trajectories of one example per layer, trial-averaged, (T, n_k)."""
+        """Nudged-phase Δρ/β trajectories of one example per layer, trial-averaged.
+
+        Parameters
+        ----------
+        example : int
+            Index of the example in the batch.
+        trials : int, optional
+            Average the first ``trials`` noise repeats only; all if None.
+
+        Returns
+        -------
+        list of numpy.ndarray
+            Per layer, shape ``(T, n_k)``, sampled at :attr:`times_ms`.
+        """
         return [self._mean(d, trials, axis=1)[:, example] for d in self.drho_copies]
 
 
@@ -116,9 +201,36 @@ def simulate(net: Network, rho: Rho, sp: SpikingParams, seed: int, models: dict 
              checkpoints_ms: list[float] | None = None, energy: Energy = EQ6) -> SpikingRun:
     """Free phase, then the nudged phases with common random numbers (see the module docstring).
 
-    ``checkpoints_ms``: times into the nudged phase (≤ ``nudged_ms``) at which the rule's ΔW is also
-    read (:meth:`SpikingRun.delta_w` with ``checkpoint``); ``energy``: that of the calibrated rate
-    model, which sets the teaching current (:func:`teaching_force`).
+    Parameters
+    ----------
+    net : Network
+        The layered network with its examples ``x`` ``(batch, n_0)`` and ``target``
+        ``(batch, n_out)``.
+    rho : Rho
+        The calibrated activation ρ_LIF (:meth:`stdp_ebm.spiking.calibration.FICurve.tabulate`).
+    sp : SpikingParams
+        The ``[spiking]`` section: populations, noise, nudge β, phase lengths (ms), estimator,
+        Brian2 target.
+    seed : int
+        Brian2's seed (noise, Poisson inputs).
+    models : dict, optional
+        The Brian2 model files (:func:`load_models`); those ``sp.synapse`` names if None.
+    checkpoints_ms : list of float, optional
+        Times into the nudged phase in ms (≤ ``nudged_ms``) at which the rule's ΔW is also read
+        (:meth:`SpikingRun.delta_w` with ``checkpoint``).
+    energy : Energy
+        That of the calibrated rate model, which sets the teaching current
+        (:func:`teaching_force`).
+
+    Returns
+    -------
+    SpikingRun
+        Rates, ΔW of every form and estimator per copy, trajectories and cost.
+
+    Raises
+    ------
+    ModelFileError
+        Model files whose units or names do not fit together.
     """
     from brian2.units.fundamentalunits import DimensionMismatchError
 

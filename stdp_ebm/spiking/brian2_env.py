@@ -31,14 +31,33 @@ _last: list[str] = []  # the target the latest simulation of this process ran on
 
 
 def last_target() -> str | None:
-    """The code-generation target ("cython" or "numpy") the latest simulation of this process
-    ran on, None before any."""
+    """The code-generation target the latest simulation of this process ran on.
+
+    Returns
+    -------
+    str or None
+        ``"cython"`` or ``"numpy"`` (what the run's manifest records); None before any
+        simulation.
+    """
     return _last[-1] if _last else None
 
 
 def resolve_target(target: str) -> str:
-    """The runtime target that ``target`` runs on here: ``"cython"`` falls back to ``"numpy"``
-    (logged once, as a warning) when Cython is not importable."""
+    """The runtime target that ``target`` runs on here.
+
+    ``"cython"`` falls back to ``"numpy"`` (logged once, as a warning) when Cython is not
+    importable.
+
+    Parameters
+    ----------
+    target : str
+        The requested target, ``"cython"`` or ``"numpy"`` (``[spiking] codegen``).
+
+    Returns
+    -------
+    str
+        The target used.
+    """
     if target == "cython":
         try:
             import Cython  # noqa: F401
@@ -52,9 +71,19 @@ def resolve_target(target: str) -> str:
 
 
 class Brian2Env:
-    """The settings one simulation runs under: runtime ``target`` ("cython" or "numpy"), time step
-    ``dt_ms`` and its own random stream, started from ``seed`` (``brian2.seed``) on first entry
-    (None: a simulation that draws no random numbers; it starts from the caller's state)."""
+    """The settings one simulation runs under: a runtime target, a time step and its own random
+    stream (module docstring).
+
+    Parameters
+    ----------
+    target : str
+        The code-generation target, ``"cython"`` or ``"numpy"`` (:func:`resolve_target`).
+    dt_ms : float
+        Brian2's default clock step in ms.
+    seed : int or None
+        Starts the simulation's random stream (``brian2.seed``) on first entry; None: a
+        simulation that draws no random numbers (it starts from the caller's state).
+    """
 
     def __init__(self, target: str, dt_ms: float, seed: int | None) -> None:
         self.target = resolve_target(target)
@@ -65,8 +94,21 @@ class Brian2Env:
     @contextmanager
     def active(self) -> Iterator[None]:
         """Within: this simulation's target, step and random stream; the caller's on exit, however
-        the call ends. Re-entrant: a nested entry (a public method calling another) changes
-        nothing."""
+        the call ends.
+
+        Re-entrant: a nested entry (a public method calling another) changes nothing.
+
+        Returns
+        -------
+        contextlib.AbstractContextManager
+            A context manager, entered with ``with env.active():``; it yields None.
+
+        Raises
+        ------
+        UserError
+            (On entry) Brian2's random buffers cannot be read on this version, device or target
+            (:func:`~stdp_ebm.spiking.randomstate.check_random_access`).
+        """
         if self._depth:
             yield
             return

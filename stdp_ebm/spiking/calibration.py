@@ -59,12 +59,25 @@ class CalibrationParams(Section):
             raise self.problem("s_min", f"must be < s_max = {self.s_max:g}")
 
 
+#: the config schema of ``[calibration]``, derived from :class:`CalibrationParams`
 CALIBRATION_SCHEMA = CalibrationParams.schema()
 
 
 @dataclass
 class FICurve:
-    """Measured f–I curve: state grid ``s``, mean rate ``rate_hz`` and its standard error."""
+    """Measured f–I curve: state grid ``s``, mean rate ``rate_hz`` and its standard error.
+
+    Parameters
+    ----------
+    s : numpy.ndarray
+        The state grid (input current / I_unit), shape ``(points,)``.
+    rate_hz : numpy.ndarray
+        Mean rate per neuron at each grid point (Hz), shape ``(points,)``.
+    sem_hz : numpy.ndarray
+        Its standard error (Hz), shape ``(points,)``.
+    r_max_hz : float
+        The rate of ρ = 1 (Hz).
+    """
 
     s: np.ndarray
     rate_hz: np.ndarray
@@ -72,7 +85,13 @@ class FICurve:
     r_max_hz: float
 
     def tabulate(self) -> TabulatedRho:
-        """ρ_LIF = rate / r_max as a smoothing spline (smoothing = mean squared standard error)."""
+        """ρ_LIF = rate / r_max as a smoothing spline (smoothing = mean squared standard error).
+
+        Returns
+        -------
+        TabulatedRho
+            ρ_LIF and its derivative from one smooth curve, dimensionless.
+        """
         rho = self.rate_hz / self.r_max_hz
         sem = self.sem_hz / self.r_max_hz
         return TabulatedRho(self.s, rho, smoothing=float(np.mean(sem**2)))
@@ -82,13 +101,37 @@ def measure_fi(neuron, neuron_params: dict, calib: CalibrationParams, unit_curre
                seed: int, offset: float = 0.0,
                inputs: Callable[[Any], list] | None = None, *, target: str = "cython",
                dt_ms: float = 0.1) -> FICurve:
-    """Mean rate of uncoupled LIF neurons (``neuron``: a loaded model) at constant ``s`` on a grid.
+    """Mean rate of uncoupled LIF neurons at constant ``s`` on a grid.
 
-    ``neuron_params``: overrides of the model's parameters (e.g. the noise ``sigma``), as in the
-    network; ``unit_current``: the current of s = 1 (a Brian2 quantity); ``r_max_hz``: the rate of
-    ρ = 1; ``offset``: the shift s0 of the state-to-current map I = (s + s0)·I_unit; ``inputs``:
-    makes the extra objects that drive the group (the Poisson background,
-    :func:`stdp_ebm.spiking.background`), as in the network.
+    Parameters
+    ----------
+    neuron : Model
+        A loaded neuron model (e.g. ``lif_neuron``).
+    neuron_params : dict
+        Overrides of the model's parameters (e.g. the noise ``sigma``), as in the network.
+    calib : CalibrationParams
+        The grid, the neurons per point and the counting window.
+    unit_current : brian2.Quantity
+        The current of s = 1 (e.g. ``0.4*nA``).
+    r_max_hz : float
+        The rate of ρ = 1 (Hz).
+    seed : int
+        Seed of the measurement's own random stream.
+    offset : float
+        The shift s0 of the state-to-current map I = (s + s0)·I_unit.
+    inputs : callable, optional
+        Makes the extra objects that drive the group (the Poisson background,
+        :func:`stdp_ebm.spiking.background`), as in the network.
+    target : str
+        Brian2's code-generation target, ``"cython"`` or ``"numpy"``.
+    dt_ms : float
+        The time step (ms).
+
+    Returns
+    -------
+    FICurve
+        Rates counted after ``warmup_ms`` over ``duration_ms``; the standard error is at least
+        the rate that one spike among all of a point's neurons gives, 1/(neurons · duration).
     """
     import brian2 as b2
 
@@ -151,6 +194,26 @@ def siegert_rate(mu_v: np.ndarray, sigma_v: float, tau_m: float, t_ref: float, v
     τ dv = (μ − v)dt + σ_B √τ dW). ``dt`` > 0 corrects for a threshold checked once per time step:
     the Euler walk overshoots θ by −ζ(½)/√(2π) ≈ 0.583 s.d. of one step's increment,
     σ_B √(dt/τ_m), so θ and v_r act shifted up by that much (a shift that vanishes as dt → 0).
+
+    Parameters
+    ----------
+    mu_v : numpy.ndarray
+        Mean free membrane potential μ (V), any shape (flattened).
+    sigma_v : float
+        S.d. σ of the free membrane potential (V).
+    tau_m : float
+        Membrane time constant τ_m (s).
+    t_ref : float
+        Refractory period (s).
+    v_th, v_reset : float
+        Threshold θ and reset v_r (V).
+    dt : float
+        Simulation time step (s); 0: continuous time.
+
+    Returns
+    -------
+    numpy.ndarray
+        The rate ν (Hz), one per entry of ``mu_v``, shape ``(mu_v.size,)``.
     """
     from scipy.integrate import quad
     from scipy.special import erfcx

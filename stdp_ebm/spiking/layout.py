@@ -29,7 +29,28 @@ def _offsets(blocks: list[int]) -> np.ndarray:
 
 @dataclass(frozen=True)
 class Layout:
-    """Where every neuron, current, rate filter and synapse of the network sits."""
+    """Where every neuron, current, rate filter and synapse of the network sits (module docstring).
+
+    Parameters
+    ----------
+    sizes : tuple of int
+        Units per layer, input first.
+    copies : int
+        Independent copies of the network (batch × trials).
+    n : int
+        LIF (or Poisson, for the input) neurons per rate unit.
+    transmission : str
+        ``"population"`` (one synaptic current per unit) or ``"neuron"`` (neuron-to-neuron
+        synapses).
+
+    Examples
+    --------
+    >>> lay = Layout(sizes=(2, 3, 1), copies=2, n=4)
+    >>> lay.n_inputs, lay.n_neurons, lay.n_units    # 2·4·2, 2·4·(3 + 1), 2·(2 + 3 + 1)
+    (16, 32, 12)
+    >>> lay.neuron_offset(2), int(lay.neuron(1, 5, 3))  # layer 2 after 2·3·4 neurons; 5·4 + 3
+    (24, 23)
+    """
 
     sizes: tuple[int, ...]
     copies: int
@@ -38,64 +59,176 @@ class Layout:
 
     @property
     def fan(self) -> int:
-        """Targets per (source neuron, target unit): n (neuron wiring) or 1 (population)."""
+        """Targets per (source neuron, target unit): n (neuron wiring) or 1 (population).
+
+        Returns
+        -------
+        int
+        """
         return self.n if self.transmission == "neuron" else 1
 
     @property
     def n_neurons(self) -> int:
-        """LIF neurons (layers 1 … L, all copies)."""
+        """LIF neurons (layers 1 … L+1, all copies): the ``neurons`` group.
+
+        Returns
+        -------
+        int
+        """
         return self.copies * self.n * sum(self.sizes[1:])
 
     @property
     def n_inputs(self) -> int:
+        """Poisson neurons of the input layer (all copies): the ``input`` group.
+
+        Returns
+        -------
+        int
+        """
         return self.copies * self.n * self.sizes[0]
 
     @property
     def n_units(self) -> int:
-        """(copy, unit) pairs of all layers: the population-rate filters."""
+        """(copy, unit) pairs of all layers: the population-rate filters (``pops``).
+
+        Returns
+        -------
+        int
+        """
         return self.copies * sum(self.sizes)
 
     def unit_offset(self, k: int) -> int:
-        """First (copy, unit) element of layer k among all layers' (``pops``)."""
+        """First (copy, unit) element of layer k among all layers' (``pops``).
+
+        Parameters
+        ----------
+        k : int
+            A layer, 0 … L+1.
+
+        Returns
+        -------
+        int
+        """
         return int(_offsets([self.copies * s for s in self.sizes])[k])
 
     def neuron_offset(self, k: int) -> int:
-        """First neuron of layer k in its group (0 for the input layer)."""
+        """First neuron of layer k in its group (0 for the input layer).
+
+        Parameters
+        ----------
+        k : int
+            A layer, 0 … L+1.
+
+        Returns
+        -------
+        int
+        """
         return 0 if k == 0 else int(_offsets([self.copies * s * self.n
                                               for s in self.sizes[1:]])[k - 1])
 
     def current_offset(self, k: int) -> int:
-        """First current of layer k ≥ 1 in the ``currents`` group."""
+        """First current of layer k ≥ 1 in the ``currents`` group.
+
+        Parameters
+        ----------
+        k : int
+            A free layer, 1 … L+1.
+
+        Returns
+        -------
+        int
+        """
         return int(_offsets([self.copies * s for s in self.sizes[1:]])[k - 1])
 
     def neuron(self, k: int, cu, m) -> np.ndarray:
-        """Index of neuron m of (copy·n_k + unit) ``cu`` of layer k (in its group)."""
+        """Index of neuron m of (copy·n_k + unit) ``cu`` of layer k (in its group).
+
+        Parameters
+        ----------
+        k : int
+            A layer, 0 … L+1.
+        cu : int or array_like
+            copy·n_k + unit.
+        m : int or array_like
+            The neuron within the unit, 0 … n − 1 (broadcast with ``cu``).
+
+        Returns
+        -------
+        numpy.ndarray
+            Indices in the ``input`` (k = 0) or ``neurons`` group.
+        """
         return self.neuron_offset(k) + np.asarray(cu) * self.n + np.asarray(m)
 
     def units(self, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """(copy, unit) of every neuron of layer k, in index order."""
+        """(copy, unit) of every neuron of layer k, in index order.
+
+        Parameters
+        ----------
+        k : int
+            A layer, 0 … L+1.
+
+        Returns
+        -------
+        copy, unit : numpy.ndarray
+            Shape ``(copies·n_k·n,)`` each.
+        """
         cu = np.repeat(np.arange(self.copies * self.sizes[k]), self.n)
         return cu // self.sizes[k], cu % self.sizes[k]
 
     def current_of_neuron(self) -> np.ndarray:
-        """Current (``currents`` element) each LIF neuron reads, in the neurons' index order."""
+        """Current (``currents`` element) each LIF neuron reads, in the neurons' index order.
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape ``(n_neurons,)``.
+        """
         return np.arange(self.n_neurons) // self.n
 
     def pop_of_neuron(self, group: str) -> np.ndarray:
-        """Population-rate filter of every neuron of the ``input`` or the ``neurons`` group."""
+        """Population-rate filter of every neuron of the ``input`` or the ``neurons`` group.
+
+        Parameters
+        ----------
+        group : str
+            ``"input"``, or anything else for the ``neurons`` group.
+
+        Returns
+        -------
+        numpy.ndarray
+            Index into ``pops`` per neuron, in the group's index order.
+        """
         layers = [0] if group == "input" else range(1, len(self.sizes))
         return np.concatenate([self.unit_offset(k) + np.arange(self.copies * self.sizes[k] * self.n)
                                // self.n for k in layers])
 
     def pairs(self, k: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """All unit pairs (copy, i in layer k, j in layer k+1), flattened in (copy, i, j) order:
-        the order of the rule synapses of W_k."""
+        the order of the rule synapses of W_k.
+
+        Parameters
+        ----------
+        k : int
+            The weight matrix W_k, 0 … L.
+
+        Returns
+        -------
+        copy, i, j : numpy.ndarray
+            Shape ``(copies·n_k·n_{k+1},)`` each.
+        """
         c, i, j = np.meshgrid(np.arange(self.copies), np.arange(self.sizes[k]),
                               np.arange(self.sizes[k + 1]), indexing="ij")
         return c.ravel(), i.ravel(), j.ravel()
 
     def rule_pairs(self) -> tuple[np.ndarray, np.ndarray]:
-        """(pre, post) population-rate filters of the rule synapses of all W_k, in order."""
+        """(pre, post) population-rate filters of the rule synapses of all W_k, in order.
+
+        Returns
+        -------
+        pre, post : numpy.ndarray
+            Indices into ``pops``, one per rule synapse (W_0's first, each in :meth:`pairs`
+            order).
+        """
         pre, post = [], []
         for k in range(len(self.sizes) - 1):
             c, i, j = self.pairs(k)
@@ -121,7 +254,20 @@ class Layout:
     def transmission_synapses(self, weight_sizes: list[int]) -> dict[str, tuple]:
         """``{"input": …, "neurons": …}``: (pre, post, weight index, rule index) per synapse of the
         source group's transmission; weight index into the concatenation of all W_k (ravelled),
-        rule index into the rule synapses (:meth:`rule_pairs` order)."""
+        rule index into the rule synapses (:meth:`rule_pairs` order).
+
+        Parameters
+        ----------
+        weight_sizes : list of int
+            The number of entries of each W_k, n_k·n_{k+1}.
+
+        Returns
+        -------
+        dict of str to tuple of numpy.ndarray
+            ``"input"`` (from the Poisson inputs, upward only) and ``"neurons"`` (between free
+            layers, both ways): (pre, post, weight index, rule index), one entry per synapse;
+            post indexes neurons (neuron wiring) or currents (population wiring).
+        """
         w_offset = _offsets(list(weight_sizes) + [0])
         reps = self.n * self.fan
         parts: dict[str, list] = {"input": [], "neurons": []}
@@ -137,7 +283,13 @@ class Layout:
 
     def out_degree(self) -> tuple[np.ndarray, np.ndarray]:
         """Transmission synapses per neuron of the input and of the LIF group (synaptic events
-        = spikes × out-degree)."""
+        = spikes × out-degree).
+
+        Returns
+        -------
+        input, neurons : numpy.ndarray
+            Out-degree per neuron, shapes ``(n_inputs,)`` and ``(n_neurons,)``.
+        """
         last = len(self.sizes) - 1
         degree = [np.full(self.copies * self.sizes[k] * self.n, self.fan * (
             (self.sizes[k - 1] if k >= 2 else 0) + (self.sizes[k + 1] if k < last else 0)))
@@ -145,7 +297,19 @@ class Layout:
         return np.full(self.n_inputs, self.fan * self.sizes[1]), np.concatenate(degree)
 
     def layer_blocks(self, counts: Sequence[np.ndarray]) -> list[np.ndarray]:
-        """Per-neuron values of the input and the LIF group → per layer, (copies, n_k, n)."""
+        """Per-neuron values of the input and the LIF group → per layer, (copies, n_k, n).
+
+        Parameters
+        ----------
+        counts : sequence of numpy.ndarray
+            Two arrays: a value per neuron of the ``input`` group, shape ``(n_inputs,)``, and of
+            the ``neurons`` group, shape ``(n_neurons,)`` (e.g. spike counts).
+
+        Returns
+        -------
+        list of numpy.ndarray
+            Per layer 0 … L+1, shape ``(copies, n_k, n)``.
+        """
         src, hid = counts
         blocks = [src] + [hid[self.neuron_offset(k):self.neuron_offset(k) +
                               self.copies * s * self.n] for k, s in enumerate(self.sizes) if k > 0]

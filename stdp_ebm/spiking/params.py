@@ -73,6 +73,7 @@ class SpikingParams(Section):
 
 
 
+#: the config schema of ``[spiking]``, derived from :class:`SpikingParams`
 SPIKING_SCHEMA = SpikingParams.schema()
 
 #: what a rule file offers the layered network (see :func:`rule_form`)
@@ -85,7 +86,18 @@ _NEURON_NAME = re.compile(r"\b([A-Za-z_][A-Za-z0-9_]*)_(pre|post)\b")
 
 def neuron_overrides(sp: SpikingParams) -> dict:
     """Parameters of ``stdp_ebm/models/lif_neuron.toml`` set by the [spiking] config: the membrane noise σ,
-    zero when the noise comes from the Poisson background instead."""
+    zero when the noise comes from the Poisson background instead.
+
+    Parameters
+    ----------
+    sp : SpikingParams
+        The ``[spiking]`` section.
+
+    Returns
+    -------
+    dict
+        ``{"sigma": σ}`` as a Brian2 quantity in volts (``noise_mV`` mV, or 0 mV).
+    """
     import brian2 as b2
 
     sigma = sp.noise_mV if sp.noise_source == "membrane" else 0.0
@@ -93,9 +105,26 @@ def neuron_overrides(sp: SpikingParams) -> dict:
 
 
 def load_models(synapse: str = SPIKING_SCHEMA["synapse"].default) -> dict:
-    """The model files the spiking network is made of (see :mod:`stdp_ebm.spiking`); ``synapse``
-    ([spiking] synapse) is the rule, checked against the network's contract (:func:`rule_form`)
-    here, before anything is calibrated or built."""
+    """The model files the spiking network is made of (see :mod:`stdp_ebm.spiking`).
+
+    Parameters
+    ----------
+    synapse : str
+        ``[spiking] synapse``: the rule, a shipped name or a path to a synapse model file; checked
+        against the network's contract (:func:`rule_form`) here, before anything is calibrated
+        or built.
+
+    Returns
+    -------
+    dict of str to Model
+        ``"neuron"``, ``"synapse"``, ``"current"``, ``"background"``, ``"rate"`` (the shipped
+        files) and ``"rule"``.
+
+    Raises
+    ------
+    ModelFileError
+        A model file that cannot be read or checked, or a rule outside the contract.
+    """
     from ..models import load_model
 
     models = {"neuron": load_model("lif_neuron"), "synapse": load_model("population_synapse"),
@@ -126,6 +155,23 @@ def rule_form(model: Any, models: dict) -> str:
     ``delta_w_up``/``delta_w_down`` are zeroed and its ``rho_in_last``/``rho_out_last`` (where it
     has them) set to the current rates; a spike rule's state is set to its ``[initial]`` values (0
     for the rest), so a phase counts only its own spikes.
+
+    Parameters
+    ----------
+    model : Model
+        The rule's synapse model (:func:`stdp_ebm.models.load_model`).
+    models : dict
+        The other model files (:func:`load_models`); ``"rate"`` is read.
+
+    Returns
+    -------
+    str
+        :data:`RATE_FORM` (``"rate"``) or :data:`SPIKE_FORM` (``"spike"``).
+
+    Raises
+    ------
+    ModelFileError
+        Not a synapse model, neither form, or a neuron variable the form may not read.
     """
     from ..errors import ModelFileError
     from ..models.check import variables
@@ -160,7 +206,20 @@ def rule_form(model: Any, models: dict) -> str:
 
 def rule_pathway(model: Any, key: str) -> str:
     """The ``on_pre``/``on_post`` code of a spike rule without the lines that write a neuron's
-    variable (``I_syn_post += w*J``): the layered network transmits through its own synapses."""
+    variable (``I_syn_post += w*J``): the layered network transmits through its own synapses.
+
+    Parameters
+    ----------
+    model : Model
+        A spike rule's synapse model.
+    key : str
+        ``"on_pre"`` or ``"on_post"``.
+
+    Returns
+    -------
+    str
+        The code, one statement a line; empty where the model has none.
+    """
     code = getattr(model, key) or ""
     kept = [line for line in code.splitlines()
             if not ((m := _WRITE.match(line)) and _NEURON_NAME.fullmatch(m.group(1)))]
@@ -171,7 +230,22 @@ def background(group: Any, sp: SpikingParams, models: dict) -> list:
     """The Poisson background of ``group`` (``noise_source = "poisson"``; none for membrane noise):
     an excitatory and an inhibitory :class:`brian2.PoissonInput` into ``v`` whose jump size is the
     formula of ``stdp_ebm/models/poisson_background.toml`` at σ = ``noise_mV``, so that the input's mean is
-    zero and its variance that of the membrane noise. Add the returned objects to the network."""
+    zero and its variance that of the membrane noise. Add the returned objects to the network.
+
+    Parameters
+    ----------
+    group : brian2.NeuronGroup
+        The LIF neurons; the background's namespace is added to theirs.
+    sp : SpikingParams
+        The ``[spiking]`` section.
+    models : dict
+        The model files (:func:`load_models`); ``"background"`` is read.
+
+    Returns
+    -------
+    list of brian2.PoissonInput
+        The excitatory and the inhibitory input, or an empty list for membrane noise.
+    """
     if sp.noise_source != "poisson":
         return []
     import brian2 as b2

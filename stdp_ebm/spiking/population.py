@@ -14,7 +14,28 @@ from .params import RATE_FORM_VARIABLES, SPIKE_FORM, SpikingParams, load_models,
 def population_rates(sources: list, n_units: int, n: int, sp: SpikingParams, models: dict) -> tuple:
     """``n_units`` population-rate filters (``stdp_ebm/models/population_rate.toml``) and the synapses that
     feed them: every spike of a neuron in ``sources`` [(group, unit index of each neuron)] adds
-    1/(n·τ_r) to its unit's ``u``, so r is the unit's mean rate per neuron (Hz)."""
+    1/(n·τ_r) to its unit's ``u``, so r is the unit's mean rate per neuron (Hz).
+
+    Parameters
+    ----------
+    sources : list of tuple
+        (Brian2 group, unit index of each of its neurons) per spiking group.
+    n_units : int
+        The number of filters (units, all layers and copies).
+    n : int
+        Neurons per unit.
+    sp : SpikingParams
+        The ``[spiking]`` section; ``tau_r_ms`` and ``tau_rise_ms`` (ms) are read.
+    models : dict
+        The model files (:func:`~stdp_ebm.spiking.params.load_models`); ``"rate"`` is read.
+
+    Returns
+    -------
+    pops : brian2.NeuronGroup
+        The filters; ``r`` is the rate in Hz.
+    counts : list of brian2.Synapses
+        One counting synapse per neuron of ``sources``, a ``Synapses`` per group.
+    """
     import brian2 as b2
 
     tau_r, tau_rise = sp.tau_r_ms * b2.ms, sp.tau_rise_ms * b2.ms
@@ -39,7 +60,35 @@ def rule_synapses(pops, pre: np.ndarray, post: np.ndarray, sp: SpikingParams, mo
     ``rule_dt_ms`` > 0, every ``rule_dt_ms``: the tied form telescopes whatever the step
     (Σ Δ(ρ_in ρ_out)), so it moves only by where its last sample falls; the one-way forms by the
     filters' curvature over the step. Spike form: :class:`SpikeRules` between the LIF neurons, for
-    which ``spikes`` = (layout, input group, neuron group) of the network."""
+    which ``spikes`` = (layout, input group, neuron group) of the network.
+
+    Parameters
+    ----------
+    pops : brian2.NeuronGroup
+        The population-rate filters (:func:`population_rates`).
+    pre, post : numpy.ndarray
+        Filter indices of each rule synapse's pre (layer k) and post (layer k+1) unit
+        (:meth:`Layout.rule_pairs`).
+    sp : SpikingParams
+        The ``[spiking]`` section; ``r_max_hz`` (Hz) sets the rule's ``r_max`` where it has one.
+    models : dict
+        The model files; ``"rule"`` is the rule.
+    spikes : tuple, optional
+        (layout, input group, neuron group); needed by a spike rule.
+    rule_dt_ms : float
+        The rate-form rule's step in ms; 0: every simulation step.
+
+    Returns
+    -------
+    brian2.Synapses or SpikeRules
+        The rule synapses, ``delta_w_up``/``delta_w_down`` one per weight and copy.
+
+    Raises
+    ------
+    ModelFileError
+        A spike rule without ``spikes``, or a rule outside the contract
+        (:func:`~stdp_ebm.spiking.params.rule_form`).
+    """
     import brian2 as b2
 
     model = models["rule"]
@@ -65,6 +114,17 @@ class SpikeRules:
     and downward synapses (the change of the one weight all n² neuron pairs share), in
     :meth:`Layout.rule_pairs` order; ``delta_w_tied`` is their sum. Iterating gives the Brian2
     objects (``brian2.Network`` adds containers), ``active`` switches them all.
+
+    Parameters
+    ----------
+    model : Model
+        The spike rule's synapse model.
+    layout : Layout
+        The network's index layout.
+    source : brian2.PoissonGroup
+        The input layer's neurons (the ``input`` group).
+    neurons : brian2.NeuronGroup
+        The LIF neurons of the free layers (the ``neurons`` group).
     """
 
     def __init__(self, model, layout, source, neurons) -> None:
@@ -109,10 +169,23 @@ class SpikeRules:
 
     @property
     def active(self) -> bool:
+        """Whether the rule's synapses run (all of them); setting it switches them all.
+
+        Returns
+        -------
+        bool
+        """
         return all(syn.active for syn, _, _ in self.synapses)
 
     @active.setter
     def active(self, value: bool) -> None:
+        """Switch all the rule's synapses on or off.
+
+        Parameters
+        ----------
+        value : bool
+            On (True) or off.
+        """
         for syn, _, _ in self.synapses:
             syn.active = value
 
@@ -126,14 +199,35 @@ class SpikeRules:
 
     @property
     def delta_w_up(self) -> np.ndarray:
+        """ΔW_up: the mean ``weight_change`` of each weight's n² upward synapses.
+
+        Returns
+        -------
+        numpy.ndarray
+            One per weight and copy, shape ``(n_rules,)``, in :meth:`Layout.rule_pairs` order.
+        """
         return self._mean(True)
 
     @property
     def delta_w_down(self) -> np.ndarray:
+        """ΔW_down: the mean ``weight_change`` of each weight's n² downward synapses.
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape ``(n_rules,)``, as :attr:`delta_w_up`.
+        """
         return self._mean(False)
 
     @property
     def delta_w_tied(self) -> np.ndarray:
+        """The tied form ΔW_up + ΔW_down.
+
+        Returns
+        -------
+        numpy.ndarray
+            Shape ``(n_rules,)``, as :attr:`delta_w_up`.
+        """
         return self._mean(True) + self._mean(False)
 
     def start(self) -> None:
@@ -151,7 +245,17 @@ class SpikeRules:
 def start_rule(rules, pops, r_max_hz: float) -> None:
     """Start the rule's integrals: a :class:`SpikeRules` from its initial state; a rate-form rule
     with its accumulators zeroed and its ``rho_in_last``/``rho_out_last`` (where it has them) at
-    the populations' current rates."""
+    the populations' current rates.
+
+    Parameters
+    ----------
+    rules : brian2.Synapses or SpikeRules
+        From :func:`rule_synapses`.
+    pops : brian2.NeuronGroup
+        The population-rate filters; their rate ``r`` is read.
+    r_max_hz : float
+        The rate of ρ = 1 in Hz.
+    """
     if isinstance(rules, SpikeRules):
         rules.start()
         return
@@ -173,6 +277,27 @@ def rule_on_spike_trains(trains: list[tuple[np.ndarray, np.ndarray]], n: int, du
     (upper-layer) population of ``n`` neurons each. The rate filters run alone for ``warmup_ms``
     (as in the free phase), then the rule accumulates for ``duration_ms``; returns (ΔW_up, ΔW_down)
     = (∫ρ_in dρ_out/dt dt, ∫ρ_out dρ_in/dt dt). Uses the network's own wiring.
+
+    Parameters
+    ----------
+    trains : list of tuple of numpy.ndarray
+        Two (neuron indices, spike times in ms): the pre and the post population.
+    n : int
+        Neurons per population.
+    duration_ms : float
+        How long the rule accumulates, in ms.
+    sp : SpikingParams
+        The ``[spiking]`` section; the rate filters, ``r_max_hz``, ``dt_ms`` and ``codegen`` are
+        read.
+    models : dict, optional
+        The model files (:func:`~stdp_ebm.spiking.params.load_models`); the shipped ones if None.
+    warmup_ms : float
+        How long the rate filters run alone first, in ms.
+
+    Returns
+    -------
+    delta_w_up, delta_w_down : float
+        The rule's two accumulators (Eq 26 upward and downward), dimensionless.
     """
     import brian2 as b2
 

@@ -8,7 +8,9 @@ import numpy as np
 
 from ..errors import UserError
 
+#: the Cython target's random-number buffers (uniform and normal numbers)
 BUFFERS = ("rand", "randn")
+#: the code-generation targets whose random state :func:`random_state` can read
 TARGETS = ("cython", "numpy")
 
 
@@ -22,6 +24,13 @@ def random_state() -> dict:
     time ("munmap_chunk(): invalid pointer", "corrupted size vs. prev_size"); Brian2's
     ``store``/``restore`` do the same. This keeps numpy's state, each buffer's read position and a
     copy of its *contents*; :func:`set_random_state` writes them into the buffers Brian2 holds then.
+
+    Returns
+    -------
+    dict
+        ``"numpy"``: numpy's global generator state (``numpy.random.get_state()``); ``"rand"``
+        and ``"randn"``: (read position, copy of the buffer's contents, or None for a buffer
+        not allocated yet).
     """
     import brian2 as b2
 
@@ -35,12 +44,16 @@ def random_state() -> dict:
 
 
 def set_random_state(state: dict) -> None:
-    """Return Brian2's random numbers to ``state`` (from :func:`random_state` or
-    :func:`random_state_from_arrays`), in this process or another one.
+    """Return Brian2's random numbers to ``state``, in this process or another one.
 
     A buffer read from position 0 is refilled from numpy's generator before its first number is
     used, so only a position > 0 needs the contents; a process that has not drawn from a buffer yet
     gets one allocated (with ``malloc``: Brian2 frees it with ``free`` when it runs out).
+
+    Parameters
+    ----------
+    state : dict
+        From :func:`random_state` or :func:`random_state_from_arrays`.
     """
     import brian2 as b2
 
@@ -57,9 +70,26 @@ def set_random_state(state: dict) -> None:
 
 
 def random_state_arrays(state: dict) -> dict[str, np.ndarray]:
-    """``state`` (from :func:`random_state`) as arrays of fixed shapes, for a checkpoint's ``.npz``:
-    numpy's MT19937 key and position, each buffer's read position and contents (zeros for a buffer
-    not allocated yet: its position is 0, so its contents are never read)."""
+    """``state`` as arrays of fixed shapes, for a checkpoint's ``.npz``.
+
+    Parameters
+    ----------
+    state : dict
+        From :func:`random_state`.
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        ``numpy_key`` (MT19937 key, 624 uint32), ``numpy_pos`` (position and has-Gaussian flag),
+        ``numpy_gauss`` (the cached Gaussian), and per buffer ``rand``/``randn`` its read position
+        ``*_index`` and contents ``*_buffer`` (zeros for a buffer not allocated yet: its position
+        is 0, so its contents are never read).
+
+    Raises
+    ------
+    ValueError
+        If numpy's global generator is not MT19937.
+    """
     kind, key, pos, has_gauss, gauss = state["numpy"]
     if kind != "MT19937":
         raise ValueError(f"numpy's global generator is {kind}, not MT19937")
@@ -74,7 +104,18 @@ def random_state_arrays(state: dict) -> dict[str, np.ndarray]:
 
 
 def random_state_from_arrays(arrays: dict[str, np.ndarray]) -> dict:
-    """The inverse of :func:`random_state_arrays`."""
+    """The inverse of :func:`random_state_arrays`.
+
+    Parameters
+    ----------
+    arrays : dict of str to numpy.ndarray
+        As :func:`random_state_arrays` returns them (e.g. read from a checkpoint).
+
+    Returns
+    -------
+    dict
+        A state for :func:`set_random_state`.
+    """
     pos, has_gauss = (int(v) for v in arrays["numpy_pos"])
     state: dict = {"numpy": ("MT19937", np.asarray(arrays["numpy_key"], np.uint32), pos, has_gauss,
                              float(arrays["numpy_gauss"]))}
@@ -113,7 +154,18 @@ def check_random_access(target: str) -> None:
     """Refuse, in one line (:class:`~stdp_ebm.errors.UserError`), what :func:`random_state` cannot
     read: another device than Brian2's runtime device, another code-generation ``target`` than
     Cython or numpy, or a Brian2 whose Cython target keeps its random numbers otherwise than in the
-    ``rand``/``randn`` buffers of ``_BUFFER_SIZE`` doubles read here (Brian2 2.x)."""
+    ``rand``/``randn`` buffers of ``_BUFFER_SIZE`` doubles read here (Brian2 2.x).
+
+    Parameters
+    ----------
+    target : str
+        The code-generation target the simulation will run on.
+
+    Raises
+    ------
+    UserError
+        Any of the cases above.
+    """
     import brian2 as b2
 
     device = b2.get_device()

@@ -21,12 +21,23 @@ from dataclasses import dataclass
 
 from ..progress import run_brian2
 
+#: a segment's ``start`` or ``end``: called with no argument, its result ignored
 Callback = Callable[[], None]
 
 
 @dataclass
 class Segment:
-    """``ms`` of simulation with ``start`` called before its first step and ``end`` after its last."""
+    """``ms`` of simulation with ``start`` called before its first step and ``end`` after its last.
+
+    Parameters
+    ----------
+    ms : float
+        Length of the segment in ms (rounded to whole time steps).
+    start : callable, optional
+        Called with no argument before the segment's first step.
+    end : callable, optional
+        Called with no argument after the segment's last step.
+    """
 
     ms: float
     start: Callback | None = None
@@ -50,6 +61,24 @@ def run_segments(network, clock, segments: list[Segment], report=None) -> None:
 
     A callback that raises stops the run at the end of that step; the exception is raised again
     after ``run`` returns, and later callbacks are not called.
+
+    Parameters
+    ----------
+    network : brian2.Network
+        The network run; it continues from its current time ``network.t``.
+    clock : brian2.Clock
+        The clock whose steps the segments are counted in.
+    segments : list of Segment
+        The phases, in order.
+    report : str or callable, optional
+        Brian2's progress report of the run (``Network.run``'s ``report``); None: none.
+
+    Raises
+    ------
+    Exception
+        The first exception a callback raised, after the run stopped.
+    KeyboardInterrupt
+        Ctrl+C during the run.
     """
     import brian2 as b2
 
