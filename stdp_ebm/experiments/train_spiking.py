@@ -41,7 +41,9 @@ from .. import progress
 from ..analysis import METRICS, layer_alignment
 from ..spiking.calibration import CALIBRATION_SCHEMA, calibrate
 from ..checkpoint import Checkpoint, History, read_checkpoints
+from ..cluster import connect
 from ..config import Key, data_dir_key, data_directory, require
+from ..errors import ConfigError
 from ..data import DataError, Dataset, load_digits, load_mnist, one_hot
 from ..network import NETWORK_SCHEMA, random_network
 from ..rate import DYNAMICS_SCHEMA, RateModel, model_from_config
@@ -49,6 +51,7 @@ from ..references import implicit_neg_grad
 from ..seeds import Seeds
 from ..spiking import SPIKING_SCHEMA, load_models
 from ..spiking.learner import INPUTS, DeltaLearner, SpikingLearner
+from ..spiking.dask_pool import DaskSpikingLearner
 from ..spiking.pool import ParallelSpikingLearner
 from ..learning import TRAIN_SCHEMA, EPLearner, Learner, evaluate, fit
 from . import Experiment, Result, RunContext
@@ -98,7 +101,8 @@ SCHEMA = {
                             "whatever the window; 0: [spiking] free_ms on the training stream, "
                             "as runs made before this key", low=0.0),
         "workers": Key("int", 1, "processes the spiking learner splits each mini-batch over "
-                       "(stdp_ebm/spiking/pool.py; must divide [train] batch_size)", low=1),
+                       "(stdp_ebm/spiking/pool.py; on a Dask cluster with --scheduler: "
+                       "stdp_ebm/spiking/dask_pool.py); must divide [train] batch_size", low=1),
     },
 }
 
@@ -119,10 +123,9 @@ def check(cfg: dict, source: str) -> None:
             cfg["train"]["lrs"], f"needs one learning rate per weight matrix ({len(sizes) - 1})")
     require(tk["n_train"] % cfg["train"]["batch_size"] == 0, source, "[task] n_train",
             tk["n_train"], "must be a multiple of [train] batch_size (the network's copies)")
-    workers, cores = cfg["learner"]["workers"], os.cpu_count() or 1
-    require(cfg["train"]["batch_size"] % workers == 0 and workers <= cores, source,
-            "[learner] workers", workers, f"must divide [train] batch_size and be at most the "
-            f"{cores} cores of this machine (each worker is a process with its own network)")
+    workers = cfg["learner"]["workers"]
+    require(cfg["train"]["batch_size"] % workers == 0, source, "[learner] workers", workers,
+            "must divide [train] batch_size")
     window, dt = cfg["learner"]["eval_free_ms"], cfg["spiking"]["dt_ms"]
     require(window == 0 or window >= dt, source, "[learner] eval_free_ms", window,
             f"must be 0 ([spiking] free_ms) or a window of at least one time step "
@@ -167,8 +170,16 @@ def load_task(sec: dict, rng: np.random.Generator, batch_size: int = 1,
 
 def build(cfg: dict, ctx: RunContext, data: Dataset) -> tuple:
     """Initial network, calibrated rate model (ρ_LIF) and the spiking learner (one compiled
-    network, or one per worker process)."""
+    network, or one per worker: local processes, or with ``ctx.options["scheduler"]`` learners
+    on that Dask cluster)."""
     n, sp, t, lr = cfg["network"], cfg["spiking"], cfg["train"], cfg["learner"]
+    scheduler = ctx.options.get("scheduler") if lr["workers"] > 1 else None
+    cores = os.cpu_count() or 1
+    if scheduler is None and lr["workers"] > cores:
+        raise ConfigError(f"[learner] workers = {lr['workers']}: at most the {cores} cores of "
+                          "this machine (each worker is a process with its own network); more "
+                          "run on a Dask cluster (--scheduler)")
+    client = connect(scheduler) if scheduler is not None else None  # before the calibration
     net = random_network(n["sizes"], ctx.seeds.rng("network"), n["init_scale"], n["bias_low"],
                          n["bias_high"])
     models = load_models(sp["synapse"])
@@ -182,6 +193,9 @@ def build(cfg: dict, ctx: RunContext, data: Dataset) -> tuple:
     if lr["workers"] == 1:
         return net, fi, model, SpikingLearner(*args, ctx.seeds.int("brian2"), **kwargs)
     seeds = [ctx.seeds.int(f"brian2_worker_{p}") for p in range(lr["workers"])]
+    if client is not None:
+        return net, fi, model, DaskSpikingLearner(*args, seeds, **kwargs, client=client,
+                                                  owns_client=True)
     return net, fi, model, ParallelSpikingLearner(*args, seeds, **kwargs)
 
 

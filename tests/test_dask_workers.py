@@ -1,0 +1,205 @@
+"""The spiking learner's workers on a Dask cluster (stdp_ebm/spiking/dask_pool.py).
+
+One ``LocalCluster`` of two worker processes (one thread each) for the module; a 3-4-2 network of
+3 neurons per unit on Brian2's numpy target (nothing to compile), mini-batches of 2 examples over 2
+learners. The reference is the local pool of worker processes (stdp_ebm/spiking/pool.py, itself
+checked against one-process learners of half the batch in tests/test_train_spiking.py): same P,
+seeds and code, so every comparison is to the bit (``assert_array_equal``), which a stale W, a
+lost random stream or a learner rebuilt from the wrong state would break.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import pytest
+
+from conftest import REPO, numpy_sp, run_cli, small_config
+
+distributed = pytest.importorskip("distributed")
+
+SEEDS = [11, 12]
+LRS = [0.1, 0.1]
+
+
+@pytest.fixture(scope="module")
+def client():
+    cluster = distributed.LocalCluster(processes=True, n_workers=2, threads_per_worker=1,
+                                       dashboard_address=None)
+    with distributed.Client(cluster) as c:
+        yield c
+    cluster.close()
+
+
+@pytest.fixture(scope="module")
+def setup():
+    """The network, ρ, [spiking] and two mini-batches of 2 examples."""
+    from stdp_ebm.activation import TabulatedRho
+    from stdp_ebm.network import network_from_config
+
+    net = network_from_config(small_config(sizes=(3, 4, 2), batch=4, init_scale=0.5),
+                              np.random.default_rng(5))
+    rho = TabulatedRho(np.linspace(-0.5, 1.5, 21), np.linspace(0.0, 1.2, 21))
+    sp = numpy_sp(neurons_per_unit=3, settle_ms=5.0, free_ms=10.0, nudged_ms=10.0)
+    return net, rho, sp
+
+
+def _learner(setup, models, client=None):
+    from stdp_ebm.energy import EQ6
+    from stdp_ebm.spiking.dask_pool import DaskSpikingLearner
+    from stdp_ebm.spiking.pool import ParallelSpikingLearner
+
+    net, rho, sp = setup
+    if client is None:
+        return ParallelSpikingLearner(net, rho, sp, models, SEEDS, 2, LRS, EQ6)
+    return DaskSpikingLearner(net, rho, sp, models, SEEDS, 2, LRS, EQ6, client=client)
+
+
+def _train(learner, setup, batches=(0, 1), during=None) -> list[np.ndarray]:
+    """``batches`` mini-batch updates with a prediction after the first; W, b after each;
+    ``during(i)`` called as mini-batch i is sent."""
+    net = setup[0]
+    out = []
+    for i in batches:
+        rows = slice(2 * i, 2 * i + 2)
+        if during is not None:
+            during(i)
+        learner.update(None, net.x[rows], net.target[rows], 1.0, None)
+        if i == 0:
+            out.append(learner.predict(net.x[:1]))
+        out.extend([*learner.net.W, *learner.net.b])
+    return out
+
+
+@pytest.fixture(scope="module")
+def local_run(setup, models):
+    """The local pool's ŷ, W, b over two mini-batches, and its checkpoints after each."""
+    par = _learner(setup, models)
+    try:
+        first = _train(par, setup, (0,))
+        state = par.extra_state()
+        return first + _train(par, setup, (1,)), state, par.extra_state()
+    finally:
+        par.close()
+
+
+def _equal(a: list, b: list) -> None:
+    assert len(a) == len(b)
+    for x, y in zip(a, b):
+        np.testing.assert_array_equal(x, y)
+
+
+def test_dask_learners_give_the_local_pools_bits(client, setup, models, local_run):
+    """Two mini-batches and a prediction on the cluster: W, b, ŷ and the checkpoint arrays equal
+    to the local pool's."""
+    dask = _learner(setup, models, client)
+    try:
+        assert sorted(dask.hosts) == sorted(client.scheduler_info()["workers"])  # one each
+        got = _train(dask, setup)
+        state = dask.extra_state()
+    finally:
+        dask.close()
+    _equal(got, local_run[0])
+    local_state = local_run[2]
+    assert sorted(state) == sorted(local_state) and any(k.startswith("brian2_w1_") for k in state)
+    _equal([state[k] for k in sorted(state)], [local_state[k] for k in sorted(state)])
+
+
+def test_a_dask_checkpoint_resumes_to_the_bit(client, setup, models, local_run):
+    """The local pool's checkpoint after the first mini-batch loaded into learners on the cluster:
+    the second mini-batch gives the local pool's second W, b (a checkpoint moves between the
+    two)."""
+    dask = _learner(setup, models, client)
+    try:
+        k = len(setup[0].W)
+        one = 1 + k + len(setup[0].b)  # ŷ and W, b after the first mini-batch
+        params = local_run[0][1:one]
+        dask.net.W, dask.net.b = [w.copy() for w in params[:k]], [v.copy() for v in params[k:]]
+        dask.load_extra_state(local_run[1])
+        got = _train(dask, setup, (1,))
+    finally:
+        dask.close()
+    _equal(got, local_run[0][one:])
+
+
+@pytest.mark.slow
+def test_a_killed_dask_worker_is_rebuilt_and_the_run_is_unchanged(client, setup, models,
+                                                                    local_run, caplog):
+    """SIGKILL to the worker process holding learner 2, 0.2 s after the second mini-batch is sent
+    (in the middle of its phases): the learner is rebuilt on the other worker (or the one the
+    nanny restarts) from its state before that mini-batch, the mini-batch is sent again, and W, b
+    and ŷ are the local pool's bits."""
+    dask = _learner(setup, models, client)
+    pids = client.run(os.getpid)
+    killed = []
+
+    def kill(i: int) -> None:
+        if i == 1:
+            victim = pids[dask.hosts[1]]
+            killed.append(victim)
+            threading.Timer(0.2, os.kill, (victim, signal.SIGKILL)).start()
+    try:
+        got = _train(dask, setup, during=kill)
+        lost = list(dask.lost)
+    finally:
+        dask.close()
+    assert killed and lost and lost[0][0] == 1, lost  # learner 2 was lost and rebuilt
+    assert "was lost" in caplog.text
+    _equal(got, local_run[0])
+
+
+def test_bad_and_unreachable_schedulers_are_one_line_and_status_2(tmp_path):
+    """A malformed address before anything runs; a well-formed one where no scheduler listens
+    before the calibration (one line each)."""
+    for address, words in (("localhost:8786", "expected a Dask scheduler address"),
+                           ("tcp://127.0.0.1:1", "cannot connect")):
+        code, err = run_cli(["run", "train_spiking_quick", "--set", "learner.workers=2",
+                             "--scheduler", address, "--out", str(tmp_path / "run")])
+        assert code == 2 and words in err and err.count("\n") == 1, err
+
+
+@pytest.mark.slow
+def test_learners_of_a_killed_parent_are_released(client, setup):
+    """A parent process with two learners on the cluster killed with SIGKILL: the scheduler drops
+    its client and the workers drop the learners (within 30 s)."""
+    script = (
+        "import sys, time, numpy as np\n"
+        "from stdp_ebm.activation import TabulatedRho\n"
+        "from stdp_ebm.energy import EQ6\n"
+        "from stdp_ebm.spiking import load_models\n"
+        "from stdp_ebm.spiking.dask_pool import DaskSpikingLearner\n"
+        "from stdp_ebm.network import network_from_config\n"
+        "sys.path.insert(0, 'tests')\n"
+        "from conftest import numpy_sp, small_config\n"
+        "net = network_from_config(small_config(sizes=(3, 4, 2), batch=4), "
+        "np.random.default_rng(5))\n"
+        "rho = TabulatedRho(np.linspace(-0.5, 1.5, 21), np.linspace(0.0, 1.2, 21))\n"
+        "sp = numpy_sp(neurons_per_unit=3, settle_ms=5.0, free_ms=10.0, nudged_ms=10.0)\n"
+        f"d = DaskSpikingLearner(net, rho, sp, load_models(), [1, 2], 2, [0.1, 0.1], EQ6, "
+        f"client={client.scheduler.address!r})\n"
+        "print('ready', flush=True)\n"
+        "time.sleep(600)\n")
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    proc = subprocess.Popen([sys.executable, "-c", script], cwd=REPO, env=env,
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
+
+        def actors(dask_worker) -> int:
+            return len(dask_worker.state.actors)
+        assert sum(client.run(actors).values()) == 2
+        proc.kill()
+        t0 = time.monotonic()
+        while sum(client.run(actors).values()) and time.monotonic() - t0 < 30:
+            time.sleep(0.5)
+        print(f"learners released {time.monotonic() - t0:.1f} s after the parent died")
+        assert sum(client.run(actors).values()) == 0
+    finally:
+        proc.kill()
+        proc.wait()
