@@ -73,7 +73,7 @@ def _train(learner, setup, batches=(0, 1), during=None) -> list[np.ndarray]:
         learner.update(None, net.x[rows], net.target[rows], 1.0, None)
         if i == 0:
             out.append(learner.predict(net.x[:1]))
-        out.extend([*learner.net.W, *learner.net.b])
+        out.extend([a.copy() for a in (*learner.net.W, *learner.net.b)])  # updated in place
     return out
 
 
@@ -95,37 +95,32 @@ def _equal(a: list, b: list) -> None:
         np.testing.assert_array_equal(x, y)
 
 
-def test_dask_learners_give_the_local_pools_bits(client, setup, models, local_run):
+def test_dask_learners_give_the_local_pools_bits_and_resume_from_its_checkpoint(
+        client, setup, models, local_run):
     """Two mini-batches and a prediction on the cluster: W, b, ŷ and the checkpoint arrays equal
-    to the local pool's."""
+    to the local pool's. Then the local pool's checkpoint after the first mini-batch, loaded
+    with its W, b: the second mini-batch again gives the local pool's bits (a checkpoint moves
+    between the two pools)."""
+    net = setup[0]
     dask = _learner(setup, models, client)
     try:
         assert sorted(dask.hosts) == sorted(client.scheduler_info()["workers"])  # one each
         got = _train(dask, setup)
         state = dask.extra_state()
+        k = len(net.W)
+        one = 1 + k + len(net.b)  # ŷ and W, b after the first mini-batch
+        after_first = local_run[0][1:one]
+        dask.net.W = [w.copy() for w in after_first[:k]]
+        dask.net.b = [v.copy() for v in after_first[k:]]
+        dask.load_extra_state(local_run[1])
+        resumed = _train(dask, setup, (1,))
     finally:
         dask.close()
     _equal(got, local_run[0])
     local_state = local_run[2]
     assert sorted(state) == sorted(local_state) and any(k.startswith("brian2_w1_") for k in state)
     _equal([state[k] for k in sorted(state)], [local_state[k] for k in sorted(state)])
-
-
-def test_a_dask_checkpoint_resumes_to_the_bit(client, setup, models, local_run):
-    """The local pool's checkpoint after the first mini-batch loaded into learners on the cluster:
-    the second mini-batch gives the local pool's second W, b (a checkpoint moves between the
-    two)."""
-    dask = _learner(setup, models, client)
-    try:
-        k = len(setup[0].W)
-        one = 1 + k + len(setup[0].b)  # ŷ and W, b after the first mini-batch
-        params = local_run[0][1:one]
-        dask.net.W, dask.net.b = [w.copy() for w in params[:k]], [v.copy() for v in params[k:]]
-        dask.load_extra_state(local_run[1])
-        got = _train(dask, setup, (1,))
-    finally:
-        dask.close()
-    _equal(got, local_run[0][one:])
+    _equal(resumed, local_run[0][one:])
 
 
 @pytest.mark.slow
