@@ -22,8 +22,8 @@ machine down), the learner is built again on another worker (or on the one the c
 its place) with the same arguments, loads that state, and the same request — the mini-batch's
 rows, W and b, which the parent still holds — is sent again: the network starts from the same
 state with the same random numbers, so its answer, and the run, are the bits of a run without the
-loss. A loss is logged (a warning); a learner lost :data:`RETRIES` times in one request is a
-:class:`~stdp_ebm.spiking.pool.WorkerLost` (one line, exit status 2).
+loss. A loss is logged (a warning); a learner lost more than :data:`RETRIES` times in one request
+is a :class:`~stdp_ebm.spiking.pool.WorkerLost` (one line, exit status 2).
 
 Checkpoints hold every learner's training state under the local pool's names (``brian2_w<p>_…``,
 :func:`~stdp_ebm.spiking.pool.pooled_state`), from the states the parent holds (no round trip):
@@ -196,8 +196,8 @@ class DaskSpikingLearner(SplitBatchLearner):
         self.lost.append((p, lost))
         self._place(p)
         LOG.warning("[learner] worker %s holding learner %d of %d was lost (%s); rebuilt on %s "
-                    "from its state before the request, which is sent again", lost, p + 1,
-                    len(self.actors), exc, self.hosts[p])
+                    "in the state of its last answer", lost, p + 1, len(self.actors), exc,
+                    self.hosts[p])
         self._check([self.actors[p].build().result()])
         self._check([self.actors[p].load(self.states[p]).result()])
 
@@ -207,6 +207,14 @@ class DaskSpikingLearner(SplitBatchLearner):
         requests = [(what, self.net.W, self.net.b,
                      *(a[p * self.part:(p + 1) * self.part] for a in slices))
                     for p in range(len(self.actors))]
+        try:
+            return self._answers(requests)
+        except BaseException:  # a failure, Ctrl-C: the learners are released
+            self.close()
+            raise
+
+    def _answers(self, requests: list[tuple]) -> list:
+        """The answers to ``requests`` (one per learner), recomputing a lost learner's."""
         calls = [actor.run(*r) for actor, r in zip(self.actors, requests)]
         out, cpu = [], []
         for p, call in enumerate(calls):
@@ -216,7 +224,6 @@ class DaskSpikingLearner(SplitBatchLearner):
                     break
                 except Exception as exc:  # noqa: BLE001 - the actor answers errors as data
                     if attempt == RETRIES:
-                        self.close()
                         raise WorkerLost(f"[learner] learner {p + 1} of {len(self.actors)}: "
                                          f"{RETRIES + 1} workers lost in one request (last: "
                                          f"{exc})") from None
@@ -231,16 +238,23 @@ class DaskSpikingLearner(SplitBatchLearner):
     def extra_state(self) -> dict[str, np.ndarray]:
         """Every learner's training state and random numbers, learner p's as ``brian2_w<p>_…``
         (the local pool's checkpoint)."""
-        return pooled_state([s["training"] or s["now"] for s in self.states])
+        return pooled_state([s["now"] if s["training"] is None else s["training"]
+                             for s in self.states])
 
     def load_extra_state(self, arrays: dict[str, np.ndarray]) -> None:
         """Each learner back to its state in ``arrays`` (from :meth:`extra_state`)."""
         states = worker_states(arrays, len(self.actors))
         if states is None:
             return
-        full = [{"now": s, "training": None} for s in states]
-        self._check(self._wait([a.load(s) for a, s in zip(self.actors, full)]))
-        self.states = full
+        self.states = [{"now": s, "training": None} for s in states]
+        calls = [a.load(s) for a, s in zip(self.actors, self.states)]
+        for p, call in enumerate(calls):
+            try:
+                reply = call.result()
+            except Exception as exc:  # noqa: BLE001 - a lost worker: rebuilt in this state
+                self._rebuild(p, exc)
+                continue
+            self._check([reply])
 
     def close(self) -> None:
         """Release the learners (their workers drop them) and a client this learner opened."""
