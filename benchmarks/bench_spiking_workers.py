@@ -49,7 +49,7 @@ class Echo:
     """An actor that returns ``nbytes`` bytes whatever it is sent: the scatter/gather of a
     learner's request and answer without the simulation."""
 
-    def __call__(self, nbytes: int, *payload: object) -> bytes:
+    def echo(self, nbytes: int, *payload: object) -> bytes:
         return bytes(nbytes)
 
 
@@ -116,7 +116,7 @@ def scatter_gather(client, workers: int, to_worker: int, from_worker: int, repea
     times = []
     for _ in range(repeats + 1):
         t0 = time.perf_counter()
-        calls = [a(from_worker, payload) for a in actors]
+        calls = [a.echo(from_worker, payload) for a in actors]
         for c in calls:
             c.result()
         times.append(time.perf_counter() - t0)
@@ -151,13 +151,24 @@ def main() -> None:
     cluster = None if a.scheduler else LocalCluster(
         processes=True, n_workers=max(a.workers), threads_per_worker=1, dashboard_address=None)
     client = Client(a.scheduler or cluster)
-    rows = []
+    print(f"CPU: {cpu_name()}; config {Path(a.config).name} {' '.join(a.overrides)}")
+    print(f"{'pool':6} {'P':>3} {'batch':>5} {'wall s/batch':>12} {'ms/example':>10} "
+          f"{'worker CPU s':>12} {'bytes to/from worker':>22}", flush=True)
+    rows: list[dict] = []
+
+    def row(r: dict) -> None:
+        rows.append(r)
+        sent = (f"{r['bytes_to_worker']:,} / {r['bytes_from_worker']:,}"
+                if "bytes_to_worker" in r else "")
+        print(f"{r['pool']:6} {r['workers']:>3} {r['batch']:>5} {r['wall_s']:>12.3f} "
+              f"{1e3 * r['wall_s'] / r['batch']:>10.1f} {r['cpu_s']:>12.3f} {sent:>22}",
+              flush=True)
     try:
         for w in a.workers:
-            rows.append({"pool": "local", **measure(a.config, a.overrides, w, a.batches)})
+            row({"pool": "local", **measure(a.config, a.overrides, w, a.batches)})
             if w > 1:
-                rows.append({"pool": "dask", **measure(a.config, a.overrides, w, a.batches,
-                                                       client.scheduler.address)})
+                row({"pool": "dask", **measure(a.config, a.overrides, w, a.batches,
+                                               client.scheduler.address)})
         dask = [r for r in rows if r["pool"] == "dask"]
         comm = None
         if dask:
@@ -168,14 +179,6 @@ def main() -> None:
         client.close()
         if cluster is not None:
             cluster.close()
-    print(f"CPU: {cpu_name()}; config {Path(a.config).name} {' '.join(a.overrides)}")
-    print(f"{'pool':6} {'P':>3} {'batch':>5} {'wall s/batch':>12} {'ms/example':>10} "
-          f"{'worker CPU s':>12} {'bytes to/from worker':>22}")
-    for r in rows:
-        sent = (f"{r['bytes_to_worker']:,} / {r['bytes_from_worker']:,}"
-                if "bytes_to_worker" in r else "")
-        print(f"{r['pool']:6} {r['workers']:>3} {r['batch']:>5} {r['wall_s']:>12.3f} "
-              f"{1e3 * r['wall_s'] / r['batch']:>10.1f} {r['cpu_s']:>12.3f} {sent:>22}")
     out = {"cpu": cpu_name(), "rows": rows}
     if comm is not None:
         r = dask[-1]
