@@ -1,6 +1,8 @@
 """The spiking learner's workers on a Dask cluster (stdp_ebm/spiking/dask_pool.py).
 
-One ``LocalCluster`` of two worker processes (one thread each) for the module; a 3-4-2 network of
+One ``LocalCluster`` of two worker processes (one thread each) for the module. Default suite: the
+pool's split, state keeping and recovery with a stand-in learner without Brian2 (seconds), against
+the same learners run by hand in this process. Slow: a 3-4-2 network of
 3 neurons per unit on Brian2's numpy target (nothing to compile), mini-batches of 2 examples over 2
 learners. The reference is the local pool of worker processes (stdp_ebm/spiking/pool.py, itself
 checked against one-process learners of half the batch in tests/test_train_spiking.py): same P,
@@ -50,6 +52,77 @@ def setup():
     return net, rho, sp
 
 
+class CountingLearner:
+    """A stand-in for :class:`SpikingLearner` without Brian2: its answers depend on W, b, its rows
+    and a random stream (draw n of seed s: ``default_rng([s, n])``) whose position n is its whole
+    state, as a spiking learner's depend on its network state and random numbers."""
+
+    def __init__(self, net, seed: int, batch: int, **kwargs) -> None:
+        self.net, self.seed, self.batch, self.n = net.copy(), seed, batch, 0
+
+    def _draw(self) -> float:
+        self.n += 1
+        return float(np.random.default_rng([self.seed, self.n]).standard_normal())
+
+    def delta(self, x, d):
+        z = self._draw()
+        return ([w * z + x.sum() for w in self.net.W], [v * z + d.sum() for v in self.net.b[1:]],
+                np.full((len(x), d.shape[1]), z))
+
+    def predict(self, x):
+        return np.full((len(x), self.net.sizes[-1]), self._draw())
+
+    def full_state(self) -> dict:
+        return {"now": {"brian2_t": np.array(float(self.n))}, "training": None}
+
+    def load_full_state(self, state: dict) -> None:
+        self.n = int(state["now"]["brian2_t"])
+
+
+def test_a_lost_worker_is_rebuilt_from_the_state_the_parent_kept(client, setup):
+    """Stand-in learners on the cluster, three mini-batches and a prediction; the worker process
+    holding learner 2 killed (SIGKILL) before the second: learner 2 is rebuilt on the other
+    worker, loads its state and is sent the mini-batch again; W, b, ŷ and the checkpoint are those
+    of the two learners run by hand here without a loss (each mini-batch the mean of their ΔW,
+    applied by ``apply_update``). A learner rebuilt in its initial state instead, or left out,
+    would give other numbers."""
+    from stdp_ebm.energy import EQ6
+    from stdp_ebm.learning import apply_update
+    from stdp_ebm.spiking.dask_pool import DaskSpikingLearner
+
+    net, rho, sp = setup
+    x = np.tile(net.x, (2, 1))[:6]
+    d = np.tile(net.target, (2, 1))[:6]
+    ref, hand = net.copy(), [CountingLearner(net, s, 1) for s in SEEDS]
+    expected = []
+    for i in range(3):
+        for one in hand:
+            one.net = ref
+        parts = [one.delta(x[2 * i + p:2 * i + p + 1], d[2 * i + p:2 * i + p + 1])
+                 for p, one in enumerate(hand)]
+        apply_update(ref, LRS, 1.0, [np.mean(w, axis=0) for w in zip(*[q[0] for q in parts])],
+                     [np.mean(v, axis=0) for v in zip(*[q[1] for q in parts])])
+        if i == 0:
+            expected.append(np.concatenate([hand[0].predict(x[:1]), hand[1].predict(x[:1])])[:1])
+        expected.extend([a.copy() for a in (*ref.W, *ref.b)])
+
+    dask = DaskSpikingLearner(net, rho, sp, {}, SEEDS, 2, LRS, EQ6, client=client,
+                              learner=CountingLearner)
+    pids = client.run(os.getpid)
+
+    def kill(i: int) -> None:
+        if i == 1:
+            os.kill(pids[dask.hosts[1]], signal.SIGKILL)
+    try:
+        got = _train(dask, (net.copy(), rho, sp), during=kill, x=x, d=d, batches=(0, 1, 2))
+        state, lost, hosts = dask.extra_state(), list(dask.lost), list(dask.hosts)
+    finally:
+        dask.close()
+    assert [p for p, _ in lost] == [1] and hosts[1] != lost[0][1]  # rebuilt elsewhere, once
+    _equal(got, expected)
+    assert state == {"brian2_w0_t": 4.0, "brian2_w1_t": 4.0}  # 3 mini-batches + 1 prediction
+
+
 def _learner(setup, models, client=None):
     from stdp_ebm.energy import EQ6
     from stdp_ebm.spiking.dask_pool import DaskSpikingLearner
@@ -61,18 +134,21 @@ def _learner(setup, models, client=None):
     return DaskSpikingLearner(net, rho, sp, models, SEEDS, 2, LRS, EQ6, client=client)
 
 
-def _train(learner, setup, batches=(0, 1), during=None) -> list[np.ndarray]:
-    """``batches`` mini-batch updates with a prediction after the first; W, b after each;
-    ``during(i)`` called as mini-batch i is sent."""
+def _train(learner, setup, batches=(0, 1), during=None, x=None, d=None) -> list[np.ndarray]:
+    """``batches`` mini-batch updates of 2 rows of ``x``, ``d`` (default: the network's) with a
+    prediction after the first; ŷ, then W, b after each; ``during(i)`` called as mini-batch i is
+    sent."""
     net = setup[0]
+    x = net.x if x is None else x
+    d = net.target if d is None else d
     out = []
     for i in batches:
         rows = slice(2 * i, 2 * i + 2)
         if during is not None:
             during(i)
-        learner.update(None, net.x[rows], net.target[rows], 1.0, None)
+        learner.update(None, x[rows], d[rows], 1.0, None)
         if i == 0:
-            out.append(learner.predict(net.x[:1]))
+            out.append(learner.predict(x[:1]))
         out.extend([a.copy() for a in (*learner.net.W, *learner.net.b)])  # updated in place
     return out
 
@@ -95,6 +171,7 @@ def _equal(a: list, b: list) -> None:
         np.testing.assert_array_equal(x, y)
 
 
+@pytest.mark.slow
 def test_dask_learners_give_the_local_pools_bits_and_resume_from_its_checkpoint(
         client, setup, models, local_run):
     """Two mini-batches and a prediction on the cluster: W, b, ŷ and the checkpoint arrays equal

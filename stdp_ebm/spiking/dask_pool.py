@@ -70,11 +70,12 @@ def _answer(call: Callable[[], Any]) -> tuple[str, Any]:
 
 
 class LearnerActor:
-    """One :class:`SpikingLearner` held by a Dask worker between calls (a Dask actor)."""
+    """One learner (a :class:`SpikingLearner`, or ``cls`` with its interface) held by a Dask worker
+    between calls (a Dask actor)."""
 
-    def __init__(self, kwargs: dict) -> None:
-        self.kwargs = kwargs
-        self.learner: SpikingLearner | None = None
+    def __init__(self, kwargs: dict, cls: type = SpikingLearner) -> None:
+        self.kwargs, self.cls = kwargs, cls
+        self.learner: Any = None
 
     def build(self) -> tuple[str, Any]:
         """Build the learner (compiles on a worker's first one); its :meth:`~SpikingLearner.
@@ -84,14 +85,13 @@ class LearnerActor:
         progress.configure(False)  # Brian2's per-run reports: the parent reports progress
 
         def build() -> dict:
-            self.learner = SpikingLearner(**self.kwargs)
+            self.learner = self.cls(**self.kwargs)
             return self.learner.full_state()
         return _answer(build)
 
     def load(self, state: dict) -> tuple[str, Any]:
         """Back to ``state`` (:meth:`SpikingLearner.load_full_state`)."""
-        assert self.learner is not None
-        return _answer(lambda: self.learner.load_full_state(state))  # type: ignore[union-attr]
+        return _answer(lambda: self.learner.load_full_state(state))
 
     def run(self, what: str, W: list[np.ndarray], b: list[np.ndarray], *args: np.ndarray
             ) -> tuple[str, Any]:
@@ -122,16 +122,21 @@ class DaskSpikingLearner(SplitBatchLearner):
         The cluster: a client, or a scheduler address to connect to.
     owns_client : bool or None
         Whether :meth:`close` closes the client (None: if it was given as an address).
+    learner : type
+        The learner each actor holds, built with :class:`SpikingLearner`'s arguments and answering
+        its ``delta``, ``predict``, ``full_state`` and ``load_full_state``.
     """
 
     def __init__(self, net: Network, rho: Rho, sp: dict, models: dict, seeds: list[int],
                  batch: int, lrs: list[float], energy: Energy, input_mode: str = "poisson",
                  rule_dt_ms: float = 0.0, eval_free_ms: float | None = None, *,
-                 client: Any, owns_client: bool | None = None) -> None:
+                 client: Any, owns_client: bool | None = None,
+                 learner: type = SpikingLearner) -> None:
         from ..cluster import connect
 
         self._split(net, lrs, batch, len(seeds))
         self._own = isinstance(client, str) if owns_client is None else owns_client
+        self._cls = learner
         self.client = connect(client) if isinstance(client, str) else client
         self.kwargs = [dict(net=net, rho=rho, sp=sp, models=models, seed=seed, batch=self.part,
                             lrs=lrs, energy=energy, input_mode=input_mode,
@@ -165,8 +170,8 @@ class DaskSpikingLearner(SplitBatchLearner):
             time.sleep(0.5)
         others = [h for q, h in enumerate(self.hosts) if q != p]
         host = min(live, key=others.count)
-        future = self.client.submit(LearnerActor, self.kwargs[p], actor=True, pure=False,
-                                    workers=[host], allow_other_workers=False)
+        future = self.client.submit(LearnerActor, self.kwargs[p], self._cls, actor=True,
+                                    pure=False, workers=[host], allow_other_workers=False)
         actor = future.result()
         if p < len(self.actors):
             self._futures[p].release()
