@@ -149,7 +149,7 @@ def main() -> None:
 
     progress.configure(False)
     cluster = None if a.scheduler else LocalCluster(
-        processes=True, n_workers=max(a.workers), threads_per_worker=1, dashboard_address=None)
+        processes=True, n_workers=max(a.workers), threads_per_worker=1, dashboard_address=":0")
     client = Client(a.scheduler or cluster)
     print(f"CPU: {cpu_name()}; config {Path(a.config).name} {' '.join(a.overrides)}")
     print(f"{'pool':6} {'P':>3} {'batch':>5} {'wall s/batch':>12} {'ms/example':>10} "

@@ -33,7 +33,7 @@ LRS = [0.1, 0.1]
 @pytest.fixture(scope="module")
 def client():
     cluster = distributed.LocalCluster(processes=True, n_workers=2, threads_per_worker=1,
-                                       dashboard_address=None)
+                                       dashboard_address=":0")
     with distributed.Client(cluster) as c:
         yield c
     cluster.close()
