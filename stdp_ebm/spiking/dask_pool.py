@@ -44,6 +44,7 @@ from typing import Any, Callable
 import numpy as np
 
 from ..activation import Rho
+from ..cluster import connect
 from ..energy import Energy
 from ..errors import UserError
 from ..network import Network
@@ -132,8 +133,6 @@ class DaskSpikingLearner(SplitBatchLearner):
                  rule_dt_ms: float = 0.0, eval_free_ms: float | None = None, *,
                  client: Any, owns_client: bool | None = None,
                  learner: type = SpikingLearner) -> None:
-        from ..cluster import connect
-
         self._split(net, lrs, batch, len(seeds))
         self._own = isinstance(client, str) if owns_client is None else owns_client
         self._cls = learner
