@@ -275,3 +275,22 @@ def test_learners_of_a_killed_parent_are_released(client, setup):
     finally:
         proc.kill()
         proc.wait()
+
+
+@pytest.mark.slow
+@pytest.mark.brian2
+def test_a_training_run_on_the_cluster_equals_the_local_pools(client, tmp_path):
+    """``stdp-ebm run`` of the quick spiking training (2 epochs of 2 mini-batches, 2 workers) with
+    ``--scheduler``: every array of the spiking learner in data.npz (weights, errors, costs,
+    alignment, per-image masks) equal to the run on local worker processes; wall times aside."""
+    from test_spiking_resume import _args
+
+    from stdp_ebm import cli
+
+    assert cli.main(_args(tmp_path / "local", 2)) == 0
+    assert cli.main(_args(tmp_path / "dask", 2) + ["--scheduler", client.scheduler.address]) == 0
+    local, dask = np.load(tmp_path / "local" / "data.npz"), np.load(tmp_path / "dask" / "data.npz")
+    keys = [k for k in local.files if k.startswith("spk_") and k != "spk_wall_s"]
+    assert "spk_W0" in keys and sorted(keys) == sorted(k for k in dask.files
+                                                      if k.startswith("spk_") and k != "spk_wall_s")
+    _equal([dask[k] for k in keys], [local[k] for k in keys])
