@@ -186,7 +186,8 @@ class DaskSpikingLearner(SplitBatchLearner):
         return [c.result() for c in calls]
 
     def _check(self, replies: list[tuple[str, Any]]) -> list:
-        """The values of ``("ok", value)`` replies; a learner's failure raised here (all stopped)."""
+        """The values of ``("ok", value)`` replies; a learner's failure is raised here, all
+        learners released."""
         for kind, value in replies:
             if kind != "ok":
                 self.close()

@@ -39,7 +39,8 @@ from ..errors import UserError
 from ..network import Network
 from .learner import STATE, DeltaLearner, SpikingLearner, has_network_state, pad_batch
 
-__all__ = ["ParallelSpikingLearner", "SplitBatchLearner", "WorkerError", "WorkerLost", "pooled_state", "worker_states"]
+__all__ = ["ParallelSpikingLearner", "SplitBatchLearner", "WorkerError", "WorkerLost",
+           "pooled_state", "worker_states"]
 
 # the pipe of a parent or worker that is gone
 GONE = (EOFError, BrokenPipeError, ConnectionResetError)
