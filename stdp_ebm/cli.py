@@ -132,7 +132,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--network", help="network file (.npz) to use instead of a random network")
     run.add_argument("--workers", type=_workers, default=None,
                      help="worker processes for sweeps (default: number of cores)")
-    run.add_argument("--scheduler", help="Dask scheduler address tcp://HOST:PORT for sweeps")
+    run.add_argument("--scheduler",
+                     help="Dask scheduler address tcp://HOST:PORT for sweeps and for the spiking "
+                          "learner's [learner] workers")
     run.add_argument("--resume", metavar="RUN_DIR",
                      help="finish the unfinished sweep in RUN_DIR (finished points are kept) or "
                           "continue the interrupted training run into RUN_DIR from its last epoch")

@@ -40,6 +40,7 @@ from .. import progress
 from ..analysis import METRICS, layer_alignment
 from ..spiking.calibration import CALIBRATION_SCHEMA, CalibrationParams, calibrate
 from ..checkpoint import Checkpoint, History, read_checkpoints
+from ..cluster import connect
 from ..config import Key, data_dir_key, data_directory, require
 from ..errors import ConfigError
 from ..data import DataError, Dataset, load_digits, load_mnist, one_hot
@@ -48,6 +49,7 @@ from ..rate import DYNAMICS_SCHEMA, DynamicsParams, RateModel, model_from_config
 from ..references import implicit_neg_grad
 from ..seeds import Seeds
 from ..spiking import SPIKING_SCHEMA, SpikingParams, load_models
+from ..spiking.dask_pool import DaskSpikingLearner
 from ..spiking.learner import LEARNER_SCHEMA, DeltaLearner, LearnerParams, SpikingLearner
 from ..spiking.pool import ParallelSpikingLearner
 from ..learning import TRAIN_SCHEMA, EPLearner, Learner, TrainParams, evaluate, fit
@@ -150,12 +152,16 @@ def load_task(sec: dict, rng: np.random.Generator, batch_size: int = 1,
 
 def build(cfg: dict, ctx: RunContext, data: Dataset) -> tuple:
     """Initial network, calibrated rate model (ρ_LIF) and the spiking learner (one compiled
-    network, or one per worker process)."""
+    network, or one per worker: local processes, or with ``ctx.options["scheduler"]`` learners
+    on that Dask cluster)."""
     n, sp, t, lr = cfg["network"], SpikingParams.of(cfg), cfg["train"], LearnerParams.of(cfg)
+    scheduler = ctx.options.get("scheduler") if lr.workers > 1 else None
     cores = os.cpu_count() or 1
-    if lr.workers > cores:  # checked at run time: a stored config plots and resumes anywhere
+    if scheduler is None and lr.workers > cores:  # at run time: a stored config plots anywhere
         raise ConfigError(f"[learner] workers = {lr.workers}: at most the {cores} cores of this "
-                          "machine (each worker is a process with its own network)")
+                          "machine (each worker is a process with its own network); more run on "
+                          "a Dask cluster (--scheduler)")
+    client = connect(scheduler) if scheduler is not None else None  # before the calibration
     net = random_network(n["sizes"], ctx.seeds.rng("network"), n["init_scale"], n["bias_low"],
                          n["bias_high"])
     models = load_models(sp.synapse)
@@ -169,6 +175,9 @@ def build(cfg: dict, ctx: RunContext, data: Dataset) -> tuple:
     if lr.workers == 1:
         return net, fi, model, SpikingLearner(*args, ctx.seeds.int("brian2"), **kwargs)
     seeds = [ctx.seeds.int(f"brian2_worker_{p}") for p in range(lr.workers)]
+    if client is not None:
+        return net, fi, model, DaskSpikingLearner(*args, seeds, **kwargs, client=client,
+                                                  owns_client=True)
     return net, fi, model, ParallelSpikingLearner(*args, seeds, **kwargs)
 
 

@@ -260,6 +260,25 @@ class SpikingLearner(DeltaLearner):
         self._load(x)
         return self._trial_mean(self.sn.free_phase(self.eval_free_ms)[1])[:len(x)]
 
+    def full_state(self) -> dict[str, dict[str, np.ndarray] | None]:
+        """All that the next :meth:`delta` or :meth:`predict` depends on besides its arguments and
+        ``net``: the network's state and random numbers now (``"now"``) and, within an
+        evaluation, the training state the next training step returns to (``"training"``, else
+        None); as arrays (:func:`network_state_arrays`), for another process to load."""
+        before = self._before_eval
+        return {"now": network_state_arrays(self.sn.checkpoint()),
+                "training": None if before is None else network_state_arrays(before)}
+
+    def load_full_state(self, state: dict[str, dict[str, np.ndarray] | None]) -> None:
+        """Back to :meth:`full_state`'s ``state``, clock included: a learner built with the same
+        arguments then answers the next request with the bits the saved one would have."""
+        like = self.sn.checkpoint()
+        now, training = state["now"], state["training"]
+        assert now is not None
+        self.sn.resume(network_state_from_arrays(now, like), same_time=True)
+        self._before_eval = (None if training is None else
+                             network_state_from_arrays(training, like))
+
     def _end_evaluation(self) -> None:
         """Back to the training state saved by the first :meth:`predict` since the last training
         step, clock and random numbers included; nothing if there was none."""

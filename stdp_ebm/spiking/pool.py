@@ -40,7 +40,8 @@ from ..network import Network
 from .params import SpikingParams
 from .learner import STATE, DeltaLearner, SpikingLearner, has_network_state, pad_batch
 
-__all__ = ["ParallelSpikingLearner", "WorkerError", "WorkerLost"]
+__all__ = ["ParallelSpikingLearner", "SplitBatchLearner", "WorkerError", "WorkerLost",
+           "pooled_state", "worker_states"]
 
 # the pipe of a parent or worker that is gone
 GONE = (EOFError, BrokenPipeError, ConnectionResetError)
@@ -52,6 +53,53 @@ class WorkerError(RuntimeError):
 
 class WorkerLost(UserError):
     """A worker process died (killed, out of memory) without reporting an error."""
+
+
+def pooled_state(states: list[dict[str, np.ndarray]]) -> dict[str, np.ndarray]:
+    """The checkpoint arrays of P workers' :meth:`SpikingLearner.extra_state`, worker p's keys
+    ``brian2_…`` renamed ``brian2_w<p>_…``.
+
+    Parameters
+    ----------
+    states : list of dict
+        Worker p's network state and random numbers, in worker order.
+
+    Returns
+    -------
+    dict
+        All of them, in one namespace.
+    """
+    out = {}
+    for p, arrays in enumerate(states):
+        out.update({f"{STATE}w{p}_{k[len(STATE):]}": v for k, v in arrays.items()})
+    return out
+
+
+def worker_states(arrays: dict[str, np.ndarray], workers: int
+                  ) -> list[dict[str, np.ndarray]] | None:
+    """The inverse of :func:`pooled_state`: worker p's arrays under their own names, for each of
+    ``workers``; None (and a warning) for a checkpoint that holds no network state.
+
+    Parameters
+    ----------
+    arrays : dict
+        A checkpoint's arrays.
+    workers : int
+        P, the number of workers.
+
+    Returns
+    -------
+    list of dict or None
+        One dict per worker, in order.
+    """
+    if not has_network_state(arrays, f"{STATE}w0_"):
+        return None
+    out = []
+    for p in range(workers):
+        prefix = f"{STATE}w{p}_"
+        out.append({STATE + k[len(prefix):]: v for k, v in arrays.items()
+                    if k.startswith(prefix)})
+    return out
 
 
 def _exit_with_parent() -> None:
@@ -121,19 +169,49 @@ def _ignoring_sigint(start) -> None:
         signal.signal(signal.SIGINT, previous)
 
 
-class ParallelSpikingLearner(DeltaLearner):
+class SplitBatchLearner(DeltaLearner):
+    """What the worker pools share: ``workers`` learners of batch/P examples each answer
+    :meth:`_ask` with their rows of the mini-batch; ΔW, Δb are the mean of their means."""
+
+    net: Network
+    _batch: int
+    part: int
+
+    def _split(self, net: Network, lrs: list[float], batch: int, workers: int) -> None:
+        """Check that ``workers`` ≥ 2 divide ``batch``; keep the parameters the requests carry."""
+        if workers < 2 or batch % workers:
+            raise UserError(f"[learner] workers = {workers}: needs 2 or more workers that divide "
+                            f"[train] batch_size = {batch}")
+        self.net, self.lrs, self._batch = net.copy(), lrs, batch
+        self.part = batch // workers
+
+    @property
+    def batch(self) -> int:
+        return self._batch
+
+    def _ask(self, what: str, *slices: np.ndarray) -> list:
+        """Each worker's answer to ``what`` with the current parameters and its rows of each
+        array."""
+        raise NotImplementedError
+
+    def delta(self, x: np.ndarray, d: np.ndarray) -> tuple[list, list, np.ndarray]:
+        """ΔW_k, Δb_{k+1} (the mean of the workers' means) and ŷ of one full mini-batch."""
+        dWs, dbs, ys = zip(*self._ask("delta", x, d))  # per worker
+        return ([np.mean(w, axis=0) for w in zip(*dWs)], [np.mean(v, axis=0) for v in zip(*dbs)],
+                np.concatenate(ys))
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        return np.concatenate(self._ask("predict", pad_batch(x, self.batch)))[:len(x)]
+
+
+class ParallelSpikingLearner(SplitBatchLearner):
     """:class:`SpikingLearner`'s interface with the mini-batch split over ``len(seeds)`` worker
     processes, worker p seeded ``seeds[p]`` (see the module docstring)."""
 
     def __init__(self, net: Network, rho: Rho, sp: SpikingParams, models: dict, seeds: list[int],
                  batch: int, lrs: list[float], energy: Energy, input_mode: str = "poisson",
                  rule_dt_ms: float = 0.0, eval_free_ms: float | None = None) -> None:
-        workers = len(seeds)
-        if workers < 2 or batch % workers:
-            raise UserError(f"[learner] workers = {workers}: needs 2 or more workers that divide "
-                            f"[train] batch_size = {batch}")
-        self.net, self.lrs, self._batch = net.copy(), lrs, batch
-        self.part = batch // workers
+        self._split(net, lrs, batch, len(seeds))
         ctx = mp.get_context("spawn")
         self.conns, self.procs = [], []
         self._pending = True  # a request whose answers are not all in: close() stops at once
@@ -148,10 +226,6 @@ class ParallelSpikingLearner(DeltaLearner):
             self.conns.append(parent)
             self.procs.append(proc)
         self._gather()
-
-    @property
-    def batch(self) -> int:
-        return self._batch
 
     def _gather(self) -> list:
         """Every worker's answer, in order; a worker's failure raised here, all workers stopped."""
@@ -198,32 +272,15 @@ class ParallelSpikingLearner(DeltaLearner):
                             *(a[p * self.part:(p + 1) * self.part] for a in slices))
                            for p in range(len(self.conns))])
 
-    def delta(self, x: np.ndarray, d: np.ndarray) -> tuple[list, list, np.ndarray]:
-        """ΔW_k, Δb_{k+1} (the mean of the workers' means) and ŷ of one full mini-batch."""
-        dWs, dbs, ys = zip(*self._ask("delta", x, d))  # per worker
-        return ([np.mean(w, axis=0) for w in zip(*dWs)], [np.mean(v, axis=0) for v in zip(*dbs)],
-                np.concatenate(ys))
-
-    def predict(self, x: np.ndarray) -> np.ndarray:
-        return np.concatenate(self._ask("predict", pad_batch(x, self.batch)))[:len(x)]
-
     def extra_state(self) -> dict[str, np.ndarray]:
         """Every worker's network state and random numbers, worker p's as ``brian2_w<p>_…``."""
-        out = {}
-        for p, arrays in enumerate(self._send([("state",)] * len(self.conns))):
-            out.update({f"{STATE}w{p}_{k[len(STATE):]}": v for k, v in arrays.items()})
-        return out
+        return pooled_state(self._send([("state",)] * len(self.conns)))
 
     def load_extra_state(self, arrays: dict[str, np.ndarray]) -> None:
         """Each worker back to its state in ``arrays`` (from :meth:`extra_state`)."""
-        if not has_network_state(arrays, f"{STATE}w0_"):
-            return
-        requests = []
-        for p in range(len(self.conns)):
-            prefix = f"{STATE}w{p}_"
-            requests.append(("load", {STATE + k[len(prefix):]: v for k, v in arrays.items()
-                                      if k.startswith(prefix)}))
-        self._send(requests)
+        states = worker_states(arrays, len(self.conns))
+        if states is not None:
+            self._send([("load", state) for state in states])
 
     def close(self) -> None:
         """Stop the workers: asked to, or at once if a request is in flight (an error or Ctrl-C
