@@ -74,7 +74,18 @@ def find_config(name_or_path: str | Path) -> Path:
 def source_name(path: str | Path) -> str:
     """How errors name a config: a shipped config by its name (``stdp_window``, as the user
     typed it for ``stdp-ebm run``), not by its path inside the installed package; any other
-    file by the path as given."""
+    file by the path as given.
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The config file.
+
+    Returns
+    -------
+    str
+        The shipped config's name, or ``path`` as given.
+    """
     path = Path(path)
     if path.parent == CONFIGS_DIR and shipped_configs().get(path.stem) == path:
         return path.stem

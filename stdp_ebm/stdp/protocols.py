@@ -31,8 +31,9 @@ from ..spiking.brian2_env import Brian2Env
 from ..progress import run_brian2
 from .schedules import Schedule, concat, pairing, poisson  # noqa: F401
 
-__all__ = ["Schedule", "pairing", "poisson", "concat", "PairingResult", "run_schedule",
-           "measured_delta_t", "pairing_offsets", "evoke_latency", "plastic_synapse", "switch_params"]
+# Schedule, pairing, poisson and concat are defined in :mod:`stdp_ebm.stdp.schedules`
+__all__ = ["PairingResult", "run_schedule", "measured_delta_t", "pairing_offsets", "evoke_latency",
+           "plastic_synapse", "switch_params"]
 
 
 # ------------------------------------------------------------------------------- Brian2 network
