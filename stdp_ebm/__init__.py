@@ -47,7 +47,7 @@ _WHERE = {
     "load_model": "models", "shipped_models": "models",
     "train_ep": "learning", "train_bp": "learning", "fit": "learning", "Checkpoint": "checkpoint",
     "Seeds": "seeds", "UserError": "errors",
-    "NetworkParams": "network", "DynamicsParams": "rate", "TrainParams": "learning",
+    "NetworkParams": "network", "DynamicsParams": "dynamics", "TrainParams": "learner_base",
     "SpikingParams": "spiking.params", "CalibrationParams": "spiking.calibration",
     "run_config": "runner", "SpikingStudy": "study",
 }

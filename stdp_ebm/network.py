@@ -6,16 +6,15 @@ top-down as ρ(s_{k+1}) W_k^T), as the energy of Eq 6 requires. ``b_k`` has shap
 arrays: ``x`` (input, shape (n_0,) or (batch, n_0)) and ``target`` (shape (n_{L+1},) or
 (batch, n_{L+1})). Files are read with ``allow_pickle=False``; any other array is rejected.
 
-A ``--network`` file is read once (:class:`NetworkFile`): its bytes are hashed for the run's record
+A ``--network`` file is read once (:class:`~stdp_ebm.network_file.NetworkFile`, importable from
+here too): its bytes are hashed for the run's record
 and parsed from memory, and a sweep's points get those bytes, so the file may change on disk during
 a run without mixing two networks into one result.
 """
 
 from __future__ import annotations
 
-import hashlib
 import math
-import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -25,10 +24,11 @@ import numpy as np
 
 from . import npzfile
 from .errors import NetworkFileError
+from .network_file import NetworkFile
 from .resources import memory_limit
 from .sections import Section, key
 
-__all__ = ["Network", "NetworkFile", "random_network", "load_network", "save_network",
+__all__ = ["Network", "random_network", "load_network", "save_network",
            "network_from_config", "NetworkParams", "NETWORK_SCHEMA"]
 
 @dataclass(frozen=True)
@@ -223,76 +223,6 @@ def validate_arrays(W: list[np.ndarray], b: list[np.ndarray], x: np.ndarray | No
         if n_x != n_target and 1 not in (n_x, n_target):
             raise NetworkFileError(f"{source}: x has {n_x} examples but target has {n_target}")
 
-
-class NetworkFile(str):
-    """A network file read once: the path (this string, as given), its bytes (``content``) and
-    their SHA-256 as hex digits (``sha256``).
-
-    :func:`load_network` parses these bytes instead of opening the path again, so the hash
-    recorded for a run describes the network the run used. Build one with :meth:`read`.
-
-    Parameters
-    ----------
-    path : str or pathlib.Path
-        The file's path, as given.
-    content : bytes
-        Its bytes.
-    """
-
-    content: bytes
-    sha256: str
-
-    def __new__(cls, path: str | Path, content: bytes) -> "NetworkFile":
-        self = super().__new__(cls, str(path))
-        self.content = content
-        self.sha256 = hashlib.sha256(content).hexdigest()
-        return self
-
-    def __reduce__(self) -> tuple:  # pickled with its bytes (sweep workers, Dask)
-        return (NetworkFile, (str(self), self.content))
-
-    @classmethod
-    def read(cls, path: str | Path) -> "NetworkFile":
-        """Read ``path`` into memory.
-
-        Parameters
-        ----------
-        path : str or pathlib.Path
-            The network file; a :class:`NetworkFile` is returned as it is.
-
-        Returns
-        -------
-        NetworkFile
-            The path with its bytes and their hash.
-
-        Raises
-        ------
-        NetworkFileError
-            A missing file, one that is not a regular file, one larger than the memory limit of
-            :mod:`stdp_ebm.resources`, one that changed size while read, or a read error.
-        """
-        if isinstance(path, NetworkFile):
-            return path
-        file = Path(path)
-        limit = memory_limit()
-        try:
-            if not file.exists():
-                raise NetworkFileError(f"{file}: no such network file")
-            if not file.is_file():
-                raise NetworkFileError(f"{file}: not a file")
-            with open(file, "rb") as f:
-                size = os.fstat(f.fileno()).st_size  # of the file opened, not of a later one
-                if size > limit:
-                    raise NetworkFileError(f"{file}: {size} bytes, more than the memory limit "
-                                           f"of {limit} bytes; not read")
-                content = f.read(size)
-                grew = f.read(1)
-        except OSError as exc:
-            raise NetworkFileError(f"{file}: cannot read ({exc.strerror})") from None
-        if grew or len(content) != size:
-            raise NetworkFileError(f"{file}: changed size while it was read; give a file that "
-                                   "no one is writing")
-        return cls(path, content)
 
 
 _KEY = re.compile(r"^(W|b)_(0|[1-9]\d*)$")  # canonical numbers: W_01 would alias W_1

@@ -1,7 +1,7 @@
 """STDP: the rule's spike-timing window, measured in Brian2 and predicted by theory.
 
-* :mod:`~stdp_ebm.stdp.protocols` — spike-pair schedules (``pairing``, ``poisson``, ``concat``) and
-  :func:`~stdp_ebm.stdp.protocols.run_schedule`, which simulates every pair of a schedule in ONE
+* :mod:`~stdp_ebm.stdp.schedules` — spike-pair schedules (``pairing``, ``poisson``, ``concat``);
+* :mod:`~stdp_ebm.stdp.protocols` — :func:`~stdp_ebm.stdp.protocols.run_schedule`, which simulates every pair of a schedule in ONE
   Brian2 run with any plastic synapse model file;
 * :mod:`~stdp_ebm.stdp.kernels` — the theory pair kernel of each rule (Eq 26 of Bengio et al. 2017
   integrated over a spike pair; pair-based STDP in closed form) and the statistics of a window;
@@ -19,7 +19,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-_SUBMODULES = ("protocols", "kernels", "window_fit", "coverage", "data")
+_SUBMODULES = ("schedules", "protocols", "kernels", "window_fit", "coverage", "data")
 __all__ = list(_SUBMODULES)
 
 
