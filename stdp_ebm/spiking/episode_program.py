@@ -202,6 +202,9 @@ class EpisodeProgram(StandaloneProgram):
         arrays = self._state_arrays()
         self.state_vars = [(g, name) for g, name, *_ in arrays]
         nudged, last_sample = sp["nudged_ms"], sp["nudged_ms"] - sp["record_ms"]
+        # The network's step: leaving the network's Brian2Env wrote the caller's dt back into
+        # the program (every assignment is recorded under the standalone device)
+        b2.defaultclock.dt = sp["dt_ms"] * b2.ms
         rules.active, self.count.active, self.mean.active = False, False, False
         run(sp["settle_ms"] * b2.ms)
         self.count.active = self.mean.active = True
