@@ -71,9 +71,13 @@ def test_the_compiled_episode_estimates_what_the_cython_learner_estimates(agreem
     # equal.
     assert agreement["permutation_p"] > 1e-3
     assert agreement["bonferroni_p"] > 1e-3
-    # ... and the test can see a difference: the standard error of the difference is a fraction
-    # of the components' size (MEASURED_SE), and the pooled test rejected a build that simulated
-    # at 0.1 instead of 0.2 ms (ŷ 2-4 % low, MEASURED_BUG).
-    assert agreement["median_se_over_abs_mean"] < 0.5
-    # The same noise: the spread per seed is the Cython learner's (measured ratio MEASURED_SD).
+    # Measured: permutation p 0.94, Bonferroni p 1.0. What the test resolves: the standard error
+    # of a component's difference is a median 12 % of its size (measured 0.116), and a program at
+    # half the time step (ŷ 2-4 % low; benchmarks/episode_agreement.py --program-dt-ms 0.1) gave
+    # p = 0.028 and 0.049: seen at 5 %, not at this threshold (docs/spiking_learning.md, § 6).
+    # The bound keeps the test able to see errors of tens of per cent of a component.
+    assert agreement["median_se_over_abs_mean"] < 0.3
+    # The same noise: the spread per seed is the Cython learner's (measured ratio 1.01). At 20
+    # seeds a side one component's s.d. ratio falls in 0.63-1.58 95 % of the time (F(19, 19));
+    # the median over 44 components is tighter still.
     assert 0.6 < agreement["sd_ratio_program_over_cython"] < 1.6
