@@ -237,6 +237,10 @@ class EpisodeProgram(StandaloneProgram):
             run(sp["record_ms"] * b2.ms)
 
     # --- runs ---------------------------------------------------------------------------------------
+    def run(self, *args, **kwargs) -> list[np.ndarray]:
+        """Not a free-running stretch: the program runs mini-batches (:meth:`delta`)."""
+        raise TypeError("an EpisodeProgram runs mini-batches: call delta(W, b, x, d, seed)")
+
     def delta(self, W: list[np.ndarray], b: list[np.ndarray], x: np.ndarray, d: np.ndarray,
               seed: int, state: dict[str, np.ndarray] | None = None,
               reference_sign: float | None = None) -> EpisodeResult:
