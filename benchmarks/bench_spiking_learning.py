@@ -7,17 +7,25 @@ then ``--batches`` timed ones. CPU seconds (``time.process_time``: the machine i
 time depends on the load) and wall seconds per batch and per example; Brian2's profile summed over
 all runs of the timed batches, in CPU seconds (its clock is pointed at ``time.process_time``),
 grouped into neuron updates, synaptic events, rule (rate filters and rule synapses), monitors, and
-the rest (Python and Brian2 between and around the code objects). Usage::
+the rest (Python and Brian2 between and around the code objects).
+
+``--standalone DIR`` adds a second arm in the same run: the same mini-batch as one run of the
+compiled episode (:class:`~stdp_ebm.spiking.episode_program.EpisodeProgram`, built in ``DIR``),
+CPU seconds of this process plus the program's (``RUSAGE_CHILDREN``) per run; its build is timed
+apart (cold: ``DIR`` new or empty; warm: ``DIR`` holds an earlier build of the same program, and
+only the unchanged files are skipped). Usage::
 
     python benchmarks/bench_spiking_learning.py --sizes 64 50 10            # the digits task
     python benchmarks/bench_spiking_learning.py --sizes 784 100 10 --input current
     python benchmarks/bench_spiking_learning.py --set spiking.dt_ms=0.1 --set learner.rule_dt_ms=0
+    python benchmarks/bench_spiking_learning.py --sizes 784 100 10 --standalone /tmp/episode_784
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import resource
 import time
 from collections import defaultdict
 from pathlib import Path
@@ -60,6 +68,8 @@ def main() -> None:
     p.add_argument("--batches", type=int, default=3)
     p.add_argument("--set", action="append", default=[], dest="overrides")
     p.add_argument("--json", default=None)
+    p.add_argument("--standalone", default=None, metavar="DIR",
+                   help="also time the compiled episode, built in DIR")
     a = p.parse_args()
 
     from stdp_ebm.spiking.calibration import CalibrationParams, calibrate
@@ -111,9 +121,41 @@ def main() -> None:
            "cpu_ms_per_example": 1e3 * cpu / bs,
            "cpu_us_per_step": 1e6 * cpu / (sim_ms / sp.dt_ms),
            "cpu_fraction": {k: v / cpu for k, v in sorted(groups.items(), key=lambda kv: -kv[1])}}
+    if a.standalone:
+        out["standalone"] = standalone_arm(a, net, rho, sp, models, bs, mode, lr["rule_dt_ms"],
+                                           x, d)
+        out["cpu_ratio_cython_over_standalone"] = \
+            out["cpu_ms_per_example"] / out["standalone"]["cpu_ms_per_example"]
     print(json.dumps(out, indent=1))
     if a.json:
         Path(a.json).write_text(json.dumps(out, indent=1))
+
+
+def children_cpu() -> float:
+    """CPU seconds (user + system) of the finished child processes: the compiled programs."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def standalone_arm(a, net, rho, sp, models, bs, mode, rule_dt_ms, x, d) -> dict:
+    """The same mini-batch as one run of the compiled episode: its build (wall and CPU, this
+    process and the compiler) and, after one untimed run, CPU per run over ``--batches`` runs."""
+    from stdp_ebm.energy import HOPFIELD
+    from stdp_ebm.spiking.episode_program import EpisodeProgram
+
+    directory = Path(a.standalone)
+    warm = directory.is_dir() and any(directory.iterdir())
+    c0, k0, w0 = time.process_time(), children_cpu(), time.perf_counter()
+    prog = EpisodeProgram(net, rho, sp, models, bs, HOPFIELD, directory, mode, rule_dt_ms)
+    build = {"build": "warm" if warm else "cold", "build_wall_s": time.perf_counter() - w0,
+             "build_cpu_s": time.process_time() - c0 + children_cpu() - k0}
+    result = prog.delta(net.W, net.b, x, d, seed=1)  # untimed: the first start of the program
+    c0, k0, w0 = time.process_time(), children_cpu(), time.perf_counter()
+    for r in range(a.batches):
+        result = prog.delta(net.W, net.b, x, d, seed=2 + r, state=result.state)
+    cpu = (time.process_time() - c0 + children_cpu() - k0) / a.batches
+    return {**build, "cpu_s_per_batch": cpu, "cpu_ms_per_example": 1e3 * cpu / bs,
+            "wall_s_per_batch": (time.perf_counter() - w0) / a.batches}
 
 
 if __name__ == "__main__":

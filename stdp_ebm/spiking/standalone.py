@@ -9,7 +9,8 @@ command line is applied (code inserted with ``device.insert_code``), exactly as 
 
 What it runs is a free-running stretch of ``duration_ms`` with fixed currents: standalone has no
 ``NetworkOperation``, so the episode's phase changes (:mod:`stdp_ebm.spiking.schedule`) stay with
-the runtime device. It is the fast target for sweeps of free-running networks of one shape; the
+the runtime device; :mod:`stdp_ebm.spiking.episode_program` writes the learner's episode for this
+device instead. It is the fast target for sweeps of free-running networks of one shape; the
 measured cost is in docs/spiking_engine.md (``benchmarks/bench_standalone_reuse.py``).
 The standalone device is process-wide: one program can be built per process; a second is refused
 (:class:`~stdp_ebm.errors.DeviceError`), since Brian2 would reinitialise the device under the first.
@@ -77,6 +78,9 @@ class StandaloneProgram:
         self.device.apply_run_args()
         array = self.device.get_array_name(self.holder.variables["seed_value"])
         self.device.insert_code("main", RESEED.format(threads=max(1, threads), array=array))
+        # [spiking] dt_ms: leaving the network's Brian2Env wrote the caller's step back into the
+        # program (the standalone device records every assignment), so set it again for the run
+        b2.defaultclock.dt = sp["dt_ms"] * b2.ms
         self.sn.network.run(duration_ms * b2.ms)
         self.device.build(directory=directory, compile=True, run=False)
 
