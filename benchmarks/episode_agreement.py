@@ -75,19 +75,19 @@ def main() -> None:
     from stdp_ebm.energy import HOPFIELD
     from stdp_ebm.network import random_network
     from stdp_ebm.runner import resolve
-    from stdp_ebm.spiking import load_models
+    from stdp_ebm.spiking import SpikingParams, load_models
     from stdp_ebm.spiking.episode_program import SELF_TEST, EpisodeProgram
     from stdp_ebm.spiking.learner import SpikingLearner
 
     cfg = resolve(CONFIG, [f"spiking.neurons_per_unit={a.neurons}"])[0]
-    sp, rule_dt = cfg["spiking"], cfg["learner"]["rule_dt_ms"]
+    sp, rule_dt = SpikingParams.of(cfg), cfg["learner"]["rule_dt_ms"]
     models, rho = load_models(), HardSigmoid()
     rng = np.random.default_rng(0)
     net = random_network(a.sizes, rng, 1.0, 0.0, 0.0)
     x = rng.uniform(0, 1, (a.batch, a.sizes[0]))
     d = np.eye(a.sizes[-1])[rng.integers(0, a.sizes[-1], a.batch)]
     t0 = time.perf_counter()
-    prog_sp = sp if a.program_dt_ms is None else {**sp, "dt_ms": a.program_dt_ms}
+    prog_sp = sp if a.program_dt_ms is None else sp.replace(dt_ms=a.program_dt_ms)
     prog = EpisodeProgram(net, rho, prog_sp, models, a.batch, HOPFIELD,
                           a.build_dir or tempfile.mkdtemp(prefix="episode_"), a.input, rule_dt)
     build_s = time.perf_counter() - t0
@@ -105,7 +105,7 @@ def main() -> None:
     se = np.sqrt(program.var(axis=0, ddof=1) / a.seeds + c.var(axis=0, ddof=1) / a.seeds)[varying]
     mean = np.abs(c.mean(axis=0))[varying]
     out = {"sizes": a.sizes, "batch": a.batch, "neurons": a.neurons, "input": a.input,
-           "dt_ms": sp["dt_ms"], "program_dt_ms": prog_sp["dt_ms"],
+           "dt_ms": sp.dt_ms, "program_dt_ms": prog_sp.dt_ms,
            "seeds": a.seeds, "components": int(varying.sum()), "build_s": build_s,
            "bonferroni_p": float(min(1.0, p_values.min() * varying.sum())),
            "permutation_p": permutation_p(program[:, varying], c[:, varying], a.permutations),

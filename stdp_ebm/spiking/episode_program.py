@@ -47,7 +47,7 @@ from ..config import ConfigError
 from ..energy import Energy
 from ..network import Network
 from .learner import pad_batch, shell_network
-from .params import SPIKE_FORM, rule_form
+from .params import SPIKE_FORM, SpikingParams, rule_form
 from .phases import estimator_reference
 from .standalone import StandaloneProgram
 
@@ -79,29 +79,29 @@ class EpisodeProgram(StandaloneProgram):
     """The learner's episode of ``net`` (Poisson or current input, ``input_mode``) for ``batch``
     examples as one ``cpp_standalone`` program in ``directory`` (see the module docstring)."""
 
-    def __init__(self, net: Network, rho: Rho, sp: dict, models: dict, batch: int,
+    def __init__(self, net: Network, rho: Rho, sp: SpikingParams, models: dict, batch: int,
                  energy: Energy, directory: str | Path, input_mode: str = "poisson",
                  rule_dt_ms: float = 0.0, threads: int = 0) -> None:
         if rule_form(models["rule"], models) == SPIKE_FORM:
             raise ConfigError("the compiled episode runs rate-form rules only (population_rule); "
                               "a spike rule needs the Cython learner")
         self.rho, self.energy, self.input_mode = rho, energy, input_mode
-        self.sizes = net.sizes
+        self.sizes, self.rule_dt_ms = net.sizes, rule_dt_ms
         shell = shell_network(net, batch, input_mode)
-        super().__init__(shell, rho, {**sp, "learn": False, "rule_dt_ms": rule_dt_ms}, models,
-                         0.0, directory, threads)
+        super().__init__(shell, rho, sp.replace(learn=False), models, 0.0, directory, threads)
 
     # --- build ----------------------------------------------------------------------------------
-    def _build(self, net: Network, rho: Rho, sp: dict, models: dict, duration_ms: float,
+    def _build(self, net: Network, rho: Rho, sp: SpikingParams, models: dict, duration_ms: float,
                threads: int, directory: str) -> None:
         import brian2 as b2
 
         from .engine import SpikingNetwork
 
-        sn = self.sn = SpikingNetwork(net, rho, {**sp, "codegen": "cython"}, models, seed=0)
+        sn = self.sn = SpikingNetwork(net, rho, sp.replace(codegen="cython"), models, seed=0,
+                                      rule_dt_ms=self.rule_dt_ms)
         self.sp, lay = sn.sp, sn.layout
-        self.sign, self.divisor = estimator_reference(sp["estimator"])
-        self.divisor *= sp["beta"]
+        self.sign, self.divisor = estimator_reference(sp.estimator)
+        self.divisor *= sp.beta
         for monitor in (sn.rate_mon, sn.out_mon, *sn.counts):  # results come from the groups
             monitor.active = False
         self.teacher = self._teacher(b2)
@@ -163,7 +163,7 @@ class EpisodeProgram(StandaloneProgram):
         sn, lay = self.sn, self.sn.layout
         n_out = sn.sizes[-1]
         trials = sn.copies // sn.batch
-        samples = int(round(self.sp["free_ms"]))  # one sample per ms of the counting window
+        samples = int(round(self.sp.free_ms))  # one sample per ms of the counting window
         self.mean = b2.Synapses(self.teacher, self.teacher, name="teacher_trial_mean",
                                 model="y_mean_post = y_sum_pre/norm : 1 (summed)",
                                 namespace={"norm": float(trials * samples)})
@@ -175,7 +175,7 @@ class EpisodeProgram(StandaloneProgram):
         teach = b2.Synapses(self.teacher, sn.neurons, name="teaching_current",
                             model="I_bias_post = (base_pre + phase_sign_pre*beta*force_pre)*I_unit"
                                   " : amp (summed)",
-                            namespace={**self.namespace, "beta": self.sp["beta"]})
+                            namespace={**self.namespace, "beta": self.sp.beta})
         teach.connect(i=np.arange(lay.n_neurons) // lay.n, j=np.arange(lay.n_neurons))
         return [self.mean, teach]
 
@@ -201,14 +201,14 @@ class EpisodeProgram(StandaloneProgram):
         rules, run = sn.rules, sn.network.run
         arrays = self._state_arrays()
         self.state_vars = [(g, name) for g, name, *_ in arrays]
-        nudged, last_sample = sp["nudged_ms"], sp["nudged_ms"] - sp["record_ms"]
+        nudged, last_sample = sp.nudged_ms, sp.nudged_ms - sp.record_ms
         # The network's step: leaving the network's Brian2Env wrote the caller's dt back into
         # the program (every assignment is recorded under the standalone device)
-        b2.defaultclock.dt = sp["dt_ms"] * b2.ms
+        b2.defaultclock.dt = sp.dt_ms * b2.ms
         rules.active, self.count.active, self.mean.active = False, False, False
-        run(sp["settle_ms"] * b2.ms)
+        run(sp.settle_ms * b2.ms)
         self.count.active = self.mean.active = True
-        run(sp["free_ms"] * b2.ms)
+        run(sp.free_ms * b2.ms)
         self.count.active = self.mean.active = False
         rules.active = True
         save = ["std::vector<RandomGenerator> _episode_rng = _random_generators;"]
@@ -234,7 +234,7 @@ class EpisodeProgram(StandaloneProgram):
                     setattr(rules, name, name.replace("_last", ""))
             run(last_sample * b2.ms)
             setattr(self.ends, ends, "r_link")
-            run(sp["record_ms"] * b2.ms)
+            run(sp.record_ms * b2.ms)
 
     # --- runs ---------------------------------------------------------------------------------------
     def run(self, *args, **kwargs) -> list[np.ndarray]:
@@ -301,14 +301,14 @@ class EpisodeProgram(StandaloneProgram):
             stop = start + int(np.prod(shape))
             dW.append(-acc[start:stop].reshape(shape).mean(axis=0) / self.divisor)
             start = stop
-        diff = (np.asarray(self.ends.r_plus_) - np.asarray(self.ends.r_ref_)) / sp["r_max_hz"]
+        diff = (np.asarray(self.ends.r_plus_) - np.asarray(self.ends.r_ref_)) / sp.r_max_hz
         end = [diff[lay.unit_offset(k):lay.unit_offset(k) + sn.copies * s].reshape(sn.copies, s)
                / self.divisor for k, s in enumerate(sn.sizes) if k > 0]
         if self.input_mode == "current":  # Eq 26 with a constant presynaptic rate ρ(x)
             dW[0] = np.tile(rho_x, (trials, 1)).T @ end[0] / sn.copies
         y = (np.asarray(self.teacher.y_mean[:]) + np.asarray(self.teacher.b_out[:]))[self.out]
         y = y.reshape(sn.copies, -1)[:sn.batch]
-        time_s = (sp["settle_ms"] + sp["free_ms"] + 2 * sp["nudged_ms"]) * 1e-3
+        time_s = (sp.settle_ms + sp.free_ms + 2 * sp.nudged_ms) * 1e-3
         state = {}
         for group, name in self.state_vars:
             value = np.asarray(getattr(group, name + "_")[:]).copy()

@@ -80,7 +80,7 @@ class StandaloneProgram:
         self.device.insert_code("main", RESEED.format(threads=max(1, threads), array=array))
         # [spiking] dt_ms: leaving the network's Brian2Env wrote the caller's step back into the
         # program (the standalone device records every assignment), so set it again for the run
-        b2.defaultclock.dt = sp["dt_ms"] * b2.ms
+        b2.defaultclock.dt = sp.dt_ms * b2.ms
         self.sn.network.run(duration_ms * b2.ms)
         self.device.build(directory=directory, compile=True, run=False)
 
