@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import platform
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -23,6 +24,15 @@ from stdp_ebm.stdp.resampling import MC_REL_DATA
 from stdp_ebm.stdp.window_fit import N_BOOT_DATA, fit_window
 
 NAMES = ("a_plus", "tau_plus", "a_minus", "tau_minus")
+
+
+def cpu_model() -> str:
+    """The CPU's model name (``/proc/cpuinfo``), or what the platform module knows."""
+    info = Path("/proc/cpuinfo")
+    for line in info.read_text().splitlines() if info.is_file() else []:
+        if line.startswith("model name"):
+            return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
 
 
 def main() -> None:
@@ -35,7 +45,7 @@ def main() -> None:
     pts = stdp_data.bi_poo_points(args.data_dir)
     if pts is None:
         raise SystemExit(f"no {stdp_data.BI_POO_FILE} in {args.data_dir}")
-    print(f"CPU: {platform.processor() or platform.machine()}; {args.n_boot:,} resamples a draw, "
+    print(f"CPU: {cpu_model()}; {args.n_boot:,} resamples first, "
           f"Monte Carlo error ≤ {args.mc_rel:.1%}")
     fits = []
     for seed in args.seeds:

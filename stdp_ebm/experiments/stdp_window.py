@@ -64,7 +64,7 @@ SCHEMA = {
         "n_boot": Key("int", N_BOOT, "BCa bootstrap resamples over the repeats (95 % intervals)",
                       low=50),
         "data_n_boot": Key("int", N_BOOT_DATA, "BCa bootstrap resamples over Bi & Poo's points, "
-                           "drawn again until every bound's Monte Carlo error is ≤ 2.5 % (bounds "
+                           "drawn again until every bound's Monte Carlo error is ≤ 1.5 % (bounds "
                            "then move < 5 % between bootstrap seeds)", low=50),
     },
     "control": {

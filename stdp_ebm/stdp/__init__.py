@@ -7,6 +7,8 @@
   integrated over a spike pair; pair-based STDP in closed form) and the statistics of a window;
 * :mod:`~stdp_ebm.stdp.window_fit` — the double-exponential window fit with BCa bootstrap intervals,
   the jitter bias e^(σ²/2τ²) in the theory it is compared with, and degenerate cases reported;
+* :mod:`~stdp_ebm.stdp.resampling` — BCa bootstrap intervals drawn until the Monte Carlo error of
+  every bound is below a target, so that bootstrap seeds do not move them;
 * :mod:`~stdp_ebm.stdp.coverage` — the coverage study of those intervals against a known rule;
 * :mod:`~stdp_ebm.stdp.data` — Bi & Poo (1998) and Sjöström et al. (2001) measurements and the fit of
   a rule's window to them.
@@ -19,7 +21,7 @@ from __future__ import annotations
 import importlib
 from typing import Any
 
-_SUBMODULES = ("protocols", "kernels", "window_fit", "coverage", "data")
+_SUBMODULES = ("protocols", "kernels", "window_fit", "resampling", "coverage", "data")
 __all__ = list(_SUBMODULES)
 
 

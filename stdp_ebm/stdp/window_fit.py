@@ -170,7 +170,8 @@ def refit_counts(x: np.ndarray, y: np.ndarray, counts: np.ndarray, nodes: int = 
     in closed form, but with x shared by every row its sums over points at ``nodes`` log-spaced τ
     are two matrix products; the best node's two neighbours give a parabola in log τ, and three more
     parabolas, each at the last vertex ± 1/20 of the last spacing, evaluated exactly, give the
-    minimum (``tests/test_stdp_fit.py`` checks it against :func:`refit_batch`). Returns (A, τ)."""
+    minimum (``tests/test_stdp_fit.py`` checks it against :func:`scipy.optimize.curve_fit`).
+    Returns (A, τ)."""
     x, y = np.asarray(x, float), np.asarray(y, float)
     c = np.asarray(counts, float)
     lo, hi = np.log(TAU_BOUNDS_MS[0]), np.log(TAU_BOUNDS_MS[1])
@@ -218,8 +219,8 @@ def fit_side(x: np.ndarray, y: np.ndarray, groups: np.ndarray | None = None, see
 
     ``groups``: the condition of each point; the fit is to the condition means and the bootstrap
     resamples points within their condition. None: every point is a replicate. ``n_boot = 0``: no
-    intervals (NaN, not a failure), for noise-free curves. ``mc_rel`` > 0: ``n_boot`` more
-    resamples at a time until every bound's Monte Carlo error is below it
+    intervals (NaN, not a failure), for noise-free curves. ``mc_rel`` > 0: more resamples
+    (at least ``n_boot`` at a time) until every bound's Monte Carlo error is below it
     (:func:`stdp_ebm.stdp.resampling.bca`)."""
     x, y = np.asarray(x, float), np.asarray(y, float)
     if x.size < 3 or np.unique(x if groups is None else groups).size < 2:
