@@ -87,3 +87,11 @@ def test_compare_bounds_move_less_than_5_percent_between_bootstrap_seeds(which):
     for key in ("scale_ci", "rmse_ci"):
         spread = _spread([f[key] for f in fits])
         assert np.all(spread < 0.05), (key, spread)
+
+
+def test_a_bound_on_a_clip_has_no_monte_carlo_error():
+    # a scale clipped at 0 in 10 % of the resamples: a 2.5 % bound is 0 for every seed
+    rng = np.random.default_rng(3)
+    d = np.concatenate([np.zeros(1000), rng.random(9000)])[None]
+    assert_allclose(mc_error(d, np.array([[0.0], [0.9]]))[0], 0.0)
+    assert 0.0 < mc_error(d, np.array([[0.0], [0.9]]))[1, 0] < 0.05

@@ -44,7 +44,9 @@ def mc_error(distribution: np.ndarray, bounds: np.ndarray) -> np.ndarray:
     -------
     array (..., k)
         (upper − lower order statistic) / (2 |bound|), the order statistics at n·α′ ± 1.96
-        √(n α′(1 − α′)) with α′ the fraction of replicates at or below the bound.
+        √(n α′(1 − α′)) with α′ the fraction of replicates at or below the bound; 0 where the two
+        are equal, or where the bound is the smallest or largest replicate and ≥ 1 % of them
+        share it (a clip).
     """
     b = np.asarray(bounds, float)
     n = np.shape(distribution)[-1]
@@ -55,8 +57,12 @@ def mc_error(distribution: np.ndarray, bounds: np.ndarray) -> np.ndarray:
     k_hi = np.clip(np.ceil(n * p + h).astype(int), 0, n - 1)
     lo = np.take_along_axis(d, k_lo[..., None], -1)[..., 0]
     hi = np.take_along_axis(d, k_hi[..., None], -1)[..., 0]
+    # a bound on a point mass at the edge of the replicates (a clip, such as a scale s ≥ 0 that is
+    # 0 in many resamples) is that value for every seed: it does not move
+    share = np.mean(d == b[..., None], axis=-1)
+    edge = ((b == d[..., 0]) | (b == d[..., -1])) & (share >= 0.01)
     with np.errstate(invalid="ignore", divide="ignore"):
-        return (hi - lo) / (2 * np.abs(b))
+        return np.where(edge | (hi == lo), 0.0, (hi - lo) / (2 * np.abs(b)))
 
 
 def bca(data: Sequence[np.ndarray], statistic: Callable[..., np.ndarray], n_boot: int, seed: int,

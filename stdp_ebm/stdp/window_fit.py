@@ -313,10 +313,11 @@ class WindowFit:
         what = ("pairs resampled within each Δt condition, condition means of ΔW and of the "
                 "measured Δt recomputed from each resample" if self.grouped else
                 "points resampled within each side")
-        drawn = sorted({f.n_boot for _, f in sides if f.n_boot} or {self.n_boot})
+        drawn = ({self.plus.n_boot, self.minus.n_boot} - {0}) or {self.n_boot}
+        count = f"{drawn.pop():,}" if len(drawn) == 1 else \
+            f"{self.plus.n_boot:,} (LTP) and {self.minus.n_boot:,} (LTD)"
         out.update(ok=self.ok, area_ratio=self.area_ratio, excluded_ms=self.excluded_ms,
-                   interval=f"95 % BCa bootstrap, {' / '.join(f'{n:,}' for n in drawn)} "
-                            f"resamples ({what})",
+                   interval=f"95 % BCa bootstrap, {count} resamples ({what})",
                    problems={s: f.problem or f.degenerate for s, f in sides
                              if f.problem or f.degenerate},
                    degenerate={s: f.degenerate for s, f in sides if f.degenerate})
