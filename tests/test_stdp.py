@@ -183,7 +183,7 @@ def test_noise_off_run_reports_degenerate_intervals_not_ok(tmp_path, caplog):
                  "--set", "protocol.repeats=2", "--set", "spiking.noise=false",
                  "--set", "control.pairs=0", "--set", "fit.exclude_ms=4",
                  "--set", "tau_sweep.plus_ms=[]", "--set", "tau_sweep.minus_ms=[]",
-                 "--set", f"data.dir={tmp_path}"])
+                 "--set", "spiking.compare=''", "--set", f"data.dir={tmp_path}"])
     assert code == 0
     fit = json.loads((out / "summary.json").read_text())["fits"]["rule_synapse"]
     assert fit["ok"] is False and set(fit["degenerate"]) == {"plus", "minus"}
