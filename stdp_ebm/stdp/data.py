@@ -115,8 +115,9 @@ def compare(curve: np.ndarray, y: np.ndarray, sigma: np.ndarray | float, seed: i
 
     95 % intervals of s and the RMSE: BCa bootstrap over the points (:func:`scipy.stats.bootstrap`,
     paired (x, y, σ), at least ``n_boot`` resamples and more until every bound's Monte Carlo error
-    is below ``mc_rel``, :func:`stdp_ebm.stdp.resampling.bca`); the same resamples for every rule
-    with the same ``seed``, so rules can be compared. A bootstrap distribution without spread (a
+    is below ``mc_rel``, :func:`stdp_ebm.stdp.resampling.bca`); with the same ``seed`` every rule
+    gets the same resamples (the first ``n_boot``, then as many more as its bounds need), so rules
+    can be compared. A bootstrap distribution without spread (a
     perfect fit) gives NaN intervals and says so in ``degenerate``."""
     f, y = np.asarray(curve, float), np.asarray(y, float)
     sigma = np.broadcast_to(np.asarray(sigma, float), y.shape)
