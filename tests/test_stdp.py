@@ -170,6 +170,29 @@ def test_stdp_window_experiment_end_to_end(tmp_path):
     assert manifest["brian2_codegen_target"] in ("cython", "numpy")
 
 
+
+@pytest.mark.brian2
+def test_noise_off_run_reports_degenerate_intervals_not_ok(tmp_path, caplog):
+    """Noise off: every repeat of a Δt gives the same ΔW, so no interval can come from the
+    repeats; the run says so (summary, console) instead of ok: true with zero-width intervals."""
+    from stdp_ebm.cli import main
+    out = tmp_path / "run"
+    code = main(["run", "stdp_window", "--out", str(out), "--quiet",
+                 "--set", "protocol.delta_t_ms=[-20, -10, -5, 5, 10, 20]",
+                 "--set", "protocol.n_pairings=2", "--set", "protocol.frequency_hz=4",
+                 "--set", "protocol.repeats=2", "--set", "spiking.noise=false",
+                 "--set", "control.pairs=0", "--set", "fit.exclude_ms=4",
+                 "--set", "tau_sweep.plus_ms=[]", "--set", "tau_sweep.minus_ms=[]",
+                 "--set", "spiking.compare=''", "--set", f"data.dir={tmp_path}"])
+    assert code == 0
+    fit = json.loads((out / "summary.json").read_text())["fits"]["rule_synapse"]
+    assert fit["ok"] is False and set(fit["degenerate"]) == {"plus", "minus"}
+    # no zero-width "interval": NaN, written as null in summary.json
+    assert all(v is None for k in ("a_plus_ci", "tau_plus_ci", "a_minus_ci", "tau_minus_ci")
+               for v in fit[k])
+    said = [r.getMessage() for r in caplog.records if "rule_synapse" in r.getMessage()]
+    assert len(said) == 2 and all("do not vary" in m for m in said), said
+
 def test_bad_configs_exit_2(tmp_path, capsys):
     from stdp_ebm.cli import main
     base = ["run", "stdp_window", "--out", str(tmp_path / "x"), "--quiet"]

@@ -144,16 +144,36 @@ def test_intervals_follow_the_measured_delta_t_of_each_resample():
 @pytest.mark.slow
 @pytest.mark.skipif(not BI_POO.is_file(), reason="digitised Bi & Poo points not in ../shared")
 def test_bi_poo_bounds_move_less_than_5_percent_between_bootstrap_seeds():
-    """Three bootstrap seeds: every bound moves < 5 % (measured < 2.1 %) except the upper bound of
-    A+, which lies in a heavy tail (resamples without the points nearest 0 give τ+ ≈ 3 ms) and moves
-    8.9 % over these seeds (docs/stdp.md): bounded at 10 % here, the 5 % target not met for it."""
+    """Five bootstrap seeds, resampling until every bound's Monte Carlo error is ≤ 1.5 %
+    (stdp_ebm.stdp.resampling): every bound moves < 5 % (max/min − 1) over all five. The upper
+    bound of A+ needs millions of resamples (it lies in the valley of a bimodal bootstrap
+    distribution): at 200,000 it moved 8.9 % over seeds 11-13, at a 2.5 % Monte Carlo target
+    5.8 % over these five. The fast suite checks the mechanism (tests/test_resampling.py)."""
+    from stdp_ebm.stdp.resampling import MC_REL_DATA
     from stdp_ebm.stdp.window_fit import N_BOOT_DATA
     pts = np.loadtxt(BI_POO, delimiter=",")
-    fits = [fit_window(pts[:, 0], pts[:, 1], exclude_ms=3.0, seed=s, n_boot=N_BOOT_DATA).as_dict()
-            for s in (11, 12, 13)]
+    fits = [fit_window(pts[:, 0], pts[:, 1], exclude_ms=3.0, seed=s, n_boot=N_BOOT_DATA,
+                       mc_rel=MC_REL_DATA).as_dict() for s in (11, 12, 13, 14, 15)]
     assert all(f["ok"] for f in fits)
+    assert all(f[f"mc_error_{side}"] <= MC_REL_DATA for f in fits for side in ("plus", "minus"))
     for name in TRUTH:
         bounds = np.array([f[f"{name}_ci"] for f in fits])  # (seed, lower/upper)
         spread = bounds.max(axis=0) / bounds.min(axis=0) - 1
-        assert spread[0] < 0.05, name
-        assert spread[1] < (0.10 if name == "a_plus" else 0.05), name
+        assert np.all(spread < 0.05), (name, spread)
+
+
+def test_count_refits_agree_with_scipy_curve_fit():
+    from scipy.optimize import curve_fit
+    from stdp_ebm.stdp.window_fit import refit_counts
+    rng = np.random.default_rng(4)
+    x = np.geomspace(4.0, 90.0, 20)
+    y = 70.0 * np.exp(-x / 20.0) + rng.normal(0.0, 15.0, x.size)  # a scatter like Bi & Poo's LTP
+    idx = rng.integers(0, x.size, (40, x.size))  # bootstrap resamples of the points
+    counts = np.stack([np.bincount(i, minlength=x.size) for i in idx])
+    a, t = refit_counts(x, y, counts)
+    for i in range(0, 40, 5):
+        (ra, rt), _ = curve_fit(lambda d, a_, t_: a_ * np.exp(-d / t_), x[idx[i]], y[idx[i]],
+                                p0=(70.0, 20.0), xtol=1e-15, ftol=1e-15, gtol=1e-15)
+        # four nested parabolas in log τ vs trust-region at 1e-15 tolerances: measured ≤ 4e-8
+        # on Bi & Poo's resamples, so one minimum to 1e-7
+        assert_allclose([a[i], t[i]], [ra, rt], rtol=1e-7)

@@ -32,6 +32,7 @@ import numpy as np
 from ..stdp import kernels as stdp, data as stdp_data
 from ..config import Key, require
 from ..stdp.protocols import PairingResult, concat, pairing, pairing_offsets, poisson
+from ..stdp.resampling import MC_REL_DATA
 from ..stdp.window_fit import N_BOOT, N_BOOT_DATA, WindowFit, fit_window, jitter_average, jitter_sd
 from . import Experiment, Result, RunContext
 from .stdp_rules import (DATA, SPIKING, Rule, data_dir, notes, rules, run_spiking,
@@ -65,9 +66,9 @@ SCHEMA = {
         "data_exclude_ms": Key("float", 3.0, "the same cut-off for Bi & Poo's points", low=0.0),
         "n_boot": Key("int", N_BOOT, "BCa bootstrap resamples over the repeats (95 % intervals)",
                       low=50),
-        "data_n_boot": Key("int", N_BOOT_DATA, "BCa bootstrap resamples over Bi & Poo's points "
-                           "(their bounds move < 5 % between bootstrap seeds at the default)",
-                           low=50),
+        "data_n_boot": Key("int", N_BOOT_DATA, "BCa bootstrap resamples over Bi & Poo's points, "
+                           "drawn again until every bound's Monte Carlo error is ≤ 1.5 % (bounds "
+                           "then move < 5 % between bootstrap seeds)", low=50),
     },
     "control": {
         "pairs": Key("int", 50, "Poisson pre/post pairs (0: no control)", low=0),
@@ -240,7 +241,7 @@ def _data_comparison(rule_list: list[Rule], data: dict, cfg: dict, ctx: RunConte
     data["data_bi_poo_x_ms"], data["data_bi_poo_y"] = pts.x, pts.y
     cut = cfg["fit"]["data_exclude_ms"]
     fit = fit_window(pts.x, pts.y, exclude_ms=cut, seed=ctx.seeds.int("bootstrap_data"),
-                     n_boot=cfg["fit"]["data_n_boot"])
+                     n_boot=cfg["fit"]["data_n_boot"], mc_rel=MC_REL_DATA)
     _say(fit, "Bi & Poo's points")
     data["curve_bi_poo_fit"] = fit(data["curve_t_ms"])
     keep = np.abs(pts.x) > cut

@@ -107,6 +107,9 @@ def _panel_compare(ax, data: dict, summary: dict) -> None:
                 ms=4, label=f"Bi & Poo 1998, {ref['n']} cell pairs (digitised)")
         t, cut = data["curve_t_ms"], ref["fit"]["excluded_ms"]
         sel = ref.get("selection", {}).get("text", f"fit on |Δt| > {cut:g} ms")
+        if cut > 0:  # the points the fit leaves out, as in panel a
+            ax.axvspan(-cut, cut, color="0.9", lw=0, zorder=0,
+                       label=f"|Δt| ≤ {cut:g} ms: points not fitted")
         for sgn in (-1, 1):  # each side on its fitted range only; a failed side is NaN
             part = (np.sign(t) == sgn) & (np.abs(t) > cut)
             ax.plot(t[part], data["curve_bi_poo_fit"][part], "--", color="0.5", lw=1.0,

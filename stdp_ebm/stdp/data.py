@@ -33,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConfigError
+from .resampling import MC_REL_DATA, bca
 
 __all__ = ["BI_POO_FILE", "SJOSTROM_FILES", "SJOSTROM_FREQUENCIES_HZ", "SOURCE", "Points",
            "bi_poo_points", "sjostrom_points", "data_scatter", "compare"]
@@ -40,6 +41,9 @@ __all__ = ["BI_POO_FILE", "SJOSTROM_FILES", "SJOSTROM_FREQUENCIES_HZ", "SOURCE",
 BI_POO_FILE = "bi_poo_stdp_points.csv"
 SJOSTROM_FILES = {10.0: "sjo_ltp_freq_extracted.csv", -10.0: "sjo_ltd_freq_extracted.csv"}
 SJOSTROM_FREQUENCIES_HZ = np.array([0.1, 10.0, 20.0, 40.0, 50.0])
+#: bootstrap resamples first drawn for a rule's scale and RMSE (more while the bounds' Monte Carlo
+#: error exceeds MC_REL_DATA)
+N_BOOT_COMPARE = 50000
 SOURCE = ("digitisation by dspicher/STDP_Multicompartment (experimental_data/, commit 57e5cf2), "
           "CC BY-NC-ND 4.0, read from the user's directory, not shipped")
 
@@ -94,32 +98,48 @@ def data_scatter(residuals: np.ndarray, n_params: int) -> float:
     return float(math.sqrt(np.sum(r ** 2) / max(r.size - n_params, 1)))
 
 
-def _scale_fit(f: np.ndarray, y: np.ndarray, sigma: np.ndarray) -> tuple[float, np.ndarray]:
-    """The least-squares scale s ≥ 0 of f to y (weights 1/σ²) and the residuals y − s f."""
+def _scale_fit(f: np.ndarray, y: np.ndarray, sigma: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The least-squares scale s ≥ 0 of f to y (weights 1/σ²) and the residuals y − s f, along the
+    last axis (one fit per row)."""
     w = 1.0 / sigma ** 2
-    denom = float(np.sum(w * f * f))
-    scale = max(float(np.sum(w * f * y)) / denom, 0.0) if denom > 0 else 0.0
-    return scale, y - scale * f
+    denom = np.sum(w * f * f, axis=-1)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        scale = np.where(denom > 0, np.maximum(np.sum(w * f * y, axis=-1) / denom, 0.0), 0.0)
+    return scale, y - scale[..., None] * f
 
 
 def compare(curve: np.ndarray, y: np.ndarray, sigma: np.ndarray | float, seed: int = 0,
-            n_boot: int = 400) -> dict[str, Any]:
+            n_boot: int = N_BOOT_COMPARE, mc_rel: float = MC_REL_DATA) -> dict[str, Any]:
     """Scale ``curve`` (the rule at the points' x) to ``y`` by one fitted s ≥ 0; RMSE and the
-    Gaussian log-likelihood with per-point scatter ``sigma`` (module docstring). 95 % intervals of
-    s and the RMSE from a bootstrap over the points (the same resamples for every rule with the
-    same ``seed``, so rules can be compared)."""
+    Gaussian log-likelihood with per-point scatter ``sigma`` (module docstring).
+
+    95 % intervals of s and the RMSE: BCa bootstrap over the points (:func:`scipy.stats.bootstrap`,
+    paired (x, y, σ), at least ``n_boot`` resamples and more until every bound's Monte Carlo error
+    is below ``mc_rel``, :func:`stdp_ebm.stdp.resampling.bca`); with the same ``seed`` every rule
+    gets the same resamples (the first ``n_boot``, then as many more as its bounds need), so rules
+    can be compared. A bootstrap distribution without spread (a
+    perfect fit) gives NaN intervals and says so in ``degenerate``."""
     f, y = np.asarray(curve, float), np.asarray(y, float)
     sigma = np.broadcast_to(np.asarray(sigma, float), y.shape)
     scale, resid = _scale_fit(f, y, sigma)
     loglik = float(np.sum(-0.5 * (resid / sigma) ** 2 - np.log(sigma * math.sqrt(2 * math.pi))))
-    rng = np.random.default_rng(seed)
-    boots = []
-    for _ in range(n_boot):
-        idx = rng.integers(0, y.size, y.size)
-        s_b, r_b = _scale_fit(f[idx], y[idx], sigma[idx])
-        boots.append((s_b, math.sqrt(np.mean(r_b ** 2))))
-    lo, hi = np.percentile(np.array(boots), [2.5, 97.5], axis=0)
-    return {"scale": scale, "scale_ci": [float(lo[0]), float(hi[0])],
-            "rmse": float(math.sqrt(np.mean(resid ** 2))), "rmse_ci": [float(lo[1]), float(hi[1])],
+    rmse = float(math.sqrt(np.mean(resid ** 2)))
+
+    def statistic(f_b: np.ndarray, y_b: np.ndarray, s_b: np.ndarray, axis: int = -1
+                  ) -> np.ndarray:
+        s, r = _scale_fit(f_b, y_b, s_b)
+        return np.stack([s, np.sqrt(np.mean(r ** 2, axis=-1))])
+    boot, drawn, error = bca((f, y, sigma), statistic, n_boot, seed, mc_rel, paired=True)
+    lo, hi = boot.confidence_interval
+    spread = np.ptp(boot.bootstrap_distribution, axis=-1)
+    flat = bool(np.any(spread <= 1e-12 * np.maximum(np.abs([float(scale), rmse]), 1e-300))
+                or not np.all(np.isfinite([*lo, *hi])))
+    ci = np.full((2, 2), math.nan) if flat else np.stack([lo, hi], axis=-1)
+    return {"scale": float(scale), "scale_ci": [float(v) for v in ci[0]],
+            "rmse": rmse, "rmse_ci": [float(v) for v in ci[1]],
+            "interval": f"95 % BCa bootstrap over the points, {drawn:,} resamples "
+                        f"(Monte Carlo error of the bounds ≤ {error:.2%})" if not flat else "none",
+            "degenerate": "the bootstrap distribution has no spread (a perfect fit): no interval"
+                          if flat else "",
             "log_likelihood": loglik, "n_points": int(y.size), "fitted": "scale (1 parameter)",
             "fixed": "every parameter of the rule's model file"}

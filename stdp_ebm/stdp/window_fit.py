@@ -20,6 +20,11 @@ covariance is part of the estimator, so it must be part of its resampling too. F
 (``nominal_ms=None``, e.g. Bi & Poo's cell pairs) every point is its own replicate and the points of
 a side are resampled together.
 
+**Monte Carlo error.** With ``mc_rel`` > 0 resampling goes on until every bound's Monte Carlo error
+is below it (:mod:`stdp_ebm.stdp.resampling`). On Bi & Poo's points the upper bound of A+ needs it:
+it lies in the thin valley between the resamples near the estimate and those that lose the points
+nearest 0 and fit τ+ ≈ 3 ms.
+
 **Degenerate intervals.** When the repeats do not vary (no noise: every pair of a condition gives the
 same ΔW to rounding) no interval can be estimated from them: the side keeps its point estimate, its
 interval is NaN and ``degenerate`` says why, and the fit is not ``ok``.
@@ -28,22 +33,24 @@ interval is NaN and ``degenerate`` says why, and the fit is not ``ok``.
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy import optimize, stats
+from scipy import optimize
+
+from .resampling import bca
 
 __all__ = ["SideFit", "WindowFit", "double_exponential", "fit_side", "fit_window", "refit_batch",
+           "refit_counts",
            "jitter_sd", "jitter_average", "TAU_BOUNDS_MS", "N_BOOT", "N_BOOT_DATA"]
 
 #: τ bounds of every fit (ms): wider than any window measured, narrow enough to be identifiable
 TAU_BOUNDS_MS = (0.2, 500.0)
 #: bootstrap resamples per fit of simulated repeats (BCa; coverage measured in docs/stdp.md)
 N_BOOT = 4000
-#: bootstrap resamples per fit of a measured scatter: enough that the bounds on Bi & Poo's points
-#: move < 5 % between bootstrap seeds (docs/stdp.md)
+#: bootstrap resamples per fit of a measured scatter, and per extension while a bound's Monte Carlo
+#: error exceeds MC_REL_DATA (module docstring)
 N_BOOT_DATA = 200000
 #: the repeats count as not varying when their largest s.d. is below this fraction of max |ΔW|
 DEGENERATE_SPREAD = 1e-9
@@ -52,7 +59,9 @@ DEGENERATE_SPREAD = 1e-9
 @dataclass(frozen=True)
 class SideFit:
     """One side of the window: ``A e^(−|Δt|/τ)``; NaN values and a ``problem`` when the fit failed,
-    NaN intervals and a ``degenerate`` reason when only the intervals could not be estimated."""
+    NaN intervals and a ``degenerate`` reason when only the intervals could not be estimated;
+    ``n_boot`` resamples drawn, ``mc_error`` the largest relative half-width of the 95 % Monte Carlo
+    intervals of its four bounds (module docstring)."""
 
     amplitude: float
     tau: float
@@ -61,6 +70,8 @@ class SideFit:
     n: int
     problem: str = ""
     degenerate: str = ""
+    n_boot: int = 0
+    mc_error: float = math.nan
 
     @property
     def ok(self) -> bool:
@@ -152,6 +163,47 @@ def refit_batch(x: np.ndarray, y: np.ndarray, w: np.ndarray, grid: int = 40, ste
     return profile(u)[1], np.exp(u)
 
 
+def refit_counts(x: np.ndarray, y: np.ndarray, counts: np.ndarray, nodes: int = 200
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`refit_batch` for resamples of ONE set of points: row r of ``counts`` says how often
+    each point (x, y) is drawn. The same profile cost J(τ) = Σ c (y − A(τ) e^(−x/τ))², A(τ) ≥ 0
+    in closed form, but with x shared by every row its sums over points at ``nodes`` log-spaced τ
+    are two matrix products; the best node's two neighbours give a parabola in log τ, and three more
+    parabolas, each at the last vertex ± 1/20 of the last spacing, evaluated exactly, give the
+    minimum (``tests/test_stdp_fit.py`` checks it against :func:`scipy.optimize.curve_fit`).
+    Returns (A, τ)."""
+    x, y = np.asarray(x, float), np.asarray(y, float)
+    c = np.asarray(counts, float)
+    lo, hi = np.log(TAU_BOUNDS_MS[0]), np.log(TAU_BOUNDS_MS[1])
+    u = np.linspace(lo, hi, nodes)
+    e = np.exp(-x / np.exp(u)[:, None])  # (nodes, points)
+    s_yy = c @ (y * y)
+
+    def cost(s_ey: np.ndarray, s_ee: np.ndarray) -> np.ndarray:
+        return s_yy[:, None] - np.maximum(s_ey, 0.0) ** 2 / s_ee
+
+    j = cost(c @ (e * y).T, c @ (e * e).T)  # (rows, nodes)
+    k = np.clip(np.argmin(j, -1), 1, nodes - 2)
+    rows = np.arange(c.shape[0])
+    h = u[1] - u[0]
+
+    def vertex(centre: np.ndarray, step: float, j3: np.ndarray, reach: float) -> np.ndarray:
+        curv = j3[:, 0] - 2 * j3[:, 1] + j3[:, 2]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            shift = np.where(curv > 0, 0.5 * step * (j3[:, 0] - j3[:, 2]) / curv, 0.0)
+        return np.clip(centre + np.clip(shift, -reach, reach), lo, hi)
+
+    def exact(at: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        ek = np.exp(-x / np.exp(at)[..., None])
+        s_ey, s_ee = np.sum(c[:, None] * ek * y, -1), np.sum(c[:, None] * ek * ek, -1)
+        return cost(s_ey, s_ee), s_ey, s_ee
+    best = vertex(u[k], h, j[rows[:, None], k[:, None] + np.arange(-1, 2)], h)
+    for step in (h / 20, h / 400, h / 8000):  # each reaches as far as the last one's spacing
+        best = vertex(best, step, exact(best[:, None] + step * np.arange(-1, 2))[0], 20 * step)
+    _, s_ey, s_ee = exact(best[:, None])
+    return np.maximum(s_ey[:, 0], 0.0) / s_ee[:, 0], np.exp(best)
+
+
 def _degenerate(y: np.ndarray, members: list[np.ndarray]) -> str:
     spread = max((float(np.std(y[m])) for m in members if m.size > 1), default=0.0)
     peak = float(np.max(np.abs(y)))
@@ -162,12 +214,14 @@ def _degenerate(y: np.ndarray, members: list[np.ndarray]) -> str:
 
 
 def fit_side(x: np.ndarray, y: np.ndarray, groups: np.ndarray | None = None, seed: int = 0,
-             n_boot: int = N_BOOT) -> SideFit:
+             n_boot: int = N_BOOT, mc_rel: float = 0.0) -> SideFit:
     """Fit y = A e^(−x/τ) (x > 0, ms) and its 95 % BCa bootstrap intervals (module docstring).
 
     ``groups``: the condition of each point; the fit is to the condition means and the bootstrap
     resamples points within their condition. None: every point is a replicate. ``n_boot = 0``: no
-    intervals (NaN, not a failure), for noise-free curves."""
+    intervals (NaN, not a failure), for noise-free curves. ``mc_rel`` > 0: more resamples
+    (at least ``n_boot`` at a time) until every bound's Monte Carlo error is below it
+    (:func:`stdp_ebm.stdp.resampling.bca`)."""
     x, y = np.asarray(x, float), np.asarray(y, float)
     if x.size < 3 or np.unique(x if groups is None else groups).size < 2:
         return _failed(x.size, f"{x.size} point(s) at {np.unique(x).size} Δt: too few to fit A "
@@ -193,18 +247,22 @@ def fit_side(x: np.ndarray, y: np.ndarray, groups: np.ndarray | None = None, see
         return SideFit(a, tau, _NAN2, _NAN2, x.size, degenerate=why)
 
     def statistic(*idx: np.ndarray, axis: int = -1) -> np.ndarray:
-        return np.stack(refit_batch(*design(*idx)))
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore", stats.DegenerateDataWarning)
-        boot = stats.bootstrap(members, statistic, n_resamples=n_boot, vectorized=True,
-                               method="BCa", confidence_level=0.95, batch=20000,
-                               rng=np.random.default_rng(seed))
+        if groups is not None:
+            return np.stack(refit_batch(*design(*idx)))
+        i = np.atleast_2d(idx[0])  # resamples of one set of points: how often each is drawn
+        flat = (i + x.size * np.arange(i.shape[0])[:, None]).ravel()
+        counts = np.bincount(flat, minlength=i.shape[0] * x.size).reshape(i.shape[0], x.size)
+        return np.stack(refit_counts(x, y, counts)).reshape((2,) + np.shape(idx[0])[:-1])
+
+    def on_bound(dist: np.ndarray) -> float:
+        return float(np.mean((dist[1] <= TAU_BOUNDS_MS[0] * 1.01)
+                             | (dist[1] >= TAU_BOUNDS_MS[1] / 1.01) | (dist[0] <= 0)))
+    boot, drawn, mc = bca(members, statistic, n_boot, seed, mc_rel,
+                          give_up=lambda dist: on_bound(dist) > 0.1)
     lo, hi = boot.confidence_interval
-    dist = boot.bootstrap_distribution
-    on_bound = np.mean((dist[1] <= TAU_BOUNDS_MS[0] * 1.01) | (dist[1] >= TAU_BOUNDS_MS[1] / 1.01)
-                       | (dist[0] <= 0))
-    if on_bound > 0.1:
-        return _failed(x.size, f"{100 * on_bound:.0f} % of the {n_boot} bootstrap refits end on a "
+    share = on_bound(boot.bootstrap_distribution)
+    if share > 0.1:
+        return _failed(x.size, f"{100 * share:.0f} % of the {drawn} bootstrap refits end on a "
                        f"bound (A = 0 or τ at {TAU_BOUNDS_MS} ms): not identified by these points "
                        f"(point estimate A = {a:.3g}, τ = {tau:.3g} ms)")
     flat = np.any(hi - lo <= DEGENERATE_SPREAD * np.abs([a, tau]))
@@ -214,7 +272,8 @@ def fit_side(x: np.ndarray, y: np.ndarray, groups: np.ndarray | None = None, see
     if lo[1] <= TAU_BOUNDS_MS[0] * 1.01 or hi[1] >= TAU_BOUNDS_MS[1] / 1.01 or lo[0] <= 0:
         return _failed(x.size, f"τ = {tau:.3g} ms, 95 % interval [{lo[1]:.3g}, {hi[1]:.3g}] ms (A "
                        f"[{lo[0]:.3g}, {hi[0]:.3g}]) reaches a bound: not identified")
-    return SideFit(a, tau, (float(lo[0]), float(hi[0])), (float(lo[1]), float(hi[1])), x.size)
+    return SideFit(a, tau, (float(lo[0]), float(hi[0])), (float(lo[1]), float(hi[1])), x.size,
+                   n_boot=drawn, mc_error=mc)
 
 
 @dataclass(frozen=True)
@@ -250,11 +309,15 @@ class WindowFit:
             out[f"a_{sign}"], out[f"tau_{sign}"] = side.amplitude, side.tau
             out[f"a_{sign}_ci"], out[f"tau_{sign}_ci"] = list(side.amplitude_ci), list(side.tau_ci)
             out[f"n_{sign}"] = side.n
+            out[f"n_boot_{sign}"], out[f"mc_error_{sign}"] = side.n_boot, side.mc_error
         what = ("pairs resampled within each Δt condition, condition means of ΔW and of the "
                 "measured Δt recomputed from each resample" if self.grouped else
                 "points resampled within each side")
+        drawn = ({self.plus.n_boot, self.minus.n_boot} - {0}) or {self.n_boot}
+        count = f"{drawn.pop():,}" if len(drawn) == 1 else \
+            f"{self.plus.n_boot:,} (LTP) and {self.minus.n_boot:,} (LTD)"
         out.update(ok=self.ok, area_ratio=self.area_ratio, excluded_ms=self.excluded_ms,
-                   interval=f"95 % BCa bootstrap, {self.n_boot} resamples ({what})",
+                   interval=f"95 % BCa bootstrap, {count} resamples ({what})",
                    problems={s: f.problem or f.degenerate for s, f in sides
                              if f.problem or f.degenerate},
                    degenerate={s: f.degenerate for s, f in sides if f.degenerate})
@@ -262,7 +325,8 @@ class WindowFit:
 
 
 def fit_window(delta_t_ms: np.ndarray, delta_w: np.ndarray, nominal_ms: np.ndarray | None = None,
-               exclude_ms: float = 0.0, seed: int = 0, n_boot: int = N_BOOT) -> WindowFit:
+               exclude_ms: float = 0.0, seed: int = 0, n_boot: int = N_BOOT, mc_rel: float = 0.0
+               ) -> WindowFit:
     """Fit the double exponential to points (Δt_k, ΔW_k), each side on ``|Δt|`` > ``exclude_ms``.
 
     ``delta_t_ms`` is each point's measured Δt (for a simulated pair, the mean over its pairings of
@@ -270,7 +334,7 @@ def fit_window(delta_t_ms: np.ndarray, delta_w: np.ndarray, nominal_ms: np.ndarr
     points of one condition are the independent repeats the bootstrap resamples, and the side and
     the cut-off are decided on it (a condition at 4 ms whose spikes landed at 4.05 ms stays out
     with a 4 ms cut-off). None: every point is its own replicate, resampled within its side (a
-    measured scatter such as Bi & Poo's).
+    measured scatter such as Bi & Poo's). ``mc_rel``: as in :func:`fit_side`.
     """
     x, y = np.asarray(delta_t_ms, float), np.asarray(delta_w, float)
     grouped = nominal_ms is not None
@@ -278,9 +342,9 @@ def fit_window(delta_t_ms: np.ndarray, delta_w: np.ndarray, nominal_ms: np.ndarr
     ltp, ltd = g > exclude_ms, g < -exclude_ms
     side_seeds = np.random.SeedSequence(seed).generate_state(2)
     return WindowFit(fit_side(x[ltp], y[ltp], g[ltp] if grouped else None, int(side_seeds[0]),
-                              n_boot),
+                              n_boot, mc_rel),
                      fit_side(-x[ltd], -y[ltd], g[ltd] if grouped else None, int(side_seeds[1]),
-                              n_boot),
+                              n_boot, mc_rel),
                      exclude_ms, n_boot, grouped)
 
 
