@@ -115,7 +115,8 @@ def test_a_user_rule_named_like_a_shipped_one_has_its_own_window(tmp_path):
     out = tmp_path / "out"
     code, err = run_cli(["run", "stdp_window", "--out", str(out), "--quiet", *STDP_FAST,
                          "--set", f"spiking.synapse={tmp_path / 'pair_stdp.toml'}",
-                         "--set", "spiking.compare=pair_stdp"])
+                         "--set", "spiking.compare=pair_stdp",
+                         "--set", f"data.dir={tmp_path}"])  # no points: no Bi & Poo fit to pay for
     assert code == 0, err
     summary = json.loads((out / "summary.json").read_text())
     user, shipped = summary["rules"]
