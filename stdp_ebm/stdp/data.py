@@ -38,19 +38,35 @@ from .resampling import MC_REL_DATA, bca
 __all__ = ["BI_POO_FILE", "SJOSTROM_FILES", "SJOSTROM_FREQUENCIES_HZ", "SOURCE", "Points",
            "bi_poo_points", "sjostrom_points", "data_scatter", "compare"]
 
+#: the file of Bi & Poo's points in the data directory
 BI_POO_FILE = "bi_poo_stdp_points.csv"
+#: Sjöström et al.'s files by Δt (ms)
 SJOSTROM_FILES = {10.0: "sjo_ltp_freq_extracted.csv", -10.0: "sjo_ltd_freq_extracted.csv"}
+#: the pairing frequencies (Hz) of Sjöström et al.'s points, in file order
 SJOSTROM_FREQUENCIES_HZ = np.array([0.1, 10.0, 20.0, 40.0, 50.0])
 #: bootstrap resamples first drawn for a rule's scale and RMSE (more while the bounds' Monte Carlo
 #: error exceeds MC_REL_DATA)
 N_BOOT_COMPARE = 50000
+#: where the points come from and under which licence
 SOURCE = ("digitisation by dspicher/STDP_Multicompartment (experimental_data/, commit 57e5cf2), "
           "CC BY-NC-ND 4.0, read from the user's directory, not shipped")
 
 
 @dataclass(frozen=True)
 class Points:
-    """Measured points: x (Δt in ms or frequency in Hz), y (% change), optional per-point s.d."""
+    """Measured points.
+
+    Parameters
+    ----------
+    x : numpy.ndarray
+        Δt = t_post − t_pre (ms), or the pairing frequency (Hz), shape (n,).
+    y : numpy.ndarray
+        Change of the synaptic strength (%; 0 = no change), shape (n,).
+    sd : numpy.ndarray or None
+        Per-point standard deviation (%), shape (n,), when the source reports one.
+    source : str
+        Citation, digitisation and licence.
+    """
 
     x: np.ndarray
     y: np.ndarray
@@ -66,7 +82,18 @@ def _read_csv(path: Path) -> np.ndarray:
 
 
 def bi_poo_points(directory: str | Path) -> Points | None:
-    """Bi & Poo's 45 points from ``directory`` (None when the file is not there)."""
+    """Bi & Poo's (1998, Fig. 7) 45 points.
+
+    Parameters
+    ----------
+    directory : str or Path
+        The data directory (``[data] dir``).
+
+    Returns
+    -------
+    Points or None
+        Sorted by Δt (ms); None when the file is not there.
+    """
     path = Path(directory) / BI_POO_FILE
     if not path.is_file():
         return None
@@ -76,7 +103,19 @@ def bi_poo_points(directory: str | Path) -> Points | None:
 
 
 def sjostrom_points(directory: str | Path) -> dict[float, Points] | None:
-    """Sjöström et al.'s mean ± s.d. (% change, 0 = none) per Δt, by frequency (None if absent)."""
+    """Sjöström et al.'s (2001) mean ± s.d. per Δt, by pairing frequency.
+
+    Parameters
+    ----------
+    directory : str or Path
+        The data directory (``[data] dir``).
+
+    Returns
+    -------
+    dict[float, Points] or None
+        Δt (ms, ±10) → points over frequency (Hz) with y in % change (0 = none) and their s.d.;
+        None when a file is absent.
+    """
     out = {}
     for delta, name in SJOSTROM_FILES.items():
         path = Path(directory) / name
@@ -93,7 +132,20 @@ def sjostrom_points(directory: str | Path) -> dict[float, Points] | None:
 
 
 def data_scatter(residuals: np.ndarray, n_params: int) -> float:
-    """Per-point scatter σ of measured points about a fitted curve (residual s.d., n − p dof)."""
+    """Per-point scatter σ of measured points about a fitted curve.
+
+    Parameters
+    ----------
+    residuals : numpy.ndarray
+        Points minus the fitted curve, shape (n,).
+    n_params : int
+        Parameters of the fit (the degrees of freedom are n − n_params).
+
+    Returns
+    -------
+    float
+        The residual standard deviation, in the points' unit.
+    """
     r = np.asarray(residuals, float)
     return float(math.sqrt(np.sum(r ** 2) / max(r.size - n_params, 1)))
 
@@ -118,7 +170,29 @@ def compare(curve: np.ndarray, y: np.ndarray, sigma: np.ndarray | float, seed: i
     is below ``mc_rel``, :func:`stdp_ebm.stdp.resampling.bca`); with the same ``seed`` every rule
     gets the same resamples (the first ``n_boot``, then as many more as its bounds need), so rules
     can be compared. A bootstrap distribution without spread (a
-    perfect fit) gives NaN intervals and says so in ``degenerate``."""
+    perfect fit) gives NaN intervals and says so in ``degenerate``.
+
+    Parameters
+    ----------
+    curve : numpy.ndarray
+        The rule's window (or frequency curve) at the points' x, in the rule's units, shape (n,).
+    y : numpy.ndarray
+        The measured points (%), shape (n,).
+    sigma : numpy.ndarray or float
+        Per-point scatter (%), shape (n,) or one value.
+    seed : int
+        Seed of the bootstrap resamples.
+    n_boot : int
+        Resamples drawn first.
+    mc_rel : float
+        Target Monte Carlo error of every bound, relative to its distance from the estimate.
+
+    Returns
+    -------
+    dict[str, Any]
+        ``scale`` and ``scale_ci`` (% per rule unit), ``rmse`` and ``rmse_ci`` (%), ``loglik``,
+        the interval's description and, when it could not be formed, ``degenerate``.
+    """
     f, y = np.asarray(curve, float), np.asarray(y, float)
     sigma = np.broadcast_to(np.asarray(sigma, float), y.shape)
     scale, resid = _scale_fit(f, y, sigma)

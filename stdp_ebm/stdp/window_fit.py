@@ -58,10 +58,25 @@ DEGENERATE_SPREAD = 1e-9
 
 @dataclass(frozen=True)
 class SideFit:
-    """One side of the window: ``A e^(−|Δt|/τ)``; NaN values and a ``problem`` when the fit failed,
-    NaN intervals and a ``degenerate`` reason when only the intervals could not be estimated;
-    ``n_boot`` resamples drawn, ``mc_error`` the largest relative half-width of the 95 % Monte Carlo
-    intervals of its four bounds (module docstring)."""
+    """One side of the window, ``A e^(−abs(Δt)/τ)``, with its 95 % intervals (module docstring).
+
+    Parameters
+    ----------
+    amplitude, tau : float
+        A (ΔW units) and τ (ms); NaN when the fit failed.
+    amplitude_ci, tau_ci : tuple[float, float]
+        Their 95 % BCa intervals; NaN when they could not be estimated.
+    n : int
+        Points fitted.
+    problem : str
+        Why the fit failed ("" if it did not).
+    degenerate : str
+        Why only the intervals could not be estimated ("" if they could).
+    n_boot : int
+        Bootstrap resamples drawn.
+    mc_error : float
+        The largest relative half-width of the 95 % Monte Carlo intervals of the four bounds.
+    """
 
     amplitude: float
     tau: float
@@ -75,6 +90,13 @@ class SideFit:
 
     @property
     def ok(self) -> bool:
+        """Whether the fit and both intervals exist.
+
+        Returns
+        -------
+        bool
+            False with a ``problem`` or a ``degenerate`` reason.
+        """
         return not (self.problem or self.degenerate)
 
 
@@ -87,7 +109,23 @@ def _failed(n: int, problem: str) -> SideFit:
 
 def double_exponential(delta_t_ms: np.ndarray, a_plus: float, tau_plus: float, a_minus: float,
                        tau_minus: float) -> np.ndarray:
-    """A+ e^(−Δt/τ+) for Δt > 0, −A− e^(Δt/τ−) for Δt < 0, 0 at Δt = 0 (Δt, τ± in ms)."""
+    """The double-exponential STDP window.
+
+    Parameters
+    ----------
+    delta_t_ms : numpy.ndarray
+        Δt = t_post − t_pre (ms), any shape.
+    a_plus, tau_plus : float
+        LTP amplitude (ΔW units) and time constant (ms).
+    a_minus, tau_minus : float
+        LTD amplitude (positive: the side is −A−) and time constant (ms).
+
+    Returns
+    -------
+    numpy.ndarray
+        A+ e^(−Δt/τ+) for Δt > 0, −A− e^(Δt/τ−) for Δt < 0, 0 at Δt = 0; the shape of
+        ``delta_t_ms``.
+    """
     x = np.asarray(delta_t_ms, float)
     with np.errstate(over="ignore", invalid="ignore"):
         return np.where(x > 0, a_plus * np.exp(-np.abs(x) / tau_plus),
@@ -136,7 +174,24 @@ def refit_batch(x: np.ndarray, y: np.ndarray, w: np.ndarray, grid: int = 40, ste
     of ``grid`` log-spaced τ (as :func:`fit_side`'s start), then ``steps`` golden-section steps
     in the bracket around it (to 0.618^48 ≈ 1e-10 of the bracket). A fixed amount of work per
     row, no convergence to wait for: this is what makes 100,000 BCa resamples cheap;
-    ``tests/test_stdp_fit.py`` checks it against :func:`scipy.optimize.curve_fit`. Returns (A, τ)."""
+    ``tests/test_stdp_fit.py`` checks it against :func:`scipy.optimize.curve_fit`.
+
+    Parameters
+    ----------
+    x, y : numpy.ndarray
+        Δt (ms, > 0) and ΔW of each point, shape (rows, n) (broadcast together).
+    w : numpy.ndarray
+        Weights of the points, broadcast with ``x``.
+    grid : int
+        Log-spaced τ tried first.
+    steps : int
+        Golden-section steps after the grid.
+
+    Returns
+    -------
+    tuple[numpy.ndarray, numpy.ndarray]
+        A and τ (ms) per row, shape (rows,).
+    """
     x, y = np.broadcast_arrays(np.asarray(x, float), np.asarray(y, float))
     w = np.broadcast_to(np.asarray(w, float), x.shape)
     lo, hi = np.log(TAU_BOUNDS_MS[0]), np.log(TAU_BOUNDS_MS[1])
@@ -171,7 +226,21 @@ def refit_counts(x: np.ndarray, y: np.ndarray, counts: np.ndarray, nodes: int = 
     are two matrix products; the best node's two neighbours give a parabola in log τ, and three more
     parabolas, each at the last vertex ± 1/20 of the last spacing, evaluated exactly, give the
     minimum (``tests/test_stdp_fit.py`` checks it against :func:`scipy.optimize.curve_fit`).
-    Returns (A, τ)."""
+
+    Parameters
+    ----------
+    x, y : numpy.ndarray
+        Δt (ms, > 0) and ΔW of the n points, shape (n,).
+    counts : numpy.ndarray
+        How often each point is drawn in each resample, shape (resamples, n).
+    nodes : int
+        Log-spaced τ at which the profile cost is evaluated first.
+
+    Returns
+    -------
+    tuple[numpy.ndarray, numpy.ndarray]
+        A and τ (ms) per resample, shape (resamples,).
+    """
     x, y = np.asarray(x, float), np.asarray(y, float)
     c = np.asarray(counts, float)
     lo, hi = np.log(TAU_BOUNDS_MS[0]), np.log(TAU_BOUNDS_MS[1])
@@ -221,7 +290,26 @@ def fit_side(x: np.ndarray, y: np.ndarray, groups: np.ndarray | None = None, see
     resamples points within their condition. None: every point is a replicate. ``n_boot = 0``: no
     intervals (NaN, not a failure), for noise-free curves. ``mc_rel`` > 0: more resamples
     (at least ``n_boot`` at a time) until every bound's Monte Carlo error is below it
-    (:func:`stdp_ebm.stdp.resampling.bca`)."""
+    (:func:`stdp_ebm.stdp.resampling.bca`).
+
+    Parameters
+    ----------
+    x, y : numpy.ndarray
+        abs(Δt) (ms) and ΔW (sign-flipped on the LTD side) of each point, shape (n,).
+    groups : numpy.ndarray, optional
+        The condition (nominal Δt) of each point, shape (n,).
+    seed : int
+        Seed of the resamples.
+    n_boot : int
+        Resamples drawn (first).
+    mc_rel : float
+        Target Monte Carlo error of every bound (0: none).
+
+    Returns
+    -------
+    SideFit
+        The fit, its intervals, or why either could not be had.
+    """
     x, y = np.asarray(x, float), np.asarray(y, float)
     if x.size < 3 or np.unique(x if groups is None else groups).size < 2:
         return _failed(x.size, f"{x.size} point(s) at {np.unique(x).size} Δt: too few to fit A "
@@ -278,7 +366,19 @@ def fit_side(x: np.ndarray, y: np.ndarray, groups: np.ndarray | None = None, see
 
 @dataclass(frozen=True)
 class WindowFit:
-    """Both sides (module docstring); ``excluded_ms``: conditions with ``|Δt|`` ≤ this left out."""
+    """Both sides of a window fit (module docstring).
+
+    Parameters
+    ----------
+    plus, minus : SideFit
+        The LTP (Δt > 0) and LTD (Δt < 0) sides.
+    excluded_ms : float
+        Conditions with abs(Δt) ≤ this (ms) were left out.
+    n_boot : int
+        Resamples asked for.
+    grouped : bool
+        Whether the resamples were drawn within conditions (repeats as replicates).
+    """
 
     plus: SideFit
     minus: SideFit
@@ -288,11 +388,24 @@ class WindowFit:
 
     @property
     def ok(self) -> bool:
+        """Whether both sides are :attr:`SideFit.ok`.
+
+        Returns
+        -------
+        bool
+            True when both fits and all four intervals exist.
+        """
         return self.plus.ok and self.minus.ok
 
     @property
     def area_ratio(self) -> float:
-        """LTP area / LTD area, A+ τ+ / (A− τ−)."""
+        """The ratio of the window's areas.
+
+        Returns
+        -------
+        float
+            LTP area / LTD area, A+ τ+ / (A− τ−).
+        """
         return self.plus.amplitude * self.plus.tau / (self.minus.amplitude * self.minus.tau)
 
     def __call__(self, delta_t_ms: np.ndarray) -> np.ndarray:
@@ -301,8 +414,15 @@ class WindowFit:
                                   self.minus.amplitude, self.minus.tau)
 
     def as_dict(self) -> dict[str, Any]:
-        """Flat, JSON-able: a_plus, tau_plus(_ci), a_minus, tau_minus(_ci), ok, problems,
-        degenerate (sides whose interval could not be estimated), …"""
+        """The fit as a flat, JSON-able record.
+
+        Returns
+        -------
+        dict[str, Any]
+            a_plus, tau_plus and their _ci, the same for minus, n, n_boot and mc_error per side,
+            ok, area_ratio, excluded_ms, interval (how it was made), problems and degenerate
+            (sides whose interval could not be estimated).
+        """
         out: dict[str, Any] = {}
         sides = (("plus", self.plus), ("minus", self.minus))
         for sign, side in sides:
@@ -335,6 +455,26 @@ def fit_window(delta_t_ms: np.ndarray, delta_w: np.ndarray, nominal_ms: np.ndarr
     the cut-off are decided on it (a condition at 4 ms whose spikes landed at 4.05 ms stays out
     with a 4 ms cut-off). None: every point is its own replicate, resampled within its side (a
     measured scatter such as Bi & Poo's). ``mc_rel``: as in :func:`fit_side`.
+
+    Parameters
+    ----------
+    delta_t_ms, delta_w : numpy.ndarray
+        Measured Δt (ms) and ΔW of each point, shape (n,).
+    nominal_ms : numpy.ndarray, optional
+        Nominal Δt (ms) of each point's condition, shape (n,).
+    exclude_ms : float
+        Conditions with abs(Δt) ≤ this are left out (ms).
+    seed : int
+        Seed of both sides' resamples.
+    n_boot : int
+        Resamples per side (first).
+    mc_rel : float
+        Target Monte Carlo error of every bound (0: none).
+
+    Returns
+    -------
+    WindowFit
+        Both sides.
     """
     x, y = np.asarray(delta_t_ms, float), np.asarray(delta_w, float)
     grouped = nominal_ms is not None
@@ -352,7 +492,19 @@ def jitter_sd(offsets: list[np.ndarray], nominal_ms: np.ndarray) -> tuple[np.nda
     """Spike-time jitter per condition: the s.d. (ms) of every pairing's measured post − pre about
     its condition's mean, pooled over the condition's repeats (``offsets``: per pair, the measured
     post − pre of each of its pairings; :func:`stdp_ebm.stdp.protocols.pairing_offsets`).
-    Returns (conditions, s.d.)."""
+
+    Parameters
+    ----------
+    offsets : list[numpy.ndarray]
+        Per pair, the measured post − pre (ms) of each of its pairings.
+    nominal_ms : numpy.ndarray
+        Nominal Δt (ms) of each pair, shape (pairs,).
+
+    Returns
+    -------
+    tuple[numpy.ndarray, numpy.ndarray]
+        The conditions (ms) and the jitter s.d. (ms) of each.
+    """
     nominal = np.asarray(nominal_ms, float)
     grid = np.unique(nominal)
     sd = [float(np.std(np.concatenate([offsets[k] for k in np.nonzero(nominal == g)[0]])))
@@ -364,7 +516,24 @@ def jitter_average(curve: Any, delta_t_ms: np.ndarray, sd_ms: np.ndarray | float
                    nodes: int = 24) -> np.ndarray:
     """E[curve(Δt + σZ)], Z ~ N(0, 1): a window seen through spike-time jitter of s.d. σ (ms),
     by Gauss–Hermite quadrature. For an exponential side A e^(−abs(Δt)/τ) this is A e^(−abs(Δt)/τ)
-    e^(σ²/2τ²): jitter scales each side by e^(σ²/2τ²) and leaves τ alone (σ ≪ abs(Δt))."""
+    e^(σ²/2τ²): jitter scales each side by e^(σ²/2τ²) and leaves τ alone (σ ≪ abs(Δt)).
+
+    Parameters
+    ----------
+    curve : Callable
+        The window, called on an array of Δt (ms).
+    delta_t_ms : numpy.ndarray
+        Where to evaluate it (ms).
+    sd_ms : numpy.ndarray or float
+        Jitter s.d. (ms), broadcast with ``delta_t_ms``.
+    nodes : int
+        Gauss–Hermite nodes.
+
+    Returns
+    -------
+    numpy.ndarray
+        The jitter-averaged window, the shape of ``delta_t_ms``.
+    """
     z, wq = np.polynomial.hermite_e.hermegauss(nodes)
     x = np.asarray(delta_t_ms, float)[..., None] + np.asarray(sd_ms, float)[..., None] * z
     return np.sum(curve(x) * wq, axis=-1) / np.sqrt(2 * np.pi)
