@@ -55,8 +55,6 @@ numpydoc_docscrape = pytest.importorskip(
 #: modules being rewritten (typed parameters, issue 25); checked once their rewrite lands
 PENDING = {
     "stdp_ebm.stdp.data", "stdp_ebm.stdp.window_fit",
-    "stdp_ebm.spiking.engine", "stdp_ebm.spiking.learner", "stdp_ebm.spiking.pool",
-    "stdp_ebm.spiking.standalone", "stdp_ebm.spiking.dask_pool", "stdp_ebm.spiking.episode_program",
 }
 
 
