@@ -139,7 +139,9 @@ class EpisodeProgram(StandaloneProgram):
     Raises
     ------
     ConfigError
-        With a spike-form rule, ``sp.learn`` true or a bad ``threads``.
+        With a spike-form rule, or ``threads`` not a whole number ≥ 0.
+    DeviceError
+        If a standalone program was already built in this process.
     """
 
     def __init__(self, net: Network, rho: Rho, sp: SpikingParams, models: dict, batch: int,

@@ -220,8 +220,8 @@ class DeltaLearner:
 
     def update(self, idx: np.ndarray, x: np.ndarray, d: np.ndarray, lr_scale: float,
                rng: np.random.Generator) -> np.ndarray:
-        """One training step: :meth:`delta`, then W_k += lr_k·lr_scale·ΔW_k and likewise for b
-        (:func:`~stdp_ebm.learning.apply_update`).
+        """One training step: :meth:`delta`, then W_k += lr_k·lr_scale·ΔW_k and
+        b_{k+1} += lr_k·lr_scale·Δb_{k+1} (:func:`~stdp_ebm.learning.apply_update`).
 
         Parameters
         ----------
@@ -290,7 +290,7 @@ class SpikingLearner(DeltaLearner):
     batch : int
         Examples per mini-batch (the network holds batch × trials copies).
     lrs : list of float
-        Learning rate of each layer's parameters.
+        Learning rate lr_k of W_k and b_{k+1}, one per weight matrix, input side first.
     energy : Energy
         The energy function (Eq 6 or Hopfield's), which sets the teaching force d − o(ŷ).
     input_mode : str
