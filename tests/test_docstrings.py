@@ -21,8 +21,7 @@ with ``_`` when the module has no ``__all__``):
 suite does not run ``--doctest-modules``; this keeps the examples in the default suite without
 importing the modules that need Brian2 at run time).
 
-``PENDING`` holds the modules being rewritten with the typed parameters of issue 25; they are skipped
-with that reason until their rewrite lands. An experiment module's one public name is its
+An experiment module's one public name is its
 ``EXPERIMENT`` (its ``__all__``): its functions are that experiment's internals, and a study builds
 on the library modules instead (:mod:`stdp_ebm.experiments`).
 
@@ -52,22 +51,11 @@ import stdp_ebm
 numpydoc_docscrape = pytest.importorskip(
     "numpydoc.docscrape", reason="test extra not installed: pip install -e '.[test]'")
 
-#: modules being rewritten (typed parameters, issue 25); checked once their rewrite lands
-PENDING = {
-    "stdp_ebm.spiking.engine", "stdp_ebm.spiking.learner", "stdp_ebm.spiking.pool",
-    "stdp_ebm.spiking.standalone", "stdp_ebm.spiking.dask_pool", "stdp_ebm.spiking.episode_program",
-}
-
-
 def _all_modules() -> list[str]:
     names = [stdp_ebm.__name__]
     for info in pkgutil.walk_packages(stdp_ebm.__path__, prefix=stdp_ebm.__name__ + "."):
         names.append(info.name)
     return sorted(names)
-
-
-def _pending(name: str) -> bool:
-    return name in PENDING or any(p.endswith(".*") and name.startswith(p[:-1]) for p in PENDING)
 
 
 MODULES = _all_modules()
@@ -81,7 +69,7 @@ def _has_examples(name: str) -> bool:
 
 
 #: the checked modules with examples: test_examples_run runs them
-EXAMPLE_MODULES = [m for m in MODULES if not _pending(m) and _has_examples(m)]
+EXAMPLE_MODULES = [m for m in MODULES if _has_examples(m)]
 
 
 def _public_names(module: ModuleType) -> list[str]:
@@ -247,8 +235,6 @@ def _problems(module: ModuleType) -> list[str]:
 
 @pytest.mark.parametrize("name", MODULES)
 def test_public_names_have_numpydoc(name):
-    if _pending(name):
-        pytest.skip(f"{name} is being rewritten (typed parameters, issue 25): listed in PENDING")
     problems = _problems(importlib.import_module(name))
     assert not problems, f"{len(problems)} docstring problem(s) in {name}:\n" + "\n".join(problems)
 
@@ -262,10 +248,3 @@ def test_examples_run(name):
         runner.run(test)
     result = runner.summarize(verbose=False)
     assert result.failed == 0, f"{result.failed} of {result.attempted} examples failed in {name}"
-
-
-def test_pending_names_real_modules():
-    # a module renamed or removed must leave PENDING too, or the set silently skips nothing
-    for entry in PENDING:
-        assert any(m == entry or (entry.endswith(".*") and m.startswith(entry[:-1]))
-                   for m in MODULES), entry

@@ -55,7 +55,9 @@ from .pool import SplitBatchLearner, WorkerError, WorkerLost, pooled_state, work
 __all__ = ["DaskSpikingLearner", "LearnerActor", "RETRIES"]
 
 LOG = logging.getLogger(__name__)
-RETRIES = 3  # losses of one learner within one request before the run gives up
+#: losses of one learner's worker within one request that are recovered from (the learner is
+#: rebuilt on another worker and asked again); one more stops the run with :class:`WorkerLost`
+RETRIES = 3
 WAIT_S = 60.0  # for a worker to take a lost learner's place
 
 
@@ -73,7 +75,20 @@ def _answer(call: Callable[[], Any]) -> tuple[str, Any]:
 
 class LearnerActor:
     """One learner (a :class:`SpikingLearner`, or ``cls`` with its interface) held by a Dask worker
-    between calls (a Dask actor)."""
+    between calls (a Dask actor).
+
+    Each method answers ``("ok", value)``, or the failure as data: ``("user", message)`` for a
+    :class:`~stdp_ebm.errors.UserError`, ``("bug", traceback)`` for any other exception.
+
+    The second argument, ``cls`` (a type; default :class:`SpikingLearner`), is the learner's
+    class: :class:`SpikingLearner` or one with its interface.
+
+    Parameters
+    ----------
+    kwargs : dict
+        The keyword arguments the learner is built with (:class:`SpikingLearner`'s: ``net``,
+        ``rho``, ``sp``, ``models``, ``seed``, ``batch``, …).
+    """
 
     def __init__(self, kwargs: dict, cls: type = SpikingLearner) -> None:
         self.kwargs, self.cls = kwargs, cls
@@ -81,7 +96,13 @@ class LearnerActor:
 
     def build(self) -> tuple[str, Any]:
         """Build the learner (compiles on a worker's first one); its :meth:`~SpikingLearner.
-        full_state`."""
+        full_state`.
+
+        Returns
+        -------
+        tuple of (str, object)
+            ``("ok", full_state)`` or the failure as data (see the class docstring).
+        """
         from .. import progress
 
         progress.configure(False)  # Brian2's per-run reports: the parent reports progress
@@ -92,13 +113,43 @@ class LearnerActor:
         return _answer(build)
 
     def load(self, state: dict) -> tuple[str, Any]:
-        """Back to ``state`` (:meth:`SpikingLearner.load_full_state`)."""
+        """Back to ``state`` (:meth:`SpikingLearner.load_full_state`).
+
+        Parameters
+        ----------
+        state : dict
+            A learner's :meth:`~SpikingLearner.full_state`.
+
+        Returns
+        -------
+        tuple of (str, object)
+            ``("ok", None)`` or the failure as data (see the class docstring).
+        """
         return _answer(lambda: self.learner.load_full_state(state))
 
     def run(self, what: str, W: list[np.ndarray], b: list[np.ndarray], *args: np.ndarray
             ) -> tuple[str, Any]:
         """``delta`` or ``predict`` with parameters W, b: (its answer, the learner's full state
-        after it, the call's CPU seconds in this thread)."""
+        after it, the call's CPU seconds in this thread).
+
+        Parameters
+        ----------
+        what : str
+            ``"delta"`` or ``"predict"``.
+        W : list of numpy.ndarray
+            The current weights W_k, shape (n_k, n_{k+1}).
+        b : list of numpy.ndarray
+            The current biases b_k, shape (n_k,).
+        *args : numpy.ndarray
+            The arguments of the call: this learner's rows of x (and of d for ``delta``).
+
+        Returns
+        -------
+        tuple of (str, object)
+            ``("ok", (answer, full_state, cpu_s))`` with the call's answer, the learner's
+            :meth:`~SpikingLearner.full_state` after it and the call's CPU time (s); or the
+            failure as data (see the class docstring).
+        """
         learner = self.learner
         assert learner is not None
 
@@ -243,12 +294,25 @@ class DaskSpikingLearner(SplitBatchLearner):
 
     def extra_state(self) -> dict[str, np.ndarray]:
         """Every learner's training state and random numbers, learner p's as ``brian2_w<p>_…``
-        (the local pool's checkpoint)."""
+        (the local pool's checkpoint).
+
+        Returns
+        -------
+        dict of str to numpy.ndarray
+            :func:`~stdp_ebm.spiking.pool.pooled_state` of each learner's training state.
+        """
         return pooled_state([s["now"] if s["training"] is None else s["training"]
                              for s in self.states])
 
     def load_extra_state(self, arrays: dict[str, np.ndarray]) -> None:
-        """Each learner back to its state in ``arrays`` (from :meth:`extra_state`)."""
+        """Each learner back to its state in ``arrays`` (from :meth:`extra_state`).
+
+        Parameters
+        ----------
+        arrays : dict of str to numpy.ndarray
+            The checkpoint's arrays; without learner states (an earlier version's checkpoint) the
+            learners keep theirs, with a warning.
+        """
         states = worker_states(arrays, len(self.actors))
         if states is None:
             return

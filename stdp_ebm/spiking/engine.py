@@ -31,6 +31,25 @@ class SpikingNetwork:
     The network runs under its own Brian2 settings (:class:`~stdp_ebm.spiking.brian2_env.
     Brian2Env`: code-generation target, time step and a random stream seeded with ``seed``), set
     for each of its calls and the caller's restored afterwards.
+
+    Parameters
+    ----------
+    net : Network
+        The rate network whose parameters W_k (n_k, n_{k+1}), b_k (n_k,) and layer sizes the
+        spiking network takes; the rows of ``net.examples()[0]`` set the batch (copy c runs
+        example c mod batch).
+    rho : Rho
+        The activation ρ; ρ(x) times ``r_max_hz`` is the Poisson rate of the input neurons (Hz).
+    sp : SpikingParams
+        The ``[spiking]`` parameters: time step, phase lengths (ms), r_max (Hz), I_unit (nA),
+        neurons per unit, noise trials, transmission, β and estimator.
+    models : dict
+        The Brian2 model files by role (``neuron``, ``current``, ``synapse``, ``rule``, …;
+        :mod:`stdp_ebm.models`).
+    seed : int
+        Seed of the network's own Brian2 random stream.
+    rule_dt_ms : float
+        Step of the rule synapses (ms; 0: every simulation step).
     """
 
     def __init__(self, net: Network, rho: Rho, sp: SpikingParams, models: dict, seed: int, *,
@@ -114,7 +133,24 @@ class SpikingNetwork:
     def with_unit_current(self, bias: np.ndarray, layer: int, current: np.ndarray) -> np.ndarray:
         """A copy of ``bias`` (per LIF neuron, in I_unit) with ``current`` (copies, n_layer) added
         to every neuron of each unit of ``layer``: the input drive into h_1, the teaching current
-        into y."""
+        into y.
+
+        Parameters
+        ----------
+        bias : numpy.ndarray
+            Bias current of every LIF neuron, in units of I_unit, shape (number of LIF neurons,),
+            in the group's index order.
+        layer : int
+            The layer (1 … L) whose units get ``current``.
+        current : numpy.ndarray
+            Current per copy and unit of ``layer``, in units of I_unit, shape (copies, n_layer).
+
+        Returns
+        -------
+        numpy.ndarray
+            The new bias of every LIF neuron (in I_unit), the shape of ``bias``; ``bias`` itself
+            is unchanged.
+        """
         copy, unit = self.layout.units(layer)
         out = bias.copy()
         out[self.layout.neuron_offset(layer) + np.arange(len(copy))] += current[copy, unit]
@@ -185,14 +221,34 @@ class SpikingNetwork:
 
     # --- training hooks: change inputs and parameters without rebuilding (recompiling) ---------
     def set_input(self, rho_x: np.ndarray) -> None:
-        """Clamp new inputs: Poisson rates ρ(x)·r_max, ``rho_x`` of shape (batch, n_0)."""
+        """Clamp new inputs: Poisson rates ρ(x)·r_max, ``rho_x`` of shape (batch, n_0).
+
+        Parameters
+        ----------
+        rho_x : numpy.ndarray
+            ρ of the inputs, shape (batch, n_0), in units of r_max (the rate in Hz is
+            ρ(x)·``r_max_hz``); copy c gets row c mod batch.
+        """
         self.source.rates = self._input_rates(rho_x)
 
     def set_parameters(self, W: list[np.ndarray], b: list[np.ndarray],
                        drive: np.ndarray | None = None) -> None:
         """New weights W_k and biases b_k (same shapes) in every copy: transmission weights and
         bias currents (any teaching current is removed). ``drive`` (copies, n_1), in I_unit: a
-        constant current into h_1 per copy on top of its bias (the input as a current, ρ(x)W_0)."""
+        constant current into h_1 per copy on top of its bias (the input as a current, ρ(x)W_0).
+
+        Parameters
+        ----------
+        W : list of numpy.ndarray
+            Weights W_k, shape (n_k, n_{k+1}), k = 0 … L−1, the shapes the network was built
+            with; the transmission weights (dimensionless, in units of the current jump J).
+        b : list of numpy.ndarray
+            Biases b_k, shape (n_k,), k = 0 … L (b_0 is unused); the bias current of a unit of
+            layer k ≥ 1 is (b_k + s0)·I_unit.
+        drive : numpy.ndarray or None
+            Extra constant current into the units of h_1, in I_unit, shape (copies, n_1); None:
+            none.
+        """
         self.w_flat = np.concatenate([w.ravel() for w in W])
         for syn, widx, _ in self.conns:
             syn.w = self.w_flat[widx]
@@ -220,8 +276,19 @@ class SpikingNetwork:
         self.events += self.synaptic_events(new)
 
     def synaptic_events(self, counts: list[np.ndarray]) -> float:
-        """Σ spikes × out-degree over the transmission synapses; ``counts``: spikes per neuron of
-        the input group and of the LIF group."""
+        """Σ spikes × out-degree over the transmission synapses.
+
+        Parameters
+        ----------
+        counts : list of numpy.ndarray
+            Spikes per neuron of the input group and of the LIF group (two arrays, each of the
+            group's size), as counted over some stretch of time.
+
+        Returns
+        -------
+        float
+            The number of synaptic events (spike deliveries) these spikes cause.
+        """
         return float(sum(c @ d for c, d in zip(counts, self.layout.out_degree())))
 
     def _free_segments(self, out: dict, count_ms: float | None = None) -> list[Segment]:
@@ -258,7 +325,26 @@ class SpikingNetwork:
 
     def free_phase(self, count_ms: float | None = None) -> tuple[list[np.ndarray], np.ndarray]:
         """Settle, then count for ``count_ms`` (default ``[spiking] free_ms``): population rates ρ
-        (copies, n_k), output state ŷ (copies, n_out)."""
+        (copies, n_k), output state ŷ (copies, n_out).
+
+        Parameters
+        ----------
+        count_ms : float or None
+            Length of the counting window after ``settle_ms`` (ms); None: ``[spiking] free_ms``.
+
+        Returns
+        -------
+        rates : list of numpy.ndarray
+            Per layer k = 0 … L, the spike count rate of each unit over the window in units of
+            r_max (spikes / (neurons per unit · window · r_max)), shape (copies, n_k).
+        y : numpy.ndarray
+            Output state ŷ = ⟨I_syn⟩/I_unit + b_L over the window, shape (copies, n_out).
+
+        Raises
+        ------
+        DivergenceError
+            If a rate is not finite or exceeds 5 r_max.
+        """
         out: dict = {}
         self._run(self._free_segments(out, count_ms), rule=False)
         return out["rates"], out["y"]
@@ -283,7 +369,15 @@ class SpikingNetwork:
     def checkpoint(self) -> dict:
         """The state a nudged phase starts from: neuron, current and rate-filter variables and the
         random number generator (:func:`~stdp_ebm.spiking.randomstate.random_state`; Brian2's own
-        store/restore replays freed memory)."""
+        store/restore replays freed memory).
+
+        Returns
+        -------
+        dict
+            ``"t"``: the network's time (s); ``"random"``: the random state; ``"groups"``: per
+            stateful group (neurons, currents if any, rate filters) its own variables as arrays
+            without units. :meth:`resume` takes it.
+        """
         import brian2 as b2
 
         with self.env.active():  # the network's own random stream
@@ -297,7 +391,15 @@ class SpikingNetwork:
         """Return to ``state`` (see :meth:`checkpoint`); time runs on, so refractory clocks
         (``lastspike``) are shifted by the time elapsed since the checkpoint. ``same_time``: the
         clock goes back to the checkpoint's time too (a training run resumed in a new process
-        continues exactly as the uninterrupted run did)."""
+        continues exactly as the uninterrupted run did).
+
+        Parameters
+        ----------
+        state : dict
+            A :meth:`checkpoint` of this network.
+        same_time : bool
+            Whether the clock goes back to the checkpoint's time (else it runs on).
+        """
         import brian2 as b2
 
         if same_time:
@@ -311,7 +413,14 @@ class SpikingNetwork:
             set_random_state(state["random"])
 
     def set_teaching(self, force: np.ndarray) -> None:
-        """Output neurons get the teaching current ``force``·I_unit (copies, n_out) on the bias."""
+        """Output neurons get the teaching current ``force``·I_unit (copies, n_out) on the bias.
+
+        Parameters
+        ----------
+        force : numpy.ndarray
+            Teaching current per copy and output unit, in units of I_unit, shape (copies, n_out);
+            it replaces any earlier one.
+        """
         bias = self.with_unit_current(self.bias, len(self.sizes) - 1, force)
         self.neurons.I_bias = bias * self.unit_current  # whole array: also works in standalone
 
@@ -346,7 +455,24 @@ class SpikingNetwork:
 
     def nudged_phase(self, force: np.ndarray, checkpoints_ms: list[float]) -> PhaseRecord:
         """Run with the teaching current ``force``·I_unit (copies, n_out) added to the output bias,
-        reading the rule's integrals at each of ``checkpoints_ms`` (sorted, the last = the end)."""
+        reading the rule's integrals at each of ``checkpoints_ms`` (sorted, the last = the end).
+
+        Parameters
+        ----------
+        force : numpy.ndarray
+            Teaching current per copy and output unit, in units of I_unit, shape (copies, n_out)
+            (β times the force per unit of β, Eq 13's nudging).
+        checkpoints_ms : list of float
+            Times from the phase's start (ms, increasing) at which the rule's ΔW integrals (Eq 26)
+            are read; the last is the phase's length.
+
+        Returns
+        -------
+        PhaseRecord
+            The integrals at each checkpoint (per form ``up``/``down``/``sym`` and W_k, shape
+            (copies, n_k, n_{k+1})) and the filtered rates ρ_k of the phase, in units of r_max,
+            shape (samples, copies, n_k).
+        """
         out: list[PhaseRecord] = []
         self._run(self._nudged_segments(lambda: force, checkpoints_ms, out), rule=True)
         return out[0]
@@ -355,7 +481,24 @@ class SpikingNetwork:
                 ) -> Episode:
         """Free phase, then from its end state the +β phase and (resumed, common random numbers)
         the estimator's reference phase (−β or β = 0), all in one Brian2 run. The teaching current
-        per unit of β is ``force_of(ŷ)`` (copies, n_out) of the free phase's output state ŷ."""
+        per unit of β is ``force_of(ŷ)`` (copies, n_out) of the free phase's output state ŷ.
+
+        Parameters
+        ----------
+        force_of : callable
+            Maps the free phase's ŷ (copies, n_out) to the teaching force per unit of β, in I_unit,
+            shape (copies, n_out) (d − o(ŷ), :func:`~stdp_ebm.spiking.teaching_force`).
+        checkpoints_ms : list of float
+            Times from each nudged phase's start (ms, increasing) at which the rule's integrals
+            (Eq 26) are read; the last is the phase's length.
+
+        Returns
+        -------
+        Episode
+            The free phase's rates (units of r_max, (copies, n_k)) and ŷ (copies, n_out), the
+            +β and reference :class:`PhaseRecord`, and the estimator's divisor (2β for the
+            symmetric estimator, β for the one-sided one).
+        """
         beta = self.sp.beta
         sign, scale = estimator_reference(self.sp.estimator)
         free: dict = {}

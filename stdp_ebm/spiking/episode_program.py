@@ -59,7 +59,21 @@ SELF_TEST = 1.0  # reference sign +1: the reference phase repeats the +β phase 
 
 @dataclass
 class EpisodeResult:
-    """One mini-batch of :meth:`EpisodeProgram.delta`."""
+    """One mini-batch of :meth:`EpisodeProgram.delta`.
+
+    Attributes
+    ----------
+    dW : list of numpy.ndarray
+        ΔW_k = ⟨acc(+β) − acc(ref)⟩_copies/(scale·β), the learner's estimator of the rule's
+        integrals (Eq 26), shape (n_k, n_{k+1}).
+    db : list of numpy.ndarray
+        Δb_k of layers 1 … L, shape (n_k,): end-of-phase rate difference / (scale·β).
+    y : numpy.ndarray
+        Free-phase ŷ averaged over the noise trials, shape (batch, n_out).
+    state : dict of str to numpy.ndarray
+        The network's state at the end of the run, ``"<group>.<variable>"`` → values without
+        units (``lastspike`` in s, relative to the next run's start): the next run's ``state``.
+    """
 
     dW: list[np.ndarray]  # ΔW_k, (n_k, n_{k+1})
     db: list[np.ndarray]  # Δb_k of layers 1 … L, (n_k,)
@@ -69,7 +83,24 @@ class EpisodeResult:
 
 def rho_table(rho: Rho, points: int = TABLE_POINTS) -> tuple[float, float, np.ndarray]:
     """(s_lo, step, ρ(grid)): ρ on ``points`` equally spaced states over its bounds (a
-    :class:`~stdp_ebm.activation.TabulatedRho` holds its end values outside them)."""
+    :class:`~stdp_ebm.activation.TabulatedRho` holds its end values outside them).
+
+    Parameters
+    ----------
+    rho : Rho
+        The activation; its ``bounds`` (s_lo, s_hi) if it has them, else (−0.5, 1.5).
+    points : int
+        Grid points, ≥ 2 (``TABLE_POINTS`` = 4001 by default).
+
+    Returns
+    -------
+    s_lo : float
+        The grid's first state.
+    step : float
+        The grid's spacing, (s_hi − s_lo)/(points − 1).
+    values : numpy.ndarray
+        ρ on the grid, shape (points,).
+    """
     lo, hi = getattr(rho, "bounds", (-0.5, 1.5))
     grid = np.linspace(lo, hi, points)
     return float(lo), float(grid[1] - grid[0]), np.asarray(rho(grid), dtype=float)
@@ -77,7 +108,41 @@ def rho_table(rho: Rho, points: int = TABLE_POINTS) -> tuple[float, float, np.nd
 
 class EpisodeProgram(StandaloneProgram):
     """The learner's episode of ``net`` (Poisson or current input, ``input_mode``) for ``batch``
-    examples as one ``cpp_standalone`` program in ``directory`` (see the module docstring)."""
+    examples as one ``cpp_standalone`` program in ``directory`` (see the module docstring).
+
+    Parameters
+    ----------
+    net : Network
+        The learner's network (W_k (n_k, n_{k+1}), b_k (n_k,)); its shape is compiled, each
+        :meth:`delta` gets its own parameters.
+    rho : Rho
+        The activation ρ_LIF; ρ(x)·r_max is the input rate (Hz).
+    sp : SpikingParams
+        The ``[spiking]`` parameters (phase lengths in ms, r_max in Hz, I_unit in nA, β,
+        estimator, trials, …).
+    models : dict
+        The Brian2 model files by role; the rule must be rate-form (``population_rule``).
+    batch : int
+        Examples per mini-batch.
+    energy : Energy
+        The energy (Eq 6 or Hopfield's), which sets the output function o of the teaching force
+        d − o(ŷ).
+    directory : str or pathlib.Path
+        Where the C++ program is generated and compiled.
+    input_mode : str
+        ``"poisson"`` or ``"current"`` (:data:`~stdp_ebm.spiking.learner.INPUTS`).
+    rule_dt_ms : float
+        Step of the rule synapses (ms; 0: every simulation step).
+    threads : int
+        OpenMP threads (≥ 0; 0: no OpenMP).
+
+    Raises
+    ------
+    ConfigError
+        With a spike-form rule, or ``threads`` not a whole number ≥ 0.
+    DeviceError
+        If a standalone program was already built in this process.
+    """
 
     def __init__(self, net: Network, rho: Rho, sp: SpikingParams, models: dict, batch: int,
                  energy: Energy, directory: str | Path, input_mode: str = "poisson",
@@ -238,7 +303,23 @@ class EpisodeProgram(StandaloneProgram):
 
     # --- runs ---------------------------------------------------------------------------------------
     def run(self, *args, **kwargs) -> list[np.ndarray]:
-        """Not a free-running stretch: the program runs mini-batches (:meth:`delta`)."""
+        """Not a free-running stretch: the program runs mini-batches (:meth:`delta`).
+
+        Parameters
+        ----------
+        *args, **kwargs
+            Ignored.
+
+        Returns
+        -------
+        list of numpy.ndarray
+            Never: it raises.
+
+        Raises
+        ------
+        TypeError
+            Always.
+        """
         raise TypeError("an EpisodeProgram runs mini-batches: call delta(W, b, x, d, seed)")
 
     def delta(self, W: list[np.ndarray], b: list[np.ndarray], x: np.ndarray, d: np.ndarray,
@@ -248,16 +329,23 @@ class EpisodeProgram(StandaloneProgram):
 
         Parameters
         ----------
-        W, b : the network's weights W_k (n_k, n_{k+1}) and biases b_k (n_k,), layer 0 included.
-        x, d : inputs (≤ batch rows, padded with the last) and one-hot targets (same rows).
-        seed : the run's random seed.
-        state : the ``state`` of an earlier result to start from (None: the initial state).
-        reference_sign : β sign of the reference phase (default: the estimator's; ``SELF_TEST``
-            repeats the +β phase, a check of the common random numbers).
+        W, b : list of numpy.ndarray
+            The network's weights W_k (n_k, n_{k+1}) and biases b_k (n_k,), layer 0 included.
+        x, d : numpy.ndarray
+            Inputs (≤ batch rows, padded with the last), shape (rows, n_0), and one-hot targets
+            (same rows), shape (rows, n_out).
+        seed : int
+            The run's random seed.
+        state : dict of str to numpy.ndarray or None
+            The ``state`` of an earlier result to start from (None: the initial state).
+        reference_sign : float or None
+            β sign of the reference phase (default: the estimator's; ``SELF_TEST`` repeats the
+            +β phase, a check of the common random numbers).
 
         Returns
         -------
         EpisodeResult
+            ΔW_k, Δb_k (the estimator, Eq 26), ŷ of the ``rows`` examples and the end state.
         """
         from brian2 import Quantity
 

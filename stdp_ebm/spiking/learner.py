@@ -70,6 +70,7 @@ from ..learning import apply_update
 __all__ = ["INPUTS", "STATE", "LEARNER_SCHEMA", "LearnerParams", "DeltaLearner", "SpikingLearner",
            "shell_network", "pad_batch", "has_network_state", "network_state_arrays", "network_state_from_arrays"]
 
+#: how the clamped input x enters the spiking network: ``[learner] input``'s choices
 INPUTS = ("poisson", "current")
 
 
@@ -114,14 +115,32 @@ class LearnerParams(Section):
                        "(stdp_ebm/spiking/pool.py; must divide [train] batch_size)", low=1)
 
 
+#: the ``[learner]`` section's schema (keys, defaults, bounds), from :class:`LearnerParams`
 LEARNER_SCHEMA = LearnerParams.schema()
 LOG = logging.getLogger(__name__)
-STATE = "brian2_"  # the prefix of the network state's arrays in a checkpoint
+#: the prefix of the network state's arrays in a checkpoint
+STATE = "brian2_"
 
 
 def shell_network(net: Network, batch: int, input_mode: str) -> Network:
     """The network the Brian2 model is compiled for: ``net`` itself (Poisson input) or, with the
-    input as a current, ``net`` with a silent one-unit input layer and W_0 = 0 in its place."""
+    input as a current, ``net`` with a silent one-unit input layer and W_0 = 0 in its place.
+
+    Parameters
+    ----------
+    net : Network
+        The learner's network: weights W_k (n_k, n_{k+1}) and biases b_k (n_k,).
+    batch : int
+        Examples per mini-batch the model is compiled for.
+    input_mode : str
+        ``"poisson"`` or ``"current"`` (:data:`INPUTS`).
+
+    Returns
+    -------
+    Network
+        A new network with copied parameters, ``batch`` zero inputs (batch, n_0) (n_0 = 1 with
+        the current input) and zero targets (batch, n_out).
+    """
     if input_mode == "poisson":
         shell = Network([w.copy() for w in net.W], [b.copy() for b in net.b])
         shell.x = np.zeros((batch, net.sizes[0]))
@@ -135,7 +154,20 @@ def shell_network(net: Network, batch: int, input_mode: str) -> Network:
 
 def pad_batch(x: np.ndarray, batch: int) -> np.ndarray:
     """``x`` (≤ ``batch`` rows) padded to ``batch`` rows with copies of its last row: a short
-    chunk run on a network compiled for ``batch`` examples."""
+    chunk run on a network compiled for ``batch`` examples.
+
+    Parameters
+    ----------
+    x : numpy.ndarray
+        Rows to pad, shape (rows, ...) with 1 ≤ rows ≤ ``batch``.
+    batch : int
+        Rows wanted.
+
+    Returns
+    -------
+    numpy.ndarray
+        Shape (batch, ...): ``x`` then ``batch − rows`` copies of its last row.
+    """
     return np.concatenate([x, np.repeat(x[-1:], batch - len(x), axis=0)])
 
 
@@ -151,21 +183,87 @@ class DeltaLearner:
     lrs: list[float]
 
     def delta(self, x: np.ndarray, d: np.ndarray) -> tuple[list, list, np.ndarray]:
+        """The learner's ΔW_k, Δb_{k+1} on one mini-batch (not applied) and ŷ.
+
+        Parameters
+        ----------
+        x : numpy.ndarray
+            Inputs of the mini-batch, shape (batch, n_0).
+        d : numpy.ndarray
+            One-hot targets, shape (batch, n_out).
+
+        Returns
+        -------
+        dW : list of numpy.ndarray
+            ΔW_k, shape (n_k, n_{k+1}), k = 0 … L−1 (Eq 26, the estimator's difference / scale·β).
+        db : list of numpy.ndarray
+            Δb_k of layers 1 … L, shape (n_k,).
+        y : numpy.ndarray
+            Free-phase output state ŷ, shape (batch, n_out).
+        """
         raise NotImplementedError
 
     def predict(self, x: np.ndarray) -> np.ndarray:
+        """The free phase's output state ŷ of ``x``.
+
+        Parameters
+        ----------
+        x : numpy.ndarray
+            Inputs, shape (rows, n_0), rows ≤ batch.
+
+        Returns
+        -------
+        numpy.ndarray
+            ŷ, shape (rows, n_out); the prediction is its argmax.
+        """
         raise NotImplementedError
 
     def update(self, idx: np.ndarray, x: np.ndarray, d: np.ndarray, lr_scale: float,
                rng: np.random.Generator) -> np.ndarray:
+        """One training step: :meth:`delta`, then W_k += lr_k·lr_scale·ΔW_k and
+        b_{k+1} += lr_k·lr_scale·Δb_{k+1} (:func:`~stdp_ebm.learning.apply_update`).
+
+        Parameters
+        ----------
+        idx : numpy.ndarray
+            Indices of the mini-batch's examples in the training set (unused here: the
+            :class:`~stdp_ebm.learning.Learner` interface).
+        x : numpy.ndarray
+            Inputs, shape (batch, n_0).
+        d : numpy.ndarray
+            One-hot targets, shape (batch, n_out).
+        lr_scale : float
+            Factor on every layer's learning rate (the schedule's).
+        rng : numpy.random.Generator
+            The run's generator (unused: the spiking network draws from its own stream).
+
+        Returns
+        -------
+        numpy.ndarray
+            The free phase's ŷ, shape (batch, n_out).
+        """
         dW, db, y = self.delta(x, d)
         apply_update(self.net, self.lrs, lr_scale, dW, db)
         return y
 
     def extra_state(self) -> dict[str, np.ndarray]:
+        """State to checkpoint beyond ``net``: none here.
+
+        Returns
+        -------
+        dict of str to numpy.ndarray
+            Named arrays for the epoch's checkpoint (empty).
+        """
         return {}
 
     def load_extra_state(self, arrays: dict[str, np.ndarray]) -> None:
+        """Load what :meth:`extra_state` gave: nothing here.
+
+        Parameters
+        ----------
+        arrays : dict of str to numpy.ndarray
+            The checkpoint's arrays.
+        """
         return None
 
     def close(self) -> None:
@@ -174,7 +272,40 @@ class DeltaLearner:
 
 class SpikingLearner(DeltaLearner):
     """The rule synapses of one compiled :class:`SpikingNetwork` as a :class:`~stdp_ebm.learning.
-    Learner` (see the module docstring); ``net`` is the learner's own parameters."""
+    Learner` (see the module docstring); ``net`` is the learner's own parameters.
+
+    Parameters
+    ----------
+    net : Network
+        Initial weights W_k (n_k, n_{k+1}) and biases b_k (n_k,); the learner keeps a copy.
+    rho : Rho
+        The activation ρ (ρ_LIF of the spiking populations); ρ(x)·r_max is the input rate (Hz).
+    sp : SpikingParams
+        The ``[spiking]`` parameters (time step, phase lengths in ms, r_max in Hz, I_unit in nA,
+        β, estimator, trials, …); ``learn`` is switched off (updates are applied per mini-batch).
+    models : dict
+        The Brian2 model files by role (:mod:`stdp_ebm.models`).
+    seed : int
+        Seed of the network's Brian2 random stream.
+    batch : int
+        Examples per mini-batch (the network holds batch × trials copies).
+    lrs : list of float
+        Learning rate lr_k of W_k and b_{k+1}, one per weight matrix, input side first.
+    energy : Energy
+        The energy function (Eq 6 or Hopfield's), which sets the teaching force d − o(ŷ).
+    input_mode : str
+        ``"poisson"`` or ``"current"`` (:data:`INPUTS`; see the module docstring).
+    rule_dt_ms : float
+        Step of the rule synapses (ms; 0: every simulation step).
+    eval_free_ms : float or None
+        Counting window of :meth:`predict` (ms, > 0), evaluated apart from training; None:
+        ``sp.free_ms`` on the training stream.
+
+    Raises
+    ------
+    ValueError
+        If ``eval_free_ms`` is not a finite number > 0.
+    """
 
     def __init__(self, net: Network, rho: Rho, sp: SpikingParams, models: dict, seed: int, batch: int,
                  lrs: list[float], energy: Energy, input_mode: str = "poisson",
@@ -194,18 +325,31 @@ class SpikingLearner(DeltaLearner):
 
     @property
     def batch(self) -> int:
+        """Examples per mini-batch the network is compiled for."""
         return self.sn.batch
 
     def extra_state(self) -> dict[str, np.ndarray]:
         """The network's state and random numbers for training, as arrays (that before any
-        evaluation since the last training step; see the module docstring)."""
+        evaluation since the last training step; see the module docstring).
+
+        Returns
+        -------
+        dict of str to numpy.ndarray
+            :func:`network_state_arrays` of the training state, names prefixed :data:`STATE`.
+        """
         self._end_evaluation()
         return network_state_arrays(self.sn.checkpoint())
 
     def load_extra_state(self, arrays: dict[str, np.ndarray]) -> None:
         """Back to the state of :meth:`extra_state`'s ``arrays``, clock included. A checkpoint
         written before the state was kept has none: the run goes on with this network's state and
-        random numbers (other noise than an uninterrupted run), and says so."""
+        random numbers (other noise than an uninterrupted run), and says so.
+
+        Parameters
+        ----------
+        arrays : dict of str to numpy.ndarray
+            The checkpoint's arrays (from :meth:`extra_state`).
+        """
         self._end_evaluation()
         if not has_network_state(arrays, STATE):
             return
@@ -231,7 +375,26 @@ class SpikingLearner(DeltaLearner):
 
     def delta(self, x: np.ndarray, d: np.ndarray) -> tuple[list, list, np.ndarray]:
         """ΔW_k, Δb_{k+1} of the rule on one full mini-batch (not applied), and ŷ: the free
-        phase and the ±β phases in one Brian2 run (:meth:`SpikingNetwork.episode`)."""
+        phase and the ±β phases in one Brian2 run (:meth:`SpikingNetwork.episode`).
+
+        Parameters
+        ----------
+        x : numpy.ndarray
+            Inputs, shape (batch, n_0) (fewer rows are padded with the last).
+        d : numpy.ndarray
+            One-hot targets, shape (batch, n_out).
+
+        Returns
+        -------
+        dW : list of numpy.ndarray
+            ΔW_k = ⟨acc(+β) − acc(ref)⟩_copies / (scale·β), shape (n_k, n_{k+1}) (Eq 26, tied
+            form); with the current input ΔW_0 = ⟨ρ(x)ᵀ(ρ_1^{+β}(T) − ρ_1^{ref}(T))⟩/(scale·β).
+        db : list of numpy.ndarray
+            Δb_k of layers 1 … L, shape (n_k,): the end-of-phase rate difference / (scale·β)
+            (the bias term of Eq 6).
+        y : numpy.ndarray
+            Free-phase ŷ averaged over the noise trials, shape (batch, n_out).
+        """
         sn = self.sn
         self._end_evaluation()
         rho_x = self._load(x)
@@ -254,7 +417,18 @@ class SpikingLearner(DeltaLearner):
     def predict(self, x: np.ndarray) -> np.ndarray:
         """ŷ (≤ batch rows of ``x``) of a free phase that counts over ``eval_free_ms``; with a
         window given, the training state is saved first (once per evaluation) and restored by the
-        next training step (see the module docstring)."""
+        next training step (see the module docstring).
+
+        Parameters
+        ----------
+        x : numpy.ndarray
+            Inputs, shape (rows, n_0), rows ≤ batch.
+
+        Returns
+        -------
+        numpy.ndarray
+            ŷ averaged over the noise trials, shape (rows, n_out); the prediction is its argmax.
+        """
         if self.isolated and self._before_eval is None:
             self._before_eval = self.sn.checkpoint()
         self._load(x)
@@ -264,14 +438,26 @@ class SpikingLearner(DeltaLearner):
         """All that the next :meth:`delta` or :meth:`predict` depends on besides its arguments and
         ``net``: the network's state and random numbers now (``"now"``) and, within an
         evaluation, the training state the next training step returns to (``"training"``, else
-        None); as arrays (:func:`network_state_arrays`), for another process to load."""
+        None); as arrays (:func:`network_state_arrays`), for another process to load.
+
+        Returns
+        -------
+        dict
+            ``{"now": arrays, "training": arrays or None}``.
+        """
         before = self._before_eval
         return {"now": network_state_arrays(self.sn.checkpoint()),
                 "training": None if before is None else network_state_arrays(before)}
 
     def load_full_state(self, state: dict[str, dict[str, np.ndarray] | None]) -> None:
         """Back to :meth:`full_state`'s ``state``, clock included: a learner built with the same
-        arguments then answers the next request with the bits the saved one would have."""
+        arguments then answers the next request with the bits the saved one would have.
+
+        Parameters
+        ----------
+        state : dict
+            A :meth:`full_state` of a learner built with the same arguments.
+        """
         like = self.sn.checkpoint()
         now, training = state["now"], state["training"]
         assert now is not None
@@ -289,7 +475,20 @@ class SpikingLearner(DeltaLearner):
 
 def has_network_state(arrays: dict[str, np.ndarray], prefix: str) -> bool:
     """Whether a checkpoint's ``arrays`` hold a network state under ``prefix``; if not (written by
-    an earlier version), a warning that the resumed run draws other random numbers."""
+    an earlier version), a warning that the resumed run draws other random numbers.
+
+    Parameters
+    ----------
+    arrays : dict of str to numpy.ndarray
+        A checkpoint's arrays.
+    prefix : str
+        The prefix of the state's names (:data:`STATE`, or a worker's ``brian2_w<p>_``).
+
+    Returns
+    -------
+    bool
+        Whether ``prefix + "t"`` (the network's time) is among ``arrays``.
+    """
     if prefix + "t" in arrays:
         return True
     LOG.warning("the spiking learner's checkpoint holds no Brian2 state (an earlier version wrote "
@@ -298,7 +497,19 @@ def has_network_state(arrays: dict[str, np.ndarray], prefix: str) -> bool:
 
 
 def network_state_arrays(state: dict) -> dict[str, np.ndarray]:
-    """:meth:`SpikingNetwork.checkpoint` ``state`` as flat arrays named ``brian2_…``."""
+    """:meth:`SpikingNetwork.checkpoint` ``state`` as flat arrays named ``brian2_…``.
+
+    Parameters
+    ----------
+    state : dict
+        A :meth:`SpikingNetwork.checkpoint`.
+
+    Returns
+    -------
+    dict of str to numpy.ndarray
+        ``brian2_t`` (time, s), ``brian2_random_…`` (the random state) and ``brian2_group<g>_<var>``
+        (variable ``var`` of stateful group g, no units).
+    """
     out = {STATE + "t": np.array(state["t"], np.float64)}
     out.update({f"{STATE}random_{k}": v for k, v in random_state_arrays(state["random"]).items()})
     for g, values in enumerate(state["groups"]):
@@ -308,7 +519,20 @@ def network_state_arrays(state: dict) -> dict[str, np.ndarray]:
 
 def network_state_from_arrays(arrays: dict[str, np.ndarray], like: dict) -> dict:
     """The inverse of :func:`network_state_arrays`; ``like`` (a checkpoint of the same network)
-    names the variables of each group."""
+    names the variables of each group.
+
+    Parameters
+    ----------
+    arrays : dict of str to numpy.ndarray
+        Arrays of :func:`network_state_arrays` (other keys are ignored).
+    like : dict
+        A :meth:`SpikingNetwork.checkpoint` of the same network.
+
+    Returns
+    -------
+    dict
+        The checkpoint, for :meth:`SpikingNetwork.resume`.
+    """
     prefix = STATE + "random_"
     return {"t": float(arrays[STATE + "t"]),
             "random": random_state_from_arrays({k[len(prefix):]: v for k, v in arrays.items()

@@ -187,6 +187,7 @@ class SplitBatchLearner(DeltaLearner):
 
     @property
     def batch(self) -> int:
+        """Examples per mini-batch, over all workers."""
         return self._batch
 
     def _ask(self, what: str, *slices: np.ndarray) -> list:
@@ -195,18 +196,61 @@ class SplitBatchLearner(DeltaLearner):
         raise NotImplementedError
 
     def delta(self, x: np.ndarray, d: np.ndarray) -> tuple[list, list, np.ndarray]:
-        """ΔW_k, Δb_{k+1} (the mean of the workers' means) and ŷ of one full mini-batch."""
+        """ΔW_k, Δb_{k+1} (the mean of the workers' means) and ŷ of one full mini-batch.
+
+        Parameters
+        ----------
+        x : numpy.ndarray
+            Inputs, shape (batch, n_0); worker p gets rows p·batch/P … (p+1)·batch/P − 1.
+        d : numpy.ndarray
+            One-hot targets, shape (batch, n_out).
+
+        Returns
+        -------
+        dW : list of numpy.ndarray
+            ΔW_k, shape (n_k, n_{k+1}): the mean of the workers' means over their copies (Eq 26).
+        db : list of numpy.ndarray
+            Δb_k of layers 1 … L, shape (n_k,), likewise.
+        y : numpy.ndarray
+            Free-phase ŷ of every example, the workers' rows in order, shape (batch, n_out).
+        """
         dWs, dbs, ys = zip(*self._ask("delta", x, d))  # per worker
         return ([np.mean(w, axis=0) for w in zip(*dWs)], [np.mean(v, axis=0) for v in zip(*dbs)],
                 np.concatenate(ys))
 
     def predict(self, x: np.ndarray) -> np.ndarray:
+        """ŷ of a free phase of each worker on its rows of ``x`` (padded to the batch).
+
+        Parameters
+        ----------
+        x : numpy.ndarray
+            Inputs, shape (rows, n_0), rows ≤ batch.
+
+        Returns
+        -------
+        numpy.ndarray
+            ŷ averaged over the noise trials, shape (rows, n_out).
+        """
         return np.concatenate(self._ask("predict", pad_batch(x, self.batch)))[:len(x)]
 
 
 class ParallelSpikingLearner(SplitBatchLearner):
     """:class:`SpikingLearner`'s interface with the mini-batch split over ``len(seeds)`` worker
-    processes, worker p seeded ``seeds[p]`` (see the module docstring)."""
+    processes, worker p seeded ``seeds[p]`` (see the module docstring).
+
+    Parameters
+    ----------
+    net, rho, sp, models, batch, lrs, energy, input_mode, rule_dt_ms, eval_free_ms
+        As for :class:`SpikingLearner` (``batch``: the whole mini-batch; each worker's learner
+        gets batch/P).
+    seeds : list of int
+        One Brian2 seed per worker; P = ``len(seeds)`` ≥ 2 must divide ``batch``.
+
+    Raises
+    ------
+    UserError
+        If P < 2 or P does not divide ``batch``, or a worker dies while building.
+    """
 
     def __init__(self, net: Network, rho: Rho, sp: SpikingParams, models: dict, seeds: list[int],
                  batch: int, lrs: list[float], energy: Energy, input_mode: str = "poisson",
@@ -273,11 +317,24 @@ class ParallelSpikingLearner(SplitBatchLearner):
                            for p in range(len(self.conns))])
 
     def extra_state(self) -> dict[str, np.ndarray]:
-        """Every worker's network state and random numbers, worker p's as ``brian2_w<p>_…``."""
+        """Every worker's network state and random numbers, worker p's as ``brian2_w<p>_…``.
+
+        Returns
+        -------
+        dict of str to numpy.ndarray
+            :func:`pooled_state` of the workers' :meth:`SpikingLearner.extra_state`.
+        """
         return pooled_state(self._send([("state",)] * len(self.conns)))
 
     def load_extra_state(self, arrays: dict[str, np.ndarray]) -> None:
-        """Each worker back to its state in ``arrays`` (from :meth:`extra_state`)."""
+        """Each worker back to its state in ``arrays`` (from :meth:`extra_state`).
+
+        Parameters
+        ----------
+        arrays : dict of str to numpy.ndarray
+            The checkpoint's arrays; without a worker state (an earlier version's checkpoint) the
+            workers keep theirs, with a warning.
+        """
         states = worker_states(arrays, len(self.conns))
         if states is not None:
             self._send([("load", state) for state in states])

@@ -33,6 +33,8 @@ from .params import SpikingParams
 
 _BUILT: list[str] = []  # the directory of the program built in this process, if any
 
+#: C++ inserted after the command line is applied: re-seed each thread's generator from the
+#: ``seed_holder`` value (``{array}``: its array's name; ``{threads}``: generators to seed)
 RESEED = """
 for (int _i = 0; _i < {threads}; _i++)
     brian::_random_generators[_i].seed((unsigned long){array}[0] + _i);
@@ -41,7 +43,35 @@ for (int _i = 0; _i < {threads}; _i++)
 
 class StandaloneProgram:
     """``net``'s spiking network as one compiled ``cpp_standalone`` program in ``directory``,
-    run on ``threads`` OpenMP threads (0: no OpenMP, Brian2's default)."""
+    run on ``threads`` OpenMP threads (0: no OpenMP, Brian2's default).
+
+    Parameters
+    ----------
+    net : Network
+        The network (weights W_k (n_k, n_{k+1}), biases b_k (n_k,), inputs whose rows set the
+        batch) whose shape is compiled; its parameters are only the build's, each :meth:`run`
+        gets its own.
+    rho : Rho
+        The activation ρ; ρ(x)·r_max is the input rate (Hz).
+    sp : SpikingParams
+        The ``[spiking]`` parameters (``learn`` must be false; ``codegen`` is replaced by the
+        standalone device).
+    models : dict
+        The Brian2 model files by role (:mod:`stdp_ebm.models`).
+    duration_ms : float
+        Length of each run (ms).
+    directory : str or pathlib.Path
+        Where the C++ program is generated and compiled.
+    threads : int
+        OpenMP threads (≥ 0; 0: no OpenMP).
+
+    Raises
+    ------
+    ConfigError
+        If ``sp.learn`` is true or ``threads`` is not a whole number ≥ 0.
+    DeviceError
+        If a program was already built in this process.
+    """
 
     def __init__(self, net: Network, rho: Rho, sp: SpikingParams, models: dict, duration_ms: float,
                  directory: str | Path, threads: int = 0) -> None:
@@ -92,6 +122,25 @@ class StandaloneProgram:
 
         Non-finite or misshapen parameters are refused (:class:`ValueError`) before the program
         starts: the C++ program would run on them silently.
+
+        Parameters
+        ----------
+        W : list of numpy.ndarray
+            Weights W_k, shape (n_k, n_{k+1}), k = 0 … L−1.
+        b : list of numpy.ndarray
+            Biases b_k, shape (n_k,), k = 0 … L; the bias current of a unit of layer k ≥ 1 is
+            (b_k + s0)·I_unit.
+        rho_x : numpy.ndarray
+            ρ of the inputs in units of r_max, shape (batch, n_0) (rate ρ(x)·r_max in Hz).
+        seed : int
+            Seed of the program's random generators for this run.
+        force : numpy.ndarray or None
+            Teaching current on the output units, in I_unit, shape (copies, n_out); None: none.
+
+        Returns
+        -------
+        list of numpy.ndarray
+            Spikes per neuron of the input group and of the LIF group over the run (float).
         """
         sn = self.sn
         check_run_inputs(sn.sizes, sn.batch, sn.copies, W, b, rho_x, force)
@@ -111,7 +160,30 @@ def check_run_inputs(sizes: list[int], batch: int, copies: int, W: list[np.ndarr
                      b: list[np.ndarray], rho_x: np.ndarray, force: np.ndarray | None = None) -> None:
     """Refuse, with one line (:class:`ValueError`), parameters of :meth:`StandaloneProgram.run` that
     do not fit the compiled network (layer ``sizes``, ``batch`` examples, ``copies`` = batch ×
-    trials network copies) or are not finite."""
+    trials network copies) or are not finite.
+
+    Parameters
+    ----------
+    sizes : list of int
+        Layer sizes n_0 … n_L of the compiled network.
+    batch : int
+        Examples the network is compiled for.
+    copies : int
+        Network copies, batch × trials.
+    W : list of numpy.ndarray
+        Weights W_k, wanted shape (n_k, n_{k+1}).
+    b : list of numpy.ndarray
+        Biases b_k, wanted shape (n_k,), k = 0 … L.
+    rho_x : numpy.ndarray
+        Input rates in units of r_max, wanted shape (batch, n_0).
+    force : numpy.ndarray or None
+        Teaching current in I_unit, wanted shape (copies, n_out); None: not checked.
+
+    Raises
+    ------
+    ValueError
+        On a wrong count or shape or a non-finite value.
+    """
     expected: dict[str, tuple[int, ...]] = {f"W[{k}]": (sizes[k], sizes[k + 1])
                                             for k in range(len(sizes) - 1)}
     expected |= {f"b[{k}]": (sizes[k],) for k in range(len(sizes))}
