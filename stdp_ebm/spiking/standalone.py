@@ -20,6 +20,7 @@ preference are restored, and each run addresses the program's own device.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -87,15 +88,17 @@ class StandaloneProgram:
         import brian2 as b2
         from brian2.devices.device import reset_device
 
-        threads_before = b2.prefs.devices.cpp_standalone.openmp_threads
-        b2.prefs.devices.cpp_standalone.openmp_threads = threads
+        prefs = b2.prefs.devices.cpp_standalone
+        threads_before, make_before = prefs.openmp_threads, prefs.extra_make_args_unix
+        prefs.openmp_threads = threads
+        prefs.extra_make_args_unix = bounded_make_args(make_before)
         b2.set_device("cpp_standalone", build_on_run=False, directory=str(directory))
         try:
             self.device = b2.get_device()
             self._build(net, rho, sp, models, duration_ms, threads, str(directory))
         finally:
             reset_device()
-            b2.prefs.devices.cpp_standalone.openmp_threads = threads_before
+            prefs.openmp_threads, prefs.extra_make_args_unix = threads_before, make_before
         _BUILT.append(str(directory))
 
     def _build(self, net: Network, rho: Rho, sp: SpikingParams, models: dict, duration_ms: float,
@@ -154,6 +157,31 @@ class StandaloneProgram:
         args[self.holder.seed_value] = np.array([seed])
         self.device.run(run_args=args)
         return [np.array(m.count[:], dtype=float) for m in sn.counts]
+
+
+def bounded_make_args(args: list[str]) -> list[str]:
+    """Brian2's ``make`` arguments with its default unbounded ``-j`` (one compiler per source file
+    at once: measured ~100 compilers on 2 cores) capped at this machine's cores; any other choice
+    of the user's is kept.
+
+    Parameters
+    ----------
+    args : list[str]
+        ``prefs.devices.cpp_standalone.extra_make_args_unix``.
+
+    Returns
+    -------
+    list[str]
+        The same, with a bare ``-j`` replaced by ``-jN``, N = ``os.cpu_count()``.
+
+    Examples
+    --------
+    >>> bounded_make_args(["-j", "-s"])[1:]
+    ['-s']
+    >>> bounded_make_args(["-j4"])
+    ['-j4']
+    """
+    return [f"-j{os.cpu_count() or 1}" if a == "-j" else a for a in args]
 
 
 def check_run_inputs(sizes: list[int], batch: int, copies: int, W: list[np.ndarray],
