@@ -1,8 +1,8 @@
 """Least-squares fits of one side of an STDP window, y = A e^(−x/τ) (x: the size of Δt, ms, > 0),
 A ≥ 0 and τ within :data:`TAU_BOUNDS_MS`: one bounded fit started from a grid over τ
 (:func:`fit_once`), and the vectorised refits of many resamples at once that make the bootstrap
-intervals of :mod:`stdp_ebm.stdp.window_fit` cheap (:func:`refit_batch` for rows of independent points,
-:func:`refit_counts` for resamples of one set of points).
+intervals of :mod:`stdp_ebm.stdp.window_fit` cheap (:func:`refit_batch` for rows of independent
+points, :func:`refit_counts` for resamples of one set of points).
 """
 
 from __future__ import annotations
