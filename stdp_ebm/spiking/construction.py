@@ -1,9 +1,9 @@
 """The Brian2 objects of the spiking network and the hooks that set their parameters.
 
-:class:`NetworkObjects` builds, under the network's Brian2 settings, the groups, connections and rule
-layer of :class:`~stdp_ebm.spiking.SpikingNetwork` (layout: :class:`~stdp_ebm.spiking.layout.Layout`)
-and changes their inputs, weights and bias currents in place, without rebuilding (recompiling)
-them. Running the phases and saving and restoring the network's state are
+:class:`NetworkObjects` builds, under the network's Brian2 settings, the groups, connections and
+rule layer of :class:`~stdp_ebm.spiking.SpikingNetwork` (layout:
+:class:`~stdp_ebm.spiking.layout.Layout`) and changes their inputs, weights and bias currents in
+place, without rebuilding (recompiling) them. Running the phases and saving and restoring the network's state are
 :class:`~stdp_ebm.spiking.SpikingNetwork`'s (:mod:`stdp_ebm.spiking.engine`).
 """
 
