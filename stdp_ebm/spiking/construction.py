@@ -3,8 +3,8 @@
 :class:`NetworkObjects` builds, under the network's Brian2 settings, the groups, connections and
 rule layer of :class:`~stdp_ebm.spiking.SpikingNetwork` (layout:
 :class:`~stdp_ebm.spiking.layout.Layout`) and changes their inputs, weights and bias currents in
-place, without rebuilding (recompiling) them. Running the phases and saving and restoring the network's state are
-:class:`~stdp_ebm.spiking.SpikingNetwork`'s (:mod:`stdp_ebm.spiking.engine`).
+place, without rebuilding (recompiling) them. Running the phases and saving and restoring the
+network's state are :class:`~stdp_ebm.spiking.SpikingNetwork`'s (:mod:`stdp_ebm.spiking.engine`).
 """
 
 from __future__ import annotations
