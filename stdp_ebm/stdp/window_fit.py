@@ -4,8 +4,9 @@ The model (the form Bi & Poo 2001 fitted to their 1998 data)::
 
     ΔW(Δt) = A+ e^(−Δt/τ+)   for Δt > 0,        ΔW(Δt) = −A− e^(Δt/τ−)   for Δt < 0      (Δt in ms)
 
-Each side is fitted separately, by bounded least squares (A± ≥ 0, τ± within :data:`TAU_BOUNDS_MS`)
-started from the best point of a grid over τ (A in closed form), so that no start value can send
+Each side is fitted separately, by bounded least squares (A± ≥ 0, τ± within
+:data:`~stdp_ebm.stdp.refit.TAU_BOUNDS_MS`) started from the best point of a grid over τ (A in
+closed form; :func:`~stdp_ebm.stdp.refit.fit_once`), so that no start value can send
 the optimiser to τ = −1.4e9. A side fails, and says why, when the optimiser does not converge,
 when τ ends on a bound (the data do not pin it down), when A = 0 (no change of the expected sign),
 when more than 10 % of the bootstrap refits end on a bound, or when the 95 % interval reaches a bound
@@ -37,16 +38,14 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy import optimize
 
+from .refit import TAU_BOUNDS_MS, fit_once, refit_batch, refit_counts
 from .resampling import bca
 
-__all__ = ["SideFit", "WindowFit", "double_exponential", "fit_side", "fit_window", "refit_batch",
-           "refit_counts",
-           "jitter_sd", "jitter_average", "TAU_BOUNDS_MS", "N_BOOT", "N_BOOT_DATA"]
+# TAU_BOUNDS_MS, refit_batch and refit_counts are importable from here too; their docs are refit's
+__all__ = ["SideFit", "WindowFit", "double_exponential", "fit_side", "fit_window",
+           "jitter_sd", "jitter_average", "N_BOOT", "N_BOOT_DATA"]
 
-#: τ bounds of every fit (ms): wider than any window measured, narrow enough to be identifiable
-TAU_BOUNDS_MS = (0.2, 500.0)
 #: bootstrap resamples per fit of simulated repeats (BCa; coverage measured in docs/stdp.md)
 N_BOOT = 4000
 #: bootstrap resamples per fit of a measured scatter, and per extension while a bound's Monte Carlo
@@ -132,147 +131,6 @@ def double_exponential(delta_t_ms: np.ndarray, a_plus: float, tau_plus: float, a
                         np.where(x < 0, -a_minus * np.exp(-np.abs(x) / tau_minus), 0.0))
 
 
-def _start(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[float, float]:
-    """Best (A, τ) on a log grid of τ with A ≥ 0 in closed form (weighted least squares)."""
-    best = (math.inf, 0.0, TAU_BOUNDS_MS[0])
-    for tau in np.geomspace(*TAU_BOUNDS_MS, 60):
-        e = np.exp(-x / tau)
-        a = max(float((w * y) @ e / ((w * e) @ e)), 0.0) if (w * e) @ e > 0 else 0.0
-        cost = float(np.sum(w * (y - a * e) ** 2))
-        if cost < best[0]:
-            best = (cost, a, tau)
-    return best[1], best[2]
-
-
-def _fit_once(x: np.ndarray, y: np.ndarray, w: np.ndarray, start: tuple[float, float] | None = None
-              ) -> tuple[float, float, str]:
-    """(A, τ, problem) of one bounded weighted least-squares fit of y = A e^(−x/τ), x > 0,
-    computed in units of max|y| (so A of 1e-4 and of 100 behave alike)."""
-    start = start or _start(x, y, w)
-    scale, sw = max(float(np.max(np.abs(y))), 1e-300), np.sqrt(w)
-    lo, hi = TAU_BOUNDS_MS
-    res = optimize.least_squares(lambda p: sw * (p[0] * np.exp(-x / p[1]) - y / scale),
-                                 (min(max(start[0] / scale, 0.0), 1e6), min(max(start[1], lo), hi)),
-                                 bounds=((0.0, lo), (np.inf, hi)), method="trf", x_scale="jac",
-                                 xtol=1e-14, ftol=1e-14, gtol=1e-14, max_nfev=2000)
-    a, tau = float(res.x[0] * scale), float(res.x[1])
-    if not res.success:
-        return a, tau, f"optimiser did not converge ({res.message})"
-    if tau <= lo * 1.01 or tau >= hi / 1.01:
-        return a, tau, f"τ = {tau:.3g} ms ends on its bound [{lo:g}, {hi:g}] ms: not identified"
-    if a <= 0:
-        return a, tau, "A = 0: no change of the expected sign on this side"
-    return a, tau, ""
-
-
-def refit_batch(x: np.ndarray, y: np.ndarray, w: np.ndarray, grid: int = 40, steps: int = 48
-                ) -> tuple[np.ndarray, np.ndarray]:
-    """Many independent fits of y = A e^(−x/τ) at once (rows of ``x``, ``y``; weights ``w``).
-
-    Variable projection: for a given τ the best A ≥ 0 is closed-form, so each row minimises the
-    profile cost J(τ) = Σ w (y − A(τ) e^(−x/τ))² over log τ within :data:`TAU_BOUNDS_MS`: the best
-    of ``grid`` log-spaced τ (as :func:`fit_side`'s start), then ``steps`` golden-section steps
-    in the bracket around it (to 0.618^48 ≈ 1e-10 of the bracket). A fixed amount of work per
-    row, no convergence to wait for: this is what makes 100,000 BCa resamples cheap;
-    ``tests/test_stdp_fit.py`` checks it against :func:`scipy.optimize.curve_fit`.
-
-    Parameters
-    ----------
-    x, y : numpy.ndarray
-        Δt (ms, > 0) and ΔW of each point, shape (rows, n) (broadcast together).
-    w : numpy.ndarray
-        Weights of the points, broadcast with ``x``.
-    grid : int
-        Log-spaced τ tried first.
-    steps : int
-        Golden-section steps after the grid.
-
-    Returns
-    -------
-    tuple[numpy.ndarray, numpy.ndarray]
-        A and τ (ms) per row, shape (rows,).
-    """
-    x, y = np.broadcast_arrays(np.asarray(x, float), np.asarray(y, float))
-    w = np.broadcast_to(np.asarray(w, float), x.shape)
-    lo, hi = np.log(TAU_BOUNDS_MS[0]), np.log(TAU_BOUNDS_MS[1])
-
-    def profile(log_tau: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        e = np.exp(-x / np.exp(log_tau)[..., None])
-        a = np.maximum(np.sum(w * e * y, -1) / np.sum(w * e * e, -1), 0.0)
-        return np.sum(w * (y - a[..., None] * e) ** 2, -1), a
-    nodes = np.linspace(lo, hi, grid)
-    costs = np.stack([profile(np.full(x.shape[:-1], u))[0] for u in nodes], -1)
-    k = np.argmin(costs, -1)
-    left, right = nodes[np.maximum(k - 1, 0)], nodes[np.minimum(k + 1, grid - 1)]
-    g = (np.sqrt(5.0) - 1) / 2
-    u1, u2 = right - g * (right - left), left + g * (right - left)
-    c1, c2 = profile(u1)[0], profile(u2)[0]
-    for _ in range(steps):
-        first = c1 <= c2  # the minimum is in [left, u2]
-        right, left = np.where(first, u2, right), np.where(first, left, u1)
-        u1n, u2n = right - g * (right - left), left + g * (right - left)
-        cn = profile(np.where(first, u1n, u2n))[0]
-        c1, c2, u1, u2 = (np.where(first, cn, c2), np.where(first, c1, cn),
-                          np.where(first, u1n, u2), np.where(first, u1, u2n))
-    u = (left + right) / 2
-    return profile(u)[1], np.exp(u)
-
-
-def refit_counts(x: np.ndarray, y: np.ndarray, counts: np.ndarray, nodes: int = 200
-                 ) -> tuple[np.ndarray, np.ndarray]:
-    """:func:`refit_batch` for resamples of ONE set of points: row r of ``counts`` says how often
-    each point (x, y) is drawn. The same profile cost J(τ) = Σ c (y − A(τ) e^(−x/τ))², A(τ) ≥ 0
-    in closed form, but with x shared by every row its sums over points at ``nodes`` log-spaced τ
-    are two matrix products; the best node's two neighbours give a parabola in log τ, and three more
-    parabolas, each at the last vertex ± 1/20 of the last spacing, evaluated exactly, give the
-    minimum (``tests/test_stdp_fit.py`` checks it against :func:`scipy.optimize.curve_fit`).
-
-    Parameters
-    ----------
-    x, y : numpy.ndarray
-        Δt (ms, > 0) and ΔW of the n points, shape (n,).
-    counts : numpy.ndarray
-        How often each point is drawn in each resample, shape (resamples, n).
-    nodes : int
-        Log-spaced τ at which the profile cost is evaluated first.
-
-    Returns
-    -------
-    tuple[numpy.ndarray, numpy.ndarray]
-        A and τ (ms) per resample, shape (resamples,).
-    """
-    x, y = np.asarray(x, float), np.asarray(y, float)
-    c = np.asarray(counts, float)
-    lo, hi = np.log(TAU_BOUNDS_MS[0]), np.log(TAU_BOUNDS_MS[1])
-    u = np.linspace(lo, hi, nodes)
-    e = np.exp(-x / np.exp(u)[:, None])  # (nodes, points)
-    s_yy = c @ (y * y)
-
-    def cost(s_ey: np.ndarray, s_ee: np.ndarray) -> np.ndarray:
-        return s_yy[:, None] - np.maximum(s_ey, 0.0) ** 2 / s_ee
-
-    j = cost(c @ (e * y).T, c @ (e * e).T)  # (rows, nodes)
-    k = np.clip(np.argmin(j, -1), 1, nodes - 2)
-    rows = np.arange(c.shape[0])
-    h = u[1] - u[0]
-
-    def vertex(centre: np.ndarray, step: float, j3: np.ndarray, reach: float) -> np.ndarray:
-        curv = j3[:, 0] - 2 * j3[:, 1] + j3[:, 2]
-        with np.errstate(invalid="ignore", divide="ignore"):
-            shift = np.where(curv > 0, 0.5 * step * (j3[:, 0] - j3[:, 2]) / curv, 0.0)
-        return np.clip(centre + np.clip(shift, -reach, reach), lo, hi)
-
-    def exact(at: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        ek = np.exp(-x / np.exp(at)[..., None])
-        s_ey, s_ee = np.sum(c[:, None] * ek * y, -1), np.sum(c[:, None] * ek * ek, -1)
-        return cost(s_ey, s_ee), s_ey, s_ee
-    best = vertex(u[k], h, j[rows[:, None], k[:, None] + np.arange(-1, 2)], h)
-    for step in (h / 20, h / 400, h / 8000):  # each reaches as far as the last one's spacing
-        best = vertex(best, step, exact(best[:, None] + step * np.arange(-1, 2))[0], 20 * step)
-    _, s_ey, s_ee = exact(best[:, None])
-    return np.maximum(s_ey[:, 0], 0.0) / s_ee[:, 0], np.exp(best)
-
-
 def _degenerate(y: np.ndarray, members: list[np.ndarray]) -> str:
     spread = max((float(np.std(y[m])) for m in members if m.size > 1), default=0.0)
     peak = float(np.max(np.abs(y)))
@@ -325,7 +183,7 @@ def fit_side(x: np.ndarray, y: np.ndarray, groups: np.ndarray | None = None, see
         xs = np.stack([x[i].mean(-1) for i in idx], -1)
         ys = np.stack([y[i].mean(-1) for i in idx], -1)
         return xs, ys, np.array([float(i.shape[-1]) for i in idx])
-    a, tau, problem = _fit_once(*design(*members))
+    a, tau, problem = fit_once(*design(*members))
     if problem:
         return _failed(x.size, problem)
     if n_boot == 0:
