@@ -17,7 +17,10 @@ def test_every_public_name_resolves():
                    "stdp.protocols", "stdp.window_fit", "stdp.kernels", "stdp.data", "stdp.coverage",
                    "seeds", "errors", "config", "activation", "energy", "learning", "algorithms",
                    "checkpoint", "progress", "spiking", "spiking.learner", "spiking.pool",
-                   "spiking.calibration"):
+                   "spiking.calibration", "spiking.learner_state", "spiking.construction",
+                   "spiking.dask_pool", "spiking.episode_program", "stdp.refit", "stdp.resampling",
+                   "stdp.schedules", "sections", "dynamics", "learners", "learner_base",
+                   "predictive_coding", "network_file", "config_files", "outdir", "cluster"):
         mod = __import__(f"stdp_ebm.{module}", fromlist=["__all__"])
         missing = [n for n in mod.__all__ if not hasattr(mod, n)]
         assert not missing, f"stdp_ebm.{module}.__all__ names {missing}"
