@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from ..stdp import kernels as stdp, data as stdp_data
+from ..stdp import data as stdp_data, kernels
 from ..config import Key, require
 from ..plotting import figure, panel_label
 from ..stdp.protocols import pairing
@@ -85,7 +85,7 @@ def run(cfg: dict, ctx: RunContext) -> Result:
             data[f"{rule.name}_curve_theory"] = np.array([schedule_theory(pairing(
                 np.full(60, d), p["n_pairings"], data["curve_frequencies_hz"]), rule.kernel)
                 for d in delta])
-            summary["theory_rmse_fraction_of_max"][rule.name] = stdp.rmse_fraction(
+            summary["theory_rmse_fraction_of_max"][rule.name] = kernels.rmse_fraction(
                 data[f"{rule.name}_mean"], theory)
     summary["sjostrom_points"] = _compare(rule_list, data, cfg)
     return Result(data, summary)

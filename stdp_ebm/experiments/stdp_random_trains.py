@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from ..stdp import kernels as stdp, data as stdp_data
+from ..stdp import data as stdp_data, kernels
 from ..config import Key, require
 from ..plotting import figure, panel_label
 from ..stdp.protocols import concat, pairing, poisson
@@ -171,7 +171,7 @@ def _agreement(rule, data: dict, c, lo, hi, per_pairing, edges) -> dict:
         theory = k.reshape(lag.size, 40).mean(axis=1)  # K averaged over each bin
         data[f"{rule.name}_theory_bins"] = theory
         out["theory_within_95_ci_fraction"] = float(np.mean((lo <= theory) & (theory <= hi)))
-        out["rmse_vs_theory_fraction_of_max"] = stdp.rmse_fraction(c, theory)
+        out["rmse_vs_theory_fraction_of_max"] = kernels.rmse_fraction(c, theory)
     return out
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from ..stdp import kernels as stdp
+from ..stdp import kernels
 from ..config import DATA_DIR, Key, data_dir_key
 from ..errors import ModelFileError
 from ..models import Model, load_model
@@ -62,13 +62,13 @@ class Rule:
 
     name: str
     model: Model
-    kernel: stdp.SpikeSum | None
+    kernel: kernels.SpikeSum | None
 
     @property
-    def window(self) -> stdp.Window | None:
-        return stdp.WINDOWS[self.model.window] if self.model.window else None
+    def window(self) -> kernels.Window | None:
+        return kernels.WINDOWS[self.model.window] if self.model.window else None
 
-    def kernel_with(self, **params: Any) -> stdp.SpikeSum:
+    def kernel_with(self, **params: Any) -> kernels.SpikeSum:
         """The theory kernel with parameter overrides (the file's names, Brian2 quantities)."""
         assert self.window is not None
         return self.window.build(self.model.window_namespace(**params))
@@ -96,7 +96,7 @@ def rules(cfg: dict) -> list[Rule]:
         model = plastic_synapse(name)
         switch_params(model, learn=s["learn"], tied=s["tied"])
         if model.label not in out:
-            kernel = stdp.WINDOWS[model.window].build(model.window_namespace()) \
+            kernel = kernels.WINDOWS[model.window].build(model.window_namespace()) \
                 if model.window else None
             out[model.label] = Rule(model.label, model, kernel)
     return list(out.values())

@@ -29,7 +29,7 @@ import logging
 
 import numpy as np
 
-from ..stdp import kernels as stdp, data as stdp_data
+from ..stdp import data as stdp_data, kernels
 from ..config import Key, require
 from ..stdp.protocols import PairingResult, concat, pairing, pairing_offsets, poisson
 from ..stdp.resampling import MC_REL_DATA
@@ -128,7 +128,7 @@ def run(cfg: dict, ctx: RunContext) -> Result:
     if main.kernel is not None:
         summary["theory"] = _theory(main, window, delta, data, fits[main.name], cfg)
         if c["pairs"]:
-            data["control_theory"] = stdp.theory_per_pair(
+            data["control_theory"] = kernels.theory_per_pair(
                 np.arange(slices[1].start, slices[1].stop), main_res.pre_i, main_res.pre_t,
                 main_res.post_i, main_res.post_t, main.kernel)
         data.update(_sweep(main, cfg, ctx))
@@ -145,8 +145,8 @@ def _window_data(name: str, delta: np.ndarray, res: PairingResult, part: slice) 
     dw = res.delta_w[part]
     offsets = pairing_offsets(res, res.delta_w.size)[part]
     measured = np.array([float(np.mean(o)) if o.size else np.nan for o in offsets])
-    grid, x_cond, _, count = stdp.group_stats(delta, measured)
-    _, mean, sem, _ = stdp.group_stats(delta, dw)
+    grid, x_cond, _, count = kernels.group_stats(delta, measured)
+    _, mean, sem, _ = kernels.group_stats(delta, dw)
     out = {f"{name}_pair_delta_w": dw, f"{name}_pair_measured_delta_t_ms": measured,
            f"{name}_pair_x_ms": x_cond[np.searchsorted(grid, delta)], "delta_t_ms": grid,
            "count": count, f"{name}_x_ms": x_cond, f"{name}_mean": mean, f"{name}_sem": sem,
@@ -154,7 +154,7 @@ def _window_data(name: str, delta: np.ndarray, res: PairingResult, part: slice) 
     if res.delta_w_tied is not None:
         tied = res.delta_w_tied[part]
         out[f"{name}_pair_delta_w_tied"] = tied
-        out[f"{name}_mean_tied"] = stdp.group_stats(delta, tied)[1]
+        out[f"{name}_mean_tied"] = kernels.group_stats(delta, tied)[1]
     return out
 
 
@@ -166,7 +166,7 @@ def _theory(rule: Rule, window, delta: np.ndarray, data: dict, fit: WindowFit, c
     jitter factor A± sit outside the intervals (summary: ``within_95_ci_without_jitter``)."""
     p, kernel = cfg["protocol"], rule.kernel
     assert kernel is not None  # run() calls this only for a rule with a kernel
-    data["theory"] = stdp.group_stats(delta, schedule_theory(window, kernel))[1]
+    data["theory"] = kernels.group_stats(delta, schedule_theory(window, kernel))[1]
     data["curve_theory"] = p["n_pairings"] * kernel(data["curve_t_ms"] * 1e-3)
     grid, x = data["delta_t_ms"], data[f"{rule.name}_x_ms"]
     sd = data[f"{rule.name}_jitter_sd_ms"]
@@ -193,7 +193,7 @@ def _theory(rule: Rule, window, delta: np.ndarray, data: dict, fit: WindowFit, c
                                "measured jitter s.d. per condition; e^(σ²/2τ²) for an "
                                "exponential side"},
             "within_95_ci": inside(ref), "within_95_ci_without_jitter": inside(bare),
-            "rmse_fraction_of_max": stdp.rmse_fraction(data[f"{rule.name}_mean"], data["theory"])}
+            "rmse_fraction_of_max": kernels.rmse_fraction(data[f"{rule.name}_mean"], data["theory"])}
 
 
 def _say(fit: WindowFit, name: str) -> None:
@@ -268,7 +268,7 @@ def _headline(data: dict, rule: Rule, fit: WindowFit, target: str, cfg: dict) ->
     out = {
         "rule": rule.name,
         "fit_ok": fit.ok,
-        "zero_crossing_ms": stdp.zero_crossing(x, mean),
+        "zero_crossing_ms": kernels.zero_crossing(x, mean),
         "signs": {"ltp_positive_for_all_2_to_40_ms": bool(np.all(mean[ltp] > 0)),
                   "ltd_negative_for_all_minus_40_to_minus_2_ms": bool(np.all(mean[ltd] < 0))},
         "max_abs_measured_minus_nominal_delta_t_ms": float(np.nanmax(np.abs(
