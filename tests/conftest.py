@@ -48,6 +48,30 @@ def small_config(sizes=(4, 6, 5, 3), batch=3, init_scale=0.6):
                          batch=batch)
 
 
+def _brian2_globals() -> tuple | None:
+    """The process-wide Brian2 settings a test must not leave changed (None: Brian2 not loaded)."""
+    import os
+    import sys
+
+    if "brian2" not in sys.modules:
+        return None
+    b2 = sys.modules["brian2"]
+    return (b2.prefs.codegen.target, b2.prefs.codegen.runtime.cython.cache_dir,
+            type(b2.get_device()).__name__, os.environ.get("CYTHON_CACHE_DIR"))
+
+
+@pytest.fixture(autouse=True)
+def _brian2_left_as_found():
+    """Every test leaves Brian2's target, Cython cache and device as it found them: a leaked
+    ``numpy`` target or cache directory would silently slow (recompile) every later test."""
+    before = _brian2_globals()
+    yield
+    after = _brian2_globals()
+    if before is not None and after != before:
+        pytest.fail(f"Brian2's global settings changed (target, Cython cache, device, "
+                    f"CYTHON_CACHE_DIR): {before} -> {after}")
+
+
 @pytest.fixture(scope="session")
 def models():
     """The Brian2 neuron and synapse models (stdp_ebm/models/)."""

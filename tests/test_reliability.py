@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import shutil
 import zipfile
 from pathlib import Path
@@ -267,7 +268,8 @@ def test_a_worker_refuses_a_network_file_changed_during_the_sweep(tmp_path):
     at_start = sha256(net1)
     shutil.copy(net2, net1)  # replaced while the sweep runs
     with pytest.raises(InputError, match="changed during the sweep"):
-        sweep.run_point(sweep.Task("alignment", 0, point.cfg, str(net1), None, at_start))
+        sweep.run_point(sweep.Task("alignment", 0, point.cfg, str(net1), None, at_start,
+                                   client_pid=os.getpid()))
 
 
 def test_alignment_metrics_are_scale_free_up_to_overflow():

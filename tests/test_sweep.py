@@ -271,14 +271,26 @@ def test_deadline_stops_a_long_point(in_thread):
     assert caught[1] < 2.0  # stopped near 0.2 s, far before the 5 s of work
 
 
-def test_a_timed_out_point_is_recorded(tmp_path, monkeypatch):
-    # In this process: keep the worker's cache claim (it sets CYTHON_CACHE_DIR) out of pytest.
-    monkeypatch.setattr(worker, "worker_cache_dir", lambda: tmp_path)
+def test_a_timed_out_point_is_recorded(tmp_path):
     cfg, exp = runner.resolve(write(tmp_path / "c.toml", SLOW))
     point = sweep.expand(cfg, exp, "c")[0]
-    outcome = run_point(Task("alignment", 0, point.cfg, None, 0.05))
+    outcome = run_point(Task("alignment", 0, point.cfg, None, 0.05, client_pid=os.getpid()))
     assert outcome.result is None and outcome.error["type"] == "PointTimeout"
     assert outcome.wall_s < 0.25  # the point alone takes ~0.3 s
+
+
+def test_a_point_in_the_callers_process_leaves_its_brian2_cache_alone(tmp_path, monkeypatch):
+    """A Dask cluster of threads runs points in the caller's process: no worker cache is claimed
+    there (it would move the caller's Cython cache, and every later compile, to a new place)."""
+    import brian2 as b2
+
+    monkeypatch.setattr(worker, "worker_cache_dir", lambda: pytest.fail("claimed a worker cache"))
+    before = (b2.prefs.codegen.runtime.cython.cache_dir, os.environ.get("CYTHON_CACHE_DIR"))
+    cfg, exp = runner.resolve(write(tmp_path / "c.toml", SMALL))
+    point = next(p for p in sweep.expand(cfg, exp, "c") if p.cfg["dynamics"]["max_steps"] > 3)
+    outcome = run_point(Task("alignment", 0, point.cfg, None, None, client_pid=os.getpid()))
+    assert outcome.error is None and outcome.result is not None
+    assert (b2.prefs.codegen.runtime.cython.cache_dir, os.environ.get("CYTHON_CACHE_DIR")) == before
 
 
 # --- kill and resume ------------------------------------------------------------------------------

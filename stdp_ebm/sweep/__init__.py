@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import os
 import sys
 import time
 from concurrent.futures import as_completed
@@ -114,7 +115,7 @@ def run_sweep(cfg: dict[str, Any], exp: experiments.Experiment, out: Path,
         if network is not None and scheduler is not None:
             network = str(network)
         futures = {ex.submit(run_point, Task(exp.name, p.index, p.cfg, network,
-                                             cfg["sweep"].get("timeout"), net_hash)): p
+                                             cfg["sweep"].get("timeout"), net_hash, os.getpid())): p
                    for p in todo}
         with progress.bar(len(points), f"{exp.name} sweep", "point", len(done)) as bar:
             for future in as_completed(futures):

@@ -45,6 +45,9 @@ class Task:
         Seconds the point may run (None: no limit).
     network_sha256 : str or None
         The ``--network`` file's hash when the sweep started; a worker refuses other bytes.
+    client_pid : int or None
+        The process that started the sweep: a point run in it (a Dask cluster of threads in the
+        caller's process) leaves the caller's Brian2 settings, its Cython cache included, alone.
     """
     experiment: str
     index: int
@@ -52,6 +55,7 @@ class Task:
     network_path: str | None  # a NetworkFile carries the bytes the sweep read and hashed
     timeout: float | None
     network_sha256: str | None = None  # the --network file's hash when the sweep started
+    client_pid: int | None = None  # the sweep's own process (its Brian2 settings are the user's)
 
 
 @dataclass
@@ -120,6 +124,14 @@ def worker_cache_dir() -> Path:
         sys.modules["brian2"].prefs.codegen.runtime.cython.cache_dir = str(path / "brian_extensions")
     _CACHE.append((lock, path))
     return path
+
+
+def caller_cache_dir() -> Path:
+    """The Cython cache Brian2 uses in this process as its user set it (a point run in the
+    sweep's own process claims no worker cache: the caller's settings stay as they are)."""
+    chosen = sys.modules["brian2"].prefs.codegen.runtime.cython.cache_dir \
+        if "brian2" in sys.modules else None
+    return Path(chosen) if chosen else Path.home() / ".cython" / "brian_extensions"
 
 
 @contextmanager
@@ -194,7 +206,7 @@ def run_point(task: Task) -> Outcome:
     """
     from threadpoolctl import threadpool_limits
 
-    cache = worker_cache_dir()
+    cache = caller_cache_dir() if os.getpid() == task.client_pid else worker_cache_dir()
     network = NetworkFile.read(task.network_path) if task.network_path else None
     if task.network_sha256 is not None and (network is None or
                                             network.sha256 != task.network_sha256):
