@@ -42,13 +42,17 @@ def _data(run_dir: Path) -> dict[str, np.ndarray]:
         return {k: f[k] for k in f.files if not k.endswith("wall_s")}
 
 
-@pytest.mark.parametrize("workers", [1, pytest.param(2, marks=pytest.mark.slow)])
-def test_a_resumed_spiking_run_gives_the_bits_of_an_uninterrupted_one(workers, tmp_path,
+@pytest.mark.parametrize("workers, engine", [
+    (1, "cython"), pytest.param(2, "cython", marks=pytest.mark.slow),
+    # three C++ builds of the compiled episode (one per sitting and the straight run)
+    pytest.param(1, "standalone", marks=pytest.mark.slow)])
+def test_a_resumed_spiking_run_gives_the_bits_of_an_uninterrupted_one(workers, engine, tmp_path,
                                                                      monkeypatch):
     """Ctrl-C right after the spiking learner's first epoch (its checkpoint written), then the same
     command: it starts from that checkpoint (epoch 2 only) and every array of data.npz equals the
     uninterrupted run's to the bit; without the network state in the checkpoint every ``spk_*``
-    array differed."""
+    array differed. The compiled episode's checkpoint holds its program's state and the index that
+    seeds its next run."""
     from stdp_ebm.experiments import train_spiking
 
     resumed_from, stop = [], [True]
@@ -66,13 +70,14 @@ def test_a_resumed_spiking_run_gives_the_bits_of_an_uninterrupted_one(workers, t
             return found
 
     monkeypatch.setattr(train_spiking, "Checkpoint", StopAfterEpoch1)
-    args = _args(tmp_path / "run", workers)
+    engine_set = (f"learner.engine={engine}",)
+    args = _args(tmp_path / "run", workers, engine_set)
     assert cli.main(args) == 130
     assert (tmp_path / ".run.partial" / "checkpoints" / "spk.npz").is_file()
     stop[0] = False
     assert cli.main(args) == 0
     assert resumed_from == [0, 1]  # the second sitting trained epoch 2 only
-    assert cli.main(_args(tmp_path / "straight", workers)) == 0
+    assert cli.main(_args(tmp_path / "straight", workers, engine_set)) == 0
     resumed, straight = _data(tmp_path / "run"), _data(tmp_path / "straight")
     assert resumed.keys() == straight.keys() and "spk_W0" in straight
     for k in straight:

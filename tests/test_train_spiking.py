@@ -186,6 +186,25 @@ def test_config_errors(override, key):
         resolve(CONFIG, [override])
 
 
+@pytest.mark.parametrize("sets, options, says", [
+    (["spiking.synapse=pair_stdp"], [], "rate-form rules only"),
+    ([], ["--scheduler", "tcp://127.0.0.1:9", "--set", "learner.workers=2"],
+     "local worker processes")])
+def test_the_compiled_engine_refuses_what_it_cannot_run_in_one_line(sets, options, says,
+                                                                     tmp_path, capsys):
+    """[learner] engine = standalone with a spike-form rule, or on a Dask cluster: one line and
+    exit status 2, before the calibration or any build."""
+    from stdp_ebm import cli
+
+    argv = ["run", str(QUICK), "--out", str(tmp_path / "run"), "--quiet",
+            "--set", "learner.engine=standalone", *options,
+            *[a for s in sets for a in ("--set", s)]]
+    assert cli.main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and says in err[0], err
+    assert not (tmp_path / "run").exists()
+
+
 def test_validation_holds_out_the_end_of_the_training_split():
     """[task] validation = n: the last n training examples become the evaluation set, the test
     set is not used; the training part is still cut to a multiple of the batch size."""

@@ -49,8 +49,10 @@ from ..rate import DYNAMICS_SCHEMA, DynamicsParams, RateModel, model_from_config
 from ..references import implicit_neg_grad
 from ..seeds import Seeds
 from ..spiking import SPIKING_SCHEMA, SpikingParams, load_models
+from ..spiking.compiled_learner import CompiledSpikingLearner
 from ..spiking.dask_pool import DaskSpikingLearner
 from ..spiking.learner import LEARNER_SCHEMA, DeltaLearner, LearnerParams, SpikingLearner
+from ..spiking.params import SPIKE_FORM, rule_form
 from ..spiking.pool import ParallelSpikingLearner
 from ..learning import TRAIN_SCHEMA, EPLearner, Learner, TrainParams, evaluate, fit
 from . import Experiment, Result, RunContext
@@ -156,6 +158,10 @@ def build(cfg: dict, ctx: RunContext, data: Dataset) -> tuple:
     on that Dask cluster)."""
     n, sp, t, lr = cfg["network"], SpikingParams.of(cfg), cfg["train"], LearnerParams.of(cfg)
     scheduler = ctx.options.get("scheduler") if lr.workers > 1 else None
+    if lr.engine == "standalone":
+        if scheduler is not None:
+            raise ConfigError("[learner] engine = standalone runs on local worker processes (one "
+                              "compiled program per process); on a Dask cluster use engine = cython")
     cores = os.cpu_count() or 1
     if scheduler is None and lr.workers > cores:  # at run time: a stored config plots anywhere
         raise ConfigError(f"[learner] workers = {lr.workers}: at most the {cores} cores of this "
@@ -165,6 +171,10 @@ def build(cfg: dict, ctx: RunContext, data: Dataset) -> tuple:
     net = random_network(n["sizes"], ctx.seeds.rng("network"), n["init_scale"], n["bias_low"],
                          n["bias_high"])
     models = load_models(sp.synapse)
+    if lr.engine == "standalone" and rule_form(models["rule"], models) == SPIKE_FORM:
+        raise ConfigError(f"[learner] engine = standalone runs rate-form rules only "
+                          f"(population_rule); [spiking] synapse = {sp.synapse} needs "
+                          "engine = cython")
     fi = calibrate(sp, CalibrationParams.of(cfg), models, ctx.seeds.int("calibration"))
     rho = fi.tabulate()
     model = model_from_config(net.copy(), DynamicsParams.of(cfg), rho=rho)
@@ -172,6 +182,10 @@ def build(cfg: dict, ctx: RunContext, data: Dataset) -> tuple:
     kwargs = dict(batch=t["batch_size"], lrs=t["lrs"], energy=model.energy_form,
                   input_mode=lr.input, rule_dt_ms=lr.rule_dt_ms,
                   eval_free_ms=lr.eval_free_ms or None)
+    if lr.engine == "standalone":  # one compiled program per worker process
+        seeds = [ctx.seeds.int(f"brian2_program_{p}") for p in range(lr.workers)]
+        return net, fi, model, ParallelSpikingLearner(*args, seeds, **kwargs,
+                                                      learner=CompiledSpikingLearner)
     if lr.workers == 1:
         return net, fi, model, SpikingLearner(*args, ctx.seeds.int("brian2"), **kwargs)
     seeds = [ctx.seeds.int(f"brian2_worker_{p}") for p in range(lr.workers)]

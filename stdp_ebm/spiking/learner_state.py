@@ -20,11 +20,13 @@ from ..network import Network
 from ..sections import Section, key
 from .randomstate import random_state_arrays, random_state_from_arrays
 
-__all__ = ["INPUTS", "STATE", "LEARNER_SCHEMA", "LearnerParams", "shell_network", "pad_batch",
+__all__ = ["INPUTS", "ENGINES", "STATE", "LEARNER_SCHEMA", "LearnerParams", "shell_network", "pad_batch",
            "has_network_state", "network_state_arrays", "network_state_from_arrays"]
 
 #: how the clamped input x enters the spiking network: ``[learner] input``'s choices
 INPUTS = ("poisson", "current")
+#: how a mini-batch runs: ``[learner] engine``'s choices
+ENGINES = ("cython", "standalone")
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,9 @@ class LearnerParams(Section):
         the training stream).
     workers : int
         Processes each mini-batch is split over (:mod:`stdp_ebm.spiking.pool`).
+    engine : str
+        ``cython`` (the phases as Brian2 runs driven from Python) or ``standalone`` (each
+        mini-batch one run of a compiled C++ program, :mod:`stdp_ebm.spiking.compiled_learner`).
     """
 
     SECTION: ClassVar[str] = "learner"
@@ -66,6 +71,10 @@ class LearnerParams(Section):
                               "stream, as runs made before this key", low=0.0)
     workers: int = key("int", 1, "processes the spiking learner splits each mini-batch over "
                        "(stdp_ebm/spiking/pool.py; must divide [train] batch_size)", low=1)
+    engine: str = key("str", "cython", "how a mini-batch runs: cython: the phases as Brian2 runs "
+                      "driven from Python; standalone: one run of a C++ program compiled once, "
+                      "in worker processes (rate-form rules; stdp_ebm/spiking/compiled_learner.py)",
+                      choices=ENGINES)
 
 
 #: the ``[learner]`` section's schema (keys, defaults, bounds), from :class:`LearnerParams`

@@ -116,8 +116,8 @@ def _exit_with_parent() -> None:
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
-def _serve(conn: Connection, kwargs: dict) -> None:
-    """A worker: build one :class:`SpikingLearner`, then answer ``delta`` / ``predict`` requests
+def _serve(conn: Connection, kwargs: dict, cls: type = SpikingLearner) -> None:
+    """A worker: build one :class:`SpikingLearner` (or ``cls``), then answer ``delta`` / ``predict`` requests
     with the parameters they carry, and ``state`` / ``load`` requests for its network state, until
     ``stop`` (or the parent goes away)."""
     import brian2  # noqa: F401 - installs its Ctrl-C handler, replaced here
@@ -128,12 +128,13 @@ def _serve(conn: Connection, kwargs: dict) -> None:
     _exit_with_parent()
     progress.configure(False)  # Brian2's per-run reports: the parent reports progress
     try:
-        learner = SpikingLearner(**kwargs)
+        learner = cls(**kwargs)
         conn.send(("ok", None))
         while True:
             request = conn.recv()
             what = request[0]
             if what == "stop":
+                learner.close()
                 return
             out: object = None
             if what == "state":
@@ -177,11 +178,13 @@ class SplitBatchLearner(DeltaLearner):
     _batch: int
     part: int
 
-    def _split(self, net: Network, lrs: list[float], batch: int, workers: int) -> None:
-        """Check that ``workers`` ≥ 2 divide ``batch``; keep the parameters the requests carry."""
-        if workers < 2 or batch % workers:
-            raise UserError(f"[learner] workers = {workers}: needs 2 or more workers that divide "
-                            f"[train] batch_size = {batch}")
+    def _split(self, net: Network, lrs: list[float], batch: int, workers: int,
+               least: int = 2) -> None:
+        """Check that ``workers`` ≥ ``least`` divide ``batch``; keep the parameters the requests
+        carry."""
+        if workers < least or batch % workers:
+            raise UserError(f"[learner] workers = {workers}: needs {least} or more workers that "
+                            f"divide [train] batch_size = {batch}")
         self.net, self.lrs, self._batch = net.copy(), lrs, batch
         self.part = batch // workers
 
@@ -244,18 +247,24 @@ class ParallelSpikingLearner(SplitBatchLearner):
         As for :class:`SpikingLearner` (``batch``: the whole mini-batch; each worker's learner
         gets batch/P).
     seeds : list of int
-        One Brian2 seed per worker; P = ``len(seeds)`` ≥ 2 must divide ``batch``.
+        One Brian2 seed per worker; P = ``len(seeds)`` must divide ``batch``, P ≥ 2 for
+        :class:`SpikingLearner` (one process runs it in the caller's), P ≥ 1 for another learner.
+    learner : type
+        The learner each worker builds with :class:`SpikingLearner`'s arguments (default
+        :class:`SpikingLearner`; :class:`~stdp_ebm.spiking.compiled_learner.
+        CompiledSpikingLearner`, which needs a process of its own, for the compiled episode).
 
     Raises
     ------
     UserError
-        If P < 2 or P does not divide ``batch``, or a worker dies while building.
+        If P is too small or does not divide ``batch``, or a worker dies while building.
     """
 
     def __init__(self, net: Network, rho: Rho, sp: SpikingParams, models: dict, seeds: list[int],
                  batch: int, lrs: list[float], energy: Energy, input_mode: str = "poisson",
-                 rule_dt_ms: float = 0.0, eval_free_ms: float | None = None) -> None:
-        self._split(net, lrs, batch, len(seeds))
+                 rule_dt_ms: float = 0.0, eval_free_ms: float | None = None, *,
+                 learner: type = SpikingLearner) -> None:
+        self._split(net, lrs, batch, len(seeds), 2 if learner is SpikingLearner else 1)
         ctx = mp.get_context("spawn")
         self.conns, self.procs = [], []
         self._pending = True  # a request whose answers are not all in: close() stops at once
@@ -264,7 +273,7 @@ class ParallelSpikingLearner(SplitBatchLearner):
             kwargs = dict(net=net, rho=rho, sp=sp, models=models, seed=seed, batch=self.part,
                           lrs=lrs, energy=energy, input_mode=input_mode, rule_dt_ms=rule_dt_ms,
                           eval_free_ms=eval_free_ms)
-            proc = ctx.Process(target=_serve, args=(child, kwargs), daemon=True)
+            proc = ctx.Process(target=_serve, args=(child, kwargs, learner), daemon=True)
             _ignoring_sigint(proc.start)
             child.close()
             self.conns.append(parent)
