@@ -72,6 +72,22 @@ def _brian2_left_as_found():
                     f"CYTHON_CACHE_DIR): {before} -> {after}")
 
 
+@pytest.fixture
+def codegen_target():
+    """Sets Brian2's code generation target for one test (``codegen_target("numpy")``) and puts
+    the caller's back afterwards (Brian2's preferences cannot be monkeypatched: they refuse the
+    deletion monkeypatch may use to undo)."""
+    import brian2 as b2
+
+    before = b2.prefs.codegen.target
+
+    def choose(target: str) -> None:
+        b2.prefs.codegen.target = target
+
+    yield choose
+    b2.prefs.codegen.target = before
+
+
 @pytest.fixture(scope="session")
 def models():
     """The Brian2 neuron and synapse models (stdp_ebm/models/)."""

@@ -87,14 +87,14 @@ def test_an_stdp_protocol_leaves_brian2_as_the_caller_set_it(user_settings):
 
 
 def test_a_network_draws_from_its_own_stream_whatever_the_caller_simulates_between_its_calls(
-        models, monkeypatch):
+        models, codegen_target):
     """Two networks built alike; between its free phases the caller draws numpy numbers and runs
     a noisy Brian2 group of its own next to one of them: both give bit-identical phases."""
     import brian2 as b2
 
     net, rho, sp = _tiny()
     quiet, busy = (SpikingNetwork(net, rho, sp, models, seed=7) for _ in range(2))
-    monkeypatch.setattr(b2.prefs.codegen, "target", "numpy")  # the caller's group: no compiling
+    codegen_target("numpy")  # the caller's own group: nothing to compile
     group = b2.NeuronGroup(5, "dv/dt = -v/(10*ms) + xi/sqrt(ms) : 1", method="euler")
     own = b2.Network(group)
     for _ in range(2):

@@ -187,7 +187,7 @@ def test_common_random_numbers_hold_when_the_teaching_current_differs(models, no
         assert_allclose(a, b, rtol=0, atol=0)  # same random numbers: the same spikes exactly
 
 
-def test_random_state_survives_cython_buffer_refills(monkeypatch):
+def test_random_state_survives_cython_buffer_refills(codegen_target):
     """Cython target: a noisy group run from a checkpoint twice, each run drawing 5× Brian2's
     random buffer, gives bit-identical states, and the process survives a further run (Brian2's own
     get/set_random_state restores a freed buffer address here: other numbers or a heap abort)."""
@@ -196,7 +196,7 @@ def test_random_state_survives_cython_buffer_refills(monkeypatch):
     from stdp_ebm.spiking.brian2_env import resolve_target
     from stdp_ebm.spiking import random_state, set_random_state
 
-    monkeypatch.setattr(b2.prefs.codegen, "target", resolve_target("cython"))  # the test's own
+    codegen_target(resolve_target("cython"))  # this test's own Brian2 settings
     b2.seed(3)
     group = b2.NeuronGroup(100, "dv/dt = -v/(10*ms) + xi/sqrt(ms) : 1", method="euler")
     net = b2.Network(group)
