@@ -269,7 +269,7 @@ def test_workers_ignore_ctrl_c_and_a_killed_one_is_a_one_line_error(models):
         par.close()
 
 
-def test_a_random_state_loads_into_a_process_that_has_not_drawn_yet():
+def test_a_random_state_loads_into_a_process_that_has_not_drawn_yet(codegen_target):
     """Cython target: Brian2's random state through the checkpoint's arrays, loaded where no
     buffer is allocated yet (as in a new process: the pointer set to NULL here), draws the numbers
     the saved process drew next: a noisy group run from it is bit-identical."""
@@ -282,7 +282,7 @@ def test_a_random_state_loads_into_a_process_that_has_not_drawn_yet():
     from stdp_ebm.spiking.randomstate import (random_state, random_state_arrays,
                                               random_state_from_arrays, set_random_state)
 
-    b2.prefs.codegen.target = resolve_target("cython")  # this test's own Brian2 settings
+    codegen_target(resolve_target("cython"))  # this test's own Brian2 settings
     b2.seed(3)
     group = b2.NeuronGroup(100, "dv/dt = -v/(10*ms) + xi/sqrt(ms) : 1", method="euler")
     net = b2.Network(group)
