@@ -160,8 +160,9 @@ def build(cfg: dict, ctx: RunContext, data: Dataset) -> tuple:
     scheduler = ctx.options.get("scheduler") if lr.workers > 1 else None
     if lr.engine == "standalone":
         if scheduler is not None:
-            raise ConfigError("[learner] engine = standalone runs on local worker processes (one "
-                              "compiled program per process); on a Dask cluster use engine = cython")
+            raise ConfigError("[learner] engine = standalone runs on local worker processes "
+                              "(one compiled program per process); on a Dask cluster use "
+                              "engine = cython")
     cores = os.cpu_count() or 1
     if scheduler is None and lr.workers > cores:  # at run time: a stored config plots anywhere
         raise ConfigError(f"[learner] workers = {lr.workers}: at most the {cores} cores of this "

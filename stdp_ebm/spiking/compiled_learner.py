@@ -58,8 +58,8 @@ class CompiledSpikingLearner(SpikingLearner):
         If a standalone program was already built in this process.
     """
 
-    def __init__(self, net: Network, rho: Rho, sp: SpikingParams, models: dict, seed: int, batch: int,
-                 lrs: list[float], energy: Energy, input_mode: str = "poisson",
+    def __init__(self, net: Network, rho: Rho, sp: SpikingParams, models: dict, seed: int,
+                 batch: int, lrs: list[float], energy: Energy, input_mode: str = "poisson",
                  rule_dt_ms: float = 0.0, eval_free_ms: float | None = None) -> None:
         self.directory = tempfile.mkdtemp(prefix="stdp-ebm-episode-")
         try:
@@ -74,7 +74,7 @@ class CompiledSpikingLearner(SpikingLearner):
         self.program_state: dict[str, np.ndarray] | None = None  # None: the initial state
 
     def delta(self, x: np.ndarray, d: np.ndarray) -> tuple[list, list, np.ndarray]:
-        """ΔW_k, Δb_{k+1} of the rule on one mini-batch (not applied) and ŷ: one run of the program.
+        """ΔW_k, Δb_{k+1} of the rule on one mini-batch (not applied) and ŷ: one program run.
 
         Parameters
         ----------

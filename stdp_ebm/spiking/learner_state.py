@@ -20,8 +20,8 @@ from ..network import Network
 from ..sections import Section, key
 from .randomstate import random_state_arrays, random_state_from_arrays
 
-__all__ = ["INPUTS", "ENGINES", "STATE", "LEARNER_SCHEMA", "LearnerParams", "shell_network", "pad_batch",
-           "has_network_state", "network_state_arrays", "network_state_from_arrays"]
+__all__ = ["INPUTS", "ENGINES", "STATE", "LEARNER_SCHEMA", "LearnerParams", "shell_network",
+           "pad_batch", "has_network_state", "network_state_arrays", "network_state_from_arrays"]
 
 #: how the clamped input x enters the spiking network: ``[learner] input``'s choices
 INPUTS = ("poisson", "current")

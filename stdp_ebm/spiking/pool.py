@@ -117,9 +117,9 @@ def _exit_with_parent() -> None:
 
 
 def _serve(conn: Connection, kwargs: dict, cls: type = SpikingLearner) -> None:
-    """A worker: build one :class:`SpikingLearner` (or ``cls``), then answer ``delta`` / ``predict`` requests
-    with the parameters they carry, and ``state`` / ``load`` requests for its network state, until
-    ``stop`` (or the parent goes away)."""
+    """A worker: build one :class:`SpikingLearner` (or ``cls``), then answer ``delta`` /
+    ``predict`` requests with the parameters they carry, and ``state`` / ``load`` requests for its
+    network state, until ``stop`` (or the parent goes away)."""
     import brian2  # noqa: F401 - installs its Ctrl-C handler, replaced here
 
     from .. import progress
