@@ -52,7 +52,7 @@ from ..spiking import SPIKING_SCHEMA, SpikingParams, load_models
 from ..spiking.compiled_learner import CompiledSpikingLearner
 from ..spiking.dask_pool import DaskSpikingLearner
 from ..spiking.learner import LEARNER_SCHEMA, DeltaLearner, LearnerParams, SpikingLearner
-from ..spiking.params import SPIKE_FORM, rule_form
+from ..spiking.params import require_rate_form
 from ..spiking.pool import ParallelSpikingLearner
 from ..learning import TRAIN_SCHEMA, EPLearner, Learner, TrainParams, evaluate, fit
 from . import Experiment, Result, RunContext
@@ -172,10 +172,8 @@ def build(cfg: dict, ctx: RunContext, data: Dataset) -> tuple:
     net = random_network(n["sizes"], ctx.seeds.rng("network"), n["init_scale"], n["bias_low"],
                          n["bias_high"])
     models = load_models(sp.synapse)
-    if lr.engine == "standalone" and rule_form(models["rule"], models) == SPIKE_FORM:
-        raise ConfigError(f"[learner] engine = standalone runs rate-form rules only "
-                          f"(population_rule); [spiking] synapse = {sp.synapse} needs "
-                          "engine = cython")
+    if lr.engine == "standalone":
+        require_rate_form(models)  # before the calibration and any build
     fi = calibrate(sp, CalibrationParams.of(cfg), models, ctx.seeds.int("calibration"))
     rho = fi.tabulate()
     model = model_from_config(net.copy(), DynamicsParams.of(cfg), rho=rho)

@@ -43,11 +43,10 @@ from pathlib import Path
 import numpy as np
 
 from ..activation import Rho
-from ..config import ConfigError
 from ..energy import Energy
 from ..network import Network
 from .learner import pad_batch, shell_network
-from .params import SPIKE_FORM, SpikingParams, rule_form
+from .params import SpikingParams, require_rate_form
 from .phases import estimator_reference
 from .standalone import StandaloneProgram
 
@@ -147,9 +146,7 @@ class EpisodeProgram(StandaloneProgram):
     def __init__(self, net: Network, rho: Rho, sp: SpikingParams, models: dict, batch: int,
                  energy: Energy, directory: str | Path, input_mode: str = "poisson",
                  rule_dt_ms: float = 0.0, threads: int = 0) -> None:
-        if rule_form(models["rule"], models) == SPIKE_FORM:
-            raise ConfigError("the compiled episode runs rate-form rules only (population_rule); "
-                              "a spike rule needs the Cython learner")
+        require_rate_form(models)
         self.rho, self.energy, self.input_mode = rho, energy, input_mode
         self.sizes, self.rule_dt_ms = net.sizes, rule_dt_ms
         shell = shell_network(net, batch, input_mode)

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
+from ..errors import ConfigError
 from ..sections import Section, key
 
 @dataclass(frozen=True)
@@ -263,3 +264,23 @@ def background(group: Any, sp: SpikingParams, models: dict) -> list:
         # the state updater; the weight's int(not_refractory) switches the jump off instead.
         poisson_input.override_conditional_write = ["not_refractory"]
     return inputs
+
+
+def require_rate_form(models: dict) -> None:
+    """Refuse a spike-form rule where the compiled episode would run it (it runs the rate-form
+    rules only: a spike rule's ``weight_change`` needs the Cython learner).
+
+    Parameters
+    ----------
+    models : dict
+        The Brian2 model files by role; ``models["rule"]`` is the rule.
+
+    Raises
+    ------
+    ConfigError
+        If the rule is spike-form.
+    """
+    if rule_form(models["rule"], models) == SPIKE_FORM:
+        raise ConfigError("the compiled episode ([learner] engine = standalone) runs rate-form "
+                          "rules only (population_rule); a spike rule needs the Cython learner "
+                          "(engine = cython)")
