@@ -11,7 +11,11 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy.interpolate import UnivariateSpline
 
-__all__ = ["HardSigmoid", "TabulatedRho"]
+__all__ = ["HardSigmoid", "TabulatedRho", "rho_table"]
+
+#: Points of :func:`rho_table`'s grid over (−0.5, 1.5): linear interpolation errs by at most
+#: h²/8·max|ρ''| ≈ 3e-8·max|ρ''|.
+TABLE_POINTS = 4001
 
 
 @dataclass(frozen=True)
@@ -209,3 +213,28 @@ class TabulatedRho:
 
 
 Rho = HardSigmoid | TabulatedRho
+
+
+def rho_table(rho: Rho, points: int = TABLE_POINTS) -> tuple[float, float, np.ndarray]:
+    """(s_lo, step, ρ(grid)): ρ on ``points`` equally spaced states over its bounds (a
+    :class:`~stdp_ebm.activation.TabulatedRho` holds its end values outside them).
+
+    Parameters
+    ----------
+    rho : Rho
+        The activation; its ``bounds`` (s_lo, s_hi) if it has them, else (−0.5, 1.5).
+    points : int
+        Grid points, ≥ 2 (``TABLE_POINTS`` = 4001 by default).
+
+    Returns
+    -------
+    s_lo : float
+        The grid's first state.
+    step : float
+        The grid's spacing, (s_hi − s_lo)/(points − 1).
+    values : numpy.ndarray
+        ρ on the grid, shape (points,).
+    """
+    lo, hi = getattr(rho, "bounds", (-0.5, 1.5))
+    grid = np.linspace(lo, hi, points)
+    return float(lo), float(grid[1] - grid[0]), np.asarray(rho(grid), dtype=float)

@@ -13,12 +13,12 @@ import pytest
 from numpy.testing import assert_allclose
 
 from conftest import REPO
-from stdp_ebm.activation import HardSigmoid, TabulatedRho
+from stdp_ebm.activation import HardSigmoid, TabulatedRho, rho_table
 from stdp_ebm.config import ConfigError
 from stdp_ebm.energy import HOPFIELD
 from stdp_ebm.network import random_network
-from stdp_ebm.spiking import load_models
-from stdp_ebm.spiking.episode_program import EpisodeProgram, rho_table
+from stdp_ebm.spiking import SpikingParams, load_models
+from stdp_ebm.spiking.episode_program import EpisodeProgram
 
 
 def test_the_tabulated_readout_interpolates_rho_within_the_grid_error():
@@ -36,6 +36,17 @@ def test_a_spike_rule_is_refused_before_anything_is_built(tmp_path):
     net = random_network([2, 3, 2], np.random.default_rng(0), 1.0, 0.0, 0.0)
     with pytest.raises(ConfigError, match="rate-form rules only"):
         EpisodeProgram(net, HardSigmoid(), {}, load_models("pair_stdp"), 1, HOPFIELD, tmp_path)
+
+
+@pytest.mark.parametrize("phases", [{"settle_ms": 0.0}, {"nudged_ms": 50.0, "record_ms": 50.0}])
+def test_a_phase_without_a_first_step_is_refused_before_anything_is_built(tmp_path, phases):
+    # each phase's teaching current is summed in its first step (settle; +β and reference up to
+    # their last rate sample), so those stretches need one step at least
+    net = random_network([2, 3, 2], np.random.default_rng(0), 1.0, 0.0, 0.0)
+    with pytest.raises(ConfigError, match="≥ dt_ms"):
+        EpisodeProgram(net, HardSigmoid(), SpikingParams(**phases), load_models(), 1, HOPFIELD,
+                       tmp_path)
+    assert not any(tmp_path.iterdir())
 
 
 @pytest.fixture(scope="module")

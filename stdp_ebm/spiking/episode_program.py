@@ -15,9 +15,10 @@ operations Brian2 has no statement for, in C++ inserted between the program's ru
 2. the teaching force per unit of β, d − o(ŷ) (:func:`~stdp_ebm.spiking.teaching_force`): o = ρ_LIF
    tabulated on a fine grid as a ``TimedArray`` read with linear interpolation (Hopfield's energy)
    or the identity (Eq 6's). Every neuron's ``I_bias`` is a summed variable of its unit's teacher
-   element, (b + s0 [+ input drive] + sign·β·force)·I_unit, recomputed every step before the
-   neurons' update; ``phase_sign`` is set by a Brian2 assignment between runs (0 in the free
-   phase, +1, then the reference phase's −1 or 0) and the force is 0 outside the output layer;
+   element, (b + s0 [+ input drive] + sign·β·force)·I_unit, ``phase_sign`` set by a Brian2
+   assignment between runs (0 in the free phase, +1, then the reference phase's −1 or 0; the force
+   is 0 outside the output layer). The sum is constant within a phase (ŷ is fixed once counted),
+   so it runs in each phase's first step only, before the neurons' update;
 3. the rule starts (integrals zeroed, ``rho_*_last`` at the current rates) by Brian2 assignments;
    inserted C++ copies the neuron, current and rate-filter arrays and the random generators;
 4. the +β phase; its end rates (the rate filters at the last sample of the callback version's
@@ -42,17 +43,17 @@ from pathlib import Path
 
 import numpy as np
 
-from ..activation import Rho
+from ..activation import Rho, rho_table
 from ..energy import Energy
+from ..errors import ConfigError
 from ..network import Network
 from .learner import pad_batch, shell_network
 from .params import SpikingParams, require_rate_form
 from .phases import estimator_reference
 from .standalone import StandaloneProgram
 
-__all__ = ["EpisodeProgram", "EpisodeResult", "rho_table"]
+__all__ = ["EpisodeProgram", "EpisodeResult"]
 
-TABLE_POINTS = 4001  # ρ_LIF grid: linear interpolation error ≤ h²/8·max|ρ''| ≈ 3e-8·max|ρ''|
 SELF_TEST = 1.0  # reference sign +1: the reference phase repeats the +β phase exactly
 
 
@@ -78,31 +79,6 @@ class EpisodeResult:
     db: list[np.ndarray]  # Δb_k of layers 1 … L, (n_k,)
     y: np.ndarray  # free-phase ŷ averaged over trials, (batch, n_out)
     state: dict[str, np.ndarray]  # the network's state at the end of the run (the next start)
-
-
-def rho_table(rho: Rho, points: int = TABLE_POINTS) -> tuple[float, float, np.ndarray]:
-    """(s_lo, step, ρ(grid)): ρ on ``points`` equally spaced states over its bounds (a
-    :class:`~stdp_ebm.activation.TabulatedRho` holds its end values outside them).
-
-    Parameters
-    ----------
-    rho : Rho
-        The activation; its ``bounds`` (s_lo, s_hi) if it has them, else (−0.5, 1.5).
-    points : int
-        Grid points, ≥ 2 (``TABLE_POINTS`` = 4001 by default).
-
-    Returns
-    -------
-    s_lo : float
-        The grid's first state.
-    step : float
-        The grid's spacing, (s_hi − s_lo)/(points − 1).
-    values : numpy.ndarray
-        ρ on the grid, shape (points,).
-    """
-    lo, hi = getattr(rho, "bounds", (-0.5, 1.5))
-    grid = np.linspace(lo, hi, points)
-    return float(lo), float(grid[1] - grid[0]), np.asarray(rho(grid), dtype=float)
 
 
 class EpisodeProgram(StandaloneProgram):
@@ -138,7 +114,8 @@ class EpisodeProgram(StandaloneProgram):
     Raises
     ------
     ConfigError
-        With a spike-form rule, or ``threads`` not a whole number ≥ 0.
+        With a spike-form rule, ``threads`` not a whole number ≥ 0, or ``settle_ms`` or
+        ``nudged_ms − record_ms`` shorter than a step.
     DeviceError
         If a standalone program was already built in this process.
     """
@@ -147,6 +124,10 @@ class EpisodeProgram(StandaloneProgram):
                  energy: Energy, directory: str | Path, input_mode: str = "poisson",
                  rule_dt_ms: float = 0.0, threads: int = 0) -> None:
         require_rate_form(models)
+        if min(sp.settle_ms, sp.nudged_ms - sp.record_ms) < sp.dt_ms:  # a phase's first step
+            raise ConfigError(f"the compiled episode needs [spiking] settle_ms ({sp.settle_ms}) and "
+                              f"nudged_ms − record_ms ({sp.nudged_ms - sp.record_ms}) ≥ dt_ms "
+                              f"({sp.dt_ms})")
         self.rho, self.energy, self.input_mode = rho, energy, input_mode
         self.sizes, self.rule_dt_ms = net.sizes, rule_dt_ms
         shell = shell_network(net, batch, input_mode)
@@ -170,13 +151,8 @@ class EpisodeProgram(StandaloneProgram):
         self.ends = b2.NeuronGroup(lay.n_units, "r_link : Hz (linked)\nr_plus : Hz\nr_ref : Hz",
                                    name="end_rates")
         self.ends.r_link = b2.linked_var(sn.pops, "r")
-        self.holder = b2.NeuronGroup(1, "seed_value : integer (constant)", name="seed_holder")
-        sn.network.add(self.teacher, *self._teacher_synapses(b2), self.ends, self.holder)
-        self.device.apply_run_args()
-        array = self.device.get_array_name(self.holder.variables["seed_value"])
-        self.device.insert_code("main", "\n".join(
-            f"brian::_random_generators[{i}].seed((unsigned long){array}[0] + {i});"
-            for i in range(max(1, threads))))
+        sn.network.add(self.teacher, *self._teacher_synapses(b2), self.ends)
+        self._seed_from_run_args(threads)
         self._phases(b2)
         self.device.build(directory=directory, compile=True, run=False)
 
@@ -234,12 +210,12 @@ class EpisodeProgram(StandaloneProgram):
         dst = np.concatenate([((e // n_out) % sn.batch + t * sn.batch) * n_out + e % n_out
                               for t in range(trials)])
         self.mean.connect(i=self.out.start + src, j=self.out.start + dst)
-        teach = b2.Synapses(self.teacher, sn.neurons, name="teaching_current",
-                            model="I_bias_post = (base_pre + phase_sign_pre*beta*force_pre)*I_unit"
-                                  " : amp (summed)",
-                            namespace={**self.namespace, "beta": self.sp.beta})
-        teach.connect(i=np.arange(lay.n_neurons) // lay.n, j=np.arange(lay.n_neurons))
-        return [self.mean, teach]
+        self.teach = b2.Synapses(self.teacher, sn.neurons, name="teaching_current",
+                                 model="I_bias_post = (base_pre + phase_sign_pre*beta*force_pre)"
+                                       "*I_unit : amp (summed)",
+                                 namespace={**self.namespace, "beta": self.sp.beta})
+        self.teach.connect(i=np.arange(lay.n_neurons) // lay.n, j=np.arange(lay.n_neurons))
+        return [self.mean, self.teach]
 
     def _state_arrays(self) -> list[tuple]:
         """(group, variable name, C++ array, C type, length) of every variable the callback
@@ -267,8 +243,15 @@ class EpisodeProgram(StandaloneProgram):
         # The network's step: leaving the network's Brian2Env wrote the caller's dt back into
         # the program (every assignment is recorded under the standalone device)
         b2.defaultclock.dt = sp.dt_ms * b2.ms
+
+        def teach_then_run(duration_ms: float) -> None:  # the phase's currents, then held
+            self.teach.active = True
+            run(sp.dt_ms * b2.ms)
+            self.teach.active = False
+            run((duration_ms - sp.dt_ms) * b2.ms)
+
         rules.active, self.count.active, self.mean.active = False, False, False
-        run(sp.settle_ms * b2.ms)
+        teach_then_run(sp.settle_ms)
         self.count.active = self.mean.active = True
         run(sp.free_ms * b2.ms)
         self.count.active = self.mean.active = False
@@ -294,7 +277,7 @@ class EpisodeProgram(StandaloneProgram):
             for name in ("rho_in_last", "rho_out_last"):
                 if name in rules.variables:
                     setattr(rules, name, name.replace("_last", ""))
-            run(last_sample * b2.ms)
+            teach_then_run(last_sample)
             setattr(self.ends, ends, "r_link")
             run(sp.record_ms * b2.ms)
 
@@ -310,12 +293,7 @@ class EpisodeProgram(StandaloneProgram):
         Returns
         -------
         list of numpy.ndarray
-            Never: it raises.
-
-        Raises
-        ------
-        TypeError
-            Always.
+            Never: it raises ``TypeError``.
         """
         raise TypeError("an EpisodeProgram runs mini-batches: call delta(W, b, x, d, seed)")
 

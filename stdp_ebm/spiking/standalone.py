@@ -106,16 +106,23 @@ class StandaloneProgram:
         import brian2 as b2
 
         self.sn = SpikingNetwork(net, rho, sp.replace(codegen="cython"), models, seed=0)
-        self.holder = b2.NeuronGroup(1, "seed_value : integer (constant)", name="seed_holder")
-        self.sn.network.add(self.holder)
-        self.device.apply_run_args()
-        array = self.device.get_array_name(self.holder.variables["seed_value"])
-        self.device.insert_code("main", RESEED.format(threads=max(1, threads), array=array))
+        self._seed_from_run_args(threads)
         # [spiking] dt_ms: leaving the network's Brian2Env wrote the caller's step back into the
         # program (the standalone device records every assignment), so set it again for the run
         b2.defaultclock.dt = sp.dt_ms * b2.ms
         self.sn.network.run(duration_ms * b2.ms)
         self.device.build(directory=directory, compile=True, run=False)
+
+    def _seed_from_run_args(self, threads: int) -> None:
+        """From here on the program takes its seed as a run argument (``seed_holder.seed_value``)
+        and seeds every thread's generator with it."""
+        import brian2 as b2
+
+        self.holder = b2.NeuronGroup(1, "seed_value : integer (constant)", name="seed_holder")
+        self.sn.network.add(self.holder)
+        self.device.apply_run_args()
+        array = self.device.get_array_name(self.holder.variables["seed_value"])
+        self.device.insert_code("main", RESEED.format(threads=max(1, threads), array=array))
 
     def run(self, W: list[np.ndarray], b: list[np.ndarray], rho_x: np.ndarray, seed: int,
             force: np.ndarray | None = None) -> list[np.ndarray]:
