@@ -13,7 +13,8 @@ the rest (Python and Brian2 between and around the code objects).
 compiled episode (:class:`~stdp_ebm.spiking.episode_program.EpisodeProgram`, built in ``DIR``),
 CPU seconds of this process plus the program's (``RUSAGE_CHILDREN``) per run; its build is timed
 apart (cold: ``DIR`` new or empty; warm: ``DIR`` holds an earlier build of the same program, and
-only the unchanged files are skipped). Usage::
+only the unchanged files are skipped); ``--teach-every-step`` builds it with its teaching current
+summed every step instead of once per phase (same results, more CPU). Usage::
 
     python benchmarks/bench_spiking_learning.py --sizes 64 50 10            # the digits task
     python benchmarks/bench_spiking_learning.py --sizes 784 100 10 --input current
@@ -70,6 +71,8 @@ def main() -> None:
     p.add_argument("--json", default=None)
     p.add_argument("--standalone", default=None, metavar="DIR",
                    help="also time the compiled episode, built in DIR")
+    p.add_argument("--teach-every-step", action="store_true",
+                   help="the compiled episode sums its teaching current every step (a comparison)")
     a = p.parse_args()
 
     from stdp_ebm.spiking.calibration import CalibrationParams, calibrate
@@ -146,8 +149,9 @@ def standalone_arm(a, net, rho, sp, models, bs, mode, rule_dt_ms, x, d) -> dict:
     directory = Path(a.standalone)
     warm = directory.is_dir() and any(directory.iterdir())
     c0, k0, w0 = time.process_time(), children_cpu(), time.perf_counter()
-    prog = EpisodeProgram(net, rho, sp, models, bs, HOPFIELD, directory, mode, rule_dt_ms)
-    build = {"build": "warm" if warm else "cold", "build_wall_s": time.perf_counter() - w0,
+    prog = EpisodeProgram(net, rho, sp, models, bs, HOPFIELD, directory, mode, rule_dt_ms,
+                          teach_every_step=a.teach_every_step)
+    build = {"teach_every_step": a.teach_every_step, "build": "warm" if warm else "cold", "build_wall_s": time.perf_counter() - w0,
              "build_cpu_s": time.process_time() - c0 + children_cpu() - k0}
     result = prog.delta(net.W, net.b, x, d, seed=1)  # untimed: the first start of the program
     c0, k0, w0 = time.process_time(), children_cpu(), time.perf_counter()

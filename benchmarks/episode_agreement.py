@@ -16,10 +16,11 @@ check of the program (reference phase at +β: ΔW and Δb must be 0 up to the ro
 negated integrals). Runs in its own process (the standalone device is process-wide). Usage::
 
     python benchmarks/episode_agreement.py [--seeds 20] [--input current|poisson] \\
-        [--build-dir DIR] [--json out.json] [--program-dt-ms 0.1]
+        [--build-dir DIR] [--json out.json] [--program-dt-ms 0.1] [--teach-every-step]
 
 ``--program-dt-ms`` builds the program at another time step than the Cython side: a negative
-control, which the tests should reject.
+control, which the tests should reject. ``--teach-every-step`` builds it with its teaching current
+summed every step instead of once per phase: the program's rows must be the same to the bit.
 """
 
 from __future__ import annotations
@@ -66,6 +67,8 @@ def main() -> None:
     p.add_argument("--permutations", type=int, default=10000)
     p.add_argument("--program-dt-ms", type=float, default=None,
                    help="a negative control: the program at another time step than the Cython side")
+    p.add_argument("--teach-every-step", action="store_true",
+                   help="the program sums its teaching current every step: the same results")
     p.add_argument("--json", default=None)
     a = p.parse_args()
 
@@ -89,7 +92,8 @@ def main() -> None:
     t0 = time.perf_counter()
     prog_sp = sp if a.program_dt_ms is None else sp.replace(dt_ms=a.program_dt_ms)
     prog = EpisodeProgram(net, rho, prog_sp, models, a.batch, HOPFIELD,
-                          a.build_dir or tempfile.mkdtemp(prefix="episode_"), a.input, rule_dt)
+                          a.build_dir or tempfile.mkdtemp(prefix="episode_"), a.input, rule_dt,
+                          teach_every_step=a.teach_every_step)
     build_s = time.perf_counter() - t0
     program = np.array([flat(*(lambda r: (r.dW, r.db, r.y))(prog.delta(net.W, net.b, x, d, s)))
                         for s in range(1, a.seeds + 1)])

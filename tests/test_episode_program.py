@@ -1,6 +1,7 @@
 """The learner's mini-batch as one compiled program (stdp_ebm/spiking/episode_program.py) against
 the Cython learner, through ``benchmarks/episode_agreement.py`` in a subprocess (the standalone
-device is process-wide). Slow: one C++ build (about 1 min warm, several cold) and 40 mini-batches."""
+device is process-wide). Slow: two C++ builds (about 1 min each warm, several cold) and 46
+mini-batches."""
 
 from __future__ import annotations
 
@@ -92,3 +93,17 @@ def test_the_compiled_episode_estimates_what_the_cython_learner_estimates(agreem
     # seeds a side one component's s.d. ratio falls in 0.63-1.58 95 % of the time (F(19, 19));
     # the median over 44 components is tighter still.
     assert 0.6 < agreement["sd_ratio_program_over_cython"] < 1.6
+
+
+@pytest.mark.slow
+@pytest.mark.brian2
+def test_summing_the_teaching_current_every_step_changes_no_bit(agreement, request, tmp_path):
+    # The teaching current is constant within a phase, so the program's sum in each phase's first
+    # step and a sum every step give the same simulation: the rows of the first three seeds must be
+    # equal to the bit (JSON keeps a float's every bit), not merely close.
+    build = request.config.cache.mkdir("episode_program_build_every_step")
+    out = tmp_path / "every_step.json"
+    subprocess.run([sys.executable, str(REPO / "benchmarks" / "episode_agreement.py"),
+                    "--seeds", "3", "--permutations", "10", "--teach-every-step",
+                    "--build-dir", str(build), "--json", str(out)], check=True, capture_output=True)
+    assert json.loads(out.read_text())["program"] == agreement["program"][:3]

@@ -110,6 +110,9 @@ class EpisodeProgram(StandaloneProgram):
         Step of the rule synapses (ms; 0: every simulation step).
     threads : int
         OpenMP threads (≥ 0; 0: no OpenMP).
+    teach_every_step : bool
+        Sum the teaching current every step instead of in each phase's first step: the same
+        results to the bit at more CPU (a comparison, docs/spiking_learning.md § 6).
 
     Raises
     ------
@@ -122,14 +125,15 @@ class EpisodeProgram(StandaloneProgram):
 
     def __init__(self, net: Network, rho: Rho, sp: SpikingParams, models: dict, batch: int,
                  energy: Energy, directory: str | Path, input_mode: str = "poisson",
-                 rule_dt_ms: float = 0.0, threads: int = 0) -> None:
+                 rule_dt_ms: float = 0.0, threads: int = 0, *,
+                 teach_every_step: bool = False) -> None:
         require_rate_form(models)
         if min(sp.settle_ms, sp.nudged_ms - sp.record_ms) < sp.dt_ms:  # a phase's first step
             raise ConfigError(f"the compiled episode needs [spiking] settle_ms ({sp.settle_ms}) and "
                               f"nudged_ms − record_ms ({sp.nudged_ms - sp.record_ms}) ≥ dt_ms "
                               f"({sp.dt_ms})")
         self.rho, self.energy, self.input_mode = rho, energy, input_mode
-        self.sizes, self.rule_dt_ms = net.sizes, rule_dt_ms
+        self.sizes, self.rule_dt_ms, self.every_step = net.sizes, rule_dt_ms, teach_every_step
         shell = shell_network(net, batch, input_mode)
         super().__init__(shell, rho, sp.replace(learn=False), models, 0.0, directory, threads)
 
@@ -245,6 +249,9 @@ class EpisodeProgram(StandaloneProgram):
         b2.defaultclock.dt = sp.dt_ms * b2.ms
 
         def teach_then_run(duration_ms: float) -> None:  # the phase's currents, then held
+            if self.every_step:
+                run(duration_ms * b2.ms)
+                return
             self.teach.active = True
             run(sp.dt_ms * b2.ms)
             self.teach.active = False
